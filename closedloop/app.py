@@ -1,0 +1,179 @@
+"""The closed-loop faust app: events in, decisions and commands out.
+
+Only transport lives here. Each record passes the shared gate (validation, dead letters,
+deduplication), then :func:`closedloop.decision.step` decides, and every output is awaited until
+the broker acknowledges it before the input counts as handled (at-least-once).
+
+State is kept per patient in this worker's memory for now; durable state that survives restarts
+and rebalances is a later milestone (see CHANGELOG and the closed-loop issue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from closedloop.decision import PatientLoopState, step
+from closedloop.policy import DEFAULT_POLICY, validated
+from stream.codec import encode_event
+from stream.events import Event, PolicySnapshot, PolicyVersion
+from stream.gate import Admitted, MessageGate, Rejected
+from stream.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopStats:
+    """What the worker has done; written to a JSON file for the demo's loss accounting."""
+
+    admitted_ids: list[str] = field(default_factory=list)
+    produced: dict[str, list[str]] = field(default_factory=dict)
+    duplicates: int = 0
+    dead_lettered: int = 0
+    commands: int = 0
+
+    def record_produced(self, topic: str, event: Event) -> None:
+        self.produced.setdefault(topic, []).append(event.event_id)
+
+
+def faust_credentials(settings: KafkaSettings) -> Any:
+    """The faust credentials object matching ``settings`` (None for plaintext)."""
+    context = settings.ssl_context()
+    if settings.sasl_mechanism is not None:
+        password = os.environ.get(settings.sasl_password_env, "")
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password,
+            ssl_context=context,
+            mechanism=settings.sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+class ClosedLoopWorker:
+    """Builds the faust app and holds per-patient state for the partitions this worker owns."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        app_id: str = "vagus-closedloop",
+        policy: PolicySnapshot = DEFAULT_POLICY,
+        stats_path: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.producer_id = f"{app_id}-{os.getpid()}"
+        self.default_policy = validated(policy)
+        self.stats = LoopStats()
+        self.stats_path = stats_path
+        self.patients: dict[str, PatientLoopState] = {}
+        self.gate = MessageGate(consumer_id=self.producer_id)
+        topics = settings.topics
+        self.app = faust.App(
+            app_id,
+            broker=f"kafka://{settings.bootstrap}",
+            broker_credentials=faust_credentials(settings),
+            value_serializer="raw",
+            key_serializer="raw",
+            web_enabled=False,
+            store="memory://",
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            consumer_auto_offset_reset="earliest",
+            broker_session_timeout=settings.session_timeout_ms / 1000,
+            broker_heartbeat_interval=settings.heartbeat_interval_ms / 1000,
+            broker_rebalance_timeout=max(1.0, settings.session_timeout_ms / 1000),
+            broker_commit_interval=0.5,
+            producer_acks=-1,
+        )
+        self._inputs = self.app.topic(
+            topics.name("stress"),
+            topics.name("outcomes"),
+            topics.name("sleep"),
+            value_serializer="raw",
+            key_serializer="raw",
+        )
+        self.app.agent(self._inputs, name="decide")(self._decide)
+        self.app.timer(0.5)(self._write_stats)
+
+    async def _decide(self, stream: Any) -> None:
+        async for record in stream.events():
+            message = record.message
+            verdict = self.gate.check(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+            )
+            if isinstance(verdict, Rejected):
+                self.stats.dead_lettered += 1
+                await self._send(verdict.dead_letter)
+                continue
+            if not isinstance(verdict, Admitted):
+                self.stats.duplicates += 1
+                continue
+            event = verdict.event
+            self.stats.admitted_ids.append(event.event_id)
+            state = await self._state_for(event.patient_id, event.gateway_time_ns)
+            result = step(state, event, producer_id=self.producer_id)
+            if result.command is not None:
+                self.stats.commands += 1
+                log.info("session for %s: %s", event.patient_id, result.command.reason.rule)
+                await self._send(result.command)
+            if result.decision is not None:
+                await self._send(result.decision)
+
+    async def _state_for(self, patient_id: str, time_ns: int) -> PatientLoopState:
+        state = self.patients.get(patient_id)
+        if state is None:
+            state = PatientLoopState(policy=self.default_policy)
+            self.patients[patient_id] = state
+            await self._send(
+                PolicyVersion(
+                    patient_id=patient_id,
+                    producer_id=self.producer_id,
+                    gateway_time_ns=time_ns,
+                    version=state.policy_version,
+                    policy=state.policy,
+                    changed_by="system-default",
+                    change_reason="first event seen for this patient",
+                )
+            )
+        return state
+
+    async def _send(self, event: Event) -> None:
+        topic_name = self.settings.topics.for_event(type(event))
+        topic = self.app.topic(topic_name, value_serializer="raw", key_serializer="raw")
+        delivery = await topic.send(key=event.patient_id.encode("ascii"), value=encode_event(event))
+        await delivery
+        self.stats.record_produced(topic_name, event)
+
+    async def _write_stats(self) -> None:
+        self.write_stats()
+
+    def write_stats(self) -> None:
+        if self.stats_path is None:
+            return
+        temporary = self.stats_path.with_suffix(".tmp")
+        payload = asdict(self.stats) | {"written_at": time.time()}
+        temporary.write_text(json.dumps(payload))
+        temporary.replace(self.stats_path)
+
+    def run(self) -> None:
+        """Run the worker until SIGINT or SIGTERM; faust handles both gracefully."""
+        worker = faust.Worker(self.app, loglevel="warning", quiet=True)
+        try:
+            worker.execute_from_commandline()
+        finally:
+            self.write_stats()

@@ -1,0 +1,196 @@
+"""When to start a session: a pure function of one patient's state and the next event.
+
+"Now" is always the event's own time (``gateway_time_ns``), never the worker's wall clock, so
+replays and restarts decide the same way. Every hard limit is checked here and checked again by
+the device's interlock on the gateway (hardware.limits).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import deque
+from dataclasses import dataclass, field
+
+from stream.events import (
+    AnyEvent,
+    DecisionReason,
+    InterventionCommand,
+    InterventionOutcome,
+    LoopDecision,
+    PolicySnapshot,
+    SessionParameters,
+    SleepWakeEpoch,
+    StressEpisode,
+    StressScore,
+)
+
+DAY_NS = 86_400 * 1_000_000_000
+RULE = "episode-score-over-threshold/1"
+
+
+@dataclass
+class PatientLoopState:
+    """Everything the loop remembers about one patient."""
+
+    policy: PolicySnapshot
+    policy_version: int = 1
+    open_episode: StressEpisode | None = None
+    acted_episode_id: str | None = None
+    session_starts_ns: deque[int] = field(default_factory=deque)
+    busy_until_ns: int = 0
+    asleep: bool = False
+
+
+def in_quiet_hours(policy: PolicySnapshot, time_ns: int) -> bool:
+    start, end = policy.quiet_hours_start, policy.quiet_hours_end
+    if start is None or end is None or start == end:
+        return False
+    local = dt.datetime.fromtimestamp(time_ns / 1e9, tz=zoneinfo.ZoneInfo(policy.timezone))
+    hour = local.hour
+    return start <= hour < end if start < end else hour >= start or hour < end
+
+
+def hold_reason(state: PatientLoopState, now_ns: int) -> str | None:
+    """Why no session may start at ``now_ns``, or ``None`` when one may."""
+    policy = state.policy
+    while state.session_starts_ns and state.session_starts_ns[0] <= now_ns - DAY_NS:
+        state.session_starts_ns.popleft()
+    if now_ns < state.busy_until_ns:
+        return "a session is running"
+    if len(state.session_starts_ns) >= policy.max_sessions_per_day:
+        return f"daily cap of {policy.max_sessions_per_day} sessions reached"
+    if state.session_starts_ns and now_ns - state.session_starts_ns[-1] < policy.cooldown_s * 1e9:
+        return f"cooldown of {policy.cooldown_s:g} s since the last session"
+    if in_quiet_hours(policy, now_ns):
+        return "quiet hours"
+    if state.asleep and not policy.allow_during_sleep:
+        return "patient asleep"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """The loop's answer to one event: a logged decision (during episodes) and maybe a command."""
+
+    decision: LoopDecision | None = None
+    command: InterventionCommand | None = None
+
+
+NOTHING = StepResult()
+
+
+def step(state: PatientLoopState, event: AnyEvent, *, producer_id: str) -> StepResult:
+    """Update ``state`` with ``event``; say what to log and send.
+
+    Exactly one decision is logged for each episode start and for each score that arrives while
+    an episode is open; every other event only updates state.
+    """
+    if isinstance(event, StressEpisode):
+        if event.phase == "start":
+            state.open_episode = event
+            return _consider(state, event, event.score, event.trigger_window_id, producer_id)
+        state.open_episode = None
+        return NOTHING
+    if isinstance(event, StressScore):
+        if state.open_episode is None:
+            return NOTHING
+        return _consider(state, event, event.score, event.window_id, producer_id)
+    if isinstance(event, InterventionOutcome):
+        _apply_outcome(state, event)
+    elif isinstance(event, SleepWakeEpoch):
+        state.asleep = event.state == "sleep"
+    return NOTHING
+
+
+def _apply_outcome(state: PatientLoopState, outcome: InterventionOutcome) -> None:
+    if outcome.status == "started":
+        duration_ns = int(state.policy.session_duration_s * 1e9)
+        state.busy_until_ns = max(state.busy_until_ns, outcome.gateway_time_ns + duration_ns)
+    elif outcome.status in {"completed", "aborted", "failed", "rejected"}:
+        state.busy_until_ns = min(state.busy_until_ns, outcome.gateway_time_ns)
+
+
+def _hold_before_limits(
+    state: PatientLoopState, trigger: StressEpisode | StressScore, score: float | None
+) -> str | None:
+    episode = state.open_episode
+    assert episode is not None
+    if state.acted_episode_id == episode.episode_id:
+        return "this episode already had a session"
+    if isinstance(trigger, StressScore) and trigger.quality != "ok":
+        return f"signal quality: {trigger.quality}"
+    if score is None or score < state.policy.score_threshold:
+        shown = "none" if score is None else f"{score:.2f}"
+        return f"score {shown} below threshold {state.policy.score_threshold:.2f}"
+    return None
+
+
+def _consider(
+    state: PatientLoopState,
+    trigger: StressEpisode | StressScore,
+    score: float | None,
+    window_id: str,
+    producer_id: str,
+) -> StepResult:
+    episode = state.open_episode
+    assert episode is not None
+    now = trigger.gateway_time_ns
+    hold = _hold_before_limits(state, trigger, score) or hold_reason(state, now)
+    if hold is not None or score is None:
+        return StepResult(decision=_decision(state, trigger, score, producer_id, hold=hold or ""))
+    policy = state.policy
+    state.acted_episode_id = episode.episode_id
+    state.session_starts_ns.append(now)
+    state.busy_until_ns = now + int(policy.session_duration_s * 1e9)
+    command = InterventionCommand(
+        patient_id=trigger.patient_id,
+        producer_id=producer_id,
+        gateway_time_ns=now,
+        device_time_ns=trigger.device_time_ns,
+        action="start",
+        modality=policy.modality,
+        parameters=SessionParameters(
+            duration_s=policy.session_duration_s,
+            breaths_per_min=policy.breaths_per_min,
+            inhale_fraction=policy.inhale_fraction,
+            intensity=policy.intensity,
+        ),
+        reason=DecisionReason(
+            rule=RULE,
+            trigger_event_id=trigger.event_id,
+            trigger_window_id=window_id,
+            score=score,
+            values=dict(episode.components) | {"threshold": policy.score_threshold},
+        ),
+        policy_version=state.policy_version,
+        expires_at_ns=now + int(policy.command_ttl_s * 1e9),
+    )
+    decision = _decision(state, trigger, score, producer_id, command_id=command.event_id)
+    return StepResult(decision=decision, command=command)
+
+
+def _decision(
+    state: PatientLoopState,
+    trigger: StressEpisode | StressScore,
+    score: float | None,
+    producer_id: str,
+    *,
+    hold: str = "",
+    command_id: str | None = None,
+) -> LoopDecision:
+    episode = state.open_episode
+    assert episode is not None
+    return LoopDecision(
+        patient_id=trigger.patient_id,
+        producer_id=producer_id,
+        gateway_time_ns=trigger.gateway_time_ns,
+        device_time_ns=trigger.device_time_ns,
+        trigger_event_id=trigger.event_id,
+        episode_id=episode.episode_id,
+        action="hold" if command_id is None else "start_session",
+        command_id=command_id,
+        hold_reason=hold,
+        score=score,
+        policy_version=state.policy_version,
+    )

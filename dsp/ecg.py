@@ -1,0 +1,215 @@
+"""R-peak detection (Pan-Tompkins style) for chest-strap and clinical single-lead ECG.
+
+Every threshold is relative to the signal itself, so µV and mV input give the same peaks, and
+the band edges are in Hz, so 130 Hz straps and 250-1000 Hz clinical recordings share one path.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from dsp.filters import butter_bandpass_sos, butter_highpass_sos, sosfiltfilt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_BAND_HZ = (5.0, 15.0)  # where QRS energy dominates P/T waves and baseline wander
+_INTEGRATION_S = 0.150  # about one QRS width
+_CANDIDATE_HALF_S = 0.100  # candidates are maxima of the integrated signal within +-100 ms
+_REFRACTORY_S = 0.250  # no second beat this soon: faster than 240 bpm is not a heart
+_T_WAVE_S = 0.360  # within this, a low-slope candidate is taken for a T wave
+_SEARCH_HALF_S = 0.075  # from the integrated peak to the band-passed extremum
+_REFINE_HALF_S = 0.050  # from there to the R wave itself
+
+
+@numba.njit(cache=True)
+def _local_peaks_kernel(x: FloatArray, half: int) -> IntArray:
+    """Indices i where x[i] is the first maximum of x[i-half : i+half+1]."""
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        v = x[i]
+        if (i > 0 and x[i - 1] >= v) or (i + 1 < n and x[i + 1] > v):
+            continue
+        ok = True
+        for j in range(max(0, i - half), min(n, i + half + 1)):
+            if x[j] > v or (j < i and x[j] == v):
+                ok = False
+                break
+        if ok:
+            out[count] = i
+            count += 1
+    return out[:count]
+
+
+def local_peaks_reference(x: FloatArray, half: int) -> IntArray:
+    """numpy twin of the candidate kernel."""
+    idx = [
+        i
+        for i in range(x.size)
+        if x[i] == x[max(0, i - half) : i + half + 1].max()
+        and not np.any(x[max(0, i - half) : i] == x[i])
+    ]
+    return np.asarray(idx, dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    idx: IntArray,
+    amp: FloatArray,
+    slope: FloatArray,
+    spki0: float,
+    npki0: float,
+    refractory: int,
+    t_wave: int,
+    rr0: float,
+) -> BoolArray:
+    """Pan-Tompkins decisions over candidates: adaptive thresholds, T-wave check, search-back."""
+    n = idx.shape[0]
+    is_qrs = np.zeros(n, dtype=np.bool_)
+    spki, npki = spki0, npki0
+    rr_hist = np.full(8, rr0)
+    last = -1  # candidate number of the last QRS
+    for k in range(n):
+        thr1 = npki + 0.25 * (spki - npki)
+        if last >= 0 and idx[k] - idx[last] > 1.66 * rr_hist.mean():
+            best = -1  # search back for the largest missed candidate above the lower threshold
+            for j in range(last + 1, k):
+                late = idx[j] - idx[last] > refractory
+                if late and amp[j] > 0.5 * thr1 and (best < 0 or amp[j] > amp[best]):
+                    best = j
+            if best >= 0:
+                is_qrs[best] = True
+                spki = 0.25 * amp[best] + 0.75 * spki
+                rr_hist[:-1] = rr_hist[1:]
+                rr_hist[-1] = idx[best] - idx[last]
+                last = best
+                thr1 = npki + 0.25 * (spki - npki)
+        if last >= 0 and idx[k] - idx[last] <= refractory:
+            continue
+        if amp[k] > thr1:
+            if last >= 0 and idx[k] - idx[last] < t_wave and slope[k] < 0.5 * slope[last]:
+                npki = 0.125 * amp[k] + 0.875 * npki
+                continue
+            is_qrs[k] = True
+            spki = 0.125 * amp[k] + 0.875 * spki
+            if last >= 0:
+                rr_hist[:-1] = rr_hist[1:]
+                rr_hist[-1] = idx[k] - idx[last]
+            last = k
+        else:
+            npki = 0.125 * amp[k] + 0.875 * npki
+    return is_qrs
+
+
+def decide_reference(
+    idx: IntArray,
+    amp: FloatArray,
+    slope: FloatArray,
+    *,
+    spki0: float,
+    npki0: float,
+    refractory: int,
+    t_wave: int,
+    rr0: float,
+) -> BoolArray:
+    """Plain-Python twin of the decision kernel, kept for the equality test."""
+    is_qrs = np.zeros(idx.size, dtype=bool)
+    spki, npki, rr_hist, last = spki0, npki0, [rr0] * 8, -1
+
+    def thr() -> float:
+        return npki + 0.25 * (spki - npki)
+
+    for k in range(idx.size):
+        if last >= 0 and idx[k] - idx[last] > 1.66 * (sum(rr_hist) / 8):
+            missed = [
+                j
+                for j in range(last + 1, k)
+                if idx[j] - idx[last] > refractory and amp[j] > 0.5 * thr()
+            ]
+            if missed:
+                best = max(missed, key=lambda j: (amp[j], -j))
+                is_qrs[best] = True
+                spki = 0.25 * amp[best] + 0.75 * spki
+                rr_hist = [*rr_hist[1:], float(idx[best] - idx[last])]
+                last = best
+        if last >= 0 and idx[k] - idx[last] <= refractory:
+            continue
+        is_t = last >= 0 and idx[k] - idx[last] < t_wave and slope[k] < 0.5 * slope[last]
+        if amp[k] > thr() and not is_t:
+            is_qrs[k] = True
+            spki = 0.125 * amp[k] + 0.875 * spki
+            if last >= 0:
+                rr_hist = [*rr_hist[1:], float(idx[k] - idx[last])]
+            last = k
+        else:
+            npki = 0.125 * amp[k] + 0.875 * npki
+    return is_qrs
+
+
+def _window_argmax(x: FloatArray, centres: IntArray, half: int) -> IntArray:
+    """For each centre, the index of the maximum of x within +-half samples (clipped)."""
+    padded = np.concatenate((np.full(half, -np.inf), x, np.full(half, -np.inf)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)[centres]
+    best: IntArray = (centres - half + np.argmax(windows, axis=1)).astype(np.int64)
+    return best
+
+
+def _initial_levels(mwi: FloatArray, fs: float) -> tuple[float, float]:
+    """Signal and noise levels from the first 10 s: median of 2 s maxima, robust to one spike."""
+    head = mwi[: int(10 * fs)]
+    step = max(1, int(2 * fs))
+    maxima = [head[i : i + step].max() for i in range(0, head.size, step)]
+    return float(np.median(maxima)), float(np.median(head))
+
+
+def detect_r_peaks(ecg: npt.ArrayLike, fs: float) -> IntArray:
+    """Sorted, unique sample indices of R peaks in a single-lead ECG sampled at fs Hz.
+
+    Band-pass 5-15 Hz, differentiate, square, integrate over 150 ms, take candidate maxima, let
+    Pan-Tompkins thresholds decide, then place each beat on the R wave: the band-passed extremum
+    within +-75 ms, then the extremum of the 0.5 Hz high-passed signal within +-50 ms whose sign
+    is the record's dominant QRS polarity (so inverted leads are handled).
+    """
+    x = np.ascontiguousarray(ecg, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError("ecg must be one-dimensional")
+    if fs < 50:
+        raise ValueError(f"sampling rate {fs} Hz is too low for QRS detection")
+    if x.size < int(fs) or not np.all(np.isfinite(x)):
+        if not np.all(np.isfinite(x)):
+            raise ValueError("ecg contains NaN or infinite samples")
+        return np.zeros(0, dtype=np.int64)
+    band = sosfiltfilt(butter_bandpass_sos(*_BAND_HZ, fs), x)
+    deriv = np.gradient(band)
+    width = max(1, round(_INTEGRATION_S * fs))
+    mwi = np.convolve(deriv**2, np.ones(width) / width, mode="same")
+    idx = _local_peaks_kernel(mwi, max(1, round(_CANDIDATE_HALF_S * fs)))
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    slope = np.abs(deriv)[_window_argmax(np.abs(deriv), idx, round(_SEARCH_HALF_S * fs))]
+    spki0, npki0 = _initial_levels(mwi, fs)
+    is_qrs = _decide_kernel(
+        idx,
+        np.ascontiguousarray(mwi[idx]),
+        np.ascontiguousarray(slope),
+        spki0,
+        npki0,
+        round(_REFRACTORY_S * fs),
+        round(_T_WAVE_S * fs),
+        float(fs),
+    )
+    beats = _window_argmax(np.abs(band), idx[is_qrs], round(_SEARCH_HALF_S * fs))
+    if beats.size == 0:
+        return beats
+    hp = sosfiltfilt(butter_highpass_sos(0.5, fs), x)
+    half = round(_REFINE_HALF_S * fs)
+    up = _window_argmax(hp, beats, half)
+    down = _window_argmax(-hp, beats, half)
+    polarity_up = np.count_nonzero(hp[up] >= -hp[down]) * 2 >= beats.size
+    peaks: IntArray = np.unique(up if polarity_up else down)
+    return peaks[(peaks > 0) & (peaks < x.size - 1)]  # an edge sample is no confirmed extremum

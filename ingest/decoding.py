@@ -1,0 +1,213 @@
+"""From notifications to timed samples: the stateful half of decoding.
+
+Profiles (ingest.profiles) are pure byte codecs. A :class:`DeviceDecoder` adds what needs memory:
+aligning a device clock to the gateway clock, unwrapping short counters, and reconstructing beat
+times from RR intervals. Live BLE and replay both feed notifications here, so both produce the
+same samples.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.errors import DecodeError
+from ingest.notification import Notification
+from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, decode_heart_rate_measurement
+from ingest.profiles.polar_pmd import (
+    PMD_DATA_UUID,
+    PmdAccFrame,
+    PmdEcgFrame,
+    decode_pmd_data,
+    polar_to_unix_ns,
+)
+from ingest.profiles.sample_stream import SampleStreamProfile, load_builtin
+
+#: Nominal rates of the Polar streams as the gateway configures them at connect.
+POLAR_ECG_HZ = 130.0
+POLAR_ACC_HZ = 25.0
+_RR_REANCHOR_NS = 2_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBlock:
+    """Samples of one stream from one notification, stamped on the gateway's clock (ns)."""
+
+    device_id: str
+    stream: str
+    times_ns: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    unit: str
+    rate_hz: float | None
+
+
+class ClockAligner:
+    """Maps a device clock onto the gateway clock.
+
+    The offset is the smallest (arrival - device time) over recent frames: transport delay only
+    ever adds, so the minimum is the best estimate of the true offset, and a sliding horizon lets
+    it follow a drifting device clock.
+    """
+
+    def __init__(self, horizon: int = 100) -> None:
+        self._candidates: deque[int] = deque(maxlen=horizon)
+
+    def offset_ns(self, device_ns: int, arrival_ns: int) -> int:
+        self._candidates.append(arrival_ns - device_ns)
+        return min(self._candidates)
+
+
+class CounterUnwrapper:
+    """Extends a wrapping device counter (u32 milliseconds wraps every 49.7 days)."""
+
+    def __init__(self, period_ns: int) -> None:
+        self._period = period_ns
+        self._base = 0
+        self._last: int | None = None
+
+    def unwrap(self, value_ns: int) -> int:
+        if self._last is not None and value_ns < self._last - self._period // 2:
+            self._base += self._period
+        self._last = value_ns
+        return self._base + value_ns
+
+
+class BeatTimeReconstructor:
+    """Beat times from Heart Rate Measurement RR intervals, which carry no timestamps.
+
+    Beats are chained by their RR sums (no drift between notifications); the chain is
+    re-anchored to arrival time only when it would put a beat after its own arrival or falls
+    more than two seconds behind it (a gap, or a strap that lost beats).
+    """
+
+    def __init__(self) -> None:
+        self._last_beat_ns: int | None = None
+
+    def beat_times(self, rr_ns: list[int], arrival_ns: int) -> list[int]:
+        if not rr_ns:
+            return []
+        total = sum(rr_ns)
+        start = self._last_beat_ns
+        if start is None or not (arrival_ns - _RR_REANCHOR_NS <= start + total <= arrival_ns):
+            start = arrival_ns - total
+        times = []
+        for interval in rr_ns:
+            start += interval
+            times.append(start)
+        self._last_beat_ns = times[-1]
+        return times
+
+
+def _block(
+    device_id: str,
+    stream: str,
+    times: list[int] | npt.NDArray[np.int64],
+    values: object,
+    *,
+    unit: str,
+    rate_hz: float | None,
+) -> SampleBlock:
+    return SampleBlock(
+        device_id=device_id,
+        stream=stream,
+        times_ns=np.asarray(times, dtype=np.int64),
+        values=np.asarray(values, dtype=np.float64),
+        unit=unit,
+        rate_hz=rate_hz,
+    )
+
+
+class DeviceDecoder:
+    """Decodes every notification of one device according to its profile name."""
+
+    def __init__(self, device_id: str, profile: str) -> None:
+        self.device_id = device_id
+        self.profile = profile
+        self._aligner = ClockAligner()
+        self._beats = BeatTimeReconstructor()
+        self._stream_profile: SampleStreamProfile | None = None
+        self._unwrapper: CounterUnwrapper | None = None
+        if profile.startswith("sample-stream:"):
+            self._stream_profile = load_builtin(profile.removeprefix("sample-stream:"))
+            self._unwrapper = CounterUnwrapper(self._stream_profile.timestamp_period_ns())
+        elif profile not in {"polar-h10", "heart-rate"}:
+            raise DecodeError(f"unknown device profile {profile!r}")
+
+    def decode(self, notification: Notification) -> list[SampleBlock]:
+        """Samples in ``notification``; raises :class:`DecodeError` for bytes that do not fit."""
+        characteristic = notification.characteristic.lower()
+        if self._stream_profile is not None:
+            if characteristic != self._stream_profile.characteristic:
+                raise DecodeError(f"{self.profile} has no characteristic {characteristic}")
+            return [self._decode_stream(notification, self._stream_profile)]
+        if characteristic == HEART_RATE_MEASUREMENT_UUID:
+            return self._decode_heart_rate(notification)
+        if characteristic == PMD_DATA_UUID and self.profile == "polar-h10":
+            return [self._decode_pmd(notification)]
+        raise DecodeError(f"{self.profile} has no characteristic {characteristic}")
+
+    def _decode_heart_rate(self, notification: Notification) -> list[SampleBlock]:
+        measurement = decode_heart_rate_measurement(notification.payload)
+        arrival = notification.gateway_time_ns
+        blocks = [
+            _block(
+                self.device_id,
+                "hr",
+                [arrival],
+                [measurement.heart_rate_bpm],
+                unit="bpm",
+                rate_hz=None,
+            )
+        ]
+        rr_ns = [round(v * 1e9 / 1024) for v in measurement.rr_intervals_1024]
+        beats = self._beats.beat_times(rr_ns, arrival)
+        if beats:
+            rr_ms = [v / 1e6 for v in rr_ns]
+            blocks.append(_block(self.device_id, "rr", beats, rr_ms, unit="ms", rate_hz=None))
+        return blocks
+
+    def _decode_pmd(self, notification: Notification) -> SampleBlock:
+        frame = decode_pmd_data(notification.payload)
+        device_ns = polar_to_unix_ns(frame.timestamp_ns)
+        offset = self._aligner.offset_ns(device_ns, notification.gateway_time_ns)
+        if isinstance(frame, PmdEcgFrame):
+            return self._timed(frame.samples_uv, device_ns + offset, POLAR_ECG_HZ, "ecg", "uV")
+        if isinstance(frame, PmdAccFrame):
+            return self._timed(frame.samples_mg, device_ns + offset, POLAR_ACC_HZ, "acc", "mG")
+        raise DecodeError(f"unsupported PMD frame {type(frame).__name__}")
+
+    def _timed(
+        self, samples: npt.NDArray[np.int32], last_ns: int, rate_hz: float, stream: str, unit: str
+    ) -> SampleBlock:
+        """Per-sample times for a frame stamped at its last sample (Polar's convention)."""
+        count = len(samples)
+        steps = np.arange(count - 1, -1, -1, dtype=np.int64)
+        times = last_ns - (steps * 1e9 / rate_hz).astype(np.int64)
+        return _block(self.device_id, stream, times, samples, unit=unit, rate_hz=rate_hz)
+
+    def _decode_stream(
+        self, notification: Notification, profile: SampleStreamProfile
+    ) -> SampleBlock:
+        frame = profile.decode(notification.payload)
+        count = len(frame.values)
+        step_ns = 1e9 / profile.rate_hz
+        arrival = notification.gateway_time_ns
+        if frame.device_time_ns is None or self._unwrapper is None:
+            first = arrival - int((count - 1) * step_ns)
+        else:
+            device_first = self._unwrapper.unwrap(frame.device_time_ns)
+            device_last = device_first + int((count - 1) * step_ns)
+            first = device_first + self._aligner.offset_ns(device_last, arrival)
+        times = first + (np.arange(count) * step_ns).astype(np.int64)
+        values = frame.values[:, 0] if frame.values.shape[1] == 1 else frame.values
+        return _block(
+            self.device_id,
+            profile.signal,
+            times,
+            values,
+            unit=profile.units,
+            rate_hz=profile.rate_hz,
+        )

@@ -1,0 +1,133 @@
+"""Replay a recording as a live source: same records, original timestamps, chosen pace.
+
+The replay clock *is* the recording's timeline. Everything downstream that needs "now" (window
+closing, a device's session timer) asks the clock, so a 20-minute recording replayed at 60x or
+as fast as possible produces the same event times as the live session did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import IngestError
+from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
+
+#: Yield to the event loop after this many records at maximum speed, so consumers keep up.
+_MAX_SPEED_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Speed:
+    """Replay pace: a multiple of real time, or ``None`` for as fast as possible."""
+
+    factor: float | None
+
+    @classmethod
+    def parse(cls, text: str) -> Speed:
+        """Accept ``realtime``, ``max``, ``N`` or ``Nx`` (N > 0, a multiple of real time)."""
+        cleaned = text.strip().lower()
+        if cleaned == "max":
+            return cls(None)
+        if cleaned == "realtime":
+            return cls(1.0)
+        try:
+            factor = float(cleaned.removesuffix("x"))
+        except ValueError as exc:
+            raise IngestError(f"speed {text!r}: use realtime, max, or a factor like 10x") from exc
+        if not factor > 0 or factor == float("inf"):
+            raise IngestError(f"speed {text!r}: the factor must be a positive finite number")
+        return cls(factor)
+
+    def __str__(self) -> str:
+        return "max" if self.factor is None else f"{self.factor:g}x"
+
+
+class ReplayClock:
+    """The recording's time as seen by a replay, usable as the gateway's and devices' clock.
+
+    Paced replay: recording time advances with the wall clock times the factor. Maximum speed:
+    recording time is the time of the latest replayed record, and after the last record it runs
+    freely, so timers that outlive the recording (a session's end) still fire.
+    """
+
+    def __init__(self, speed: Speed) -> None:
+        self.speed = speed
+        self._origin_ns: int | None = None
+        self._wall_origin = 0.0
+        self._position_ns = 0
+        self._finished = False
+        self._advanced = asyncio.Condition()
+
+    @property
+    def started(self) -> bool:
+        return self._origin_ns is not None
+
+    def start(self, origin_ns: int) -> None:
+        self._origin_ns = origin_ns
+        self._position_ns = origin_ns
+        self._wall_origin = time.monotonic()
+
+    def now_ns(self) -> int:
+        if self._origin_ns is None:
+            return time.time_ns()
+        factor = self.speed.factor
+        if factor is None:
+            return self._position_ns
+        elapsed = (time.monotonic() - self._wall_origin) * factor
+        return self._origin_ns + int(elapsed * 1e9)
+
+    async def advance_to(self, time_ns: int) -> None:
+        """Move to ``time_ns``: sleep when paced, publish the new position when not."""
+        if self._origin_ns is None:
+            self.start(time_ns)
+        factor = self.speed.factor
+        if factor is not None:
+            delay_s = (time_ns - self.now_ns()) / 1e9 / factor
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)
+            return
+        if time_ns > self._position_ns:
+            self._position_ns = time_ns
+            async with self._advanced:
+                self._advanced.notify_all()
+
+    async def finish(self) -> None:
+        """The recording is over: timers stop waiting for data that will not come."""
+        self._finished = True
+        async with self._advanced:
+            self._advanced.notify_all()
+
+    async def sleep_until(self, time_ns: int) -> None:
+        factor = self.speed.factor
+        if factor is not None:
+            delay_s = (time_ns - self.now_ns()) / 1e9 / factor
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)
+            return
+        async with self._advanced:
+            while self._position_ns < time_ns and not self._finished:
+                await self._advanced.wait()
+        self._position_ns = max(self._position_ns, time_ns)
+
+
+ReplayItem = NotificationRecord | Marker | DeviceRecord
+
+
+async def replay(reader: RecordingReader, clock: ReplayClock) -> AsyncIterator[ReplayItem]:
+    """Yield the recording's records at the clock's pace, with their original timestamps."""
+    for count, record in enumerate(reader, start=1):
+        if not isinstance(record, DeviceRecord):
+            await clock.advance_to(record.gateway_time_ns)
+        yield record
+        if clock.speed.factor is None and count % _MAX_SPEED_BATCH == 0:
+            await asyncio.sleep(0)
+    await clock.finish()
+
+
+def open_recording(path: Path) -> RecordingReader:
+    """Open a recording for replay (raises :class:`ingest.errors.RecordingError`)."""
+    return RecordingReader(path)

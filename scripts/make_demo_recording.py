@@ -1,0 +1,292 @@
+"""Generate the bundled demo recording: a SIMULATED 20-minute session, reproducibly.
+
+Nothing in this file is a real person's data. A chest strap (Polar PMD ECG at 130 Hz and ACC at
+25 Hz, plus Heart Rate Measurement notifications with RR intervals) and an EDA sensor (vagus's
+open sample-stream profile at 8 Hz) are simulated through three phases:
+
+    baseline  0-7 min    HR ~66 bpm, strong respiratory sinus arrhythmia, few SCRs
+    stress    7-13 min   HR ~92 bpm, little HRV, many SCRs, some fidgeting
+    recovery  13-20 min  HR ~69 bpm, HRV and SCR rate returning to baseline
+
+The ECG is synthesised beat by beat from a known RR series (a sum-of-Gaussians PQRST shape,
+as in ECGSYN's morphology), so the true beat times are known; skin conductance comes from
+NeuroKit2's ``eda_simulate``. Device clocks are given an offset and a 30 ppm drift, and every
+notification an arrival latency, so clock alignment has real work to do.
+
+Run:  .venv/bin/python scripts/make_demo_recording.py [-o vagus/data/demo-session.vrec]
+The same seed always writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ingest.profiles.sample_stream import SampleStreamProfile, load_builtin
+
+from ingest.notification import Notification
+from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart_rate_measurement
+from ingest.profiles.polar_pmd import (
+    PMD_DATA_UUID,
+    POLAR_EPOCH_UNIX_NS,
+    encode_pmd_acc_frame,
+    encode_pmd_ecg_frame,
+)
+from ingest.recording import DeviceEntry, RecordingHeader, RecordingWriter
+from stream.ids import pseudonymise_device, pseudonymise_patient
+
+SEED = 20260310
+DURATION_S = 1200.0
+START = dt.datetime(2026, 3, 10, 14, 0, 0, tzinfo=dt.UTC)
+PHASES = (("baseline", 0.0), ("stress", 420.0), ("recovery", 780.0))
+ECG_FS = 130.0
+ECG_FRAME = 73
+ACC_FS = 25.0
+ACC_FRAME = 25
+EDA_PROFILE = "vagus-eda-v1"
+DEMO_SECRET = b"vagus-demo-not-a-secret"
+PATIENT_ID = pseudonymise_patient("demo-patient", DEMO_SECRET)
+STRAP_ID = pseudonymise_device("00:00:00:00:00:01", DEMO_SECRET)
+EDA_ID = pseudonymise_device("00:00:00:00:00:02", DEMO_SECRET)
+
+
+@dataclass(frozen=True)
+class PhaseParameters:
+    rr_ms: float
+    rsa_ms: float
+    lf_ms: float
+    noise_ms: float
+    breath_hz: float
+    scr_per_min: float
+    fidget: float
+
+
+PARAMETERS = {
+    "baseline": PhaseParameters(909.0, 45.0, 25.0, 14.0, 0.25, 0.6, 0.0),
+    "stress": PhaseParameters(652.0, 9.0, 8.0, 5.0, 0.33, 5.0, 1.0),
+    "recovery": PhaseParameters(870.0, 40.0, 22.0, 12.0, 0.22, 1.0, 0.1),
+}
+
+
+def phase_weights(t: np.ndarray) -> dict[str, np.ndarray]:
+    """Smooth (45 s sigmoid) membership of each phase at times ``t``, summing to one."""
+    edges = [start for _, start in PHASES[1:]]
+    steps = [1.0 / (1.0 + np.exp(-(t - edge) / 12.0)) for edge in edges]
+    return {
+        "baseline": 1.0 - steps[0],
+        "stress": steps[0] - steps[1],
+        "recovery": steps[1],
+    }
+
+
+def blend(t: np.ndarray, name: str) -> np.ndarray:
+    weights = phase_weights(t)
+    return sum(
+        (weights[phase] * getattr(PARAMETERS[phase], name) for phase in weights),
+        start=np.zeros_like(t),
+    )
+
+
+def beat_times(rng: np.random.Generator) -> np.ndarray:
+    """R-peak times (s) from a physiological RR model: mean + RSA + Mayer wave + AR(1) noise."""
+    times = [0.6]
+    noise = 0.0
+    respiration_phase = 0.0
+    last = 0.6
+    while last < DURATION_S + 2.0:
+        t = np.array([last])
+        respiration_phase += (
+            2
+            * np.pi
+            * float(blend(t, "breath_hz")[0])
+            * ((times[-1] - times[-2]) if len(times) > 1 else 0.9)
+        )
+        noise = 0.6 * noise + float(rng.normal(0.0, blend(t, "noise_ms")[0]))
+        rr_ms = (
+            blend(t, "rr_ms")[0]
+            + blend(t, "rsa_ms")[0] * np.sin(respiration_phase)
+            + blend(t, "lf_ms")[0] * np.sin(2 * np.pi * 0.1 * last)
+            + noise
+        )
+        last = last + float(rr_ms) / 1000.0
+        times.append(last)
+    return np.asarray(times)
+
+
+_WAVES = (  # (offset s at RR=1 s, amplitude mV, width s, scales with RR)
+    (-0.20, 0.12, 0.025, True),
+    (-0.035, -0.10, 0.010, False),
+    (0.0, 1.15, 0.011, False),
+    (0.035, -0.25, 0.011, False),
+    (0.28, 0.30, 0.050, True),
+)
+
+
+def synthesise_ecg(beats_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """ECG in µV at 130 Hz: PQRST Gaussians per beat, breathing wander, noise, fidget EMG."""
+    n = int(DURATION_S * ECG_FS)
+    t = np.arange(n) / ECG_FS
+    ecg = np.zeros(n)
+    rr = np.diff(beats_s, prepend=beats_s[0] - 0.9)
+    for beat, interval in zip(beats_s, rr, strict=True):
+        scale = np.sqrt(np.clip(interval, 0.4, 1.5))
+        lo = max(0, int((beat - 0.45) * ECG_FS))
+        hi = min(n, int((beat + 0.6) * ECG_FS) + 1)
+        if lo >= hi:
+            continue
+        segment = t[lo:hi]
+        for offset, amplitude, width, scaled in _WAVES:
+            centre = beat + (offset * scale if scaled else offset)
+            ecg[lo:hi] += amplitude * np.exp(-0.5 * ((segment - centre) / width) ** 2)
+    breathing = 0.06 * np.sin(2 * np.pi * np.cumsum(blend(t, "breath_hz")) / ECG_FS)
+    wander = 0.08 * np.sin(2 * np.pi * 0.03 * t + 1.0)
+    emg = rng.normal(0.0, 1.0, n) * 0.05 * blend(t, "fidget")
+    ecg += breathing + wander + emg + rng.normal(0.0, 0.015, n)
+    return np.round(ecg * 1000.0).astype(np.int32)
+
+
+def synthesise_acc(rng: np.random.Generator) -> np.ndarray:
+    """Chest accelerometer in mG: upright posture, breathing sway, fidget bursts under stress."""
+    n = int(DURATION_S * ACC_FS)
+    t = np.arange(n) / ACC_FS
+    gravity = np.array([30.0, -985.0, 160.0])
+    acc = np.tile(gravity, (n, 1))
+    acc[:, 2] += 12.0 * np.sin(2 * np.pi * np.cumsum(blend(t, "breath_hz")) / ACC_FS)
+    bursts = (rng.random(n) < 0.004 * blend(t, "fidget")).astype(float)
+    envelope = np.convolve(bursts, np.hanning(int(2 * ACC_FS)), mode="same")
+    acc += rng.normal(0.0, 1.0, (n, 3)) * (6.0 + 180.0 * envelope[:, None])
+    return np.round(acc).astype(np.int32)
+
+
+def synthesise_eda(rng: np.random.Generator, profile: SampleStreamProfile) -> np.ndarray:
+    """Skin conductance in µS from NeuroKit2, with phase-dependent SCR counts."""
+    import neurokit2 as nk  # noqa: PLC0415 - simulation-only dependency
+
+    fs = int(profile.rate_hz)
+    pieces = []
+    bounds = [start for _, start in PHASES] + [DURATION_S]
+    level = 2.0
+    for (name, start), end in zip(PHASES, bounds[1:], strict=True):
+        duration = end - start
+        count = max(1, round(PARAMETERS[name].scr_per_min * duration / 60.0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            piece = nk.eda_simulate(
+                duration=int(duration),
+                sampling_rate=fs,
+                scr_number=count,
+                noise=0.005,
+                drift=-0.0005,
+                random_state=int(rng.integers(0, 2**31 - 1)),
+            )
+        piece = np.asarray(piece, dtype=float)
+        piece += level - piece[0]
+        level = piece[-1]
+        pieces.append(piece)
+    return np.clip(np.concatenate(pieces), 0.05, 60.0)
+
+
+class DeviceClock:
+    """A device clock with an offset and a drift against the gateway's."""
+
+    def __init__(self, offset_s: float, drift_ppm: float) -> None:
+        self.offset_ns = int(offset_s * 1e9)
+        self.drift = drift_ppm * 1e-6
+
+    def device_ns(self, true_s: float) -> int:
+        return int(true_s * (1.0 + self.drift) * 1e9) + self.offset_ns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, default=Path("vagus/data/demo-session.vrec"))
+    args = parser.parse_args()
+    rng = np.random.default_rng(SEED)
+    start_ns = int(START.timestamp() * 1e9)
+    eda_profile = load_builtin(EDA_PROFILE)
+    beats = beat_times(rng)
+    ecg_uv = synthesise_ecg(beats, rng)
+    acc_mg = synthesise_acc(rng)
+    eda_us = synthesise_eda(rng, eda_profile)
+
+    notifications: list[Notification] = []
+
+    def arrival(true_s: float) -> int:
+        return start_ns + int((true_s + rng.uniform(0.008, 0.045)) * 1e9)
+
+    strap_clock = DeviceClock(offset_s=0.35, drift_ppm=30.0)
+    polar_start_ns = start_ns - POLAR_EPOCH_UNIX_NS
+    for first in range(0, len(ecg_uv) - ECG_FRAME + 1, ECG_FRAME):
+        last_s = (first + ECG_FRAME - 1) / ECG_FS
+        stamp = polar_start_ns + strap_clock.device_ns(last_s)
+        payload = encode_pmd_ecg_frame(stamp, ecg_uv[first : first + ECG_FRAME])
+        notifications.append(Notification(STRAP_ID, PMD_DATA_UUID, arrival(last_s), payload))
+    for first in range(0, len(acc_mg) - ACC_FRAME + 1, ACC_FRAME):
+        last_s = (first + ACC_FRAME - 1) / ACC_FS
+        stamp = polar_start_ns + strap_clock.device_ns(last_s)
+        payload = encode_pmd_acc_frame(stamp, acc_mg[first : first + ACC_FRAME])
+        notifications.append(Notification(STRAP_ID, PMD_DATA_UUID, arrival(last_s), payload))
+    for second in range(1, int(DURATION_S) + 1):
+        in_second = beats[(beats > second - 1) & (beats <= second)]
+        previous = beats[beats <= second]
+        rr_s = np.diff(previous)[-len(in_second) :] if len(in_second) else np.array([])
+        recent = np.diff(previous[-4:])
+        bpm = round(60.0 / float(np.mean(recent))) if len(recent) else 0
+        payload = encode_heart_rate_measurement(
+            bpm,
+            rr_intervals_1024=tuple(round(r * 1024) for r in rr_s),
+            sensor_contact=True,
+        )
+        notifications.append(
+            Notification(STRAP_ID, HEART_RATE_MEASUREMENT_UUID, arrival(second), payload)
+        )
+    eda_clock = DeviceClock(offset_s=-3600.0 * 5, drift_ppm=-20.0)
+    eda_raw = np.round((eda_us - eda_profile.offset) / eda_profile.scale).astype(np.int64)
+    eda_fs = eda_profile.rate_hz
+    per_frame = int(eda_fs)
+    for first in range(0, len(eda_raw) - per_frame + 1, per_frame):
+        first_s = first / eda_fs
+        device_ms = (eda_clock.device_ns(first_s) // 1_000_000) % 2**32
+        payload = eda_profile.encode(
+            eda_raw[first : first + per_frame, None], device_ms * 1_000_000
+        )
+        last_s = (first + per_frame - 1) / eda_fs
+        notifications.append(
+            Notification(EDA_ID, eda_profile.characteristic, arrival(last_s), payload)
+        )
+
+    notifications.sort(key=lambda n: (n.gateway_time_ns, n.device_id, n.characteristic))
+    header = RecordingHeader(
+        patient_id=PATIENT_ID,
+        start_time_ns=start_ns,
+        devices=[
+            DeviceEntry(device_id=STRAP_ID, profile="polar-h10", label="chest strap"),
+            DeviceEntry(device_id=EDA_ID, profile=f"sample-stream:{EDA_PROFILE}", label="EDA"),
+        ],
+        producer="scripts/make_demo_recording.py",
+        simulated=True,
+        notes=f"SIMULATED demo session, seed {SEED}; phases {PHASES}",
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    markers = [(start_ns + int(at * 1e9), f"phase:{name}") for name, at in PHASES]
+    with RecordingWriter(
+        args.output, header, flush_interval_s=float("inf"), fsync=False, overwrite=True
+    ) as writer:
+        pending_markers = list(markers)
+        for notification in notifications:
+            while pending_markers and pending_markers[0][0] <= notification.gateway_time_ns:
+                writer.write_marker(*pending_markers.pop(0))
+            writer.write_notification(notification)
+        writer.close(gateway_time_ns=start_ns + int(DURATION_S * 1e9))
+    print(
+        f"wrote {args.output}: {len(notifications)} notifications, {len(beats)} beats,"
+        f" {args.output.stat().st_size} bytes"
+    )
+
+
+if __name__ == "__main__":
+    main()

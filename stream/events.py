@@ -1,0 +1,293 @@
+"""Event schemas, version 1.
+
+Every event is a msgspec Struct tagged by ``type`` and carries the envelope fields of
+:class:`Event`. Two clocks appear on every event, on purpose:
+
+* ``gateway_time_ns`` is *event time* on the gateway's timeline (Unix ns): when the data an event
+  describes happened. Replay keeps the recording's original times, so a replayed stream and a live
+  one produce the same event times. ``device_time_ns`` is the same instant on the device's own
+  clock when one exists, or ``None`` for events that no device clock stands behind.
+* ``produced_at_ns`` is *processing time*: the producing process's wall clock when it created
+  the event. Latency is measured with it; decisions are never made with it.
+
+Adding an optional field with a default is a compatible change and keeps the version; anything
+else bumps the event type's ``SCHEMA_VERSION`` and the consumer's supported set.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+
+from stream.ids import DEVICE_ID_PATTERN, PATIENT_ID_PATTERN, new_event_id
+
+PatientId = Annotated[str, msgspec.Meta(pattern=PATIENT_ID_PATTERN)]
+DeviceId = Annotated[str, msgspec.Meta(pattern=DEVICE_ID_PATTERN)]
+EventId = Annotated[str, msgspec.Meta(min_length=8, max_length=64)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Modality = Literal["paced_breathing", "vibroacoustic"]
+ScoreQuality = Literal["ok", "calibrating", "poor_signal", "motion"]
+CoverageKind = Literal["ok", "degraded", "gap"]
+OutcomeStatus = Literal["requested", "started", "completed", "aborted", "failed", "rejected"]
+
+
+def now_ns() -> int:
+    """Processing time for ``produced_at_ns``."""
+    return time.time_ns()
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Envelope shared by every event type."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    schema_version: int = 1
+    event_id: EventId = msgspec.field(default_factory=new_event_id)
+    patient_id: PatientId
+    producer_id: Label
+    gateway_time_ns: int
+    device_time_ns: int | None = None
+    produced_at_ns: int = msgspec.field(default_factory=now_ns)
+
+
+class RawNotification(msgspec.Struct, frozen=True, array_like=True):
+    """One notification inside a raw batch: ``[gateway_time_ns, device_time_ns, payload]``."""
+
+    gateway_time_ns: int
+    device_time_ns: int | None
+    payload: bytes
+
+
+class RawNotificationBatch(Event, frozen=True, kw_only=True, tag="raw_notification_batch"):
+    """Undecoded notifications of one characteristic, for archiving or off-gateway decoding."""
+
+    device_id: DeviceId
+    profile: Label
+    characteristic: Label
+    notifications: list[RawNotification]
+
+
+class Features(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Per-window physiological features; ``None`` means not computable from this window."""
+
+    heart_rate_bpm: float | None = None
+    mean_nn_ms: float | None = None
+    rmssd_ms: float | None = None
+    sdnn_ms: float | None = None
+    beats: int = 0
+    rr_artifact_fraction: Fraction | None = None
+    strap_heart_rate_bpm: float | None = None
+    scl_us: float | None = None
+    scr_count: int = 0
+    scr_rate_per_min: float | None = None
+    activity_enmo_g: NonNegative | None = None
+    motion_fraction: Fraction | None = None
+
+
+class FeatureWindow(Event, frozen=True, kw_only=True, tag="feature_window"):
+    """Features of one sliding window; ``gateway_time_ns`` is the window's end."""
+
+    window_start_ns: int
+    window_end_ns: int
+    features: Features
+    coverage: dict[str, Fraction]
+
+
+class StressScore(Event, frozen=True, kw_only=True, tag="stress_score"):
+    """A stress estimate for one window, with the inputs that produced it.
+
+    ``quality`` other than ``"ok"`` means the score must not drive an intervention.
+    """
+
+    window_id: EventId
+    window_end_ns: int
+    score: Probability | None
+    method: Label
+    quality: ScoreQuality
+    components: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class StressEpisode(Event, frozen=True, kw_only=True, tag="stress_episode"):
+    """Start or end of a stress episode, found by hysteresis over consecutive scores."""
+
+    episode_id: EventId
+    phase: Literal["start", "end"]
+    started_at_ns: int
+    score: Probability
+    trigger_window_id: EventId
+    components: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class SleepWakeEpoch(Event, frozen=True, kw_only=True, tag="sleep_wake_epoch"):
+    """Sleep or wake for one epoch of accelerometer data."""
+
+    epoch_start_ns: int
+    epoch_s: Annotated[int, msgspec.Meta(gt=0)]
+    state: Literal["sleep", "wake"]
+    method: Label
+    activity_count: NonNegative
+
+
+class SignalQuality(Event, frozen=True, kw_only=True, tag="signal_quality"):
+    """Coverage of one stream over a span; ``kind="gap"`` marks missing data explicitly."""
+
+    device_id: DeviceId
+    stream: Label
+    span_start_ns: int
+    span_end_ns: int
+    coverage: Fraction
+    kind: CoverageKind
+    detail: str = ""
+
+
+class SessionParameters(msgspec.Struct, frozen=True, kw_only=True):
+    """What the output device should render."""
+
+    duration_s: Annotated[float, msgspec.Meta(gt=0)]
+    breaths_per_min: Annotated[float, msgspec.Meta(ge=3, le=12)] = 6.0
+    inhale_fraction: Annotated[float, msgspec.Meta(ge=0.2, le=0.6)] = 0.4
+    intensity: Fraction = 0.5
+
+
+class DecisionReason(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a command was issued: the inputs and the rule, for the clinician's audit trail."""
+
+    rule: Label
+    trigger_event_id: EventId
+    trigger_window_id: EventId | None = None
+    score: Probability | None = None
+    values: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class InterventionCommand(Event, frozen=True, kw_only=True, tag="intervention_command"):
+    """Start or stop a calming session on the patient's output device."""
+
+    action: Literal["start", "stop"]
+    modality: Modality
+    parameters: SessionParameters
+    reason: DecisionReason
+    policy_version: Annotated[int, msgspec.Meta(ge=1)]
+    expires_at_ns: int
+
+
+class LoopDecision(Event, frozen=True, kw_only=True, tag="loop_decision"):
+    """What the closed loop decided about one input during a stress episode, and why.
+
+    Holds are logged as well as sessions: a clinician sees why nothing happened, and a replay
+    at maximum speed waits for these to keep decisions causal.
+    """
+
+    trigger_event_id: EventId
+    episode_id: EventId
+    action: Literal["start_session", "hold"]
+    command_id: EventId | None = None
+    hold_reason: str = ""
+    score: Probability | None = None
+    policy_version: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class InterventionOutcome(Event, frozen=True, kw_only=True, tag="intervention_outcome"):
+    """A step of a session's life, reported by the device that runs it."""
+
+    command_id: EventId
+    status: OutcomeStatus
+    modality: Modality
+    detail: str = ""
+    metrics: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class PolicySnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """One patient's closed-loop policy as carried on the wire.
+
+    The wire constraints are the outer bounds any consumer accepts; the closed loop's safe ranges
+    (closedloop.policy) are narrower and are what a clinician's change is checked against.
+    """
+
+    score_threshold: Probability = 0.7
+    cooldown_s: Annotated[float, msgspec.Meta(ge=0)] = 1800.0
+    max_sessions_per_day: Annotated[int, msgspec.Meta(ge=0)] = 4
+    session_duration_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    intensity: Fraction = 0.5
+    modality: Modality = "paced_breathing"
+    breaths_per_min: Annotated[float, msgspec.Meta(ge=3, le=12)] = 6.0
+    inhale_fraction: Annotated[float, msgspec.Meta(ge=0.2, le=0.6)] = 0.4
+    quiet_hours_start: Annotated[int, msgspec.Meta(ge=0, le=23)] | None = 22
+    quiet_hours_end: Annotated[int, msgspec.Meta(ge=0, le=23)] | None = 7
+    timezone: Label = "UTC"
+    allow_during_sleep: bool = False
+    command_ttl_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+
+
+class PolicyVersion(Event, frozen=True, kw_only=True, tag="policy_version"):
+    """A numbered, immutable version of one patient's policy."""
+
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    policy: PolicySnapshot
+    changed_by: Label
+    change_reason: str = ""
+
+
+class AuditEntry(Event, frozen=True, kw_only=True, tag="audit_entry"):
+    """Who did what to whose settings, with the old and new values."""
+
+    actor: Label
+    action: Label
+    target: Label
+    old: dict[str, str] = msgspec.field(default_factory=dict)
+    new: dict[str, str] = msgspec.field(default_factory=dict)
+    reason: str = ""
+
+
+class DeadLetter(Event, frozen=True, kw_only=True, tag="dead_letter"):
+    """A message that failed validation, kept whole with the reason instead of being dropped."""
+
+    source_topic: Label
+    partition: int
+    offset: int
+    key: bytes | None
+    payload: bytes
+    error: str
+    stage: Literal["produce", "consume"]
+
+
+AnyEvent = (
+    RawNotificationBatch
+    | FeatureWindow
+    | StressScore
+    | StressEpisode
+    | SleepWakeEpoch
+    | SignalQuality
+    | InterventionCommand
+    | LoopDecision
+    | InterventionOutcome
+    | PolicyVersion
+    | AuditEntry
+    | DeadLetter
+)
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    RawNotificationBatch,
+    FeatureWindow,
+    StressScore,
+    StressEpisode,
+    SleepWakeEpoch,
+    SignalQuality,
+    InterventionCommand,
+    LoopDecision,
+    InterventionOutcome,
+    PolicyVersion,
+    AuditEntry,
+    DeadLetter,
+)
+
+
+def event_type_name(event_type: type[Event]) -> str:
+    """The wire tag of an event class (``"stress_score"`` for :class:`StressScore`)."""
+    tag = event_type.__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag

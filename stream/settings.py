@@ -1,0 +1,93 @@
+"""Kafka connection settings: any Kafka by bootstrap address, with TLS and SASL.
+
+Secrets never live in configuration files: the SASL password is read from the environment
+variable the settings name, at connect time.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any, Literal
+
+import msgspec
+from aiokafka.helpers import create_ssl_context
+
+from stream.errors import ConfigurationError
+from stream.topics import TopicSet
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How to reach the broker. ``bootstrap=None`` means: start the embedded local broker."""
+
+    bootstrap: str | None = None
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password_env: str = "VAGUS_KAFKA_SASL_PASSWORD"  # noqa: S105 - a variable name
+    topic_prefix: str = "vagus"
+    partitions: int = 4
+    replication_factor: int = 1
+    #: Short group timeouts make joins fast on a laptop; production may raise them.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        uses_sasl = self.security_protocol.startswith("SASL")
+        if uses_sasl and (self.sasl_mechanism is None or not self.sasl_username):
+            raise ConfigurationError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism and sasl_username"
+            )
+        if not uses_sasl and self.sasl_mechanism is not None:
+            raise ConfigurationError(
+                f"sasl_mechanism is set but security_protocol is {self.security_protocol}"
+            )
+        if self.partitions < 1 or self.replication_factor < 1:
+            raise ConfigurationError("partitions and replication_factor must be at least 1")
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ConfigurationError(
+                "heartbeat_interval_ms must be at most a third of session_timeout_ms"
+            )
+
+    @property
+    def topics(self) -> TopicSet:
+        return TopicSet(self.topic_prefix)
+
+    def with_bootstrap(self, bootstrap: str) -> KafkaSettings:
+        return msgspec.structs.replace(self, bootstrap=bootstrap)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.security_protocol:
+            return None
+        context: ssl.SSLContext = create_ssl_context(
+            cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+        )
+        return context
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Connection keyword arguments shared by aiokafka producers, consumers and admins."""
+        if self.bootstrap is None:
+            raise ConfigurationError("no bootstrap address: start the embedded broker first")
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+        }
+        context = self.ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        if self.sasl_mechanism is not None:
+            password = os.environ.get(self.sasl_password_env)
+            if not password:
+                raise ConfigurationError(
+                    f"SASL is configured but ${self.sasl_password_env} is not set"
+                )
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = password
+        return kwargs

@@ -1,0 +1,77 @@
+"""The topic set: which event types live on which topic, and explicit creation.
+
+Topics are created up front with configured partition counts, because the bundled broker
+auto-creates unknown topics with 4 partitions and real clusters often forbid auto-creation; a
+pipeline that relies on either breaks when it moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from stream.events import (
+    AuditEntry,
+    DeadLetter,
+    Event,
+    FeatureWindow,
+    InterventionCommand,
+    InterventionOutcome,
+    LoopDecision,
+    PolicyVersion,
+    RawNotificationBatch,
+    SignalQuality,
+    SleepWakeEpoch,
+    StressEpisode,
+    StressScore,
+)
+
+#: Topic suffix by event type; the configured prefix goes in front (``vagus.stress``).
+TOPIC_SUFFIX: dict[type[Event], str] = {
+    RawNotificationBatch: "raw",
+    FeatureWindow: "features",
+    StressScore: "stress",
+    StressEpisode: "stress",
+    SleepWakeEpoch: "sleep",
+    SignalQuality: "quality",
+    InterventionCommand: "commands",
+    LoopDecision: "decisions",
+    InterventionOutcome: "outcomes",
+    PolicyVersion: "policy",
+    AuditEntry: "audit",
+    DeadLetter: "deadletter",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSet:
+    """Topic names under one prefix; tests give each run its own prefix."""
+
+    prefix: str = "vagus"
+
+    def name(self, suffix: str) -> str:
+        return f"{self.prefix}.{suffix}"
+
+    def for_event(self, event_type: type[Event]) -> str:
+        return self.name(TOPIC_SUFFIX[event_type])
+
+    def all(self) -> list[str]:
+        return sorted({self.name(suffix) for suffix in TOPIC_SUFFIX.values()})
+
+
+async def ensure_topics(
+    admin: AIOKafkaAdminClient, names: list[str], *, partitions: int, replication_factor: int
+) -> list[str]:
+    """Create the missing topics among ``names``; return the ones this call created."""
+    existing = set(await admin.list_topics())
+    missing = [name for name in names if name not in existing]
+    if missing:
+        # Another process may create them between our list and create: same outcome.
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics(
+                [NewTopic(name, partitions, replication_factor) for name in missing]
+            )
+    return missing

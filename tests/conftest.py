@@ -1,0 +1,47 @@
+"""Shared fixtures: one real broker for the whole session, isolated topics per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stream.broker import EmbeddedBroker
+from stream.settings import KafkaSettings
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The embedded broker, or an external Kafka named by VAGUS_TEST_BOOTSTRAP."""
+    external = os.environ.get("VAGUS_TEST_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    broker = EmbeddedBroker()
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Settings with a topic prefix of the test's own, so tests never see each other's events."""
+    return KafkaSettings(
+        bootstrap=kafka_bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        session_timeout_ms=1000,
+        heartbeat_interval_ms=300,
+    )
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside this checkout")
+    return SHARED_DATA

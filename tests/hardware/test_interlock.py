@@ -1,0 +1,145 @@
+"""The device-side interlock and session runner: the second line of safety."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardware.devices import SimulatedDevice
+from hardware.limits import DAY_NS, DeviceLimits, Interlock
+from hardware.runner import SessionRunner
+from stream.events import (
+    DecisionReason,
+    InterventionCommand,
+    InterventionOutcome,
+    SessionParameters,
+)
+from stream.ids import new_event_id
+
+S = 1_000_000_000
+
+
+def command(
+    at_ns: int, duration_s: float = 60.0, intensity: float = 0.5, ttl_s: float = 60
+) -> InterventionCommand:
+    return InterventionCommand(
+        patient_id="p-0123456789ab",
+        producer_id="t",
+        gateway_time_ns=at_ns,
+        action="start",
+        modality="paced_breathing",
+        parameters=SessionParameters(duration_s=duration_s, intensity=intensity),
+        reason=DecisionReason(rule="t", trigger_event_id=new_event_id()),
+        policy_version=1,
+        expires_at_ns=at_ns + int(ttl_s * S),
+    )
+
+
+class FakeClock:
+    """A manual clock: sleeping jumps time forward (the runner's logic, not timing, is tested)."""
+
+    def __init__(self, now_ns: int = 0) -> None:
+        self.now = now_ns
+
+    def now_ns(self) -> int:
+        return self.now
+
+    async def sleep_until(self, time_ns: int) -> None:
+        self.now = max(self.now, time_ns)
+        await asyncio.sleep(0)
+
+
+def test_refusals_name_the_limit() -> None:
+    interlock = Interlock(DeviceLimits(max_session_s=600, max_intensity=0.6, min_gap_s=900))
+    assert "duration 900" in (interlock.refusal(command(0, duration_s=900), 0) or "")
+    assert "intensity 0.7" in (interlock.refusal(command(0, intensity=0.7), 0) or "")
+    assert "expired" in (interlock.refusal(command(0), 61 * S) or "")
+    assert interlock.refusal(command(0), 0) is None
+    interlock.record_start(0, 60)
+    assert "already running" in (interlock.refusal(command(S), S) or "")
+    interlock.record_end(60 * S)
+    assert "since the last session" in (interlock.refusal(command(100 * S), 100 * S) or "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limits=st.builds(
+        DeviceLimits,
+        max_session_s=st.floats(60, 3600),
+        max_intensity=st.floats(0, 1),
+        max_sessions_per_day=st.integers(0, 10),
+        min_gap_s=st.floats(0, 7200),
+    ),
+    requests=st.lists(
+        st.tuples(st.integers(1, 20_000), st.floats(1, 4000), st.floats(0, 1)), max_size=80
+    ),
+)
+def test_no_command_sequence_exceeds_the_device_limits(
+    limits: DeviceLimits, requests: list[tuple[int, float, float]]
+) -> None:
+    interlock = Interlock(limits)
+    now = 0
+    accepted: list[tuple[int, float, float]] = []
+    for gap_s, duration_s, intensity in requests:
+        now += gap_s * S
+        if interlock.refusal(command(now, duration_s, intensity), now) is None:
+            interlock.record_start(now, duration_s)
+            accepted.append((now, duration_s, intensity))
+    for i, (start, duration_s, intensity) in enumerate(accepted):
+        assert duration_s <= limits.max_session_s
+        assert intensity <= limits.max_intensity
+        assert (
+            sum(1 for s, _, _ in accepted[: i + 1] if s > start - DAY_NS)
+            <= limits.max_sessions_per_day
+        )
+        if i:
+            previous, previous_duration, _ = accepted[i - 1]
+            assert start - previous >= limits.min_gap_s * S
+            assert start >= previous + previous_duration * S
+
+
+async def test_runner_reports_every_state_and_renders_breaths() -> None:
+    outcomes: list[InterventionOutcome] = []
+
+    async def emit(outcome: InterventionOutcome) -> None:
+        outcomes.append(outcome)
+
+    clock = FakeClock(10 * S)
+    device = SimulatedDevice()
+    runner = SessionRunner(
+        device=device, interlock=Interlock(DeviceLimits()), clock=clock, emit=emit, producer_id="t"
+    )
+    await runner.handle(command(10 * S, duration_s=60))
+    await runner.wait_idle()
+    await runner.handle(command(clock.now, duration_s=60))  # too soon after the first
+    assert [o.status for o in outcomes] == ["started", "completed", "rejected"]
+    assert outcomes[1].metrics["breaths"] == 6  # 60 s at 6 breaths per minute
+    assert [p for _, p in device.phases[:2]] == ["inhale", "exhale"]
+    assert "since the last session" in outcomes[2].detail
+
+
+async def test_patient_abort_stops_the_session_at_once() -> None:
+    outcomes: list[InterventionOutcome] = []
+
+    async def emit(outcome: InterventionOutcome) -> None:
+        outcomes.append(outcome)
+
+    class SlowClock(FakeClock):
+        async def sleep_until(self, time_ns: int) -> None:
+            await asyncio.sleep(0.01)
+            self.now = max(self.now, time_ns)
+
+    runner = SessionRunner(
+        device=SimulatedDevice(),
+        interlock=Interlock(DeviceLimits()),
+        clock=SlowClock(),
+        emit=emit,
+        producer_id="t",
+    )
+    await runner.handle(command(0, duration_s=600))
+    await asyncio.sleep(0.05)
+    await runner.abort()
+    assert [o.status for o in outcomes] == ["started", "aborted"]
+    assert outcomes[1].metrics["ran_s"] < 600

@@ -1,0 +1,5 @@
+"""``python -m vagus`` is the ``vagus`` command."""
+
+from vagus.cli import main
+
+raise SystemExit(main())

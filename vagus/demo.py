@@ -1,0 +1,223 @@
+"""`vagus demo`: a recorded session end to end, with figures that show nothing was lost.
+
+It starts (or joins) a broker, creates the topics, starts the closed-loop faust worker as its own
+process, replays the bundled recording through a gateway that drives a simulated pacer, and reads
+every topic back with an independent audit consumer. Shutdown runs in reverse order from a
+``finally`` block, so Ctrl-C at any moment leaves no broker or worker behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from hardware.devices import SimulatedDevice
+from ingest.replay import ReplayClock, Speed, open_recording, replay
+from stream.broker import EmbeddedBroker, die_with_parent
+from stream.consumer import EventConsumer
+from stream.producer import EventProducer
+from stream.settings import KafkaSettings
+from stream.topics import ensure_topics
+from vagus.config import VagusConfig
+from vagus.gateway import Gateway
+from vagus.summary import AuditLog, DemoSummary, WorkerStats, build_summary
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RECORDING = Path(__file__).parent / "data" / "demo-session.vrec"
+DEFAULT_SPEED = Speed(60.0)
+DRAIN_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    recording: Path = DEFAULT_RECORDING
+    speed: Speed = DEFAULT_SPEED
+    config: VagusConfig = field(default_factory=VagusConfig)
+    config_path: Path | None = None
+    work_dir: Path | None = None
+
+
+@contextlib.asynccontextmanager
+async def broker_for(settings: KafkaSettings, work_dir: Path) -> AsyncIterator[KafkaSettings]:
+    """Use the configured Kafka, or start the embedded broker for the duration."""
+    if settings.bootstrap is not None:
+        yield settings
+        return
+    broker = EmbeddedBroker(log_path=work_dir / "broker.log")
+    try:
+        bootstrap = await asyncio.to_thread(broker.start)
+        yield settings.with_bootstrap(bootstrap)
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def create_topics(settings: KafkaSettings) -> None:
+    admin = AIOKafkaAdminClient(**settings.client_kwargs())
+    await admin.start()
+    try:
+        await ensure_topics(
+            admin,
+            settings.topics.all(),
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+        )
+    finally:
+        await admin.close()
+
+
+class WorkerProcess:
+    """The closed-loop faust worker as a child process that cannot outlive the demo."""
+
+    def __init__(self, settings: KafkaSettings, work_dir: Path, config_path: Path | None) -> None:
+        self.stats_path = work_dir / "closedloop-stats.json"
+        self._log_path = work_dir / "closedloop.log"
+        config_args = ["--config", str(config_path)] if config_path else []
+        self._command = [
+            sys.executable,
+            "-m",
+            "vagus",
+            *config_args,
+            "closedloop",
+            "--bootstrap",
+            str(settings.bootstrap),
+            "--stats-file",
+            str(self.stats_path),
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self._log_path, "ab") as output:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                self._command,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - prctl only
+            )
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self) -> str:
+        if not self._log_path.exists():
+            return ""
+        return self._log_path.read_text(errors="replace")[-1500:]
+
+    def stop(self, timeout_s: float = 15.0) -> int | None:
+        """SIGTERM (faust shuts down gracefully and writes its stats), then SIGKILL."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout_s)
+        return process.returncode
+
+
+async def run_demo(options: DemoOptions) -> DemoSummary:
+    """Run the whole pipeline once and return its summary."""
+    with tempfile.TemporaryDirectory(prefix="vagus-demo-") as temporary:
+        work_dir = options.work_dir or Path(temporary)
+        async with broker_for(options.config.kafka, work_dir) as kafka:
+            return await _run_with_broker(options, kafka, work_dir)
+
+
+async def _run_with_broker(
+    options: DemoOptions, kafka: KafkaSettings, work_dir: Path
+) -> DemoSummary:
+    started = time.monotonic()
+    await create_topics(kafka)
+    worker = WorkerProcess(kafka, work_dir, options.config_path)
+    worker.start()
+    reader = open_recording(options.recording)
+    clock = ReplayClock(options.speed)
+    gateway = Gateway(
+        kafka=kafka,
+        config=options.config,
+        patient_id=reader.header.patient_id,
+        devices={d.device_id: d.profile for d in reader.header.devices},
+        clock=clock,
+        output_device=SimulatedDevice(),
+        lockstep=options.speed.factor is None,
+    )
+    audit = AuditLog()
+    audit_producer = EventProducer(kafka, producer_id="vagus-demo-audit")
+    auditor = EventConsumer(
+        kafka,
+        group_id=f"vagus-demo-audit-{os.getpid()}",
+        topics=kafka.topics.all(),
+        handler=audit.record,
+        dead_letters=audit_producer,
+        consumer_id="vagus-demo-audit",
+    )
+    stop_audit = asyncio.Event()
+    audit_task: asyncio.Task[None] | None = None
+    try:
+        await audit_producer.start()
+        await auditor.start()
+        audit_task = asyncio.create_task(auditor.run(stop_audit), name="audit")
+        await gateway.start()
+        async for record in replay(reader, clock):
+            await gateway.handle(record)
+            if not worker.alive():
+                raise RuntimeError(f"the closed-loop worker died:\n{worker.log_tail()}")
+        await gateway.finish()
+        await gateway.runner.wait_idle()
+        await gateway.producer.flush()
+        worker_stats = await _drain(gateway, audit, worker)
+        replay_wall_s = time.monotonic() - started
+        return build_summary(
+            gateway=gateway,
+            audit=audit,
+            auditor=auditor,
+            worker=worker_stats,
+            recording=options.recording,
+            read_report=reader.report,
+            speed=str(options.speed),
+            broker="embedded" if options.config.kafka.bootstrap is None else str(kafka.bootstrap),
+            wall_s=replay_wall_s,
+        )
+    finally:
+        stop_audit.set()
+        if audit_task is not None:
+            with contextlib.suppress(Exception):
+                await audit_task
+        await gateway.stop()
+        await auditor.stop()
+        await audit_producer.stop()
+        await asyncio.to_thread(worker.stop)
+
+
+async def _drain(gateway: Gateway, audit: AuditLog, worker: WorkerProcess) -> WorkerStats:
+    """Wait until the loop has seen every input and the auditor every event, then stop it."""
+    loop_inputs = gateway.ledger.ids(
+        {gateway.producer.settings.topics.name(t) for t in ("stress", "outcomes", "sleep")}
+    )
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    stats = WorkerStats.read(worker.stats_path)
+    while time.monotonic() < deadline:
+        stats = WorkerStats.read(worker.stats_path)
+        produced = gateway.ledger.ids() | stats.produced_ids()
+        if loop_inputs <= stats.admitted and produced <= audit.ids and not gateway.runner.busy:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.to_thread(worker.stop)
+    return WorkerStats.read(worker.stats_path)

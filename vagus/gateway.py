@@ -1,0 +1,215 @@
+"""The gateway process: notifications in, events to Kafka, commands to the output device.
+
+Composition only: decoding is ingest's, numbers are dsp's (through the pipeline), transport is
+stream's and sessions are hardware's. Live BLE and replay call the same :meth:`Gateway.handle`.
+
+At maximum replay speed the gateway runs in *lockstep* with the closed loop: after a window the
+loop must decide on (an episode start, or a score during an episode), it waits for that decision
+and any command it carries before replaying further. Without this, a replay running at hundreds
+of times real time would reach the device minutes of recording time after the decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hardware.clock import Clock
+from hardware.devices import OutputDevice
+from hardware.limits import Interlock
+from hardware.runner import SessionRunner
+from ingest.decoding import DeviceDecoder
+from ingest.errors import DecodeError
+from ingest.recording import DeviceRecord, Marker, NotificationRecord
+from stream.consumer import EventConsumer
+from stream.events import AnyEvent, Event, InterventionCommand, InterventionOutcome, LoopDecision
+from stream.producer import EventProducer
+from stream.settings import KafkaSettings
+from vagus.config import VagusConfig
+from vagus.pipeline import ClosedWindow, FeaturePipeline
+
+log = logging.getLogger(__name__)
+
+LOCKSTEP_TIMEOUT_S = 30.0
+#: How many window close times to remember for latency figures (bounded for weeks of uptime).
+_LATENCY_MEMORY = 4096
+
+
+@dataclass
+class Ledger:
+    """Every event this process had acknowledged by the broker, by topic (a produce sensor)."""
+
+    by_topic: dict[str, list[str]] = field(default_factory=dict)
+
+    def on_delivered(self, topic: str, event: Event) -> None:
+        self.by_topic.setdefault(topic, []).append(event.event_id)
+
+    def ids(self, topics: set[str] | None = None) -> set[str]:
+        return {
+            event_id
+            for topic, ids in self.by_topic.items()
+            if topics is None or topic in topics
+            for event_id in ids
+        }
+
+
+@dataclass
+class GatewayStats:
+    notifications: int = 0
+    decode_errors: Counter[str] = field(default_factory=Counter)
+    command_latency_ms: list[float] = field(default_factory=list)
+    decision_latency_ms: list[float] = field(default_factory=list)
+    commands_received: list[InterventionCommand] = field(default_factory=list)
+    outcomes: list[InterventionOutcome] = field(default_factory=list)
+    decisions: list[LoopDecision] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    handled_command_ids: list[str] = field(default_factory=list)
+    lockstep_timeouts: int = 0
+
+
+class Gateway:
+    """One patient's gateway."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaSettings,
+        config: VagusConfig,
+        patient_id: str,
+        devices: dict[str, str],
+        clock: Clock,
+        output_device: OutputDevice,
+        lockstep: bool,
+        producer_id: str = "vagus-gateway",
+    ) -> None:
+        self.patient_id = patient_id
+        self.stats = GatewayStats()
+        self.ledger = Ledger()
+        self._lockstep = lockstep
+        self._decoders = {d: DeviceDecoder(d, profile) for d, profile in devices.items()}
+        self.pipeline = FeaturePipeline(
+            patient_id=patient_id, producer_id=producer_id, windows=config.windows
+        )
+        self.producer = EventProducer(kafka, producer_id=producer_id, sensors=[self.ledger])
+        self.runner = SessionRunner(
+            device=output_device,
+            interlock=Interlock(config.device_limits.to_limits()),
+            clock=clock,
+            emit=self._emit_outcome,
+            producer_id=producer_id,
+        )
+        topics = kafka.topics
+        self.commands = EventConsumer(
+            kafka,
+            group_id=f"vagus-gateway-{patient_id}",
+            topics=[topics.name("commands"), topics.name("decisions")],
+            handler=self._on_loop_event,
+            dead_letters=self.producer,
+            consumer_id=f"{producer_id}-commands",
+        )
+        self._closed_wall_ns: dict[str, int] = {}
+        self._decided: dict[str, asyncio.Event] = {}
+        self._decisions: dict[str, LoopDecision] = {}
+        self._commands_done: dict[str, asyncio.Event] = {}
+        self._stop = asyncio.Event()
+        self._consumer_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.commands.start()
+        self._consumer_task = asyncio.create_task(self.commands.run(self._stop), name="commands")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._consumer_task is not None:
+            await self._consumer_task
+        await self.runner.abort()
+        await self.commands.stop()
+        await self.producer.stop()
+
+    async def handle(self, item: NotificationRecord | Marker | DeviceRecord) -> None:
+        """Take one replayed or live record through decoding, DSP and out to Kafka."""
+        if isinstance(item, Marker):
+            self.stats.markers.append(item)
+            return
+        if isinstance(item, DeviceRecord):
+            device = item.device
+            self._decoders[device.device_id] = DeviceDecoder(device.device_id, device.profile)
+            return
+        self.stats.notifications += 1
+        decoder = self._decoders.get(item.device_id)
+        try:
+            if decoder is None:
+                raise DecodeError("notification from an undeclared device")
+            blocks = decoder.decode(item.to_notification())
+        except DecodeError as exc:
+            key = f"{item.device_id}/{item.characteristic}"
+            if not self.stats.decode_errors[key]:
+                log.warning("decode error on %s: %s (counting further ones)", key, exc)
+            self.stats.decode_errors[key] += 1
+            return
+        for block in blocks:
+            self.pipeline.add(block)
+        await self._publish(self.pipeline.advance(item.gateway_time_ns))
+
+    async def finish(self) -> None:
+        """The source ended: close the last windows and let a running session finish."""
+        await self._publish(self.pipeline.finish())
+        await self.producer.flush()
+
+    async def _publish(self, closed: list[ClosedWindow]) -> None:
+        for window in closed:
+            closed_at = time.time_ns()
+            for event_id in [window.window.event_id, *window.decision_triggers]:
+                self._closed_wall_ns[event_id] = closed_at
+            while len(self._closed_wall_ns) > _LATENCY_MEMORY:
+                del self._closed_wall_ns[next(iter(self._closed_wall_ns))]
+            await self.producer.send(window.window)
+            for event in window.events:
+                await self.producer.send(event)
+            if self._lockstep and window.decision_triggers:
+                await self.producer.flush()
+                for trigger_id in window.decision_triggers:
+                    await self._await_decision(trigger_id)
+
+    async def _await_decision(self, trigger_id: str) -> None:
+        """Wait for the loop's decision on ``trigger_id`` and for the command it carries."""
+        try:
+            async with asyncio.timeout(LOCKSTEP_TIMEOUT_S):
+                await self._decided.setdefault(trigger_id, asyncio.Event()).wait()
+                command_id = self._decisions.pop(trigger_id).command_id
+                if command_id is not None:
+                    await self._commands_done.setdefault(command_id, asyncio.Event()).wait()
+        except TimeoutError:
+            self.stats.lockstep_timeouts += 1
+            log.warning("no closed-loop decision within %.0f s; going on", LOCKSTEP_TIMEOUT_S)
+        finally:
+            self._decided.pop(trigger_id, None)
+
+    async def _on_loop_event(self, event: AnyEvent) -> None:
+        if event.patient_id != self.patient_id:
+            return  # another gateway's patient
+        now = time.time_ns()
+        if isinstance(event, InterventionCommand):
+            self.stats.commands_received.append(event)
+            window_wall = self._closed_wall_ns.get(event.reason.trigger_window_id or "")
+            if window_wall is not None:
+                self.stats.command_latency_ms.append((now - window_wall) / 1e6)
+            await self.runner.handle(event)
+            self.stats.handled_command_ids.append(event.event_id)
+            self._commands_done.setdefault(event.event_id, asyncio.Event()).set()
+        elif isinstance(event, LoopDecision):
+            self.stats.decisions.append(event)
+            closed_at = self._closed_wall_ns.get(event.trigger_event_id)
+            if closed_at is not None:
+                self.stats.decision_latency_ms.append((now - closed_at) / 1e6)
+            if self._lockstep:
+                self._decisions[event.trigger_event_id] = event
+                self._decided.setdefault(event.trigger_event_id, asyncio.Event()).set()
+
+    async def _emit_outcome(self, outcome: InterventionOutcome) -> None:
+        self.stats.outcomes.append(outcome)
+        await self.producer.send_and_wait(outcome)

@@ -1,0 +1,47 @@
+"""The demo summary as a person reads it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ms(latency: dict[str, Any]) -> str:
+    if not latency.get("n"):
+        return "no samples"
+    return (
+        f"p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms"
+        f" (n={latency['n']})"
+    )
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    sessions = summary["sessions"]
+    lines = [
+        "vagus demo: SIMULATED recording, research software, not a medical device",
+        f"  recording       {summary['recording']}",
+        f"  broker          {summary['broker']}   speed {summary['speed']}"
+        f"   wall {summary['wall_s']} s",
+        f"  notifications   {summary['notifications']}   decode errors {summary['decode_errors']}",
+        f"  windows         {summary['windows']} ({summary['scored_windows']} scored)"
+        f"   stress episodes {summary['stress_episodes']}",
+        f"  sessions        started {summary['sessions_started']}"
+        f", completed {summary['sessions_completed']}"
+        f", rejected {summary['sessions_rejected']}"
+        f", in baseline {summary['sessions_in_baseline']}",
+    ]
+    lines += [
+        f"    - at {s['started_at_s']:.0f} s into the recording, phase {s['phase']}"
+        for s in sessions
+    ]
+    lines += [
+        f"  events          produced {summary['events_produced']}"
+        f", consumed {summary['events_consumed']}, lost {summary['events_lost']}",
+        f"  duplicates      dropped by dedupe {summary['duplicates_dropped']}"
+        f", after dedupe {summary['duplicates_after_dedupe']}"
+        f"   dead letters {summary['dead_letters']}",
+        f"  latency         window end -> device: {_ms(summary['latency_ms'])}",
+        f"                  window end -> loop decision: {_ms(summary['decision_latency_ms'])}",
+    ]
+    verdict = "OK: nothing lost" if summary["events_lost"] == 0 else "EVENTS LOST"
+    lines.append(f"  {verdict}")
+    return "\n".join(lines)

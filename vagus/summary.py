@@ -1,0 +1,165 @@
+"""The demo's figures: what was produced, what arrived, what the loop did, how fast.
+
+Loss is counted by event id across processes: an event is lost if the broker acknowledged it to
+its producer but the audit consumer never read it, or if it was meant for the closed loop (or the
+device) and never reached it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.recording import ReadReport
+from stream.consumer import EventConsumer
+from stream.events import AnyEvent
+from vagus.gateway import Gateway
+
+NS = 1_000_000_000
+
+
+@dataclass
+class AuditLog:
+    """Handler of the demo's independent consumer of every topic."""
+
+    ids: set[str] = field(default_factory=set)
+    repeated: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+
+    async def record(self, event: AnyEvent) -> None:
+        if event.event_id in self.ids:
+            self.repeated += 1
+        self.ids.add(event.event_id)
+        tag = type(event).__struct_config__.tag
+        self.by_type[str(tag)] += 1
+
+
+@dataclass
+class WorkerStats:
+    """The closed-loop worker's own account (its stats file)."""
+
+    admitted: set[str] = field(default_factory=set)
+    admitted_repeats: int = 0
+    produced: dict[str, list[str]] = field(default_factory=dict)
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+    @classmethod
+    def read(cls, path: Path) -> WorkerStats:
+        try:
+            raw: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls()
+        admitted = list(raw.get("admitted_ids", []))
+        return cls(
+            admitted=set(admitted),
+            admitted_repeats=len(admitted) - len(set(admitted)),
+            produced=dict(raw.get("produced", {})),
+            duplicates=int(raw.get("duplicates", 0)),
+            dead_lettered=int(raw.get("dead_lettered", 0)),
+        )
+
+    def produced_ids(self) -> set[str]:
+        return {event_id for ids in self.produced.values() for event_id in ids}
+
+
+def percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "n": 0}
+    p50, p95, p99 = np.percentile(np.asarray(values), [50, 95, 99])
+    return {
+        "p50": round(float(p50), 2),
+        "p95": round(float(p95), 2),
+        "p99": round(float(p99), 2),
+        "n": len(values),
+    }
+
+
+DemoSummary = dict[str, Any]
+
+
+def build_summary(
+    *,
+    gateway: Gateway,
+    audit: AuditLog,
+    auditor: EventConsumer,
+    worker: WorkerStats,
+    recording: Path,
+    read_report: ReadReport,
+    speed: str,
+    broker: str,
+    wall_s: float,
+) -> DemoSummary:
+    stats = gateway.stats
+    topics = gateway.producer.settings.topics
+    loop_inputs = gateway.ledger.ids({topics.name(t) for t in ("stress", "outcomes", "sleep")})
+    produced = gateway.ledger.ids() | worker.produced_ids()
+    commands_sent = set(worker.produced.get(topics.name("commands"), []))
+    lost = (
+        (produced - audit.ids)
+        | (loop_inputs - worker.admitted)
+        | (commands_sent - set(stats.handled_command_ids))
+    )
+    phases = sorted(
+        (m.gateway_time_ns, m.label.removeprefix("phase:"))
+        for m in stats.markers
+        if m.label.startswith("phase:")
+    )
+
+    def phase_at(time_ns: int) -> str:
+        current = "unlabelled"
+        for start, name in phases:
+            if start <= time_ns:
+                current = name
+        return current
+
+    starts = [o for o in stats.outcomes if o.status == "started"]
+    start_phases = Counter(phase_at(o.gateway_time_ns) for o in starts)
+    origin = phases[0][0] if phases else 0
+    handled = stats.handled_command_ids
+    return {
+        "recording": str(recording),
+        "speed": speed,
+        "broker": broker,
+        "wall_s": round(wall_s, 2),
+        "notifications": stats.notifications,
+        "decode_errors": sum(stats.decode_errors.values()),
+        "recording_intact": read_report.intact,
+        "windows": gateway.pipeline.counters.windows,
+        "scored_windows": gateway.pipeline.counters.scored,
+        "stress_episodes": gateway.pipeline.counters.episodes,
+        "decisions": len(stats.decisions),
+        "commands": len(stats.commands_received),
+        "sessions_started": len(starts),
+        "sessions_completed": sum(o.status == "completed" for o in stats.outcomes),
+        "sessions_rejected": sum(o.status == "rejected" for o in stats.outcomes),
+        "sessions_in_baseline": start_phases.get("baseline", 0),
+        "sessions_by_phase": dict(start_phases),
+        "sessions": [
+            {
+                "started_at_s": round((o.gateway_time_ns - origin) / NS, 1),
+                "phase": phase_at(o.gateway_time_ns),
+                "command_id": o.command_id,
+            }
+            for o in starts
+        ],
+        "events_produced": len(produced),
+        "events_consumed": len(produced & audit.ids),
+        "events_lost": len(lost),
+        "duplicates_dropped": auditor.counters.duplicates
+        + gateway.commands.counters.duplicates
+        + worker.duplicates,
+        "duplicates_after_dedupe": audit.repeated
+        + worker.admitted_repeats
+        + (len(handled) - len(set(handled))),
+        "dead_letters": auditor.counters.dead_lettered + worker.dead_lettered,
+        "events_by_type": dict(sorted(audit.by_type.items())),
+        "latency_ms": percentiles(stats.command_latency_ms),
+        "decision_latency_ms": percentiles(stats.decision_latency_ms),
+        "lockstep_timeouts": stats.lockstep_timeouts,
+    }
