@@ -22,6 +22,9 @@ import faust
 
 from closedloop.decision import PatientLoopState, step
 from closedloop.policy import DEFAULT_POLICY, validated
+from closedloop.transport import SCHEME as TRANSPORT_SCHEME
+from closedloop.transport import TunedApp
+from closedloop.transport import register as register_transport
 from stream.codec import encode_event
 from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected
@@ -79,9 +82,10 @@ class ClosedLoopWorker:
         self.patients: dict[str, PatientLoopState] = {}
         self.gate = MessageGate(consumer_id=self.producer_id)
         topics = settings.topics
-        self.app = faust.App(
+        register_transport()
+        self.app = TunedApp(
             app_id,
-            broker=f"kafka://{settings.bootstrap}",
+            broker=f"{TRANSPORT_SCHEME}://{settings.bootstrap}",
             broker_credentials=faust_credentials(settings),
             value_serializer="raw",
             key_serializer="raw",
@@ -96,6 +100,7 @@ class ClosedLoopWorker:
             broker_commit_interval=0.5,
             producer_acks=-1,
         )
+        self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self._inputs = self.app.topic(
             topics.name("stress"),
             topics.name("outcomes"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 SLOPE = 2.0
 MIDPOINT = 1.5
-SD_FLOOR = {"hr": 2.0, "ln_rmssd": 0.1, "scr": 1.0}
+SD_FLOOR = {"hr": 3.0, "ln_rmssd": 0.25, "scr": 1.0}
 METHOD = "baseline-z-rule/1"
 
 

@@ -8,6 +8,7 @@ as fast as possible produces the same event times as the live session did.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -50,8 +51,9 @@ class ReplayClock:
     """The recording's time as seen by a replay, usable as the gateway's and devices' clock.
 
     Paced replay: recording time advances with the wall clock times the factor. Maximum speed:
-    recording time is the time of the latest replayed record, and after the last record it runs
-    freely, so timers that outlive the recording (a session's end) still fire.
+    recording time is the time of the latest replayed record; a timer fires as soon as the
+    replay passes its deadline (the replay yields to it before going on), and after the last
+    record the clock runs freely, so timers that outlive the recording (a session's end) fire.
     """
 
     def __init__(self, speed: Speed) -> None:
@@ -60,7 +62,8 @@ class ReplayClock:
         self._wall_origin = 0.0
         self._position_ns = 0
         self._finished = False
-        self._advanced = asyncio.Condition()
+        self._timers: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._timer_count = 0
 
     @property
     def started(self) -> bool:
@@ -81,37 +84,53 @@ class ReplayClock:
         return self._origin_ns + int(elapsed * 1e9)
 
     async def advance_to(self, time_ns: int) -> None:
-        """Move to ``time_ns``: sleep when paced, publish the new position when not."""
+        """Move to ``time_ns``: sleep when paced; at maximum speed, fire the timers passed."""
         if self._origin_ns is None:
             self.start(time_ns)
         factor = self.speed.factor
         if factor is not None:
-            delay_s = (time_ns - self.now_ns()) / 1e9 / factor
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
+            await self._paced_sleep(time_ns, factor)
             return
-        if time_ns > self._position_ns:
-            self._position_ns = time_ns
-            async with self._advanced:
-                self._advanced.notify_all()
+        self._position_ns = max(self._position_ns, time_ns)
+        if self._timers and self._timers[0][0] <= self._position_ns:
+            self._fire(self._position_ns)
+            await asyncio.sleep(0)  # let the woken timers read the clock before it moves on
 
     async def finish(self) -> None:
-        """The recording is over: timers stop waiting for data that will not come."""
+        """The recording is over: pending timers fire now, later ones at once."""
         self._finished = True
-        async with self._advanced:
-            self._advanced.notify_all()
+        while self._timers:
+            deadline = self._timers[0][0]
+            self._position_ns = max(self._position_ns, deadline)
+            self._fire(deadline)
+            await asyncio.sleep(0)
+
+    def _fire(self, up_to_ns: int) -> None:
+        while self._timers and self._timers[0][0] <= up_to_ns:
+            _, _, future = heapq.heappop(self._timers)
+            if not future.done():
+                future.set_result(None)
+
+    async def _paced_sleep(self, time_ns: int, factor: float) -> None:
+        delay_s = (time_ns - self.now_ns()) / 1e9 / factor
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
 
     async def sleep_until(self, time_ns: int) -> None:
         factor = self.speed.factor
         if factor is not None:
-            delay_s = (time_ns - self.now_ns()) / 1e9 / factor
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
+            await self._paced_sleep(time_ns, factor)
             return
-        async with self._advanced:
-            while self._position_ns < time_ns and not self._finished:
-                await self._advanced.wait()
-        self._position_ns = max(self._position_ns, time_ns)
+        if self._finished:
+            self._position_ns = max(self._position_ns, time_ns)
+            await asyncio.sleep(0)
+            return
+        if time_ns <= self._position_ns:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._timer_count += 1
+        heapq.heappush(self._timers, (time_ns, self._timer_count, future))
+        await future
 
 
 ReplayItem = NotificationRecord | Marker | DeviceRecord

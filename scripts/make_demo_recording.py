@@ -183,11 +183,12 @@ def synthesise_eda(rng: np.random.Generator, profile: SampleStreamProfile) -> np
                 drift=-0.0005,
                 random_state=int(rng.integers(0, 2**31 - 1)),
             )
-        piece = np.asarray(piece, dtype=float)
-        piece += level - piece[0]
-        level = piece[-1]
-        pieces.append(piece)
-    return np.clip(np.concatenate(pieces), 0.05, 60.0)
+        values: np.ndarray = np.asarray(piece, dtype=float)
+        values += level - values[0]
+        level = float(values[-1])
+        pieces.append(values)
+    clipped: np.ndarray = np.clip(np.concatenate(pieces), 0.05, 60.0)
+    return clipped
 
 
 class DeviceClock:

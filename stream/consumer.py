@@ -49,6 +49,7 @@ class EventConsumer:
             auto_offset_reset="earliest" if from_beginning else "latest",
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
             **settings.client_kwargs(),
         )
         self._assigned = asyncio.Event()

@@ -16,6 +16,9 @@ from aiokafka.helpers import create_ssl_context
 from stream.errors import ConfigurationError
 from stream.topics import TopicSet
 
+#: The embedded broker holds each fetch for the full wait even when data arrives (measured).
+EMBEDDED_FETCH_MAX_WAIT_MS = 20
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -37,6 +40,9 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     #: Short group timeouts make joins fast on a laptop; production may raise them.
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
+    #: How long a fetch may wait for data. Real Kafka answers as soon as data arrives; the
+    #: embedded broker always waits this long, so the demo and tests lower it (docs/broker.md).
+    fetch_max_wait_ms: int = 500
 
     def __post_init__(self) -> None:
         uses_sasl = self.security_protocol.startswith("SASL")
@@ -61,6 +67,16 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     def with_bootstrap(self, bootstrap: str) -> KafkaSettings:
         return msgspec.structs.replace(self, bootstrap=bootstrap)
+
+    def for_embedded_broker(self, bootstrap: str) -> KafkaSettings:
+        """Settings for the embedded broker: its address, and the timings it needs (broker.md)."""
+        return msgspec.structs.replace(
+            self,
+            bootstrap=bootstrap,
+            fetch_max_wait_ms=min(self.fetch_max_wait_ms, EMBEDDED_FETCH_MAX_WAIT_MS),
+            session_timeout_ms=min(self.session_timeout_ms, 1000),
+            heartbeat_interval_ms=min(self.heartbeat_interval_ms, 300),
+        )
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if "SSL" not in self.security_protocol:

@@ -138,7 +138,6 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
         recording=args.recording or DEFAULT_RECORDING,
         speed=args.speed,
         config=_with_bootstrap(config, args.bootstrap),
-        config_path=args.config,
     )
 
     async def go() -> int:
@@ -168,7 +167,6 @@ def cmd_replay(args: argparse.Namespace, config: VagusConfig) -> int:
         recording=args.recording,
         speed=args.speed,
         config=_with_bootstrap(config, args.bootstrap),
-        config_path=args.config,
     )
 
     async def go() -> int:

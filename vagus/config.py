@@ -63,11 +63,15 @@ class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 def load_config(path: Path | None) -> VagusConfig:
-    """Read ``path`` (or return the defaults); raise :class:`ConfigError` saying what is wrong."""
+    """Read ``path`` (TOML, or JSON when it ends in .json; None gives the defaults).
+
+    Raises :class:`ConfigError` saying what is wrong.
+    """
     if path is None:
         return VagusConfig()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = msgspec.json.decode(text) if path.suffix == ".json" else tomllib.loads(text)
         config = msgspec.convert(raw, VagusConfig)
         config.device_limits.to_limits()
         problems = policy_problems(config.policy)
@@ -75,8 +79,8 @@ def load_config(path: Path | None) -> VagusConfig:
             raise ValueError("policy: " + "; ".join(problems))
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML or JSON: {exc}") from exc
     except (msgspec.ValidationError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return config

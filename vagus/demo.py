@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hardware.devices import SimulatedDevice
@@ -46,7 +47,6 @@ class DemoOptions:
     recording: Path = DEFAULT_RECORDING
     speed: Speed = DEFAULT_SPEED
     config: VagusConfig = field(default_factory=VagusConfig)
-    config_path: Path | None = None
     work_dir: Path | None = None
 
 
@@ -59,7 +59,7 @@ async def broker_for(settings: KafkaSettings, work_dir: Path) -> AsyncIterator[K
     broker = EmbeddedBroker(log_path=work_dir / "broker.log")
     try:
         bootstrap = await asyncio.to_thread(broker.start)
-        yield settings.with_bootstrap(bootstrap)
+        yield settings.for_embedded_broker(bootstrap)
     finally:
         await asyncio.to_thread(broker.stop)
 
@@ -81,18 +81,19 @@ async def create_topics(settings: KafkaSettings) -> None:
 class WorkerProcess:
     """The closed-loop faust worker as a child process that cannot outlive the demo."""
 
-    def __init__(self, settings: KafkaSettings, work_dir: Path, config_path: Path | None) -> None:
+    def __init__(self, config: VagusConfig, work_dir: Path) -> None:
         self.stats_path = work_dir / "closedloop-stats.json"
         self._log_path = work_dir / "closedloop.log"
-        config_args = ["--config", str(config_path)] if config_path else []
+        # The worker gets the demo's effective settings (broker address and timings included).
+        config_path = work_dir / "closedloop-config.json"
+        config_path.write_bytes(msgspec.json.encode(config))
         self._command = [
             sys.executable,
             "-m",
             "vagus",
-            *config_args,
+            "--config",
+            str(config_path),
             "closedloop",
-            "--bootstrap",
-            str(settings.bootstrap),
             "--stats-file",
             str(self.stats_path),
         ]
@@ -145,7 +146,7 @@ async def _run_with_broker(
 ) -> DemoSummary:
     started = time.monotonic()
     await create_topics(kafka)
-    worker = WorkerProcess(kafka, work_dir, options.config_path)
+    worker = WorkerProcess(msgspec.structs.replace(options.config, kafka=kafka), work_dir)
     worker.start()
     reader = open_recording(options.recording)
     clock = ReplayClock(options.speed)

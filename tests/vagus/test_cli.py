@@ -11,7 +11,10 @@ from vagus.cli import COMMANDS, build_parser
 def _help(*args: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "vagus", *args, "--help"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return result.stdout
 
@@ -33,7 +36,10 @@ def test_replay_help_explains_every_speed() -> None:
 def test_bad_speed_is_a_clear_usage_error() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "vagus", "replay", "x.vrec", "--speed", "fast"],
-        capture_output=True, text=True, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "use realtime, max, or a factor like 10x" in result.stderr

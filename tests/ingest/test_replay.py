@@ -1,0 +1,101 @@
+"""Replay pacing and the replay clock: original timestamps at any speed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import IngestError
+from ingest.notification import Notification
+from ingest.recording import DeviceEntry, NotificationRecord, RecordingHeader, RecordingWriter
+from ingest.replay import ReplayClock, Speed, open_recording, replay
+
+S = 1_000_000_000
+START = 1_700_000_000 * S
+
+
+def _recording(path: Path, seconds: float, per_second: int = 10) -> Path:
+    header = RecordingHeader(
+        patient_id="p-0123456789ab",
+        start_time_ns=START,
+        devices=[DeviceEntry(device_id="d-01234567", profile="heart-rate")],
+    )
+    with RecordingWriter(path, header, fsync=False) as writer:
+        for i in range(int(seconds * per_second)):
+            writer.write_notification(
+                Notification("d-01234567", "2a37", START + i * S // per_second, bytes([0, 60]))
+            )
+        writer.write_marker(START + int(seconds * S), "end-of-test")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "factor"),
+    [("max", None), ("realtime", 1.0), ("10x", 10.0), ("0.5", 0.5), ("60X", 60.0)],
+)
+def test_speed_parsing(text: str, factor: float | None) -> None:
+    assert Speed.parse(text).factor == factor
+
+
+@pytest.mark.parametrize("text", ["fast", "0", "-2x", "inf", "nan", ""])
+def test_bad_speeds_are_refused(text: str) -> None:
+    with pytest.raises(IngestError):
+        Speed.parse(text)
+
+
+async def _timed_replay(path: Path, speed: Speed) -> tuple[float, list[int]]:
+    clock = ReplayClock(speed)
+    started = time.monotonic()
+    times = [
+        r.gateway_time_ns
+        async for r in replay(open_recording(path), clock)
+        if isinstance(r, NotificationRecord)
+    ]
+    return time.monotonic() - started, times
+
+
+async def test_paced_replay_keeps_timestamps_and_pace(tmp_path: Path) -> None:
+    path = _recording(tmp_path / "r.vrec", seconds=2.0)
+    elapsed, times = await _timed_replay(path, Speed(4.0))
+    assert times == [START + i * S // 10 for i in range(20)]
+    assert 0.4 <= elapsed < 1.5  # 2 s of data at 4x takes about half a second
+
+
+async def test_max_speed_keeps_timestamps_and_does_not_wait(tmp_path: Path) -> None:
+    path = _recording(tmp_path / "r.vrec", seconds=600.0)
+    elapsed, times = await _timed_replay(path, Speed(None))
+    assert times == [START + i * S // 10 for i in range(6000)]
+    assert elapsed < 30  # ten minutes of data; generous for a loaded CI machine
+
+
+async def test_max_speed_clock_wakes_timers_as_data_passes_them(tmp_path: Path) -> None:
+    path = _recording(tmp_path / "r.vrec", seconds=10.0)
+    clock = ReplayClock(Speed(None))
+    woke_at: list[int] = []
+
+    async def timer() -> None:
+        await clock.sleep_until(START + 5 * S)
+        woke_at.append(clock.now_ns())
+
+    task = asyncio.create_task(timer())
+    await asyncio.sleep(0)  # the timer is waiting before the replay starts
+    seen_after_wake = []
+    async for record in replay(open_recording(path), clock):
+        if woke_at and isinstance(record, NotificationRecord):
+            seen_after_wake.append(record.gateway_time_ns)
+    await task
+    assert woke_at[0] >= START + 5 * S
+    assert seen_after_wake[0] == START + 5 * S  # woke before the record that passed it
+
+
+async def test_timers_past_the_end_fire_when_the_recording_ends(tmp_path: Path) -> None:
+    path = _recording(tmp_path / "r.vrec", seconds=1.0)
+    clock = ReplayClock(Speed(None))
+    async for _ in replay(open_recording(path), clock):
+        pass
+    async with asyncio.timeout(2):
+        await clock.sleep_until(START + 3600 * S)
+    assert clock.now_ns() == START + 3600 * S
