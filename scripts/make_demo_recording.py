@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from ingest.profiles.sample_stream import SampleStreamProfile, load_builtin
 
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart_rate_measurement
@@ -36,6 +35,7 @@ from ingest.profiles.polar_pmd import (
     encode_pmd_acc_frame,
     encode_pmd_ecg_frame,
 )
+from ingest.profiles.sample_stream import SampleStreamProfile, load_builtin
 from ingest.recording import DeviceEntry, RecordingHeader, RecordingWriter
 from stream.ids import pseudonymise_device, pseudonymise_patient
 
