@@ -78,26 +78,39 @@ class CounterUnwrapper:
 class BeatTimeReconstructor:
     """Beat times from Heart Rate Measurement RR intervals, which carry no timestamps.
 
-    Beats are chained by their RR sums (no drift between notifications); the chain is
-    re-anchored to arrival time only when it would put a beat after its own arrival or falls
-    more than two seconds behind it (a gap, or a strap that lost beats).
+    The RR intervals are chained into a beat clock (their running sum), and that clock is aligned
+    to arrival times exactly like a device clock (:class:`ClockAligner`): the smallest recent
+    arrival delay wins, so the estimate converges on the true beat times and follows a strap whose
+    crystal runs fast or slow instead of drifting away. When arrivals run more than two seconds
+    ahead of the chain, beats were lost (out of range, a missed notification): the chain is
+    re-anchored, never stretched. Times stay strictly increasing and never after their arrival.
     """
 
-    def __init__(self) -> None:
-        self._last_beat_ns: int | None = None
+    def __init__(self, horizon: int = 60) -> None:
+        self._horizon = horizon
+        self._aligner = ClockAligner(horizon)
+        self._chain_ns = 0
+        self._offset_ns: int | None = None
+        self._last_ns: int | None = None
 
     def beat_times(self, rr_ns: list[int], arrival_ns: int) -> list[int]:
         if not rr_ns:
             return []
-        total = sum(rr_ns)
-        start = self._last_beat_ns
-        if start is None or not (arrival_ns - _RR_REANCHOR_NS <= start + total <= arrival_ns):
-            start = arrival_ns - total
-        times = []
+        ends = []
         for interval in rr_ns:
-            start += interval
-            times.append(start)
-        self._last_beat_ns = times[-1]
+            self._chain_ns += interval
+            ends.append(self._chain_ns)
+        delay = arrival_ns - ends[-1]
+        if self._offset_ns is not None and delay - self._offset_ns > _RR_REANCHOR_NS:
+            self._aligner = ClockAligner(self._horizon)
+        self._offset_ns = self._aligner.offset_ns(ends[-1], arrival_ns)
+        times = []
+        for end in ends:
+            time_ns = end + self._offset_ns
+            if self._last_ns is not None:
+                time_ns = max(time_ns, self._last_ns + 1)
+            times.append(time_ns)
+            self._last_ns = time_ns
         return times
 
 
