@@ -264,12 +264,14 @@ def _decode_acc(frame_type: int, content: bytes, factor: float | None) -> npt.ND
                 "(setting FACTOR from the get-settings response)"
             )
         raw = decode_delta_samples(content, _ACC_AXES, 16)
-        return np.trunc(raw * (factor * 1000.0)).astype(np.int32)
+        scaled: npt.NDArray[np.int32] = np.trunc(raw * (factor * 1000.0)).astype(np.int32)
+        return scaled
     if frame_type == _COMPRESSED | 1:
         raw = decode_delta_samples(content, _ACC_AXES, 16)
         if factor is None or factor == 1.0:
             return raw
-        return np.trunc(raw * factor).astype(np.int32)
+        factored: npt.NDArray[np.int32] = np.trunc(raw * factor).astype(np.int32)
+        return factored
     raise DecodeError(f"PMD ACC frame type 0x{frame_type:02x} ({frame_type}) is not supported")
 
 
