@@ -6,6 +6,7 @@ exchanges and ECG notifications, Polar H7 Heart Rate Measurements, and other lib
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from pathlib import Path
@@ -185,7 +186,7 @@ def test_real_h10_recording_frames() -> None:
         pytest.skip("../shared/data/ble is not beside this checkout")
     data = path.read_bytes()
     assert data[:24] == b"H10 ECG v1.0 binary data"
-    offset, stamps = 24, []
+    offset, stamps = 24, list[int]()
     while offset < len(data) and len(stamps) < 200:
         (length,) = struct.unpack_from("<I", data, offset)
         frame = decode_pmd_data(data[offset + 4 : offset + 4 + length])
@@ -232,10 +233,8 @@ def _all_decoders(payload: bytes) -> None:
         decode_control_point_response,
         eda.decode,
     ):
-        try:
+        with contextlib.suppress(DecodeError):
             decode(payload)
-        except DecodeError:
-            pass
 
 
 @settings(max_examples=500, deadline=None)
