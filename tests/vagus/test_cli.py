@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from vagus.cli import COMMANDS, build_parser
 
@@ -47,3 +50,57 @@ def test_bad_speed_is_a_clear_usage_error() -> None:
 
 def test_parser_builds() -> None:
     assert build_parser().prog == "vagus"
+
+
+def _vagus(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vagus", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_dry_run_describes_every_stream_of_the_bundled_recording() -> None:
+    import json
+
+    from vagus.demo import DEFAULT_RECORDING
+
+    result = _vagus("replay", "--dry-run", "--json", str(DEFAULT_RECORDING))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    rates = {s["stream"]: s["measured_rate_hz"] for s in report["streams"]}
+    assert rates["ecg"] == pytest.approx(130, rel=1e-3)
+    assert rates["acc"] == pytest.approx(25, rel=1e-3)
+    assert rates["eda"] == pytest.approx(8, rel=1e-3)
+    assert all(s["gaps"] == 0 for s in report["streams"])
+    assert report["decode_errors"] == {}
+    assert report["file"]["clean_end"] is True
+    assert [m["label"] for m in report["markers"]] == [
+        "phase:baseline",
+        "phase:stress",
+        "phase:recovery",
+    ]
+
+
+def test_recording_info_flags_a_damaged_file(tmp_path: Path) -> None:
+    from vagus.demo import DEFAULT_RECORDING
+
+    damaged = tmp_path / "cut.vrec"
+    data = DEFAULT_RECORDING.read_bytes()
+    damaged.write_bytes(data[: len(data) * 2 // 3])
+    result = _vagus("recording", "info", str(damaged))
+    assert result.returncode == 3
+    assert '"truncated_tail_bytes": ' in result.stdout
+    assert "truncated tail" in result.stdout
+    intact = _vagus("recording", "info", str(DEFAULT_RECORDING))
+    assert intact.returncode == 0
+
+
+def test_not_a_recording_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("shopping list")
+    result = _vagus("replay", "--dry-run", str(bogus))
+    assert result.returncode == 2
+    assert "not a vagus recording" in result.stderr

@@ -1,0 +1,98 @@
+"""Configuration: impossible or unsafe settings are refused at start-up, naming file and key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vagus.config import ConfigError, VagusConfig, load_config
+
+
+def _write(tmp_path: Path, text: str, name: str = "vagus.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    assert load_config(None) == VagusConfig()
+
+
+def test_a_full_file_loads(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[kafka]
+bootstrap = "kafka.example:9093"
+security_protocol = "SASL_SSL"
+sasl_mechanism = "SCRAM-SHA-512"
+sasl_username = "gateway-17"
+[windows]
+hop_s = 5.0
+[policy]
+cooldown_s = 3600.0
+timezone = "Europe/Berlin"
+""",
+    )
+    config = load_config(path)
+    assert config.kafka.sasl_mechanism == "SCRAM-SHA-512"
+    assert config.windows.hop_s == 5.0
+    assert config.policy.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[kafka]\nsecurity_protocol = 'SASL_SSL'\n", "needs sasl_mechanism"),
+        ("[windows]\nhop_s = 0\n", "hop_s"),
+        ("[windows]\nwindow_s = 60\ncalibration_s = 10\n", "calibration_s"),
+        ("[policy]\nsession_duration_s = 7200.0\n", "session_duration_s=7200"),
+        ("[policy]\nmax_sessions_per_day = 50\n", "max_sessions_per_day=50"),
+        ("[device_limits]\nmax_intensity = 2.0\n", "max_intensity"),
+        ("[kafka]\nbootstrapp = 'x'\n", "bootstrapp"),
+        ("[kafka\n", "not valid TOML"),
+    ],
+)
+def test_bad_configuration_is_refused_with_the_reason(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=fragment) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_sasl_password_comes_only_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = VagusConfig()
+    kafka = config.kafka.with_bootstrap("kafka.example:9093")
+    from stream.errors import ConfigurationError
+    from stream.settings import KafkaSettings
+
+    sasl = KafkaSettings(
+        bootstrap="kafka.example:9093",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_username="gw",
+    )
+    monkeypatch.delenv("VAGUS_KAFKA_SASL_PASSWORD", raising=False)
+    with pytest.raises(ConfigurationError, match="VAGUS_KAFKA_SASL_PASSWORD"):
+        sasl.client_kwargs()
+    monkeypatch.setenv("VAGUS_KAFKA_SASL_PASSWORD", "from-the-environment")
+    assert sasl.client_kwargs()["sasl_plain_password"] == "from-the-environment"
+    assert "sasl_plain_password" not in kafka.client_kwargs()
+
+
+def test_cli_reports_a_bad_file_and_exits_2(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[policy]\nintensity = 0.95\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "vagus", "--config", str(path), "recording", "info", "x.vrec"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "intensity=0.95 is outside the safe range" in result.stderr
