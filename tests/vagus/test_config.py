@@ -80,8 +80,9 @@ def test_sasl_password_comes_only_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.delenv("VAGUS_KAFKA_SASL_PASSWORD", raising=False)
     with pytest.raises(ConfigurationError, match="VAGUS_KAFKA_SASL_PASSWORD"):
         sasl.client_kwargs()
-    monkeypatch.setenv("VAGUS_KAFKA_SASL_PASSWORD", "from-the-environment")
-    assert sasl.client_kwargs()["sasl_plain_password"] == "from-the-environment"
+    secret = "from-the-environment"
+    monkeypatch.setenv("VAGUS_KAFKA_SASL_PASSWORD", secret)
+    assert sasl.client_kwargs()["sasl_plain_password"] == secret
     assert "sasl_plain_password" not in kafka.client_kwargs()
 
 
