@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from hardware.clock import Clock
@@ -60,11 +60,11 @@ class Ledger:
 class GatewayStats:
     notifications: int = 0
     decode_errors: Counter[str] = field(default_factory=Counter)
-    command_latency_ms: list[float] = field(default_factory=list)
-    decision_latency_ms: list[float] = field(default_factory=list)
+    command_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    decision_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     commands_received: list[InterventionCommand] = field(default_factory=list)
     outcomes: list[InterventionOutcome] = field(default_factory=list)
-    decisions: list[LoopDecision] = field(default_factory=list)
+    decisions: int = 0
     markers: list[Marker] = field(default_factory=list)
     handled_command_ids: list[str] = field(default_factory=list)
     lockstep_timeouts: int = 0
@@ -202,7 +202,7 @@ class Gateway:
             self.stats.handled_command_ids.append(event.event_id)
             self._commands_done.setdefault(event.event_id, asyncio.Event()).set()
         elif isinstance(event, LoopDecision):
-            self.stats.decisions.append(event)
+            self.stats.decisions += 1
             closed_at = self._closed_wall_ns.get(event.trigger_event_id)
             if closed_at is not None:
                 self.stats.decision_latency_ms.append((now - closed_at) / 1e6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class WorkerStats:
         return {event_id for ids in self.produced.values() for event_id in ids}
 
 
-def percentiles(values: list[float]) -> dict[str, float | int | None]:
+def percentiles(values: Collection[float]) -> dict[str, float | int | None]:
     if not values:
         return {"p50": None, "p95": None, "p99": None, "n": 0}
     p50, p95, p99 = np.percentile(np.asarray(values), [50, 95, 99])
@@ -133,7 +134,7 @@ def build_summary(
         "windows": gateway.pipeline.counters.windows,
         "scored_windows": gateway.pipeline.counters.scored,
         "stress_episodes": gateway.pipeline.counters.episodes,
-        "decisions": len(stats.decisions),
+        "decisions": stats.decisions,
         "commands": len(stats.commands_received),
         "sessions_started": len(starts),
         "sessions_completed": sum(o.status == "completed" for o in stats.outcomes),
