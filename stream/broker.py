@@ -57,9 +57,18 @@ def free_loopback_port() -> int:
 class EmbeddedBroker:
     """Start tansu on a free loopback port; ``stop()`` waits until the process is gone."""
 
-    def __init__(self, *, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        advertised: str | None = None,
+    ) -> None:
+        """``advertised`` (host:port) is what clients are told to connect to: set it when a
+        proxy (a TLS terminator, for instance) stands in front of the broker."""
         self._requested_port = port
         self._log_path = log_path
+        self._advertised = advertised
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -96,7 +105,7 @@ class EmbeddedBroker:
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            f"tcp://{self._advertised}" if self._advertised else url,
             "--storage-engine",
             "memory://tansu/",
         ]

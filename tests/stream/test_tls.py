@@ -1,0 +1,160 @@
+"""TLS end to end: vagus's SSL settings against a broker behind a real TLS terminator.
+
+The bundled broker speaks plaintext only, so the test puts a TLS-terminating proxy in front of it
+(certificates from a throwaway CA made by trustme) and advertises the proxy's address: the
+client side, which is what vagus configures, does a real TLS handshake and verifies the chain.
+SASL cannot be exercised against this broker (see docs/broker.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trustme
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
+
+from stream.broker import EmbeddedBroker, free_loopback_port
+from stream.consumer import EventConsumer
+from stream.events import AnyEvent, StressScore
+from stream.ids import new_event_id
+from stream.producer import EventProducer
+from stream.settings import KafkaSettings
+from stream.topics import ensure_topics
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+
+@contextlib.asynccontextmanager
+async def tls_terminator(
+    listen_port: int, upstream_port: int, context: ssl.SSLContext
+) -> AsyncIterator[list[int]]:
+    """Accept TLS on ``listen_port``, forward plaintext to ``upstream_port``; count handshakes."""
+    handshakes: list[int] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        handshakes.append(1)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        for task in (
+            asyncio.create_task(_pipe(client_reader, up_writer)),
+            asyncio.create_task(_pipe(up_reader, client_writer)),
+        ):
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", listen_port, ssl=context)
+    try:
+        yield handshakes
+    finally:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def test_produce_and_consume_over_tls(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    cafile = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(cafile))
+    proxy_port = free_loopback_port()
+    broker = EmbeddedBroker(advertised=f"127.0.0.1:{proxy_port}")
+    broker_port_bootstrap = await asyncio.to_thread(broker.start)
+    broker_port = int(broker_port_bootstrap.rsplit(":", 1)[1])
+    settings = KafkaSettings(
+        bootstrap=f"127.0.0.1:{proxy_port}",
+        security_protocol="SSL",
+        ssl_cafile=str(cafile),
+        session_timeout_ms=1000,
+        heartbeat_interval_ms=300,
+        fetch_max_wait_ms=20,
+    )
+    try:
+        async with tls_terminator(proxy_port, broker_port, server_context) as handshakes:
+            admin = AIOKafkaAdminClient(**settings.client_kwargs())
+            await admin.start()
+            await ensure_topics(admin, settings.topics.all(), partitions=2, replication_factor=1)
+            await admin.close()
+            producer = EventProducer(settings, producer_id="tls-test")
+            await producer.start()
+            received: list[AnyEvent] = []
+
+            async def handler(event: AnyEvent) -> None:
+                received.append(event)
+
+            consumer = EventConsumer(
+                settings,
+                group_id="tls",
+                topics=[settings.topics.name("stress")],
+                handler=handler,
+                dead_letters=producer,
+                consumer_id="tls-consumer",
+            )
+            await consumer.start()
+            stop = asyncio.Event()
+            task = asyncio.create_task(consumer.run(stop))
+            sent = [
+                StressScore(
+                    patient_id="p-0123456789ab",
+                    producer_id="tls-test",
+                    gateway_time_ns=i,
+                    window_id=new_event_id(),
+                    window_end_ns=i,
+                    score=0.3,
+                    method="t",
+                    quality="ok",
+                )
+                for i in range(50)
+            ]
+            for event in sent:
+                await producer.send(event)
+            await producer.flush()
+            async with asyncio.timeout(20):
+                while len(received) < len(sent):
+                    await asyncio.sleep(0.05)
+            stop.set()
+            await task
+            await consumer.stop()
+            await producer.stop()
+            assert [e.event_id for e in received] == [e.event_id for e in sent]
+            assert handshakes  # every connection went through the TLS terminator
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def test_a_wrong_certificate_authority_is_refused(tmp_path: Path) -> None:
+    authority, stranger = trustme.CA(), trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    cafile = tmp_path / "stranger.pem"
+    stranger.cert_pem.write_to_path(str(cafile))
+    proxy_port = free_loopback_port()
+    settings = KafkaSettings(
+        bootstrap=f"127.0.0.1:{proxy_port}", security_protocol="SSL", ssl_cafile=str(cafile)
+    )
+    async with tls_terminator(proxy_port, free_loopback_port(), server_context):
+        admin = AIOKafkaAdminClient(request_timeout_ms=3000, **settings.client_kwargs())
+        with pytest.raises(KafkaConnectionError):
+            await admin.start()
+        await admin.close()
