@@ -9,27 +9,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from stream.codec import decode_event, encode_event
-from stream.consumer import EventConsumer
-from stream.events import AnyEvent, DeadLetter, StressScore
-from stream.ids import new_event_id
+from stream.events import AnyEvent, DeadLetter
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
+from tests.helpers import PATIENT, collecting_consumer, stress_score
 
 pytestmark = pytest.mark.broker
-
-
-def _score(i: int) -> StressScore:
-    return StressScore(
-        patient_id="p-0123456789ab",
-        producer_id="test",
-        gateway_time_ns=i,
-        window_id=new_event_id(),
-        window_end_ns=i,
-        score=0.5,
-        method="rule",
-        quality="ok",
-    )
 
 
 async def _create(kafka: KafkaSettings) -> list[str]:
@@ -57,38 +43,23 @@ async def test_delivery_dead_letters_and_dedupe(kafka: KafkaSettings) -> None:
     await _create(kafka)
     producer = EventProducer(kafka, producer_id="test")
     await producer.start()
-    received: list[AnyEvent] = []
-
-    async def handler(event: AnyEvent) -> None:
-        received.append(event)
-
-    consumer = EventConsumer(
-        kafka,
-        group_id="test-group",
-        topics=[kafka.topics.name("stress")],
-        handler=handler,
-        dead_letters=producer,
-        consumer_id="test-consumer",
-    )
-    await consumer.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
     raw = AIOKafkaProducer(**kafka.client_kwargs())
     await raw.start()
     try:
-        events = [_score(i) for i in range(300)]
-        for event in events:
-            await producer.send(event)
-        await producer.flush()
-        topic = kafka.topics.name("stress")
-        # At-least-once delivery can repeat a message: the consumer must drop the repeats.
-        for event in events[:50]:
-            await raw.send_and_wait(topic, encode_event(event), key=b"p-0123456789ab")
-        await raw.send_and_wait(topic, b"\x00not json", key=b"p-0123456789ab")
-        await raw.send_and_wait(topic, b'{"type":"stress_score"}', key=b"garbage key")
-        async with asyncio.timeout(20):
-            while consumer.counters.received < 352:
-                await asyncio.sleep(0.05)
+        async with collecting_consumer(kafka, producer, "test-group") as (consumer, received):
+            events = [stress_score(i) for i in range(300)]
+            for event in events:
+                await producer.send(event)
+            await producer.flush()
+            topic = kafka.topics.name("stress")
+            # At-least-once delivery can repeat a message: the consumer must drop the repeats.
+            for event in events[:50]:
+                await raw.send_and_wait(topic, encode_event(event), key=PATIENT.encode())
+            await raw.send_and_wait(topic, b"\x00not json", key=PATIENT.encode())
+            await raw.send_and_wait(topic, b'{"type":"stress_score"}', key=b"garbage key")
+            async with asyncio.timeout(20):
+                while consumer.counters.received < 352:
+                    await asyncio.sleep(0.05)
         assert [e.event_id for e in received] == [e.event_id for e in events]
         assert consumer.counters.duplicates == 50
         assert consumer.counters.dead_lettered == 2
@@ -100,9 +71,6 @@ async def test_delivery_dead_letters_and_dedupe(kafka: KafkaSettings) -> None:
         payloads = {letter.payload for letter in letters if isinstance(letter, DeadLetter)}
         assert b"\x00not json" in payloads  # kept whole, nothing silently dropped
     finally:
-        stop.set()
-        await task
-        await consumer.stop()
         await raw.stop()
         await producer.stop()
 

@@ -20,12 +20,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 
 from stream.broker import EmbeddedBroker, free_loopback_port
-from stream.consumer import EventConsumer
-from stream.events import AnyEvent, StressScore
-from stream.ids import new_event_id
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
+from tests.helpers import collecting_consumer, stress_score
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -98,44 +96,14 @@ async def test_produce_and_consume_over_tls(tmp_path: Path) -> None:
             await admin.close()
             producer = EventProducer(settings, producer_id="tls-test")
             await producer.start()
-            received: list[AnyEvent] = []
-
-            async def handler(event: AnyEvent) -> None:
-                received.append(event)
-
-            consumer = EventConsumer(
-                settings,
-                group_id="tls",
-                topics=[settings.topics.name("stress")],
-                handler=handler,
-                dead_letters=producer,
-                consumer_id="tls-consumer",
-            )
-            await consumer.start()
-            stop = asyncio.Event()
-            task = asyncio.create_task(consumer.run(stop))
-            sent = [
-                StressScore(
-                    patient_id="p-0123456789ab",
-                    producer_id="tls-test",
-                    gateway_time_ns=i,
-                    window_id=new_event_id(),
-                    window_end_ns=i,
-                    score=0.3,
-                    method="t",
-                    quality="ok",
-                )
-                for i in range(50)
-            ]
-            for event in sent:
-                await producer.send(event)
-            await producer.flush()
-            async with asyncio.timeout(20):
-                while len(received) < len(sent):
-                    await asyncio.sleep(0.05)
-            stop.set()
-            await task
-            await consumer.stop()
+            async with collecting_consumer(settings, producer, "tls") as (_, received):
+                sent = [stress_score(i, "tls-test") for i in range(50)]
+                for event in sent:
+                    await producer.send(event)
+                await producer.flush()
+                async with asyncio.timeout(20):
+                    while len(received) < len(sent):
+                        await asyncio.sleep(0.05)
             await producer.stop()
             assert [e.event_id for e in received] == [e.event_id for e in sent]
             assert handshakes  # every connection went through the TLS terminator

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_vagus
 from vagus.cli import COMMANDS, build_parser
 
 
@@ -37,13 +38,7 @@ def test_replay_help_explains_every_speed() -> None:
 
 
 def test_bad_speed_is_a_clear_usage_error() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "vagus", "replay", "x.vrec", "--speed", "fast"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = run_vagus("replay", "x.vrec", "--speed", "fast")
     assert result.returncode == 2
     assert "use realtime, max, or a factor like 10x" in result.stderr
 
@@ -52,22 +47,12 @@ def test_parser_builds() -> None:
     assert build_parser().prog == "vagus"
 
 
-def _vagus(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vagus", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
 def test_dry_run_describes_every_stream_of_the_bundled_recording() -> None:
     import json
 
     from vagus.demo import DEFAULT_RECORDING
 
-    result = _vagus("replay", "--dry-run", "--json", str(DEFAULT_RECORDING))
+    result = run_vagus("replay", "--dry-run", "--json", str(DEFAULT_RECORDING))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     rates = {s["stream"]: s["measured_rate_hz"] for s in report["streams"]}
@@ -90,17 +75,17 @@ def test_recording_info_flags_a_damaged_file(tmp_path: Path) -> None:
     damaged = tmp_path / "cut.vrec"
     data = DEFAULT_RECORDING.read_bytes()
     damaged.write_bytes(data[: len(data) * 2 // 3])
-    result = _vagus("recording", "info", str(damaged))
+    result = run_vagus("recording", "info", str(damaged))
     assert result.returncode == 3
     assert '"truncated_tail_bytes": ' in result.stdout
     assert "truncated tail" in result.stdout
-    intact = _vagus("recording", "info", str(DEFAULT_RECORDING))
+    intact = run_vagus("recording", "info", str(DEFAULT_RECORDING))
     assert intact.returncode == 0
 
 
 def test_not_a_recording_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.txt"
     bogus.write_text("shopping list")
-    result = _vagus("replay", "--dry-run", str(bogus))
+    result = run_vagus("replay", "--dry-run", str(bogus))
     assert result.returncode == 2
     assert "not a vagus recording" in result.stderr

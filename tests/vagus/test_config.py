@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_vagus
 from vagus.config import ConfigError, VagusConfig, load_config
 
 
@@ -88,12 +87,6 @@ def test_sasl_password_comes_only_from_the_environment(monkeypatch: pytest.Monke
 
 def test_cli_reports_a_bad_file_and_exits_2(tmp_path: Path) -> None:
     path = _write(tmp_path, "[policy]\nintensity = 0.95\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "vagus", "--config", str(path), "recording", "info", "x.vrec"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = run_vagus("--config", str(path), "recording", "info", "x.vrec")
     assert result.returncode == 2
     assert "intensity=0.95 is outside the safe range" in result.stderr

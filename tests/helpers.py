@@ -1,0 +1,70 @@
+"""Small helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+from stream.consumer import EventConsumer
+from stream.events import AnyEvent, StressScore
+from stream.ids import new_event_id
+from stream.producer import EventProducer
+from stream.settings import KafkaSettings
+
+PATIENT = "p-0123456789ab"
+
+
+def run_vagus(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real command line, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "vagus", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout_s,
+    )
+
+
+def stress_score(index: int, producer_id: str = "test") -> StressScore:
+    return StressScore(
+        patient_id=PATIENT,
+        producer_id=producer_id,
+        gateway_time_ns=index,
+        window_id=new_event_id(),
+        window_end_ns=index,
+        score=0.5,
+        method="rule",
+        quality="ok",
+    )
+
+
+@contextlib.asynccontextmanager
+async def collecting_consumer(
+    settings: KafkaSettings, producer: EventProducer, group_id: str
+) -> AsyncIterator[tuple[EventConsumer, list[AnyEvent]]]:
+    """A running EventConsumer on the stress topic that collects what it admits."""
+    received: list[AnyEvent] = []
+
+    async def handler(event: AnyEvent) -> None:
+        received.append(event)
+
+    consumer = EventConsumer(
+        settings,
+        group_id=group_id,
+        topics=[settings.topics.name("stress")],
+        handler=handler,
+        dead_letters=producer,
+        consumer_id=f"{group_id}-consumer",
+    )
+    await consumer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield consumer, received
+    finally:
+        stop.set()
+        await task
+        await consumer.stop()
