@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from stream.broker import EmbeddedBroker
 from stream.settings import KafkaSettings
-
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
@@ -38,10 +34,3 @@ def kafka(kafka_bootstrap: str) -> KafkaSettings:
         session_timeout_ms=1000,
         heartbeat_interval_ms=300,
     )
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not beside this checkout")
-    return SHARED_DATA
