@@ -11,6 +11,7 @@ import pytest
 from stream.broker import EmbeddedBroker
 from stream.settings import KafkaSettings
 
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """The embedded broker, or an external Kafka named by VAGUS_TEST_BOOTSTRAP."""
