@@ -54,13 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Wearable signals to calming interventions, closed loop. Research software, "
         "not a medical device.",
     )
-    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    parser.add_argument("--config", type=Path, help="TOML (or JSON) configuration file")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
         "demo",
-        help="replay the bundled recording end to end on a local broker and summarise",
+        help="run the bundled recording end to end and summarise",
         description="Start a broker (unless --bootstrap), the closed-loop worker and a gateway "
         "with a simulated pacer, replay a recording, and print what happened.",
         formatter_class=argparse.RawTextHelpFormatter,
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser(
         "replay",
-        help="play a recording through the gateway's decoders (--dry-run: no broker)",
+        help="replay a recording through the gateway (or --dry-run)",
         description="Replay a recording through exactly the decoders and DSP live data uses.",
         formatter_class=argparse.RawTextHelpFormatter,
     )

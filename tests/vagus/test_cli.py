@@ -25,6 +25,8 @@ def _help(*args: str) -> str:
 
 def test_top_level_help_lists_every_subcommand_with_one_line() -> None:
     text = _help()
+    listing = text.split("COMMAND\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(listing) == len(COMMANDS)  # no description wraps onto a second line
     for name in COMMANDS:
         lines = [line for line in text.splitlines() if line.strip().startswith(name + " ")]
         assert len(lines) == 1, name
