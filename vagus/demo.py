@@ -179,6 +179,7 @@ async def _run_with_broker(
         await gateway.start()
         async for record in replay(reader, clock):
             await gateway.handle(record)
+            gateway.check_alive()
             if not worker.alive():
                 raise RuntimeError(f"the closed-loop worker died:\n{worker.log_tail()}")
         await gateway.finish()

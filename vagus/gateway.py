@@ -12,6 +12,7 @@ of times real time would reach the device minutes of recording time after the de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter, deque
@@ -122,10 +123,19 @@ class Gateway:
         await self.commands.start()
         self._consumer_task = asyncio.create_task(self.commands.run(self._stop), name="commands")
 
+    def check_alive(self) -> None:
+        """Raise the command consumer's failure, if it died, instead of running on deaf."""
+        task = self._consumer_task
+        if task is not None and task.done() and not task.cancelled():
+            failure = task.exception()
+            if failure is not None:
+                raise RuntimeError("the gateway's command consumer failed") from failure
+
     async def stop(self) -> None:
         self._stop.set()
         if self._consumer_task is not None:
-            await self._consumer_task
+            with contextlib.suppress(Exception):  # already reported by check_alive
+                await self._consumer_task
         await self.runner.abort()
         await self.commands.stop()
         await self.producer.stop()
