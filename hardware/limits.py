@@ -6,10 +6,17 @@ compromised worker upstream must not be able to make a device exceed them.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
 
 from stream.events import InterventionCommand
+
+log = logging.getLogger(__name__)
 
 DAY_NS = 86_400 * 1_000_000_000
 
@@ -33,13 +40,68 @@ class DeviceLimits:
             raise ValueError("max_sessions_per_day and min_gap_s must not be negative")
 
 
+class InterlockState(msgspec.Struct, kw_only=True):
+    """What the interlock must remember across restarts: recent starts and the busy horizon."""
+
+    format: int = 1
+    starts_ns: list[int] = msgspec.field(default_factory=list)
+    busy_until_ns: int = 0
+
+
+class InterlockStore:
+    """The interlock's state in a small JSON file, replaced atomically on every change.
+
+    A device that forgot its history on a reboot could start a second session minutes after the
+    first; so the history lives on the gateway's disk, independently of anything upstream.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> InterlockState | None:
+        """The saved state; ``None`` when there is none; raises ValueError when it is unreadable."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return msgspec.json.decode(data, type=InterlockState)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ValueError(f"{self.path}: unreadable interlock state: {exc}") from exc
+
+    def save(self, state: InterlockState) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        with open(temporary, "wb") as sink:
+            sink.write(msgspec.json.encode(state))
+            sink.flush()
+            os.fsync(sink.fileno())
+        temporary.replace(self.path)
+
+
 @dataclass
 class Interlock:
     """Accepts or refuses commands against :class:`DeviceLimits` and the device's own history."""
 
     limits: DeviceLimits
+    store: InterlockStore | None = None
     _starts_ns: deque[int] = field(default_factory=deque)
     _busy_until_ns: int = 0
+    #: Set when saved state could not be read: refuse everything until a full gap has passed.
+    _fail_safe: bool = False
+    _fail_safe_until_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            return
+        try:
+            state = self.store.load()
+        except ValueError:
+            log.error("interlock state unreadable: failing safe for one minimum gap")
+            self._fail_safe = True
+            return
+        if state is not None:
+            self._starts_ns = deque(sorted(state.starts_ns))
+            self._busy_until_ns = state.busy_until_ns
 
     def refusal(self, command: InterventionCommand, now_ns: int) -> str | None:
         """Why ``command`` must not run now, or ``None`` when it may."""
@@ -47,6 +109,11 @@ class Interlock:
         parameters = command.parameters
         while self._starts_ns and self._starts_ns[0] <= now_ns - DAY_NS:
             self._starts_ns.popleft()
+        if self._fail_safe:
+            if self._fail_safe_until_ns is None:
+                self._fail_safe_until_ns = now_ns + int(limits.min_gap_s * 1e9)
+            if now_ns < self._fail_safe_until_ns:
+                return "the device's session history was unreadable; waiting one minimum gap"
         checks = [
             (command.action != "start", f"unsupported action {command.action}"),
             (command.modality not in limits.modalities, f"modality {command.modality} disabled"),
@@ -74,6 +141,14 @@ class Interlock:
     def record_start(self, now_ns: int, duration_s: float) -> None:
         self._starts_ns.append(now_ns)
         self._busy_until_ns = now_ns + int(duration_s * 1e9)
+        self._save()
 
     def record_end(self, now_ns: int) -> None:
         self._busy_until_ns = min(self._busy_until_ns, now_ns)
+        self._save()
+
+    def _save(self) -> None:
+        if self.store is not None:
+            self.store.save(
+                InterlockState(starts_ns=list(self._starts_ns), busy_until_ns=self._busy_until_ns)
+            )

@@ -159,6 +159,7 @@ async def _run_with_broker(
         clock=clock,
         output_device=SimulatedDevice(),
         lockstep=options.speed.factor is None,
+        interlock_state=work_dir / "interlock.json",
     )
     audit = AuditLog()
     audit_producer = EventProducer(kafka, producer_id="vagus-demo-audit")

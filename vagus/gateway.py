@@ -17,10 +17,11 @@ import logging
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hardware.clock import Clock
 from hardware.devices import OutputDevice
-from hardware.limits import Interlock
+from hardware.limits import Interlock, InterlockStore
 from hardware.runner import SessionRunner
 from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
@@ -84,6 +85,7 @@ class Gateway:
         clock: Clock,
         output_device: OutputDevice,
         lockstep: bool,
+        interlock_state: Path | None = None,
         producer_id: str = "vagus-gateway",
     ) -> None:
         self.patient_id = patient_id
@@ -97,7 +99,10 @@ class Gateway:
         self.producer = EventProducer(kafka, producer_id=producer_id, sensors=[self.ledger])
         self.runner = SessionRunner(
             device=output_device,
-            interlock=Interlock(config.device_limits.to_limits()),
+            interlock=Interlock(
+                config.device_limits.to_limits(),
+                store=InterlockStore(interlock_state) if interlock_state else None,
+            ),
             clock=clock,
             emit=self._emit_outcome,
             producer_id=producer_id,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardware.devices import SimulatedDevice
-from hardware.limits import DAY_NS, DeviceLimits, Interlock
+from hardware.limits import DAY_NS, DeviceLimits, Interlock, InterlockStore
 from hardware.runner import SessionRunner
 from stream.events import (
     DecisionReason,
@@ -143,3 +144,27 @@ async def test_patient_abort_stops_the_session_at_once() -> None:
     await runner.abort()
     assert [o.status for o in outcomes] == ["started", "aborted"]
     assert outcomes[1].metrics["ran_s"] < 600
+
+
+def test_the_interlock_remembers_across_a_restart(tmp_path: Path) -> None:
+    store = InterlockStore(tmp_path / "interlock.json")
+    limits = DeviceLimits(max_sessions_per_day=2, min_gap_s=900)
+    first = Interlock(limits, store=store)
+    assert first.refusal(command(0), 0) is None
+    first.record_start(0, 60)
+    first.record_end(60 * S)
+    restarted = Interlock(limits, store=store)  # the gateway rebooted
+    assert "since the last session" in (restarted.refusal(command(300 * S), 300 * S) or "")
+    assert restarted.refusal(command(1000 * S), 1000 * S) is None
+    restarted.record_start(1000 * S, 60)
+    again = Interlock(limits, store=store)
+    assert "2 sessions in the last 24 h" in (again.refusal(command(5000 * S), 5000 * S) or "")
+
+
+def test_unreadable_state_fails_safe(tmp_path: Path) -> None:
+    path = tmp_path / "interlock.json"
+    path.write_text("{half a file")
+    interlock = Interlock(DeviceLimits(min_gap_s=900), store=InterlockStore(path))
+    assert "unreadable" in (interlock.refusal(command(0), 0) or "")
+    assert "unreadable" in (interlock.refusal(command(899 * S), 899 * S) or "")
+    assert interlock.refusal(command(900 * S), 900 * S) is None
