@@ -26,6 +26,7 @@ from stream.events import (
 )
 
 DAY_NS = 86_400 * 1_000_000_000
+ABORT_MEMORY = 3
 RULE = "episode-score-over-threshold/1"
 
 
@@ -40,6 +41,17 @@ class PatientLoopState:
     session_starts_ns: deque[int] = field(default_factory=deque)
     busy_until_ns: int = 0
     asleep: bool = False
+    #: Outcomes of the most recent sessions, newest last (``True`` = the patient aborted).
+    recent_aborts: deque[bool] = field(default_factory=lambda: deque(maxlen=ABORT_MEMORY))
+
+
+def backoff_factor(state: PatientLoopState) -> float:
+    """How much longer the cooldown is for a patient who keeps stopping sessions.
+
+    Each abort among the last ``ABORT_MEMORY`` sessions doubles the cooldown: a patient who
+    finds sessions intrusive is asked less often, never more; completed sessions win it back.
+    """
+    return float(2 ** sum(state.recent_aborts))
 
 
 def in_quiet_hours(policy: PolicySnapshot, time_ns: int) -> bool:
@@ -60,13 +72,24 @@ def hold_reason(state: PatientLoopState, now_ns: int) -> str | None:
         return "a session is running"
     if len(state.session_starts_ns) >= policy.max_sessions_per_day:
         return f"daily cap of {policy.max_sessions_per_day} sessions reached"
-    if state.session_starts_ns and now_ns - state.session_starts_ns[-1] < policy.cooldown_s * 1e9:
-        return f"cooldown of {policy.cooldown_s:g} s since the last session"
+    cooling = _cooldown_hold(state, now_ns)
+    if cooling is not None:
+        return cooling
     if in_quiet_hours(policy, now_ns):
         return "quiet hours"
     if state.asleep and not policy.allow_during_sleep:
         return "patient asleep"
     return None
+
+
+def _cooldown_hold(state: PatientLoopState, now_ns: int) -> str | None:
+    base_s = state.policy.cooldown_s
+    cooldown_s = base_s * backoff_factor(state)
+    if not state.session_starts_ns or now_ns - state.session_starts_ns[-1] >= cooldown_s * 1e9:
+        return None
+    if cooldown_s > base_s:
+        return f"cooldown of {cooldown_s:g} s (backing off after aborted sessions)"
+    return f"cooldown of {base_s:g} s since the last session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +132,8 @@ def _apply_outcome(state: PatientLoopState, outcome: InterventionOutcome) -> Non
         state.busy_until_ns = max(state.busy_until_ns, outcome.gateway_time_ns + duration_ns)
     elif outcome.status in {"completed", "aborted", "failed", "rejected"}:
         state.busy_until_ns = min(state.busy_until_ns, outcome.gateway_time_ns)
+    if outcome.status in {"completed", "aborted"}:
+        state.recent_aborts.append(outcome.status == "aborted")
 
 
 def _hold_before_limits(

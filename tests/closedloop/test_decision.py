@@ -205,3 +205,32 @@ def test_no_input_sequence_exceeds_the_policy_limits(
         assert command.reason.score is not None
         assert command.reason.score >= policy.score_threshold
     assert msgspec.json.encode(commands)  # every command is serialisable
+
+
+def _outcome(at_ns: int, status: str) -> InterventionOutcome:
+    return InterventionOutcome(
+        patient_id=PATIENT,
+        producer_id="t",
+        gateway_time_ns=at_ns,
+        command_id=new_event_id(),
+        status=status,  # type: ignore[arg-type]
+        modality="paced_breathing",
+    )
+
+
+def test_a_patient_who_keeps_aborting_is_asked_less_often() -> None:
+    policy = with_changes(DEFAULT_POLICY, {"cooldown_s": 1800.0, "max_sessions_per_day": 8})
+    state = PatientLoopState(policy=policy)
+    hour = 3600 * S
+    morning = NOON - 3 * hour
+    assert step(state, episode(morning), producer_id="t").command is not None
+    step(state, _outcome(morning + 60 * S, "aborted"), producer_id="t")
+    # One abort doubles the cooldown: 45 min later is still too soon...
+    held = step(state, episode(morning + hour * 3 // 4), producer_id="t")
+    assert held.decision is not None and "backing off" in held.decision.hold_reason
+    # ...but after an hour a session may start again, and completing it restores the cooldown.
+    assert step(state, episode(morning + hour + S), producer_id="t").command is not None
+    step(state, _outcome(morning + hour + 300 * S, "completed"), producer_id="t")
+    step(state, _outcome(morning + hour + 301 * S, "completed"), producer_id="t")
+    step(state, _outcome(morning + hour + 302 * S, "completed"), producer_id="t")
+    assert step(state, episode(morning + 2 * hour), producer_id="t").command is not None
