@@ -10,6 +10,7 @@ and rebalances is a later milestone (see CHANGELOG and the closed-loop issue).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ from typing import Any
 import faust
 
 from closedloop.decision import PatientLoopState, step
-from closedloop.policy import DEFAULT_POLICY, validated
+from closedloop.policy import DEFAULT_POLICY, policy_problems, validated
+from closedloop.policy_store import read_topic
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
 from closedloop.transport import TunedApp
 from closedloop.transport import register as register_transport
@@ -119,6 +121,7 @@ class ClosedLoopWorker:
             topics.name("stress"),
             topics.name("outcomes"),
             topics.name("sleep"),
+            topics.name("policy"),
             value_serializer="raw",
             key_serializer="raw",
         )
@@ -144,7 +147,10 @@ class ClosedLoopWorker:
                 continue
             event = verdict.event
             self.stats.record_admitted(event)
-            state = await self._state_for(event.patient_id, event.gateway_time_ns)
+            if isinstance(event, PolicyVersion):
+                self.apply_policy(event)
+                continue
+            state = self._state_for(event.patient_id)
             result = step(state, event, producer_id=self.producer_id)
             if result.command is not None:
                 self.stats.commands += 1
@@ -153,23 +159,36 @@ class ClosedLoopWorker:
             if result.decision is not None:
                 await self._send(result.decision)
 
-    async def _state_for(self, patient_id: str, time_ns: int) -> PatientLoopState:
+    def _state_for(self, patient_id: str) -> PatientLoopState:
         state = self.patients.get(patient_id)
         if state is None:
-            state = PatientLoopState(policy=self.default_policy)
+            state = PatientLoopState(policy=self.default_policy, policy_version=0)
             self.patients[patient_id] = state
-            await self._send(
-                PolicyVersion(
-                    patient_id=patient_id,
-                    producer_id=self.producer_id,
-                    gateway_time_ns=time_ns,
-                    version=state.policy_version,
-                    policy=state.policy,
-                    changed_by="system-default",
-                    change_reason="first event seen for this patient",
-                )
-            )
         return state
+
+    def apply_policy(self, version: PolicyVersion) -> None:
+        """Adopt a newer policy version, after checking it again against the safe ranges."""
+        state = self._state_for(version.patient_id)
+        if version.version <= state.policy_version:
+            return
+        problems = policy_problems(version.policy)
+        if problems:
+            log.error(
+                "refusing policy v%d for %s: %s",
+                version.version,
+                version.patient_id,
+                "; ".join(problems),
+            )
+            return
+        state.policy = version.policy
+        state.policy_version = version.version
+        log.info("%s now runs on policy v%d", version.patient_id, version.version)
+
+    async def load_policies(self) -> None:
+        """Read every published policy version before deciding anything (restarts included)."""
+        for event in await read_topic(self.settings, self.settings.topics.name("policy")):
+            if isinstance(event, PolicyVersion):
+                self.apply_policy(event)
 
     async def _send(self, event: Event) -> None:
         topic_name = self.settings.topics.for_event(type(event))
@@ -191,6 +210,7 @@ class ClosedLoopWorker:
 
     def run(self) -> None:
         """Run the worker until SIGINT or SIGTERM; faust handles both gracefully."""
+        asyncio.run(self.load_policies())
         worker = faust.Worker(self.app, loglevel="warning", quiet=True)
         try:
             worker.execute_from_commandline()

@@ -35,7 +35,8 @@ class PatientLoopState:
     """Everything the loop remembers about one patient."""
 
     policy: PolicySnapshot
-    policy_version: int = 1
+    #: 0 while the patient runs on the configured default (no published version yet).
+    policy_version: int = 0
     open_episode: StressEpisode | None = None
     acted_episode_id: str | None = None
     session_starts_ns: deque[int] = field(default_factory=deque)

@@ -171,7 +171,7 @@ class InterventionCommand(Event, frozen=True, kw_only=True, tag="intervention_co
     modality: Modality
     parameters: SessionParameters
     reason: DecisionReason
-    policy_version: Annotated[int, msgspec.Meta(ge=1)]
+    policy_version: Annotated[int, msgspec.Meta(ge=0)]
     expires_at_ns: int
 
 
@@ -188,7 +188,7 @@ class LoopDecision(Event, frozen=True, kw_only=True, tag="loop_decision"):
     command_id: EventId | None = None
     hold_reason: str = ""
     score: Probability | None = None
-    policy_version: Annotated[int, msgspec.Meta(ge=1)]
+    policy_version: Annotated[int, msgspec.Meta(ge=0)]
 
 
 class InterventionOutcome(Event, frozen=True, kw_only=True, tag="intervention_outcome"):

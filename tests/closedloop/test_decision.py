@@ -62,7 +62,7 @@ def test_episode_start_above_threshold_starts_a_session_with_its_reason() -> Non
     assert result.decision.command_id == result.command.event_id
     assert result.command.reason.trigger_event_id == start.event_id
     assert result.command.reason.score == 0.92
-    assert result.command.policy_version == 1
+    assert result.command.policy_version == 0  # the configured default: no version published
     assert result.command.parameters.duration_s == DEFAULT_POLICY.session_duration_s
 
 

@@ -14,13 +14,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from closedloop import policy_store
+from closedloop.policy import DEFAULT_POLICY
 from stream.codec import decode_event, encode_event
 from stream.events import (
     AnyEvent,
     DeadLetter,
     InterventionCommand,
     LoopDecision,
-    PolicyVersion,
     StressEpisode,
 )
 from stream.ids import new_event_id
@@ -59,6 +60,15 @@ async def test_worker_decides_explains_and_dead_letters(
     await admin.close()
     config_path = tmp_path / "config.json"
     config_path.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
+    # A clinician's policy published before the worker starts: the worker must read it first.
+    await policy_store.change(
+        kafka,
+        patient_id=PATIENT,
+        assignments=["score_threshold=0.9"],
+        actor="clinician:c-1",
+        reason="test",
+        default=DEFAULT_POLICY,
+    )
     worker = subprocess.Popen(
         [sys.executable, "-m", "vagus", "--config", str(config_path), "closedloop"],
         cwd=ROOT,
@@ -85,8 +95,8 @@ async def test_worker_decides_explains_and_dead_letters(
         await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())  # repeat
         events = await _collect(
             kafka,
-            [kafka.topics.name(t) for t in ("commands", "decisions", "deadletter", "policy")],
-            wanted=4,
+            [kafka.topics.name(t) for t in ("commands", "decisions", "deadletter")],
+            wanted=3,
         )
     finally:
         await producer.stop()
@@ -105,6 +115,6 @@ async def test_worker_decides_explains_and_dead_letters(
     assert isinstance(letter, DeadLetter)
     assert letter.payload == b"{broken" and letter.patient_id == PATIENT
     assert "not a JSON event" in letter.error
-    (policy,) = by_type[PolicyVersion]
-    assert isinstance(policy, PolicyVersion) and policy.version == 1
+    assert command.policy_version == 1  # the clinician's version, read at start-up
+    assert command.reason.values["threshold"] == 0.9
     assert worker.returncode == 0
