@@ -22,13 +22,23 @@ from typing import Any
 import faust
 
 from closedloop.decision import PatientLoopState, step
+from closedloop.evaluation import SessionEvaluator
 from closedloop.policy import DEFAULT_POLICY, policy_problems, validated
 from closedloop.policy_store import read_topic
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
 from closedloop.transport import TunedApp
 from closedloop.transport import register as register_transport
 from stream.codec import encode_event
-from stream.events import Event, PolicySnapshot, PolicyVersion
+from stream.events import (
+    AnyEvent,
+    Event,
+    FeatureWindow,
+    InterventionOutcome,
+    PolicySnapshot,
+    PolicyVersion,
+    SessionEvaluation,
+    StressScore,
+)
 from stream.gate import Admitted, MessageGate, Rejected
 from stream.settings import KafkaSettings
 
@@ -96,6 +106,7 @@ class ClosedLoopWorker:
         self.stats = LoopStats(track_ids=stats_path is not None)
         self.stats_path = stats_path
         self.patients: dict[str, PatientLoopState] = {}
+        self.evaluators: dict[str, SessionEvaluator] = {}
         self.gate = MessageGate(consumer_id=self.producer_id)
         topics = settings.topics
         register_transport()
@@ -122,6 +133,7 @@ class ClosedLoopWorker:
             topics.name("outcomes"),
             topics.name("sleep"),
             topics.name("policy"),
+            topics.name("features"),
             value_serializer="raw",
             key_serializer="raw",
         )
@@ -150,6 +162,9 @@ class ClosedLoopWorker:
             if isinstance(event, PolicyVersion):
                 self.apply_policy(event)
                 continue
+            await self._evaluate(event)
+            if isinstance(event, FeatureWindow):
+                continue
             state = self._state_for(event.patient_id)
             result = step(state, event, producer_id=self.producer_id)
             if result.command is not None:
@@ -158,6 +173,30 @@ class ClosedLoopWorker:
                 await self._send(result.command)
             if result.decision is not None:
                 await self._send(result.decision)
+
+    async def _evaluate(self, event: AnyEvent) -> None:
+        """Feed the patient's session evaluator; publish the evaluations it completes."""
+        evaluator = self.evaluators.setdefault(event.patient_id, SessionEvaluator())
+        if isinstance(event, StressScore):
+            evaluator.on_score(event)
+        elif isinstance(event, InterventionOutcome):
+            evaluator.on_outcome(event)
+        elif isinstance(event, FeatureWindow):
+            for done in evaluator.on_window(event):
+                await self._send(
+                    SessionEvaluation(
+                        patient_id=event.patient_id,
+                        producer_id=self.producer_id,
+                        gateway_time_ns=event.gateway_time_ns,
+                        command_id=done.command_id,
+                        modality=done.modality,
+                        outcome=done.outcome,
+                        session_start_ns=done.start_ns,
+                        session_end_ns=done.end_ns,
+                        metrics=done.metrics,
+                        effectiveness=evaluator.effectiveness(done.modality),
+                    )
+                )
 
     def _state_for(self, patient_id: str) -> PatientLoopState:
         state = self.patients.get(patient_id)

@@ -201,6 +201,23 @@ class InterventionOutcome(Event, frozen=True, kw_only=True, tag="intervention_ou
     metrics: dict[str, float] = msgspec.field(default_factory=dict)
 
 
+class SessionEvaluation(Event, frozen=True, kw_only=True, tag="session_evaluation"):
+    """Did it help? One session's physiology before, during and after, from the feature windows.
+
+    ``metrics`` holds medians per span (``rmssd_ms_before``, ``heart_rate_bpm_during``, ...),
+    changes after versus before, and how many windows each span had. ``effectiveness`` is the
+    patient's running summary for this modality after this session.
+    """
+
+    command_id: EventId
+    modality: Modality
+    outcome: OutcomeStatus
+    session_start_ns: int
+    session_end_ns: int
+    metrics: dict[str, float]
+    effectiveness: dict[str, float] = msgspec.field(default_factory=dict)
+
+
 class PolicySnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """One patient's closed-loop policy as carried on the wire.
 
@@ -265,6 +282,7 @@ AnyEvent = (
     | InterventionCommand
     | LoopDecision
     | InterventionOutcome
+    | SessionEvaluation
     | PolicyVersion
     | AuditEntry
     | DeadLetter
@@ -280,6 +298,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     InterventionCommand,
     LoopDecision,
     InterventionOutcome,
+    SessionEvaluation,
     PolicyVersion,
     AuditEntry,
     DeadLetter,

@@ -14,6 +14,11 @@ def _ms(latency: dict[str, Any]) -> str:
     )
 
 
+def _triple(evaluation: dict[str, Any], key: str) -> str:
+    values = [evaluation.get(f"{key}_{span}") for span in ("before", "during", "after")]
+    return " / ".join("-" if v is None else f"{v:.3g}" for v in values)
+
+
 def render_summary(summary: dict[str, Any]) -> str:
     sessions = summary["sessions"]
     lines = [
@@ -33,6 +38,18 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"    - at {s['started_at_s']:.0f} s into the recording, phase {s['phase']}"
         for s in sessions
     ]
+    for evaluation in summary.get("session_evaluations", []):
+        lines.append(
+            "    response (median before / during / after): "
+            + ", ".join(
+                f"{label} {_triple(evaluation, key)}"
+                for label, key in (
+                    ("RMSSD ms", "rmssd_ms"),
+                    ("HR bpm", "heart_rate_bpm"),
+                    ("stress", "stress_score"),
+                )
+            )
+        )
     lines += [
         f"  events          produced {summary['events_produced']}"
         f", consumed {summary['events_consumed']}, lost {summary['events_lost']}",

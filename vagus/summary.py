@@ -18,7 +18,7 @@ import numpy as np
 
 from ingest.recording import ReadReport
 from stream.consumer import EventConsumer
-from stream.events import AnyEvent
+from stream.events import AnyEvent, SessionEvaluation
 from vagus.gateway import Gateway
 
 NS = 1_000_000_000
@@ -31,11 +31,14 @@ class AuditLog:
     ids: set[str] = field(default_factory=set)
     repeated: int = 0
     by_type: Counter[str] = field(default_factory=Counter)
+    evaluations: list[SessionEvaluation] = field(default_factory=list)
 
     async def record(self, event: AnyEvent) -> None:
         if event.event_id in self.ids:
             self.repeated += 1
         self.ids.add(event.event_id)
+        if isinstance(event, SessionEvaluation):
+            self.evaluations.append(event)
         tag = type(event).__struct_config__.tag
         self.by_type[str(tag)] += 1
 
@@ -148,6 +151,11 @@ def build_summary(
                 "command_id": o.command_id,
             }
             for o in starts
+        ],
+        "session_evaluations": [
+            {"command_id": e.command_id, "outcome": e.outcome}
+            | {k: round(v, 3) for k, v in sorted(e.metrics.items())}
+            for e in audit.evaluations
         ],
         "events_produced": len(produced),
         "events_consumed": len(produced & audit.ids),

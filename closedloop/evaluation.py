@@ -1,0 +1,156 @@
+"""Did it help? Each session's physiological response, and a running summary per modality.
+
+Spans, on event time (documented in docs/pipeline.md):
+
+* before: feature windows ending in the 5 minutes before the session started;
+* during: windows lying wholly inside the session;
+* after:  windows ending between 1 and 6 minutes after the session ended (the first minute is
+  skipped: a 60-s window ending then still holds session data).
+
+Each span reports the median of heart rate, RMSSD, SCR rate and stress score. A session is
+evaluated once the first window past the "after" span arrives, so the result is final when sent.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from stream.events import (
+    FeatureWindow,
+    InterventionOutcome,
+    Modality,
+    OutcomeStatus,
+    StressScore,
+)
+
+NS = 1_000_000_000
+BEFORE_S = 300.0
+AFTER_SKIP_S = 60.0
+AFTER_S = 360.0
+#: Keep enough history to cover "before" plus the longest session.
+HISTORY_S = 2 * 3600.0
+METRICS = ("heart_rate_bpm", "rmssd_ms", "scr_rate_per_min", "stress_score")
+
+
+@dataclass
+class _Session:
+    command_id: str
+    modality: Modality
+    start_ns: int
+    end_ns: int | None = None
+    outcome: OutcomeStatus = "started"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    command_id: str
+    modality: Modality
+    outcome: OutcomeStatus
+    start_ns: int
+    end_ns: int
+    metrics: dict[str, float]
+
+
+@dataclass
+class _Running:
+    sessions: int = 0
+    rmssd_change_sum: float = 0.0
+    score_change_sum: float = 0.0
+    rmssd_changes: int = 0
+    score_changes: int = 0
+
+    def summary(self) -> dict[str, float]:
+        result = {"sessions": float(self.sessions)}
+        if self.rmssd_changes:
+            result["mean_rmssd_change_ms"] = self.rmssd_change_sum / self.rmssd_changes
+        if self.score_changes:
+            result["mean_stress_score_change"] = self.score_change_sum / self.score_changes
+        return result
+
+
+@dataclass
+class SessionEvaluator:
+    """One patient's recent windows, open sessions and per-modality effectiveness."""
+
+    _windows: deque[tuple[int, dict[str, float]]] = field(default_factory=deque)
+    _scores: deque[tuple[int, float]] = field(default_factory=deque)
+    _sessions: dict[str, _Session] = field(default_factory=dict)
+    _effectiveness: dict[str, _Running] = field(default_factory=dict)
+
+    def on_score(self, score: StressScore) -> None:
+        """Scores travel on another topic than windows, so they are joined by time, not order."""
+        if score.score is not None:
+            self._scores.append((score.window_end_ns, score.score))
+
+    def on_outcome(self, outcome: InterventionOutcome) -> None:
+        if outcome.status == "started":
+            self._sessions[outcome.command_id] = _Session(
+                outcome.command_id, outcome.modality, outcome.gateway_time_ns
+            )
+        elif outcome.status in {"completed", "aborted", "failed"}:
+            session = self._sessions.get(outcome.command_id)
+            if session is not None:
+                session.end_ns = outcome.gateway_time_ns
+                session.outcome = outcome.status
+
+    def on_window(self, window: FeatureWindow) -> list[Evaluation]:
+        """Record a window; return the sessions whose "after" span it completes."""
+        values = {
+            name: float(value)
+            for name in METRICS[:-1]
+            if (value := getattr(window.features, name)) is not None
+        }
+        end = window.window_end_ns
+        self._windows.append((end, values))
+        for history in (self._windows, self._scores):
+            while history and history[0][0] < end - HISTORY_S * NS:
+                history.popleft()
+        done = [
+            s
+            for s in self._sessions.values()
+            if s.end_ns is not None and end > s.end_ns + AFTER_S * NS
+        ]
+        return [self._evaluate(session, window) for session in done]
+
+    def _evaluate(self, session: _Session, latest: FeatureWindow) -> Evaluation:
+        del self._sessions[session.command_id]
+        assert session.end_ns is not None
+        start, stop = session.start_ns, session.end_ns
+        length = latest.window_end_ns - latest.window_start_ns
+        bounds = {
+            "before": (start - int(BEFORE_S * NS), start),
+            "during": (start + length, stop),
+            "after": (stop + int(AFTER_SKIP_S * NS), stop + int(AFTER_S * NS)),
+        }
+        metrics: dict[str, float] = {}
+        for span, (low, high) in bounds.items():
+            rows = [v for t, v in self._windows if low <= t <= high]
+            scores = [score for t, score in self._scores if low <= t <= high]
+            metrics[f"windows_{span}"] = float(len(rows))
+            for name in METRICS[:-1]:
+                observed = [row[name] for row in rows if name in row]
+                if observed:
+                    metrics[f"{name}_{span}"] = statistics.median(observed)
+            if scores:
+                metrics[f"stress_score_{span}"] = statistics.median(scores)
+        for name in METRICS:
+            before, after = metrics.get(f"{name}_before"), metrics.get(f"{name}_after")
+            if before is not None and after is not None:
+                metrics[f"{name}_change"] = after - before
+        running = self._effectiveness.setdefault(session.modality, _Running())
+        running.sessions += 1
+        if "rmssd_ms_change" in metrics:
+            running.rmssd_change_sum += metrics["rmssd_ms_change"]
+            running.rmssd_changes += 1
+        if "stress_score_change" in metrics:
+            running.score_change_sum += metrics["stress_score_change"]
+            running.score_changes += 1
+        return Evaluation(
+            session.command_id, session.modality, session.outcome, start, stop, metrics
+        )
+
+    def effectiveness(self, modality: str) -> dict[str, float]:
+        running = self._effectiveness.get(modality)
+        return running.summary() if running else {}

@@ -1,0 +1,100 @@
+"""Session evaluation: the right windows in each span, changes, and the running summary."""
+
+from __future__ import annotations
+
+import pytest
+
+from closedloop.evaluation import SessionEvaluator
+from stream.events import (
+    Features,
+    FeatureWindow,
+    InterventionOutcome,
+    OutcomeStatus,
+    StressScore,
+)
+from stream.ids import new_event_id
+from tests.helpers import PATIENT
+
+S = 1_000_000_000
+T0 = 1_773_151_200 * S
+
+
+def _window(end_s: float, rmssd: float, hr: float) -> FeatureWindow:
+    end = T0 + int(end_s * S)
+    return FeatureWindow(
+        patient_id=PATIENT,
+        producer_id="t",
+        gateway_time_ns=end,
+        window_start_ns=end - 60 * S,
+        window_end_ns=end,
+        features=Features(rmssd_ms=rmssd, heart_rate_bpm=hr, beats=60),
+        coverage={},
+    )
+
+
+def _outcome(at_s: float, status: OutcomeStatus, command_id: str) -> InterventionOutcome:
+    return InterventionOutcome(
+        patient_id=PATIENT,
+        producer_id="t",
+        gateway_time_ns=T0 + int(at_s * S),
+        command_id=command_id,
+        status=status,
+        modality="paced_breathing",
+    )
+
+
+def _score(end_s: float, value: float) -> StressScore:
+    return StressScore(
+        patient_id=PATIENT,
+        producer_id="t",
+        gateway_time_ns=T0 + int(end_s * S),
+        window_id=new_event_id(),
+        window_end_ns=T0 + int(end_s * S),
+        score=value,
+        method="t",
+        quality="ok",
+    )
+
+
+def test_spans_medians_and_changes() -> None:
+    evaluator = SessionEvaluator()
+    command = new_event_id()
+    results = []
+    for second in range(0, 1800, 10):
+        # 20 ms RMSSD before the session (600-900 s), 30 during, 40 after.
+        rmssd = 20.0 if second <= 600 else 30.0 if second <= 900 else 40.0
+        if second == 600:
+            evaluator.on_outcome(_outcome(600, "started", command))
+        if second == 900:
+            evaluator.on_outcome(_outcome(900, "completed", command))
+        # Scores arrive on another topic and may come after their window.
+        window = _window(second, rmssd, 80.0 - rmssd / 10)
+        results += evaluator.on_window(window)
+        evaluator.on_score(_score(second, 0.9 if second <= 600 else 0.3))
+    (evaluation,) = results
+    metrics = evaluation.metrics
+    assert evaluation.outcome == "completed"
+    assert metrics["windows_before"] == 31  # ends in [300 s, 600 s]
+    assert metrics["windows_during"] == 25  # ends in [660 s, 900 s]: wholly inside
+    assert metrics["windows_after"] == 31  # ends in [960 s, 1260 s]
+    assert metrics["rmssd_ms_before"] == 20.0 and metrics["rmssd_ms_after"] == 40.0
+    assert metrics["rmssd_ms_during"] == 30.0
+    assert metrics["rmssd_ms_change"] == 20.0
+    assert metrics["stress_score_change"] == pytest.approx(-0.6)
+    summary = evaluator.effectiveness("paced_breathing")
+    assert summary == {
+        "sessions": 1.0,
+        "mean_rmssd_change_ms": 20.0,
+        "mean_stress_score_change": pytest.approx(-0.6),
+    }
+
+
+def test_nothing_is_evaluated_before_the_after_span_has_passed() -> None:
+    evaluator = SessionEvaluator()
+    command = new_event_id()
+    evaluator.on_outcome(_outcome(0, "started", command))
+    evaluator.on_outcome(_outcome(300, "aborted", command))
+    assert evaluator.on_window(_window(660, 30, 70)) == []  # 360 s after the end: not yet
+    (evaluation,) = evaluator.on_window(_window(670, 30, 70))
+    assert evaluation.outcome == "aborted"
+    assert evaluator.on_window(_window(680, 30, 70)) == []  # evaluated once
