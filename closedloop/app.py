@@ -21,7 +21,7 @@ from typing import Any
 
 import faust
 
-from closedloop.decision import PatientLoopState, step
+from closedloop.decision import PatientLoopState, record_evaluation, step
 from closedloop.evaluation import SessionEvaluator
 from closedloop.policy import DEFAULT_POLICY, policy_problems, validated
 from closedloop.policy_store import read_topic
@@ -183,6 +183,7 @@ class ClosedLoopWorker:
             evaluator.on_outcome(event)
         elif isinstance(event, FeatureWindow):
             for done in evaluator.on_window(event):
+                record_evaluation(self._state_for(event.patient_id), done.modality, done.metrics)
                 await self._send(
                     SessionEvaluation(
                         patient_id=event.patient_id,

@@ -12,12 +12,14 @@ import zoneinfo
 from collections import deque
 from dataclasses import dataclass, field
 
+from closedloop.personalisation import ModalityBandit, decision_rng, helped
 from stream.events import (
     AnyEvent,
     DecisionReason,
     InterventionCommand,
     InterventionOutcome,
     LoopDecision,
+    Modality,
     PolicySnapshot,
     SessionParameters,
     SleepWakeEpoch,
@@ -44,6 +46,16 @@ class PatientLoopState:
     asleep: bool = False
     #: Outcomes of the most recent sessions, newest last (``True`` = the patient aborted).
     recent_aborts: deque[bool] = field(default_factory=lambda: deque(maxlen=ABORT_MEMORY))
+    bandit: ModalityBandit = field(default_factory=ModalityBandit)
+
+
+def record_evaluation(
+    state: PatientLoopState, modality: Modality, metrics: dict[str, float]
+) -> None:
+    """Feed a session's evaluation into the patient's modality beliefs."""
+    outcome = helped(metrics)
+    if outcome is not None:
+        state.bandit.record(modality, outcome)
 
 
 def backoff_factor(state: PatientLoopState) -> float:
@@ -166,7 +178,12 @@ def _consider(
     if hold is not None or score is None:
         return StepResult(decision=_decision(state, trigger, score, producer_id, hold=hold or ""))
     policy = state.policy
-    state.acted_episode_id = episode.episode_id
+    state.acted_episode_id = episode.episode_id  # one eligible moment per episode
+    rng = decision_rng(trigger.event_id)
+    if rng.random() < policy.randomisation_probability:
+        randomised = f"micro-randomised to no session (p={policy.randomisation_probability:g})"
+        return StepResult(decision=_decision(state, trigger, score, producer_id, hold=randomised))
+    modality, draws = state.bandit.choose(policy.modalities, rng)
     state.session_starts_ns.append(now)
     state.busy_until_ns = now + int(policy.session_duration_s * 1e9)
     command = InterventionCommand(
@@ -175,7 +192,7 @@ def _consider(
         gateway_time_ns=now,
         device_time_ns=trigger.device_time_ns,
         action="start",
-        modality=policy.modality,
+        modality=modality,
         parameters=SessionParameters(
             duration_s=policy.session_duration_s,
             breaths_per_min=policy.breaths_per_min,
@@ -187,7 +204,7 @@ def _consider(
             trigger_event_id=trigger.event_id,
             trigger_window_id=window_id,
             score=score,
-            values=dict(episode.components) | {"threshold": policy.score_threshold},
+            values=dict(episode.components) | {"threshold": policy.score_threshold} | draws,
         ),
         policy_version=state.policy_version,
         expires_at_ns=now + int(policy.command_ttl_s * 1e9),

@@ -25,6 +25,7 @@ SAFE_RANGES: dict[str, tuple[float, float]] = {
     "breaths_per_min": (4.0, 10.0),
     "inhale_fraction": (0.3, 0.5),
     "command_ttl_s": (5.0, 300.0),
+    "randomisation_probability": (0.0, 0.5),
 }
 
 
@@ -39,6 +40,8 @@ def policy_problems(policy: PolicySnapshot) -> list[str]:
         value = getattr(policy, name)
         if not low <= value <= high:
             problems.append(f"{name}={value:g} is outside the safe range [{low:g}, {high:g}]")
+    if len(set(policy.modalities)) != len(policy.modalities):
+        problems.append("modalities must not repeat")
     quiet = (policy.quiet_hours_start, policy.quiet_hours_end)
     if (quiet[0] is None) != (quiet[1] is None):
         problems.append("quiet_hours_start and quiet_hours_end must both be set or both unset")

@@ -106,6 +106,8 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
         if key not in fields:
             raise PolicyError(f"unknown policy key {key!r} (known: {', '.join(sorted(fields))})")
         value: Any = None if raw.lower() in {"none", "null", ""} else raw
+        if key == "modalities" and value is not None:
+            value = [part.strip() for part in raw.split(",") if part.strip()]
         try:
             changes[key] = msgspec.convert(value, fields[key], strict=False)
         except msgspec.ValidationError as exc:

@@ -230,7 +230,8 @@ class PolicySnapshot(msgspec.Struct, frozen=True, kw_only=True):
     max_sessions_per_day: Annotated[int, msgspec.Meta(ge=0)] = 4
     session_duration_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
     intensity: Fraction = 0.5
-    modality: Modality = "paced_breathing"
+    modalities: Annotated[tuple[Modality, ...], msgspec.Meta(min_length=1)] = ("paced_breathing",)
+    randomisation_probability: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
     breaths_per_min: Annotated[float, msgspec.Meta(ge=3, le=12)] = 6.0
     inhale_fraction: Annotated[float, msgspec.Meta(ge=0.2, le=0.6)] = 0.4
     quiet_hours_start: Annotated[int, msgspec.Meta(ge=0, le=23)] | None = 22

@@ -133,13 +133,15 @@ def test_unsafe_policy_changes_are_refused_with_reasons() -> None:
 
 
 policies = st.builds(
-    lambda threshold, cooldown, cap, duration: with_changes(
+    lambda threshold, cooldown, cap, duration, randomised: with_changes(
         DEFAULT_POLICY,
         {
             "score_threshold": threshold,
             "cooldown_s": cooldown,
             "max_sessions_per_day": cap,
             "session_duration_s": duration,
+            "randomisation_probability": randomised,
+            "modalities": ("paced_breathing", "vibroacoustic"),
             "quiet_hours_start": None,
             "quiet_hours_end": None,
         },
@@ -148,6 +150,7 @@ policies = st.builds(
     st.floats(600, 86_400),
     st.integers(0, 8),
     st.floats(60, 1200),
+    st.floats(0, 0.5),
 )
 
 

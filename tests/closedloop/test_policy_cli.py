@@ -93,11 +93,40 @@ async def test_set_show_history_and_refusals(kafka: KafkaSettings, tmp_path: Pat
     )
     assert "policy v2 published" in second.stdout
 
+    both = run_vagus(
+        "--config",
+        config,
+        "policy",
+        "set",
+        PATIENT,
+        "modalities=paced_breathing,vibroacoustic",
+        "randomisation_probability=0.2",
+        "--actor",
+        "clinician:c-18",
+        "--reason",
+        "compare modalities",
+    )
+    assert "policy v3 published" in both.stdout, both.stderr
+    too_random = run_vagus(
+        "--config",
+        config,
+        "policy",
+        "set",
+        PATIENT,
+        "randomisation_probability=0.9",
+        "--actor",
+        "clinician:c-18",
+        "--reason",
+        "typo",
+    )
+    assert too_random.returncode == 2 and "randomisation_probability=0.9" in too_random.stderr
+
     current = json.loads(run_vagus("--config", config, "policy", "show", PATIENT).stdout)
-    assert current["version"] == 2
+    assert current["policy"]["modalities"] == ["paced_breathing", "vibroacoustic"]
+    assert current["version"] == 3
     assert current["policy"]["cooldown_s"] == 3600.0 and current["policy"]["intensity"] == 0.3
     trail = json.loads(run_vagus("--config", config, "policy", "history", PATIENT).stdout)
-    assert [v["version"] for v in trail["versions"]] == [1, 2]
+    assert [v["version"] for v in trail["versions"]] == [1, 2, 3]
     assert [(a["actor"], a["old"], a["new"]) for a in trail["audit"]] == [
         (
             "clinician:c-17",
@@ -105,5 +134,13 @@ async def test_set_show_history_and_refusals(kafka: KafkaSettings, tmp_path: Pat
             {"cooldown_s": "3600.0", "quiet_hours_start": "21"},
         ),
         ("clinician:c-18", {"intensity": "0.5"}, {"intensity": "0.3"}),
+        (
+            "clinician:c-18",
+            {"modalities": "('paced_breathing',)", "randomisation_probability": "0.0"},
+            {
+                "modalities": "('paced_breathing', 'vibroacoustic')",
+                "randomisation_probability": "0.2",
+            },
+        ),
     ]
     assert trail["audit"][0]["reason"] == "sessions felt too frequent"
