@@ -25,6 +25,13 @@ from closedloop.decision import PatientLoopState, record_evaluation, step
 from closedloop.evaluation import SessionEvaluator
 from closedloop.policy import DEFAULT_POLICY, policy_problems, validated
 from closedloop.policy_store import read_topic
+from closedloop.state_store import (
+    STATE_SUFFIX,
+    encode_snapshot,
+    read_partition,
+    restore,
+    snapshot,
+)
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
 from closedloop.transport import TunedApp
 from closedloop.transport import register as register_transport
@@ -40,6 +47,7 @@ from stream.events import (
     StressScore,
 )
 from stream.gate import Admitted, MessageGate, Rejected
+from stream.ids import derived_event_id
 from stream.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,7 @@ class LoopStats:
     admitted_ids: list[str] = field(default_factory=list)
     produced: dict[str, list[str]] = field(default_factory=dict)
     produced_count: int = 0
+    already_applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     commands: int = 0
@@ -96,16 +105,22 @@ class ClosedLoopWorker:
         self,
         settings: KafkaSettings,
         *,
-        app_id: str = "vagus-closedloop",
+        app_id: str | None = None,
         policy: PolicySnapshot = DEFAULT_POLICY,
         stats_path: Path | None = None,
     ) -> None:
         self.settings = settings
+        # One consumer group per topic set: "vagus-closedloop" for the default prefix.
+        app_id = app_id or f"{settings.topic_prefix}-closedloop"
         self.producer_id = f"{app_id}-{os.getpid()}"
         self.default_policy = validated(policy)
         self.stats = LoopStats(track_ids=stats_path is not None)
         self.stats_path = stats_path
         self.patients: dict[str, PatientLoopState] = {}
+        self.offsets: dict[str, dict[str, int]] = {}
+        self.partition_of: dict[str, int] = {}
+        self.loaded_partitions: set[int] = set()
+        self.known_policies: dict[str, PolicyVersion] = {}
         self.evaluators: dict[str, SessionEvaluator] = {}
         self.gate = MessageGate(consumer_id=self.producer_id)
         topics = settings.topics
@@ -138,6 +153,8 @@ class ClosedLoopWorker:
             key_serializer="raw",
         )
         self.app.agent(self._inputs, name="decide")(self._decide)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.task(self._warm_up)
         self.app.timer(0.5)(self._write_stats)
 
     async def _decide(self, stream: Any) -> None:
@@ -165,14 +182,67 @@ class ClosedLoopWorker:
             await self._evaluate(event)
             if isinstance(event, FeatureWindow):
                 continue
-            state = self._state_for(event.patient_id)
+            await self._ensure_loaded(message.partition)
+            patient = event.patient_id
+            offsets = self.offsets.setdefault(patient, {})
+            if message.offset <= offsets.get(message.topic, -1):
+                self.stats.already_applied += 1  # redelivered after a restart: in the snapshot
+                continue
+            state = self._state_for(patient)
             result = step(state, event, producer_id=self.producer_id)
             if result.command is not None:
                 self.stats.commands += 1
-                log.info("session for %s: %s", event.patient_id, result.command.reason.rule)
+                log.info("session for %s: %s", patient, result.command.reason.rule)
                 await self._send(result.command)
             if result.decision is not None:
                 await self._send(result.decision)
+            if isinstance(event, StressScore) and result.decision is None:
+                continue  # a score outside an episode changes nothing: no snapshot needed
+            offsets[message.topic] = message.offset
+            await self._save(patient, state, offsets)
+
+    async def _warm_up(self) -> None:
+        """Fetch the output topics' metadata at start-up: otherwise the first command of a
+        worker's life waits for it (about 200 ms here) on its way to the device."""
+        ensure = getattr(self.app.producer, "_ensure_producer", None)  # faust's aiokafka driver
+        if ensure is None:
+            return
+        client = ensure()
+        for suffix in ("commands", "decisions", "evaluations", "deadletter", STATE_SUFFIX):
+            await client.partitions_for(self.settings.topics.name(suffix))
+
+    async def _ensure_loaded(self, partition: int) -> None:
+        """Before the first input of a partition this worker owns, restore its patients."""
+        if partition in self.loaded_partitions:
+            return
+        for patient, saved in (await read_partition(self.settings, partition)).items():
+            self.patients[patient] = restore(saved)
+            self.offsets[patient] = dict(saved.offsets)
+            self._adopt_known_policy(patient)
+            self.partition_of[patient] = partition
+        self.loaded_partitions.add(partition)
+
+    async def _save(self, patient: str, state: PatientLoopState, offsets: dict[str, int]) -> None:
+        topic = self.app.topic(
+            self.settings.topics.name(STATE_SUFFIX), value_serializer="raw", key_serializer="raw"
+        )
+        saved = encode_snapshot(snapshot(patient, state, offsets))
+        delivery = await topic.send(key=patient.encode("ascii"), value=saved)
+        await delivery
+
+    async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Forget partitions another worker now owns; their state is reloaded if they return.
+
+        faust sends ``(app, revoked_topic_partitions, signal=...)``.
+        """
+        del sender, signal, kwargs
+        revoked: set[Any] = args[0] if args else set()
+        lost = {tp.partition for tp in revoked}
+        self.loaded_partitions -= lost
+        for patient in [p for p, part in self.partition_of.items() if part in lost]:
+            self.patients.pop(patient, None)
+            self.offsets.pop(patient, None)
+            self.partition_of.pop(patient, None)
 
     async def _evaluate(self, event: AnyEvent) -> None:
         """Feed the patient's session evaluator; publish the evaluations it completes."""
@@ -186,6 +256,7 @@ class ClosedLoopWorker:
                 record_evaluation(self._state_for(event.patient_id), done.modality, done.metrics)
                 await self._send(
                     SessionEvaluation(
+                        event_id=derived_event_id("evaluation", done.command_id),
                         patient_id=event.patient_id,
                         producer_id=self.producer_id,
                         gateway_time_ns=event.gateway_time_ns,
@@ -204,10 +275,19 @@ class ClosedLoopWorker:
         if state is None:
             state = PatientLoopState(policy=self.default_policy, policy_version=0)
             self.patients[patient_id] = state
+            self._adopt_known_policy(patient_id)
         return state
+
+    def _adopt_known_policy(self, patient_id: str) -> None:
+        known = self.known_policies.get(patient_id)
+        if known is not None:
+            self.apply_policy(known)
 
     def apply_policy(self, version: PolicyVersion) -> None:
         """Adopt a newer policy version, after checking it again against the safe ranges."""
+        known = self.known_policies.get(version.patient_id)
+        if known is None or version.version > known.version:
+            self.known_policies[version.patient_id] = version
         state = self._state_for(version.patient_id)
         if version.version <= state.policy_version:
             return

@@ -26,6 +26,7 @@ from stream.events import (
     StressEpisode,
     StressScore,
 )
+from stream.ids import derived_event_id
 
 DAY_NS = 86_400 * 1_000_000_000
 ABORT_MEMORY = 3
@@ -187,6 +188,7 @@ def _consider(
     state.session_starts_ns.append(now)
     state.busy_until_ns = now + int(policy.session_duration_s * 1e9)
     command = InterventionCommand(
+        event_id=derived_event_id("command", trigger.event_id),
         patient_id=trigger.patient_id,
         producer_id=producer_id,
         gateway_time_ns=now,
@@ -225,6 +227,7 @@ def _decision(
     episode = state.open_episode
     assert episode is not None
     return LoopDecision(
+        event_id=derived_event_id("decision", trigger.event_id),
         patient_id=trigger.patient_id,
         producer_id=producer_id,
         gateway_time_ns=trigger.gateway_time_ns,

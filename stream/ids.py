@@ -32,6 +32,18 @@ def new_event_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+_DERIVED_NAMESPACE = uuid.UUID("5b0c0f3e-8a7d-4c55-9e0e-6a1f2d9c7b31")
+
+
+def derived_event_id(kind: str, source_event_id: str) -> str:
+    """A stable id for an event computed from another one (a name-based UUID, version 5).
+
+    A worker that reprocesses an input after a crash emits the same ids again, so the repeats
+    are dropped by every consumer's deduplication instead of acting twice.
+    """
+    return str(uuid.uuid5(_DERIVED_NAMESPACE, f"{kind}:{source_event_id}"))
+
+
 def _base32(digest: bytes, length: int) -> str:
     number = int.from_bytes(digest, "big")
     chars = []

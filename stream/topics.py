@@ -48,6 +48,10 @@ TOPIC_SUFFIX: dict[type[Event], str] = {
 }
 
 
+#: Topics that hold internal state rather than events (compact them on a real Kafka).
+INTERNAL_SUFFIXES = ("loopstate",)
+
+
 @dataclass(frozen=True, slots=True)
 class TopicSet:
     """Topic names under one prefix; tests give each run its own prefix."""
@@ -60,8 +64,14 @@ class TopicSet:
     def for_event(self, event_type: type[Event]) -> str:
         return self.name(TOPIC_SUFFIX[event_type])
 
-    def all(self) -> list[str]:
+    def events(self) -> list[str]:
+        """The topics that carry events (what an audit consumer reads)."""
         return sorted({self.name(suffix) for suffix in TOPIC_SUFFIX.values()})
+
+    def all(self) -> list[str]:
+        """Every topic vagus uses: event topics and internal state (``loopstate``)."""
+        suffixes = {*TOPIC_SUFFIX.values(), *INTERNAL_SUFFIXES}
+        return sorted(self.name(suffix) for suffix in suffixes)
 
 
 async def ensure_topics(

@@ -166,7 +166,7 @@ async def _run_with_broker(
     auditor = EventConsumer(
         kafka,
         group_id=f"vagus-demo-audit-{os.getpid()}",
-        topics=kafka.topics.all(),
+        topics=kafka.topics.events(),
         handler=audit.record,
         dead_letters=audit_producer,
         consumer_id="vagus-demo-audit",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import msgspec
+
 from closedloop.decision import PatientLoopState, record_evaluation, step
 from closedloop.personalisation import ModalityBandit, decision_rng, helped
 from closedloop.policy import DEFAULT_POLICY, with_changes
@@ -71,7 +73,12 @@ def test_micro_randomisation_is_logged_uncounted_and_replayable() -> None:
             **ANY_HOUR,
         },
     )
-    episodes = [episode(NOON - 10 * 3600 * S + i * 700 * S) for i in range(40)]
+    episodes = [
+        msgspec.structs.replace(
+            episode(NOON - 10 * 3600 * S + i * 700 * S), event_id=f"episode-start-{i:04d}"
+        )
+        for i in range(40)
+    ]
 
     def run() -> list[str]:
         state = PatientLoopState(policy=policy)
@@ -86,9 +93,9 @@ def test_micro_randomisation_is_logged_uncounted_and_replayable() -> None:
     first = run()
     assert first == run()  # the same events decide the same way
     randomised = [o for o in first if o.startswith("micro-randomised")]
-    assert 10 <= len(randomised) <= 30
-    assert first.count("session") <= 8  # randomised moments do not use up the daily cap...
-    assert first.count("session") + len(randomised) > 8  # ...so more eligible moments were seen
+    sessions = first.count("session")
+    assert sessions == 8  # randomised moments do not use up the daily cap...
+    assert 0.2 < len(randomised) / (sessions + len(randomised)) < 0.8  # ...about p of the moments
 
 
 def test_the_rng_depends_only_on_the_event() -> None:

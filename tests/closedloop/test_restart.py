@@ -1,0 +1,252 @@
+"""State that survives: kill -9 the worker mid-stream, restart it, and it decides as if nothing
+had happened; the same with two workers sharing the load and one of them killed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from stream.codec import decode_event, encode_event
+from stream.events import AnyEvent, InterventionCommand, LoopDecision, StressEpisode, StressScore
+from stream.settings import KafkaSettings
+from stream.topics import ensure_topics
+from vagus.config import VagusConfig
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+S = 1_000_000_000
+MORNING = int(dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC).timestamp() * 1e9)
+PATIENTS = [f"p-{i:012d}" for i in range(8)]
+
+
+def _inputs() -> list[StressEpisode | StressScore]:
+    """Per patient: episodes every 20 minutes with scores inside them, over six hours."""
+    events: list[StressEpisode | StressScore] = []
+    for p, patient in enumerate(PATIENTS):
+        for e in range(18):
+            start = MORNING + (e * 1200 + p * 7) * S
+            episode_id = f"ep-{p:02d}-{e:03d}-00000000"
+            events.append(
+                StressEpisode(
+                    event_id=f"start-{p:02d}-{e:03d}-0000",
+                    patient_id=patient,
+                    producer_id="test",
+                    gateway_time_ns=start,
+                    episode_id=episode_id,
+                    phase="start",
+                    started_at_ns=start,
+                    score=0.6 + 0.02 * ((p + e) % 19),
+                    trigger_window_id=episode_id,
+                )
+            )
+            for k in range(1, 4):
+                events.append(
+                    StressScore(
+                        event_id=f"score-{p:02d}-{e:03d}-{k}",
+                        patient_id=patient,
+                        producer_id="test",
+                        gateway_time_ns=start + k * 10 * S,
+                        window_id=f"window-{p:02d}-{e:03d}-{k}",
+                        window_end_ns=start + k * 10 * S,
+                        score=0.75 + 0.05 * k,
+                        method="t",
+                        quality="ok",
+                    )
+                )
+            events.append(
+                StressEpisode(
+                    event_id=f"end-{p:02d}-{e:03d}-00000",
+                    patient_id=patient,
+                    producer_id="test",
+                    gateway_time_ns=start + 60 * S,
+                    episode_id=episode_id,
+                    phase="end",
+                    started_at_ns=start,
+                    score=0.2,
+                    trigger_window_id=episode_id,
+                )
+            )
+    return sorted(events, key=lambda event: event.gateway_time_ns)
+
+
+EXPECTED_DECISIONS = len(PATIENTS) * 18 * 4  # each episode start and the three scores inside
+
+
+class Workers:
+    def __init__(self, kafka: KafkaSettings, tmp_path: Path) -> None:
+        self.config = tmp_path / f"{kafka.topic_prefix}.json"
+        self.config.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vagus", "--config", str(self.config), "closedloop"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _prepare(kafka: KafkaSettings) -> KafkaSettings:
+    kafka = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    await ensure_topics(admin, kafka.topics.all(), partitions=4, replication_factor=1)
+    await admin.close()
+    return kafka
+
+
+async def _produce(kafka: KafkaSettings, events: list[StressEpisode | StressScore]) -> None:
+    producer = AIOKafkaProducer(acks="all", **kafka.client_kwargs())
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(
+                kafka.topics.name("stress"), encode_event(event), key=event.patient_id.encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+class Outputs:
+    """Reads decisions and commands as they come; keeps each id once, checking repeats agree."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.by_id: dict[str, AnyEvent] = {}
+        self.repeats = 0
+
+    async def until(self, decisions: int, timeout_s: float = 90) -> None:
+        consumer = AIOKafkaConsumer(
+            self.kafka.topics.name("decisions"),
+            self.kafka.topics.name("commands"),
+            auto_offset_reset="earliest",
+            **self.kafka.client_kwargs(),
+        )
+        await consumer.start()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self.decisions() < decisions:
+                    for records in (await consumer.getmany(timeout_ms=200)).values():
+                        for record in records:
+                            self._add(decode_event(record.value or b""))
+        finally:
+            await consumer.stop()
+
+    def _add(self, event: AnyEvent) -> None:
+        known = self.by_id.get(event.event_id)
+        if known is not None:
+            self.repeats += 1
+            assert _essence(known) == _essence(event), "a repeated id decided differently"
+        self.by_id[event.event_id] = event
+
+    def decisions(self) -> int:
+        return sum(isinstance(e, LoopDecision) for e in self.by_id.values())
+
+    def essence(self) -> dict[str, tuple[object, ...]]:
+        return {event_id: _essence(e) for event_id, e in self.by_id.items()}
+
+
+def _essence(event: AnyEvent) -> tuple[object, ...]:
+    if isinstance(event, LoopDecision):
+        return (
+            "decision",
+            event.trigger_event_id,
+            event.action,
+            event.hold_reason,
+            event.command_id,
+        )
+    assert isinstance(event, InterventionCommand)
+    return ("command", event.reason.trigger_event_id, event.modality, event.gateway_time_ns)
+
+
+async def _uninterrupted(kafka: KafkaSettings, tmp_path: Path) -> Outputs:
+    kafka = await _prepare(kafka)
+    workers = Workers(kafka, tmp_path)
+    await _produce(kafka, _inputs())
+    workers.start()
+    outputs = Outputs(kafka)
+    try:
+        await outputs.until(EXPECTED_DECISIONS)
+    finally:
+        workers.stop_all()
+    return outputs
+
+
+async def _with_kills(kafka: KafkaSettings, tmp_path: Path, worker_count: int) -> Outputs:
+    kafka = await _prepare(kafka)
+    workers = Workers(kafka, tmp_path)
+    first = [workers.start() for _ in range(worker_count)]
+    inputs = _inputs()
+    outputs = Outputs(kafka)
+    try:
+        await _produce(kafka, inputs[: len(inputs) // 3])
+        await outputs.until(EXPECTED_DECISIONS // 6)
+        await asyncio.sleep(2)  # the worker commits its input offsets: a restart resumes there
+        os.kill(first[0].pid, signal.SIGKILL)  # mid-stream, no goodbye
+        first[0].wait()
+        await _produce(kafka, inputs[len(inputs) // 3 :])
+        if worker_count == 1:
+            workers.start()  # the restarted worker
+        await outputs.until(EXPECTED_DECISIONS)
+        await asyncio.sleep(2)  # let any late repeats arrive: they must agree
+        await outputs.until(EXPECTED_DECISIONS)
+    finally:
+        workers.stop_all()
+    return outputs
+
+
+@pytest.fixture
+def second_kafka(kafka_bootstrap: str) -> KafkaSettings:
+    import uuid
+
+    return KafkaSettings(
+        bootstrap=kafka_bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        session_timeout_ms=1000,
+        heartbeat_interval_ms=300,
+    )
+
+
+async def test_kill_and_restart_decides_like_an_uninterrupted_run(
+    kafka: KafkaSettings, second_kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    reference = await _uninterrupted(kafka, tmp_path)
+    restarted = await _with_kills(second_kafka, tmp_path, worker_count=1)
+    assert reference.decisions() == EXPECTED_DECISIONS
+    assert restarted.essence() == reference.essence()
+    commands = [e for e in reference.by_id.values() if isinstance(e, InterventionCommand)]
+    assert 8 <= len(commands) < EXPECTED_DECISIONS // 4  # sessions happened, and limits held
+
+
+async def test_two_workers_one_killed_decide_like_an_uninterrupted_run(
+    kafka: KafkaSettings, second_kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    reference = await _uninterrupted(kafka, tmp_path)
+    survivors = await _with_kills(second_kafka, tmp_path, worker_count=2)
+    assert survivors.essence() == reference.essence()
