@@ -56,3 +56,26 @@ class SimulatedDevice:
             cue_ns += breath_ns
         ran_s = (min(clock.now_ns(), end_ns) - start_ns) / 1e9
         return SessionReport(ran_s=ran_s, breaths=breaths, completed=not abort.is_set())
+
+
+@dataclass
+class FanOutDevice:
+    """Renders one session on several devices at once (a pacer light and a bass shaker, say).
+
+    The session ran as long as the shortest rendering, completed only if every device completed.
+    """
+
+    devices: list[OutputDevice]
+    name: str = "fan-out"
+
+    async def render(
+        self, parameters: SessionParameters, clock: Clock, abort: asyncio.Event
+    ) -> SessionReport:
+        reports = await asyncio.gather(
+            *(device.render(parameters, clock, abort) for device in self.devices)
+        )
+        return SessionReport(
+            ran_s=min(r.ran_s for r in reports),
+            breaths=max(r.breaths for r in reports),
+            completed=all(r.completed for r in reports),
+        )

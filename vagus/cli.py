@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--bootstrap", help="use this Kafka instead of the embedded broker")
     demo.add_argument("--summary-json", type=Path, help="also write the summary to this file")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    demo.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("out/demo"),
+        help="where each session's vibroacoustic WAV goes (default out/demo)",
+    )
 
     replay = commands.add_parser(
         "replay",
@@ -157,6 +163,7 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
         recording=args.recording or DEFAULT_RECORDING,
         speed=args.speed,
         config=_with_bootstrap(config, args.bootstrap),
+        output_dir=args.output_dir,
     )
 
     async def go() -> int:

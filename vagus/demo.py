@@ -24,7 +24,8 @@ from pathlib import Path
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hardware.devices import SimulatedDevice
+from hardware.audio import WavVibroacousticDevice
+from hardware.devices import FanOutDevice, SimulatedDevice
 from ingest.replay import ReplayClock, Speed, open_recording, replay
 from stream.broker import EmbeddedBroker, die_with_parent
 from stream.consumer import EventConsumer
@@ -33,7 +34,7 @@ from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
 from vagus.config import VagusConfig
 from vagus.gateway import Gateway
-from vagus.summary import AuditLog, DemoSummary, WorkerStats, build_summary
+from vagus.summary import AuditLog, DemoSummary, WorkerStats, build_summary, pacer_summary
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class DemoOptions:
     speed: Speed = DEFAULT_SPEED
     config: VagusConfig = field(default_factory=VagusConfig)
     work_dir: Path | None = None
+    #: Where the vibroacoustic rendering of each session goes (a WAV file per session).
+    output_dir: Path = Path("out/demo")
 
 
 @contextlib.asynccontextmanager
@@ -151,13 +154,15 @@ async def _run_with_broker(
     worker.start()
     reader = open_recording(options.recording)
     clock = ReplayClock(options.speed)
+    pacer = SimulatedDevice()
+    shaker = WavVibroacousticDevice(options.output_dir)
     gateway = Gateway(
         kafka=kafka,
         config=options.config,
         patient_id=reader.header.patient_id,
         devices={d.device_id: d.profile for d in reader.header.devices},
         clock=clock,
-        output_device=SimulatedDevice(),
+        output_device=FanOutDevice([pacer, shaker]),
         lockstep=options.speed.factor is None,
         interlock_state=work_dir / "interlock.json",
     )
@@ -198,7 +203,10 @@ async def _run_with_broker(
             speed=str(options.speed),
             broker="embedded" if options.config.kafka.bootstrap is None else str(kafka.bootstrap),
             wall_s=replay_wall_s,
-        )
+        ) | {
+            "pacer": pacer_summary(pacer),
+            "vibroacoustic_files": [str(path) for path in shaker.written],
+        }
     finally:
         stop_audit.set()
         if audit_task is not None:

@@ -19,6 +19,21 @@ def _triple(evaluation: dict[str, Any], key: str) -> str:
     return " / ".join("-" if v is None else f"{v:.3g}" for v in values)
 
 
+_LEVELS = " .:-=+*#"
+
+
+def _breath_sketch(pacer: dict[str, Any]) -> str:
+    """Two breaths of the pacer's cue as a text bar: rising on the inhale, falling on the exhale."""
+    inhale, exhale = float(pacer["inhale_s"]), float(pacer["exhale_s"])
+    period = inhale + exhale
+    cells = []
+    for i in range(40):
+        t = (i / 20) * period % period
+        level = t / inhale if t < inhale else 1 - (t - inhale) / exhale
+        cells.append(_LEVELS[round(level * (len(_LEVELS) - 1))])
+    return "[" + "".join(cells) + "]"
+
+
 def render_summary(summary: dict[str, Any]) -> str:
     sessions = summary["sessions"]
     lines = [
@@ -50,6 +65,14 @@ def render_summary(summary: dict[str, Any]) -> str:
                 )
             )
         )
+    pacer = summary.get("pacer", {})
+    if pacer.get("breaths"):
+        lines.append(
+            f"    pacer: {pacer['breaths']} breaths at {pacer['breaths_per_min']}/min "
+            f"(inhale {pacer['inhale_s']} s, exhale {pacer['exhale_s']} s)  {_breath_sketch(pacer)}"
+        )
+    for path in summary.get("vibroacoustic_files", []):
+        lines.append(f"    vibroacoustic rendering: {path}")
     lines += [
         f"  events          produced {summary['events_produced']}"
         f", consumed {summary['events_consumed']}, lost {summary['events_lost']}",

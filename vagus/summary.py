@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from hardware.devices import SimulatedDevice
 from ingest.recording import ReadReport
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, SessionEvaluation
@@ -70,6 +71,22 @@ class WorkerStats:
 
     def produced_ids(self) -> set[str]:
         return {event_id for ids in self.produced.values() for event_id in ids}
+
+
+def pacer_summary(pacer: SimulatedDevice) -> dict[str, Any]:
+    """What the simulated pacer cued: breaths, and the inhale/exhale lengths it showed."""
+    inhales = [t for t, phase in pacer.phases if phase == "inhale"]
+    exhales = [t for t, phase in pacer.phases if phase == "exhale"]
+    if not inhales or not exhales:
+        return {"breaths": 0}
+    inhale_s = (exhales[0] - inhales[0]) / NS
+    period_s = (inhales[1] - inhales[0]) / NS if len(inhales) > 1 else None
+    return {
+        "breaths": len(inhales),
+        "inhale_s": round(inhale_s, 2),
+        "exhale_s": None if period_s is None else round(period_s - inhale_s, 2),
+        "breaths_per_min": None if period_s is None else round(60 / period_s, 2),
+    }
 
 
 def percentiles(values: Collection[float]) -> dict[str, float | int | None]:

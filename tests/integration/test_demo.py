@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -51,7 +53,16 @@ def _run_watching_children(
 def test_demo_at_max_speed(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     process, children, _, stderr = _run_watching_children(
-        [*VAGUS, "demo", "--speed", "max", "--summary-json", str(summary_path)]
+        [
+            *VAGUS,
+            "demo",
+            "--speed",
+            "max",
+            "--summary-json",
+            str(summary_path),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
     )
     assert process.returncode == 0, stderr[-2000:]
     summary = json.loads(summary_path.read_text())
@@ -71,6 +82,28 @@ def test_demo_at_max_speed(tmp_path: Path) -> None:
     assert summary["lockstep_timeouts"] == 0
     assert len(children) >= 2  # the broker and the closed-loop worker
     assert _alive(children) == set()
+    assert summary["pacer"]["breaths_per_min"] == pytest.approx(6.0)
+    (wav,) = summary["vibroacoustic_files"]
+    carrier_hz, modulation_hz = _carrier_and_modulation(Path(wav))
+    assert carrier_hz == pytest.approx(40.0, abs=0.1)
+    assert modulation_hz == pytest.approx(6.0 / 60.0, abs=0.005)  # the breathing rate
+
+
+def _carrier_and_modulation(path: Path) -> tuple[float, float]:
+    """The WAV's dominant frequency, and the dominant frequency of its loudness envelope."""
+    with wave.open(str(path), "rb") as source:
+        rate = source.getframerate()
+        signal = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2") / 32767.0
+    spectrum = np.abs(np.fft.rfft(signal))
+    carrier = float(np.fft.rfftfreq(len(signal), 1 / rate)[np.argmax(spectrum)])
+    block = rate // 4
+    usable = len(signal) // block * block
+    envelope = np.sqrt(np.mean(signal[:usable].reshape(-1, block) ** 2, axis=1))
+    envelope_spectrum = np.abs(np.fft.rfft(envelope - envelope.mean()))
+    frequencies = np.fft.rfftfreq(len(envelope), 0.25)
+    band = frequencies > 0.02  # above the session's slow fade in and out
+    modulation = float(frequencies[band][np.argmax(envelope_spectrum[band])])
+    return carrier, modulation
 
 
 def test_ctrl_c_mid_demo_leaves_nothing_running() -> None:
