@@ -52,6 +52,10 @@ from stream.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+#: Snapshots are written in groups: after this many changed patients, or this often.
+PERSIST_EVERY = 200
+PERSIST_INTERVAL_S = 0.05
+
 
 @dataclass
 class LoopStats:
@@ -121,6 +125,8 @@ class ClosedLoopWorker:
         self.partition_of: dict[str, int] = {}
         self.loaded_partitions: set[int] = set()
         self.known_policies: dict[str, PolicyVersion] = {}
+        self._dirty: set[str] = set()
+        self._persisting = asyncio.Lock()
         self.evaluators: dict[str, SessionEvaluator] = {}
         self.gate = MessageGate(consumer_id=self.producer_id)
         topics = settings.topics
@@ -154,8 +160,8 @@ class ClosedLoopWorker:
         )
         self.app.agent(self._inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
-        self.app.task(self._warm_up)
         self.app.timer(0.5)(self._write_stats)
+        self.app.timer(PERSIST_INTERVAL_S)(self._persist)
 
     async def _decide(self, stream: Any) -> None:
         async for record in stream.events():
@@ -199,17 +205,9 @@ class ClosedLoopWorker:
             if isinstance(event, StressScore) and result.decision is None:
                 continue  # a score outside an episode changes nothing: no snapshot needed
             offsets[message.topic] = message.offset
-            await self._save(patient, state, offsets)
-
-    async def _warm_up(self) -> None:
-        """Fetch the output topics' metadata at start-up: otherwise the first command of a
-        worker's life waits for it (about 200 ms here) on its way to the device."""
-        ensure = getattr(self.app.producer, "_ensure_producer", None)  # faust's aiokafka driver
-        if ensure is None:
-            return
-        client = ensure()
-        for suffix in ("commands", "decisions", "evaluations", "deadletter", STATE_SUFFIX):
-            await client.partitions_for(self.settings.topics.name(suffix))
+            self._dirty.add(patient)
+            if len(self._dirty) >= PERSIST_EVERY:
+                await self._persist()
 
     async def _ensure_loaded(self, partition: int) -> None:
         """Before the first input of a partition this worker owns, restore its patients."""
@@ -222,13 +220,31 @@ class ClosedLoopWorker:
             self.partition_of[patient] = partition
         self.loaded_partitions.add(partition)
 
-    async def _save(self, patient: str, state: PatientLoopState, offsets: dict[str, int]) -> None:
-        topic = self.app.topic(
-            self.settings.topics.name(STATE_SUFFIX), value_serializer="raw", key_serializer="raw"
-        )
-        saved = encode_snapshot(snapshot(patient, state, offsets))
-        delivery = await topic.send(key=patient.encode("ascii"), value=saved)
-        await delivery
+    async def _persist(self) -> None:
+        """Write the changed patients' snapshots, after the outputs they account for.
+
+        Snapshots are encoded first, then the producer is flushed (every output of the events
+        they include is on the broker), then they are sent. So a snapshot never reaches the
+        broker ahead of an output it claims; a snapshot lost in a crash only means the inputs
+        run again, with the same output ids. faust flushes again before committing offsets.
+        """
+        async with self._persisting:
+            if not self._dirty:
+                return
+            pending = [
+                (patient, encode_snapshot(snapshot(patient, state, self.offsets[patient])))
+                for patient in self._dirty
+                if (state := self.patients.get(patient)) is not None
+            ]
+            self._dirty.clear()
+            await self.app.producer.flush()
+            topic = self.app.topic(
+                self.settings.topics.name(STATE_SUFFIX),
+                value_serializer="raw",
+                key_serializer="raw",
+            )
+            for patient, saved in pending:
+                await topic.send(key=patient.encode("ascii"), value=saved)
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Forget partitions another worker now owns; their state is reloaded if they return.
@@ -313,8 +329,8 @@ class ClosedLoopWorker:
     async def _send(self, event: Event) -> None:
         topic_name = self.settings.topics.for_event(type(event))
         topic = self.app.topic(topic_name, value_serializer="raw", key_serializer="raw")
-        delivery = await topic.send(key=event.patient_id.encode("ascii"), value=encode_event(event))
-        await delivery
+        # Queued, not awaited one by one: _persist and faust's commit both flush first.
+        await topic.send(key=event.patient_id.encode("ascii"), value=encode_event(event))
         self.stats.record_produced(topic_name, event)
 
     async def _write_stats(self) -> None:

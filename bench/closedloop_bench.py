@@ -1,0 +1,205 @@
+"""Closed-loop throughput and latency, measured in one run against the real broker.
+
+Phases, all with one `vagus closedloop` worker process:
+
+1. reference: the pure decision engine (`closedloop.decision.step`) in this process, no Kafka,
+   on the same events: the ceiling that transport overhead is compared with;
+2. throughput: every event (an episode start, then scores inside the episode, for N patients)
+   produced as fast as possible; events per second = events / time until the last decision;
+3. latency: events sent at a steady rate; latency = stress event produced -> its decision read.
+
+Usage: .venv/bin/python bench/closedloop_bench.py [--patients 100] [--events 20000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import msgspec
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from closedloop.decision import PatientLoopState, step
+from closedloop.policy import DEFAULT_POLICY
+from stream.broker import EmbeddedBroker
+from stream.codec import decode_event, encode_event
+from stream.events import LoopDecision, StressEpisode, StressScore
+from stream.settings import KafkaSettings
+from vagus.config import VagusConfig
+from vagus.demo import create_topics
+
+S = 1_000_000_000
+PACED_RATE_PER_S = 1000.0
+T0 = 1_773_151_200 * S
+
+
+def make_events(patients: int, total: int, tag: str) -> list[StressEpisode | StressScore]:
+    """Round-robin over patients: each opens an episode, then sends scores inside it."""
+    events: list[StressEpisode | StressScore] = []
+    per_patient = max(2, total // patients)
+    for k in range(per_patient):
+        for p in range(patients):
+            patient = f"p-{p:012d}"
+            at = T0 + k * 10 * S
+            episode_id = f"{tag}-ep-{p:06d}"
+            if k == 0:
+                events.append(
+                    StressEpisode(
+                        event_id=f"{tag}-start-{p:06d}",
+                        patient_id=patient,
+                        producer_id="bench",
+                        gateway_time_ns=at,
+                        episode_id=episode_id,
+                        phase="start",
+                        started_at_ns=at,
+                        score=0.9,
+                        trigger_window_id=episode_id,
+                    )
+                )
+            else:
+                events.append(
+                    StressScore(
+                        event_id=f"{tag}-score-{p:06d}-{k:06d}",
+                        patient_id=patient,
+                        producer_id="bench",
+                        gateway_time_ns=at,
+                        window_id=f"{tag}-w-{p}-{k}",
+                        window_end_ns=at,
+                        score=0.9,
+                        method="bench",
+                        quality="ok",
+                    )
+                )
+    return events
+
+
+def reference_rate(events: list[StressEpisode | StressScore]) -> float:
+    states: dict[str, PatientLoopState] = {}
+    started = time.perf_counter()
+    for event in events:
+        state = states.setdefault(event.patient_id, PatientLoopState(policy=DEFAULT_POLICY))
+        step(state, event, producer_id="bench")
+    return len(events) / (time.perf_counter() - started)
+
+
+async def produce(
+    kafka: KafkaSettings, events: list[StressEpisode | StressScore], rate_per_s: float | None = None
+) -> dict[str, int]:
+    """Send events (paced when ``rate_per_s`` is given); return each event's send time."""
+    producer = AIOKafkaProducer(acks="all", linger_ms=2, **kafka.client_kwargs())
+    await producer.start()
+    sent: dict[str, int] = {}
+    topic = kafka.topics.name("stress")
+    started = time.monotonic()
+    try:
+        for i, event in enumerate(events):
+            if rate_per_s is not None:
+                await asyncio.sleep(max(0.0, started + i / rate_per_s - time.monotonic()))
+            sent[event.event_id] = time.time_ns()
+            await producer.send(topic, encode_event(event), key=event.patient_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def collect(kafka: KafkaSettings, wanted: set[str], timeout_s: float) -> dict[str, int]:
+    """Read decisions until one for every wanted trigger arrived; return their arrival times."""
+    consumer = AIOKafkaConsumer(
+        kafka.topics.name("decisions"),
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=kafka.fetch_max_wait_ms,
+        **kafka.client_kwargs(),
+    )
+    await consumer.start()
+    arrived: dict[str, int] = {}
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not wanted <= arrived.keys():
+                for records in (await consumer.getmany(timeout_ms=100, max_records=5000)).values():
+                    now = time.time_ns()
+                    for record in records:
+                        decision = decode_event(record.value or b"")
+                        if isinstance(decision, LoopDecision):
+                            arrived.setdefault(decision.trigger_event_id, now)
+    finally:
+        await consumer.stop()
+    return arrived
+
+
+async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, float | int]:
+    broker = EmbeddedBroker() if bootstrap is None else None
+    address = broker.start() if broker is not None else str(bootstrap)
+    kafka = KafkaSettings(topic_prefix=f"bench{uuid.uuid4().hex[:8]}").for_embedded_broker(address)
+    workdir = Path(tempfile.mkdtemp(prefix="vagus-bench-"))
+    config = workdir / "config.json"
+    config.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        await create_topics(kafka)
+        worker = subprocess.Popen(  # noqa: S603, ASYNC220 - our own interpreter; starts at once
+            [sys.executable, "-m", "vagus", "--config", str(config), "closedloop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        warm = make_events(patients, 2 * patients, "warm")
+        await produce(kafka, warm)
+        await collect(kafka, {e.event_id for e in warm}, 120)
+
+        burst = make_events(patients, total, "burst")
+        reference = reference_rate(make_events(patients, total, "ref"))
+        started = time.time_ns()
+        await produce(kafka, burst)
+        arrived = await collect(kafka, {e.event_id for e in burst}, 600)
+        elapsed_s = (max(arrived[e.event_id] for e in burst) - started) / 1e9
+        events_per_s = len(burst) / elapsed_s
+
+        paced = make_events(patients, min(total, 3000), "paced")
+        reading = asyncio.create_task(collect(kafka, {e.event_id for e in paced}, 120))
+        await asyncio.sleep(1.0)  # the reader is caught up before the first paced event
+        sent = await produce(kafka, paced, rate_per_s=PACED_RATE_PER_S)
+        arrived = await reading
+        latencies = np.array([(arrived[k] - sent[k]) / 1e6 for k in sent])
+        return {
+            "patients": patients,
+            "events": len(burst),
+            "events_per_s": round(events_per_s, 1),
+            "engine_events_per_s": round(reference, 1),
+            "worker_vs_engine_ratio": round(events_per_s / reference, 4),
+            "paced_rate_per_s": PACED_RATE_PER_S,
+            "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+            "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        }
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        if broker is not None:
+            broker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--bootstrap", help="a Kafka to use instead of the embedded broker")
+    parser.add_argument("--json", action="store_true", help="last line: one JSON object")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.patients, args.events, args.bootstrap))
+    for key, value in result.items():
+        print(f"{key:>24}: {value}")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
