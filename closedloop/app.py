@@ -52,6 +52,8 @@ from stream.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+#: The topics the worker consumes (by suffix).
+INPUT_SUFFIXES = ("stress", "outcomes", "sleep", "policy", "features")
 #: Snapshots are written in groups: after this many changed patients, or this often.
 PERSIST_EVERY = 200
 PERSIST_INTERVAL_S = 0.05
@@ -71,6 +73,7 @@ class LoopStats:
     produced: dict[str, list[str]] = field(default_factory=dict)
     produced_count: int = 0
     already_applied: int = 0
+    ready: bool = False
     duplicates: int = 0
     dead_lettered: int = 0
     commands: int = 0
@@ -126,6 +129,7 @@ class ClosedLoopWorker:
         self.loaded_partitions: set[int] = set()
         self.known_policies: dict[str, PolicyVersion] = {}
         self._dirty: set[str] = set()
+        self._loading: dict[int, asyncio.Future[None]] = {}
         self._persisting = asyncio.Lock()
         self.evaluators: dict[str, SessionEvaluator] = {}
         self.gate = MessageGate(consumer_id=self.producer_id)
@@ -150,16 +154,13 @@ class ClosedLoopWorker:
         )
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         self._inputs = self.app.topic(
-            topics.name("stress"),
-            topics.name("outcomes"),
-            topics.name("sleep"),
-            topics.name("policy"),
-            topics.name("features"),
+            *(topics.name(suffix) for suffix in INPUT_SUFFIXES),
             value_serializer="raw",
             key_serializer="raw",
         )
         self.app.agent(self._inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(0.5)(self._write_stats)
         self.app.timer(PERSIST_INTERVAL_S)(self._persist)
 
@@ -210,15 +211,38 @@ class ClosedLoopWorker:
                 await self._persist()
 
     async def _ensure_loaded(self, partition: int) -> None:
-        """Before the first input of a partition this worker owns, restore its patients."""
+        """Before the first input of a partition this worker owns, restore its patients.
+
+        Loading starts as soon as the partition is assigned (see :meth:`_on_assigned`); an input
+        that arrives meanwhile waits for that same load rather than starting another.
+        """
         if partition in self.loaded_partitions:
             return
-        for patient, saved in (await read_partition(self.settings, partition)).items():
-            self.patients[patient] = restore(saved)
-            self.offsets[patient] = dict(saved.offsets)
-            self._adopt_known_policy(patient)
-            self.partition_of[patient] = partition
-        self.loaded_partitions.add(partition)
+        loading = self._loading.get(partition)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(partition))
+            self._loading[partition] = loading
+        await asyncio.shield(loading)
+
+    async def _load(self, partition: int) -> None:
+        try:
+            for patient, saved in (await read_partition(self.settings, partition)).items():
+                self.patients[patient] = restore(saved)
+                self.offsets[patient] = dict(saved.offsets)
+                self._adopt_known_policy(patient)
+                self.partition_of[patient] = partition
+            self.loaded_partitions.add(partition)
+        finally:
+            self._loading.pop(partition, None)
+
+    async def _on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Restore the patients of newly assigned partitions before their inputs arrive."""
+        del sender, signal, kwargs
+        assigned: set[Any] = args[0] if args else set()
+        inputs = {self.settings.topics.name(suffix) for suffix in INPUT_SUFFIXES}
+        for partition in sorted({tp.partition for tp in assigned if tp.topic in inputs}):
+            await self._ensure_loaded(partition)
+        self.stats.ready = True
 
     async def _persist(self) -> None:
         """Write the changed patients' snapshots, after the outputs they account for.

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RECORDING = Path(__file__).parent / "data" / "demo-session.vrec"
 DEFAULT_SPEED = Speed(60.0)
 DRAIN_TIMEOUT_S = 30.0
+WORKER_READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ async def _run_with_broker(
     await create_topics(kafka)
     worker = WorkerProcess(msgspec.structs.replace(options.config, kafka=kafka), work_dir)
     worker.start()
+    await _wait_ready(worker)
     reader = open_recording(options.recording)
     clock = ReplayClock(options.speed)
     pacer = SimulatedDevice()
@@ -216,6 +218,19 @@ async def _run_with_broker(
         await auditor.stop()
         await audit_producer.stop()
         worker.stop()
+
+
+async def _wait_ready(worker: WorkerProcess) -> None:
+    """Start replaying once the worker owns its partitions and has restored their state, so
+    the demo's latency figures measure the pipeline, not the worker's start-up."""
+    deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not worker.alive():
+            raise RuntimeError(f"the closed-loop worker died:\n{worker.log_tail()}")
+        if WorkerStats.read(worker.stats_path).ready:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the closed-loop worker was not ready in time:\n{worker.log_tail()}")
 
 
 async def _drain(gateway: Gateway, audit: AuditLog, worker: WorkerProcess) -> WorkerStats:

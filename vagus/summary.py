@@ -53,6 +53,7 @@ class WorkerStats:
     produced: dict[str, list[str]] = field(default_factory=dict)
     duplicates: int = 0
     dead_lettered: int = 0
+    ready: bool = False
 
     @classmethod
     def read(cls, path: Path) -> WorkerStats:
@@ -67,6 +68,7 @@ class WorkerStats:
             produced=dict(raw.get("produced", {})),
             duplicates=int(raw.get("duplicates", 0)),
             dead_lettered=int(raw.get("dead_lettered", 0)),
+            ready=bool(raw.get("ready", False)),
         )
 
     def produced_ids(self) -> set[str]:
