@@ -6,8 +6,10 @@ compromised worker upstream must not be able to make a device exceed them.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
+import zoneinfo
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,10 @@ class DeviceLimits:
     max_sessions_per_day: int = 6
     min_gap_s: float = 900.0
     modalities: frozenset[str] = frozenset({"paced_breathing", "vibroacoustic"})
+    #: Local hours [start, end) in ``timezone`` when the device stays silent, whatever it is told.
+    quiet_hours: tuple[int, int] | None = (22, 7)
+    timezone: str = "UTC"
+    allow_during_sleep: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.max_session_s <= 3600:
@@ -38,6 +44,19 @@ class DeviceLimits:
             raise ValueError("max_intensity must be in [0, 1]")
         if self.max_sessions_per_day < 0 or self.min_gap_s < 0:
             raise ValueError("max_sessions_per_day and min_gap_s must not be negative")
+        if self.quiet_hours is not None and not all(0 <= h <= 23 for h in self.quiet_hours):
+            raise ValueError("quiet_hours must be two hours within 0..23")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone {self.timezone!r} is unknown") from exc
+
+    def in_quiet_hours(self, time_ns: int) -> bool:
+        if self.quiet_hours is None or self.quiet_hours[0] == self.quiet_hours[1]:
+            return False
+        start, end = self.quiet_hours
+        hour = dt.datetime.fromtimestamp(time_ns / 1e9, tz=zoneinfo.ZoneInfo(self.timezone)).hour
+        return start <= hour < end if start < end else hour >= start or hour < end
 
 
 class InterlockState(msgspec.Struct, kw_only=True):
@@ -86,6 +105,8 @@ class Interlock:
     store: InterlockStore | None = None
     _starts_ns: deque[int] = field(default_factory=deque)
     _busy_until_ns: int = 0
+    #: The gateway's own view of sleep, set from its sleep/wake epochs.
+    asleep: bool = False
     #: Set when saved state could not be read: refuse everything until a full gap has passed.
     _fail_safe: bool = False
     _fail_safe_until_ns: int | None = None
@@ -118,6 +139,11 @@ class Interlock:
             (command.action != "start", f"unsupported action {command.action}"),
             (command.modality not in limits.modalities, f"modality {command.modality} disabled"),
             (now_ns > command.expires_at_ns, "command expired before it arrived"),
+            (limits.in_quiet_hours(now_ns), "quiet hours on this device"),
+            (
+                self.asleep and not limits.allow_during_sleep,
+                "the patient is asleep (the gateway's own sleep detection)",
+            ),
             (now_ns < self._busy_until_ns, "a session is already running"),
             (
                 parameters.duration_s > limits.max_session_s,

@@ -45,13 +45,23 @@ class DeviceLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     max_intensity: float = 0.8
     max_sessions_per_day: int = 6
     min_gap_s: float = 900.0
+    quiet_hours_start: int | None = 22
+    quiet_hours_end: int | None = 7
+    timezone: str = "UTC"
+    allow_during_sleep: bool = False
 
     def to_limits(self) -> DeviceLimits:
+        quiet = None
+        if self.quiet_hours_start is not None and self.quiet_hours_end is not None:
+            quiet = (self.quiet_hours_start, self.quiet_hours_end)
         return DeviceLimits(
             max_session_s=self.max_session_s,
             max_intensity=self.max_intensity,
             max_sessions_per_day=self.max_sessions_per_day,
             min_gap_s=self.min_gap_s,
+            quiet_hours=quiet,
+            timezone=self.timezone,
+            allow_during_sleep=self.allow_during_sleep,
         )
 
 
@@ -73,7 +83,7 @@ def load_config(path: Path | None) -> VagusConfig:
         text = path.read_text(encoding="utf-8")
         raw = msgspec.json.decode(text) if path.suffix == ".json" else tomllib.loads(text)
         config = msgspec.convert(raw, VagusConfig)
-        config.device_limits.to_limits()
+        config.device_limits.to_limits()  # raises ValueError for impossible limits
         problems = policy_problems(config.policy)
         if problems:
             raise ValueError("policy: " + "; ".join(problems))

@@ -53,7 +53,9 @@ class FakeClock:
 
 
 def test_refusals_name_the_limit() -> None:
-    interlock = Interlock(DeviceLimits(max_session_s=600, max_intensity=0.6, min_gap_s=900))
+    interlock = Interlock(
+        DeviceLimits(max_session_s=600, max_intensity=0.6, min_gap_s=900, quiet_hours=None)
+    )
     assert "duration 900" in (interlock.refusal(command(0, duration_s=900), 0) or "")
     assert "intensity 0.7" in (interlock.refusal(command(0, intensity=0.7), 0) or "")
     assert "expired" in (interlock.refusal(command(0), 61 * S) or "")
@@ -72,6 +74,7 @@ def test_refusals_name_the_limit() -> None:
         max_intensity=st.floats(0, 1),
         max_sessions_per_day=st.integers(0, 10),
         min_gap_s=st.floats(0, 7200),
+        quiet_hours=st.none() | st.tuples(st.integers(0, 23), st.integers(0, 23)),
     ),
     requests=st.lists(
         st.tuples(st.integers(1, 20_000), st.floats(1, 4000), st.floats(0, 1)), max_size=80
@@ -89,6 +92,7 @@ def test_no_command_sequence_exceeds_the_device_limits(
             interlock.record_start(now, duration_s)
             accepted.append((now, duration_s, intensity))
     for i, (start, duration_s, intensity) in enumerate(accepted):
+        assert not limits.in_quiet_hours(start)
         assert duration_s <= limits.max_session_s
         assert intensity <= limits.max_intensity
         assert (
@@ -110,7 +114,11 @@ async def test_runner_reports_every_state_and_renders_breaths() -> None:
     clock = FakeClock(10 * S)
     device = SimulatedDevice()
     runner = SessionRunner(
-        device=device, interlock=Interlock(DeviceLimits()), clock=clock, emit=emit, producer_id="t"
+        device=device,
+        interlock=Interlock(DeviceLimits(quiet_hours=None)),
+        clock=clock,
+        emit=emit,
+        producer_id="t",
     )
     await runner.handle(command(10 * S, duration_s=60))
     await runner.wait_idle()
@@ -134,7 +142,7 @@ async def test_patient_abort_stops_the_session_at_once() -> None:
 
     runner = SessionRunner(
         device=SimulatedDevice(),
-        interlock=Interlock(DeviceLimits()),
+        interlock=Interlock(DeviceLimits(quiet_hours=None)),
         clock=SlowClock(),
         emit=emit,
         producer_id="t",
@@ -148,7 +156,7 @@ async def test_patient_abort_stops_the_session_at_once() -> None:
 
 def test_the_interlock_remembers_across_a_restart(tmp_path: Path) -> None:
     store = InterlockStore(tmp_path / "interlock.json")
-    limits = DeviceLimits(max_sessions_per_day=2, min_gap_s=900)
+    limits = DeviceLimits(max_sessions_per_day=2, min_gap_s=900, quiet_hours=None)
     first = Interlock(limits, store=store)
     assert first.refusal(command(0), 0) is None
     first.record_start(0, 60)
@@ -164,7 +172,22 @@ def test_the_interlock_remembers_across_a_restart(tmp_path: Path) -> None:
 def test_unreadable_state_fails_safe(tmp_path: Path) -> None:
     path = tmp_path / "interlock.json"
     path.write_text("{half a file")
-    interlock = Interlock(DeviceLimits(min_gap_s=900), store=InterlockStore(path))
+    interlock = Interlock(DeviceLimits(min_gap_s=900, quiet_hours=None), store=InterlockStore(path))
     assert "unreadable" in (interlock.refusal(command(0), 0) or "")
     assert "unreadable" in (interlock.refusal(command(899 * S), 899 * S) or "")
     assert interlock.refusal(command(900 * S), 900 * S) is None
+
+
+def test_quiet_hours_and_sleep_are_enforced_on_the_device_too() -> None:
+    limits = DeviceLimits(quiet_hours=(22, 7), timezone="Europe/Berlin", min_gap_s=0)
+    interlock = Interlock(limits)
+    berlin_23h = 1_773_176_400 * S  # 2026-03-10 22:00 UTC = 23:00 in Berlin
+    berlin_10h = berlin_23h + 11 * 3600 * S
+    assert "quiet hours" in (interlock.refusal(command(berlin_23h), berlin_23h) or "")
+    assert interlock.refusal(command(berlin_10h), berlin_10h) is None
+    interlock.asleep = True
+    assert "asleep" in (interlock.refusal(command(berlin_10h), berlin_10h) or "")
+    napping_allowed = Interlock(
+        DeviceLimits(quiet_hours=None, allow_during_sleep=True), asleep=True
+    )
+    assert napping_allowed.refusal(command(berlin_10h), berlin_10h) is None

@@ -51,6 +51,7 @@ timezone = "Europe/Berlin"
         ("[policy]\nsession_duration_s = 7200.0\n", "session_duration_s=7200"),
         ("[policy]\nmax_sessions_per_day = 50\n", "max_sessions_per_day=50"),
         ("[device_limits]\nmax_intensity = 2.0\n", "max_intensity"),
+        ("[device_limits]\ntimezone = 'Mars/Olympus'\n", "timezone 'Mars/Olympus' is unknown"),
         ("[kafka]\nbootstrapp = 'x'\n", "bootstrapp"),
         ("[kafka\n", "not valid TOML"),
     ],
