@@ -247,6 +247,14 @@ def encode_delta_samples(samples: npt.ArrayLike, resolution_bits: int) -> bytes:
     return bytes(out)
 
 
+def _scaled(raw: npt.NDArray[np.int32], multiplier: float) -> npt.NDArray[np.int32]:
+    """Truncate raw * multiplier to int32 as the SDK does; a factor that cannot is a bad frame."""
+    scaled = np.trunc(raw * np.float64(multiplier)) if np.isfinite(multiplier) else None
+    if scaled is None or scaled.min() < _INT32.min or scaled.max() > _INT32.max:
+        raise DecodeError(f"PMD ACC: factor {multiplier!r} does not map the samples into int32")
+    return scaled.astype(np.int32)
+
+
 def _decode_acc(frame_type: int, content: bytes, factor: float | None) -> npt.NDArray[np.int32]:
     if frame_type in _ACC_RAW_WIDTHS:
         width = _ACC_RAW_WIDTHS[frame_type]
@@ -263,15 +271,12 @@ def _decode_acc(frame_type: int, content: bytes, factor: float | None) -> npt.ND
                 "PMD ACC frame type 0x80 carries counts of G x factor; pass acc_factor= "
                 "(setting FACTOR from the get-settings response)"
             )
-        raw = decode_delta_samples(content, _ACC_AXES, 16)
-        scaled: npt.NDArray[np.int32] = np.trunc(raw * (factor * 1000.0)).astype(np.int32)
-        return scaled
+        return _scaled(decode_delta_samples(content, _ACC_AXES, 16), factor * 1000.0)
     if frame_type == _COMPRESSED | 1:
         raw = decode_delta_samples(content, _ACC_AXES, 16)
         if factor is None or factor == 1.0:
             return raw
-        factored: npt.NDArray[np.int32] = np.trunc(raw * factor).astype(np.int32)
-        return factored
+        return _scaled(raw, factor)
     raise DecodeError(f"PMD ACC frame type 0x{frame_type:02x} ({frame_type}) is not supported")
 
 
