@@ -20,6 +20,7 @@ from ingest.errors import IngestError
 from ingest.replay import Speed
 from stream.errors import StreamError
 from vagus.config import ConfigError, VagusConfig, load_config
+from vagus.model.cli import add_model_commands, cmd_model
 
 SPEED_HELP = textwrap.dedent(
     """\
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--reason", required=True, help="why, for the audit trail")
     trail = policy_commands.add_parser("history", help="every version and audited change")
     trail.add_argument("patient", help="pseudonymous patient id (p-...)")
+    add_model_commands(commands)
     return parser
 
 
@@ -354,6 +356,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, VagusConfig], int]] = {
     "broker": cmd_broker,
     "topics": cmd_topics,
     "policy": cmd_policy,
+    "model": cmd_model,
 }
 
 

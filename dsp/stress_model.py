@@ -1,0 +1,137 @@
+"""The trained stress model at run time: LiteRT, loaded once, gated by signal quality.
+
+The .tflite holds the MLP with its Platt calibration folded into the output layer, so its output
+is already a calibrated probability; the JSON sidecar next to it holds what the graph cannot: the
+feature order and transforms, the clip, and the decision threshold. Normalisation is per patient
+(mean and SD over their calibration period), exactly as in training, where each subject was
+z-scored against their own baseline windows. Windows the model was never meant to judge (too few
+or too many rejected beats, heavy motion, missing inputs) get no probability at all rather than a
+confident-looking number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError:  # pragma: no cover - older Pis with only tflite-runtime (numpy 1)
+    from tflite_runtime.interpreter import Interpreter
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "vagus" / "data" / "stress_model.tflite"
+QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]
+
+
+@dataclass(frozen=True, slots=True)
+class QualityInputs:
+    """What the gateway already measures per window (see vagus.pipeline's quality gate)."""
+
+    beats: int
+    rr_artifact_fraction: float | None
+    motion_fraction: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QualityGate:
+    """Defaults mirror vagus.pipeline: MIN_BEATS, MAX_ARTIFACT_FRACTION, MAX_MOTION_FRACTION."""
+
+    min_beats: int = 20
+    max_rr_artifact_fraction: float = 0.2
+    max_motion_fraction: float = 0.5
+
+    def flag(self, quality: QualityInputs) -> QualityFlag:
+        artifacts = quality.rr_artifact_fraction
+        if (
+            quality.beats < self.min_beats
+            or artifacts is None
+            or not artifacts <= self.max_rr_artifact_fraction
+        ):
+            return "poor_signal"
+        if (quality.motion_fraction or 0.0) > self.max_motion_fraction:  # None: no ACC stream
+            return "motion"
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScore:
+    probability: float | None
+    quality_flag: QualityFlag
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBaseline:
+    """Per-feature mean and SD of one patient's calibration period, in model input order."""
+
+    mean: npt.NDArray[np.float64]
+    sd: npt.NDArray[np.float64]
+
+
+class StressModel:
+    """Load once, then score many windows of one patient."""
+
+    def __init__(self, model_path: Path = DEFAULT_MODEL, baseline: PatientBaseline | None = None):
+        sidecar: dict[str, Any] = json.loads(model_path.with_suffix(".json").read_text())
+        self.features: list[str] = [f["name"] for f in sidecar["features"]]
+        self._log = np.array([f["transform"] == "log" for f in sidecar["features"]])
+        self.clip = float(sidecar["normalisation"]["clip"])
+        self.min_sd = float(sidecar["normalisation"]["min_sd"])
+        self.threshold = float(sidecar["threshold"])
+        self.gate = QualityGate()
+        self.baseline = baseline
+        self._interpreter = Interpreter(model_path=str(model_path))
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def vector(self, features: Mapping[str, float]) -> npt.NDArray[np.float64] | None:
+        """Transformed features in model order, or None if any is absent or not finite."""
+        try:
+            values = np.array([float(features[name]) for name in self.features])
+        except KeyError:
+            return None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values[self._log] = np.log(values[self._log])
+        return values if bool(np.all(np.isfinite(values))) else None
+
+    def fit_baseline(self, windows: Sequence[Mapping[str, float]]) -> PatientBaseline:
+        """Mean and SD (ddof=1) over the usable calibration windows; needs at least two."""
+        rows = [v for w in windows if (v := self.vector(w)) is not None]
+        if len(rows) < 2:
+            raise ValueError("a baseline needs at least two complete calibration windows")
+        stacked = np.vstack(rows)
+        sd = stacked.std(axis=0, ddof=1)
+        self.baseline = PatientBaseline(stacked.mean(axis=0), np.where(sd > self.min_sd, sd, 1.0))
+        return self.baseline
+
+    def normalise(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+        if self.baseline is None:
+            raise RuntimeError("fit_baseline (or pass baseline=) before scoring")
+        z = (values - self.baseline.mean) / self.baseline.sd
+        return np.clip(z, -self.clip, self.clip).astype(np.float32)[None, :]
+
+    def probability(self, normalised: npt.NDArray[np.float32]) -> float:
+        """One interpreter call on an already normalised (1, n_features) float32 row."""
+        self._interpreter.set_tensor(self._input, normalised)
+        self._interpreter.invoke()
+        return float(self._interpreter.get_tensor(self._output)[0, 0])
+
+    def score(self, features: Mapping[str, float], quality: QualityInputs) -> ModelScore:
+        flag = self.gate.flag(quality)
+        if flag != "ok":
+            return ModelScore(None, flag)
+        values = self.vector(features)
+        if values is None:
+            return ModelScore(None, "missing_features")
+        p = self.probability(self.normalise(values))
+        return ModelScore(p if math.isfinite(p) else None, "ok")
+
+    def is_stress(self, score: ModelScore) -> bool:
+        return score.probability is not None and score.probability >= self.threshold

@@ -1,0 +1,101 @@
+"""`vagus model train`: retrain from scratch, print LOSO tables, write the .tflite and sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
+) / "wesad_wrist_features_60s.csv"
+
+
+def add_model_commands(subparsers: Any) -> None:
+    """Register `model train` on the top-level subparsers of `vagus`."""
+    model = subparsers.add_parser("model", help="train and evaluate the stress model")
+    commands = model.add_subparsers(dest="model_command", required=True)
+    train = commands.add_parser(
+        "train",
+        help="leave-one-subject-out evaluation, baselines, calibration and .tflite export",
+    )
+    train.add_argument("--data", type=Path, default=DEFAULT_DATA, help="WESAD feature CSV")
+    train.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/model"),
+        help="where stress_model.tflite and .json go (vagus/data to refresh the bundled model)",
+    )
+    train.add_argument("--json", action="store_true", help="last line: one JSON object")
+
+
+def _row(label: str, m: dict[str, float]) -> str:
+    return (
+        f"| {label} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['auroc']:.3f} "
+        f"| {m['brier']:.3f} |"
+    )
+
+
+def render(report: dict[str, Any]) -> str:
+    """Markdown tables, so the model card can quote a run verbatim."""
+    head = "| {} | accuracy | macro-F1 | AUROC | Brier |\n|---|---|---|---|---|"
+    lines = []
+    for variant, title in (("evaluation", "without"), ("with_temperature", "with")):
+        lines += [f"\n### LOSO overall, {title} skin temperature\n", head.format("model")]
+        for name, result in report[variant].items():
+            lines.append(_row(name, result["overall"]))
+            lines.append(_row(f"{name}, after calibration period", result["after_calibration"]))
+    evaluation = report["evaluation"]
+    lines += [
+        "\n### Per subject, exported MLP (threshold of its own fold)\n",
+        head.format("subject"),
+    ]
+    per_subject = evaluation["mlp"]["per_subject"]
+    lines += [_row(subject, m) for subject, m in per_subject.items()]
+    for key in ("accuracy", "macro_f1", "auroc", "brier"):
+        values = [m[key] for m in per_subject.values()]
+        lines.append(
+            f"\n{key} across subjects: mean {sum(values) / len(values):.3f}, "
+            f"min {min(values):.3f}, max {max(values):.3f}"
+        )
+    lines += ["\n### Per-subject accuracy, baselines\n", "| subject | logistic | boosting |"]
+    lines.append("|---|---|---|")
+    for subject in per_subject:
+        lines.append(
+            f"| {subject} | {evaluation['logistic']['per_subject'][subject]['accuracy']:.3f} "
+            f"| {evaluation['boosting']['per_subject'][subject]['accuracy']:.3f} |"
+        )
+    lines += ["\n### Reliability, exported MLP (LOSO, pooled)\n"]
+    lines += ["| bin | windows | mean predicted | observed stress |", "|---|---|---|---|"]
+    lines += [
+        f"| {b['bin']} | {b['windows']} | {b['mean_predicted']:.3f} | {b['observed_stress']:.3f} |"
+        for b in evaluation["mlp"]["reliability"]
+    ]
+    lines.append(
+        f"\nexported: threshold {report['threshold']:.2f}, L2 alpha {report['l2_alpha']}, "
+        f"{report['subjects']} subjects, {report['seconds']} s, written to {report['out_dir']}"
+    )
+    return "\n".join(lines)
+
+
+def cmd_model(args: argparse.Namespace, config: object = None) -> int:
+    """Handler for `vagus model train`; config is unused and accepted to fit vagus.cli."""
+    from vagus.model.train import run  # noqa: PLC0415 - sklearn loads only when training
+
+    if not args.data.is_file():
+        print(f"vagus: training data not found: {args.data}", file=sys.stderr)
+        return 2
+    report = run(args.data, args.out)
+    print(render(report))
+    if args.json:
+        summary = {k: v for k, v in report.items() if k not in ("evaluation", "with_temperature")}
+        summary["baselines"] = {
+            name: report["evaluation"][name]["overall"] for name in ("logistic", "boosting")
+        }
+        summary["with_temperature"] = {
+            name: result["overall"] for name, result in report["with_temperature"].items()
+        }
+        print(json.dumps(summary))
+    return 0

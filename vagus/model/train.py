@@ -1,0 +1,331 @@
+"""Train, evaluate (leave-one-subject-out) and export the stress model.
+
+Every choice that could leak the held-out subject is made inside the training subjects only: the
+MLP's L2 strength, its Platt calibration and its decision threshold come from a grouped inner
+cross-validation, so the LOSO numbers are what an unseen wearer should expect.
+
+Normalisation mirrors the gateway: each subject's features are z-scored against that subject's
+own calibration period (WESAD's baseline condition, raw_label 1), not against the whole session.
+The CSV's ``z_*`` columns are whole-session z-scores; because a z-score is affine in the raw value,
+re-normalising them against the calibration windows gives exactly the calibration-period z-score
+of the raw feature, so no future data reaches the model.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_score
+from sklearn.model_selection import GroupKFold
+from sklearn.neural_network import MLPClassifier
+
+from vagus.model.tflite_writer import Layer, mlp_forward, write_mlp
+
+FloatArray = npt.NDArray[np.float64]
+Metrics = dict[str, float]
+
+SEED = 0
+CLIP = 8.0  # calibration SDs; beyond this a value is an artefact, not a stronger stress signal
+MIN_SD = 1e-9  # a feature constant over calibration is left unscaled (sd 1)
+HIDDEN = 16
+ALPHAS = (0.1, 1.0, 10.0)  # L2 strengths tried in the inner CV
+INNER_FOLDS = 3
+# Plausibility on raw values: windows outside are scored but never fitted to (data caveat 3).
+MEAN_RR_MS = (300.0, 1500.0)
+MAX_RMSSD_MS = 1000.0
+# Exact duplicates of kept columns (mean HR z equals mean RR z; SD1 equals SDSD), and the
+# columns no gateway sensor provides.
+_DUPLICATES = {"z_hrv_mean_hr", "z_hrv_sd1"}
+_RAW_ONLY = ("hrv_lf_hf_ratio", "eda_skewness", "eda_kurtosis")
+_LOG = {"hrv_lf_hf_ratio"}
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """Features (transformed, not yet normalised) and labels of every window, subject-sorted."""
+
+    features: list[str]  # gateway-side names, in model input order
+    columns: list[str]  # the CSV column each feature comes from
+    values: FloatArray
+    stress: npt.NDArray[np.int_]
+    subjects: npt.NDArray[np.str_]
+    calibration: npt.NDArray[np.bool_]
+    plausible: npt.NDArray[np.bool_]
+    sha256: str
+
+
+def feature_columns(header: list[str], with_temperature: bool) -> list[str]:
+    """Chest-strap HRV, EDA and accelerometer features; skin temperature only when asked."""
+    z = [c for c in header if c.startswith("z_") and c not in _DUPLICATES]
+    z = [c for c in z if with_temperature or "temp" not in c]
+    acc = [c for c in header if c.startswith("acc_")]
+    return z + [c for c in _RAW_ONLY if c in header] + acc
+
+
+def load(path: Path, with_temperature: bool = False) -> Dataset:
+    raw = path.read_bytes()
+    rows = list(csv.DictReader(raw.decode().splitlines()))
+    rows.sort(key=lambda r: (r["subject_id"], float(r["time_end_sec"])))
+    columns = feature_columns(list(rows[0]), with_temperature)
+    values = np.array([[float(r[c]) for c in columns] for r in rows])
+    for j, column in enumerate(columns):
+        if column in _LOG:
+            values[:, j] = np.log(values[:, j])
+    mean_rr = np.array([float(r["raw_hrv_mean_hr"]) for r in rows])  # the column holds RR in ms
+    rmssd = np.array([float(r["raw_hrv_rmssd"]) for r in rows])
+    return Dataset(
+        features=[c.removeprefix("z_") for c in columns],
+        columns=columns,
+        values=values,
+        stress=np.array([r["label"] == "stress" for r in rows], dtype=np.int_),
+        subjects=np.array([r["subject_id"] for r in rows]),
+        calibration=np.array([r["raw_label"] == "1" for r in rows]),
+        plausible=(mean_rr >= MEAN_RR_MS[0]) & (mean_rr <= MEAN_RR_MS[1]) & (rmssd <= MAX_RMSSD_MS),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def normalise(data: Dataset) -> FloatArray:
+    """Each subject against the mean and SD of their own plausible calibration windows."""
+    out = np.empty_like(data.values)
+    for subject in np.unique(data.subjects):
+        rows = data.subjects == subject
+        reference = data.values[rows & data.calibration & data.plausible]
+        mean = reference.mean(axis=0)
+        sd = reference.std(axis=0, ddof=1)
+        sd = np.where(sd > MIN_SD, sd, 1.0)
+        out[rows] = np.clip((data.values[rows] - mean) / sd, -CLIP, CLIP)
+    return out
+
+
+def _fit_mlp(x: FloatArray, y: npt.NDArray[np.int_], alpha: float) -> list[Layer]:
+    net = MLPClassifier((HIDDEN,), alpha=alpha, solver="lbfgs", max_iter=2000, random_state=SEED)
+    with warnings.catch_warnings():  # lbfgs stopping at max_iter on a plateau is expected
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        net.fit(x, y)
+    return list(zip(net.coefs_, net.intercepts_, strict=True))
+
+
+def _logit(layers: list[Layer], x: FloatArray) -> FloatArray:
+    p = np.clip(mlp_forward(layers, x)[:, 0], 1e-12, 1 - 1e-12)
+    return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
+
+
+def _platt(logit: FloatArray, y: npt.NDArray[np.int_]) -> tuple[float, float]:
+    fit = LogisticRegression(C=1e4, max_iter=1000).fit(logit[:, None], y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def choose_threshold(p: FloatArray, y: npt.NDArray[np.int_]) -> float:
+    """The macro-F1-best cut on out-of-fold probabilities; ties go to the one nearest 0.5."""
+    grid = np.round(np.linspace(0.05, 0.95, 91), 2)
+    scores = np.array([f1_score(y, p >= t, average="macro") for t in grid])
+    best = grid[scores >= scores.max() - 1e-12]
+    return float(best[np.argmin(np.abs(best - 0.5))])
+
+
+@dataclass(frozen=True, slots=True)
+class FittedMlp:
+    layers: list[Layer]  # Platt calibration folded into the output layer
+    alpha: float
+    platt: tuple[float, float]
+    threshold: float
+
+
+def fit_exported(x: FloatArray, y: npt.NDArray[np.int_], groups: npt.NDArray[Any]) -> FittedMlp:
+    """Inner grouped CV picks alpha (log-loss), then Platt and threshold on its OOF logits."""
+    folds = list(GroupKFold(INNER_FOLDS).split(x, y, groups))
+    oof = {alpha: np.zeros(len(y)) for alpha in ALPHAS}
+    for train, test in folds:
+        for alpha in ALPHAS:
+            oof[alpha][test] = _logit(_fit_mlp(x[train], y[train], alpha), x[test])
+
+    def log_loss(z: FloatArray) -> float:
+        return float(np.mean(np.logaddexp(0, z) - y * z))
+
+    alpha = min(ALPHAS, key=lambda a: log_loss(oof[a]))
+    slope, intercept = _platt(oof[alpha], y)
+    threshold = choose_threshold(1 / (1 + np.exp(-(slope * oof[alpha] + intercept))), y)
+    layers = _fit_mlp(x, y, alpha)
+    weights, bias = layers[-1]
+    folded = (np.asarray(weights) * slope, np.asarray(bias) * slope + intercept)
+    return FittedMlp([*layers[:-1], folded], alpha, (slope, intercept), threshold)
+
+
+def metrics(y: npt.NDArray[np.int_], p: FloatArray, threshold: float | FloatArray) -> Metrics:
+    predicted = p >= threshold
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "macro_f1": float(f1_score(y, predicted, average="macro")),
+        "auroc": float(roc_auc_score(y, p)) if len(set(y.tolist())) == 2 else float("nan"),
+        "brier": float(brier_score_loss(y, p)),
+    }
+
+
+Scorer = Callable[
+    [FloatArray, npt.NDArray[np.int_], npt.NDArray[Any], FloatArray], tuple[FloatArray, float]
+]
+
+
+def _mlp(
+    x: FloatArray, y: npt.NDArray[np.int_], groups: npt.NDArray[Any], xt: FloatArray
+) -> tuple[FloatArray, float]:
+    fitted = fit_exported(x, y, groups)
+    return mlp_forward(fitted.layers, xt)[:, 0], fitted.threshold
+
+
+def _logistic(
+    x: FloatArray, y: npt.NDArray[np.int_], _: Any, xt: FloatArray
+) -> tuple[FloatArray, float]:
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(x, y)
+    return np.asarray(model.predict_proba(xt)[:, 1], dtype=np.float64), 0.5
+
+
+def _boosting(
+    x: FloatArray, y: npt.NDArray[np.int_], _: Any, xt: FloatArray
+) -> tuple[FloatArray, float]:
+    model = HistGradientBoostingClassifier(random_state=SEED).fit(x, y)
+    return np.asarray(model.predict_proba(xt)[:, 1], dtype=np.float64), 0.5
+
+
+def loso(data: Dataset, x: FloatArray, scorer: Scorer) -> tuple[FloatArray, FloatArray]:
+    """Out-of-fold probabilities and the threshold each window's fold chose."""
+    p = np.zeros(len(data.stress))
+    cut = np.zeros(len(data.stress))
+    for subject in np.unique(data.subjects):
+        test = data.subjects == subject
+        fit = ~test & data.plausible
+        p[test], cut[test] = scorer(x[fit], data.stress[fit], data.subjects[fit], x[test])
+    return p, cut
+
+
+def reliability(y: npt.NDArray[np.int_], p: FloatArray, bins: int = 10) -> list[dict[str, Any]]:
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    return [
+        {
+            "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+            "windows": int(np.sum(index == b)),
+            "mean_predicted": float(p[index == b].mean()),
+            "observed_stress": float(y[index == b].mean()),
+        }
+        for b in range(bins)
+        if np.any(index == b)
+    ]
+
+
+def evaluate(data: Dataset) -> dict[str, Any]:
+    """LOSO metrics per subject and pooled for the exported MLP and both baselines."""
+    x = normalise(data)
+    after = ~data.calibration
+    result: dict[str, Any] = {}
+    for name, scorer in (("mlp", _mlp), ("logistic", _logistic), ("boosting", _boosting)):
+        start = time.perf_counter()
+        p, cut = loso(data, x, scorer)
+        result[name] = {
+            "overall": metrics(data.stress, p, cut),
+            "after_calibration": metrics(data.stress[after], p[after], cut[after]),
+            "per_subject": {
+                str(s): metrics(data.stress[m], p[m], cut[m])
+                for s in np.unique(data.subjects)
+                for m in [data.subjects == s]
+            },
+            "reliability": reliability(data.stress, p),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    return result
+
+
+def _subset(data: Dataset, subjects: list[str]) -> Dataset:
+    keep = np.isin(data.subjects, subjects)
+    return Dataset(
+        data.features,
+        data.columns,
+        data.values[keep],
+        data.stress[keep],
+        data.subjects[keep],
+        data.calibration[keep],
+        data.plausible[keep],
+        data.sha256,
+    )
+
+
+def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> dict[str, Any]:
+    """Evaluate with and without skin temperature, then export the model without it."""
+    start = time.perf_counter()
+    data = load(data_path)
+    warm = load(data_path, with_temperature=True)
+    if subjects is not None:
+        data, warm = _subset(data, subjects), _subset(warm, subjects)
+    evaluation = evaluate(data)
+    with_temperature = evaluate(warm)
+    x = normalise(data)
+    fitted = fit_exported(
+        x[data.plausible], data.stress[data.plausible], data.subjects[data.plausible]
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tflite_path = out_dir / "stress_model.tflite"
+    write_mlp(fitted.layers, tflite_path, "vagus stress MLP (WESAD, non-commercial academic use)")
+    overall = evaluation["mlp"]["overall"]
+    sidecar = {
+        "format": "vagus-stress-model/1",
+        "model": tflite_path.name,
+        "features": [
+            {"name": f, "source_column": c, "transform": "log" if c in _LOG else None}
+            for f, c in zip(data.features, data.columns, strict=True)
+        ],
+        "normalisation": {
+            "method": "per-patient z-score against the calibration period (mean, SD ddof=1)",
+            "clip": CLIP,
+            "min_sd": MIN_SD,
+        },
+        "calibration": {
+            "method": "platt",
+            "slope": fitted.platt[0],
+            "intercept": fitted.platt[1],
+            "folded_into_output_layer": True,
+        },
+        "threshold": fitted.threshold,
+        "architecture": {"hidden": [HIDDEN], "activation": "relu", "l2_alpha": fitted.alpha},
+        "training_data": {
+            "file": data_path.name,
+            "sha256": data.sha256,
+            "windows": len(data.stress),
+            "fitted_windows": int(data.plausible.sum()),
+            "subjects": sorted(set(data.subjects.tolist())),
+        },
+        "seed": SEED,
+        "loso": {name: evaluation[name]["overall"] for name in ("mlp", "logistic", "boosting")}
+        | {
+            f"{name}_with_temperature": with_temperature[name]["overall"]
+            for name in ("mlp", "logistic", "boosting")
+        },
+        "licence": "inherits WESAD: non-commercial academic use only",
+    }
+    (out_dir / "stress_model.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return {
+        "loso_accuracy": overall["accuracy"],
+        "loso_macro_f1": overall["macro_f1"],
+        "loso_auroc": overall["auroc"],
+        "loso_brier": overall["brier"],
+        "subjects": len(set(data.subjects.tolist())),
+        "threshold": fitted.threshold,
+        "l2_alpha": fitted.alpha,
+        "evaluation": evaluation,
+        "with_temperature": with_temperature,
+        "out_dir": str(out_dir),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
