@@ -53,6 +53,7 @@ class SessionRunner:
         if command.action == "stop":
             self._abort.set()
             return
+        await self._report(command, "requested", now)
         refusal = self._interlock.refusal(command, now)
         if refusal is not None:
             log.info("refused command %s: %s", command.event_id, refusal)

@@ -123,10 +123,16 @@ async def test_runner_reports_every_state_and_renders_breaths() -> None:
     await runner.handle(command(10 * S, duration_s=60))
     await runner.wait_idle()
     await runner.handle(command(clock.now, duration_s=60))  # too soon after the first
-    assert [o.status for o in outcomes] == ["started", "completed", "rejected"]
-    assert outcomes[1].metrics["breaths"] == 6  # 60 s at 6 breaths per minute
+    assert [o.status for o in outcomes] == [
+        "requested",
+        "started",
+        "completed",
+        "requested",
+        "rejected",
+    ]
+    assert outcomes[2].metrics["breaths"] == 6  # 60 s at 6 breaths per minute
     assert [p for _, p in device.phases[:2]] == ["inhale", "exhale"]
-    assert "since the last session" in outcomes[2].detail
+    assert "since the last session" in outcomes[4].detail
 
 
 async def test_patient_abort_stops_the_session_at_once() -> None:
@@ -150,8 +156,8 @@ async def test_patient_abort_stops_the_session_at_once() -> None:
     await runner.handle(command(0, duration_s=600))
     await asyncio.sleep(0.05)
     await runner.abort()
-    assert [o.status for o in outcomes] == ["started", "aborted"]
-    assert outcomes[1].metrics["ran_s"] < 600
+    assert [o.status for o in outcomes] == ["requested", "started", "aborted"]
+    assert outcomes[2].metrics["ran_s"] < 600
 
 
 def test_the_interlock_remembers_across_a_restart(tmp_path: Path) -> None:
