@@ -14,11 +14,9 @@ import contextlib
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from hardware.clock import Clock
+from hardware.cue import follow_cue
 from hardware.devices import SessionReport
-from hardware.waveforms import BreathingPattern, breathing_envelope, session_ramp
 from stream.events import SessionParameters
 
 #: Intensity updates per second: smooth enough to feel, light on the radio link.
@@ -45,26 +43,18 @@ class BleHapticDevice:
     async def render(
         self, parameters: SessionParameters, clock: Clock, abort: asyncio.Event
     ) -> SessionReport:
-        pattern = BreathingPattern(parameters.breaths_per_min, parameters.inhale_fraction)
-        level = min(parameters.intensity, self.max_intensity)
-        start_ns = clock.now_ns()
-        elapsed_s = 0.0
         try:
-            while elapsed_s < parameters.duration_s and not abort.is_set():
-                t = np.array([elapsed_s])
-                value = (
-                    level * breathing_envelope(pattern, t) * session_ramp(t, parameters.duration_s)
-                )
-                await self._write(float(np.clip(value[0], 0.0, level)))
-                elapsed_s += 1.0 / UPDATE_HZ
-                await clock.sleep_until(start_ns + int(elapsed_s * 1e9))
+            return await follow_cue(
+                parameters,
+                clock,
+                abort,
+                max_intensity=self.max_intensity,
+                update_hz=UPDATE_HZ,
+                apply=self._write,
+            )
         finally:
             with contextlib.suppress(Exception):  # best effort: the link may be gone
                 await self._write(0.0)
-        ran_s = min(elapsed_s, parameters.duration_s)
-        return SessionReport(
-            ran_s=ran_s, breaths=int(ran_s // pattern.period_s), completed=not abort.is_set()
-        )
 
     async def _write(self, intensity: float) -> None:
         await self.client.write_gatt_char(

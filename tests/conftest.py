@@ -26,12 +26,16 @@ def kafka_bootstrap() -> Iterator[str]:
         broker.stop()
 
 
-@pytest.fixture
-def kafka(kafka_bootstrap: str) -> KafkaSettings:
-    """Settings with a topic prefix of the test's own, so tests never see each other's events."""
+def isolated_settings(bootstrap: str) -> KafkaSettings:
+    """Settings with a topic prefix of their own, so tests never see each other's events."""
     return KafkaSettings(
-        bootstrap=kafka_bootstrap,
+        bootstrap=bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}",
         session_timeout_ms=1000,
         heartbeat_interval_ms=300,
     )
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    return isolated_settings(kafka_bootstrap)

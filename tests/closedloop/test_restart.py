@@ -20,6 +20,7 @@ from stream.codec import decode_event, encode_event
 from stream.events import AnyEvent, InterventionCommand, LoopDecision, StressEpisode, StressScore
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
+from tests.conftest import isolated_settings
 from vagus.config import VagusConfig
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -223,14 +224,8 @@ async def _with_kills(kafka: KafkaSettings, tmp_path: Path, worker_count: int) -
 
 @pytest.fixture
 def second_kafka(kafka_bootstrap: str) -> KafkaSettings:
-    import uuid
-
-    return KafkaSettings(
-        bootstrap=kafka_bootstrap,
-        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
-        session_timeout_ms=1000,
-        heartbeat_interval_ms=300,
-    )
+    """Topics of their own for the interrupted run, beside the reference run's."""
+    return isolated_settings(kafka_bootstrap)
 
 
 async def test_kill_and_restart_decides_like_an_uninterrupted_run(
