@@ -52,35 +52,41 @@ class WavVibroacousticDevice:
             while rendered_s < duration_s and not abort.is_set():
                 chunk_s = min(pattern.period_s, duration_s - rendered_s)
                 count = round(chunk_s * self.sample_rate_hz)
-                samples = vibroacoustic(
-                    pattern,
-                    start_s=rendered_s,
-                    count=count,
-                    sample_rate_hz=self.sample_rate_hz,
-                    duration_s=duration_s,
-                    intensity=intensity,
+                sink.writeframes(
+                    self._pcm(
+                        pattern, rendered_s, count, duration_s, intensity, gain=np.ones(count)
+                    )
                 )
-                sink.writeframes(np.round(samples * FULL_SCALE).astype("<i2").tobytes())
                 rendered_s += chunk_s
                 if chunk_s >= pattern.period_s:
                     breaths += 1
                 await clock.sleep_until(start_ns + int(rendered_s * 1e9))
-            if abort.is_set():
-                sink.writeframes(self._fade_out(pattern, rendered_s, duration_s, intensity))
+            if abort.is_set():  # fade out rather than stop dead
+                count = round(ABORT_FADE_S * self.sample_rate_hz)
+                fade = np.linspace(1.0, 0.0, count)
+                sink.writeframes(
+                    self._pcm(pattern, rendered_s, count, duration_s, intensity, gain=fade)
+                )
         self.written.append(path)
         return SessionReport(ran_s=rendered_s, breaths=breaths, completed=not abort.is_set())
 
-    def _fade_out(
-        self, pattern: BreathingPattern, from_s: float, duration_s: float, intensity: float
+    def _pcm(
+        self,
+        pattern: BreathingPattern,
+        start_s: float,
+        count: int,
+        duration_s: float,
+        intensity: float,
+        *,
+        gain: np.ndarray,
     ) -> bytes:
-        count = round(ABORT_FADE_S * self.sample_rate_hz)
+        """16-bit PCM for ``count`` samples from ``start_s``, times ``gain``."""
         samples = vibroacoustic(
             pattern,
-            start_s=from_s,
+            start_s=start_s,
             count=count,
             sample_rate_hz=self.sample_rate_hz,
             duration_s=duration_s,
             intensity=intensity,
         )
-        fade = np.linspace(1.0, 0.0, count)
-        return bytes(np.round(samples * fade * FULL_SCALE).astype("<i2").tobytes())
+        return bytes(np.round(samples * gain * FULL_SCALE).astype("<i2").tobytes())
