@@ -13,7 +13,7 @@ DEFAULT_DATA = (
 ) / "wesad_wrist_features_60s.csv"
 
 
-def add_model_commands(subparsers: Any) -> None:
+def register(subparsers: Any) -> dict[str, Any]:
     """Register `model train` on the top-level subparsers of `vagus`."""
     model = subparsers.add_parser("model", help="train and evaluate the stress model")
     commands = model.add_subparsers(dest="model_command", required=True)
@@ -29,6 +29,7 @@ def add_model_commands(subparsers: Any) -> None:
         help="where stress_model.tflite and .json go (vagus/data to refresh the bundled model)",
     )
     train.add_argument("--json", action="store_true", help="last line: one JSON object")
+    return {"model": cmd_model}
 
 
 def _row(label: str, m: dict[str, float]) -> str:
@@ -81,7 +82,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def cmd_model(args: argparse.Namespace, config: object = None) -> int:
-    """Handler for `vagus model train`; config is unused and accepted to fit vagus.cli."""
+    """Handler for `vagus model train`; config is unused (the shared handler shape)."""
     from vagus.model.train import run  # noqa: PLC0415 - sklearn loads only when training
 
     if not args.data.is_file():

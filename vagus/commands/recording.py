@@ -1,0 +1,50 @@
+"""`vagus recording info`: what a recording holds and whether it is intact."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from vagus.commands.common import Handlers
+from vagus.config import VagusConfig
+
+
+def register(commands: Any) -> Handlers:
+    recording = commands.add_parser("recording", help="inspect a recording file")
+    recording_commands = recording.add_subparsers(dest="recording_command", required=True)
+    info = recording_commands.add_parser("info", help="header and integrity of a recording")
+    info.add_argument("recording", type=Path)
+    return {"recording": cmd_recording}
+
+
+def cmd_recording(args: argparse.Namespace, config: VagusConfig) -> int:
+    from ingest.recording import RecordingReader  # noqa: PLC0415
+
+    reader = RecordingReader(args.recording)
+    counts = {"notifications": 0, "markers": 0, "devices_added": 0}
+    for record in reader:
+        kind = type(record).__name__
+        key = {"NotificationRecord": "notifications", "Marker": "markers"}.get(
+            kind, "devices_added"
+        )
+        counts[key] += 1
+    report = reader.report
+    print(
+        json.dumps(
+            {
+                "header": msgspec.to_builtins(reader.header),
+                **counts,
+                "chunks": report.chunks,
+                "clean_end": report.clean_end,
+                "truncated_tail_bytes": report.truncated_tail_bytes,
+                "corrupt_chunks": report.corrupt_chunks,
+                "problems": report.problems,
+            },
+            indent=2,
+        )
+    )
+    return 0 if report.intact else 3
