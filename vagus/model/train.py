@@ -13,8 +13,6 @@ of the raw feature, so no future data reaches the model.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import time
 import warnings
@@ -32,83 +30,16 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_
 from sklearn.model_selection import GroupKFold
 from sklearn.neural_network import MLPClassifier
 
+from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset, load, normalise
 from vagus.model.tflite_writer import Layer, mlp_forward, write_mlp
 
 FloatArray = npt.NDArray[np.float64]
 Metrics = dict[str, float]
 
 SEED = 0
-CLIP = 8.0  # calibration SDs; beyond this a value is an artefact, not a stronger stress signal
-MIN_SD = 1e-9  # a feature constant over calibration is left unscaled (sd 1)
 HIDDEN = 16
 ALPHAS = (0.1, 1.0, 10.0)  # L2 strengths tried in the inner CV
 INNER_FOLDS = 3
-# Plausibility on raw values: windows outside are scored but never fitted to (data caveat 3).
-MEAN_RR_MS = (300.0, 1500.0)
-MAX_RMSSD_MS = 1000.0
-# Exact duplicates of kept columns (mean HR z equals mean RR z; SD1 equals SDSD), and the
-# columns no gateway sensor provides.
-_DUPLICATES = {"z_hrv_mean_hr", "z_hrv_sd1"}
-_RAW_ONLY = ("hrv_lf_hf_ratio", "eda_skewness", "eda_kurtosis")
-_LOG = {"hrv_lf_hf_ratio"}
-
-
-@dataclass(frozen=True, slots=True)
-class Dataset:
-    """Features (transformed, not yet normalised) and labels of every window, subject-sorted."""
-
-    features: list[str]  # gateway-side names, in model input order
-    columns: list[str]  # the CSV column each feature comes from
-    values: FloatArray
-    stress: npt.NDArray[np.int_]
-    subjects: npt.NDArray[np.str_]
-    calibration: npt.NDArray[np.bool_]
-    plausible: npt.NDArray[np.bool_]
-    sha256: str
-
-
-def feature_columns(header: list[str], with_temperature: bool) -> list[str]:
-    """Chest-strap HRV, EDA and accelerometer features; skin temperature only when asked."""
-    z = [c for c in header if c.startswith("z_") and c not in _DUPLICATES]
-    z = [c for c in z if with_temperature or "temp" not in c]
-    acc = [c for c in header if c.startswith("acc_")]
-    return z + [c for c in _RAW_ONLY if c in header] + acc
-
-
-def load(path: Path, with_temperature: bool = False) -> Dataset:
-    raw = path.read_bytes()
-    rows = list(csv.DictReader(raw.decode().splitlines()))
-    rows.sort(key=lambda r: (r["subject_id"], float(r["time_end_sec"])))
-    columns = feature_columns(list(rows[0]), with_temperature)
-    values = np.array([[float(r[c]) for c in columns] for r in rows])
-    for j, column in enumerate(columns):
-        if column in _LOG:
-            values[:, j] = np.log(values[:, j])
-    mean_rr = np.array([float(r["raw_hrv_mean_hr"]) for r in rows])  # the column holds RR in ms
-    rmssd = np.array([float(r["raw_hrv_rmssd"]) for r in rows])
-    return Dataset(
-        features=[c.removeprefix("z_") for c in columns],
-        columns=columns,
-        values=values,
-        stress=np.array([r["label"] == "stress" for r in rows], dtype=np.int_),
-        subjects=np.array([r["subject_id"] for r in rows]),
-        calibration=np.array([r["raw_label"] == "1" for r in rows]),
-        plausible=(mean_rr >= MEAN_RR_MS[0]) & (mean_rr <= MEAN_RR_MS[1]) & (rmssd <= MAX_RMSSD_MS),
-        sha256=hashlib.sha256(raw).hexdigest(),
-    )
-
-
-def normalise(data: Dataset) -> FloatArray:
-    """Each subject against the mean and SD of their own plausible calibration windows."""
-    out = np.empty_like(data.values)
-    for subject in np.unique(data.subjects):
-        rows = data.subjects == subject
-        reference = data.values[rows & data.calibration & data.plausible]
-        mean = reference.mean(axis=0)
-        sd = reference.std(axis=0, ddof=1)
-        sd = np.where(sd > MIN_SD, sd, 1.0)
-        out[rows] = np.clip((data.values[rows] - mean) / sd, -CLIP, CLIP)
-    return out
 
 
 def _fit_mlp(x: FloatArray, y: npt.NDArray[np.int_], alpha: float) -> list[Layer]:
@@ -284,7 +215,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         "format": "vagus-stress-model/1",
         "model": tflite_path.name,
         "features": [
-            {"name": f, "source_column": c, "transform": "log" if c in _LOG else None}
+            {"name": f, "source_column": c, "transform": "log" if c in LOG_TRANSFORMED else None}
             for f, c in zip(data.features, data.columns, strict=True)
         ],
         "normalisation": {
