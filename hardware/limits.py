@@ -32,6 +32,9 @@ class DeviceLimits:
     max_sessions_per_day: int = 6
     min_gap_s: float = 900.0
     modalities: frozenset[str] = frozenset({"paced_breathing", "vibroacoustic"})
+    #: Paced-breathing rates the device will cue, whatever the policy (resonance rate included).
+    min_breaths_per_min: float = 4.0
+    max_breaths_per_min: float = 10.0
     #: Local hours [start, end) in ``timezone`` when the device stays silent, whatever it is told.
     quiet_hours: tuple[int, int] | None = (22, 7)
     timezone: str = "UTC"
@@ -42,6 +45,8 @@ class DeviceLimits:
             raise ValueError("max_session_s must be in (0, 3600]")
         if not 0 <= self.max_intensity <= 1:
             raise ValueError("max_intensity must be in [0, 1]")
+        if not 3 <= self.min_breaths_per_min <= self.max_breaths_per_min <= 12:
+            raise ValueError("breathing rates must satisfy 3 <= min <= max <= 12 per minute")
         if self.max_sessions_per_day < 0 or self.min_gap_s < 0:
             raise ValueError("max_sessions_per_day and min_gap_s must not be negative")
         if self.quiet_hours is not None and not all(0 <= h <= 23 for h in self.quiet_hours):
@@ -148,6 +153,13 @@ class Interlock:
             (
                 parameters.duration_s > limits.max_session_s,
                 f"duration {parameters.duration_s:g} s exceeds {limits.max_session_s:g} s",
+            ),
+            (
+                not limits.min_breaths_per_min
+                <= parameters.breaths_per_min
+                <= limits.max_breaths_per_min,
+                f"breathing rate {parameters.breaths_per_min:g}/min outside "
+                f"[{limits.min_breaths_per_min:g}, {limits.max_breaths_per_min:g}]",
             ),
             (
                 parameters.intensity > limits.max_intensity,

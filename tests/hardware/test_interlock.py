@@ -23,7 +23,12 @@ S = 1_000_000_000
 
 
 def command(
-    at_ns: int, duration_s: float = 60.0, intensity: float = 0.5, ttl_s: float = 60
+    at_ns: int,
+    duration_s: float = 60.0,
+    intensity: float = 0.5,
+    ttl_s: float = 60,
+    *,
+    breaths_per_min: float = 6.0,
 ) -> InterventionCommand:
     return InterventionCommand(
         patient_id="p-0123456789ab",
@@ -31,7 +36,9 @@ def command(
         gateway_time_ns=at_ns,
         action="start",
         modality="paced_breathing",
-        parameters=SessionParameters(duration_s=duration_s, intensity=intensity),
+        parameters=SessionParameters(
+            duration_s=duration_s, intensity=intensity, breaths_per_min=breaths_per_min
+        ),
         reason=DecisionReason(rule="t", trigger_event_id=new_event_id()),
         policy_version=1,
         expires_at_ns=at_ns + int(ttl_s * S),
@@ -59,6 +66,10 @@ def test_refusals_name_the_limit() -> None:
     assert "duration 900" in (interlock.refusal(command(0, duration_s=900), 0) or "")
     assert "intensity 0.7" in (interlock.refusal(command(0, intensity=0.7), 0) or "")
     assert "expired" in (interlock.refusal(command(0), 61 * S) or "")
+    assert "breathing rate 11/min outside [4, 10]" in (
+        interlock.refusal(command(0, breaths_per_min=11), 0) or ""
+    )
+    assert "breathing rate 3.5/min" in (interlock.refusal(command(0, breaths_per_min=3.5), 0) or "")
     assert interlock.refusal(command(0), 0) is None
     interlock.record_start(0, 60)
     assert "already running" in (interlock.refusal(command(S), S) or "")
@@ -75,32 +86,37 @@ def test_refusals_name_the_limit() -> None:
         max_sessions_per_day=st.integers(0, 10),
         min_gap_s=st.floats(0, 7200),
         quiet_hours=st.none() | st.tuples(st.integers(0, 23), st.integers(0, 23)),
+        min_breaths_per_min=st.floats(3, 6),
+        max_breaths_per_min=st.floats(6, 12),
     ),
     requests=st.lists(
-        st.tuples(st.integers(1, 20_000), st.floats(1, 4000), st.floats(0, 1)), max_size=80
+        st.tuples(st.integers(1, 20_000), st.floats(1, 4000), st.floats(0, 1), st.floats(3, 12)),
+        max_size=80,
     ),
 )
 def test_no_command_sequence_exceeds_the_device_limits(
-    limits: DeviceLimits, requests: list[tuple[int, float, float]]
+    limits: DeviceLimits, requests: list[tuple[int, float, float, float]]
 ) -> None:
     interlock = Interlock(limits)
     now = 0
-    accepted: list[tuple[int, float, float]] = []
-    for gap_s, duration_s, intensity in requests:
+    accepted: list[tuple[int, float, float, float]] = []
+    for gap_s, duration_s, intensity, rate in requests:
         now += gap_s * S
-        if interlock.refusal(command(now, duration_s, intensity), now) is None:
+        asked = command(now, duration_s, intensity, breaths_per_min=rate)
+        if interlock.refusal(asked, now) is None:
             interlock.record_start(now, duration_s)
-            accepted.append((now, duration_s, intensity))
-    for i, (start, duration_s, intensity) in enumerate(accepted):
+            accepted.append((now, duration_s, intensity, rate))
+    for i, (start, duration_s, intensity, rate) in enumerate(accepted):
         assert not limits.in_quiet_hours(start)
         assert duration_s <= limits.max_session_s
         assert intensity <= limits.max_intensity
+        assert limits.min_breaths_per_min <= rate <= limits.max_breaths_per_min
         assert (
-            sum(1 for s, _, _ in accepted[: i + 1] if s > start - DAY_NS)
+            sum(1 for s, *_ in accepted[: i + 1] if s > start - DAY_NS)
             <= limits.max_sessions_per_day
         )
         if i:
-            previous, previous_duration, _ = accepted[i - 1]
+            previous, previous_duration, *_ = accepted[i - 1]
             assert start - previous >= limits.min_gap_s * S
             assert start >= previous + previous_duration * S
 
