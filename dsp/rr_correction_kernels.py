@@ -1,0 +1,185 @@
+"""numba kernels of the Lipponen & Tarvainen (2019) RR artefact classifier, with plain twins.
+
+Split from dsp.rr_correction so each module stays readable; the public API lives there.
+Label codes are shared: see ``LABEL_NAMES`` in dsp.rr_correction.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+LabelArray = npt.NDArray[np.int8]
+
+NORMAL, ECTOPIC, LONG, SHORT, MISSED, EXTRA = 0, 1, 2, 3, 4, 5
+
+
+@numba.njit(cache=True)
+def _sorted_quantile(s: FloatArray, m: int, q: float) -> float:
+    """Linear-interpolated q-quantile of the first m (sorted) values: numpy's and pandas' rule."""
+    pos = q * (m - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, m - 1)
+    return float(s[lo] + (s[hi] - s[lo]) * (pos - lo))
+
+
+@numba.njit(cache=True)
+def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatArray:
+    """Quantiles qs of x over the centred window [i-half, i+half], clipped at the ends.
+
+    Keeps the window sorted and moves it one sample at a time (insertion and deletion by
+    shifting), O(n * window) instead of sorting every window.
+    """
+    n = x.shape[0]
+    out = np.empty((qs.shape[0], n))
+    buf = np.empty(2 * half + 1)
+    m = 0
+    lo_in = 0  # x[lo_in:hi_in] is in buf
+    hi_in = 0
+    for i in range(n):
+        lo, hi = max(0, i - half), min(n, i + half + 1)
+        while hi_in < hi:  # insert x[hi_in]
+            v = x[hi_in]
+            k = m
+            while k > 0 and buf[k - 1] > v:
+                buf[k] = buf[k - 1]
+                k -= 1
+            buf[k] = v
+            m += 1
+            hi_in += 1
+        while lo_in < lo:  # delete x[lo_in]
+            v = x[lo_in]
+            k = 0
+            while buf[k] != v:
+                k += 1
+            for t in range(k, m - 1):
+                buf[t] = buf[t + 1]
+            m -= 1
+            lo_in += 1
+        for j in range(qs.shape[0]):
+            out[j, i] = _sorted_quantile(buf, m, qs[j])
+    return out
+
+
+def rolling_quantiles_reference(x: FloatArray, half: int, qs: FloatArray) -> FloatArray:
+    """numpy twin of the rolling-quantile kernel."""
+    out = np.empty((qs.size, x.size))
+    for i in range(x.size):
+        window = x[max(0, i - half) : i + half + 1]
+        out[:, i] = np.quantile(window, qs)
+    return out
+
+
+@numba.njit(cache=True)
+def _subspace_kernel(drr: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """S12 and S22 of the normalised dRR series (n >= 3), padded by reflection at both ends."""
+    n = drr.shape[0]
+    pad = np.empty(n + 4)
+    pad[2 : n + 2] = drr
+    pad[1], pad[0] = drr[1], drr[2]
+    pad[n + 2], pad[n + 3] = drr[n - 2], drr[n - 3]
+    s12 = np.zeros(n)
+    s22 = np.zeros(n)
+    for i in range(n):
+        d, before, after, after2 = pad[i + 2], pad[i + 1], pad[i + 3], pad[i + 4]
+        if d > 0:
+            s12[i] = max(before, after)
+        elif d < 0:
+            s12[i] = min(before, after)
+        s22[i] = min(after, after2) if d >= 0 else max(after, after2)
+    return s12, s22
+
+
+def subspace_reference(drr: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Plain twin of the subspace kernel (np.pad's "reflect" mode, as the paper's code pads)."""
+    pad = np.pad(drr, 2, mode="reflect")
+    s12, s22 = np.zeros(drr.size), np.zeros(drr.size)
+    for i in range(drr.size):
+        d, nb = pad[i + 2], (pad[i + 1], pad[i + 3])
+        s12[i] = max(nb) if d > 0 else min(nb) if d < 0 else 0.0
+        s22[i] = (min if d >= 0 else max)(pad[i + 3], pad[i + 4])
+    return s12, s22
+
+
+@numba.njit(cache=True)
+def classify_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    rr: FloatArray,
+    drr: FloatArray,
+    mrr: FloatArray,
+    med_rr: FloatArray,
+    th2: FloatArray,
+    c1: float,
+    c2: float,
+) -> LabelArray:
+    """Figure 1 of Lipponen & Tarvainen (2019) over normalised dRR (drr) and mRR (mrr)."""
+    n = rr.shape[0]
+    s12, s22 = _subspace_kernel(drr)
+    labels = np.zeros(n, dtype=np.int8)
+    i = 0
+    while i < n - 2:
+        if abs(drr[i]) <= 1.0:
+            i += 1
+            continue
+        if (drr[i] > 1.0 and s12[i] < -c1 * drr[i] - c2) or (
+            drr[i] < -1.0 and s12[i] > -c1 * drr[i] + c2
+        ):
+            labels[i] = ECTOPIC
+            i += 1
+            continue
+        n_cand = 2 if abs(drr[i + 1]) < abs(drr[i + 2]) else 1
+        for j in range(i, i + n_cand):
+            is_long = drr[j] > 1.0 and s22[j] < -1.0
+            is_short = drr[j] < -1.0 and s22[j] > 1.0
+            is_far = abs(mrr[j]) > 3.0
+            i += 1
+            if not (is_long or is_short or is_far):
+                continue
+            if is_short and abs(rr[j] + rr[j + 1] - med_rr[j]) < th2[j]:
+                labels[j] = EXTRA
+            elif is_long and abs(rr[j] / 2.0 - med_rr[j]) < th2[j]:
+                labels[j] = MISSED
+            elif is_long or (not is_short and mrr[j] > 0):
+                labels[j] = LONG
+            else:
+                labels[j] = SHORT
+    return labels
+
+
+def classify_reference(  # noqa: PLR0917 - mirrors the kernel's signature
+    rr: FloatArray,
+    drr: FloatArray,
+    mrr: FloatArray,
+    med_rr: FloatArray,
+    th2: FloatArray,
+    c1: float,
+    c2: float,
+) -> LabelArray:
+    """Plain-Python twin of the classifier kernel."""
+    s12, s22 = subspace_reference(drr)
+    labels = np.zeros(rr.size, dtype=np.int8)
+    i = 0
+    while i < rr.size - 2:
+        d = drr[i]
+        if abs(d) <= 1:
+            i += 1
+            continue
+        if (d > 1 and s12[i] < -c1 * d - c2) or (d < -1 and s12[i] > -c1 * d + c2):
+            labels[i] = ECTOPIC
+            i += 1
+            continue
+        candidates = [i, i + 1] if abs(drr[i + 1]) < abs(drr[i + 2]) else [i]
+        for j in candidates:
+            i += 1
+            is_long = bool(drr[j] > 1 and s22[j] < -1)
+            is_short = bool(drr[j] < -1 and s22[j] > 1)
+            if not (is_long or is_short or abs(mrr[j]) > 3):
+                continue
+            if is_short and abs(rr[j] + rr[j + 1] - med_rr[j]) < th2[j]:
+                labels[j] = EXTRA
+            elif is_long and abs(rr[j] / 2 - med_rr[j]) < th2[j]:
+                labels[j] = MISSED
+            else:
+                labels[j] = LONG if is_long or (not is_short and mrr[j] > 0) else SHORT
+    return labels
