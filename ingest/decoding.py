@@ -136,7 +136,10 @@ def _block(
 class DeviceDecoder:
     """Decodes every notification of one device according to its profile name."""
 
-    def __init__(self, device_id: str, profile: str) -> None:
+    def __init__(
+        self, device_id: str, profile: str, *, stream_profile: SampleStreamProfile | None = None
+    ) -> None:
+        """``stream_profile`` stands in for the built-in one (a recording's inline profile)."""
         self.device_id = device_id
         self.profile = profile
         self._aligner = ClockAligner()
@@ -144,7 +147,9 @@ class DeviceDecoder:
         self._stream_profile: SampleStreamProfile | None = None
         self._unwrapper: CounterUnwrapper | None = None
         if profile.startswith("sample-stream:"):
-            self._stream_profile = load_builtin(profile.removeprefix("sample-stream:"))
+            self._stream_profile = stream_profile or load_builtin(
+                profile.removeprefix("sample-stream:")
+            )
             self._unwrapper = CounterUnwrapper(self._stream_profile.timestamp_period_ns())
         elif profile not in {"polar-h10", "heart-rate"}:
             raise DecodeError(f"unknown device profile {profile!r}")

@@ -26,18 +26,26 @@ from ingest.notification import Notification
 
 MAGIC = b"VAGUSREC"
 FORMAT_VERSION = 1
+#: Version 2 is version 1 plus devices that carry their sample-stream profile inline (imports).
+INLINE_PROFILE_VERSION = 2
+READABLE_VERSIONS = (FORMAT_VERSION, INLINE_PROFILE_VERSION)
 PREAMBLE = struct.Struct("<8sHH")  # magic, format version, flags (0)
 CHUNK_HEADER = struct.Struct("<III")  # compressed length, crc32 of compressed bytes, records
 RECORD_LENGTH = struct.Struct("<I")
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 
 
-class DeviceEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """A device in a recording: its pseudonymous id and the profile that decodes it."""
+class DeviceEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A device in a recording: its pseudonymous id and the profile that decodes it.
+
+    ``stream_profile`` (format 2) is the TOML text of a sample-stream profile carried in the
+    recording itself, for imported data whose rate and scale are the source file's own.
+    """
 
     device_id: str
     profile: str
     label: str = ""
+    stream_profile: str | None = None
 
 
 class RecordingHeader(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,8 +125,13 @@ class RecordingWriter:
         fsync: bool = True,
         overwrite: bool = False,
     ) -> None:
-        if header.format_version != FORMAT_VERSION:
-            raise RecordingError(f"this writer writes format {FORMAT_VERSION} only")
+        if header.format_version not in READABLE_VERSIONS:
+            raise RecordingError(f"this writer writes formats {READABLE_VERSIONS} only")
+        if header.format_version < INLINE_PROFILE_VERSION and any(
+            d.stream_profile is not None for d in header.devices
+        ):
+            raise RecordingError("inline stream profiles need format_version 2")
+        self._version = header.format_version
         mode = "wb" if overwrite else "xb"
         try:
             self._file: IO[bytes] = open(path, mode)  # noqa: SIM115 - closed by close()
@@ -131,11 +144,13 @@ class RecordingWriter:
         self._buffer: list[bytes] = []
         self._last_flush = time.monotonic()
         self.records_written = 0
-        self._file.write(PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0))
+        self._file.write(PREAMBLE.pack(MAGIC, header.format_version, 0))
         self._append(HeaderRecord(header))
         self.flush()
 
     def add_device(self, device: DeviceEntry) -> None:
+        if device.stream_profile is not None and self._version < INLINE_PROFILE_VERSION:
+            raise RecordingError("inline stream profiles need format_version 2")
         self._append(DeviceRecord(device))
 
     def write_notification(self, notification: Notification) -> None:
@@ -228,8 +243,8 @@ class RecordingReader:
         magic, version, _flags = PREAMBLE.unpack_from(self._data)
         if magic != MAGIC:
             raise RecordingError(f"{path}: not a vagus recording (magic {magic!r})")
-        if version != FORMAT_VERSION:
-            raise RecordingError(f"{path}: format version {version}; this reader reads 1")
+        if version not in READABLE_VERSIONS:
+            raise RecordingError(f"{path}: format version {version}; this reader reads 1 and 2")
         first = next(self._records(), None)
         if not isinstance(first, HeaderRecord):
             raise RecordingError(f"{path}: the first record is not a header")

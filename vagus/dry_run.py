@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
+from ingest.importers.inline import decoder_for
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
 
 #: A pause longer than this many nominal sample periods (or 2 s without a rate) is a gap.
@@ -26,7 +26,7 @@ class _StreamTally:
 def dry_run(path: Path) -> dict[str, Any]:
     """Per device and stream: samples, measured rate, gaps; plus decode errors and damage."""
     reader = RecordingReader(path)
-    decoders = {d.device_id: DeviceDecoder(d.device_id, d.profile) for d in reader.header.devices}
+    decoders = {d.device_id: decoder_for(d) for d in reader.header.devices}
     tallies: dict[tuple[str, str], _StreamTally] = defaultdict(_StreamTally)
     errors: Counter[str] = Counter()
     first_error: dict[str, str] = {}
@@ -38,7 +38,7 @@ def dry_run(path: Path) -> dict[str, Any]:
             continue
         if isinstance(record, DeviceRecord):
             device = record.device
-            decoders[device.device_id] = DeviceDecoder(device.device_id, device.profile)
+            decoders[device.device_id] = decoder_for(device)
             continue
         assert isinstance(record, NotificationRecord)
         notifications += 1

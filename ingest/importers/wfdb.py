@@ -148,8 +148,11 @@ def _decode_212(raw: npt.NDArray[np.uint8], n_values: int) -> npt.NDArray[np.int
     return out[:n_values]
 
 
-def read_record(path: str | Path) -> WfdbRecord:
-    """Read a record (path with or without .hea) whose signals share one format-212 file."""
+def read_adc(path: str | Path) -> tuple[WfdbHeader, npt.NDArray[np.int64]]:
+    """The header and the raw ADC integers, shape (n_samples, n_signals), checksums verified.
+
+    Importers keep these integers (not the float mV) so that exact values survive a recording.
+    """
     hea = Path(path).with_suffix(".hea")
     header = read_header(hea)
     if not header.signals:
@@ -168,13 +171,29 @@ def read_record(path: str | Path) -> WfdbRecord:
     if raw.size < (n_values * 3 + 1) // 2:
         raise RecordingError(f"{dat}: {raw.size} bytes, need {(n_values * 3 + 1) // 2}")
     adc = _decode_212(raw, n_values).reshape(header.n_samples, n_sig)
-    columns = []
     for i, s in enumerate(header.signals):
         if s.checksum is not None and int(adc[:, i].sum()) % 65536 != s.checksum % 65536:
             raise RecordingError(f"{dat}: checksum mismatch for signal {s.description!r}")
-        scale = _TO_MV.get(s.units.lower())
-        if scale is None:
-            raise RecordingError(f"{hea}: signal {s.description!r} is in {s.units}, not a voltage")
+    return header, adc
+
+
+def millivolts_per_unit(signal: WfdbSignal, where: Path | str) -> float:
+    """Factor from the signal's physical unit to mV (RecordingError if it is not a voltage)."""
+    scale = _TO_MV.get(signal.units.lower())
+    if scale is None:
+        raise RecordingError(
+            f"{where}: signal {signal.description!r} is in {signal.units}, not a voltage"
+        )
+    return scale
+
+
+def read_record(path: str | Path) -> WfdbRecord:
+    """Read a record (path with or without .hea) whose signals share one format-212 file."""
+    header, adc = read_adc(path)
+    hea = Path(path).with_suffix(".hea")
+    columns = []
+    for i, s in enumerate(header.signals):
+        scale = millivolts_per_unit(s, hea)
         columns.append((adc[:, i] - s.baseline) / s.gain * scale)
     names = tuple(s.description for s in header.signals)
     return WfdbRecord(header.fs, names, np.column_stack(columns).astype(np.float64))

@@ -38,6 +38,7 @@ _SAMPLE_TYPES: dict[str, tuple[int, bool, bool]] = {  # width, signed, float
     "i32": (4, True, False),
     "u32": (4, False, False),
     "f32": (4, True, True),
+    "f64": (8, True, True),
 }
 _TIMESTAMP_TYPES = {"u16": 2, "u32": 4, "u64": 8}
 _TIME_UNITS_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -183,7 +184,7 @@ class SampleStreamProfile:
         width, signed, is_float = _SAMPLE_TYPES[self.sample_type]
         order = "<" if self.byte_order == "little" else ">"
         if is_float:
-            return np.frombuffer(body, dtype=f"{order}f4").astype(np.float64)
+            return np.frombuffer(body, dtype=f"{order}f{width}").astype(np.float64)
         if width != 3:
             kind = "i" if signed else "u"
             return np.frombuffer(body, dtype=f"{order}{kind}{width}").astype(np.float64)
@@ -207,7 +208,7 @@ class SampleStreamProfile:
         width, signed, is_float = _SAMPLE_TYPES[self.sample_type]
         order = "<" if self.byte_order == "little" else ">"
         if is_float:
-            return header + values.astype(f"{order}f4").tobytes()
+            return header + values.astype(f"{order}f{width}").tobytes()
         integers = np.asarray(np.rint(values), dtype=np.int64).ravel()
         low, high = (
             (-(1 << (8 * width - 1)), (1 << (8 * width - 1)) - 1)

@@ -1,0 +1,134 @@
+"""`vagus import e4`: an Empatica E4 export replays to the CSV's exact values and times."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.importers.e4 import import_e4
+from tests.ingest.test_import_wfdb import replayed
+from vagus.cli import main
+from vagus.dry_run import dry_run
+
+E4_FLIRT = Path(__file__).parents[2] / ".." / "shared" / "data" / "eda" / "e4_flirt"
+needs_e4 = pytest.mark.skipif(not E4_FLIRT.is_dir(), reason="../shared/data/eda/e4_flirt is absent")
+
+
+def _source(path: Path) -> tuple[int, float, list[list[str]]]:
+    lines = path.read_text().strip().split("\n")
+    start_ns = int(Decimal(lines[0].split(",")[0]) * 10**9)
+    return start_ns, float(lines[1].split(",")[0]), [ln.split(",") for ln in lines[2:]]
+
+
+def _write_e4(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "EDA.csv").write_text(
+        "1560279825.123456\n4.000000\n0.000000\n0.020499\n0.1\n1e-7\n0.094807\n"
+    )
+    (folder / "ACC.csv").write_text(
+        "1560279825.0, 1560279825.0, 1560279825.0\n32.0, 32.0, 32.0\n"
+        "-61,25,6\n-62,24,11\n127,-128,0\n"
+    )
+    (folder / "IBI.csv").write_text("1560279825.000000, IBI\n83.503822,0.609403\n84.1,0.3\n")
+    (folder / "tags.csv").write_text("1560279830.25\n")
+
+
+def test_synthetic_export_is_exact(tmp_path: Path) -> None:
+    folder = tmp_path / "e4"
+    _write_e4(folder)
+    out = tmp_path / "rec"
+    import_e4(folder, out)
+    streams, markers = replayed(out)
+    start = 1560279825_123456000
+    eda_times, eda = streams["E4 eda"]
+    assert eda.tolist() == [0.0, 0.020499, 0.1, 1e-7, 0.094807]  # == float(text), bit for bit
+    assert eda_times.tolist() == [start + i * 250_000_000 for i in range(5)]
+    acc_times, acc = streams["E4 acc"]
+    np.testing.assert_array_equal(acc * 64, [[-61, 25, 6], [-62, 24, 11], [127, -128, 0]])
+    assert acc_times.tolist() == [1560279825_000000000 + i * 31_250_000 for i in range(3)]
+    ibi_times, ibi = streams["E4 ibi"]
+    assert ibi.tolist() == [0.609403, 0.3]
+    assert ibi_times.tolist() == [
+        1560279825_000000000 + 83_503_822_000,
+        1560279825_000000000 + 84_100_000_000,
+    ]
+    assert [(m.gateway_time_ns, m.label) for m in markers] == [
+        (1560279830_250000000, "button:e4-tag")
+    ]
+
+
+@pytest.mark.shared_data
+@needs_e4
+def test_real_export_replays_to_every_source_value(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    import_e4(E4_FLIRT, out)
+    streams, _ = replayed(out)
+    for name, label in [("EDA", "eda"), ("BVP", "bvp"), ("TEMP", "temp"), ("HR", "hr")]:
+        start, rate, rows = _source(E4_FLIRT / f"{name}.csv")
+        times, values = streams[f"E4 {label}"]
+        assert values.tolist() == [float(r[0]) for r in rows], name
+        assert times.tolist() == [start + i * 10**9 // int(rate) for i in range(len(rows))], name
+    start, rate, rows = _source(E4_FLIRT / "ACC.csv")
+    times, acc = streams["E4 acc"]
+    np.testing.assert_array_equal(acc * 64, [[int(v) for v in r] for r in rows])
+    report = dry_run(out)
+    assert not report["decode_errors"] and report["file"]["clean_end"]
+    rates = {s["stream"]: s["measured_rate_hz"] for s in report["streams"]}
+    assert (rates["eda"], rates["bvp"], rates["acc"], rates["temp"]) == (4.0, 64.0, 32.0, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "match"),
+    [
+        ("EDA.csv", "1560279825\n4\n0.1\nabc\n", "line 4"),
+        ("EDA.csv", "1560279825\n", "rate row"),
+        ("EDA.csv", "1560279825\n-4\n0.1\n", "not plausible"),
+        ("EDA.csv", "yesterday\n4\n0.1\n", "not a number"),
+        ("EDA.csv", "1560279825\n4\n0.1\n\n0.2\n", "empty"),
+        ("EDA.csv", "1560279825\n4\n0.1\nnan\n", "non-finite"),
+        ("ACC.csv", "1,1,1\n32,32,32\n1,2\n", "columns"),
+        ("ACC.csv", "1,1,1\n32,32,32\n1.5,2,3\n", "integer"),
+        ("IBI.csv", "1560279825, IBI\n1.0\n", "columns"),
+    ],
+)
+def test_malformed_files_are_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, text: str, match: str
+) -> None:
+    folder = tmp_path / "e4"
+    folder.mkdir()
+    (folder / file).write_text(text)
+    out = tmp_path / "rec"
+    assert main(["import", "e4", str(folder), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(match, err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e4"]
+
+
+def test_binary_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "e4"
+    folder.mkdir()
+    (folder / "BVP.csv").write_bytes(b"\xff\xfe\x00\x81\n64\n")
+    assert main(["import", "e4", str(folder), "-o", str(tmp_path / "r")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_empty_or_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "e4", str(tmp_path / "nope"), "-o", str(tmp_path / "r")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["import", "e4", str(tmp_path / "empty"), "-o", str(tmp_path / "r")]) == 2
+    assert "no E4 files" in capsys.readouterr().err
+
+
+@needs_e4
+def test_copied_export_with_a_truncated_last_line_still_fails_cleanly(tmp_path: Path) -> None:
+    folder = tmp_path / "e4"
+    shutil.copytree(E4_FLIRT, folder)
+    with (folder / "ACC.csv").open("a") as acc:
+        acc.write("-61,2")
+    assert main(["import", "e4", str(folder), "-o", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()

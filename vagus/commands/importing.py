@@ -1,0 +1,58 @@
+"""`vagus import wfdb|e4`: public recordings as vagus recordings that replay through the same
+decoders as live data (docs/recording-format.md, "Imported recordings")."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from vagus.commands.common import Handlers
+from vagus.config import VagusConfig
+
+
+def register(commands: Any) -> Handlers:
+    importing = commands.add_parser("import", help="WFDB or Empatica E4 files as a recording")
+    formats = importing.add_subparsers(dest="import_format", required=True, metavar="FORMAT")
+    wfdb = formats.add_parser("wfdb", help="a PhysioNet WFDB record (format 212) with annotations")
+    wfdb.add_argument("record", type=Path, help="record path without extension, e.g. data/100")
+    wfdb.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
+    wfdb.add_argument("--annotator", default="atr", help="annotation file suffix (default atr)")
+    wfdb.add_argument(
+        "--start",
+        help="ISO 8601 time of the first sample (default 1970-01-01T00:00:00Z)",
+    )
+    e4 = formats.add_parser("e4", help="an Empatica E4 CSV export folder")
+    e4.add_argument("folder", type=Path)
+    e4.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
+    for sub in (wfdb, e4):
+        sub.add_argument("--patient-id", help="pseudonym to record (default derived, p-...)")
+    return {"import": cmd_import}
+
+
+def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
+    import re  # noqa: PLC0415
+
+    from ingest.errors import RecordingError  # noqa: PLC0415
+    from stream.ids import PATIENT_ID_PATTERN  # noqa: PLC0415
+
+    if args.patient_id is not None and not re.match(PATIENT_ID_PATTERN, args.patient_id):
+        raise RecordingError(f"--patient-id must look like p-xxxxxxxxxxxx ({PATIENT_ID_PATTERN})")
+    if args.import_format == "wfdb":
+        from ingest.importers.wfdb_import import import_wfdb, parse_start  # noqa: PLC0415
+
+        start = 0 if args.start is None else parse_start(args.start)
+        summary = import_wfdb(
+            args.record,
+            args.output,
+            start_time_ns=start,
+            annotator=args.annotator,
+            patient_id=args.patient_id,
+        )
+    else:
+        from ingest.importers.e4 import import_e4  # noqa: PLC0415
+
+        summary = import_e4(args.folder, args.output, patient_id=args.patient_id)
+    print(json.dumps(summary))
+    return 0
