@@ -16,12 +16,19 @@ from types import ModuleType
 from closedloop.policy import PolicyError
 from ingest.errors import IngestError
 from stream.errors import StreamError
-from vagus.commands import policy, recording, replay, services
+from vagus.commands import importing, policy, recording, replay, services
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
 from vagus.model import cli as model_cli
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (replay, recording, services, policy, model_cli)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    replay,
+    recording,
+    services,
+    policy,
+    model_cli,
+    importing,
+)
 
 
 def configure_logging(verbose: bool) -> None:
