@@ -113,6 +113,12 @@ def test_tudor_locke_agrees_with_actilife() -> None:
             min_nonzero_epochs=int(p["min_nonzero_epochs"]),
         )
         assert len(ours) == len(refs), setting
+        if setting == "Tudor-Locke Custom1":  # ActiLife drops the period cut by the recording's end
+            kept = tudor_locke_periods(
+                sadeh(counts), counts, bedtime_start_min=5, wake_end_min=5, min_period_min=20,
+                min_nonzero_epochs=5, drop_period_at_end=False,
+            )  # fmt: skip
+            assert [p.time_in_bed_min for p in kept[len(ours) :]] == [42]
         for mine, ref in zip(ours, refs, strict=True):
             for field, ok in _compare(mine, ref, start).items():
                 matched[field] = matched.get(field, 0) + ok
