@@ -9,7 +9,8 @@ sensors do) and can drop the link itself to test reconnection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -18,16 +19,19 @@ from bumble import gatt
 from bumble.core import UUID
 from bumble.device import Connection
 
+from ingest.errors import DecodeError
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
 from ingest.profiles.polar_pmd import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_SERVICE_UUID,
+    POLAR_EPOCH_UNIX_NS,
     MeasurementType,
     SettingType,
     encode_pmd_ecg_frame,
 )
 from ingest.profiles.sample_stream import SampleStreamProfile
+from ingest.transport.polar_time import PSFTP_MTU_UUID, PSFTP_SERVICE_UUID, decode_set_local_time
 from ingest.virtual.link import VirtualPeripheral, VirtualRadio, gatt_uuid
 
 __all__ = [
@@ -115,6 +119,8 @@ _ECG_SETTINGS = bytes(
     [SettingType.SAMPLE_RATE, 1, ECG_RATE_HZ, 0, SettingType.RESOLUTION, 1, 14, 0]
 )
 _ECG_FRAME_BYTES = 10 + 3 * ECG_SAMPLES_PER_FRAME
+_H10_DEFAULT_UNIX_NS = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
+"""Where an H10's clock stands after power-up until a central sets it."""
 
 
 def synthetic_ecg_uv(
@@ -133,6 +139,10 @@ class PolarPmdPeripheral(HeartRatePeripheral):
     like a real H10 it rejects a start without settings (INVALID_PARAMETER) and one whose
     frames would not fit the negotiated MTU (INVALID_MTU). Frames go out every
     ``frame_interval_s`` (real time by default; tests pass something shorter).
+
+    With ``clock_ns`` (Unix ns, possibly accelerated) the sensor clock runs on it, from
+    2019-01-01 until a PS-FTP ``SET_LOCAL_TIME`` sets it, and keeps running while the link is
+    down, as an H10's does; without it, frame timestamps continue from ``first_timestamp_ns``.
     """
 
     def __init__(
@@ -143,6 +153,7 @@ class PolarPmdPeripheral(HeartRatePeripheral):
         frame_interval_s: float = ECG_SAMPLES_PER_FRAME / ECG_RATE_HZ,
         ecg_uv: npt.ArrayLike | None = None,
         first_timestamp_ns: int = 800_000_000_000_000_000,
+        clock_ns: Callable[[], int] | None = None,
     ) -> None:
         self.control_point = _char(
             PMD_CONTROL_POINT_UUID,
@@ -152,9 +163,26 @@ class PolarPmdPeripheral(HeartRatePeripheral):
         )
         self.data = _char(PMD_DATA_UUID, _NOTIFY)
         pmd = gatt.Service(gatt_uuid(PMD_SERVICE_UUID), [self.control_point, self.data])
-        super().__init__(
-            radio, name, manufacturer="Polar Electro Oy", model="H10", extra_services=[pmd]
+        psftp_mtu = _char(
+            PSFTP_MTU_UUID,
+            _WRITE | _NOTIFY,
+            gatt.CharacteristicValue(write=self._on_psftp),
+            _WRITEABLE,
         )
+        psftp = gatt.Service(gatt_uuid(PSFTP_SERVICE_UUID), [psftp_mtu])
+        super().__init__(
+            radio,
+            name,
+            manufacturer="Polar Electro Oy",
+            model="H10",
+            extra_services=[pmd, psftp],
+        )
+        self._clock_ns = clock_ns
+        self._clock_offset_ns = 0 if clock_ns is None else _H10_DEFAULT_UNIX_NS - clock_ns()
+        self.local_time_set: list[datetime] = []
+        """Every SET_LOCAL_TIME the sensor accepted over PS-FTP, in order."""
+        self.frames_while_subscribed: list[bytes] = []
+        """Frames notified while a central was subscribed to the data characteristic."""
         self.frame_interval_s = frame_interval_s
         self.ecg_uv = np.asarray(synthetic_ecg_uv(ECG_RATE_HZ * 10) if ecg_uv is None else ecg_uv)
         self._next_timestamp_ns = first_timestamp_ns
@@ -212,16 +240,44 @@ class PolarPmdPeripheral(HeartRatePeripheral):
             return _INVALID_MTU
         return _SUCCESS
 
+    def device_time_ns(self) -> int | None:
+        """The sensor clock now (ns since 2000-01-01), when it runs on ``clock_ns``."""
+        if self._clock_ns is None:
+            return None
+        return self._clock_ns() + self._clock_offset_ns - POLAR_EPOCH_UNIX_NS
+
+    def _on_psftp(self, _connection: Connection, value: bytes) -> None:
+        try:
+            query = decode_set_local_time(bytes(value))
+        except DecodeError:
+            return  # a real sensor answers with an error frame; nothing here reads it
+        self.local_time_set.append(query.moment)
+        if self._clock_ns is not None:
+            self._clock_offset_ns = int(query.moment.timestamp() * 1e9) - self._clock_ns()
+
     async def _stream_ecg(self) -> None:
-        period_ns = ECG_SAMPLES_PER_FRAME * 1_000_000_000 // ECG_RATE_HZ
+        """One frame per ``frame_interval_s``; on ``clock_ns``, each frame as soon as the sensor
+        clock reaches its last sample (checked every millisecond), so device time keeps pace
+        with the clock and a slow event loop makes the sensor send a backlog, not stretch time."""
+        if (now := self.device_time_ns()) is None:
+            while True:
+                await self._send_frame()
+                await asyncio.sleep(self.frame_interval_s)
+        self._next_timestamp_ns = now  # the clock ran on while nothing was streamed
         while True:
-            idx = (self._cursor + np.arange(ECG_SAMPLES_PER_FRAME)) % len(self.ecg_uv)
-            self._cursor += ECG_SAMPLES_PER_FRAME
-            frame = encode_pmd_ecg_frame(self._next_timestamp_ns, self.ecg_uv[idx])
-            self._next_timestamp_ns += period_ns
-            await self.notify_value(self.data, frame)
-            self.frames_sent.append(frame)
-            await asyncio.sleep(self.frame_interval_s)
+            while (now := self.device_time_ns()) is not None and self._next_timestamp_ns <= now:
+                await self._send_frame()
+            await asyncio.sleep(0.001)
+
+    async def _send_frame(self) -> None:
+        idx = (self._cursor + np.arange(ECG_SAMPLES_PER_FRAME)) % len(self.ecg_uv)
+        self._cursor += ECG_SAMPLES_PER_FRAME
+        frame = encode_pmd_ecg_frame(self._next_timestamp_ns, self.ecg_uv[idx])
+        self._next_timestamp_ns += ECG_SAMPLES_PER_FRAME * 1_000_000_000 // ECG_RATE_HZ
+        if self.subscriber_count(self.data):
+            self.frames_while_subscribed.append(frame)
+        await self.notify_value(self.data, frame)
+        self.frames_sent.append(frame)
 
     def on_link_lost(self) -> None:
         self._stop_stream()

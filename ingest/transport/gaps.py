@@ -1,0 +1,102 @@
+"""Explicit gaps: a lost link, and any jump in the sample times the decoders produce.
+
+The transport decodes each data notification a second time (the gateway decodes it for DSP) only
+to watch sample times: a jump longer than :data:`GAP_PERIODS` nominal sample periods (and
+:data:`MIN_GAP_S`) is a gap,
+and so is the time between a disconnection and the first data after reconnecting. A gap is
+reported, never stitched: the recording gets a ``gap`` marker and the quality topic an event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from ingest.decoding import DeviceDecoder
+from ingest.errors import DecodeError
+from ingest.notification import Notification
+from ingest.recording import Marker
+
+log = logging.getLogger(__name__)
+
+GAP_PERIODS = 3.0
+MIN_GAP_S = 0.5
+"""A step between consecutive samples longer than both this many nominal periods and
+``MIN_GAP_S`` is a gap. Shorter steps are the clock aligner correcting its offset (it follows the
+smallest recent transport delay), not lost data: one lost Polar ECG frame (73 samples, 0.56 s) is
+still a gap, and so is one lost 8-sample EDA frame."""
+GAP_MARKER_LABEL = "gap"
+GapReason = Literal["disconnected", "sample_time_jump"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Missing data of one stream between two instants on the gateway's timeline (ns)."""
+
+    device_id: str
+    stream: str
+    start_ns: int
+    end_ns: int
+    reason: GapReason
+
+    def marker(self, at_ns: int) -> Marker:
+        """The recording's marker for this gap (detail is JSON, see docs/devices.md)."""
+        return Marker(at_ns, GAP_MARKER_LABEL, json.dumps(asdict(self), separators=(",", ":")))
+
+
+class GapTracker:
+    """Per device: the last sample time of each stream, and the streams a lost link left open.
+
+    A disconnection gap runs, per stream, from the last sample received before the link went
+    down to the first sample received after it came back: frames lost in flight while the link
+    was failing fall inside it, so nothing outside a gap is ever missing. A stream that never
+    comes back is closed when the gateway stops.
+    """
+
+    def __init__(self, device_id: str, profile: str) -> None:
+        self.device_id = device_id
+        self._decoder = DeviceDecoder(device_id, profile)
+        self._last_ns: dict[str, int] = {}
+        self._open: dict[str, int] = {}
+        self._down_since_ns: int | None = None
+        self.decode_errors = 0
+
+    def disconnected(self, at_ns: int) -> None:
+        if self._down_since_ns is None:
+            self._down_since_ns = at_ns
+            self._open |= self._last_ns
+            self._last_ns = {}
+
+    def close_open_gap(self, at_ns: int) -> list[Gap]:
+        """End every open disconnection gap at ``at_ns`` (the gateway stops)."""
+        gaps = [Gap(self.device_id, s, t, at_ns, "disconnected") for s, t in self._open.items()]
+        if not gaps and self._down_since_ns is not None:
+            gaps = [Gap(self.device_id, "link", self._down_since_ns, at_ns, "disconnected")]
+        self._open, self._down_since_ns = {}, None
+        return gaps
+
+    def observe(self, notification: Notification) -> list[Gap]:
+        """Gaps that this data notification reveals (including the end of a disconnection)."""
+        self._down_since_ns = None  # the link is up again; streams close as their data returns
+        try:
+            blocks = self._decoder.decode(notification)
+        except DecodeError:
+            self.decode_errors += 1  # counted and logged by the gateway's own decoder
+            return []
+        gaps = []
+        for block in blocks:
+            if not len(block.times_ns):
+                continue
+            first, last = int(block.times_ns[0]), int(block.times_ns[-1])
+            stream = block.stream
+            previous = self._last_ns.get(stream)
+            self._last_ns[stream] = last if previous is None else max(last, previous)
+            if (opened := self._open.pop(stream, None)) is not None:
+                gaps.append(Gap(self.device_id, stream, opened, first, "disconnected"))
+            elif previous is not None and block.rate_hz:
+                limit = max(GAP_PERIODS * 1e9 / block.rate_hz, MIN_GAP_S * 1e9)
+                if first - previous > limit:
+                    gaps.append(Gap(self.device_id, stream, previous, first, "sample_time_jump"))
+        return gaps

@@ -1,0 +1,220 @@
+"""One device's life on the gateway: find, connect, start, stream, lose, back off, repeat.
+
+One :class:`DeviceSession` per worn device runs as its own task until cancelled; nothing ends
+it but cancellation, because a strap that disappears at night must be picked up again whenever
+it comes back. Every connection is a fresh bleak client, subscribed once per characteristic, so
+a reconnection can never double the notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+
+from ingest.profiles.polar_pmd import PMD_CONTROL_POINT_UUID
+from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
+from ingest.transport.backoff import Backoff
+from ingest.transport.gaps import Gap, GapTracker
+from ingest.transport.identity import device_id_for, redact_addresses
+from ingest.transport.profiles import POLAR_H10, profile_named
+from ingest.transport.startup import (
+    DeviceInformation,
+    PolarStartup,
+    StartupError,
+    read_device_information,
+)
+from ingest.transport.targets import BleBackend, DeviceTarget
+
+log = logging.getLogger(__name__)
+
+TransportItem = NotificationRecord | Marker | DeviceRecord | Gap
+Emit = Callable[[TransportItem], None]
+NotifyCallback = Callable[[BleakGATTCharacteristic, bytearray], None]
+_EXPECTED = (BleakError, TimeoutError, StartupError, OSError, EOFError)
+
+
+@dataclass
+class DeviceStatus:
+    """What ``vagus devices status`` shows; addresses are not part of it."""
+
+    profile: str
+    label: str
+    device_id: str | None = None
+    connected: bool = False
+    connections: int = 0
+    notifications: int = 0
+    gaps: int = 0
+    last_data_ns: int | None = None
+    last_error: str = ""
+    info: DeviceInformation | None = None
+
+
+class DeviceSession:
+    def __init__(
+        self,
+        target: DeviceTarget,
+        *,
+        secret: bytes,
+        emit: Emit,
+        stamp: Callable[[], int],
+        backend: BleBackend,
+        backoff: Backoff,
+        scan_timeout_s: float = 10.0,
+        connect_attempts: int = 3,
+    ) -> None:
+        self.target = target
+        self.profile = profile_named(target.profile)
+        self.status = DeviceStatus(profile=target.profile, label=target.label)
+        self.subscribe_calls = 0
+        """start_notify calls over the session's life: one per characteristic per connection."""
+        self._secret = secret
+        self._emit = emit
+        self._stamp = stamp
+        self._backend = backend
+        self._backoff = backoff
+        self._scan_timeout_s = scan_timeout_s
+        self._connect_attempts = connect_attempts
+        self._tracker: GapTracker | None = None
+        self._subscribed: set[str] = set()
+        self._has_data = False
+        self._stopping = False
+
+    @property
+    def name(self) -> str:
+        return self.status.device_id or self.target.describe()
+
+    async def run(self) -> None:
+        """Connect and stream until cancelled; closes an open gap on the way out."""
+        try:
+            while True:
+                await self._connect_once()
+                delay = self._backoff.next_delay()
+                log.info("%s: next connection attempt in %.2f s", self.name, delay)
+                await asyncio.sleep(delay)
+        finally:
+            if self._tracker is not None:
+                for gap in self._tracker.close_open_gap(self._stamp()):
+                    self._report_gap(gap)
+
+    async def _find(self) -> BLEDevice | None:
+        device = await BleakScanner.find_device_by_filter(
+            self.target.matches, timeout=self._scan_timeout_s, **self._backend.scanner_kwargs()
+        )
+        if device is None:
+            return None
+        device_id = device_id_for(device.address, self._secret)
+        if device_id != self.status.device_id:
+            self.status.device_id = device_id
+            self._tracker = GapTracker(device_id, self.profile.name)
+            entry = DeviceEntry(
+                device_id=device_id, profile=self.profile.name, label=self.target.label
+            )
+            self._emit(DeviceRecord(entry))
+        return device
+
+    async def _connect_once(self) -> None:
+        try:
+            device = await self._find()
+            if device is None:
+                log.info("%s: not advertising", self.name)
+                return
+            lost = asyncio.Event()
+            client = await establish_connection(
+                BleakClientWithServiceCache,
+                device,
+                self.name,  # bleak-retry-connector logs this name: the pseudonymous id
+                disconnected_callback=lambda _client: self._on_disconnect(lost),
+                max_attempts=self._connect_attempts,
+                **self._backend.client_kwargs(),
+            )
+        except _EXPECTED as exc:
+            self._failed("connect", exc)
+            return
+        self.status.connected = True
+        self.status.connections += 1
+        self._has_data = False
+        try:
+            await self._start(client)
+            log.info("%s: streaming", self.name)
+            await lost.wait()
+            log.warning("%s: link lost", self.name)
+        except _EXPECTED as exc:
+            self._failed("start-up", exc)
+        except asyncio.CancelledError:
+            self._stopping = True  # the end of the data, not a gap in it
+            raise
+        finally:
+            self._on_disconnect(lost)
+            with contextlib.suppress(*_EXPECTED):
+                await client.disconnect()
+
+    def _failed(self, stage: str, exc: BaseException) -> None:
+        message = redact_addresses(str(exc)) or type(exc).__name__
+        self.status.last_error = f"{stage}: {message}"
+        log.warning("%s: %s failed: %s", self.name, stage, message)
+
+    def _on_disconnect(self, lost: asyncio.Event) -> None:
+        if lost.is_set():
+            return
+        lost.set()
+        self.status.connected = False
+        if self._has_data and self._tracker is not None and not self._stopping:
+            self._tracker.disconnected(self._stamp())
+
+    async def _start(self, client: BleakClient) -> None:
+        self._subscribed = set()
+        self.status.info = await read_device_information(client)
+        polar = PolarStartup() if self.profile is POLAR_H10 else None
+        if polar is not None:
+            await self._subscribe(client, PMD_CONTROL_POINT_UUID, polar.on_control)
+        for uuid in self.profile.data_characteristics:
+            if client.services.get_characteristic(uuid) is None:
+                raise StartupError(f"{self.profile.name} device lacks characteristic {uuid}")
+            await self._subscribe(client, uuid, self._on_data)
+        if polar is not None:
+            now = datetime.fromtimestamp(self._stamp() / 1e9, UTC)
+            await polar.run(client, now)
+
+    async def _subscribe(self, client: BleakClient, uuid: str, callback: NotifyCallback) -> None:
+        if uuid in self._subscribed:
+            raise RuntimeError(f"{uuid} is already subscribed on this connection")
+        await client.start_notify(uuid, callback)
+        self._subscribed.add(uuid)
+        self.subscribe_calls += 1
+
+    def _on_data(self, characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+        tracker = self._tracker
+        assert tracker is not None
+        assert self.status.device_id is not None
+        record = NotificationRecord(
+            self.status.device_id, characteristic.uuid, self._stamp(), None, bytes(data)
+        )
+        if not self._has_data:
+            self._has_data = True
+            self._backoff.reset()  # a connection that delivers data counts as a success
+        for gap in tracker.observe(record.to_notification()):
+            self._report_gap(gap)
+        self.status.notifications += 1
+        self.status.last_data_ns = record.gateway_time_ns
+        self._emit(record)
+
+    def _report_gap(self, gap: Gap) -> None:
+        self.status.gaps += 1
+        log.warning(
+            "%s: gap in %s, %.3f s (%s)",
+            gap.device_id,
+            gap.stream,
+            (gap.end_ns - gap.start_ns) / 1e9,
+            gap.reason,
+        )
+        self._emit(gap)
