@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsp.sleep import sadeh
 from dsp.sleep_periods import SleepPeriod, tudor_locke_periods
@@ -126,3 +128,46 @@ def test_tudor_locke_agrees_with_actilife() -> None:
     print(f"Tudor-Locke vs ActiLife: {total} periods; fields matching exactly: {matched}")
     assert total == 10
     assert all(n == total for n in matched.values()), matched
+
+
+def literal_tudor_locke(asleep: np.ndarray, bed: int, wake: int) -> list[tuple[int, int]]:
+    """The rules read literally, minute by minute: bedtime = first of `bed` consecutive sleep
+    minutes, then wake time = first of `wake` consecutive wake minutes (or the recording's end)."""
+    n, i, out = asleep.size, 0, []
+    while i < n:
+        if asleep[i : i + bed].sum() == bed and i + bed <= n:
+            j = i + 1
+            while j < n and not (j + wake <= n and not asleep[j : j + wake].any()):
+                j += 1
+            out.append((i, j))  # j == n: no waking run before the end
+            i = j
+        else:
+            i += 1
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    runs=st.lists(st.integers(1, 40), min_size=1, max_size=40),
+    first_asleep=st.booleans(),
+    bed=st.integers(1, 12),
+    wake=st.integers(1, 15),
+)
+def test_runs_agree_with_the_literal_minute_rules(
+    runs: list[int], first_asleep: bool, bed: int, wake: int
+) -> None:
+    asleep = np.concatenate(
+        [np.full(n, (k % 2 == 0) == first_asleep) for k, n in enumerate(runs)]
+    ).astype(bool)
+    counts = np.zeros(asleep.size)
+    ours = tudor_locke_periods(
+        asleep, counts, bedtime_start_min=bed, wake_end_min=wake, min_period_min=1,
+        max_period_min=10**6, drop_period_at_end=False,
+    )  # fmt: skip
+    literal = literal_tudor_locke(asleep, bed, wake)
+    assert [(p.in_bed_index, p.out_bed_index) for p in ours] == literal
+    for p in ours:
+        assert p.total_sleep_min + p.waso_min == p.time_in_bed_min
+        assert asleep[p.in_bed_index : p.in_bed_index + bed].all()
+        # a period ends on a sleep minute, unless a too-short wake run reaches the end
+        assert asleep[p.out_bed_index - 1] or p.out_bed_index == asleep.size
