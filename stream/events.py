@@ -145,6 +145,18 @@ class SignalQuality(Event, frozen=True, kw_only=True, tag="signal_quality"):
     detail: str = ""
 
 
+class StreamGap(Event, frozen=True, kw_only=True, tag="stream_gap"):
+    """Data of one stream is missing between two gateway times: the link was lost, or the
+    stream's sample times jumped. Sent when the gap ends (``gateway_time_ns`` = ``gap_end_ns``)
+    or when the gateway stops during one; data on either side is never stitched together."""
+
+    device_id: DeviceId
+    stream: Label
+    gap_start_ns: int
+    gap_end_ns: int
+    reason: Literal["disconnected", "sample_time_jump"]
+
+
 class SessionParameters(msgspec.Struct, frozen=True, kw_only=True):
     """What the output device should render."""
 
@@ -280,6 +292,7 @@ AnyEvent = (
     | StressEpisode
     | SleepWakeEpoch
     | SignalQuality
+    | StreamGap
     | InterventionCommand
     | LoopDecision
     | InterventionOutcome
@@ -296,6 +309,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     StressEpisode,
     SleepWakeEpoch,
     SignalQuality,
+    StreamGap,
     InterventionCommand,
     LoopDecision,
     InterventionOutcome,

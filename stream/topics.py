@@ -28,6 +28,7 @@ from stream.events import (
     SleepWakeEpoch,
     StressEpisode,
     StressScore,
+    StreamGap,
 )
 
 #: Topic suffix by event type; the configured prefix goes in front (``vagus.stress``).
@@ -38,6 +39,7 @@ TOPIC_SUFFIX: dict[type[Event], str] = {
     StressEpisode: "stress",
     SleepWakeEpoch: "sleep",
     SignalQuality: "quality",
+    StreamGap: "quality",
     InterventionCommand: "commands",
     LoopDecision: "decisions",
     InterventionOutcome: "outcomes",
