@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from closedloop.personalisation import ModalityBandit, decision_rng, helped
+from closedloop.policy import paced_breathing_rate
+from closedloop.signal_quality import StreamQuality, note_signal_quality, signal_quality_hold
 from stream.events import (
     AnyEvent,
     DecisionReason,
@@ -22,6 +24,7 @@ from stream.events import (
     Modality,
     PolicySnapshot,
     SessionParameters,
+    SignalQuality,
     SleepWakeEpoch,
     StressEpisode,
     StressScore,
@@ -48,6 +51,8 @@ class PatientLoopState:
     #: Outcomes of the most recent sessions, newest last (``True`` = the patient aborted).
     recent_aborts: deque[bool] = field(default_factory=lambda: deque(maxlen=ABORT_MEMORY))
     bandit: ModalityBandit = field(default_factory=ModalityBandit)
+    #: Latest report per stream; the gateway reports each stream at start and on every change.
+    signal_quality: dict[str, StreamQuality] = field(default_factory=dict)
 
 
 def record_evaluation(
@@ -133,7 +138,9 @@ def step(state: PatientLoopState, event: AnyEvent, *, producer_id: str) -> StepR
         if state.open_episode is None:
             return NOTHING
         return _consider(state, event, event.score, event.window_id, producer_id)
-    if isinstance(event, InterventionOutcome):
+    if isinstance(event, SignalQuality):
+        note_signal_quality(state.signal_quality, event)
+    elif isinstance(event, InterventionOutcome):
         _apply_outcome(state, event)
     elif isinstance(event, SleepWakeEpoch):
         state.asleep = event.state == "sleep"
@@ -159,6 +166,9 @@ def _hold_before_limits(
         return "this episode already had a session"
     if isinstance(trigger, StressScore) and trigger.quality != "ok":
         return f"signal quality: {trigger.quality}"
+    signal = signal_quality_hold(state.signal_quality, state.policy, trigger.gateway_time_ns)
+    if signal is not None:
+        return signal
     if score is None or score < state.policy.score_threshold:
         shown = "none" if score is None else f"{score:.2f}"
         return f"score {shown} below threshold {state.policy.score_threshold:.2f}"
@@ -197,7 +207,7 @@ def _consider(
         modality=modality,
         parameters=SessionParameters(
             duration_s=policy.session_duration_s,
-            breaths_per_min=policy.breaths_per_min,
+            breaths_per_min=paced_breathing_rate(policy),
             inhale_fraction=policy.inhale_fraction,
             intensity=policy.intensity,
         ),

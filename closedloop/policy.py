@@ -23,9 +23,13 @@ SAFE_RANGES: dict[str, tuple[float, float]] = {
     "session_duration_s": (60.0, 1200.0),
     "intensity": (0.0, 0.8),
     "breaths_per_min": (4.0, 10.0),
+    #: Resonance breathing lies near 6 per minute in adults (4.5-7 in published studies); a
+    #: measured value outside this is more likely an estimation error than a physiology.
+    "resonance_breaths_per_min": (4.0, 7.5),
     "inhale_fraction": (0.3, 0.5),
     "command_ttl_s": (5.0, 300.0),
     "randomisation_probability": (0.0, 0.5),
+    "signal_quality_max_age_s": (60.0, 86_400.0),
 }
 
 
@@ -38,6 +42,8 @@ def policy_problems(policy: PolicySnapshot) -> list[str]:
     problems = []
     for name, (low, high) in SAFE_RANGES.items():
         value = getattr(policy, name)
+        if value is None:
+            continue  # optional fields (resonance rate, quality age) may stay unset
         if not low <= value <= high:
             problems.append(f"{name}={value:g} is outside the safe range [{low:g}, {high:g}]")
     if len(set(policy.modalities)) != len(policy.modalities):
@@ -50,6 +56,13 @@ def policy_problems(policy: PolicySnapshot) -> list[str]:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(f"timezone {policy.timezone!r} is unknown")
     return problems
+
+
+def paced_breathing_rate(policy: PolicySnapshot) -> float:
+    """Breaths per minute for a session: the resonance rate when known, else the default."""
+    if policy.resonance_breaths_per_min is not None:
+        return policy.resonance_breaths_per_min
+    return policy.breaths_per_min
 
 
 def validated(policy: PolicySnapshot) -> PolicySnapshot:

@@ -246,6 +246,10 @@ class PolicySnapshot(msgspec.Struct, frozen=True, kw_only=True):
     randomisation_probability: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
     breaths_per_min: Annotated[float, msgspec.Meta(ge=3, le=12)] = 6.0
     inhale_fraction: Annotated[float, msgspec.Meta(ge=0.2, le=0.6)] = 0.4
+    #: The patient's measured resonance rate; when set, paced breathing uses it, not the default.
+    resonance_breaths_per_min: Annotated[float, msgspec.Meta(ge=3, le=12)] | None = None
+    #: When set, a trigger with no signal-quality report this recent holds as stale.
+    signal_quality_max_age_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
     quiet_hours_start: Annotated[int, msgspec.Meta(ge=0, le=23)] | None = 22
     quiet_hours_end: Annotated[int, msgspec.Meta(ge=0, le=23)] | None = 7
     timezone: Label = "UTC"
