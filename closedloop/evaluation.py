@@ -9,6 +9,10 @@ Spans, on event time (documented in docs/pipeline.md):
 
 Each span reports the median of heart rate, RMSSD, SCR rate and stress score. A session is
 evaluated once the first window past the "after" span arrives, so the result is final when sent.
+
+The evaluator's whole state (recent windows and scores, open sessions, running summaries) goes
+into the patient's snapshot (:meth:`SessionEvaluator.saved`), so a session running across a
+worker restart is still evaluated, from the same windows.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
+
+import msgspec
 
 from stream.events import (
     FeatureWindow,
@@ -29,8 +35,10 @@ NS = 1_000_000_000
 BEFORE_S = 300.0
 AFTER_SKIP_S = 60.0
 AFTER_S = 360.0
-#: Keep enough history to cover "before" plus the longest session.
+#: Never keep more than this (a session that never ends must not grow the state for ever).
 HISTORY_S = 2 * 3600.0
+#: Without an open session, keep this much: "before" plus time for a late "started" outcome.
+IDLE_HISTORY_S = 1800.0
 METRICS = ("heart_rate_bpm", "rmssd_ms", "scr_rate_per_min", "stress_score")
 
 
@@ -70,6 +78,21 @@ class _Running:
         return result
 
 
+class EvaluatorSnapshot(msgspec.Struct, kw_only=True):
+    """A :class:`SessionEvaluator` as stored in the patient's snapshot."""
+
+    windows: list[tuple[int, dict[str, float]]] = msgspec.field(default_factory=list)
+    scores: list[tuple[int, float]] = msgspec.field(default_factory=list)
+    #: command id -> [modality, start_ns, end_ns or None, outcome]
+    sessions: list[tuple[str, Modality, int, int | None, OutcomeStatus]] = msgspec.field(
+        default_factory=list
+    )
+    #: modality -> [sessions, rmssd sum, score sum, rmssd count, score count]
+    effectiveness: dict[str, tuple[int, float, float, int, int]] = msgspec.field(
+        default_factory=dict
+    )
+
+
 @dataclass
 class SessionEvaluator:
     """One patient's recent windows, open sessions and per-modality effectiveness."""
@@ -79,21 +102,29 @@ class SessionEvaluator:
     _sessions: dict[str, _Session] = field(default_factory=dict)
     _effectiveness: dict[str, _Running] = field(default_factory=dict)
 
-    def on_score(self, score: StressScore) -> None:
-        """Scores travel on another topic than windows, so they are joined by time, not order."""
-        if score.score is not None:
-            self._scores.append((score.window_end_ns, score.score))
+    def on_score(self, score: StressScore) -> bool:
+        """Scores travel on another topic than windows, so they are joined by time, not order.
 
-    def on_outcome(self, outcome: InterventionOutcome) -> None:
+        Returns whether the score was kept (scores without a value are not).
+        """
+        if score.score is None:
+            return False
+        self._scores.append((score.window_end_ns, score.score))
+        return True
+
+    def on_outcome(self, outcome: InterventionOutcome) -> bool:
+        """Open or close a session; returns whether anything changed."""
         if outcome.status == "started":
             self._sessions[outcome.command_id] = _Session(
                 outcome.command_id, outcome.modality, outcome.gateway_time_ns
             )
-        elif outcome.status in {"completed", "aborted", "failed"}:
-            session = self._sessions.get(outcome.command_id)
-            if session is not None:
-                session.end_ns = outcome.gateway_time_ns
-                session.outcome = outcome.status
+            return True
+        session = self._sessions.get(outcome.command_id)
+        if session is None or outcome.status not in {"completed", "aborted", "failed"}:
+            return False
+        session.end_ns = outcome.gateway_time_ns
+        session.outcome = outcome.status
+        return True
 
     def on_window(self, window: FeatureWindow) -> list[Evaluation]:
         """Record a window; return the sessions whose "after" span it completes."""
@@ -104,15 +135,58 @@ class SessionEvaluator:
         }
         end = window.window_end_ns
         self._windows.append((end, values))
-        for history in (self._windows, self._scores):
-            while history and history[0][0] < end - HISTORY_S * NS:
-                history.popleft()
+        self._forget_before(end)
         done = [
             s
             for s in self._sessions.values()
             if s.end_ns is not None and end > s.end_ns + AFTER_S * NS
         ]
         return [self._evaluate(session, window) for session in done]
+
+    def _forget_before(self, now_ns: int) -> None:
+        """Drop what no session can still need, so the saved state stays small."""
+        for stale in [s for s in self._sessions.values() if s.start_ns < now_ns - HISTORY_S * NS]:
+            del self._sessions[stale.command_id]  # never ended: cannot be evaluated any more
+        keep_from = now_ns - int(IDLE_HISTORY_S * NS)
+        for session in self._sessions.values():
+            keep_from = min(keep_from, session.start_ns - int(BEFORE_S * NS))
+        keep_from = max(keep_from, now_ns - int(HISTORY_S * NS))
+        for history in (self._windows, self._scores):
+            while history and history[0][0] < keep_from:
+                history.popleft()
+
+    def saved(self) -> EvaluatorSnapshot:
+        """Everything needed to carry on after a restart."""
+        return EvaluatorSnapshot(
+            windows=[(t, dict(v)) for t, v in self._windows],
+            scores=list(self._scores),
+            sessions=[
+                (s.command_id, s.modality, s.start_ns, s.end_ns, s.outcome)
+                for s in self._sessions.values()
+            ],
+            effectiveness={
+                m: (
+                    r.sessions,
+                    r.rmssd_change_sum,
+                    r.score_change_sum,
+                    r.rmssd_changes,
+                    r.score_changes,
+                )
+                for m, r in self._effectiveness.items()
+            },
+        )
+
+    @classmethod
+    def restored(cls, saved: EvaluatorSnapshot) -> SessionEvaluator:
+        return cls(
+            _windows=deque((t, dict(v)) for t, v in saved.windows),
+            _scores=deque(saved.scores),
+            _sessions={
+                command_id: _Session(command_id, modality, start, end, outcome)
+                for command_id, modality, start, end, outcome in saved.sessions
+            },
+            _effectiveness={m: _Running(*values) for m, values in saved.effectiveness.items()},
+        )
 
     def _evaluate(self, session: _Session, latest: FeatureWindow) -> Evaluation:
         del self._sessions[session.command_id]

@@ -20,7 +20,9 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from closedloop.decision import ABORT_MEMORY, PatientLoopState
+from closedloop.evaluation import EvaluatorSnapshot, SessionEvaluator
 from closedloop.personalisation import ModalityBandit
+from closedloop.signal_quality import StreamQuality
 from stream.events import PolicySnapshot, StressEpisode
 from stream.settings import KafkaSettings
 
@@ -44,9 +46,18 @@ class PatientSnapshot(msgspec.Struct, kw_only=True):
     bandit_helped: dict[str, int]
     bandit_not_helped: dict[str, int]
     offsets: dict[str, int]
+    #: Added later with defaults, so snapshots written before them still load.
+    signal_quality: dict[str, StreamQuality] = msgspec.field(default_factory=dict)
+    evaluator: EvaluatorSnapshot = msgspec.field(default_factory=EvaluatorSnapshot)
 
 
-def snapshot(patient_id: str, state: PatientLoopState, offsets: dict[str, int]) -> PatientSnapshot:
+def snapshot(
+    patient_id: str,
+    state: PatientLoopState,
+    offsets: dict[str, int],
+    *,
+    evaluator: SessionEvaluator | None = None,
+) -> PatientSnapshot:
     return PatientSnapshot(
         patient_id=patient_id,
         policy=state.policy,
@@ -60,6 +71,8 @@ def snapshot(patient_id: str, state: PatientLoopState, offsets: dict[str, int]) 
         bandit_helped=dict(state.bandit.helped),
         bandit_not_helped=dict(state.bandit.not_helped),
         offsets=dict(offsets),
+        signal_quality=dict(state.signal_quality),
+        evaluator=evaluator.saved() if evaluator is not None else EvaluatorSnapshot(),
     )
 
 
@@ -74,7 +87,12 @@ def restore(saved: PatientSnapshot) -> PatientLoopState:
         asleep=saved.asleep,
         recent_aborts=deque(saved.recent_aborts, maxlen=ABORT_MEMORY),
         bandit=ModalityBandit(dict(saved.bandit_helped), dict(saved.bandit_not_helped)),
+        signal_quality=dict(saved.signal_quality),
     )
+
+
+def restore_evaluator(saved: PatientSnapshot) -> SessionEvaluator:
+    return SessionEvaluator.restored(saved.evaluator)
 
 
 def encode_snapshot(saved: PatientSnapshot) -> bytes:

@@ -8,11 +8,14 @@ sets the wait from :class:`stream.settings.KafkaSettings` instead. Scheme: ``vag
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import faust
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from stream.settings import KafkaSettings
 
 SCHEME = "vagus-kafka"
 
@@ -45,3 +48,19 @@ class Transport(faust_aiokafka.Transport):
 def register() -> None:
     """Make ``vagus-kafka://`` URLs resolve to this transport (idempotent)."""
     drivers.TRANSPORTS.aliases[SCHEME] = f"{__name__}:Transport"
+
+
+def faust_credentials(settings: KafkaSettings) -> Any:
+    """The faust credentials object matching ``settings`` (None for plaintext)."""
+    context = settings.ssl_context()
+    if settings.sasl_mechanism is not None:
+        password = os.environ.get(settings.sasl_password_env, "")
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password,
+            ssl_context=context,
+            mechanism=settings.sasl_mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None

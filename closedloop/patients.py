@@ -1,0 +1,153 @@
+"""The patients this worker owns: decision state, evaluators, applied offsets and policies.
+
+Restore and persist live here, apart from faust. When a worker gains a partition it restores
+that partition's patients from their snapshots before deciding anything (see
+:mod:`closedloop.state_store`); after handling an input that changed a patient, the input's offset
+is recorded and the patient is marked for the next group of snapshots. An input at or below a
+recorded offset was already applied before a restart and is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from closedloop.decision import PatientLoopState
+from closedloop.evaluation import SessionEvaluator
+from closedloop.policy import policy_problems
+from closedloop.state_store import (
+    PatientSnapshot,
+    encode_snapshot,
+    restore,
+    restore_evaluator,
+    snapshot,
+)
+from stream.events import PolicySnapshot, PolicyVersion
+
+log = logging.getLogger(__name__)
+
+#: Reads the latest snapshot of every patient on one state partition.
+SnapshotReader = Callable[[int], Awaitable[dict[str, PatientSnapshot]]]
+
+
+class PatientTable:
+    """Per-patient state for the partitions this worker owns."""
+
+    def __init__(self, default_policy: PolicySnapshot, *, read_partition: SnapshotReader) -> None:
+        self.default_policy = default_policy
+        self._read_partition = read_partition
+        self.states: dict[str, PatientLoopState] = {}
+        self.evaluators: dict[str, SessionEvaluator] = {}
+        self.offsets: dict[str, dict[str, int]] = {}
+        self.partition_of: dict[str, int] = {}
+        self.loaded_partitions: set[int] = set()
+        self.known_policies: dict[str, PolicyVersion] = {}
+        self._dirty: set[str] = set()
+        self._loading: dict[int, asyncio.Future[None]] = {}
+
+    async def ensure_loaded(self, partition: int) -> None:
+        """Before the first input of a partition this worker owns, restore its patients.
+
+        Loading starts as soon as the partition is assigned; an input that arrives meanwhile
+        waits for that same load rather than starting another.
+        """
+        if partition in self.loaded_partitions:
+            return
+        loading = self._loading.get(partition)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(partition))
+            self._loading[partition] = loading
+        await asyncio.shield(loading)
+
+    async def _load(self, partition: int) -> None:
+        try:
+            for patient, saved in (await self._read_partition(partition)).items():
+                self.states[patient] = restore(saved)
+                self.evaluators[patient] = restore_evaluator(saved)
+                self.offsets[patient] = dict(saved.offsets)
+                self._adopt_known_policy(patient)
+                self.partition_of[patient] = partition
+            self.loaded_partitions.add(partition)
+        finally:
+            self._loading.pop(partition, None)
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop partitions another worker now owns; their state is reloaded if they return."""
+        self.loaded_partitions -= partitions
+        for patient in [p for p, part in self.partition_of.items() if part in partitions]:
+            self.states.pop(patient, None)
+            self.evaluators.pop(patient, None)
+            self.offsets.pop(patient, None)
+            self.partition_of.pop(patient, None)
+            self._dirty.discard(patient)
+
+    def already_applied(self, patient_id: str, topic: str, offset: int) -> bool:
+        """True for an input the patient's restored snapshot already reflects."""
+        return offset <= self.offsets.get(patient_id, {}).get(topic, -1)
+
+    def mark_applied(self, patient_id: str, *, topic: str, partition: int, offset: int) -> None:
+        """Record that the patient's state now reflects this input; snapshot it soon."""
+        self.offsets.setdefault(patient_id, {})[topic] = offset
+        self.partition_of[patient_id] = partition
+        self._dirty.add(patient_id)
+
+    @property
+    def changed_patients(self) -> int:
+        return len(self._dirty)
+
+    def take_snapshots(self) -> list[tuple[str, bytes]]:
+        """Encoded snapshots of every changed patient, in one go; the changed set is emptied."""
+        pending = [
+            (
+                patient,
+                encode_snapshot(
+                    snapshot(
+                        patient,
+                        self.state_for(patient),
+                        self.offsets.get(patient, {}),
+                        evaluator=self.evaluators.get(patient),
+                    )
+                ),
+            )
+            for patient in sorted(self._dirty)
+        ]
+        self._dirty.clear()
+        return pending
+
+    def state_for(self, patient_id: str) -> PatientLoopState:
+        state = self.states.get(patient_id)
+        if state is None:
+            state = PatientLoopState(policy=self.default_policy, policy_version=0)
+            self.states[patient_id] = state
+            self._adopt_known_policy(patient_id)
+        return state
+
+    def evaluator_for(self, patient_id: str) -> SessionEvaluator:
+        return self.evaluators.setdefault(patient_id, SessionEvaluator())
+
+    def _adopt_known_policy(self, patient_id: str) -> None:
+        known = self.known_policies.get(patient_id)
+        if known is not None:
+            self.apply_policy(known)
+
+    def apply_policy(self, version: PolicyVersion) -> None:
+        """Adopt a newer policy version, after checking it again against the safe ranges."""
+        known = self.known_policies.get(version.patient_id)
+        if known is None or version.version > known.version:
+            self.known_policies[version.patient_id] = version
+        state = self.state_for(version.patient_id)
+        if version.version <= state.policy_version:
+            return
+        problems = policy_problems(version.policy)
+        if problems:
+            log.error(
+                "refusing policy v%d for %s: %s",
+                version.version,
+                version.patient_id,
+                "; ".join(problems),
+            )
+            return
+        state.policy = version.policy
+        state.policy_version = version.version
+        log.info("%s now runs on policy v%d", version.patient_id, version.version)

@@ -1,0 +1,47 @@
+"""The worker's counters, written to a JSON file for the demo's loss accounting."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stream.events import Event
+
+
+@dataclass
+class LoopStats:
+    """What the worker has done.
+
+    Event ids are kept only when ``track_ids`` is set (the demo and tests ask for a stats
+    file): a worker that runs for weeks keeps counters, not a growing list.
+    """
+
+    track_ids: bool = False
+    admitted: int = 0
+    admitted_ids: list[str] = field(default_factory=list)
+    produced: dict[str, list[str]] = field(default_factory=dict)
+    produced_count: int = 0
+    already_applied: int = 0
+    ready: bool = False
+    duplicates: int = 0
+    dead_lettered: int = 0
+    commands: int = 0
+
+    def record_admitted(self, event: Event) -> None:
+        self.admitted += 1
+        if self.track_ids:
+            self.admitted_ids.append(event.event_id)
+
+    def record_produced(self, topic: str, event: Event) -> None:
+        self.produced_count += 1
+        if self.track_ids:
+            self.produced.setdefault(topic, []).append(event.event_id)
+
+    def write(self, path: Path) -> None:
+        """Replace ``path`` atomically, so a reader never sees half a file."""
+        temporary = path.with_suffix(".tmp")
+        payload = asdict(self) | {"written_at": time.time()}
+        temporary.write_text(json.dumps(payload))
+        temporary.replace(path)
