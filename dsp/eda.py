@@ -1,51 +1,62 @@
 """Skin-conductance responses (SCRs) and tonic level for 4-32 Hz wrist and finger EDA.
 
-Derivative-based rather than deconvolution-based: it needs no model fit, runs in a few ms on a
-Pi, and a response's onset, peak and amplitude mean what a reader expects them to mean.
+Two SCR detectors, chosen by `detect_scrs(method=...)`:
+
+* "slope" (the live default): derivative-based on the 1 Hz low-passed signal with an absolute
+  amplitude floor. It needs no model fit, runs in a few ms on a Pi, means the same thing in
+  every window, and a response's onset, peak and amplitude mean what a reader expects.
+* "phasic_relative": NeuroKit2's default definition (`dsp.eda_phasic`), peaks of the 0.05 Hz
+  high-passed signal kept relative to the largest one. For whole sessions reviewed offline and
+  for validation against NeuroKit2; not for live windows (see docs/validation.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from dsp.eda_phasic import RELATIVE_MIN, decompose_eda, find_phasic_scrs
+from dsp.eda_scr import (
+    NOT_RECOVERED,
+    FloatArray,
+    IntArray,
+    ScrSet,
+    as_eda_array,
+    build_scr_set,
+    empty_scr_set,
+)
 from dsp.filters import butter_lowpass_sos, sosfiltfilt
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+__all__ = [
+    "NOT_RECOVERED",
+    "ScrMethod",
+    "ScrSet",
+    "clean_eda",
+    "decompose_eda",
+    "detect_scrs",
+    "scr_rate_per_min",
+    "tonic_level_us",
+]
 
+ScrMethod = Literal["slope", "phasic_relative"]
 _LOWPASS_HZ = 1.0  # SCRs rise over 1-3 s; faster content is sensor and motion noise
 _SMOOTH_S = 0.5  # moving average on the derivative, so noise does not split one rise in two
 _ONSET_SLOPE_US_PER_S = 0.01  # a rise slower than this is drift, not a response
 
 
-@dataclass(frozen=True, slots=True)
-class ScrSet:
-    """Detected SCRs: onset and peak sample indices, amplitude (µS) and onset-to-peak time (s)."""
+def clean_eda(eda_us: npt.ArrayLike, fs: float, *, cutoff_hz: float = _LOWPASS_HZ) -> FloatArray:
+    """EDA (µS at fs Hz) low-passed at cutoff_hz (zero-phase, 2nd-order Butterworth).
 
-    onset_idx: IntArray
-    peak_idx: IntArray
-    amplitude_us: FloatArray
-    rise_time_s: FloatArray
-
-    def __len__(self) -> int:
-        return int(self.peak_idx.size)
-
-
-def _smooth(eda_us: npt.ArrayLike, fs: float) -> FloatArray:
-    """Low-pass at 1 Hz when the rate allows it (fs > 2.5 Hz); slower rates pass unchanged."""
-    if fs <= 0:
-        raise ValueError(f"sampling rate must be positive, got {fs}")
-    x = np.ascontiguousarray(eda_us, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError("eda_us must be one-dimensional")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("eda_us contains NaN or infinite samples")
-    if fs > 2.5 * _LOWPASS_HZ and x.size > 1:
-        return sosfiltfilt(butter_lowpass_sos(_LOWPASS_HZ, fs), x)
+    1 Hz keeps every SCR (they rise over 1-3 s) and removes quantisation steps and electrode
+    noise; it is filtered only when fs > 2.5 x cutoff, so a 4 Hz E4 stream is filtered at 1 Hz
+    while slower streams pass unchanged (there is nothing above 1 Hz left to remove).
+    """
+    x = as_eda_array(eda_us, fs)
+    if fs > 2.5 * cutoff_hz and x.size > 1:
+        return sosfiltfilt(butter_lowpass_sos(cutoff_hz, fs), x)
     return x
 
 
@@ -98,36 +109,69 @@ def scr_reference(slope: FloatArray, threshold: float) -> tuple[IntArray, IntArr
     return np.asarray(onsets, dtype=np.int64), np.asarray(peaks, dtype=np.int64)
 
 
-def detect_scrs(eda_us: npt.ArrayLike, fs: float, *, min_amplitude_us: float = 0.05) -> ScrSet:
+@numba.njit(cache=True)
+def _refine_kernel(x: FloatArray, onsets: IntArray, peaks: IntArray, reach: int) -> None:
+    """Move each peak to the highest sample of x up to reach past it, then each onset to the
+    lowest sample between onset and peak (in place): the smoothed slope's crossings lag."""
+    for k in range(onsets.shape[0]):
+        end = min(x.shape[0], peaks[k] + reach + 1)
+        peaks[k] = onsets[k] + np.argmax(x[onsets[k] : end])
+        onsets[k] = onsets[k] + np.argmin(x[onsets[k] : peaks[k] + 1])
+
+
+def refine_reference(x: FloatArray, onsets: IntArray, peaks: IntArray, reach: int) -> None:
+    """Plain numpy twin of the refinement kernel (in place)."""
+    for k, (onset, peak) in enumerate(zip(onsets.tolist(), peaks.tolist(), strict=True)):
+        segment = x[onset : min(x.size, peak + reach + 1)]
+        top = onset + int(np.flatnonzero(segment == segment.max())[0])
+        base = x[onset : top + 1]
+        peaks[k] = top
+        onsets[k] = onset + int(np.flatnonzero(base == base.min())[0])
+
+
+def detect_scrs(
+    eda_us: npt.ArrayLike,
+    fs: float,
+    *,
+    method: ScrMethod = "slope",
+    min_amplitude_us: float = 0.05,
+    relative_min: float = RELATIVE_MIN,
+) -> ScrSet:
     """SCRs in skin conductance (µS) sampled at fs Hz.
 
-    Low-pass 1 Hz, differentiate (µS/s), smooth the derivative over 0.5 s; an SCR starts where
-    the slope rises above 0.01 µS/s (moved back to where the rise began) and peaks at the next
-    zero crossing of the slope. Responses smaller than min_amplitude_us (peak minus onset
-    level; 0.05 µS is a common floor, 0.01 for very clean lab data) are dropped.
+    method="slope" (default): low-pass 1 Hz, differentiate (µS/s), smooth the derivative over
+    0.5 s; an SCR starts where the slope rises above 0.01 µS/s (moved back to where the rise
+    began) and peaks at the next zero crossing of the slope; both are then moved to the lowest
+    and highest samples nearby, since the smoothed slope lags. Responses smaller than
+    min_amplitude_us (peak minus onset level; 0.05 µS is a common floor, 0.01 for very clean
+    lab data) are dropped. Half recovery is searched up to the next response's onset.
+
+    method="phasic_relative": no low-pass (pass a cleaned signal); phasic = 0.05 Hz high-pass,
+    responses kept when their prominence is >= relative_min x the largest (NeuroKit2's
+    default, see dsp.eda_phasic). min_amplitude_us is not used.
     """
-    x = _smooth(eda_us, fs)
-    empty = ScrSet(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    if method == "phasic_relative":
+        return find_phasic_scrs(decompose_eda(eda_us, fs).phasic_us, fs, relative_min=relative_min)
+    if method != "slope":
+        raise ValueError(f"unknown SCR method {method!r}; use 'slope' or 'phasic_relative'")
+    x = clean_eda(eda_us, fs)
     if x.size < 3:
-        return empty
+        return empty_scr_set()
     slope = np.gradient(x) * fs
     width = max(1, round(_SMOOTH_S * fs))
     if width > 1:
         slope = np.convolve(slope, np.ones(width) / width, mode="same")
     onsets, peaks = _scr_kernel(np.ascontiguousarray(slope), _ONSET_SLOPE_US_PER_S)
-    amplitude = x[peaks] - x[onsets]
-    big = amplitude >= min_amplitude_us
-    return ScrSet(
-        onset_idx=onsets[big],
-        peak_idx=peaks[big],
-        amplitude_us=amplitude[big],
-        rise_time_s=(peaks[big] - onsets[big]) / fs,
-    )
+    _refine_kernel(x, onsets, peaks, width)
+    big = x[peaks] - x[onsets] >= min_amplitude_us
+    onsets, peaks = onsets[big], peaks[big]
+    limits = np.append(onsets[1:], x.size)
+    return build_scr_set(x, fs, onsets=onsets, peaks=peaks, limits=limits)
 
 
 def tonic_level_us(eda_us: npt.ArrayLike, fs: float) -> float:
     """Skin conductance level: median of the 1 Hz low-passed signal (robust to the SCRs on it)."""
-    x = _smooth(eda_us, fs)
+    x = clean_eda(eda_us, fs)
     if x.size == 0:
         raise ValueError("eda_us is empty")
     return float(np.median(x))

@@ -11,8 +11,10 @@ import pytest
 
 from dsp.eda import (
     ScrSet,
+    _refine_kernel,
     _scr_kernel,
     detect_scrs,
+    refine_reference,
     scr_rate_per_min,
     scr_reference,
     tonic_level_us,
@@ -42,6 +44,10 @@ def test_simulated_scr_count(fs: int, scr_number: int, drift: float) -> None:
         assert np.all(scrs.amplitude_us >= 0.05)
         assert np.all(scrs.peak_idx > scrs.onset_idx)
         np.testing.assert_allclose(scrs.rise_time_s, (scrs.peak_idx - scrs.onset_idx) / fs)
+        recovered = scrs.half_recovery_idx >= 0
+        assert np.mean(recovered) >= 0.8  # simulated responses decay before the next one
+        assert np.all(scrs.half_recovery_idx[recovered] > scrs.peak_idx[recovered])
+        np.testing.assert_array_equal(np.isnan(scrs.half_recovery_time_s), ~recovered)
 
 
 @pytest.mark.shared_data
@@ -77,13 +83,39 @@ def test_no_responses_in_flat_or_falling_signal() -> None:
     assert len(detect_scrs(np.array([1.0, 2.0]), fs)) == 0
     with pytest.raises(ValueError, match="NaN"):
         detect_scrs(np.array([1.0, np.nan, 1.0]), fs)
+    with pytest.raises(ValueError, match="unknown SCR method"):
+        detect_scrs(np.ones(100), fs, method="peaks")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive"):
+        detect_scrs(np.ones(100), 0.0)
+
+
+@pytest.mark.parametrize("fs", [4.0, 8.0, 32.0])
+def test_one_synthetic_response(fs: float) -> None:
+    """A 0.5 uS response (linear rise over 2 s, exponential decay, tau 4 s) on a 2 uS level."""
+    t = np.arange(0, 40, 1 / fs)
+    rise = np.clip((t - 10.0) / 2.0, 0.0, 1.0)
+    decay = np.where(t > 12.0, np.exp(-(t - 12.0) / 4.0), 1.0)
+    scrs = detect_scrs(2.0 + 0.5 * rise * decay, fs)
+    assert len(scrs) == 1
+    assert scrs.amplitude_us[0] == pytest.approx(0.5, abs=0.03)
+    # the 1 Hz low-pass rounds the ramp's corners, so the rise measures a little long
+    assert scrs.rise_time_s[0] == pytest.approx(2.0, abs=0.5)
+    # half recovery of an exponential: tau ln 2 = 2.77 s after the peak (the low-pass blurs it)
+    assert scrs.half_recovery_time_s[0] == pytest.approx(4.0 * np.log(2.0), abs=0.4)
 
 
 def test_tonic_level_and_rate() -> None:
     fs = 4.0
     eda = nk.eda_simulate(duration=60, sampling_rate=4, scr_number=2, drift=0.0, noise=0)
     assert 1.0 <= tonic_level_us(eda, fs) <= 2.0
-    scrs = ScrSet(np.array([1, 5]), np.array([3, 8]), np.array([0.2, 0.3]), np.array([0.5, 0.75]))
+    scrs = ScrSet(
+        onset_idx=np.array([1, 5]),
+        peak_idx=np.array([3, 8]),
+        amplitude_us=np.array([0.2, 0.3]),
+        rise_time_s=np.array([0.5, 0.75]),
+        half_recovery_idx=np.array([4, -1]),
+        half_recovery_time_s=np.array([0.25, np.nan]),
+    )
     assert scr_rate_per_min(scrs, 30.0) == pytest.approx(4.0)
     with pytest.raises(ValueError, match="positive"):
         scr_rate_per_min(scrs, 0.0)
@@ -97,3 +129,20 @@ def test_scr_kernel_matches_reference() -> None:
         assert kernel[0].size > 10
         np.testing.assert_array_equal(kernel[0], reference[0])
         np.testing.assert_array_equal(kernel[1], reference[1])
+
+
+def test_refine_kernel_matches_reference() -> None:
+    rng = np.random.default_rng(11)
+    x = np.cumsum(rng.normal(0.0, 0.02, 3000))
+    x[100:110] = x[100]  # a plateau: ties resolve to the first sample in both
+    slope = np.convolve(np.gradient(x), np.ones(9) / 9, mode="same")
+    onsets, peaks = _scr_kernel(slope, 0.001)
+    assert onsets.size > 20
+    for reach in (0, 2, 8):
+        kernel_on, kernel_pk = onsets.copy(), peaks.copy()
+        ref_on, ref_pk = onsets.copy(), peaks.copy()
+        _refine_kernel(x, kernel_on, kernel_pk, reach)
+        refine_reference(x, ref_on, ref_pk, reach)
+        np.testing.assert_array_equal(kernel_on, ref_on)
+        np.testing.assert_array_equal(kernel_pk, ref_pk)
+        assert np.all(kernel_on <= kernel_pk)
