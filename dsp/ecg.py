@@ -23,6 +23,7 @@ _REFRACTORY_S = 0.250  # no second beat this soon: faster than 240 bpm is not a 
 _T_WAVE_S = 0.360  # within this, a low-slope candidate is taken for a T wave
 _SEARCH_HALF_S = 0.075  # from the integrated peak to the band-passed extremum
 _REFINE_HALF_S = 0.050  # from there to the R wave itself
+_STALE_S = 4.0  # this long without a beat and the levels restart (see _decide_kernel)
 
 
 @numba.njit(cache=True)
@@ -67,13 +68,20 @@ def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     refractory: int,
     t_wave: int,
     rr0: float,
+    stale: int = 0,
 ) -> BoolArray:
-    """Pan-Tompkins decisions over candidates: adaptive thresholds, T-wave check, search-back."""
+    """Pan-Tompkins decisions over candidates: adaptive thresholds, T-wave check, search-back.
+
+    stale > 0: after that many samples without a beat that search-back cannot fill, the levels
+    restart from the candidates of those samples (max as signal, median as noise), the way a
+    detector must recover when a burst of motion artefact has pushed them out of reach.
+    """
     n = idx.shape[0]
     is_qrs = np.zeros(n, dtype=np.bool_)
     spki, npki = spki0, npki0
     rr_hist = np.full(8, rr0)
     last = -1  # candidate number of the last QRS
+    anchor = idx[0] if n > 0 else 0  # sample the levels were last (re)started at
     for k in range(n):
         thr1 = npki + 0.25 * (spki - npki)
         if last >= 0 and idx[k] - idx[last] > 1.66 * rr_hist.mean():
@@ -89,6 +97,16 @@ def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
                 rr_hist[-1] = idx[best] - idx[last]
                 last = best
                 thr1 = npki + 0.25 * (spki - npki)
+        since = idx[last] if last >= 0 else anchor
+        if stale > 0 and idx[k] - since > stale:
+            lo = k
+            while lo > 0 and idx[k] - idx[lo - 1] <= stale:
+                lo -= 1
+            spki = amp[lo : k + 1].max()
+            npki = np.median(amp[lo : k + 1])
+            thr1 = npki + 0.25 * (spki - npki)
+            last = -1  # a fresh start: no interval spans the gap
+            anchor = idx[k]
         if last >= 0 and idx[k] - idx[last] <= refractory:
             continue
         if amp[k] > thr1:
@@ -116,10 +134,12 @@ def decide_reference(
     refractory: int,
     t_wave: int,
     rr0: float,
+    stale: int = 0,
 ) -> BoolArray:
     """Plain-Python twin of the decision kernel, kept for the equality test."""
     is_qrs = np.zeros(idx.size, dtype=bool)
     spki, npki, rr_hist, last = spki0, npki0, [rr0] * 8, -1
+    anchor = int(idx[0]) if idx.size else 0
 
     def thr() -> float:
         return npki + 0.25 * (spki - npki)
@@ -137,6 +157,11 @@ def decide_reference(
                 spki = 0.25 * amp[best] + 0.75 * spki
                 rr_hist = [*rr_hist[1:], float(idx[best] - idx[last])]
                 last = best
+        since = idx[last] if last >= 0 else anchor
+        if stale > 0 and idx[k] - since > stale:
+            recent = [amp[j] for j in range(k + 1) if idx[k] - idx[j] <= stale]
+            spki, npki = max(recent), float(np.median(recent))
+            last, anchor = -1, int(idx[k])
         if last >= 0 and idx[k] - idx[last] <= refractory:
             continue
         is_t = last >= 0 and idx[k] - idx[last] < t_wave and slope[k] < 0.5 * slope[last]
@@ -202,6 +227,7 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float) -> IntArray:
         round(_REFRACTORY_S * fs),
         round(_T_WAVE_S * fs),
         float(fs),
+        round(_STALE_S * fs),
     )
     beats = _window_argmax(np.abs(band), idx[is_qrs], round(_SEARCH_HALF_S * fs))
     if beats.size == 0:
