@@ -16,7 +16,7 @@ from types import ModuleType
 from closedloop.policy import PolicyError
 from ingest.errors import IngestError
 from stream.errors import StreamError
-from vagus.commands import importing, policy, recording, replay, services
+from vagus.commands import devices, gateway, importing, policy, record, recording, replay, services
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
 from vagus.model import cli as model_cli
@@ -28,6 +28,9 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     policy,
     model_cli,
     importing,
+    devices,
+    record,
+    gateway,
 )
 
 

@@ -6,14 +6,17 @@ secret (SASL passwords come from the environment variable the Kafka section name
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from closedloop.policy import policy_problems
 from hardware.limits import DeviceLimits
 from stream.events import PolicySnapshot
+from stream.ids import PATIENT_ID_PATTERN
 from stream.settings import KafkaSettings
 
 
@@ -65,11 +68,52 @@ class DeviceLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
         )
 
 
+class DeviceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One device the patient wears (``[[devices]]``): its address or advertised-name prefix,
+    the profile that decodes it, and a label that leaves the gateway (so no address in it)."""
+
+    profile: str
+    address: str | None = None
+    name_prefix: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        from ingest.errors import IngestError  # noqa: PLC0415 (bleak loads only when used)
+        from ingest.transport.targets import DeviceTarget  # noqa: PLC0415
+
+        try:
+            DeviceTarget(self.profile, self.address, self.name_prefix, self.label)
+        except IngestError as exc:
+            raise ValueError(f"devices: {exc}") from exc
+
+
+class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The live gateway (``[live]``): whose devices, where it keeps state, how it reconnects."""
+
+    patient_id: str | None = None
+    #: Holds the device-id secret (device-id.key, mode 0600); never inside the repository.
+    state_dir: str = "~/.local/state/vagus"
+    #: "bleak" (BlueZ on a Pi); "virtual" runs against in-process virtual sensors (development).
+    backend: Literal["bleak", "virtual"] = "bleak"
+    scan_timeout_s: float = 10.0
+    reconnect_cap_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.patient_id is not None and not re.fullmatch(PATIENT_ID_PATTERN, self.patient_id):
+            raise ValueError("live: patient_id must be a pseudonym like p-7k3m9q2x4v8w")
+        if not 0 < self.scan_timeout_s <= 300:
+            raise ValueError("live: scan_timeout_s must be within (0, 300]")
+        if not 1 <= self.reconnect_cap_s <= 3600:
+            raise ValueError("live: reconnect_cap_s must be within [1, 3600]")
+
+
 class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
     windows: WindowSettings = msgspec.field(default_factory=WindowSettings)
     device_limits: DeviceLimitSettings = msgspec.field(default_factory=DeviceLimitSettings)
     policy: PolicySnapshot = msgspec.field(default_factory=PolicySnapshot)
+    devices: list[DeviceSettings] = msgspec.field(default_factory=list)
+    live: LiveSettings = msgspec.field(default_factory=LiveSettings)
 
 
 def load_config(path: Path | None) -> VagusConfig:

@@ -1,0 +1,259 @@
+"""The live gateway's composition: configured wearables over BLE, into a recording or through
+:class:`vagus.gateway.Gateway` to Kafka.
+
+Everything BLE is :mod:`ingest.transport`; this module only wires it to the configuration, the
+recording writer and the gateway, and builds ``stream_gap`` events from the transport's gaps.
+``backend="virtual"`` swaps BlueZ for :mod:`ingest.virtual.world`'s in-process sensors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ingest.recording import (
+    DeviceRecord,
+    Marker,
+    NotificationRecord,
+    RecordingHeader,
+    RecordingWriter,
+)
+from ingest.transport.backoff import Backoff
+from ingest.transport.gaps import Gap
+from ingest.transport.identity import load_or_create_secret
+from ingest.transport.manager import Transport
+from ingest.transport.session import DeviceStatus
+from ingest.transport.targets import BleBackend, DeviceTarget
+from stream.events import StreamGap
+from vagus.config import ConfigError, VagusConfig
+
+log = logging.getLogger(__name__)
+
+VIRTUAL_PATIENT_ID = "p-000000000001"
+"""Whose data the virtual wearables are, when the configuration names no patient."""
+PRODUCER_ID = "vagus-gateway"
+
+
+def state_dir(config: VagusConfig) -> Path:
+    return Path(config.live.state_dir).expanduser()
+
+
+def patient_id(config: VagusConfig, backend: str) -> str:
+    if config.live.patient_id is not None:
+        return config.live.patient_id
+    if backend == "virtual":
+        return VIRTUAL_PATIENT_ID
+    raise ConfigError("set [live] patient_id (the patient's pseudonym) to run live")
+
+
+def configured_targets(config: VagusConfig) -> list[DeviceTarget]:
+    targets = [
+        DeviceTarget(d.profile, address=d.address, name_prefix=d.name_prefix, label=d.label)
+        for d in config.devices
+    ]
+    keys = [(t.address or "").upper() or t.name_prefix for t in targets]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("devices: the same address or name_prefix is configured twice")
+    return targets
+
+
+@contextlib.asynccontextmanager
+async def ble_backend(
+    config: VagusConfig, backend: str, *, need_targets: bool = True
+) -> AsyncIterator[tuple[BleBackend, list[DeviceTarget]]]:
+    """The bleak backend and the targets: configured ones, or (virtual) the virtual wearables."""
+    targets = configured_targets(config)
+    if backend != "virtual":
+        if need_targets and not targets:
+            raise ConfigError("no [[devices]] configured (see docs/devices.md)")
+        yield BleBackend(), targets
+        return
+    from ingest.virtual.world import VIRTUAL_DEVICES, virtual_wearables  # noqa: PLC0415
+
+    async with virtual_wearables() as world:
+        defaults = [DeviceTarget(p, name_prefix=n, label=lbl) for p, n, lbl in VIRTUAL_DEVICES]
+        yield (
+            BleBackend(world.radio.scanner_backend(), world.radio.client_backend()),
+            targets or defaults,
+        )
+
+
+def make_transport(
+    config: VagusConfig,
+    *,
+    targets: list[DeviceTarget],
+    backend: BleBackend,
+    sink: Callable[[NotificationRecord | Marker | DeviceRecord], Awaitable[None]],
+    on_gap: Callable[[Gap], Awaitable[None]] | None = None,
+) -> Transport:
+    return Transport(
+        targets,
+        secret=load_or_create_secret(state_dir(config)),
+        sink=sink,
+        on_gap=on_gap,
+        backend=backend,
+        backoff=lambda: Backoff(cap_s=config.live.reconnect_cap_s),
+        scan_timeout_s=config.live.scan_timeout_s,
+    )
+
+
+async def run_for(
+    transport: Transport, seconds: float | None, *extra_checks: Callable[[], None]
+) -> None:
+    """Keep the transport running ``seconds`` (None: until cancelled), failing loudly."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
+        step = 0.25 if deadline is None else min(0.25, max(0.0, deadline - time.monotonic()))
+        await asyncio.sleep(step)
+        transport.check_alive()
+        for check in extra_checks:
+            check()
+
+
+def describe(status: DeviceStatus) -> dict[str, Any]:
+    """A device's status as the commands print it (no address, no advertised name)."""
+    info = status.info
+    return {
+        "device_id": status.device_id,
+        "profile": status.profile,
+        "label": status.label,
+        "connected": status.connected,
+        "connections": status.connections,
+        "notifications": status.notifications,
+        "gaps": status.gaps,
+        "battery_percent": info.battery_percent if info else None,
+        "manufacturer": info.manufacturer if info else None,
+        "model": info.model if info else None,
+        "firmware": info.firmware if info else None,
+        "info_read": info is not None,
+        "last_error": status.last_error,
+    }
+
+
+async def record_live(
+    config: VagusConfig, *, seconds: float, output: Path, backend: str
+) -> dict[str, Any]:
+    """Write the raw notifications of the configured devices (and gap markers) to ``output``."""
+    header = RecordingHeader(
+        patient_id=patient_id(config, backend),
+        start_time_ns=time.time_ns(),
+        devices=[],  # each device joins with a DeviceRecord once it is found
+        producer="vagus record",
+        simulated=backend == "virtual",
+    )
+    async with ble_backend(config, backend) as (ble, targets):
+        with RecordingWriter(output, header) as writer:
+
+            async def sink(item: NotificationRecord | Marker | DeviceRecord) -> None:
+                if isinstance(item, NotificationRecord):
+                    writer.write_notification(item.to_notification())
+                elif isinstance(item, Marker):
+                    writer.write_marker(item.gateway_time_ns, item.label, item.detail)
+                else:
+                    writer.add_device(item.device)
+
+            transport = make_transport(config, targets=targets, backend=ble, sink=sink)
+            async with transport:
+                await run_for(transport, seconds)
+            records = writer.records_written
+    return {
+        "recording": str(output),
+        "seconds": seconds,
+        "records": records,
+        "devices": [describe(s) for s in transport.statuses()],
+    }
+
+
+async def device_status(
+    config: VagusConfig, *, seconds: float, backend: str
+) -> list[dict[str, Any]]:
+    """Connect to each configured device (up to ``seconds``), read its status, disconnect."""
+
+    async def discard(_item: NotificationRecord | Marker | DeviceRecord) -> None:
+        return None
+
+    async with ble_backend(config, backend) as (ble, targets):
+        transport = make_transport(config, targets=targets, backend=ble, sink=discard)
+        async with transport:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not all(
+                s.info is not None for s in transport.statuses()
+            ):
+                await asyncio.sleep(0.1)
+                transport.check_alive()
+            return [describe(s) for s in transport.statuses()]
+
+
+def gap_event(gap: Gap, patient: str) -> StreamGap:
+    return StreamGap(
+        patient_id=patient,
+        producer_id=PRODUCER_ID,
+        gateway_time_ns=gap.end_ns,
+        device_id=gap.device_id,
+        stream=gap.stream,
+        gap_start_ns=gap.start_ns,
+        gap_end_ns=gap.end_ns,
+        reason=gap.reason,
+    )
+
+
+async def run_gateway(
+    config: VagusConfig, *, backend: str, seconds: float | None
+) -> dict[str, Any]:
+    """Configured devices -> :class:`Gateway` -> Kafka (the configured one, else an embedded
+    broker), until cancelled or ``seconds`` pass; gaps go out as ``stream_gap`` events."""
+    import tempfile  # noqa: PLC0415
+
+    from hardware.clock import WallClock  # noqa: PLC0415
+    from hardware.devices import SimulatedDevice  # noqa: PLC0415
+    from vagus.demo import broker_for, create_topics  # noqa: PLC0415
+    from vagus.gateway import Gateway  # noqa: PLC0415
+
+    patient = patient_id(config, backend)
+    with tempfile.TemporaryDirectory(prefix="vagus-gateway-") as scratch:
+        async with (
+            broker_for(config.kafka, Path(scratch)) as kafka,
+            ble_backend(config, backend) as (ble, targets),
+        ):
+            await create_topics(kafka)
+            gateway = Gateway(
+                kafka=kafka,
+                config=config,
+                patient_id=patient,
+                devices={},  # each device joins with a DeviceRecord once it is found
+                clock=WallClock(),
+                output_device=SimulatedDevice(),
+                lockstep=False,
+                interlock_state=state_dir(config) / "interlock.json",
+            )
+            gaps_sent = 0
+
+            async def publish_gap(gap: Gap) -> None:
+                nonlocal gaps_sent
+                await gateway.producer.send(gap_event(gap, patient))
+                gaps_sent += 1
+
+            await gateway.start()
+            try:
+                transport = make_transport(
+                    config, targets=targets, backend=ble, sink=gateway.handle, on_gap=publish_gap
+                )
+                async with transport:
+                    await run_for(transport, seconds, gateway.check_alive)
+                await gateway.finish()
+            finally:
+                await gateway.stop()
+    stats = gateway.stats
+    return {
+        "patient_id": patient,
+        "notifications": stats.notifications,
+        "decode_errors": sum(stats.decode_errors.values()),
+        "windows": gateway.pipeline.counters.windows,
+        "stream_gaps_sent": gaps_sent,
+        "devices": [describe(s) for s in transport.statuses()],
+    }
