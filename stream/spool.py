@@ -1,0 +1,286 @@
+"""A bounded, crash-safe, on-disk FIFO of events waiting for the broker (store and forward).
+
+Events are appended to segment files (framing in :mod:`stream.spool_segments`) with unbuffered
+writes, so once :meth:`Spool.append` returns the record is in the kernel: a killed process loses
+nothing. Durability across a power cut depends on the fsync policy (``always``: fsync each
+append; ``interval``: at most one fsync per ``fsync_interval_s`` and on close; ``never``). The
+drained position is a ``cursor`` file replaced atomically after each acknowledged batch; a lost
+cursor means redelivery from the start (consumers dedupe by event id), never loss.
+
+When full (``max_bytes`` or ``max_events``) the spool keeps the NEWEST events: it evicts the
+oldest whole segments, logs a warning with the count and counts it in :attr:`SpoolStats.evicted`.
+A single lock file keeps a second process from using the same directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import IO, Literal
+
+import msgspec
+
+from stream.errors import StreamError
+from stream.spool_segments import (
+    SEGMENT_SUFFIX,
+    IndexEntry,
+    SpooledEvent,
+    SpoolStats,
+    decode_record,
+    encode_record,
+    scan_segment,
+    segment_path,
+)
+
+log = logging.getLogger(__name__)
+FsyncPolicy = Literal["always", "interval", "never"]
+
+
+class SpoolError(StreamError):
+    """The spool directory cannot be used (locked by another process, unwritable, ...)."""
+
+
+class SpoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[spool]`` in the configuration; the gateway keeps its state under ``state_dir``."""
+
+    state_dir: str = "~/.local/state/vagus"
+    max_bytes: int = 256 * 1024 * 1024
+    max_events: int = 1_000_000
+    segment_bytes: int = 4 * 1024 * 1024
+    fsync: FsyncPolicy = "interval"
+    fsync_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 4096 or self.max_events < 1:
+            raise ValueError("spool max_bytes must be at least 4096 and max_events at least 1")
+        if not 512 <= self.segment_bytes <= self.max_bytes:
+            raise ValueError("spool segment_bytes must be within [512, max_bytes]")
+        if self.fsync_interval_s < 0:
+            raise ValueError("spool fsync_interval_s must not be negative")
+
+    def state_path(self) -> Path:
+        return Path(self.state_dir).expanduser()
+
+
+class Spool:
+    """Append at the tail, read and acknowledge at the head; sequence numbers never repeat."""
+
+    def __init__(self, directory: Path, settings: SpoolSettings | None = None) -> None:
+        self.directory = directory
+        self.settings = settings or SpoolSettings()
+        self.stats = SpoolStats()
+        self._index: deque[IndexEntry] = deque()
+        self._segments: deque[Path] = deque()
+        self._tail: IO[bytes] | None = None
+        self._tail_bytes = 0
+        self._last_fsync = time.monotonic()
+        self._lock = self._take_lock(directory)
+        try:
+            self._next_seq = self._read_cursor()
+            self._load()
+        except BaseException:
+            self._lock.close()
+            raise
+
+    @staticmethod
+    def _take_lock(directory: Path) -> IO[bytes]:
+        """An exclusive lock on the directory, released when the process dies."""
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            lock = open(directory / "lock", "a+b")  # noqa: SIM115 - held until close()
+        except OSError as exc:
+            raise SpoolError(f"cannot use spool directory {directory}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            lock.close()
+            raise SpoolError(f"{directory} is in use by another process") from exc
+        return lock
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _read_cursor(self) -> int:
+        try:
+            return int((self.directory / "cursor").read_text().strip())
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError):
+            log.warning("spool cursor unreadable: events may be delivered again (deduped by id)")
+            return 0
+
+    def _load(self) -> None:
+        cursor = self._next_seq
+        for path in sorted(self.directory.glob(f"*{SEGMENT_SUFFIX}")):
+            scan = scan_segment(path)
+            if scan.torn_bytes:
+                self.stats.torn_tails += 1
+                self.stats.torn_tail_bytes += scan.torn_bytes
+                log.warning("spool %s: torn tail of %d bytes ignored", path.name, scan.torn_bytes)
+                with open(path, "r+b") as damaged:
+                    damaged.truncate(scan.good_bytes)
+            live = [e for e in scan.entries if e.seq >= cursor]
+            if scan.entries:
+                self._next_seq = max(self._next_seq, scan.entries[-1].seq + 1)
+            if not live:
+                path.unlink()
+                continue
+            self._segments.append(path)
+            self._index.extend(live)
+            self.stats.events += len(live)
+            self.stats.bytes += sum(e.size for e in live)
+        self._update_oldest()
+
+    # -- appending -----------------------------------------------------------------------
+
+    def append(self, *, topic: str, key: bytes, payload: bytes) -> int:
+        """Store one event durably (per the fsync policy); returns its sequence number."""
+        seq, spooled_at_ns = self._next_seq, time.time_ns()
+        record = encode_record(SpooledEvent(seq, spooled_at_ns, topic, key, payload))
+        if len(record) > self.settings.max_bytes // 2:
+            raise SpoolError(f"an event of {len(record)} bytes does not fit the spool")
+        self._make_room(len(record))
+        if self._tail is None or self._tail_bytes >= self.settings.segment_bytes:
+            self._roll(seq)
+        assert self._tail is not None
+        offset = self._tail_bytes
+        written = self._tail.write(record)
+        if written != len(record):
+            raise SpoolError(f"short write to the spool ({written} of {len(record)} bytes)")
+        self._tail_bytes += len(record)
+        self._next_seq += 1
+        self._index.append(IndexEntry(seq, spooled_at_ns, self._segments[-1], offset, len(record)))
+        self.stats.appended += 1
+        self.stats.events += 1
+        self.stats.bytes += len(record)
+        self._update_oldest()
+        self._maybe_fsync(self._tail)
+        return seq
+
+    def _roll(self, first_seq: int) -> None:
+        if self._tail is not None:
+            self._sync(self._tail)
+            self._tail.close()
+        path = segment_path(self.directory, first_seq)
+        self._tail = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by _roll/close
+        self._tail_bytes = 0
+        self._segments.append(path)
+        self._sync_directory()
+
+    def _make_room(self, incoming: int) -> None:
+        """Evict the oldest whole segments until ``incoming`` bytes and one event fit."""
+        limits = self.settings
+        while self._index and (
+            self.stats.bytes + incoming > limits.max_bytes
+            or self.stats.events + 1 > limits.max_events
+        ):
+            oldest = self._segments[0]
+            if self._tail is not None and oldest == self._segments[-1]:
+                self._roll(self._next_seq)  # never evict the segment being written into
+            evicted = 0
+            while self._index and self._index[0].segment == oldest:
+                entry = self._index.popleft()
+                self.stats.bytes -= entry.size
+                evicted += 1
+            self.stats.events -= evicted
+            self.stats.evicted += evicted
+            self._segments.popleft()
+            oldest.unlink(missing_ok=True)
+            self._write_cursor()
+            log.warning(
+                "spool full: %d oldest events evicted (%d in total); keeping the newest",
+                evicted,
+                self.stats.evicted,
+            )
+        self._update_oldest()
+
+    # -- draining ------------------------------------------------------------------------
+
+    def peek(self, limit: int) -> list[SpooledEvent]:
+        """Up to ``limit`` events from the head, oldest first, without removing them."""
+        events = []
+        handles: dict[Path, IO[bytes]] = {}
+        try:
+            for entry in list(self._index)[:limit]:
+                handle = handles.get(entry.segment)
+                if handle is None:
+                    handle = handles[entry.segment] = open(entry.segment, "rb")  # noqa: SIM115
+                handle.seek(entry.offset)
+                events.append(decode_record(handle.read(entry.size)))
+        finally:
+            for handle in handles.values():
+                handle.close()
+        return events
+
+    def ack(self, through_seq: int) -> int:
+        """Mark every event up to ``through_seq`` delivered; returns how many left the spool."""
+        removed = 0
+        while self._index and self._index[0].seq <= through_seq:
+            entry = self._index.popleft()
+            self.stats.bytes -= entry.size
+            removed += 1
+        self.stats.events -= removed
+        self.stats.drained += removed
+        self._write_cursor()
+        while len(self._segments) > 1 and (
+            not self._index or self._index[0].segment != self._segments[0]
+        ):
+            self._segments.popleft().unlink(missing_ok=True)
+        self._update_oldest()
+        return removed
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    # -- durability ----------------------------------------------------------------------
+
+    def _write_cursor(self) -> None:
+        """Persist the head: the sequence number of the oldest event not yet delivered."""
+        next_seq = self._index[0].seq if self._index else self._next_seq
+        temporary = self.directory / "cursor.tmp"
+        with open(temporary, "w") as cursor:
+            cursor.write(f"{next_seq}\n")
+            cursor.flush()
+            if self.settings.fsync != "never":
+                os.fsync(cursor.fileno())
+        os.replace(temporary, self.directory / "cursor")
+        self._sync_directory()
+
+    def _sync_directory(self) -> None:
+        """Make created, renamed and deleted names durable too (policy permitting)."""
+        if self.settings.fsync == "never":
+            return
+        handle = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+    def _maybe_fsync(self, handle: IO[bytes]) -> None:
+        policy = self.settings.fsync
+        due = time.monotonic() - self._last_fsync >= self.settings.fsync_interval_s
+        if policy == "always" or (policy == "interval" and due):
+            self._sync(handle)
+
+    def _sync(self, handle: IO[bytes]) -> None:
+        if self.settings.fsync != "never":
+            os.fsync(handle.fileno())
+        self._last_fsync = time.monotonic()
+
+    def sync(self) -> None:
+        """Force the tail to disk (the producer calls this before reporting an outage flush)."""
+        if self._tail is not None:
+            self._sync(self._tail)
+
+    def _update_oldest(self) -> None:
+        self.stats.oldest_spooled_at_ns = self._index[0].spooled_at_ns if self._index else None
+
+    def close(self) -> None:
+        if self._tail is not None:
+            self._sync(self._tail)
+            self._tail.close()
+            self._tail = None
+        self._lock.close()

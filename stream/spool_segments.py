@@ -1,0 +1,140 @@
+"""The on-disk framing of the spool: append-only segment files of CRC'd, length-prefixed records.
+
+    segment = record*          (file name: the first record's sequence number, 20 digits + .seg)
+    record  = length:u32 LE | crc32:u32 LE (of body) | body:length bytes
+    body    = MessagePack array [seq, spooled_at_ns, topic, key, payload]
+
+A process killed mid-append leaves at most one partial record at the end of the newest segment:
+a *torn tail*. Scanning stops at the first record that is cut off or fails its CRC; the bytes
+after it are reported (and the caller truncates them), never decoded as events.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+RECORD_HEADER = struct.Struct("<II")
+#: A length above this is corruption, not a record (events are a few kB).
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+SEGMENT_SUFFIX = ".seg"
+
+
+class SpooledEvent(msgspec.Struct, frozen=True, array_like=True):
+    """One event waiting for the broker: where it goes and its exact wire bytes."""
+
+    seq: int
+    spooled_at_ns: int
+    topic: str
+    key: bytes
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """Where a record lives, so the spool keeps only this in memory, not the payloads."""
+
+    seq: int
+    spooled_at_ns: int
+    segment: Path
+    offset: int
+    size: int
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(SpooledEvent)
+
+
+def encode_record(event: SpooledEvent) -> bytes:
+    body = _encoder.encode(event)
+    return RECORD_HEADER.pack(len(body), zlib.crc32(body)) + body
+
+
+def decode_record(data: bytes) -> SpooledEvent:
+    """Decode one whole framed record (the caller read exactly ``size`` bytes)."""
+    length, crc = RECORD_HEADER.unpack_from(data)
+    body = data[RECORD_HEADER.size : RECORD_HEADER.size + length]
+    if len(body) != length or zlib.crc32(body) != crc:
+        raise ValueError("spool record fails its checksum")
+    return _decoder.decode(body)
+
+
+def segment_path(directory: Path, first_seq: int) -> Path:
+    return directory / f"{first_seq:020d}{SEGMENT_SUFFIX}"
+
+
+@dataclass
+class SpoolStats:
+    """What the spool holds and what happened to it (counters since open)."""
+
+    events: int = 0
+    bytes: int = 0
+    oldest_spooled_at_ns: int | None = None
+    appended: int = 0
+    drained: int = 0
+    evicted: int = 0
+    torn_tail_bytes: int = 0
+    torn_tails: int = 0
+
+
+@dataclass
+class SegmentScan:
+    """The readable records of one segment and where its good bytes end."""
+
+    entries: list[IndexEntry]
+    good_bytes: int
+    torn_bytes: int
+
+
+def scan_segment(path: Path) -> SegmentScan:
+    """Index every whole, checksummed record; stop at the first damaged one."""
+    data = path.read_bytes()
+    entries: list[IndexEntry] = []
+    offset = 0
+    while offset < len(data):
+        if len(data) - offset < RECORD_HEADER.size:
+            break
+        length, crc = RECORD_HEADER.unpack_from(data, offset)
+        end = offset + RECORD_HEADER.size + length
+        if length > MAX_RECORD_BYTES or end > len(data):
+            break
+        body = data[offset + RECORD_HEADER.size : end]
+        if zlib.crc32(body) != crc:
+            break
+        try:
+            event = _decoder.decode(body)
+        except msgspec.DecodeError:
+            break
+        entries.append(IndexEntry(event.seq, event.spooled_at_ns, path, offset, end - offset))
+        offset = end
+    return SegmentScan(entries, offset, len(data) - offset)
+
+
+def read_spool_summary(directory: Path) -> SpoolStats:
+    """Events, bytes and oldest time of a spool, read without locking or repairing it (for
+    ``vagus doctor`` while the gateway runs); a torn tail is reported, not truncated."""
+    stats = SpoolStats()
+    if not directory.is_dir():
+        return stats
+    try:
+        cursor = int((directory / "cursor").read_text().strip())
+    except (OSError, ValueError):
+        cursor = 0
+    for path in sorted(directory.glob(f"*{SEGMENT_SUFFIX}")):
+        try:
+            scan = scan_segment(path)
+        except OSError:
+            continue  # drained and deleted while we looked
+        live = [e for e in scan.entries if e.seq >= cursor]
+        stats.events += len(live)
+        stats.bytes += sum(e.size for e in live)
+        if live and stats.oldest_spooled_at_ns is None:
+            stats.oldest_spooled_at_ns = live[0].spooled_at_ns
+        if scan.torn_bytes:
+            stats.torn_tails += 1
+            stats.torn_tail_bytes += scan.torn_bytes
+    return stats
