@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -16,11 +17,21 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from closedloop.state_store import PatientSnapshot, read_partition
 from stream.codec import decode_event, encode_event
-from stream.events import AnyEvent, InterventionCommand, LoopDecision, StressEpisode, StressScore
+from stream.events import (
+    AnyEvent,
+    InterventionCommand,
+    LoopDecision,
+    SessionEvaluation,
+    StressEpisode,
+    StressScore,
+)
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
+from tests.closedloop.test_evaluation import T0, _outcome, _score, _window
 from tests.conftest import isolated_settings
+from tests.helpers import PATIENT
 from vagus.config import VagusConfig
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -29,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
 MORNING = int(dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC).timestamp() * 1e9)
 PATIENTS = [f"p-{i:012d}" for i in range(8)]
+SESSION_COMMAND = "c-0123456789abcdef"
 
 
 def _inputs() -> list[StressEpisode | StressScore]:
@@ -245,3 +257,103 @@ async def test_two_workers_one_killed_decide_like_an_uninterrupted_run(
     reference = await _uninterrupted(kafka, tmp_path)
     survivors = await _with_kills(second_kafka, tmp_path, worker_count=2)
     assert survivors.essence() == reference.essence()
+
+
+def _session_inputs() -> list[AnyEvent]:
+    """Windows and scores every 10 s for 30 min; a session from 600 s to 900 s, in time order."""
+    events: list[AnyEvent] = []
+    for second in range(0, 1800, 10):
+        rmssd = 20.0 if second <= 600 else 30.0 if second <= 900 else 40.0
+        if second in {600, 900}:
+            events.append(
+                _outcome(second, "started" if second == 600 else "completed", SESSION_COMMAND)
+            )
+        window = _window(second, rmssd, 80.0 - rmssd / 10)
+        events.append(msgspec.structs.replace(window, event_id=f"window-{second:06d}-0000"))
+        score = _score(second, 0.9 if second <= 600 else 0.3)
+        events.append(msgspec.structs.replace(score, event_id=f"score-{second:06d}-00000"))
+    return events
+
+
+async def _produce_events(kafka: KafkaSettings, events: list[AnyEvent]) -> None:
+    producer = AIOKafkaProducer(acks="all", **kafka.client_kwargs())
+    await producer.start()
+    try:
+        for event in events:
+            topic = kafka.topics.for_event(type(event))
+            await producer.send(topic, encode_event(event), key=event.patient_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _until_snapshot(kafka: KafkaSettings, reached: Callable[[PatientSnapshot], bool]) -> None:
+    """Wait until the worker has saved a snapshot that satisfies ``reached``."""
+    async with asyncio.timeout(60):
+        while True:
+            for partition in range(kafka.partitions):
+                saved = (await read_partition(kafka, partition)).get(PATIENT)
+                if saved is not None and reached(saved):
+                    return
+            await asyncio.sleep(0.5)
+
+
+def _has_window(second: int) -> Callable[[PatientSnapshot], bool]:
+    return lambda saved: any(t == T0 + second * S for t, _ in saved.evaluator.windows)
+
+
+async def _evaluation(kafka: KafkaSettings) -> SessionEvaluation:
+    consumer = AIOKafkaConsumer(
+        kafka.topics.name("evaluations"), auto_offset_reset="earliest", **kafka.client_kwargs()
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(90):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        event = decode_event(record.value or b"")
+                        if isinstance(event, SessionEvaluation):
+                            return event
+    finally:
+        await consumer.stop()
+
+
+async def _evaluate_session(
+    kafka: KafkaSettings, tmp_path: Path, *, kill: bool
+) -> SessionEvaluation:
+    """Phases in event time, each waited for through the saved state, so the order of topics in
+    a fetch cannot change what is evaluated: to 750 s (mid-session), to 900 s, then the rest."""
+    kafka = await _prepare(kafka)
+    workers = Workers(kafka, tmp_path)
+    events = _session_inputs()
+    cut_mid = next(i for i, e in enumerate(events) if e.gateway_time_ns > T0 + 750 * S)
+    cut_end = next(i for i, e in enumerate(events) if e.gateway_time_ns > T0 + 900 * S)
+    first = workers.start()
+    try:
+        await _produce_events(kafka, events[:cut_mid])
+        await _until_snapshot(kafka, _has_window(750))
+        if kill:
+            await asyncio.sleep(2)  # offsets committed: the restart resumes near here
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait()
+        await _produce_events(kafka, events[cut_mid:cut_end])
+        if kill:
+            workers.start()
+        await _until_snapshot(kafka, lambda saved: any(s[3] for s in saved.evaluator.sessions))
+        await _produce_events(kafka, events[cut_end:])
+        return await _evaluation(kafka)
+    finally:
+        workers.stop_all()
+
+
+async def test_a_session_running_across_a_kill_is_still_evaluated(
+    kafka: KafkaSettings, second_kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    reference = await _evaluate_session(kafka, tmp_path, kill=False)
+    restarted = await _evaluate_session(second_kafka, tmp_path, kill=True)
+    assert reference.command_id == restarted.command_id == SESSION_COMMAND
+    assert reference.metrics["windows_during"] == 25  # every window wholly inside the session
+    assert reference.metrics["rmssd_ms_change"] == 20.0
+    assert restarted.metrics == reference.metrics
+    assert restarted.effectiveness == reference.effectiveness
