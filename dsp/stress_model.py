@@ -91,14 +91,17 @@ class StressModel:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
 
-    def vector(self, features: Mapping[str, float]) -> npt.NDArray[np.float64] | None:
-        """Transformed features in model order, or None if any is absent or not finite."""
-        try:
-            values = np.array([float(features[name]) for name in self.features])
-        except KeyError:
-            return None
+    def transform(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:
+        """Features in model order with the sidecar's transforms; absent or invalid -> NaN."""
+        values = np.array([float(features.get(name, math.nan)) for name in self.features])
         with np.errstate(divide="ignore", invalid="ignore"):
             values[self._log] = np.log(values[self._log])
+        values[~np.isfinite(values)] = math.nan
+        return values
+
+    def vector(self, features: Mapping[str, float]) -> npt.NDArray[np.float64] | None:
+        """Transformed features in model order, or None if any is absent or not finite."""
+        values = self.transform(features)
         return values if bool(np.all(np.isfinite(values))) else None
 
     def fit_baseline(self, windows: Sequence[Mapping[str, float]]) -> PatientBaseline:

@@ -1,12 +1,17 @@
-"""Generate the bundled demo recording: a SIMULATED 20-minute session, reproducibly.
+"""Generate the bundled demo recording: a SIMULATED 34-minute session, reproducibly.
 
 Nothing in this file is a real person's data. A chest strap (Polar PMD ECG at 130 Hz and ACC at
 25 Hz, plus Heart Rate Measurement notifications with RR intervals) and an EDA sensor (vagus's
 open sample-stream profile at 8 Hz) are simulated through three phases:
 
-    baseline  0-7 min    HR ~66 bpm, strong respiratory sinus arrhythmia, few SCRs
-    stress    7-13 min   HR ~92 bpm, little HRV, many SCRs, some fidgeting
-    recovery  13-20 min  HR ~69 bpm, HRV and SCR rate returning to baseline
+    baseline  0-21 min   HR ~66 bpm, strong respiratory sinus arrhythmia, few SCRs
+    stress    21-27 min  HR ~92 bpm, little HRV, many SCRs, skin conductance up, fidgeting
+    recovery  27-34 min  HR ~69 bpm, HRV, SCR rate and skin conductance returning to baseline
+
+The baseline is longer than the gateway's 20-minute calibration period (the stress model was
+evaluated with WESAD's ~20-minute baseline as calibration), so the demo scores with the model.
+Heart rate, RSA depth and skin-conductance level also wander slowly (minutes), as at rest they
+do: a perfectly stationary baseline would make every later change look like tens of SDs.
 
 The ECG is synthesised beat by beat from a known RR series (a sum-of-Gaussians PQRST shape,
 as in ECGSYN's morphology), so the true beat times are known; skin conductance comes from
@@ -40,9 +45,9 @@ from ingest.recording import DeviceEntry, RecordingHeader, RecordingWriter
 from stream.ids import pseudonymise_device, pseudonymise_patient
 
 SEED = 20260310
-DURATION_S = 1200.0
+DURATION_S = 2040.0
 START = dt.datetime(2026, 3, 10, 14, 0, 0, tzinfo=dt.UTC)
-PHASES = (("baseline", 0.0), ("stress", 420.0), ("recovery", 780.0))
+PHASES = (("baseline", 0.0), ("stress", 1260.0), ("recovery", 1620.0))
 ECG_FS = 130.0
 ECG_FRAME = 73
 ACC_FS = 25.0
@@ -63,13 +68,30 @@ class PhaseParameters:
     breath_hz: float
     scr_per_min: float
     fidget: float
+    scl_rise_us: float
 
 
 PARAMETERS = {
-    "baseline": PhaseParameters(909.0, 45.0, 25.0, 14.0, 0.25, 0.6, 0.0),
-    "stress": PhaseParameters(652.0, 9.0, 8.0, 5.0, 0.33, 5.0, 1.0),
-    "recovery": PhaseParameters(870.0, 40.0, 22.0, 12.0, 0.22, 1.0, 0.1),
+    "baseline": PhaseParameters(909.0, 45.0, 25.0, 14.0, 0.25, 0.6, 0.0, 0.0),
+    "stress": PhaseParameters(652.0, 9.0, 8.0, 5.0, 0.33, 5.0, 1.0, 1.5),
+    "recovery": PhaseParameters(870.0, 40.0, 22.0, 12.0, 0.22, 1.0, 0.1, 0.3),
 }
+WANDER_TAU_S = 120.0  # slow (minutes) physiological wander at rest
+RR_WANDER_MS = 22.0
+RSA_WANDER = 0.2  # relative
+SCL_WANDER_US = 0.25
+
+
+def slow_wander(rng: np.random.Generator, n: int, dt_s: float, sd: float) -> np.ndarray:
+    """An Ornstein-Uhlenbeck series (time constant WANDER_TAU_S) with stationary SD ``sd``."""
+    decay = np.exp(-dt_s / WANDER_TAU_S)
+    shocks = rng.normal(0.0, sd * np.sqrt(1.0 - decay**2), n)
+    out = np.empty(n)
+    level = 0.0
+    for i in range(n):
+        level = decay * level + shocks[i]
+        out[i] = level
+    return out
 
 
 def phase_weights(t: np.ndarray) -> dict[str, np.ndarray]:
@@ -95,6 +117,9 @@ def beat_times(rng: np.random.Generator) -> np.ndarray:
     """R-peak times (s) from a physiological RR model: mean + RSA + Mayer wave + AR(1) noise."""
     times = [0.6]
     noise = 0.0
+    seconds = int(DURATION_S) + 4
+    rr_wander = slow_wander(rng, seconds, 1.0, RR_WANDER_MS)
+    rsa_wander = slow_wander(rng, seconds, 1.0, RSA_WANDER)
     respiration_phase = 0.0
     last = 0.6
     while last < DURATION_S + 2.0:
@@ -106,9 +131,11 @@ def beat_times(rng: np.random.Generator) -> np.ndarray:
             * ((times[-1] - times[-2]) if len(times) > 1 else 0.9)
         )
         noise = 0.6 * noise + float(rng.normal(0.0, blend(t, "noise_ms")[0]))
+        second = int(last)
         rr_ms = (
             blend(t, "rr_ms")[0]
-            + blend(t, "rsa_ms")[0] * np.sin(respiration_phase)
+            + rr_wander[second]
+            + blend(t, "rsa_ms")[0] * (1.0 + rsa_wander[second]) * np.sin(respiration_phase)
             + blend(t, "lf_ms")[0] * np.sin(2 * np.pi * 0.1 * last)
             + noise
         )
@@ -162,6 +189,19 @@ def synthesise_acc(rng: np.random.Generator) -> np.ndarray:
     return np.round(acc).astype(np.int32)
 
 
+def scl_wander(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
+    """Slow skin-conductance drift: three sines of 4-10 min periods, random phases.
+
+    Smooth on purpose: its steepest slope (~0.005 µS/s) stays under the 0.01 µS/s at which the
+    SCR detector sees the start of a response, so the drift is never counted as responses.
+    """
+    periods = rng.uniform(240.0, 600.0, 3)
+    phases = rng.uniform(0.0, 2 * np.pi, 3)
+    waves = np.sin(2 * np.pi * t[:, None] / periods + phases)
+    drift: np.ndarray = SCL_WANDER_US * waves.sum(axis=1) / np.sqrt(1.5)
+    return drift
+
+
 def synthesise_eda(rng: np.random.Generator, profile: SampleStreamProfile) -> np.ndarray:
     """Skin conductance in µS from NeuroKit2, with phase-dependent SCR counts."""
     import neurokit2 as nk  # noqa: PLC0415 - simulation-only dependency
@@ -187,7 +227,10 @@ def synthesise_eda(rng: np.random.Generator, profile: SampleStreamProfile) -> np
         values += level - values[0]
         level = float(values[-1])
         pieces.append(values)
-    clipped: np.ndarray = np.clip(np.concatenate(pieces), 0.05, 60.0)
+    eda = np.concatenate(pieces)
+    t = np.arange(eda.size) / fs
+    eda += blend(t, "scl_rise_us") + scl_wander(rng, t)
+    clipped: np.ndarray = np.clip(eda, 0.05, 60.0)
     return clipped
 
 

@@ -31,7 +31,7 @@ Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Label = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Modality = Literal["paced_breathing", "vibroacoustic"]
-ScoreQuality = Literal["ok", "calibrating", "poor_signal", "motion"]
+ScoreQuality = Literal["ok", "calibrating", "poor_signal", "motion", "missing_features"]
 CoverageKind = Literal["ok", "degraded", "gap"]
 OutcomeStatus = Literal["requested", "started", "completed", "aborted", "failed", "rejected"]
 
@@ -96,6 +96,9 @@ class FeatureWindow(Event, frozen=True, kw_only=True, tag="feature_window"):
     window_end_ns: int
     features: Features
     coverage: dict[str, Fraction]
+    #: The stress model's inputs for this window (raw, before the per-patient z-score); a
+    #: feature the window could not define is absent.
+    model_features: dict[str, float] = msgspec.field(default_factory=dict)
 
 
 class StressScore(Event, frozen=True, kw_only=True, tag="stress_score"):
@@ -110,6 +113,8 @@ class StressScore(Event, frozen=True, kw_only=True, tag="stress_score"):
     method: Label
     quality: ScoreQuality
     components: dict[str, float] = msgspec.field(default_factory=dict)
+    #: The patient's decision threshold on ``score`` when the window was scored (model only).
+    threshold: Probability | None = None
 
 
 class StressEpisode(Event, frozen=True, kw_only=True, tag="stress_episode"):

@@ -2,48 +2,34 @@
 
 Pure and synchronous: it knows nothing of Kafka or BLE, so it is tested directly and replayed
 deterministically. Windows close on the *data's* time (a watermark of the latest sample time
-minus an allowed lateness), never on the wall clock.
+minus an allowed lateness and the EDA look-ahead), never on the wall clock. Scores come from the
+trained stress model (vagus.scoring) against the patient's own baseline; during the calibration
+period windows are reported as ``calibrating`` and not scored.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
-
-from dsp.activity import activity_summary
 from dsp.buffer import SampleBuffer
-from dsp.ecg import detect_r_peaks
-from dsp.eda import detect_scrs, scr_rate_per_min, tonic_level_us
 from dsp.episodes import EpisodeTracker, Transition
-from dsp.hrv import clean_rr, time_domain
-from dsp.stress_rule import METHOD, PersonalBaseline, RuleInputs, stress_score
 from ingest.decoding import SampleBlock
 from stream.events import (
     CoverageKind,
     Event,
-    Features,
     FeatureWindow,
-    ScoreQuality,
     SignalQuality,
     StressEpisode,
     StressScore,
 )
 from stream.ids import new_event_id
-from vagus.config import WindowSettings
+from vagus.config import StressModelSettings, WindowSettings
+from vagus.pipeline_signals import HISTORY_S, LOOKAHEAD_S, NS, WindowSignals, window_signals
+from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
+from vagus.scoring_calibration import PatientCalibration
 
-NS = 1_000_000_000
-#: Nominal rate per stream, for coverage (how much of a window the samples fill).
-NOMINAL_RATE_HZ = {"ecg": 130.0, "acc": 25.0, "eda": 8.0}
 _CHANNELS = {"acc": 3}
-MIN_BEATS = 20
-MAX_ARTIFACT_FRACTION = 0.2
-MAX_MOTION_FRACTION = 0.5
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,24 +49,51 @@ class PipelineCounters:
     samples: dict[str, int] = field(default_factory=dict)
 
 
+def baseline_state_path(state_dir: Path, patient_id: str) -> Path:
+    """Where one patient's stress baseline and calibration are kept under a state directory."""
+    return state_dir / f"stress-{patient_id}.json"
+
+
 class FeaturePipeline:
     """One patient's windows, baseline and episode state."""
 
-    def __init__(self, *, patient_id: str, producer_id: str, windows: WindowSettings) -> None:
+    method = MODEL_METHOD
+
+    def __init__(
+        self,
+        *,
+        patient_id: str,
+        producer_id: str,
+        windows: WindowSettings,
+        stress: StressModelSettings | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
         self.patient_id = patient_id
         self.producer_id = producer_id
         self.settings = windows
         self.counters = PipelineCounters()
+        stress = stress if stress is not None else StressModelSettings()
+        state = baseline_state_path(state_dir, patient_id) if state_dir is not None else None
+        self.scorer = StressScorer(settings=stress, state_path=state)
+        self._hysteresis = stress.episode_hysteresis
+        threshold = self.scorer.calibration.threshold
+        self._episodes = EpisodeTracker(
+            on_threshold=threshold, off_threshold=max(0.0, threshold - self._hysteresis)
+        )
         self._buffers: dict[str, SampleBuffer] = {}
         self._devices: dict[str, str] = {}
         self._rates: dict[str, float] = {}
         self._origin_ns: int | None = None
         self._next_window = 0
-        self._baseline = PersonalBaseline()
-        self._episodes = EpisodeTracker()
         self._episode_id: str | None = None
         self._episode_start_ns = 0
         self._stream_state: dict[str, str] = {}
+
+    def set_calibration(self, calibration: PatientCalibration) -> None:
+        """Adopt a patient's new threshold or Platt correction; the episode hysteresis follows."""
+        self.scorer.set_calibration(calibration)
+        self._episodes.on_threshold = calibration.threshold
+        self._episodes.off_threshold = max(0.0, calibration.threshold - self._hysteresis)
 
     def add(self, block: SampleBlock) -> None:
         if len(block.times_ns) == 0:
@@ -103,43 +116,46 @@ class FeaturePipeline:
         return start, start + int(self.settings.window_s * NS)
 
     def advance(self, watermark_ns: int) -> list[ClosedWindow]:
-        """Close every window that ends before ``watermark_ns - lateness``."""
+        """Close every window that ends before ``watermark_ns - lateness - look-ahead``."""
         closed = []
-        limit = watermark_ns - int(self.settings.lateness_s * NS)
+        limit = watermark_ns - int((self.settings.lateness_s + LOOKAHEAD_S) * NS)
         while self._origin_ns is not None:
             start, end = self._window_bounds(self._next_window)
             if end > limit:
                 break
             closed.append(self._close(start, end))
             self._next_window += 1
-            self._trim(start)
+            self._trim()
         return closed
 
     def finish(self) -> list[ClosedWindow]:
         """Close the windows the data covers, once the source has ended."""
         latest = max((b.latest_ns or 0 for b in self._buffers.values()), default=0)
-        return self.advance(latest + int(self.settings.lateness_s * NS) + 1)
+        return self.advance(latest + int((self.settings.lateness_s + LOOKAHEAD_S) * NS) + 1)
 
-    def _trim(self, window_start_ns: int) -> None:
-        next_start, _ = self._window_bounds(self._next_window)
+    def _trim(self) -> None:
+        """Keep the look-back the next window needs (the longer of the window and HISTORY_S)."""
+        next_start, next_end = self._window_bounds(self._next_window)
+        keep_from = min(next_start, next_end - int(HISTORY_S * NS))
         for buffer in self._buffers.values():
-            buffer.trim(min(window_start_ns, next_start))
+            buffer.trim(keep_from)
 
     def _close(self, start: int, end: int) -> ClosedWindow:
-        features, coverage = self._features(start, end)
+        signals = window_signals(self._buffers, self._rates, start=start, end=end)
         window = FeatureWindow(
             patient_id=self.patient_id,
             producer_id=self.producer_id,
             gateway_time_ns=end,
             window_start_ns=start,
             window_end_ns=end,
-            features=features,
-            coverage=coverage,
+            features=signals.features,
+            coverage=signals.coverage,
+            model_features=signals.model_features,
         )
         self.counters.windows += 1
-        events: list[Event] = self._quality_events(start, end, coverage)
+        events: list[Event] = self._quality_events(start, end, signals.coverage)
         episode_was_open = self._episodes.active
-        scored = self._score(window)
+        scored = self._score(window, signals)
         events.extend(scored)
         # The loop decides on every score inside an open episode and on every episode start.
         triggers = [
@@ -149,49 +165,6 @@ class FeaturePipeline:
             or (isinstance(e, StressEpisode) and e.phase == "start")
         ]
         return ClosedWindow(window, events, triggers)
-
-    def _features(self, start: int, end: int) -> tuple[Features, dict[str, float]]:
-        duration_s = (end - start) / NS
-        coverage: dict[str, float] = {}
-        values: dict[str, float | int | None] = {}
-        for stream, buffer in self._buffers.items():
-            times, samples = buffer.window(start, end)
-            rate = self._rates.get(stream, NOMINAL_RATE_HZ.get(stream, 0.0))
-            if rate:
-                coverage[stream] = min(1.0, len(times) / (rate * duration_s))
-            if stream == "ecg" and len(times) > rate * 5:
-                values |= self._heart_features(times, samples[:, 0], rate)
-            elif stream == "eda" and len(times) > rate * 5:
-                scrs = detect_scrs(samples[:, 0], rate)
-                values["scl_us"] = _finite(tonic_level_us(samples[:, 0], rate))
-                values["scr_count"] = len(scrs.peak_idx)
-                values["scr_rate_per_min"] = scr_rate_per_min(scrs, len(times) / rate)
-            elif stream == "acc" and len(times) > rate * 5:
-                activity = activity_summary(samples / 1000.0, rate)
-                values["activity_enmo_g"] = _finite(activity.mean_enmo_g)
-                values["motion_fraction"] = _finite(activity.motion_fraction)
-            elif stream == "hr" and len(times):
-                values["strap_heart_rate_bpm"] = float(np.mean(samples[:, 0]))
-        return Features(**values), coverage  # type: ignore[arg-type]
-
-    @staticmethod
-    def _heart_features(
-        times: np.ndarray, ecg: np.ndarray, rate: float
-    ) -> dict[str, float | int | None]:
-        peaks = detect_r_peaks(ecg, rate)
-        if len(peaks) < 3:
-            return {"beats": len(peaks)}
-        rr_ms = np.diff(times[peaks]).astype(np.float64) / 1e6
-        keep = clean_rr(rr_ms)
-        hrv = time_domain(rr_ms, keep)
-        return {
-            "beats": len(peaks),
-            "heart_rate_bpm": _finite(hrv.mean_hr_bpm),
-            "mean_nn_ms": _finite(hrv.mean_nn_ms),
-            "rmssd_ms": _finite(hrv.rmssd_ms),
-            "sdnn_ms": _finite(hrv.sdnn_ms),
-            "rr_artifact_fraction": float(1.0 - np.mean(keep)),
-        }
 
     def _quality_events(self, start: int, end: int, coverage: dict[str, float]) -> list[Event]:
         events: list[Event] = []
@@ -216,19 +189,15 @@ class FeaturePipeline:
             )
         return events
 
-    def _score(self, window: FeatureWindow) -> list[Event]:
-        features = window.features
-        inputs = RuleInputs(features.heart_rate_bpm, features.rmssd_ms, features.scr_rate_per_min)
+    def _score(self, window: FeatureWindow, signals: WindowSignals) -> list[Event]:
         assert self._origin_ns is not None
-        calibrating = window.window_end_ns <= self._origin_ns + self.settings.calibration_s * NS
-        if calibrating:
-            self._baseline.add(inputs)
-        elif not self._baseline.frozen:
-            self._baseline.freeze()
-        components = self._baseline.z_scores(inputs) if self._baseline.ready else {}
-        score = stress_score(components)
-        quality = self._quality(features, calibrating)
-        usable = score if quality == "ok" else None
+        calibration_end = self._origin_ns + int(self.settings.calibration_s * NS)
+        result = self.scorer.score(
+            signals.model_features,
+            signals.quality,
+            in_calibration_period=window.window_end_ns <= calibration_end,
+        )
+        threshold = self.scorer.calibration.threshold
         events: list[Event] = [
             StressScore(
                 patient_id=self.patient_id,
@@ -236,44 +205,38 @@ class FeaturePipeline:
                 gateway_time_ns=window.window_end_ns,
                 window_id=window.event_id,
                 window_end_ns=window.window_end_ns,
-                score=score if quality != "calibrating" else None,
-                method=METHOD,
-                quality=quality,
-                components=components,
+                score=result.probability,
+                method=MODEL_METHOD,
+                quality=result.quality,
+                components=result.components,
+                threshold=threshold if result.quality == "ok" else None,
             )
         ]
-        if quality != "calibrating":
+        if result.quality != "calibrating":
             self.counters.scored += 1
+        episode = self._episode(window, result)
+        return events if episode is None else [*events, episode]
+
+    def _episode(self, window: FeatureWindow, result: WindowScore) -> StressEpisode | None:
+        """Feed the hysteresis (unusable windows neither start nor end an episode)."""
+        usable = result.probability if result.quality == "ok" else None
         transition = self._episodes.update(usable)
         if transition is Transition.NONE:
-            return events
+            return None
         assert usable is not None
         if transition is Transition.START:
             self._episode_id = new_event_id()
             self._episode_start_ns = window.window_end_ns
             self.counters.episodes += 1
         assert self._episode_id is not None
-        events.append(
-            StressEpisode(
-                patient_id=self.patient_id,
-                producer_id=self.producer_id,
-                gateway_time_ns=window.window_end_ns,
-                episode_id=self._episode_id,
-                phase="start" if transition is Transition.START else "end",
-                started_at_ns=self._episode_start_ns,
-                score=usable,
-                trigger_window_id=window.event_id,
-                components=components,
-            )
+        return StressEpisode(
+            patient_id=self.patient_id,
+            producer_id=self.producer_id,
+            gateway_time_ns=window.window_end_ns,
+            episode_id=self._episode_id,
+            phase="start" if transition is Transition.START else "end",
+            started_at_ns=self._episode_start_ns,
+            score=usable,
+            trigger_window_id=window.event_id,
+            components=result.components,
         )
-        return events
-
-    def _quality(self, features: Features, calibrating: bool) -> ScoreQuality:
-        if calibrating or not self._baseline.ready:
-            return "calibrating"
-        artifacts = features.rr_artifact_fraction
-        if features.beats < MIN_BEATS or artifacts is None or artifacts > MAX_ARTIFACT_FRACTION:
-            return "poor_signal"
-        if (features.motion_fraction or 0.0) > MAX_MOTION_FRACTION:
-            return "motion"
-        return "ok"

@@ -43,7 +43,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"   wall {summary['wall_s']} s",
         f"  notifications   {summary['notifications']}   decode errors {summary['decode_errors']}",
         f"  windows         {summary['windows']} ({summary['scored_windows']} scored)"
-        f"   stress episodes {summary['stress_episodes']}",
+        f"   stress episodes {summary['stress_episodes']} (scorer {summary['stress_scorer']})",
         f"  sessions        started {summary['sessions_started']}"
         f", completed {summary['sessions_completed']}"
         f", rejected {summary['sessions_rejected']}"

@@ -156,6 +156,7 @@ def build_summary(
         "windows": gateway.pipeline.counters.windows,
         "scored_windows": gateway.pipeline.counters.scored,
         "stress_episodes": gateway.pipeline.counters.episodes,
+        "stress_scorer": gateway.pipeline.method,
         "decisions": stats.decisions,
         "commands": len(stats.commands_received),
         "sessions_started": len(starts),

@@ -1,0 +1,166 @@
+"""The 38 inputs of the stress model, computed from the gateway's own sensors.
+
+Definitions follow the script that made the training CSV (WESAD wrist E4; see
+docs/model-card.md, "Features on the gateway"), so each number means what the model learnt:
+
+HRV, 11 features (the E4 derived beats from BVP at 64 Hz; we use chest-strap ECG R-peaks):
+    time domain over the 60 s window (NeuroKit2 ``hrv_time``): mean, median, min and max NN,
+    SDNN and SDSD (ddof 1), RMSSD, pNN50 (%); all in ms except pNN50.
+    frequency domain over the 180 s ending at the window's end (NeuroKit2 ``hrv_frequency``,
+    Welch): VLF 0.0033-0.04, LF 0.04-0.15, HF 0.15-0.4 Hz band powers (ms^2), total power
+    (VLF+LF+HF+VHF 0.4-0.5 Hz; the ULF band cannot be resolved in 180 s) and LF/HF (the model
+    takes its log). Welch here is dsp.hrv_frequency's (4 Hz spline, 64 s Hann segments).
+    Beats pass dsp.hrv.clean_rr first (training had no beat correction: E4 wrist beats are
+    noisier than a chest strap's, one reason a per-patient baseline is needed).
+EDA, 17 features: see dsp.stress_features_eda.
+ACC, 8 features over the window (E4 wrist ACC at 32 Hz in its native 1/64 g units; ours are
+    chest-strap mg converted to those units, x 64/1000): per-axis SD (ddof 0), magnitude mean,
+    SD and max, signal-magnitude area mean(|x|+|y|+|z|) and energy mean(|a|^2).
+
+Unit factors do not matter to the model (every feature is z-scored against the patient's own
+calibration period, which removes any positive scale and offset), but they are kept so the raw
+values can be compared with the CSV's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from dsp.hrv_frequency import band_power, welch_psd
+from dsp.stress_features_eda import EDA_FEATURES
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+HRV_TIME_WINDOW_S = 60.0
+HRV_FREQUENCY_WINDOW_S = 180.0
+E4_ACC_UNITS_PER_MG = 64.0 / 1000.0
+_BANDS = {
+    "vlf": (0.0033, 0.04),
+    "lf": (0.04, 0.15),
+    "hf": (0.15, 0.4),
+    "vhf": (0.4, 0.5),
+}
+_MIN_FREQUENCY_BEATS = 30  # under this a 180 s Welch spectrum is noise
+
+HRV_FEATURES = (
+    "hrv_rmssd",
+    "hrv_pnn50",
+    "hrv_sdnn",
+    "hrv_mean_rr",
+    "hrv_median_rr",
+    "hrv_sdsd",
+    "hrv_min_rr",
+    "hrv_max_rr",
+    "hrv_lf_power",
+    "hrv_hf_power",
+    "hrv_vlf_power",
+    "hrv_total_power",
+    "hrv_lf_hf_ratio",
+)
+ACC_FEATURES = (
+    "acc_x_std",
+    "acc_y_std",
+    "acc_z_std",
+    "acc_magnitude_mean",
+    "acc_magnitude_std",
+    "acc_magnitude_max",
+    "acc_sma",
+    "acc_energy",
+)
+#: The model's input order (the sidecar's ``features``; a test checks they agree).
+FEATURE_NAMES = (
+    *HRV_FEATURES[:2],
+    *EDA_FEATURES[:15],
+    *HRV_FEATURES[2:],
+    *EDA_FEATURES[15:],
+    *ACC_FEATURES,
+)
+
+
+def _nan_dict(names: tuple[str, ...]) -> dict[str, float]:
+    return dict.fromkeys(names, math.nan)
+
+
+def hrv_time_features(rr_ms: npt.ArrayLike, keep: npt.ArrayLike) -> dict[str, float]:
+    """Time-domain HRV of the kept intervals; successive differences only between kept pairs."""
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    mask = np.asarray(keep, dtype=np.bool_) & np.isfinite(rr)
+    nn = rr[mask]
+    diffs = np.diff(rr)[mask[:-1] & mask[1:]]
+    if nn.size < 3 or diffs.size < 2:
+        return _nan_dict(HRV_FEATURES[:8])
+    return {
+        "hrv_rmssd": float(np.sqrt(np.mean(diffs**2))),
+        "hrv_pnn50": float(100.0 * np.count_nonzero(np.abs(diffs) > 50.0) / diffs.size),
+        "hrv_sdnn": float(nn.std(ddof=1)),
+        "hrv_mean_rr": float(nn.mean()),
+        "hrv_median_rr": float(np.median(nn)),
+        "hrv_sdsd": float(diffs.std(ddof=1)),
+        "hrv_min_rr": float(nn.min()),
+        "hrv_max_rr": float(nn.max()),
+    }
+
+
+def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str, float]:
+    """Welch band powers (ms^2) of NN intervals ending at times t_s (s) over ~180 s."""
+    t = np.asarray(t_s, dtype=np.float64)
+    nn = np.asarray(nn_ms, dtype=np.float64)
+    names = HRV_FEATURES[8:]
+    if nn.size < _MIN_FREQUENCY_BEATS:
+        return _nan_dict(names)
+    freqs, psd = welch_psd(t, nn)
+    power = {name: band_power(freqs, psd, band) for name, band in _BANDS.items()}
+    total = sum(power.values())
+    return {
+        "hrv_lf_power": power["lf"],
+        "hrv_hf_power": power["hf"],
+        "hrv_vlf_power": power["vlf"],
+        "hrv_total_power": total,
+        "hrv_lf_hf_ratio": power["lf"] / power["hf"] if power["hf"] > 0 else math.nan,
+    }
+
+
+def hrv_features(beat_times_s: npt.ArrayLike, keep: npt.ArrayLike) -> dict[str, float]:
+    """All 13 HRV features from beat times (s) ending at the window's end, 0 = window end.
+
+    ``keep`` marks the intervals (one fewer than the beats) that clean_rr accepted. Beats from at
+    least the last 180 s should be given; the time domain uses those of the last 60 s.
+    """
+    beats = np.asarray(beat_times_s, dtype=np.float64)
+    kept = np.asarray(keep, dtype=np.bool_)
+    if beats.ndim != 1 or kept.shape != (max(beats.size - 1, 0),):
+        raise ValueError("keep must have one entry per interval (len(beat_times_s) - 1)")
+    if beats.size < 2:
+        return _nan_dict(HRV_FEATURES)
+    rr = np.diff(beats) * 1000.0
+    ends = beats[1:]
+    recent = ends > -HRV_TIME_WINDOW_S
+    spectral = kept & (ends > -HRV_FREQUENCY_WINDOW_S)
+    return hrv_time_features(rr[recent], kept[recent]) | hrv_frequency_features(
+        ends[spectral], rr[spectral]
+    )
+
+
+def acc_features(acc_mg: npt.ArrayLike) -> dict[str, float]:
+    """The 8 ACC features of one window of (n, 3) samples in mg, in E4 units (1/64 g)."""
+    acc = np.asarray(acc_mg, dtype=np.float64)
+    if acc.ndim != 2 or acc.shape[1] != 3:
+        raise ValueError(f"acc_mg must have shape (n, 3), got {acc.shape}")
+    if acc.shape[0] == 0:
+        return _nan_dict(ACC_FEATURES)
+    e4 = acc * E4_ACC_UNITS_PER_MG
+    magnitude = np.sqrt(np.einsum("ij,ij->i", e4, e4))
+    return {
+        "acc_x_std": float(e4[:, 0].std()),
+        "acc_y_std": float(e4[:, 1].std()),
+        "acc_z_std": float(e4[:, 2].std()),
+        "acc_magnitude_mean": float(magnitude.mean()),
+        "acc_magnitude_std": float(magnitude.std()),
+        "acc_magnitude_max": float(magnitude.max()),
+        "acc_sma": float(np.abs(e4).sum(axis=1).mean()),
+        "acc_energy": float(np.mean(magnitude**2)),
+    }

@@ -1,0 +1,110 @@
+"""Per-patient baseline of the stress features: running mean and SD over the calibration period.
+
+Training z-scored each subject against the mean and SD (ddof 1) of their own calibration
+windows, with SDs at or under ``min_sd`` replaced by 1, then clipped to +/-clip. Welford's
+running update gives the same mean and SD without keeping the windows, and its state is three
+small arrays, so the gateway can persist it as JSON and resume after a restart.
+
+Two features can be undefined in a window for a reason that is not bad signal: the mean SCR
+rise and half-recovery times (no recovery before the next response). In training an undefined
+value became z = 0 (the baseline mean), so here too it scores as z = 0 and is skipped by the
+running statistics; a feature never defined during calibration scores 0 throughout, as a
+feature without baseline statistics did in training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+NEUTRAL_WHEN_UNDEFINED = frozenset({"scr_rise_time_mean", "scr_recovery_time_mean"})
+STATE_FORMAT = "vagus-stress-baseline/1"
+
+
+class RunningBaseline:
+    """Welford statistics per feature, over (already transformed) feature vectors."""
+
+    def __init__(
+        self, names: Sequence[str], *, clip: float, min_sd: float, frozen: bool = False
+    ) -> None:
+        if not (clip > 0 and min_sd >= 0):
+            raise ValueError(f"need clip > 0 and min_sd >= 0, got {clip} and {min_sd}")
+        self.names = tuple(names)
+        self.clip = clip
+        self.min_sd = min_sd
+        self.frozen = frozen
+        self.windows = 0
+        self.count = np.zeros(len(self.names), dtype=np.int64)
+        self.mean = np.zeros(len(self.names))
+        self.m2 = np.zeros(len(self.names))
+        self._neutral = np.array([n in NEUTRAL_WHEN_UNDEFINED for n in self.names])
+
+    def usable(self, values: FloatArray) -> bool:
+        """Every feature finite, except those whose undefined value is neutral."""
+        return bool(np.all(np.isfinite(values) | self._neutral))
+
+    def add(self, values: FloatArray) -> None:
+        """One calibration window; refused (ValueError) once frozen or if not usable."""
+        if self.frozen:
+            raise ValueError("the baseline is frozen; calibration is over")
+        if values.shape != self.mean.shape or not self.usable(values):
+            raise ValueError("a calibration window needs every (non-neutral) feature finite")
+        seen = np.isfinite(values)
+        self.windows += 1
+        self.count[seen] += 1
+        delta = values[seen] - self.mean[seen]
+        self.mean[seen] += delta / self.count[seen]
+        self.m2[seen] += delta * (values[seen] - self.mean[seen])
+
+    def sd(self) -> FloatArray:
+        """Sample SD (ddof 1); 1 where it is at or under min_sd or undefined (training's rule)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(self.m2 / (self.count - 1))
+        return np.where((self.count > 1) & (sd > self.min_sd), sd, 1.0)
+
+    def z_scores(self, values: FloatArray) -> FloatArray:
+        """Clipped z of one window; neutral features undefined here or in calibration give 0."""
+        if values.shape != self.mean.shape:
+            raise ValueError(f"expected {self.mean.size} features, got {values.shape}")
+        z = np.clip((values - self.mean) / self.sd(), -self.clip, self.clip)
+        undefined = ~np.isfinite(values) | (self.count < 2)
+        return np.where(self._neutral & undefined, 0.0, z)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "features": list(self.names),
+            "frozen": self.frozen,
+            "windows": self.windows,
+            "clip": self.clip,
+            "min_sd": self.min_sd,
+            "count": self.count.tolist(),
+            "mean": self.mean.tolist(),
+            "m2": self.m2.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, state: dict[str, Any], names: Sequence[str]) -> RunningBaseline:
+        """Restore a saved baseline; refuse one saved for another feature set or malformed."""
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a {STATE_FORMAT} state: format {state.get('format')!r}")
+        if list(state["features"]) != list(names):
+            raise ValueError("the saved baseline was made for a different feature list")
+        baseline = cls(
+            names, clip=float(state["clip"]), min_sd=float(state["min_sd"]), frozen=state["frozen"]
+        )
+        baseline.windows = int(state["windows"])
+        baseline.count = np.asarray(state["count"], dtype=np.int64)
+        baseline.mean = np.asarray(state["mean"], dtype=np.float64)
+        baseline.m2 = np.asarray(state["m2"], dtype=np.float64)
+        shapes = {a.shape for a in (baseline.count, baseline.mean, baseline.m2)}
+        finite = all(math.isfinite(v) for v in [*baseline.mean, *baseline.m2])
+        if shapes != {(len(names),)} or not finite or np.any(baseline.count < 0):
+            raise ValueError("the saved baseline's statistics are malformed")
+        return baseline

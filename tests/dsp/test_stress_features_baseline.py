@@ -1,0 +1,87 @@
+"""The running per-patient baseline: Welford against numpy, training's z-scores, persistence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsp.stress_features import FEATURE_NAMES
+from dsp.stress_features_baseline import RunningBaseline
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
+CSV = DATA / "wesad_wrist_features_60s.csv"
+NAMES = ("a", "b", "scr_recovery_time_mean")
+
+
+def _baseline(names: tuple[str, ...] = NAMES) -> RunningBaseline:
+    return RunningBaseline(names, clip=8.0, min_sd=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(*(st.floats(-1e3, 1e3) for _ in range(3))), min_size=2, max_size=40))
+def test_welford_equals_numpy_mean_and_sample_sd(rows: list[tuple[float, float, float]]) -> None:
+    x = np.array(rows)
+    baseline = _baseline()
+    for row in x:
+        baseline.add(row)
+    np.testing.assert_allclose(baseline.mean, x.mean(axis=0), rtol=1e-9, atol=1e-9)
+    sd = x.std(axis=0, ddof=1)
+    expected = np.where(sd > 1e-9, sd, 1.0)
+    np.testing.assert_allclose(baseline.sd(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_z_scores_clip_and_neutral_features() -> None:
+    baseline = _baseline()
+    for row in ([0.0, 10.0, np.nan], [2.0, 10.0, np.nan], [4.0, 10.0, np.nan]):
+        baseline.add(np.array(row))
+    z = baseline.z_scores(np.array([100.0, 10.0, 3.0]))
+    assert z[0] == 8.0  # (100 - 2) / 2 = 49, clipped
+    assert z[1] == 0.0  # constant in calibration: SD 1, as in training
+    assert z[2] == 0.0  # never defined during calibration: neutral throughout
+    with pytest.raises(ValueError, match="non-neutral"):
+        baseline.add(np.array([1.0, np.nan, 1.0]))
+
+
+def test_a_frozen_baseline_refuses_updates_and_survives_json(tmp_path: Path) -> None:
+    baseline = _baseline()
+    baseline.add(np.array([1.0, 2.0, 3.0]))
+    baseline.add(np.array([2.0, 4.0, np.nan]))
+    baseline.frozen = True
+    with pytest.raises(ValueError, match="frozen"):
+        baseline.add(np.array([1.0, 1.0, 1.0]))
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(baseline.to_json()))
+    restored = RunningBaseline.from_json(json.loads(path.read_text()), NAMES)
+    probe = np.array([5.0, -1.0, 2.0])
+    np.testing.assert_array_equal(restored.z_scores(probe), baseline.z_scores(probe))
+    assert restored.frozen and restored.windows == 2
+    with pytest.raises(ValueError, match="different feature list"):
+        RunningBaseline.from_json(baseline.to_json(), ("a", "b", "c"))
+    broken = baseline.to_json() | {"mean": [1.0, float("nan"), 0.0]}
+    with pytest.raises(ValueError, match="malformed"):
+        RunningBaseline.from_json(broken, NAMES)
+
+
+@pytest.mark.shared_data
+def test_running_baseline_reproduces_training_normalisation() -> None:
+    """Per subject, Welford over the calibration windows gives train.normalise's z exactly."""
+    if not CSV.is_file():
+        pytest.skip(f"WESAD features not present at {CSV} (../shared/data is not in a clone)")
+    from vagus.model.dataset import load, normalise
+
+    data = load(CSV)
+    assert tuple(data.features) == FEATURE_NAMES
+    expected = normalise(data)
+    for subject in np.unique(data.subjects):
+        rows = np.flatnonzero(data.subjects == subject)
+        baseline = _baseline(FEATURE_NAMES)
+        for i in rows:
+            if data.calibration[i] and data.plausible[i]:
+                baseline.add(data.values[i])
+        got = np.array([baseline.z_scores(data.values[i]) for i in rows])
+        np.testing.assert_allclose(got, expected[rows], atol=1e-9)

@@ -1,0 +1,179 @@
+"""Per-patient scoring: quality gate before baseline, calibration, threshold and recalibration."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+
+from dsp.stress_model import QualityInputs, StressModel
+from vagus.config import ConfigError, StressModelSettings, load_config
+from vagus.scoring import StressScorer
+from vagus.scoring_calibration import PatientCalibration, refit_recalibration
+
+GOOD = QualityInputs(beats=70, rr_artifact_fraction=0.0, motion_fraction=0.0)
+NOISY = QualityInputs(beats=70, rr_artifact_fraction=0.5, motion_fraction=0.0)
+MOVING = QualityInputs(beats=70, rr_artifact_fraction=0.0, motion_fraction=0.9)
+
+
+@pytest.fixture(scope="module")
+def model() -> StressModel:
+    return StressModel()
+
+
+def _window(model: StressModel, rng: np.random.Generator, shift: float = 0.0) -> dict[str, float]:
+    """Plausible raw features around a resting level; ``shift`` moves heart and skin to stress."""
+    window = {name: 10.0 + rng.normal(0, 1.0) for name in model.features}
+    window["hrv_mean_rr"] = 900.0 + rng.normal(0, 20) - 250.0 * shift
+    window["hrv_median_rr"] = window["hrv_mean_rr"]
+    window["hrv_rmssd"] = 45.0 + rng.normal(0, 5) - 35.0 * shift
+    window["hrv_lf_hf_ratio"] = 1.0 + abs(rng.normal(0, 0.2))
+    window["scr_peak_count"] = 1.0 + rng.normal(0, 1) + 6.0 * shift
+    window["scl_mean"] = 2.0 + rng.normal(0, 0.2) + 1.5 * shift
+    return window
+
+
+def _calibrated(model: StressModel, tmp_path: Path | None = None) -> StressScorer:
+    scorer = StressScorer(
+        settings=StressModelSettings(min_calibration_windows=30),
+        state_path=None if tmp_path is None else tmp_path / "stress-p.json",
+        model=model,
+    )
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        assert scorer.score(_window(model, rng), GOOD, in_calibration_period=True).quality == (
+            "calibrating"
+        )
+    return scorer
+
+
+def test_poor_signal_and_motion_are_refused_and_never_learnt(model: StressModel) -> None:
+    scorer = StressScorer(settings=StressModelSettings(min_calibration_windows=2), model=model)
+    rng = np.random.default_rng(1)
+    for quality in (NOISY, MOVING):
+        assert scorer.score(
+            _window(model, rng, 5.0), quality, in_calibration_period=True
+        ).quality == ("calibrating")
+    assert scorer.baseline.windows == 0  # neither window entered the baseline
+    scorer = _calibrated(model)
+    window = _window(model, rng)
+    assert scorer.score(window, NOISY, in_calibration_period=False).quality == "poor_signal"
+    assert scorer.score(window, MOVING, in_calibration_period=False).quality == "motion"
+    few = QualityInputs(beats=5, rr_artifact_fraction=0.0, motion_fraction=0.0)
+    assert scorer.score(window, few, in_calibration_period=False).probability is None
+    partial = {k: v for k, v in window.items() if k != "hrv_rmssd"}
+    assert scorer.score(partial, GOOD, in_calibration_period=False).quality == "missing_features"
+
+
+def test_calibration_continues_until_enough_usable_windows(model: StressModel) -> None:
+    scorer = StressScorer(settings=StressModelSettings(min_calibration_windows=5), model=model)
+    rng = np.random.default_rng(2)
+    for quality in (GOOD, NOISY, GOOD, MOVING, GOOD):
+        scorer.score(_window(model, rng), quality, in_calibration_period=True)
+    # The period is over with 3 usable windows: the next one is learnt (4), still calibrating;
+    # the one after completes the baseline (5) and is scored against it.
+    assert scorer.score(_window(model, rng), GOOD, in_calibration_period=False).quality == (
+        "calibrating"
+    )
+    assert scorer.score(_window(model, rng), GOOD, in_calibration_period=False).quality == "ok"
+    assert scorer.baseline.frozen and scorer.baseline.windows == 5
+
+
+def test_scores_separate_rest_from_a_shifted_window(model: StressModel) -> None:
+    scorer = _calibrated(model)
+    rng = np.random.default_rng(3)
+    rest = scorer.score(_window(model, rng), GOOD, in_calibration_period=False)
+    stress = scorer.score(_window(model, rng, 1.0), GOOD, in_calibration_period=False)
+    assert rest.probability is not None and stress.probability is not None
+    print(f"rest p={rest.probability:.3f}, stressed p={stress.probability:.3f}")
+    assert rest.probability < scorer.calibration.threshold <= stress.probability
+    assert stress.components["model_probability"] == stress.probability  # identity correction
+
+
+def test_threshold_and_platt_change_decisions_without_retraining() -> None:
+    base = PatientCalibration(threshold=0.46)
+    assert base.is_stress(0.5) and not base.is_stress(0.4)
+    stricter = PatientCalibration(threshold=0.6)
+    assert not stricter.is_stress(0.5)
+    cooler = PatientCalibration(threshold=0.46, platt_slope=1.0, platt_intercept=-1.0)
+    assert cooler.apply(0.5) == pytest.approx(1 / (1 + math.e))
+    assert not cooler.is_stress(0.6) and cooler.is_stress(0.8)
+    sharper = PatientCalibration(threshold=0.5, platt_slope=3.0)
+    assert sharper.apply(0.6) > 0.6 and sharper.apply(0.4) < 0.4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold": 0.0}, "threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": float("nan")}, "threshold"),
+        ({"threshold": 0.5, "platt_slope": 0.0}, "platt_slope"),
+        ({"threshold": 0.5, "platt_slope": -1.0}, "invert"),
+        ({"threshold": 0.5, "platt_intercept": float("inf")}, "platt_intercept"),
+        ({"threshold": 0.5, "platt_intercept": 50.0}, "platt_intercept"),
+    ],
+)
+def test_impossible_calibrations_are_refused(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PatientCalibration(**kwargs)
+
+
+def test_impossible_settings_are_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "vagus.toml"
+    path.write_text("[stress_model]\nthreshold = 1.2\n")
+    with pytest.raises(ConfigError, match="threshold"):
+        load_config(path)
+    path.write_text("[stress_model]\nthreshold = 0.55\nplatt_intercept = -0.5\n")
+    assert load_config(path).stress_model.threshold == 0.55
+    with pytest.raises(msgspec.ValidationError, match="min_calibration_windows"):
+        msgspec.convert({"min_calibration_windows": 1}, StressModelSettings)
+
+
+def test_refit_moves_a_hot_model_down_and_keeps_the_threshold() -> None:
+    # The model says 0.7 for this patient's calm windows and 0.95 when they report stress.
+    p = [0.7] * 8 + [0.95] * 4
+    labels = [False] * 8 + [True] * 4
+    fitted = refit_recalibration(p, labels, current=PatientCalibration(threshold=0.46))
+    print(f"refit: slope {fitted.platt_slope:.3f}, intercept {fitted.platt_intercept:.3f}")
+    assert fitted.threshold == 0.46
+    assert not fitted.is_stress(0.7)
+    assert fitted.is_stress(0.95)
+
+
+def test_refit_refuses_too_few_one_sided_or_contradicting_labels() -> None:
+    current = PatientCalibration(threshold=0.5)
+    with pytest.raises(ValueError, match="at least"):
+        refit_recalibration([0.2, 0.9], [False, True], current=current)
+    with pytest.raises(ValueError, match="both outcomes"):
+        refit_recalibration([0.2] * 8, [False] * 8, current=current)
+    with pytest.raises(ValueError, match="contradict"):
+        refit_recalibration(
+            [0.99] * 10 + [0.01] * 10, [False] * 10 + [True] * 10, current=current, prior_sd=100
+        )
+
+
+def test_state_round_trip_resumes_without_recalibrating(tmp_path: Path, model: StressModel) -> None:
+    scorer = _calibrated(model, tmp_path)
+    rng = np.random.default_rng(4)
+    window = _window(model, rng, 0.5)
+    first = scorer.score(window, GOOD, in_calibration_period=False)
+    assert (tmp_path / "stress-p.json").is_file()
+    resumed = StressScorer(
+        settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
+    )
+    assert not resumed.calibrating
+    assert resumed.score(window, GOOD, in_calibration_period=True) == first
+    resumed.recalibrate([0.7] * 8 + [0.95] * 4, [False] * 8 + [True] * 4)
+    again = StressScorer(
+        settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
+    )
+    assert again.calibration == resumed.calibration != scorer.calibration
+    (tmp_path / "stress-p.json").write_text('{"baseline": {"format": "other"}}')
+    with pytest.raises(ValueError, match="unusable stress-model state"):
+        StressScorer(
+            settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
+        )

@@ -1,0 +1,144 @@
+"""One patient's stress scoring: baseline, quality gate, LiteRT model, personal calibration.
+
+Order per window: the quality gate first (poor signal and heavy motion are never scored and never
+enter the baseline), then the calibration period (usable windows feed the running baseline and
+the window is reported as ``calibrating``, unscored: the model's inputs are z-scores against
+that baseline, so there is nothing to score against yet), then the model, then the patient's
+Platt correction and threshold. The baseline and the personal calibration live in one small
+JSON file per patient when a state directory is given, so a restart resumes rather than
+re-calibrates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dsp.stress_features_baseline import RunningBaseline
+from dsp.stress_model import QualityInputs, StressModel
+from stream.events import ScoreQuality
+from vagus.config import StressModelSettings
+from vagus.model.dataset import MAX_RMSSD_MS, MEAN_RR_MS
+from vagus.scoring_calibration import PatientCalibration, refit_recalibration
+
+MODEL_METHOD = "stress-mlp/1"
+#: z-scores shown with every score: the ones a clinician reads first.
+HEADLINE = ("hrv_mean_rr", "hrv_rmssd", "scl_mean", "scr_peak_count")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowScore:
+    """``probability`` is recalibrated and only set when ``quality`` is ok."""
+
+    probability: float | None
+    quality: ScoreQuality
+    components: dict[str, float] = field(default_factory=dict)
+
+
+def _plausible(features: Mapping[str, float]) -> bool:
+    """Training's baseline used only plausible windows (data caveat 3); so does the gateway's."""
+    mean_rr = features.get("hrv_mean_rr", math.nan)
+    rmssd = features.get("hrv_rmssd", math.nan)
+    return MEAN_RR_MS[0] <= mean_rr <= MEAN_RR_MS[1] and rmssd <= MAX_RMSSD_MS
+
+
+class StressScorer:
+    """Scores one patient's windows with the shared model and their own baseline and knobs."""
+
+    def __init__(
+        self,
+        *,
+        settings: StressModelSettings,
+        state_path: Path | None = None,
+        model: StressModel | None = None,
+    ) -> None:
+        self.model = model if model is not None else StressModel()
+        self.settings = settings
+        self.state_path = state_path
+        self.baseline = RunningBaseline(
+            self.model.features, clip=self.model.clip, min_sd=self.model.min_sd
+        )
+        threshold = settings.threshold if settings.threshold is not None else self.model.threshold
+        self.calibration = PatientCalibration(
+            threshold=threshold,
+            platt_slope=settings.platt_slope,
+            platt_intercept=settings.platt_intercept,
+        )
+        if state_path is not None and state_path.is_file():
+            self._load(state_path)
+
+    @property
+    def calibrating(self) -> bool:
+        return not self.baseline.frozen
+
+    def score(
+        self, features: Mapping[str, float], quality: QualityInputs, *, in_calibration_period: bool
+    ) -> WindowScore:
+        """Gate, learn the baseline or score; see the module docstring for the order."""
+        flag = self.model.gate.flag(quality)
+        values = self.model.transform(features)
+        if self.calibrating:
+            if flag == "ok" and self.baseline.usable(values) and _plausible(features):
+                self.baseline.add(values)
+            enough = self.baseline.windows >= self.settings.min_calibration_windows
+            if in_calibration_period or not enough:
+                return WindowScore(None, "calibrating")
+            self.baseline.frozen = True
+            self.save()
+        if flag != "ok":
+            return WindowScore(None, flag)
+        if not self.baseline.usable(values):
+            return WindowScore(None, "missing_features")
+        z = self.baseline.z_scores(values)
+        raw = self.model.probability(z.astype(np.float32)[None, :])
+        if not 0.0 <= raw <= 1.0:
+            return WindowScore(None, "missing_features")
+        components = {"model_probability": raw} | {
+            f"z_{name}": float(z[self.model.features.index(name)]) for name in HEADLINE
+        }
+        return WindowScore(self.calibration.apply(raw), "ok", components)
+
+    def set_calibration(self, calibration: PatientCalibration) -> None:
+        """Adopt a new threshold or Platt correction (validated on construction) and persist it."""
+        self.calibration = calibration
+        self.save()
+
+    def recalibrate(
+        self, model_probabilities: Sequence[float], labels: Sequence[bool]
+    ) -> PatientCalibration:
+        """Refit the Platt correction from labelled windows (their ``model_probability``)."""
+        self.set_calibration(
+            refit_recalibration(model_probabilities, labels, current=self.calibration)
+        )
+        return self.calibration
+
+    def save(self) -> None:
+        """Write the state atomically (temp file + rename); a no-op without a state path."""
+        if self.state_path is None:
+            return
+        state = {
+            "baseline": self.baseline.to_json(),
+            "calibration": {
+                "threshold": self.calibration.threshold,
+                "platt_slope": self.calibration.platt_slope,
+                "platt_intercept": self.calibration.platt_intercept,
+            },
+        }
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+        os.replace(temporary, self.state_path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            self.baseline = RunningBaseline.from_json(state["baseline"], self.model.features)
+            self.calibration = PatientCalibration(**state["calibration"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: unusable stress-model state: {exc}") from exc
