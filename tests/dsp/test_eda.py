@@ -13,6 +13,7 @@ from dsp.eda import (
     ScrSet,
     _refine_kernel,
     _scr_kernel,
+    clean_eda,
     detect_scrs,
     refine_reference,
     scr_rate_per_min,
@@ -146,3 +147,16 @@ def test_refine_kernel_matches_reference() -> None:
         np.testing.assert_array_equal(kernel_on, ref_on)
         np.testing.assert_array_equal(kernel_pk, ref_pk)
         assert np.all(kernel_on <= kernel_pk)
+
+
+@pytest.mark.parametrize("fs", [4.0, 8.0, 32.0])
+def test_clean_eda_keeps_responses_and_removes_fast_noise(fs: float) -> None:
+    t = np.arange(0, 60, 1 / fs)
+    level = 2.0 + 0.5 * np.exp(-(((t - 30.0) / 2.0) ** 2))  # a 0.5 uS response, ~4 s wide
+    noise = 0.05 * np.sin(2 * np.pi * 0.45 * fs * t)  # just under Nyquist: electrode noise
+    cleaned = clean_eda(level + noise, fs)
+    inner = slice(round(5 * fs), -round(5 * fs))  # away from the filter's edge transients
+    assert np.max(np.abs(cleaned - level)[inner]) < 0.02
+    assert np.max(cleaned) == pytest.approx(2.5, abs=0.02)
+    slow = np.array([1.0, 1.2, 1.1, 1.3])
+    np.testing.assert_array_equal(clean_eda(slow, 2.0), slow)  # nothing above 1 Hz to remove
