@@ -1,6 +1,6 @@
 """Five minutes of Polar ECG (accelerated) over the real bleak client, with two link drops.
 
-The virtual H10 runs on a clock 60 times faster than the wall clock: it sends each 73-sample frame
+The virtual H10 runs on a clock 30 times faster than the wall clock: it sends each 73-sample frame
 when that clock reaches the frame's last sample (130 Hz of sensor time), and the transport stamps
 arrivals with the same clock.
 The link is dropped twice; the transport must reconnect each time, mark each gap, subscribe once
@@ -32,7 +32,7 @@ from tests.ble.test_transport_support import (
     wait_for,
 )
 
-SPEED = 60.0  # 5 minutes of sensor time in 5 s of wall time
+SPEED = 30.0  # 5 minutes of sensor time in 10 s of wall time
 MINUTES = 5
 FRAMES_NEEDED = MINUTES * 60 * ECG_RATE_HZ // ECG_SAMPLES_PER_FRAME + 1
 
@@ -76,7 +76,11 @@ async def test_five_minutes_of_ecg_survive_two_link_drops(radio: VirtualRadio) -
     devices = [i for i in got.items if isinstance(i, DeviceRecord)]
     assert len(devices) == 1
     device_id = devices[0].device.device_id
-    assert [(g.reason, g.stream) for g in got.gaps] == [("disconnected", "ecg")] * 2
+    link_gaps = [g for g in got.gaps if g.reason == "disconnected"]
+    assert [g.stream for g in link_gaps] == ["ecg", "ecg"], "each link drop is one marked gap"
+    # A loaded machine can delay arrivals enough (x SPEED) for the clock aligner to step by more
+    # than MIN_GAP_S; such steps must be marked too, as sample_time_jump gaps.
+    assert {g.reason for g in got.gaps} <= {"disconnected", "sample_time_jump"}
     assert {g.device_id for g in got.gaps} == {device_id}
     markers = [m for m in got.markers() if m.label == "gap"]
     assert [json.loads(m.detail) for m in markers] == [asdict(g) for g in got.gaps]
@@ -88,12 +92,14 @@ async def test_five_minutes_of_ecg_survive_two_link_drops(radio: VirtualRadio) -
     limit_ns = max(GAP_PERIODS * 1e9 / ECG_RATE_HZ, MIN_GAP_S * 1e9)
     holes = np.flatnonzero(steps > limit_ns)
     corrections = int(np.sum((steps > 1.5e9 / ECG_RATE_HZ) & (steps <= limit_ns)))
-    assert len(holes) == 2, "exactly the two link drops leave holes in the sample times"
+    assert len(holes) == len(got.gaps), "every hole in the sample times is a marked gap"
     for hole, gap in zip(holes, got.gaps, strict=True):
         assert (gap.start_ns, gap.end_ns) == (int(times[hole]), int(times[hole + 1]))
-    # Frames lost in flight while a link failed sit inside a gap, and nowhere else.
+    # Frames lost in flight while a link failed sit inside a link gap, and nowhere else.
     gap_after_frame = [
-        i for i, n in enumerate(notifications[:-1]) if _marked_between(got, n, notifications[i + 1])
+        i
+        for i, n in enumerate(notifications[:-1])
+        if _marked_between(got, n, notifications[i + 1], "disconnected")
     ]
     assert len(gap_after_frame) == 2
     for run_after, _lost in missing:
@@ -104,9 +110,10 @@ async def test_five_minutes_of_ecg_survive_two_link_drops(radio: VirtualRadio) -
     assert all(moment.year >= 2026 for moment in h10.local_time_set)
     samples = len(times)
     stream_s = (times[-1] - times[0]) / 1e9
+    gap_s = [(g.reason, round((g.end_ns - g.start_ns) / 1e9, 2)) for g in got.gaps]
     print(
         f"\nECG: {samples} samples in {len(received)} frames over {stream_s:.0f} s of stream "
-        f"time; gaps {[round((g.end_ns - g.start_ns) / 1e9, 2) for g in got.gaps]} s; frames "
+        f"time; gaps {gap_s}; frames "
         f"lost in flight at the drops {[lost for _, lost in missing]}; clock-alignment steps "
         f"forward {corrections}, backward {int(np.sum(steps <= 0))}; wall {wall_s:.1f} s"
     )
@@ -131,6 +138,11 @@ def _missing_runs(sent: list[bytes], received: list[bytes]) -> list[tuple[int, i
     return runs
 
 
-def _marked_between(got: Collected, first: NotificationRecord, second: NotificationRecord) -> bool:
+def _marked_between(
+    got: Collected, first: NotificationRecord, second: NotificationRecord, reason: str
+) -> bool:
     start, end = got.items.index(first), got.items.index(second)
-    return any(isinstance(i, Marker) and i.label == "gap" for i in got.items[start:end])
+    return any(
+        isinstance(i, Marker) and i.label == "gap" and json.loads(i.detail)["reason"] == reason
+        for i in got.items[start:end]
+    )
