@@ -25,7 +25,8 @@ class ScrSet:
     onset_idx, peak_idx: samples where the rise starts and where it tops out.
     amplitude_us: peak minus onset level (µS). rise_time_s: onset to peak (s).
     half_recovery_idx: first sample after the peak at or below onset level + amplitude / 2,
-    before the next response starts; NOT_RECOVERED (-1) if there is none.
+    searched up to the next response (slope: its onset; phasic: the lowest point before its
+    peak); NOT_RECOVERED (-1) if there is none.
     half_recovery_time_s: peak to half recovery (s), NaN when not recovered.
     """
 
