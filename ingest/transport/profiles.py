@@ -7,6 +7,7 @@ found here decodes live and in replay alike.
 
 from __future__ import annotations
 
+import importlib.resources
 from dataclasses import dataclass
 from functools import cache
 
@@ -18,8 +19,13 @@ from ingest.profiles.polar_pmd import PMD_DATA_UUID, PMD_SERVICE_UUID
 from ingest.profiles.sample_stream import load_builtin
 
 SAMPLE_STREAM_PREFIX = "sample-stream:"
-BUILTIN_SAMPLE_STREAMS = ("vagus-eda-v1",)
-"""Sample-stream profiles shipped in ingest/profiles (``<name>.toml``) and recognised on scan."""
+
+
+def builtin_sample_streams() -> tuple[str, ...]:
+    """Sample-stream profiles shipped in ingest/profiles (``<name>.toml``): a new TOML file
+    there is recognised on scan and usable in ``[[devices]]`` with no code."""
+    folder = importlib.resources.files("ingest.profiles")
+    return tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,7 @@ HEART_RATE = LiveProfile(
 @cache
 def live_profiles() -> tuple[LiveProfile, ...]:
     """Most specific first: a Polar H10 also advertises the Heart Rate Service."""
-    return (POLAR_H10, *(_sample_stream(n) for n in BUILTIN_SAMPLE_STREAMS), HEART_RATE)
+    return (POLAR_H10, *(_sample_stream(n) for n in builtin_sample_streams()), HEART_RATE)
 
 
 def profile_named(name: str) -> LiveProfile:
