@@ -45,9 +45,10 @@ class SpoolError(StreamError):
 
 
 class SpoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[spool]`` in the configuration; the gateway keeps its state under ``state_dir``."""
+    """``[spool]`` in the configuration. ``directory`` None: ``spool/`` in the gateway's state
+    directory (see vagus.state_paths)."""
 
-    state_dir: str = "~/.local/state/vagus"
+    directory: str | None = None
     max_bytes: int = 256 * 1024 * 1024
     max_events: int = 1_000_000
     segment_bytes: int = 4 * 1024 * 1024
@@ -61,9 +62,6 @@ class SpoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("spool segment_bytes must be within [512, max_bytes]")
         if self.fsync_interval_s < 0:
             raise ValueError("spool fsync_interval_s must not be negative")
-
-    def state_path(self) -> Path:
-        return Path(self.state_dir).expanduser()
 
 
 class Spool:

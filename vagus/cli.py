@@ -16,7 +16,17 @@ from types import ModuleType
 from closedloop.policy import PolicyError
 from ingest.errors import IngestError
 from stream.errors import StreamError
-from vagus.commands import devices, gateway, importing, policy, record, recording, replay, services
+from vagus.commands import (
+    devices,
+    doctor,
+    gateway,
+    importing,
+    policy,
+    record,
+    recording,
+    replay,
+    services,
+)
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
 from vagus.model import cli as model_cli
@@ -31,6 +41,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     devices,
     record,
     gateway,
+    doctor,
 )
 
 

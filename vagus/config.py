@@ -18,6 +18,7 @@ from hardware.limits import DeviceLimits
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 from stream.settings import KafkaSettings
+from stream.spool import SpoolSettings
 from vagus.scoring_calibration import PatientCalibration
 
 
@@ -142,6 +143,7 @@ class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     stress_model: StressModelSettings = msgspec.field(default_factory=StressModelSettings)
     device_limits: DeviceLimitSettings = msgspec.field(default_factory=DeviceLimitSettings)
     policy: PolicySnapshot = msgspec.field(default_factory=PolicySnapshot)
+    spool: SpoolSettings = msgspec.field(default_factory=SpoolSettings)
     devices: list[DeviceSettings] = msgspec.field(default_factory=list)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
 

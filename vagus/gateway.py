@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +27,16 @@ from hardware.limits import Interlock, InterlockStore
 from hardware.runner import SessionRunner
 from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
-from ingest.recording import DeviceRecord, Marker, NotificationRecord
+from ingest.importers.inline import decoder_for
+from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, Event, InterventionCommand, InterventionOutcome, LoopDecision
-from stream.producer import EventProducer
 from stream.settings import KafkaSettings
+from stream.spool import Spool
+from stream.spooling_producer import SpoolingProducer
 from vagus.config import VagusConfig
 from vagus.pipeline import ClosedWindow, FeaturePipeline
+from vagus.state_paths import StatePaths
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +77,21 @@ class GatewayStats:
     lockstep_timeouts: int = 0
 
 
+def _decoder(device_id: str, device: str | DeviceEntry) -> DeviceDecoder:
+    """A profile name, or a recording's device entry (which may carry an inline profile)."""
+    if isinstance(device, DeviceEntry):
+        return decoder_for(device)
+    return DeviceDecoder(device_id, device)
+
+
 class Gateway:
-    """One patient's gateway."""
+    """One patient's gateway.
+
+    Events leave through a store-and-forward producer: a disk spool under ``state_dir`` holds
+    them while Kafka is unreachable (and across restarts), and the gateway writes a small status
+    file there for `vagus doctor`. Without ``state_dir`` (demo, tests) both live in a temporary
+    directory removed at :meth:`stop`.
+    """
 
     def __init__(
         self,
@@ -81,22 +99,34 @@ class Gateway:
         kafka: KafkaSettings,
         config: VagusConfig,
         patient_id: str,
-        devices: dict[str, str],
+        devices: Mapping[str, str | DeviceEntry],
         clock: Clock,
         output_device: OutputDevice,
         lockstep: bool,
         interlock_state: Path | None = None,
         producer_id: str = "vagus-gateway",
+        state_dir: Path | None = None,
     ) -> None:
         self.patient_id = patient_id
         self.stats = GatewayStats()
         self.ledger = Ledger()
         self._lockstep = lockstep
-        self._decoders = {d: DeviceDecoder(d, profile) for d, profile in devices.items()}
+        self._decoders = {d: _decoder(d, profile) for d, profile in devices.items()}
         self.pipeline = FeaturePipeline(
             patient_id=patient_id, producer_id=producer_id, windows=config.windows
         )
-        self.producer = EventProducer(kafka, producer_id=producer_id, sensors=[self.ledger])
+        self._temporary_state: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._temporary_state = tempfile.TemporaryDirectory(prefix="vagus-gateway-")
+            state_dir = Path(self._temporary_state.name)
+        self.paths = StatePaths.under(state_dir, config.spool.directory)
+        self.producer = SpoolingProducer(
+            kafka,
+            producer_id=producer_id,
+            spool=Spool(self.paths.spool_dir, config.spool),
+            sensors=[self.ledger],
+            status_path=self.paths.status_file,
+        )
         self.runner = SessionRunner(
             device=output_device,
             interlock=Interlock(
@@ -144,6 +174,8 @@ class Gateway:
         await self.runner.abort()
         await self.commands.stop()
         await self.producer.stop()
+        if self._temporary_state is not None:
+            self._temporary_state.cleanup()
 
     async def handle(self, item: NotificationRecord | Marker | DeviceRecord) -> None:
         """Take one replayed or live record through decoding, DSP and out to Kafka."""
@@ -152,7 +184,7 @@ class Gateway:
             return
         if isinstance(item, DeviceRecord):
             device = item.device
-            self._decoders[device.device_id] = DeviceDecoder(device.device_id, device.profile)
+            self._decoders[device.device_id] = decoder_for(device)
             return
         self.stats.notifications += 1
         decoder = self._decoders.get(item.device_id)

@@ -1,0 +1,126 @@
+"""`vagus doctor`: broker up and down, spool and last-event figures, nothing identifying."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stream.broker import free_loopback_port
+from stream.events import StreamGap
+from stream.settings import KafkaSettings
+from stream.spool import Spool, SpoolSettings
+from stream.spooling_producer import SpoolingProducer
+from tests.conftest import isolated_settings
+from vagus.cli import main
+from vagus.commands.doctor import check_adapter
+from vagus.demo import create_topics
+from vagus.state_paths import DEFAULT_STATE_DIR, StatePaths
+
+ADDRESS = "C0:FF:EE:12:34:56"
+LABEL = "Alice Example's strap"
+HAS_ADAPTER = bool(check_adapter()["adapters"])
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default state directory, under a private HOME."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return Path(DEFAULT_STATE_DIR).expanduser()
+
+
+def _config(tmp_path: Path, bootstrap: str) -> Path:
+    path = tmp_path / "vagus.toml"
+    path.write_text(
+        f'[kafka]\nbootstrap = "{bootstrap}"\n\n'
+        f'[[devices]]\nprofile = "heart-rate"\naddress = "{ADDRESS}"\nlabel = "{LABEL}"\n'
+    )
+    return path
+
+
+def _gap(second: int) -> StreamGap:
+    t = 1_700_000_000_000_000_000 + second * 1_000_000_000
+    return StreamGap(
+        patient_id="p-0000000000a1",
+        producer_id="doctor-test",
+        gateway_time_ns=t,
+        device_id="d-00000000",
+        stream="ecg",
+        gap_start_ns=t - 1,
+        gap_end_ns=t,
+        reason="disconnected",
+    )
+
+
+async def _run_gateway_producer(settings: KafkaSettings, state_dir: Path, events: int) -> None:
+    """What the gateway does: send through the spool, leave a status file."""
+    paths = StatePaths.under(state_dir)
+    producer = SpoolingProducer(
+        settings,
+        producer_id="doctor-test",
+        spool=Spool(paths.spool_dir, SpoolSettings(fsync="never")),
+        status_path=paths.status_file,
+        request_timeout_ms=500,
+        retry_interval_s=0.1,
+    )
+    await producer.start()
+    for second in range(events):
+        await producer.send(_gap(second))
+    await producer.flush()
+    await producer.stop(drain_timeout_s=0.2)
+
+
+def _doctor(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
+    code = main(["--config", str(config), "doctor", "--json", "--timeout", "2"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.out + captured.err
+
+
+@pytest.mark.broker
+def test_broker_up_after_the_gateway_delivered(
+    kafka_bootstrap: str, tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = isolated_settings(kafka_bootstrap)
+    asyncio.run(create_topics(settings))
+    asyncio.run(_run_gateway_producer(settings, state_dir, 3))
+    code, report, text = _doctor(_config(tmp_path, kafka_bootstrap), capsys)
+    assert report["broker"] == {**report["broker"], "configured": True, "reachable": True}
+    assert report["spool"] == {**report["spool"], "events": 0, "bytes": 0}
+    assert report["gateway"]["last_event_sent"] is not None
+    assert report["devices"] == [{"index": 1, "profile": "heart-rate", "matched_by": "address"}]
+    assert ADDRESS not in text and "Alice" not in text and kafka_bootstrap not in text
+    problems = [] if HAS_ADAPTER else ["no Bluetooth adapter found"]
+    assert report["problems"] == problems
+    assert code == (0 if HAS_ADAPTER else 1)
+
+
+def test_broker_down_with_events_spooled(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bootstrap = f"127.0.0.1:{free_loopback_port()}"  # nothing listens there
+    asyncio.run(_run_gateway_producer(isolated_settings(bootstrap), state_dir, 4))
+    code, report, text = _doctor(_config(tmp_path, bootstrap), capsys)
+    assert code == 1
+    assert report["broker"] == {**report["broker"], "configured": True, "reachable": False}
+    assert report["spool"]["events"] == 4 and report["spool"]["oldest"]
+    assert report["gateway"]["last_event_sent"] is None
+    assert report["gateway"]["gateway_saw_broker"] is False
+    assert "broker unreachable" in report["problems"]
+    assert ADDRESS not in text and "Alice" not in text and bootstrap not in text
+
+
+def test_nothing_configured_is_reported_not_crashed(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor"]) == 1
+    text = capsys.readouterr().out
+    assert "no Kafka bootstrap configured" in text and "no gateway status yet" in text
+
+
+def test_adapter_count_reads_sysfs(tmp_path: Path) -> None:
+    (tmp_path / "hci0").mkdir()
+    assert check_adapter(tmp_path)["adapters"] == 1
+    assert check_adapter(tmp_path / "absent")["adapters"] == 0

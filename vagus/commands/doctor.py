@@ -1,0 +1,203 @@
+"""`vagus doctor`: what staff need to help a patient remotely, in one screen.
+
+Reports the Bluetooth adapter, the configured devices, whether the broker answers a metadata
+request, the disk spool and the time the gateway last delivered an event. Its output never holds
+a device address, an advertised name, a label or the broker's address (a patient may read it
+out over the phone); the exit status is 1 when anything needs attention, 0 when all is well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vagus.commands.common import Handlers, with_bootstrap
+from vagus.config import VagusConfig
+
+BROKER_TIMEOUT_S = 3.0
+#: Spooled events older than this mean the gateway has not been delivering for a while.
+STALE_SPOOL_S = 300.0
+SYSFS_BLUETOOTH = Path("/sys/class/bluetooth")
+
+
+def register(commands: Any) -> Handlers:
+    doctor = commands.add_parser(
+        "doctor", help="check adapter, devices, broker, spool and last event"
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.add_argument("--bootstrap", help="check this Kafka instead of the configured one")
+    doctor.add_argument(
+        "--timeout", type=float, default=BROKER_TIMEOUT_S, help="broker check timeout, s"
+    )
+    return {"doctor": cmd_doctor}
+
+
+def _iso(time_ns: int | None) -> str | None:
+    if time_ns is None:
+        return None
+    return datetime.fromtimestamp(time_ns / 1e9, UTC).isoformat(timespec="seconds")
+
+
+def check_adapter(sysfs: Path = SYSFS_BLUETOOTH) -> dict[str, Any]:
+    """Adapters the kernel knows (hciN: an index, not an address), and whether bleak loads."""
+    adapters = sorted(p.name for p in sysfs.glob("hci*")) if sysfs.is_dir() else []
+    try:
+        import bleak  # noqa: F401, PLC0415 - only whether it can load
+
+        bleak_ok = True
+    except ImportError:
+        bleak_ok = False
+    return {"adapters": len(adapters), "names": adapters, "bleak": bleak_ok}
+
+
+def check_devices(config: VagusConfig) -> list[dict[str, Any]]:
+    """Configured devices by profile and how they are matched; never the address or label."""
+    devices: list[Any] = list(getattr(config, "devices", []))
+    return [
+        {
+            "index": index,
+            "profile": str(getattr(device, "profile", "?")),
+            "matched_by": "address" if getattr(device, "address", None) else "name_prefix",
+        }
+        for index, device in enumerate(devices, start=1)
+    ]
+
+
+async def check_broker(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
+    """A metadata request with a short timeout: reachable, how many brokers, how fast."""
+    from aiokafka import AIOKafkaClient  # noqa: PLC0415
+    from aiokafka.errors import KafkaError  # noqa: PLC0415
+
+    from stream.errors import StreamError  # noqa: PLC0415
+
+    if config.kafka.bootstrap is None:
+        return {"configured": False, "reachable": None}
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors name the address
+    started = time.monotonic()
+    try:
+        client = AIOKafkaClient(
+            request_timeout_ms=int(timeout_s * 1000), **config.kafka.client_kwargs()
+        )
+    except StreamError as exc:
+        return {"configured": True, "reachable": False, "error": str(exc)}
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.bootstrap()
+            brokers = len(client.cluster.brokers())
+    except (KafkaError, OSError, TimeoutError) as exc:
+        return {"configured": True, "reachable": False, "error": type(exc).__name__}
+    finally:
+        await client.close()
+    elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    return {"configured": True, "reachable": True, "brokers": brokers, "response_ms": elapsed_ms}
+
+
+def check_spool_and_status(config: VagusConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    from stream.spool_segments import read_spool_summary  # noqa: PLC0415
+    from vagus.state_paths import state_paths  # noqa: PLC0415
+
+    paths = state_paths(config)
+    summary = read_spool_summary(paths.spool_dir)
+    now = time.time_ns()
+    oldest = summary.oldest_spooled_at_ns
+    spool = {
+        "events": summary.events,
+        "bytes": summary.bytes,
+        "oldest": _iso(oldest),
+        "oldest_age_s": None if oldest is None else round((now - oldest) / 1e9, 1),
+        "torn_tail_bytes": summary.torn_tail_bytes,
+    }
+    status: dict[str, Any] = {"found": False}
+    try:
+        saved = json.loads(paths.status_file.read_text())
+    except (OSError, ValueError):
+        saved = None
+    if isinstance(saved, dict):
+        sent = saved.get("last_event_sent_ns")
+        status = {
+            "found": True,
+            "last_event_sent": _iso(sent) if isinstance(sent, int) else None,
+            "last_event_age_s": round((now - sent) / 1e9, 1) if isinstance(sent, int) else None,
+            "gateway_saw_broker": saved.get("broker_reachable"),
+            "evicted_events": saved.get("spool", {}).get("evicted", 0),
+            "updated": _iso(saved.get("updated_ns")),
+        }
+    return spool, status
+
+
+def problems_in(report: dict[str, Any]) -> list[str]:
+    """What needs attention, in words staff can read out."""
+    problems = []
+    if not report["adapter"]["adapters"]:
+        problems.append("no Bluetooth adapter found")
+    if not report["devices"]:
+        problems.append("no devices configured")
+    broker = report["broker"]
+    if not broker["configured"]:
+        problems.append("no Kafka bootstrap configured")
+    elif not broker["reachable"]:
+        problems.append("broker unreachable")
+    spool = report["spool"]
+    if spool["oldest_age_s"] is not None and spool["oldest_age_s"] > STALE_SPOOL_S:
+        problems.append(f"{spool['events']} events waiting in the spool")
+    if spool["torn_tail_bytes"]:
+        problems.append("spool has a damaged tail")
+    if report["gateway"].get("evicted_events"):
+        problems.append(f"spool was full: {report['gateway']['evicted_events']} events dropped")
+    if not report["gateway"]["found"]:
+        problems.append("no gateway status yet (has the gateway run?)")
+    return problems
+
+
+def cmd_doctor(args: argparse.Namespace, config: VagusConfig) -> int:
+    config = with_bootstrap(config, args.bootstrap)
+    spool, status = check_spool_and_status(config)
+    report: dict[str, Any] = {
+        "adapter": check_adapter(),
+        "devices": check_devices(config),
+        "broker": asyncio.run(check_broker(config, args.timeout)),
+        "spool": spool,
+        "gateway": status,
+    }
+    report["problems"] = problems_in(report)
+    report["ok"] = not report["problems"]
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(render(report))
+    return 0 if report["ok"] else 1
+
+
+def render(report: dict[str, Any]) -> str:
+    adapter, broker, spool, gateway = (
+        report["adapter"],
+        report["broker"],
+        report["spool"],
+        report["gateway"],
+    )
+    lines = [
+        f"adapter:  {', '.join(adapter['names']) or 'no adapter found'}"
+        f" (bleak {'loads' if adapter['bleak'] else 'missing'})",
+        f"devices:  {len(report['devices'])} configured"
+        + "".join(
+            f"\n  {d['index']}. {d['profile']} by {d['matched_by']}" for d in report["devices"]
+        ),
+        "broker:   "
+        + (
+            "not configured"
+            if not broker["configured"]
+            else f"reachable ({broker['response_ms']} ms)"
+            if broker["reachable"]
+            else f"UNREACHABLE ({broker.get('error', '')})"
+        ),
+        f"spool:    {spool['events']} events, {spool['bytes']} bytes, oldest {spool['oldest']}",
+        f"last sent: {gateway.get('last_event_sent') or 'never (or no status file)'}",
+        "status:   " + ("OK" if report["ok"] else "; ".join(report["problems"])),
+    ]
+    return "\n".join(lines)
