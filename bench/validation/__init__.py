@@ -1,0 +1,1 @@
+"""The checks behind bench/validate.py, one module per signal; each reads ../shared/data."""
