@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ingest.recording import (
     DeviceRecord,
     Marker,
@@ -103,11 +105,15 @@ def make_transport(
 
 
 async def run_for(
-    transport: Transport, seconds: float | None, *extra_checks: Callable[[], None]
+    transport: Transport,
+    seconds: float | None,
+    *extra_checks: Callable[[], None],
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Keep the transport running ``seconds`` (None: until cancelled), failing loudly."""
+    """Keep the transport running ``seconds`` (None: until cancelled or ``stop``), failing
+    loudly if a session, the sink or an ``extra_check`` fails."""
     deadline = None if seconds is None else time.monotonic() + seconds
-    while deadline is None or time.monotonic() < deadline:
+    while (deadline is None or time.monotonic() < deadline) and not (stop and stop.is_set()):
         step = 0.25 if deadline is None else min(0.25, max(0.0, deadline - time.monotonic()))
         await asyncio.sleep(step)
         transport.check_alive()
@@ -209,10 +215,7 @@ async def run_gateway(
     broker), until cancelled or ``seconds`` pass; gaps go out as ``stream_gap`` events."""
     import tempfile  # noqa: PLC0415
 
-    from hardware.clock import WallClock  # noqa: PLC0415
-    from hardware.devices import SimulatedDevice  # noqa: PLC0415
     from vagus.demo import broker_for, create_topics  # noqa: PLC0415
-    from vagus.gateway import Gateway  # noqa: PLC0415
 
     patient = patient_id(config, backend)
     with tempfile.TemporaryDirectory(prefix="vagus-gateway-") as scratch:
@@ -221,33 +224,54 @@ async def run_gateway(
             ble_backend(config, backend) as (ble, targets),
         ):
             await create_topics(kafka)
-            gateway = Gateway(
-                kafka=kafka,
-                config=config,
-                patient_id=patient,
-                devices={},  # each device joins with a DeviceRecord once it is found
-                clock=WallClock(),
-                output_device=SimulatedDevice(),
-                lockstep=False,
-                interlock_state=state_dir(config) / "interlock.json",
+            live = msgspec.structs.replace(config, kafka=kafka)
+            return await gateway_over(
+                live, ble=ble, targets=targets, patient=patient, seconds=seconds
             )
-            gaps_sent = 0
 
-            async def publish_gap(gap: Gap) -> None:
-                nonlocal gaps_sent
-                await gateway.producer.send(gap_event(gap, patient))
-                gaps_sent += 1
 
-            await gateway.start()
-            try:
-                transport = make_transport(
-                    config, targets=targets, backend=ble, sink=gateway.handle, on_gap=publish_gap
-                )
-                async with transport:
-                    await run_for(transport, seconds, gateway.check_alive)
-                await gateway.finish()
-            finally:
-                await gateway.stop()
+async def gateway_over(
+    config: VagusConfig,
+    *,
+    ble: BleBackend,
+    targets: list[DeviceTarget],
+    patient: str,
+    seconds: float | None,
+    stop: asyncio.Event | None = None,
+) -> dict[str, Any]:
+    """The live gateway on a given broker (``config.kafka``) and BLE backend, until ``seconds``
+    pass, ``stop`` is set or the task is cancelled; returns what it did."""
+    from hardware.clock import WallClock  # noqa: PLC0415
+    from hardware.devices import SimulatedDevice  # noqa: PLC0415
+    from vagus.gateway import Gateway  # noqa: PLC0415
+
+    gateway = Gateway(
+        kafka=config.kafka,
+        config=config,
+        patient_id=patient,
+        devices={},  # each device joins with a DeviceRecord once it is found
+        clock=WallClock(),
+        output_device=SimulatedDevice(),
+        lockstep=False,
+        interlock_state=state_dir(config) / "interlock.json",
+    )
+    gaps_sent = 0
+
+    async def publish_gap(gap: Gap) -> None:
+        nonlocal gaps_sent
+        await gateway.producer.send(gap_event(gap, patient))
+        gaps_sent += 1
+
+    transport = make_transport(
+        config, targets=targets, backend=ble, sink=gateway.handle, on_gap=publish_gap
+    )
+    await gateway.start()
+    try:
+        async with transport:
+            await run_for(transport, seconds, gateway.check_alive, stop=stop)
+        await gateway.finish()
+    finally:
+        await gateway.stop()
     stats = gateway.stats
     return {
         "patient_id": patient,
