@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,16 +32,27 @@ _FORMATTER = logging.Formatter()
 
 
 def load_or_create_secret(state_dir: Path) -> bytes:
-    """The gateway's device-id secret; created 0600 (atomically, never overwritten) if absent."""
+    """The gateway's device-id secret; created 0600 on first use, never overwritten.
+
+    A new secret is written to a private temporary file and hard-linked into place, so a
+    second process starting at the same moment reads a whole secret or creates none.
+    """
     path = state_dir / SECRET_FILE
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return _existing_secret(path)
     secret = secrets.token_bytes(SECRET_BYTES)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
+    fd, temporary = tempfile.mkstemp(dir=state_dir, prefix=".device-id.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secret)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        return _existing_secret(path)
+    finally:
+        os.unlink(temporary)
     return secret
 
 

@@ -83,3 +83,21 @@ def test_record_writes_every_device_and_replays_without_errors(tmp_path: Path) -
     for secret in (HR_NAME, H10_NAME, EDA_NAME):
         assert secret not in text, "advertised names (serial numbers) stay on the gateway"
     assert not ADDRESS.search(text), "no address in the recording"
+
+
+def test_devices_status_reads_battery_and_device_information(tmp_path: Path) -> None:
+    done = run_vagus("--config", str(_config(tmp_path)), "devices", "status", "--json",
+                     "--backend", "virtual")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    devices = {d["profile"]: d for d in json.loads(done.stdout)["devices"]}
+    strap = devices["heart-rate"]
+    assert (strap["battery_percent"], strap["manufacturer"], strap["model"]) == (
+        71,
+        "vagus",
+        "virtual-hr",
+    )
+    assert devices["polar-h10"]["model"] == "H10"
+    eda = devices["sample-stream:vagus-eda-v1"]
+    assert eda["info_read"] and eda["battery_percent"] is None, "no Battery Service: none shown"
+    assert all(re.fullmatch(DEVICE_ID_PATTERN, d["device_id"]) for d in devices.values())
+    assert not ADDRESS.search(done.stdout + done.stderr)
