@@ -33,6 +33,7 @@ from ingest.transport.session import DeviceStatus
 from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.events import StreamGap
 from vagus.config import ConfigError, VagusConfig
+from vagus.state_paths import state_paths
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ PRODUCER_ID = "vagus-gateway"
 
 
 def state_dir(config: VagusConfig) -> Path:
-    return Path(config.live.state_dir).expanduser()
+    """``[live] state_dir``, the place the spool and `vagus doctor` use too."""
+    return state_paths(config).state_dir
 
 
 def patient_id(config: VagusConfig, backend: str) -> str:
@@ -254,6 +256,7 @@ async def gateway_over(
         output_device=SimulatedDevice(),
         lockstep=False,
         interlock_state=state_dir(config) / "interlock.json",
+        state_dir=state_dir(config),  # the spool and the status file `vagus doctor` reads
     )
     gaps_sent = 0
 
