@@ -20,9 +20,7 @@ import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO, Literal
-
-import msgspec
+from typing import IO
 
 from stream.errors import StreamError
 from stream.spool_segments import (
@@ -35,33 +33,15 @@ from stream.spool_segments import (
     scan_segment,
     segment_path,
 )
+from stream.spool_settings import SpoolSettings
+
+__all__ = ["Spool", "SpoolError", "SpoolSettings", "SpoolStats"]
 
 log = logging.getLogger(__name__)
-FsyncPolicy = Literal["always", "interval", "never"]
 
 
 class SpoolError(StreamError):
     """The spool directory cannot be used (locked by another process, unwritable, ...)."""
-
-
-class SpoolSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``[spool]`` in the configuration. ``directory`` None: ``spool/`` in the gateway's state
-    directory (see vagus.state_paths)."""
-
-    directory: str | None = None
-    max_bytes: int = 256 * 1024 * 1024
-    max_events: int = 1_000_000
-    segment_bytes: int = 4 * 1024 * 1024
-    fsync: FsyncPolicy = "interval"
-    fsync_interval_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.max_bytes < 4096 or self.max_events < 1:
-            raise ValueError("spool max_bytes must be at least 4096 and max_events at least 1")
-        if not 512 <= self.segment_bytes <= self.max_bytes:
-            raise ValueError("spool segment_bytes must be within [512, max_bytes]")
-        if self.fsync_interval_s < 0:
-            raise ValueError("spool fsync_interval_s must not be negative")
 
 
 class Spool:
