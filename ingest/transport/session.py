@@ -114,6 +114,9 @@ class DeviceSession:
             return None
         device_id = device_id_for(device.address, self._secret)
         if device_id != self.status.device_id:
+            if self._tracker is not None:  # a name prefix found another device: close the old
+                for gap in self._tracker.close_open_gap(self._stamp()):
+                    self._report_gap(gap)
             self.status.device_id = device_id
             self._tracker = GapTracker(device_id, self.profile.name)
             entry = DeviceEntry(

@@ -11,15 +11,19 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bleak.backends.scanner import AdvertisementData
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.errors import DecodeError, IngestError
+from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_SERVICE_UUID
 from ingest.profiles.polar_pmd import PMD_SERVICE_UUID
+from ingest.profiles.sample_stream import load_builtin
 from ingest.transport.backoff import Backoff
+from ingest.transport.gaps import GapTracker
 from ingest.transport.identity import (
     device_id_for,
     install_address_redaction,
@@ -138,3 +142,36 @@ def test_arrival_stamps_never_go_back_when_the_wall_clock_does() -> None:
     readings = iter([100, 200, 150, 150, 300])
     stamp = MonotonicStamp(lambda: next(readings))
     assert [stamp() for _ in range(5)] == [100, 200, 201, 202, 300]
+
+
+def _eda_frame(device_s: float, offset_ns: int = 50_000_000) -> Notification:
+    profile = load_builtin("vagus-eda-v1")
+    device_ns = int(device_s * 1e9)
+    payload = profile.encode(np.full((8, 1), 2000), device_time_ns=device_ns)
+    arrival = device_ns + 7 * 125_000_000 + offset_ns  # after the frame's last sample
+    return Notification("d-00000000", profile.characteristic, arrival, payload)
+
+
+def test_gap_tracker_marks_jumps_and_lost_links_per_stream() -> None:
+    tracker = GapTracker("d-00000000", "sample-stream:vagus-eda-v1")
+    assert [tracker.observe(_eda_frame(s)) for s in (0, 1, 2)] == [[], [], []]
+    assert tracker.observe(_eda_frame(3, offset_ns=400_000_000)) == [], "a late frame is no gap"
+    (jump,) = tracker.observe(_eda_frame(6))
+    assert (jump.reason, jump.stream) == ("sample_time_jump", "eda")
+    offset = 50_000_000  # the smallest arrival delay, which the aligner keeps
+    assert (jump.start_ns, jump.end_ns) == (3_875_000_000 + offset, 6_000_000_000 + offset)
+    tracker.disconnected(at_ns=7_000_000_000)
+    tracker.disconnected(at_ns=8_000_000_000)  # the first loss counts
+    (lost,) = tracker.observe(_eda_frame(12))
+    assert (lost.reason, lost.start_ns) == ("disconnected", jump.end_ns + 875_000_000)
+    assert lost.end_ns == 12_000_000_000 + offset
+    tracker.disconnected(at_ns=14_000_000_000)
+    (closed,) = tracker.close_open_gap(at_ns=20_000_000_000)
+    assert (closed.stream, closed.end_ns, closed.reason) == ("eda", 20_000_000_000, "disconnected")
+    assert tracker.close_open_gap(at_ns=21_000_000_000) == []
+
+
+def test_a_link_lost_before_any_data_is_one_link_gap() -> None:
+    tracker = GapTracker("d-00000000", "heart-rate")
+    tracker.disconnected(at_ns=5)
+    assert [(g.stream, g.start_ns, g.end_ns) for g in tracker.close_open_gap(9)] == [("link", 5, 9)]
