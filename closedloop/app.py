@@ -30,7 +30,7 @@ from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected
 from stream.settings import KafkaSettings
 
-__all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker", "LoopStats", "faust_credentials"]
+__all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker"]
 
 #: The topics the worker consumes (by suffix).
 INPUT_SUFFIXES = ("stress", "outcomes", "sleep", "quality", "policy", "features")
@@ -158,9 +158,6 @@ class ClosedLoopWorker:
             )
             for patient, saved in pending:
                 await topic.send(key=patient.encode("ascii"), value=saved)
-
-    def apply_policy(self, version: PolicyVersion) -> None:
-        self.table.apply_policy(version)
 
     async def load_policies(self) -> None:
         """Read every published policy version before deciding anything (restarts included)."""

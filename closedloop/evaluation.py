@@ -38,8 +38,9 @@ AFTER_S = 360.0
 #: Never keep more than this (a session that never ends must not grow the state for ever).
 HISTORY_S = 2 * 3600.0
 #: Without an open session, keep this much: "before" plus time for a late "started" outcome.
-IDLE_HISTORY_S = 1800.0
+IDLE_HISTORY_S = 600.0
 METRICS = ("heart_rate_bpm", "rmssd_ms", "scr_rate_per_min", "stress_score")
+WINDOW_METRICS = METRICS[:-1]
 
 
 @dataclass
@@ -81,7 +82,11 @@ class _Running:
 class EvaluatorSnapshot(msgspec.Struct, kw_only=True):
     """A :class:`SessionEvaluator` as stored in the patient's snapshot."""
 
-    windows: list[tuple[int, dict[str, float]]] = msgspec.field(default_factory=list)
+    #: [window end, heart rate, RMSSD, SCR rate] (null where the window had none): compact,
+    #: because the snapshot is written after every window.
+    windows: list[tuple[int, float | None, float | None, float | None]] = msgspec.field(
+        default_factory=list
+    )
     scores: list[tuple[int, float]] = msgspec.field(default_factory=list)
     #: command id -> [modality, start_ns, end_ns or None, outcome]
     sessions: list[tuple[str, Modality, int, int | None, OutcomeStatus]] = msgspec.field(
@@ -110,6 +115,7 @@ class SessionEvaluator:
         if score.score is None:
             return False
         self._scores.append((score.window_end_ns, score.score))
+        self._forget_before(score.window_end_ns)
         return True
 
     def on_outcome(self, outcome: InterventionOutcome) -> bool:
@@ -130,7 +136,7 @@ class SessionEvaluator:
         """Record a window; return the sessions whose "after" span it completes."""
         values = {
             name: float(value)
-            for name in METRICS[:-1]
+            for name in WINDOW_METRICS
             if (value := getattr(window.features, name)) is not None
         }
         end = window.window_end_ns
@@ -158,7 +164,10 @@ class SessionEvaluator:
     def saved(self) -> EvaluatorSnapshot:
         """Everything needed to carry on after a restart."""
         return EvaluatorSnapshot(
-            windows=[(t, dict(v)) for t, v in self._windows],
+            windows=[
+                (t, v.get("heart_rate_bpm"), v.get("rmssd_ms"), v.get("scr_rate_per_min"))
+                for t, v in self._windows
+            ],
             scores=list(self._scores),
             sessions=[
                 (s.command_id, s.modality, s.start_ns, s.end_ns, s.outcome)
@@ -179,7 +188,10 @@ class SessionEvaluator:
     @classmethod
     def restored(cls, saved: EvaluatorSnapshot) -> SessionEvaluator:
         return cls(
-            _windows=deque((t, dict(v)) for t, v in saved.windows),
+            _windows=deque(
+                (t, {n: x for n, x in zip(WINDOW_METRICS, values, strict=True) if x is not None})
+                for t, *values in saved.windows
+            ),
             _scores=deque(saved.scores),
             _sessions={
                 command_id: _Session(command_id, modality, start, end, outcome)
@@ -203,7 +215,7 @@ class SessionEvaluator:
             rows = [v for t, v in self._windows if low <= t <= high]
             scores = [score for t, score in self._scores if low <= t <= high]
             metrics[f"windows_{span}"] = float(len(rows))
-            for name in METRICS[:-1]:
+            for name in WINDOW_METRICS:
                 observed = [row[name] for row in rows if name in row]
                 if observed:
                     metrics[f"{name}_{span}"] = statistics.median(observed)
