@@ -118,7 +118,7 @@ async def test_an_abort_stops_the_player_promptly_after_a_fade(tmp_path: Path) -
     stopped_after_s = time.monotonic() - aborted_at
     print(f"aplay device: returned {stopped_after_s:.3f} s after the abort, ran {report.ran_s} s")
     assert not report.completed
-    assert 1.0 <= report.ran_s <= 2.0
+    assert 1.0 <= report.ran_s <= 2.5  # aborted after 1.5 s; noticed within one chunk
     assert stopped_after_s < 1.0  # one chunk's wait, the fade written, the player exits
     received = _pcm((tmp_path / "bin" / "received.pcm").read_bytes())
     fade = round(ABORT_FADE_S * RATE)
