@@ -299,7 +299,7 @@ async def _until_snapshot(kafka: KafkaSettings, reached: Callable[[PatientSnapsh
 
 
 def _has_window(second: int) -> Callable[[PatientSnapshot], bool]:
-    return lambda saved: any(t == T0 + second * S for t, _ in saved.evaluator.windows)
+    return lambda saved: any(w[0] == T0 + second * S for w in saved.evaluator.windows)
 
 
 async def _evaluation(kafka: KafkaSettings) -> SessionEvaluation:
