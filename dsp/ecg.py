@@ -211,8 +211,23 @@ def energy_reference(band: FloatArray, width: int) -> tuple[FloatArray, FloatArr
     return np.abs(deriv), mwi
 
 
+@numba.njit(cache=True)
 def _window_argmax(x: FloatArray, centres: IntArray, half: int) -> IntArray:
-    """For each centre, the index of the maximum of x within +-half samples (clipped)."""
+    """For each centre, the index of the (first) maximum of x within +-half samples (clipped)."""
+    n = x.shape[0]
+    out = np.empty(centres.shape[0], dtype=np.int64)
+    for k in range(centres.shape[0]):
+        lo, hi = max(0, centres[k] - half), min(n, centres[k] + half + 1)
+        best = lo
+        for j in range(lo + 1, hi):
+            if x[j] > x[best]:
+                best = j
+        out[k] = best
+    return out
+
+
+def window_argmax_reference(x: FloatArray, centres: IntArray, half: int) -> IntArray:
+    """numpy twin of the window-argmax kernel."""
     padded = np.concatenate((np.full(half, -np.inf), x, np.full(half, -np.inf)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)[centres]
     best: IntArray = (centres - half + np.argmax(windows, axis=1)).astype(np.int64)
@@ -223,7 +238,10 @@ def _initial_levels(mwi: FloatArray, fs: float) -> tuple[float, float]:
     """Signal and noise levels from the first 10 s: median of 2 s maxima, robust to one spike."""
     head = mwi[: int(10 * fs)]
     step = max(1, int(2 * fs))
-    maxima = [head[i : i + step].max() for i in range(0, head.size, step)]
+    full = head.size // step
+    maxima = head[: full * step].reshape(full, step).max(axis=1)
+    if head.size > full * step:
+        maxima = np.append(maxima, head[full * step :].max())
     return float(np.median(maxima)), float(np.median(head))
 
 
@@ -262,7 +280,9 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float) -> IntArray:
         float(fs),
         round(_STALE_S * fs),
     )
-    beats = _window_argmax(np.abs(band), idx[is_qrs], round(_SEARCH_HALF_S * fs))
+    beats = _window_argmax(
+        np.abs(band), np.ascontiguousarray(idx[is_qrs]), round(_SEARCH_HALF_S * fs)
+    )
     if beats.size == 0:
         return beats
     hp = sosfiltfilt(butter_highpass_sos(0.5, fs), x)

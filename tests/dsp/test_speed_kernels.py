@@ -1,0 +1,82 @@
+"""The numba kernels added for speed against the plain formulations they replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from dsp.ecg import _energy_kernel, _window_argmax, energy_reference, window_argmax_reference
+from dsp.filters import (
+    _checked_sos,
+    _zi_kernel,
+    butter_bandpass_sos,
+    butter_highpass_sos,
+    butter_lowpass_sos,
+    sosfilt_zi,
+    sosfiltfilt,
+    sosfiltfilt_reference,
+)
+from dsp.hrv_frequency import natural_cubic_spline, natural_cubic_spline_reference
+
+FloatArray = npt.NDArray[np.float64]
+signals = arrays(np.float64, st.integers(60, 400), elements=st.floats(-1e3, 1e3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=signals, width=st.integers(1, 54))
+def test_energy_kernel_matches_gradient_and_convolve(x: FloatArray, width: int) -> None:
+    slope, energy = _energy_kernel(x, width)
+    ref_slope, ref_energy = energy_reference(x, width)
+    np.testing.assert_allclose(slope, ref_slope, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(energy, ref_energy, rtol=1e-9, atol=1e-9 * (1 + ref_energy.max()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=signals, half=st.integers(0, 30), data=st.data())
+def test_window_argmax_kernel_matches_reference(
+    x: FloatArray, half: int, data: st.DataObject
+) -> None:
+    centres = np.array(
+        data.draw(st.lists(st.integers(0, x.size - 1), min_size=1, max_size=20)), dtype=np.int64
+    )
+    np.testing.assert_array_equal(
+        _window_argmax(x, centres, half), window_argmax_reference(x, centres, half)
+    )
+
+
+@pytest.mark.parametrize(
+    "sos",
+    [
+        butter_bandpass_sos(5.0, 15.0, 130.0),
+        butter_highpass_sos(0.5, 360.0),
+        butter_lowpass_sos(1.0, 4.0, order=3),
+        butter_bandpass_sos(0.01, 7.0, 25.0, order=4),
+    ],
+)
+def test_fused_sosfiltfilt_matches_reference(sos: FloatArray) -> None:
+    walk = np.random.default_rng(2).standard_normal(2000).cumsum()
+    np.testing.assert_allclose(
+        _zi_kernel(_checked_sos(sos)), sosfilt_zi(sos), rtol=1e-9, atol=1e-12
+    )
+    for n in (2, 5, 40, 2000):
+        np.testing.assert_allclose(
+            sosfiltfilt(sos, walk[:n]), sosfiltfilt_reference(sos, walk[:n]), rtol=1e-9, atol=1e-9
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=arrays(np.float64, st.integers(2, 60), elements=st.floats(0.3, 2.0)),
+    seed=st.integers(0, 9),
+)
+def test_spline_kernel_matches_reference(steps: FloatArray, seed: int) -> None:
+    t = np.cumsum(steps)
+    y = np.random.default_rng(seed).normal(800.0, 50.0, t.size)
+    grid = np.linspace(t[0], t[-1], 97)
+    np.testing.assert_allclose(
+        natural_cubic_spline(t, y, grid), natural_cubic_spline_reference(t, y, grid), rtol=1e-9
+    )
