@@ -13,10 +13,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from ingest.recording import (
     DeviceRecord,
@@ -30,6 +29,7 @@ from ingest.transport.gaps import Gap
 from ingest.transport.identity import load_or_create_secret
 from ingest.transport.manager import Transport
 from ingest.transport.session import DeviceStatus
+from ingest.transport.startup import DeviceInformation
 from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.events import StreamGap
 from vagus.config import ConfigError, VagusConfig
@@ -125,22 +125,9 @@ async def run_for(
 
 def describe(status: DeviceStatus) -> dict[str, Any]:
     """A device's status as the commands print it (no address, no advertised name)."""
-    info = status.info
-    return {
-        "device_id": status.device_id,
-        "profile": status.profile,
-        "label": status.label,
-        "connected": status.connected,
-        "connections": status.connections,
-        "notifications": status.notifications,
-        "gaps": status.gaps,
-        "battery_percent": info.battery_percent if info else None,
-        "manufacturer": info.manufacturer if info else None,
-        "model": info.model if info else None,
-        "firmware": info.firmware if info else None,
-        "info_read": info is not None,
-        "last_error": status.last_error,
-    }
+    row = asdict(status)
+    info = row.pop("info") or dict.fromkeys(f.name for f in fields(DeviceInformation))
+    return row | info | {"info_read": status.info is not None}
 
 
 async def record_live(
@@ -208,28 +195,6 @@ def gap_event(gap: Gap, patient: str) -> StreamGap:
         gap_end_ns=gap.end_ns,
         reason=gap.reason,
     )
-
-
-async def run_gateway(
-    config: VagusConfig, *, backend: str, seconds: float | None
-) -> dict[str, Any]:
-    """Configured devices -> :class:`Gateway` -> Kafka (the configured one, else an embedded
-    broker), until cancelled or ``seconds`` pass; gaps go out as ``stream_gap`` events."""
-    import tempfile  # noqa: PLC0415
-
-    from vagus.demo import broker_for, create_topics  # noqa: PLC0415
-
-    patient = patient_id(config, backend)
-    with tempfile.TemporaryDirectory(prefix="vagus-gateway-") as scratch:
-        async with (
-            broker_for(config.kafka, Path(scratch)) as kafka,
-            ble_backend(config, backend) as (ble, targets),
-        ):
-            await create_topics(kafka)
-            live = msgspec.structs.replace(config, kafka=kafka)
-            return await gateway_over(
-                live, ble=ble, targets=targets, patient=patient, seconds=seconds
-            )
 
 
 async def gateway_over(

@@ -87,7 +87,7 @@ def test_record_writes_every_device_and_replays_without_errors(tmp_path: Path) -
 
 def test_devices_status_reads_battery_and_device_information(tmp_path: Path) -> None:
     done = run_vagus("--config", str(_config(tmp_path)), "devices", "status", "--json",
-                     "--backend", "virtual")  # fmt: skip
+                     "--seconds", "60", "--backend", "virtual")  # fmt: skip
     assert done.returncode == 0, done.stderr
     devices = {d["profile"]: d for d in json.loads(done.stdout)["devices"]}
     strap = devices["heart-rate"]

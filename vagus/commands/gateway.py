@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from vagus.commands.common import Handlers, run_async, with_bootstrap
-from vagus.commands.devices import add_backend_option
+import msgspec
+
+from vagus.commands.common import Handlers, with_bootstrap
+from vagus.commands.devices import add_backend_option, run_ble
 from vagus.config import VagusConfig
 
 
@@ -26,9 +30,28 @@ def register(commands: Any) -> Handlers:
     return {"gateway": cmd_gateway}
 
 
-def cmd_gateway(args: argparse.Namespace, config: VagusConfig) -> int:
-    from vagus.live import run_gateway  # noqa: PLC0415
+async def run_gateway(
+    config: VagusConfig, *, backend: str, seconds: float | None
+) -> dict[str, Any]:
+    """Configured devices -> Gateway -> Kafka (the configured one, else an embedded broker),
+    until cancelled or ``seconds`` pass; gaps go out as ``stream_gap`` events."""
+    from vagus.demo import broker_for, create_topics  # noqa: PLC0415
+    from vagus.live import ble_backend, gateway_over, patient_id  # noqa: PLC0415
 
+    patient = patient_id(config, backend)
+    with tempfile.TemporaryDirectory(prefix="vagus-gateway-") as scratch:
+        async with (
+            broker_for(config.kafka, Path(scratch)) as kafka,
+            ble_backend(config, backend) as (ble, targets),
+        ):
+            await create_topics(kafka)
+            live = msgspec.structs.replace(config, kafka=kafka)
+            return await gateway_over(
+                live, ble=ble, targets=targets, patient=patient, seconds=seconds
+            )
+
+
+def cmd_gateway(args: argparse.Namespace, config: VagusConfig) -> int:
     backend = args.backend or config.live.backend
     live_config = with_bootstrap(config, args.bootstrap)
 
@@ -37,4 +60,4 @@ def cmd_gateway(args: argparse.Namespace, config: VagusConfig) -> int:
         print(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
         return 0
 
-    return run_async(go)
+    return run_ble(go)
