@@ -14,6 +14,7 @@ A single lock file keeps a second process from using the same directory.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -30,8 +31,11 @@ from stream.spool_segments import (
     SpoolStats,
     decode_record,
     encode_record,
+    read_cursor,
     scan_segment,
     segment_path,
+    sync_directory,
+    write_cursor,
 )
 from stream.spool_settings import SpoolSettings
 
@@ -56,9 +60,11 @@ class Spool:
         self._tail: IO[bytes] | None = None
         self._tail_bytes = 0
         self._last_fsync = time.monotonic()
+        self._last_cursor = float("-inf")  # the first ack writes it
+        self._cursor_dirty = False
         self._lock = self._take_lock(directory)
         try:
-            self._next_seq = self._read_cursor()
+            self._next_seq = read_cursor(directory)
             self._load()
         except BaseException:
             self._lock.close()
@@ -80,15 +86,6 @@ class Spool:
         return lock
 
     # -- opening -------------------------------------------------------------------------
-
-    def _read_cursor(self) -> int:
-        try:
-            return int((self.directory / "cursor").read_text().strip())
-        except FileNotFoundError:
-            return 0
-        except (OSError, ValueError):
-            log.warning("spool cursor unreadable: events may be delivered again (deduped by id)")
-            return 0
 
     def _load(self) -> None:
         cursor = self._next_seq
@@ -125,9 +122,13 @@ class Spool:
             self._roll(seq)
         assert self._tail is not None
         offset = self._tail_bytes
-        written = self._tail.write(record)
-        if written != len(record):
-            raise SpoolError(f"short write to the spool ({written} of {len(record)} bytes)")
+        try:
+            written = self._tail.write(record)
+            if written != len(record):
+                raise OSError(f"short write ({written} of {len(record)} bytes)")
+        except OSError as exc:
+            self._abandon_tail(offset)
+            raise SpoolError(f"cannot append to the spool: {exc.strerror or exc}") from exc
         self._tail_bytes += len(record)
         self._next_seq += 1
         self._index.append(IndexEntry(seq, spooled_at_ns, self._segments[-1], offset, len(record)))
@@ -137,6 +138,16 @@ class Spool:
         self._update_oldest()
         self._maybe_fsync(self._tail)
         return seq
+
+    def _abandon_tail(self, good_bytes: int) -> None:
+        """After a failed write (disk full): cut the partial record off if possible, and start
+        the next append in a fresh segment either way, so no good record ever follows garbage."""
+        assert self._tail is not None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._tail.fileno(), good_bytes)
+        with contextlib.suppress(OSError):
+            self._tail.close()
+        self._tail = None
 
     def _roll(self, first_seq: int) -> None:
         if self._tail is not None:
@@ -167,7 +178,7 @@ class Spool:
             self.stats.evicted += evicted
             self._segments.popleft()
             oldest.unlink(missing_ok=True)
-            self._write_cursor()
+            self._write_cursor(force=True)
             log.warning(
                 "spool full: %d oldest events evicted (%d in total); keeping the newest",
                 evicted,
@@ -215,27 +226,24 @@ class Spool:
 
     # -- durability ----------------------------------------------------------------------
 
-    def _write_cursor(self) -> None:
-        """Persist the head: the sequence number of the oldest event not yet delivered."""
+    def _write_cursor(self, *, force: bool = False) -> None:
+        """Persist the head: the sequence number of the oldest event not yet delivered.
+
+        Written on every ack with fsync "always", else at most once per ``fsync_interval_s``
+        (and on sync and close): a stale cursor only means a few events are delivered again.
+        """
+        due = time.monotonic() - self._last_cursor >= self.settings.fsync_interval_s
+        if not (force or due or self.settings.fsync == "always"):
+            self._cursor_dirty = True
+            return
+        self._last_cursor = time.monotonic()
+        self._cursor_dirty = False
         next_seq = self._index[0].seq if self._index else self._next_seq
-        temporary = self.directory / "cursor.tmp"
-        with open(temporary, "w") as cursor:
-            cursor.write(f"{next_seq}\n")
-            cursor.flush()
-            if self.settings.fsync != "never":
-                os.fsync(cursor.fileno())
-        os.replace(temporary, self.directory / "cursor")
-        self._sync_directory()
+        write_cursor(self.directory, next_seq, fsync=self.settings.fsync != "never")
 
     def _sync_directory(self) -> None:
-        """Make created, renamed and deleted names durable too (policy permitting)."""
-        if self.settings.fsync == "never":
-            return
-        handle = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
+        if self.settings.fsync != "never":
+            sync_directory(self.directory)
 
     def _maybe_fsync(self, handle: IO[bytes]) -> None:
         policy = self.settings.fsync
@@ -252,11 +260,15 @@ class Spool:
         """Force the tail to disk (the producer calls this before reporting an outage flush)."""
         if self._tail is not None:
             self._sync(self._tail)
+        if self._cursor_dirty:
+            self._write_cursor(force=True)
 
     def _update_oldest(self) -> None:
         self.stats.oldest_spooled_at_ns = self._index[0].spooled_at_ns if self._index else None
 
     def close(self) -> None:
+        if self._cursor_dirty:
+            self._write_cursor(force=True)
         if self._tail is not None:
             self._sync(self._tail)
             self._tail.close()

@@ -11,6 +11,8 @@ after it are reported (and the caller truncates them), never decoded as events.
 
 from __future__ import annotations
 
+import logging
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import msgspec
 
+log = logging.getLogger(__name__)
 RECORD_HEADER = struct.Struct("<II")
 #: A length above this is corruption, not a record (events are a few kB).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -114,16 +117,46 @@ def scan_segment(path: Path) -> SegmentScan:
     return SegmentScan(entries, offset, len(data) - offset)
 
 
+def read_cursor(directory: Path) -> int:
+    """The sequence number of the oldest undelivered event (0, i.e. everything, if unknown)."""
+    try:
+        return int((directory / "cursor").read_text().strip())
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError):
+        log.warning("spool cursor unreadable: events may be delivered again (deduped by id)")
+        return 0
+
+
+def write_cursor(directory: Path, next_seq: int, *, fsync: bool) -> None:
+    """Replace the cursor atomically: write a temporary file, (fsync,) rename, (fsync dir)."""
+    temporary = directory / "cursor.tmp"
+    with open(temporary, "w") as cursor:
+        cursor.write(f"{next_seq}\n")
+        cursor.flush()
+        if fsync:
+            os.fsync(cursor.fileno())
+    os.replace(temporary, directory / "cursor")
+    if fsync:
+        sync_directory(directory)
+
+
+def sync_directory(directory: Path) -> None:
+    """Make created, renamed and deleted names in ``directory`` durable."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 def read_spool_summary(directory: Path) -> SpoolStats:
     """Events, bytes and oldest time of a spool, read without locking or repairing it (for
     ``vagus doctor`` while the gateway runs); a torn tail is reported, not truncated."""
     stats = SpoolStats()
     if not directory.is_dir():
         return stats
-    try:
-        cursor = int((directory / "cursor").read_text().strip())
-    except (OSError, ValueError):
-        cursor = 0
+    cursor = read_cursor(directory)
     for path in sorted(directory.glob(f"*{SEGMENT_SUFFIX}")):
         try:
             scan = scan_segment(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,6 +111,63 @@ def test_summary_reads_a_live_spool_without_the_lock(tmp_path: Path) -> None:
     assert (summary.events, summary.bytes) == (6, spool.stats.bytes)
     assert summary.oldest_spooled_at_ns == spool.stats.oldest_spooled_at_ns
     spool.close()
+
+
+def _crash(spool: Spool) -> None:
+    """What a killed process leaves: open files closed by the kernel, nothing else done."""
+    if spool._tail is not None:
+        spool._tail.close()
+    spool._lock.close()
+
+
+def test_a_crash_redelivers_unsynced_acks_but_loses_nothing(tmp_path: Path) -> None:
+    lazy = SpoolSettings(
+        max_bytes=1 << 20, segment_bytes=512, fsync="interval", fsync_interval_s=3600
+    )
+    spool = Spool(tmp_path, lazy)
+    for number in range(10):
+        _append(spool, number)
+    for _ in range(6):
+        spool.ack(spool.peek(1)[0].seq)  # the first ack writes the cursor, later ones wait
+    _crash(spool)
+    reopened = Spool(tmp_path, lazy)
+    numbers = _numbers(reopened)
+    assert numbers == list(range(1, 10))  # 1-5 again (duplicates, deduped by id), 6-9 kept
+    reopened.ack(reopened.peek(9)[-1].seq)
+    reopened.close()  # a clean close writes the cursor
+    last = Spool(tmp_path, lazy)
+    assert len(last) == 0
+    last.close()
+
+
+class _FullDisk:
+    """A tail file whose writes fail half-way, as on a full disk."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def write(self, data: bytes) -> int:
+        self.real.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_failed_write_is_an_error_and_never_buries_later_records(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, SMALL)
+    for number in range(3):
+        _append(spool, number)
+    spool._tail = _FullDisk(spool._tail)  # type: ignore[assignment]
+    with pytest.raises(SpoolError, match="No space left"):
+        _append(spool, 99)
+    for number in range(3, 6):
+        _append(spool, number)  # a fresh segment
+    spool.close()
+    reopened = Spool(tmp_path, SMALL)
+    assert _numbers(reopened) == list(range(6))
+    assert reopened.stats.torn_tails == 0  # the partial record was cut off at once
+    reopened.close()
 
 
 def test_settings_are_validated() -> None:
