@@ -14,7 +14,7 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from ingest.transport.identity import device_id_for
+from ingest.transport.identity import device_id_for, install_address_redaction
 from ingest.transport.profiles import match_profile, scan_service_uuids
 from ingest.transport.targets import BleBackend
 
@@ -44,6 +44,7 @@ async def scan(
     scan_filter: ScanFilter | None = None,
 ) -> list[Sighting]:
     """Supported devices heard within ``seconds``, strongest signal first."""
+    install_address_redaction()
     wanted = scan_filter or ScanFilter()
     seen: dict[str, Sighting] = {}
 
