@@ -59,12 +59,15 @@ class AplayVibroacousticDevice:
     async def render(
         self, parameters: SessionParameters, clock: Clock, abort: asyncio.Event
     ) -> SessionReport:
-        process = await asyncio.create_subprocess_exec(
-            *self.command(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.command(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:  # removed or not executable since construction
+            raise SoundDeviceError(f"cannot start the player: {exc.strerror}") from exc
         stdin = process.stdin
         assert stdin is not None
 

@@ -156,6 +156,12 @@ async def test_a_player_error_becomes_a_failed_outcome_with_its_message(tmp_path
     assert "no soundcards found" in outcomes[2].detail
 
 
+async def test_a_player_that_vanished_since_construction_is_a_clear_error(tmp_path: Path) -> None:
+    device = AplayVibroacousticDevice(tmp_path / "gone" / "aplay")
+    with pytest.raises(SoundDeviceError, match="cannot start the player: No such file"):
+        await device.render(SessionParameters(duration_s=60.0), FakeClock(), asyncio.Event())
+
+
 def test_without_a_player_or_a_sound_card_sessions_go_to_wav_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
