@@ -11,7 +11,6 @@ import msgspec
 import pytest
 
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
-from ingest.virtual.world import EDA_NAME, H10_NAME, HR_NAME
 from stream.ids import DEVICE_ID_PATTERN
 from tests.helpers import run_vagus
 from vagus.dry_run import dry_run
@@ -66,6 +65,8 @@ def test_record_writes_every_device_and_replays_without_errors(tmp_path: Path) -
         "H10",
         87,
     )
+
+    from ingest.virtual.world import EDA_NAME, H10_NAME, HR_NAME  # needs bumble
 
     report = dry_run(output)
     assert report["decode_errors"] == {}

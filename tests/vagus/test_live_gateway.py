@@ -11,7 +11,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ingest.transport.targets import BleBackend, DeviceTarget
-from ingest.virtual.world import HR_NAME, VIRTUAL_DEVICES, virtual_wearables
 from stream.codec import decode_event
 from stream.events import AnyEvent, StreamGap
 from stream.settings import KafkaSettings
@@ -39,6 +38,8 @@ async def _read(kafka: KafkaSettings, topic: str, wanted: int) -> list[AnyEvent]
 async def test_a_dropped_link_reaches_kafka_as_a_stream_gap(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
+    from ingest.virtual.world import HR_NAME, VIRTUAL_DEVICES, virtual_wearables
+
     config = VagusConfig(
         kafka=kafka, live=LiveSettings(state_dir=str(tmp_path), reconnect_cap_s=1.0)
     )
