@@ -102,9 +102,19 @@ def decoder_for(entry: DeviceEntry) -> DeviceDecoder:
     return DeviceDecoder(entry.device_id, entry.profile, stream_profile=profile)
 
 
+def _rate(rate_hz: float) -> Fraction:
+    return Fraction(rate_hz).limit_denominator(1_000_000)
+
+
+def sample_offset_ns(index: int, rate_hz: float) -> int:
+    """``floor(index * 1e9 / rate)`` exactly, in integer arithmetic."""
+    rate = _rate(rate_hz)
+    return index * 10**9 * rate.denominator // rate.numerator
+
+
 def sample_times_ns(start_ns: int, rate_hz: float, count: int) -> npt.NDArray[np.int64]:
     """Exact sample times ``start + floor(i * 1e9 / rate)`` in integer arithmetic."""
-    rate = Fraction(rate_hz).limit_denominator(1_000_000)
+    rate = _rate(rate_hz)
     index = np.arange(count, dtype=object)
     offsets = (index * (10**9 * rate.denominator)) // rate.numerator
     return start_ns + np.asarray(offsets, dtype=np.int64)

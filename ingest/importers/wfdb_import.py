@@ -21,7 +21,7 @@ from ingest.importers.inline import (
     import_patient_id,
     in_time_order,
     inline_profile_toml,
-    sample_times_ns,
+    sample_offset_ns,
 )
 from ingest.importers.output import write_imported
 from ingest.importers.wfdb import (
@@ -72,7 +72,9 @@ def import_wfdb(
         )
         devices.append(entry)
         records.extend(frame_records(entry, relative, start_ns=start_time_ns))
-    annotations = _annotation_markers(record, annotator, header.fs, start_time_ns)
+    annotations = _annotation_markers(
+        record, annotator, fs=header.fs, n_samples=header.n_samples, start_ns=start_time_ns
+    )
     records.extend(annotations)
     recording_header = RecordingHeader(
         format_version=INLINE_PROFILE_VERSION,
@@ -94,23 +96,22 @@ def import_wfdb(
 
 
 def _annotation_markers(
-    record: Path, annotator: str, fs: float, start_ns: int
+    record: Path, annotator: str, *, fs: float, n_samples: int, start_ns: int
 ) -> list[ImportedRecord]:
     path = record.with_suffix(f".{annotator}")
     if not path.exists():
         return []
     annotations = read_annotations(path)
-    if annotations.sample.size and annotations.sample.min() < 0:
-        raise RecordingError(f"{path}: an annotation lies before the record's start")
-    count = int(annotations.sample.max()) + 1 if annotations.sample.size else 0
-    times = sample_times_ns(start_ns, fs, count)
+    samples = annotations.sample.tolist()
+    if samples and not 0 <= min(samples) <= max(samples) <= n_samples:
+        raise RecordingError(f"{path}: annotations outside the record's {n_samples} samples")
     return [
         Marker(
-            int(times[sample]),
+            start_ns + sample_offset_ns(sample, fs),
             ANNOTATION_PREFIX + symbol,
             f"sample {sample}" + (" beat" if symbol in BEAT_SYMBOLS else ""),
         )
-        for sample, symbol in zip(annotations.sample.tolist(), annotations.symbol, strict=True)
+        for sample, symbol in zip(samples, annotations.symbol, strict=True)
     ]
 
 

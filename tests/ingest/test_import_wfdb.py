@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ingest.errors import RecordingError
+from ingest.errors import IngestError, RecordingError
 from ingest.importers.inline import ImportedRecord, decoder_for
 from ingest.importers.output import write_imported
 from ingest.importers.wfdb import read_adc, read_annotations, read_record
@@ -206,3 +208,37 @@ def test_inline_profiles_need_format_2(tmp_path: Path) -> None:
             tmp_path / "v1",
             RecordingHeader(patient_id="p-000000000000", start_time_ns=0, devices=[device]),
         )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header_cut=st.integers(0, 200),
+    header_noise=st.binary(max_size=12),
+    dat=st.binary(max_size=64),
+    atr=st.one_of(st.none(), st.binary(max_size=64)),
+)
+def test_fuzzed_records_import_or_fail_cleanly(
+    tmp_path_factory: pytest.TempPathFactory,
+    header_cut: int,
+    header_noise: bytes,
+    dat: bytes,
+    atr: bytes | None,
+) -> None:
+    """Random damage to every file of a record: an import succeeds or raises IngestError (the
+    CLI's one-line exit 2), never anything else, and leaves no partial file."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    header = b"r 2 250 8\nr.dat 212 200(3)/mV 12 0 0\nr.dat 212 200(3)/mV 12 0 0\n"  # no checksums
+    (folder / "r.hea").write_bytes(header[:header_cut] + header_noise + header[header_cut:])
+    (folder / "r.dat").write_bytes(dat)
+    if atr is not None:
+        (folder / "r.atr").write_bytes(atr)
+    out = folder / "out"
+    try:
+        import_wfdb(folder / "r", out)
+    except IngestError:
+        assert not out.exists()
+    else:
+        assert RecordingReader(out).header.format_version == 2
+    assert not (folder / ".out.partial").exists()
