@@ -4,6 +4,7 @@ Kafka, with a link drop that must arrive as a ``stream_gap`` event on the qualit
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import msgspec
@@ -14,6 +15,7 @@ from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.codec import decode_event
 from stream.events import AnyEvent, StreamGap
 from stream.settings import KafkaSettings
+from tests.helpers import run_vagus
 from vagus.config import LiveSettings, VagusConfig
 from vagus.demo import create_topics
 from vagus.live import VIRTUAL_PATIENT_ID, gateway_over
@@ -82,3 +84,20 @@ async def test_a_dropped_link_reaches_kafka_as_a_stream_gap(
     assert all(g.gap_start_ns < g.gap_end_ns == g.gateway_time_ns for g in gaps)
     wire = b"".join(msgspec.json.encode(g) for g in gaps).decode()
     assert HR_NAME not in wire
+
+
+def test_the_gateway_command_runs_live_and_stops_on_time(tmp_path: Path) -> None:
+    config = tmp_path / "vagus.toml"
+    config.write_text(f'[live]\nstate_dir = "{tmp_path / "state"}"\n')
+    done = run_vagus("--config", str(config), "gateway", "--seconds", "6", "--json",
+                     "--backend", "virtual")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["decode_errors"] == 0
+    assert summary["notifications"] > 0
+    assert {d["profile"] for d in summary["devices"] if d["notifications"]} == {
+        "heart-rate",
+        "polar-h10",
+        "sample-stream:vagus-eda-v1",
+    }
+    assert (tmp_path / "state" / "device-id.key").exists()
