@@ -1,12 +1,12 @@
-"""Generate the bundled demo recording: a SIMULATED 34-minute session, reproducibly.
+"""Generate the bundled demo recording: a SIMULATED 33.5-minute session, reproducibly.
 
 Nothing in this file is a real person's data. A chest strap (Polar PMD ECG at 130 Hz and ACC at
 25 Hz, plus Heart Rate Measurement notifications with RR intervals) and an EDA sensor (vagus's
 open sample-stream profile at 8 Hz) are simulated through three phases:
 
-    baseline  0-21 min   HR ~66 bpm, strong respiratory sinus arrhythmia, few SCRs
-    stress    21-27 min  HR ~92 bpm, little HRV, many SCRs, skin conductance up, fidgeting
-    recovery  27-34 min  HR ~69 bpm, HRV, SCR rate and skin conductance returning to baseline
+    baseline  0-20.5 min    HR ~66 bpm, strong respiratory sinus arrhythmia, few SCRs
+    stress    20.5-25.5 min HR ~92 bpm, little HRV, many SCRs, skin conductance up, fidgeting
+    recovery  25.5-33.5 min HR ~69 bpm, HRV, SCR rate and skin conductance returning to baseline
 
 The baseline is longer than the gateway's 20-minute calibration period (the stress model was
 evaluated with WESAD's ~20-minute baseline as calibration), so the demo scores with the model.
@@ -45,9 +45,9 @@ from ingest.recording import DeviceEntry, RecordingHeader, RecordingWriter
 from stream.ids import pseudonymise_device, pseudonymise_patient
 
 SEED = 20260310
-DURATION_S = 2040.0
+DURATION_S = 2010.0
 START = dt.datetime(2026, 3, 10, 14, 0, 0, tzinfo=dt.UTC)
-PHASES = (("baseline", 0.0), ("stress", 1260.0), ("recovery", 1620.0))
+PHASES = (("baseline", 0.0), ("stress", 1230.0), ("recovery", 1530.0))
 ECG_FS = 130.0
 ECG_FRAME = 73
 ACC_FS = 25.0

@@ -21,7 +21,7 @@ from dsp.ecg import detect_r_peaks
 from dsp.eda import detect_scrs, scr_rate_per_min, tonic_level_us
 from dsp.hrv import clean_rr, time_domain
 from dsp.stress_features import HRV_FREQUENCY_WINDOW_S, acc_features, hrv_features
-from dsp.stress_features_eda import ALIGN_S, eda_features, eda_traces
+from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, eda_features, eda_traces
 from dsp.stress_model import QualityInputs
 from stream.events import Features
 
@@ -75,6 +75,8 @@ def window_signals(
             model |= hrv
         elif stream == "eda":
             values |= _skin(samples[:, 0], rate)
+            if rate <= 2 * SMOOTH_HZ:  # too slow for the training's 1 Hz smoothing: undefined
+                continue
             h_times, h_samples = buffer.window(end - int(HISTORY_S * NS), end + int(ALIGN_S * NS))
             traces = eda_traces(h_samples[:, 0], rate)
             first = int(np.searchsorted(h_times, start))

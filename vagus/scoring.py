@@ -1,10 +1,11 @@
 """One patient's stress scoring: baseline, quality gate, LiteRT model, personal calibration.
 
 Order per window: the quality gate first (poor signal and heavy motion are never scored and never
-enter the baseline), then the calibration period (usable windows feed the running baseline and
-the window is reported as ``calibrating``, unscored: the model's inputs are z-scores against
-that baseline, so there is nothing to score against yet), then the model, then the patient's
-Platt correction and threshold. The baseline and the personal calibration live in one small
+enter the baseline, and say so even during calibration), then complete inputs, then the
+calibration period (usable windows with plausible heart data feed the running baseline and are
+reported as ``calibrating``, unscored: the model's inputs are z-scores against that baseline, so
+there is nothing to score against yet), then the model, then the patient's Platt correction and
+threshold. The baseline and the personal calibration live in one small
 JSON file per patient when a state directory is given, so a restart resumes rather than
 re-calibrates.
 """
@@ -83,18 +84,19 @@ class StressScorer:
         """Gate, learn the baseline or score; see the module docstring for the order."""
         flag = self.model.gate.flag(quality)
         values = self.model.transform(features)
+        if flag != "ok":
+            return WindowScore(None, flag)
+        if not self.baseline.usable(values):
+            return WindowScore(None, "missing_features")
         if self.calibrating:
-            if flag == "ok" and self.baseline.usable(values) and _plausible(features):
-                self.baseline.add(values)
+            if not _plausible(features):
+                return WindowScore(None, "poor_signal")
+            self.baseline.add(values)
             enough = self.baseline.windows >= self.settings.min_calibration_windows
             if in_calibration_period or not enough:
                 return WindowScore(None, "calibrating")
             self.baseline.frozen = True
             self.save()
-        if flag != "ok":
-            return WindowScore(None, flag)
-        if not self.baseline.usable(values):
-            return WindowScore(None, "missing_features")
         z = self.baseline.z_scores(values)
         raw = self.model.probability(z.astype(np.float32)[None, :])
         if not 0.0 <= raw <= 1.0:

@@ -53,11 +53,12 @@ def _calibrated(model: StressModel, tmp_path: Path | None = None) -> StressScore
 def test_poor_signal_and_motion_are_refused_and_never_learnt(model: StressModel) -> None:
     scorer = StressScorer(settings=StressModelSettings(min_calibration_windows=2), model=model)
     rng = np.random.default_rng(1)
-    for quality in (NOISY, MOVING):
-        assert scorer.score(
-            _window(model, rng, 5.0), quality, in_calibration_period=True
-        ).quality == ("calibrating")
-    assert scorer.baseline.windows == 0  # neither window entered the baseline
+    for quality, flag in ((NOISY, "poor_signal"), (MOVING, "motion")):
+        result = scorer.score(_window(model, rng, 5.0), quality, in_calibration_period=True)
+        assert (result.quality, result.probability) == (flag, None)
+    implausible = _window(model, rng) | {"hrv_mean_rr": 2500.0}
+    assert scorer.score(implausible, GOOD, in_calibration_period=True).quality == "poor_signal"
+    assert scorer.baseline.windows == 0  # no refused window entered the baseline
     scorer = _calibrated(model)
     window = _window(model, rng)
     assert scorer.score(window, NOISY, in_calibration_period=False).quality == "poor_signal"

@@ -54,7 +54,7 @@ def windows() -> tuple[list[ClosedWindow], dict[str, int]]:
 
 def _in(window: ClosedWindow, phases: dict[str, int], phase: str, margin_s: float = 60) -> bool:
     """Windows wholly inside a phase, away from the transitions."""
-    bounds = [*sorted(phases.values()), max(phases.values()) + 420 * NS]
+    bounds = [*sorted(phases.values()), max(phases.values()) + 480 * NS]
     start = phases[phase]
     end = min(b for b in bounds if b > start)
     w = window.window
@@ -72,7 +72,7 @@ def test_features_match_the_simulated_physiology(
     closed, phases = windows
     baseline = [w for w in closed if _in(w, phases, "baseline")]
     stress = [w for w in closed if _in(w, phases, "stress")]
-    assert len(baseline) >= 20 and len(stress) >= 15
+    assert len(baseline) >= 20 and len(stress) >= 10  # stress lasts 5 min: 12 such windows
     # Simulated mean RR: 909 ms at baseline (66 bpm), 652 ms under stress (92 bpm).
     assert _feature(baseline, "heart_rate_bpm") == pytest.approx(66.0, abs=1.5)
     assert _feature(stress, "heart_rate_bpm") == pytest.approx(92.0, abs=1.5)
@@ -164,7 +164,7 @@ def test_the_bundled_recording_regenerates_byte_for_byte(tmp_path: Path) -> None
 
 
 def _blocks(
-    start_ns: int, seconds: int, *, ecg_noise_only: bool, acc_sd_mg: float
+    start_ns: int, seconds: int, *, ecg_noise_only: bool, acc_sd_mg: float, eda_hz: int = 8
 ) -> list[SampleBlock]:
     """One-second blocks: ECG (130 Hz, 75 bpm narrow R waves, or noise only), EDA, ACC."""
     rng = np.random.default_rng(7)
@@ -177,12 +177,12 @@ def _blocks(
             if ecg_noise_only
             else 1000 * np.exp(-0.5 * (phase / 0.012) ** 2)
         )
-        eda = 2.0 + 0.1 * np.sin(2 * np.pi * (second + np.arange(8) / 8.0) / 30.0)
+        eda = 2.0 + 0.1 * np.sin(2 * np.pi * (second + np.arange(eda_hz) / eda_hz) / 30.0)
         acc = np.array([0.0, 1000.0, 0.0]) + rng.normal(0, acc_sd_mg, (25, 3))
-        for stream, values, rate in (("ecg", ecg, 130.0), ("eda", eda, 8.0), ("acc", acc, 25.0)):
+        for stream, values, rate in (("ecg", ecg, 130), ("eda", eda, eda_hz), ("acc", acc, 25)):
             n = len(values)
             times = start_ns + second * NS + (np.arange(n) * NS // n).astype(np.int64)
-            blocks.append(SampleBlock("d-test0001", stream, times, values, "", rate))
+            blocks.append(SampleBlock("d-test0001", stream, times, values, "", float(rate)))
     return blocks
 
 
@@ -230,3 +230,18 @@ def test_a_new_threshold_moves_the_episode_hysteresis_without_retraining() -> No
     )
     with pytest.raises(ValueError, match="threshold"):
         pipeline.set_calibration(PatientCalibration(threshold=1.0))
+
+
+def test_an_eda_sensor_too_slow_for_the_model_is_reported_not_a_crash() -> None:
+    pipeline = FeaturePipeline(
+        patient_id="p-7k3m9q2x4v8w", producer_id="test", windows=WindowSettings(calibration_s=60.0)
+    )
+    for block in _blocks(10**18, 100, ecg_noise_only=False, acc_sd_mg=5.0, eda_hz=1):
+        pipeline.add(block)
+    scores = [
+        e
+        for w in pipeline.advance(10**18 + 100 * NS)
+        for e in w.events
+        if isinstance(e, StressScore)
+    ]
+    assert scores and {s.quality for s in scores} == {"missing_features"}
