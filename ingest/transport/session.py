@@ -205,7 +205,13 @@ class DeviceSession:
         if not self._has_data:
             self._has_data = True
             self._backoff.reset()  # a connection that delivers data counts as a success
-        for gap in tracker.observe(record.to_notification()):
+        try:
+            gaps = tracker.observe(record.to_notification())
+        except Exception:  # a bug in gap checking must not cost the data
+            gaps = []
+            self.status.last_error = "gap check failed (see log)"
+            log.exception("%s: gap check failed; the notification is kept", self.name)
+        for gap in gaps:
             self._report_gap(gap)
         self.status.notifications += 1
         self.status.last_data_ns = record.gateway_time_ns

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from ingest.errors import DecodeError, IngestError
 from ingest.notification import Notification
-from ingest.profiles.heart_rate import HEART_RATE_SERVICE_UUID
-from ingest.profiles.polar_pmd import PMD_SERVICE_UUID
+from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
+from ingest.profiles.polar_pmd import PMD_DATA_UUID, PMD_SERVICE_UUID
 from ingest.profiles.sample_stream import load_builtin
 from ingest.transport.backoff import Backoff
 from ingest.transport.gaps import GapTracker
@@ -175,3 +175,17 @@ def test_a_link_lost_before_any_data_is_one_link_gap() -> None:
     tracker = GapTracker("d-00000000", "heart-rate")
     tracker.disconnected(at_ns=5)
     assert [(g.stream, g.start_ns, g.end_ns) for g in tracker.close_open_gap(9)] == [("link", 5, 9)]
+
+
+EDA_UUID = load_builtin("vagus-eda-v1").characteristic
+
+
+@pytest.mark.parametrize("profile", ["polar-h10", "heart-rate", "sample-stream:vagus-eda-v1"])
+@given(payloads=st.lists(st.binary(max_size=240), max_size=20))
+def test_gap_tracker_takes_any_bytes(profile: str, payloads: list[bytes]) -> None:
+    tracker = GapTracker("d-00000000", profile)
+    for i, payload in enumerate(payloads):
+        for uuid in (HEART_RATE_MEASUREMENT_UUID, PMD_DATA_UUID, EDA_UUID):
+            gaps = tracker.observe(Notification("d-00000000", uuid, i * 10**9, payload))
+            assert all(g.end_ns >= g.start_ns for g in gaps)
+    assert tracker.decode_errors <= 3 * len(payloads)
