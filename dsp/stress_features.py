@@ -137,9 +137,10 @@ def hrv_features(beat_times_s: npt.ArrayLike, keep: npt.ArrayLike) -> dict[str, 
     if beats.size < 2:
         return _nan_dict(HRV_FEATURES)
     rr = np.diff(beats) * 1000.0
-    ends = beats[1:]
-    recent = ends > -HRV_TIME_WINDOW_S
-    spectral = kept & (ends > -HRV_FREQUENCY_WINDOW_S)
+    starts, ends = beats[:-1], beats[1:]
+    # Intervals with both beats inside the span, as NeuroKit2 saw the peaks of a cut signal.
+    recent = starts >= -HRV_TIME_WINDOW_S
+    spectral = kept & (starts >= -HRV_FREQUENCY_WINDOW_S)
     return hrv_time_features(rr[recent], kept[recent]) | hrv_frequency_features(
         ends[spectral], rr[spectral]
     )

@@ -74,8 +74,8 @@ def test_band_power_of_a_known_sine(freq_hz: float, band: str) -> None:
 
 def test_hrv_uses_60_s_for_time_and_180_s_for_frequency() -> None:
     # Slow beats long ago, fast ones in the last minute: only the last minute's mean RR counts.
-    old = np.arange(-200.0, -60.0, 1.0)
-    recent = np.arange(-60.0, 0.0001, 0.5)
+    old = np.arange(-200.5, -60.0, 1.0)  # the last old beat is at -60.5 s: its interval is out
+    recent = np.arange(-59.9, 0.0001, 0.5)
     beats = np.concatenate((old, recent))
     got = hrv_features(beats - beats[-1], np.ones(beats.size - 1, bool))
     assert got["hrv_mean_rr"] == pytest.approx(500.0)
