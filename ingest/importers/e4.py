@@ -49,13 +49,17 @@ E4_SIGNALS = (
 )
 
 
+#: Times must fit the recording's signed 64-bit nanoseconds (year 2262).
+_LATEST_S = Decimal(2**63 - 1) / 10**9 - 10**6
+
+
 def _ns(text: str, where: str) -> int:
     try:
         value = Decimal(text.strip())
     except InvalidOperation as exc:
         raise RecordingError(f"{where}: {text.strip()!r} is not a number") from exc
-    if not value.is_finite() or value < 0:
-        raise RecordingError(f"{where}: {text.strip()!r} is not a time")
+    if not value.is_finite() or not 0 <= value < _LATEST_S:
+        raise RecordingError(f"{where}: {text.strip()!r} is not a time (Unix seconds)")
     return int(value * 1_000_000_000)
 
 
@@ -133,7 +137,10 @@ def _ibi(folder: Path) -> tuple[DeviceEntry, list[ImportedRecord], int]:
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != 2:
             raise RecordingError(f"{path}: line {number} has {len(row)} columns, not 2")
-        times.append(start_ns + _ns(row[0], f"{path} line {number}"))
+        time_ns = start_ns + _ns(row[0], f"{path} line {number}")
+        if time_ns >= 2**63:
+            raise RecordingError(f"{path}: line {number}: the beat lies beyond the year 2262")
+        times.append(time_ns)
         values.append(_values(path, [row[1:]], 1)[0, 0])
     entry = device_entry(
         device_id=import_device_id("e4", "ibi"),

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.decoding import DeviceDecoder
+from ingest.errors import RecordingError
 from ingest.profiles.sample_stream import SampleStreamProfile
 from ingest.recording import DeviceEntry, Marker, NotificationRecord
 from stream.ids import pseudonymise_device, pseudonymise_patient
@@ -114,10 +115,12 @@ def sample_offset_ns(index: int, rate_hz: float) -> int:
 
 def sample_times_ns(start_ns: int, rate_hz: float, count: int) -> npt.NDArray[np.int64]:
     """Exact sample times ``start + floor(i * 1e9 / rate)`` in integer arithmetic."""
+    if count and start_ns + sample_offset_ns(count - 1, rate_hz) >= 2**63:
+        raise RecordingError("sample times run past the year 2262 (signed 64-bit ns)")
     rate = _rate(rate_hz)
     index = np.arange(count, dtype=object)
     offsets = (index * (10**9 * rate.denominator)) // rate.numerator
-    return start_ns + np.asarray(offsets, dtype=np.int64)
+    return np.asarray(start_ns + offsets, dtype=np.int64)
 
 
 def frame_records(
@@ -129,6 +132,8 @@ def frame_records(
     """Notifications of ``raw_samples`` (shape (n,) or (n, channels)), one second per frame."""
     assert profile_entry.stream_profile is not None
     profile = SampleStreamProfile.from_toml_text(profile_entry.stream_profile)
+    if not len(raw_samples):
+        return []  # an empty file is an empty stream, not an error
     samples = np.asarray(raw_samples).reshape(len(raw_samples), -1)
     times = sample_times_ns(start_ns, profile.rate_hz, len(samples))
     per_frame = max(1, int(profile.rate_hz))

@@ -124,6 +124,6 @@ def parse_start(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     since_epoch = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    if since_epoch < timedelta(0):
-        raise RecordingError("--start must not be before 1970-01-01")
+    if not timedelta(0) <= since_epoch <= timedelta(days=365 * 200):
+        raise RecordingError("--start must lie between 1970 and 2170")
     return since_epoch // timedelta(microseconds=1) * 1000

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ingest.errors import IngestError
 from ingest.importers.e4 import import_e4
 from tests.ingest.test_import_wfdb import replayed
 from vagus.cli import main
@@ -132,3 +135,30 @@ def test_copied_export_with_a_truncated_last_line_still_fails_cleanly(tmp_path: 
         acc.write("-61,2")
     assert main(["import", "e4", str(folder), "-o", str(tmp_path / "r")]) == 2
     assert not (tmp_path / "r").exists()
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["EDA.csv", "ACC.csv", "IBI.csv", "tags.csv"]),
+    text=st.one_of(
+        st.binary(max_size=80),
+        st.lists(
+            st.sampled_from(["1560279825.5", "4", "0.1", "-61,25,6", "1,2", "", " ", "x", "1e400"]),
+            max_size=6,
+        ).map(lambda rows: "\n".join(rows).encode()),
+    ),
+)
+def test_fuzzed_exports_import_or_fail_cleanly(
+    tmp_path_factory: pytest.TempPathFactory, name: str, text: bytes
+) -> None:
+    folder = tmp_path_factory.mktemp("e4")
+    (folder / "EDA.csv").write_text("1560279825\n4\n0.1\n0.2\n")
+    (folder / name).write_bytes(text)
+    out = folder / "out"
+    try:
+        import_e4(folder, out)
+    except IngestError:
+        assert not out.exists()
+    assert not (folder / ".out.partial").exists()
