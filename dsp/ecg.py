@@ -23,6 +23,7 @@ _REFRACTORY_S = 0.250  # no second beat this soon: faster than 240 bpm is not a 
 _T_WAVE_S = 0.360  # within this, a low-slope candidate is taken for a T wave
 _SEARCH_HALF_S = 0.075  # from the integrated peak to the band-passed extremum
 _REFINE_HALF_S = 0.050  # from there to the R wave itself
+_DETECTION_HZ = 120.0  # detection runs at fs // this-fold block means (see _coarse)
 _STALE_S = 4.0  # this long without a beat and the levels restart (see _decide_kernel)
 
 
@@ -245,13 +246,40 @@ def _initial_levels(mwi: FloatArray, fs: float) -> tuple[float, float]:
     return float(np.median(maxima)), float(np.median(head))
 
 
-def detect_r_peaks(ecg: npt.ArrayLike, fs: float) -> IntArray:
+def _coarse(x: FloatArray, fs: float, *, full_rate: bool) -> tuple[FloatArray, int]:
+    """Block means of D samples, D = fs // 120 (at least 1): detection needs no more than
+    ~120-240 Hz, and a block mean nulls the mains harmonics that would alias onto the QRS band."""
+    factor = 1 if full_rate else max(1, int(fs // _DETECTION_HZ))
+    if factor == 1:
+        return x, 1
+    blocks = x.size // factor
+    return x[: blocks * factor].reshape(blocks, factor).mean(axis=1), factor
+
+
+def _high_passed(x: FloatArray, coarse: FloatArray, *, fs: float, factor: int) -> FloatArray:
+    """x minus its < 0.5 Hz baseline, the baseline filtered at the coarse rate and interpolated.
+
+    With factor 1 this is the 0.5 Hz high-pass itself; otherwise the baseline is smooth enough
+    for linear interpolation and every fast component of x (the R wave) is kept exactly.
+    """
+    hp = sosfiltfilt(butter_highpass_sos(0.5, fs / factor), coarse)
+    if factor == 1:
+        return hp
+    centres = np.arange(coarse.size) * factor + (factor - 1) / 2.0
+    out: FloatArray = x - np.interp(np.arange(x.size, dtype=np.float64), centres, coarse - hp)
+    return out
+
+
+def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) -> IntArray:
     """Sorted, unique sample indices of R peaks in a single-lead ECG sampled at fs Hz.
 
     Band-pass 5-15 Hz, differentiate, square, integrate over 150 ms, take candidate maxima, let
     Pan-Tompkins thresholds decide, then place each beat on the R wave: the band-passed extremum
     within +-75 ms, then the extremum of the 0.5 Hz high-passed signal within +-50 ms whose sign
-    is the record's dominant QRS polarity (so inverted leads are handled).
+    is the record's dominant QRS polarity (so inverted leads are handled). Above 240 Hz the
+    detection runs on block means at 120-240 Hz (see _coarse) and only the final placement uses
+    every sample: 3-8x less filtering for clinical rates, the same beats within a sample or two.
+    full_rate=True detects at fs throughout: slower, and the reference the tests compare with.
     """
     x = np.ascontiguousarray(ecg, dtype=np.float64)
     if x.ndim != 1:
@@ -262,31 +290,33 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float) -> IntArray:
         if not np.all(np.isfinite(x)):
             raise ValueError("ecg contains NaN or infinite samples")
         return np.zeros(0, dtype=np.int64)
-    band = sosfiltfilt(butter_bandpass_sos(*_BAND_HZ, fs), x)
-    abs_deriv, mwi = _energy_kernel(band, max(1, round(_INTEGRATION_S * fs)))
-    idx = _local_peaks_kernel(mwi, max(1, round(_CANDIDATE_HALF_S * fs)))
+    coarse, factor = _coarse(x, fs, full_rate=full_rate)
+    rate = fs / factor
+    band = sosfiltfilt(butter_bandpass_sos(*_BAND_HZ, rate), coarse)
+    abs_deriv, mwi = _energy_kernel(band, max(1, round(_INTEGRATION_S * rate)))
+    idx = _local_peaks_kernel(mwi, max(1, round(_CANDIDATE_HALF_S * rate)))
     if idx.size == 0:
         return np.zeros(0, dtype=np.int64)
-    slope = abs_deriv[_window_argmax(abs_deriv, idx, round(_SEARCH_HALF_S * fs))]
-    spki0, npki0 = _initial_levels(mwi, fs)
+    slope = abs_deriv[_window_argmax(abs_deriv, idx, round(_SEARCH_HALF_S * rate))]
+    spki0, npki0 = _initial_levels(mwi, rate)
     is_qrs = _decide_kernel(
         idx,
         np.ascontiguousarray(mwi[idx]),
         np.ascontiguousarray(slope),
         spki0,
         npki0,
-        round(_REFRACTORY_S * fs),
-        round(_T_WAVE_S * fs),
-        float(fs),
-        round(_STALE_S * fs),
+        round(_REFRACTORY_S * rate),
+        round(_T_WAVE_S * rate),
+        float(rate),
+        round(_STALE_S * rate),
     )
-    beats = _window_argmax(
-        np.abs(band), np.ascontiguousarray(idx[is_qrs]), round(_SEARCH_HALF_S * fs)
-    )
+    qrs = np.ascontiguousarray(idx[is_qrs])
+    beats = _window_argmax(np.abs(band), qrs, round(_SEARCH_HALF_S * rate))
     if beats.size == 0:
         return beats
-    hp = sosfiltfilt(butter_highpass_sos(0.5, fs), x)
-    half = round(_REFINE_HALF_S * fs)
+    beats = beats * factor + (factor - 1) // 2
+    hp = _high_passed(x, coarse, fs=fs, factor=factor)
+    half = round(_REFINE_HALF_S * fs) + factor // 2
     up = _window_argmax(hp, beats, half)
     down = _window_argmax(-hp, beats, half)
     polarity_up = np.count_nonzero(hp[up] >= -hp[down]) * 2 >= beats.size
