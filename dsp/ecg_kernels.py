@@ -1,0 +1,222 @@
+"""numba kernels of the R-peak detector (dsp.ecg), each next to the plain twin a test compares.
+
+Split from dsp.ecg so both modules stay readable; dsp.ecg re-exports them.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@numba.njit(cache=True)
+def _local_peaks_kernel(x: FloatArray, half: int) -> IntArray:
+    """Indices i where x[i] is the first maximum of x[i-half : i+half+1]."""
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        v = x[i]
+        if (i > 0 and x[i - 1] >= v) or (i + 1 < n and x[i + 1] > v):
+            continue
+        ok = True
+        for j in range(max(0, i - half), min(n, i + half + 1)):
+            if x[j] > v or (j < i and x[j] == v):
+                ok = False
+                break
+        if ok:
+            out[count] = i
+            count += 1
+    return out[:count]
+
+
+def local_peaks_reference(x: FloatArray, half: int) -> IntArray:
+    """numpy twin of the candidate kernel."""
+    idx = [
+        i
+        for i in range(x.size)
+        if x[i] == x[max(0, i - half) : i + half + 1].max()
+        and not np.any(x[max(0, i - half) : i] == x[i])
+    ]
+    return np.asarray(idx, dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    idx: IntArray,
+    amp: FloatArray,
+    slope: FloatArray,
+    spki0: float,
+    npki0: float,
+    refractory: int,
+    t_wave: int,
+    rr0: float,
+    stale: int = 0,
+) -> BoolArray:
+    """Pan-Tompkins decisions over candidates: adaptive thresholds, T-wave check, search-back.
+
+    stale > 0: after that many samples without a beat that search-back cannot fill, the levels
+    restart from the candidates of those samples (max as signal, median as noise), the way a
+    detector must recover when a burst of motion artefact has pushed them out of reach.
+    """
+    n = idx.shape[0]
+    is_qrs = np.zeros(n, dtype=np.bool_)
+    spki, npki = spki0, npki0
+    rr_hist = np.full(8, rr0)
+    last = -1  # candidate number of the last QRS
+    anchor = idx[0] if n > 0 else 0  # sample the levels were last (re)started at
+    for k in range(n):
+        thr1 = npki + 0.25 * (spki - npki)
+        if last >= 0 and idx[k] - idx[last] > 1.66 * rr_hist.mean():
+            best = -1  # search back for the largest missed candidate above the lower threshold
+            for j in range(last + 1, k):
+                late = idx[j] - idx[last] > refractory
+                if late and amp[j] > 0.5 * thr1 and (best < 0 or amp[j] > amp[best]):
+                    best = j
+            if best >= 0:
+                is_qrs[best] = True
+                spki = 0.25 * amp[best] + 0.75 * spki
+                rr_hist[:-1] = rr_hist[1:]
+                rr_hist[-1] = idx[best] - idx[last]
+                last = best
+                thr1 = npki + 0.25 * (spki - npki)
+        since = idx[last] if last >= 0 else anchor
+        if stale > 0 and idx[k] - since > stale:
+            lo = k
+            while lo > 0 and idx[k] - idx[lo - 1] <= stale:
+                lo -= 1
+            spki = amp[lo : k + 1].max()
+            npki = np.median(amp[lo : k + 1])
+            thr1 = npki + 0.25 * (spki - npki)
+            last = -1  # a fresh start: no interval spans the gap
+            anchor = idx[k]
+        if last >= 0 and idx[k] - idx[last] <= refractory:
+            continue
+        if amp[k] > thr1:
+            if last >= 0 and idx[k] - idx[last] < t_wave and slope[k] < 0.5 * slope[last]:
+                npki = 0.125 * amp[k] + 0.875 * npki
+                continue
+            is_qrs[k] = True
+            spki = 0.125 * amp[k] + 0.875 * spki
+            if last >= 0:
+                rr_hist[:-1] = rr_hist[1:]
+                rr_hist[-1] = idx[k] - idx[last]
+            last = k
+        else:
+            npki = 0.125 * amp[k] + 0.875 * npki
+    return is_qrs
+
+
+def decide_reference(
+    idx: IntArray,
+    amp: FloatArray,
+    slope: FloatArray,
+    *,
+    spki0: float,
+    npki0: float,
+    refractory: int,
+    t_wave: int,
+    rr0: float,
+    stale: int = 0,
+) -> BoolArray:
+    """Plain-Python twin of the decision kernel, kept for the equality test."""
+    is_qrs = np.zeros(idx.size, dtype=bool)
+    spki, npki, rr_hist, last = spki0, npki0, [rr0] * 8, -1
+    anchor = int(idx[0]) if idx.size else 0
+
+    def thr() -> float:
+        return npki + 0.25 * (spki - npki)
+
+    for k in range(idx.size):
+        if last >= 0 and idx[k] - idx[last] > 1.66 * (sum(rr_hist) / 8):
+            missed = [
+                j
+                for j in range(last + 1, k)
+                if idx[j] - idx[last] > refractory and amp[j] > 0.5 * thr()
+            ]
+            if missed:
+                best = max(missed, key=lambda j: (amp[j], -j))
+                is_qrs[best] = True
+                spki = 0.25 * amp[best] + 0.75 * spki
+                rr_hist = [*rr_hist[1:], float(idx[best] - idx[last])]
+                last = best
+        since = idx[last] if last >= 0 else anchor
+        if stale > 0 and idx[k] - since > stale:
+            recent = [amp[j] for j in range(k + 1) if idx[k] - idx[j] <= stale]
+            spki, npki = max(recent), float(np.median(recent))
+            last, anchor = -1, int(idx[k])
+        if last >= 0 and idx[k] - idx[last] <= refractory:
+            continue
+        is_t = last >= 0 and idx[k] - idx[last] < t_wave and slope[k] < 0.5 * slope[last]
+        if amp[k] > thr() and not is_t:
+            is_qrs[k] = True
+            spki = 0.125 * amp[k] + 0.875 * spki
+            if last >= 0:
+                rr_hist = [*rr_hist[1:], float(idx[k] - idx[last])]
+            last = k
+        else:
+            npki = 0.125 * amp[k] + 0.875 * npki
+    return is_qrs
+
+
+@numba.njit(cache=True)
+def _energy_kernel(band: FloatArray, width: int) -> tuple[FloatArray, FloatArray]:
+    """|np.gradient(band)| and the centred moving mean of its square over `width` samples.
+
+    One pass with a running sum instead of np.convolve's width multiplications per sample;
+    windows are zero-padded at the ends and divided by width, exactly like mode="same".
+    """
+    n = band.shape[0]
+    slope = np.empty(n)
+    energy = np.empty(n)
+    slope[0] = abs(band[1] - band[0])
+    slope[n - 1] = abs(band[n - 1] - band[n - 2])
+    for i in range(1, n - 1):
+        slope[i] = abs(band[i + 1] - band[i - 1]) / 2.0
+    lo_off, hi_off = width // 2, (width - 1) - width // 2  # window [i - lo_off, i + hi_off]
+    acc = 0.0
+    for j in range(min(hi_off, n - 1) + 1):
+        acc += slope[j] * slope[j]
+    for i in range(n):
+        energy[i] = acc / width
+        enter, leave = i + hi_off + 1, i - lo_off
+        if enter < n:
+            acc += slope[enter] * slope[enter]
+        if leave >= 0:
+            acc -= slope[leave] * slope[leave]
+    return slope, energy
+
+
+def energy_reference(band: FloatArray, width: int) -> tuple[FloatArray, FloatArray]:
+    """numpy twin of the energy kernel (the detector's original formulation)."""
+    deriv = np.gradient(band)
+    mwi: FloatArray = np.convolve(deriv**2, np.ones(width) / width, mode="same")
+    return np.abs(deriv), mwi
+
+
+@numba.njit(cache=True)
+def _window_argmax(x: FloatArray, centres: IntArray, half: int) -> IntArray:
+    """For each centre, the index of the (first) maximum of x within +-half samples (clipped)."""
+    n = x.shape[0]
+    out = np.empty(centres.shape[0], dtype=np.int64)
+    for k in range(centres.shape[0]):
+        lo, hi = max(0, centres[k] - half), min(n, centres[k] + half + 1)
+        best = lo
+        for j in range(lo + 1, hi):
+            if x[j] > x[best]:
+                best = j
+        out[k] = best
+    return out
+
+
+def window_argmax_reference(x: FloatArray, centres: IntArray, half: int) -> IntArray:
+    """numpy twin of the window-argmax kernel."""
+    padded = np.concatenate((np.full(half, -np.inf), x, np.full(half, -np.inf)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)[centres]
+    best: IntArray = (centres - half + np.argmax(windows, axis=1)).astype(np.int64)
+    return best
