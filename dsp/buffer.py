@@ -29,8 +29,9 @@ class SampleBuffer:
         self._values: Values = np.empty((_MIN_CAPACITY, channels))
         self._start = 0  # live samples are [_start, _end)
         self._end = 0
+        self._checked = 0  # [_start, _checked) is known sorted; checks wait until a window is cut
         self._sorted = True
-        self.latest_ns: int | None = None
+        self._latest: int | None = None
         self.total_samples = 0
 
     def __len__(self) -> int:
@@ -50,6 +51,7 @@ class SampleBuffer:
             values = np.empty((capacity, self.channels))
         times[:live] = self._times[self._start : self._end]
         values[:live] = self._values[self._start : self._end]
+        self._checked -= self._start
         self._times, self._values, self._start, self._end = times, values, 0, live
 
     def extend(self, times_ns: TimesNs, values: Values) -> None:
@@ -59,28 +61,37 @@ class SampleBuffer:
         if n == 0:
             return
         self._make_room(n)
-        if self._end > self._start and times[0] < self._times[self._end - 1]:
-            self._sorted = False
-        if n > 1 and np.any(times[1:] < times[:-1]):
-            self._sorted = False
         self._times[self._end : self._end + n] = times
         self._values[self._end : self._end + n] = shaped
         self._end += n
-        last = int(times.max())
-        self.latest_ns = last if self.latest_ns is None else max(self.latest_ns, last)
         self.total_samples += n
 
-    def _sort(self) -> None:
-        live = slice(self._start, self._end)
-        order = np.argsort(self._times[live], kind="stable")
-        self._times[live] = self._times[live][order]
-        self._values[live] = self._values[live][order]
-        self._sorted = True
+    def _settle(self) -> None:
+        """Check the samples added since the last window once, and sort if any came out of order."""
+        if self._checked < self._end:
+            first = max(self._checked - 1, self._start)  # include the boundary pair
+            new = self._times[first : self._end]
+            if np.any(new[1:] < new[:-1]):
+                self._sorted = False
+            newest = int(new.max())
+            self._latest = newest if self._latest is None else max(self._latest, newest)
+            self._checked = self._end
+        if not self._sorted:
+            live = slice(self._start, self._end)
+            order = np.argsort(self._times[live], kind="stable")
+            self._times[live] = self._times[live][order]
+            self._values[live] = self._values[live][order]
+            self._sorted = True
+
+    @property
+    def latest_ns(self) -> int | None:
+        """The latest sample time ever added (trimmed samples included); None before any."""
+        self._settle()
+        return self._latest
 
     def window(self, start_ns: int, end_ns: int) -> tuple[TimesNs, Values]:
         """Copies of the samples with ``start_ns <= t < end_ns``, sorted by time."""
-        if not self._sorted:
-            self._sort()
+        self._settle()
         times = self._times[self._start : self._end]
         lo = int(np.searchsorted(times, start_ns, side="left"))
         hi = int(np.searchsorted(times, end_ns, side="left"))
@@ -89,7 +100,7 @@ class SampleBuffer:
 
     def trim(self, before_ns: int) -> None:
         """Forget samples older than ``before_ns``."""
-        if not self._sorted:
-            self._sort()
+        self._settle()
         times = self._times[self._start : self._end]
         self._start += int(np.searchsorted(times, before_ns, side="left"))
+        self._checked = max(self._checked, self._start)
