@@ -133,9 +133,14 @@ class ClosedLoopWorker:
         self.stats.ready = True
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Forget partitions another worker now owns (faust sends ``(app, revoked, signal=)``)."""
+        """Forget partitions another worker now owns (faust sends ``(app, revoked, signal=)``).
+
+        Changed patients are saved first: their inputs' offsets may be committed during the
+        rebalance, and the next owner must not restore a snapshot older than those inputs.
+        """
         del sender, signal, kwargs
         revoked: set[Any] = args[0] if args else set()
+        await self._persist()
         self.table.forget({tp.partition for tp in revoked})
 
     async def _persist(self) -> None:
