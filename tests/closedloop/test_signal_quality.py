@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from closedloop.decision import PatientLoopState, step
-from closedloop.policy import DEFAULT_POLICY, with_changes
+from closedloop.policy import DEFAULT_POLICY, PolicyError, with_changes
 from closedloop.signal_quality import signal_quality_hold
 from stream.events import AnyEvent, CoverageKind, SignalQuality
 from tests.closedloop.test_decision import NOON, PATIENT, S, episode, score
@@ -72,6 +73,8 @@ def test_stale_reports_hold_only_when_the_policy_sets_a_maximum_age() -> None:
     assert step(fresh, episode(NOON), producer_id="t").command is not None
     # Without a maximum age, a gateway that never reported quality is not held (on-change only).
     assert signal_quality_hold({}, DEFAULT_POLICY, NOON) is None
+    with pytest.raises(PolicyError, match=r"signal_quality_max_age_s=10 is outside the safe"):
+        with_changes(DEFAULT_POLICY, {"signal_quality_max_age_s": 10.0})
 
 
 @st.composite
