@@ -14,9 +14,13 @@ from dsp.ecg_kernels import (
     _energy_kernel,
     _local_peaks_kernel,
     _window_argmax,
+    block_means_kernel,
+    block_means_reference,
     decide_reference,
     energy_reference,
     local_peaks_reference,
+    refine_kernel,
+    refine_reference,
     window_argmax_reference,
 )
 from dsp.filters import butter_bandpass_sos, butter_highpass_sos, sosfiltfilt
@@ -27,10 +31,14 @@ __all__ = [
     "_energy_kernel",
     "_local_peaks_kernel",
     "_window_argmax",
+    "block_means_kernel",
+    "block_means_reference",
     "decide_reference",
     "detect_r_peaks",
     "energy_reference",
     "local_peaks_reference",
+    "refine_kernel",
+    "refine_reference",
     "window_argmax_reference",
 ]
 
@@ -65,22 +73,29 @@ def _coarse(x: FloatArray, fs: float, *, full_rate: bool) -> tuple[FloatArray, i
     factor = 1 if full_rate else max(1, int(fs // _DETECTION_HZ))
     if factor == 1:
         return x, 1
-    blocks = x.size // factor
-    return x[: blocks * factor].reshape(blocks, factor).mean(axis=1), factor
+    return block_means_kernel(x, factor), factor
 
 
-def _high_passed(x: FloatArray, coarse: FloatArray, *, fs: float, factor: int) -> FloatArray:
-    """x minus its < 0.5 Hz baseline, the baseline filtered at the coarse rate and interpolated.
+def _refine(
+    x: FloatArray, coarse: FloatArray, beats: IntArray, *, fs: float, factor: int
+) -> IntArray:
+    """Each beat moved to the R wave: the extremum of the 0.5 Hz high-passed ECG within +-50 ms,
+    up or down by the record's dominant QRS polarity.
 
-    With factor 1 this is the 0.5 Hz high-pass itself; otherwise the baseline is smooth enough
-    for linear interpolation and every fast component of x (the R wave) is kept exactly.
+    The high-pass runs at the coarse rate; with factor > 1 the full-rate signal is x minus that
+    baseline, interpolated, and only evaluated inside the windows (refine_kernel): the baseline
+    is smooth, and every fast component of x (the R wave) is kept exactly.
     """
     hp = sosfiltfilt(butter_highpass_sos(0.5, fs / factor), coarse)
+    half = round(_REFINE_HALF_S * fs) + factor // 2
     if factor == 1:
-        return hp
-    centres = np.arange(coarse.size) * factor + (factor - 1) / 2.0
-    out: FloatArray = x - np.interp(np.arange(x.size, dtype=np.float64), centres, coarse - hp)
-    return out
+        signal, baseline = hp, np.zeros(1)
+    else:
+        signal, baseline = x, np.ascontiguousarray(coarse - hp)
+    up, down, up_val, down_val = refine_kernel(signal, baseline, factor, beats, half)
+    polarity_up = np.count_nonzero(up_val >= -down_val) * 2 >= beats.size
+    chosen: IntArray = up if polarity_up else down
+    return chosen
 
 
 def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) -> IntArray:
@@ -128,10 +143,5 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) ->
     if beats.size == 0:
         return beats
     beats = beats * factor + (factor - 1) // 2
-    hp = _high_passed(x, coarse, fs=fs, factor=factor)
-    half = round(_REFINE_HALF_S * fs) + factor // 2
-    up = _window_argmax(hp, beats, half)
-    down = _window_argmax(-hp, beats, half)
-    polarity_up = np.count_nonzero(hp[up] >= -hp[down]) * 2 >= beats.size
-    peaks: IntArray = np.unique(up if polarity_up else down)
+    peaks: IntArray = np.unique(_refine(x, coarse, beats, fs=fs, factor=factor))
     return peaks[(peaks > 0) & (peaks < x.size - 1)]  # an edge sample is no confirmed extremum

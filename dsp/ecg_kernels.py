@@ -220,3 +220,73 @@ def window_argmax_reference(x: FloatArray, centres: IntArray, half: int) -> IntA
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)[centres]
     best: IntArray = (centres - half + np.argmax(windows, axis=1)).astype(np.int64)
     return best
+
+
+@numba.njit(cache=True)
+def block_means_kernel(x: FloatArray, factor: int) -> FloatArray:
+    """Means of consecutive blocks of `factor` samples (a trailing partial block is dropped)."""
+    blocks = x.shape[0] // factor
+    out = np.empty(blocks)
+    for b in range(blocks):
+        acc = 0.0
+        for j in range(b * factor, (b + 1) * factor):
+            acc += x[j]
+        out[b] = acc / factor
+    return out
+
+
+def block_means_reference(x: FloatArray, factor: int) -> FloatArray:
+    """numpy twin of the block-mean kernel."""
+    blocks = x.size // factor
+    out: FloatArray = x[: blocks * factor].reshape(blocks, factor).mean(axis=1)
+    return out
+
+
+def refine_reference(
+    x: FloatArray, baseline: FloatArray, factor: int, centres: IntArray, half: int
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """numpy twin of the refinement kernel: the whole x - baseline, then both window extrema.
+
+    Coarse sample k stands for the centre of block k, full-rate position k * factor +
+    (factor - 1) / 2; np.interp holds the ends.
+    """
+    positions = np.arange(baseline.size) * factor + (factor - 1) / 2.0
+    hp = x - np.interp(np.arange(x.size, dtype=np.float64), positions, baseline)
+    up = window_argmax_reference(hp, centres, half)
+    down = window_argmax_reference(-hp, centres, half)
+    return up, down, hp[up], hp[down]
+
+
+@numba.njit(cache=True)
+def refine_kernel(
+    x: FloatArray, baseline: FloatArray, factor: int, centres: IntArray, half: int
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Per centre, the first maximum and first minimum of x - baseline within +-half samples.
+
+    minus_baseline_kernel evaluated only inside the windows (a few % of the samples): returns
+    the indices and values of both extrema, as _window_argmax on (x - b) and on -(x - b) would.
+    """
+    n, m = x.shape[0], baseline.shape[0]
+    offset = (factor - 1) / 2.0
+    count = centres.shape[0]
+    up = np.empty(count, dtype=np.int64)
+    down = np.empty(count, dtype=np.int64)
+    up_val = np.empty(count)
+    down_val = np.empty(count)
+    for c in range(count):
+        lo, hi = max(0, centres[c] - half), min(n, centres[c] + half + 1)
+        for i in range(lo, hi):
+            pos = (i - offset) / factor
+            if pos <= 0.0:
+                level = baseline[0]
+            elif pos >= m - 1:
+                level = baseline[m - 1]
+            else:
+                k = int(pos)
+                level = baseline[k] + (baseline[k + 1] - baseline[k]) * (pos - k)
+            v = x[i] - level
+            if i == lo or v > up_val[c]:
+                up[c], up_val[c] = i, v
+            if i == lo or v < down_val[c]:
+                down[c], down_val[c] = i, v
+    return up, down, up_val, down_val

@@ -14,8 +14,12 @@ from hypothesis.extra.numpy import arrays
 from dsp.ecg import (
     _energy_kernel,
     _window_argmax,
+    block_means_kernel,
+    block_means_reference,
     detect_r_peaks,
     energy_reference,
+    refine_kernel,
+    refine_reference,
     window_argmax_reference,
 )
 from dsp.filters import (
@@ -106,3 +110,22 @@ def test_multirate_detection_matches_full_rate_on_mitdb100() -> None:
     print(f"shift: identical {np.mean(shift == 0):.2%}, max {shift.max()} samples")
     assert shift.max() <= 2  # 5.6 ms; placement is on the same R wave
     assert np.mean(shift == 0) >= 0.9
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=signals, factor=st.integers(1, 8), half=st.integers(0, 25), data=st.data())
+def test_block_means_and_refinement_match_references(
+    x: FloatArray, factor: int, half: int, data: st.DataObject
+) -> None:
+    coarse = block_means_kernel(x, factor)
+    np.testing.assert_allclose(coarse, block_means_reference(x, factor), rtol=1e-12, atol=1e-9)
+    baseline = np.ascontiguousarray(coarse * 0.3 + np.linspace(-5.0, 5.0, coarse.size))
+    centres = np.array(
+        data.draw(st.lists(st.integers(0, x.size - 1), min_size=1, max_size=20)), dtype=np.int64
+    )
+    got = refine_kernel(x, baseline, factor, centres, half)
+    want = refine_reference(x, baseline, factor, centres, half)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got[3], want[3], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
