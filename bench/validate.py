@@ -2,8 +2,10 @@
 
 Checks: R-peaks on MIT-BIH 100 (MLII) against 100.atr; time-domain, Poincaré and Lomb HRV on
 NSR2DB nsr001 against the PhysioNet Cardiovascular Signal Toolbox (PCST) per 300 s window;
-Cole-Kripke and Sadeh against ActiLife's per-minute sleep/wake; SCRs on an E4 EDA session
-against neurokit2. Writes docs/validation.md; with --json prints one JSON object as last line.
+Cole-Kripke and Sadeh against ActiLife's per-minute sleep/wake and Tudor-Locke sleep periods
+against ActiLife's; SCRs on an E4 EDA session against neurokit2; the real Polar H10 ride through
+decode, R-peaks and RR correction (corrected-beat share reported). Writes docs/validation.md;
+with --json prints one JSON object as last line.
 
 Usage: .venv/bin/python bench/validate.py [--data DIR] [--no-write] [--json]
 """
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from h10_ride import h10_ride, render_h10
 from validation.cardiac import hrv_nsr001, rpeaks_mitdb100
 from validation.common import DATA, ROOT
 from validation.eda import scr_e4
@@ -31,6 +34,7 @@ def run(data: Path) -> dict[str, Any]:
         "hrv": hrv_nsr001(data),
         "sleep": sleep_actilife(data),
         "sleep_periods": tudor_locke_actilife(data),
+        "h10": h10_ride(data),
         "scr": scr_e4(data),
     }
 
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     r = run(args.data)
     if not args.no_write:
-        DOC.write_text(render(r), encoding="utf-8")
+        DOC.write_text(render(r) + "\n" + render_h10(r["h10"]), encoding="utf-8")
         print(f"wrote {DOC.relative_to(ROOT)}")
     scr = r["scr"]
     summary = {
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         "hrv_nsr001_lomb_median_rel_err": r["hrv"]["lomb_median_rel_err"],
         "colekripke_agreement": r["sleep"]["cole_kripke_agreement"],
         "scr_f1": None if scr is None else scr["f1"],
+        "h10_ride_decode_errors": r["h10"]["decode_errors"],
+        "h10_ride_corrected_share": r["h10"]["corrected_share"],
     }
     if args.json:
         print(json.dumps(summary))
