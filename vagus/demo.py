@@ -152,8 +152,22 @@ async def _run_with_broker(
     started = time.monotonic()
     await create_topics(kafka)
     worker = WorkerProcess(msgspec.structs.replace(options.config, kafka=kafka), work_dir)
-    worker.start()
-    await _wait_ready(worker)
+    try:  # from the moment it exists: Ctrl-C while it starts up must stop it too
+        worker.start()
+        await _wait_ready(worker)
+        return await _replay_through(options, kafka, work_dir, worker, started=started)
+    finally:
+        await asyncio.to_thread(worker.stop)
+
+
+async def _replay_through(
+    options: DemoOptions,
+    kafka: KafkaSettings,
+    work_dir: Path,
+    worker: WorkerProcess,
+    *,
+    started: float,
+) -> DemoSummary:
     reader = open_recording(options.recording)
     clock = ReplayClock(options.speed)
     pacer = SimulatedDevice()
@@ -217,7 +231,6 @@ async def _run_with_broker(
         await gateway.stop()
         await auditor.stop()
         await audit_producer.stop()
-        worker.stop()
 
 
 async def _wait_ready(worker: WorkerProcess) -> None:
