@@ -89,6 +89,12 @@ class SampleBuffer:
         self._settle()
         return self._latest
 
+    @property
+    def first_ns(self) -> int | None:
+        """The earliest sample time still held; None when empty."""
+        self._settle()
+        return int(self._times[self._start]) if self._end > self._start else None
+
     def window(self, start_ns: int, end_ns: int) -> tuple[TimesNs, Values]:
         """Copies of the samples with ``start_ns <= t < end_ns``, sorted by time."""
         self._settle()

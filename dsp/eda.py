@@ -136,6 +136,7 @@ def detect_scrs(
     method: ScrMethod = "slope",
     min_amplitude_us: float = 0.05,
     relative_min: float = RELATIVE_MIN,
+    prefiltered: bool = False,
 ) -> ScrSet:
     """SCRs in skin conductance (µS) sampled at fs Hz.
 
@@ -149,12 +150,15 @@ def detect_scrs(
     method="phasic_relative": no low-pass (pass a cleaned signal); phasic = 0.05 Hz high-pass,
     responses kept when their prominence is >= relative_min x the largest (NeuroKit2's
     default, see dsp.eda_phasic). min_amplitude_us is not used.
+
+    prefiltered=True (slope only): eda_us is already clean_eda's output, so a caller that needs
+    the cleaned signal too filters once.
     """
     if method == "phasic_relative":
         return find_phasic_scrs(decompose_eda(eda_us, fs).phasic_us, fs, relative_min=relative_min)
     if method != "slope":
         raise ValueError(f"unknown SCR method {method!r}; use 'slope' or 'phasic_relative'")
-    x = clean_eda(eda_us, fs)
+    x = as_eda_array(eda_us, fs) if prefiltered else clean_eda(eda_us, fs)
     if x.size < 3:
         return empty_scr_set()
     slope = np.gradient(x) * fs

@@ -20,6 +20,7 @@ __all__ = [
     "butter_lowpass_sos",
     "sosfilt",
     "sosfilt_reference",
+    "sosfilt_stateful",
     "sosfilt_zi",
     "sosfiltfilt",
     "sosfiltfilt_reference",
@@ -71,6 +72,15 @@ def sosfilt(sos: npt.ArrayLike, x: npt.ArrayLike) -> FloatArray:
     if xs.ndim != 1:
         raise ValueError("x must be one-dimensional")
     result: FloatArray = _sosfilt_kernel(s, xs, np.zeros((s.shape[0], 2)))
+    return result
+
+
+def sosfilt_stateful(sos: FloatArray, x: FloatArray, zi: FloatArray) -> FloatArray:
+    """Causal filtering that continues from ``zi`` (n_sections, 2) and leaves the final state
+    there: a stream filtered block by block equals the whole stream filtered at once."""
+    if zi.shape != (sos.shape[0], 2) or zi.dtype != np.float64:
+        raise ValueError("zi must be a float64 array of shape (n_sections, 2)")
+    result: FloatArray = _sosfilt_kernel(sos, np.ascontiguousarray(x, dtype=np.float64), zi)
     return result
 
 

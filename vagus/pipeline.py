@@ -25,7 +25,14 @@ from stream.events import (
 )
 from stream.ids import new_event_id
 from vagus.config import StressModelSettings, WindowSettings
-from vagus.pipeline_signals import HISTORY_S, LOOKAHEAD_S, NS, WindowSignals, window_signals
+from vagus.pipeline_signals import (
+    HISTORY_S,
+    LOOKAHEAD_S,
+    NS,
+    SignalState,
+    WindowSignals,
+    window_signals,
+)
 from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
@@ -88,6 +95,7 @@ class FeaturePipeline:
         self._episode_id: str | None = None
         self._episode_start_ns = 0
         self._stream_state: dict[str, str] = {}
+        self._signals = SignalState()
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
         """Adopt a patient's new threshold or Platt correction; the episode hysteresis follows."""
@@ -139,9 +147,10 @@ class FeaturePipeline:
         keep_from = min(next_start, next_end - int(HISTORY_S * NS))
         for buffer in self._buffers.values():
             buffer.trim(keep_from)
+        self._signals.trim(keep_from)
 
     def _close(self, start: int, end: int) -> ClosedWindow:
-        signals = window_signals(self._buffers, self._rates, start=start, end=end)
+        signals = window_signals(self._buffers, self._rates, self._signals, start=start, end=end)
         window = FeatureWindow(
             patient_id=self.patient_id,
             producer_id=self.producer_id,

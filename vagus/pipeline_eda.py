@@ -1,0 +1,110 @@
+"""The stress model's EDA traces, filtered once per sample instead of once per window.
+
+The training script ran its causal filters (dsp.stress_features_eda, steps 1-2) over a whole
+recording. Re-running them over each window's 186 s of history cost a fifth of the gateway's
+time and restarted them in steady state every window; here they run once over each new sample,
+carrying the filter state, so every window sees the same continuous traces the training CSV
+was cut from. After a gap (marked, or a jump in sample times) the filters restart in steady
+state on the first sample after it: data on either side is never joined.
+
+Per window only the aligned slices are cut, and SCRs are searched on the phasic trace from
+SCR_LOOKBACK_S before the window (the old code searched from 180 s before: onsets of responses
+peaking in the window lie well within 30 s, and the 1 Hz zero-phase clean inside detect_scrs
+settles within a few samples). Past the window's end the phasic trace is zero-padded by the
+alignment shift exactly as eda_traces does.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import numpy.typing as npt
+
+from dsp.buffer import SampleBuffer
+from dsp.filters import butter_lowpass_sos, sosfilt_stateful
+from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, EdaTraces, eda_features
+from vagus.pipeline_beats import NS, GapLog, note_jumps
+
+SCR_LOOKBACK_S = 30.0
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class EdaTraceTracker:
+    """Smoothed and tonic traces of one EDA stream, extended sample by sample."""
+
+    def __init__(self, fs: float, gaps: GapLog) -> None:
+        if fs <= 2 * SMOOTH_HZ:
+            raise ValueError(f"EDA rate must exceed {2 * SMOOTH_HZ} Hz, got {fs}")
+        self.fs = fs
+        self.gaps = gaps
+        self._smooth_sos = butter_lowpass_sos(SMOOTH_HZ, fs, order=1)
+        self._tonic_sos = butter_lowpass_sos(TONIC_HZ, fs, order=2)
+        self._shift = round(ALIGN_S * fs)
+        self.times: IntArray = np.zeros(0, dtype=np.int64)
+        self.smoothed: FloatArray = np.zeros(0)
+        self.tonic: FloatArray = np.zeros(0)
+        self._base = 0.0
+        self._zi_smooth = np.zeros((self._smooth_sos.shape[0], 2))
+        self._zi_tonic = np.zeros((self._tonic_sos.shape[0], 2))
+
+    def update(self, buffer: SampleBuffer, *, until_ns: int) -> None:
+        """Filter the samples after the last one filtered and before ``until_ns``."""
+        after = int(self.times[-1]) + 1 if self.times.size else -(2**62)
+        times, values = buffer.window(after, until_ns)
+        if times.size == 0:
+            return
+        x = values[:, 0]
+        if not np.all(np.isfinite(x)):
+            raise ValueError("EDA contains NaN or infinite samples")
+        note_jumps(self.gaps, np.concatenate((self.times[-1:], times)), self.fs)
+        if self.times.size:  # step i of joined ends at times[i]
+            restarts = np.flatnonzero(self.gaps.spans(np.concatenate((self.times[-1:], times))))
+        else:
+            restarts = np.append(0, np.flatnonzero(self.gaps.spans(times)) + 1)
+        bounds = sorted({0, *restarts.tolist(), times.size})
+        starts = set(restarts.tolist())
+        pieces_s, pieces_t = [], []
+        for lo, hi in itertools.pairwise(bounds):
+            if lo in starts:  # steady state on the run's first sample (eda_traces' rule)
+                self._base = float(x[lo])
+                self._zi_smooth[:] = 0.0
+                self._zi_tonic[:] = 0.0
+            smoothed = sosfilt_stateful(self._smooth_sos, x[lo:hi] - self._base, self._zi_smooth)
+            pieces_t.append(sosfilt_stateful(self._tonic_sos, smoothed, self._zi_tonic))
+            pieces_s.append(smoothed + self._base)
+            pieces_t[-1] += self._base
+        self.times = np.concatenate((self.times, times))
+        self.smoothed = np.concatenate((self.smoothed, *pieces_s))
+        self.tonic = np.concatenate((self.tonic, *pieces_t))
+
+    def features(self, *, start: int, end: int) -> dict[str, float]:
+        """The 17 EDA features of [start, end) on the aligned traces (see eda_features)."""
+        lo = int(np.searchsorted(self.times, start - int(SCR_LOOKBACK_S * NS)))
+        first = int(np.searchsorted(self.times, start))
+        last = int(np.searchsorted(self.times, end))
+        if last - first < 2:
+            return {}
+        n = self.times.size
+        shift = self._shift
+
+        def aligned(trace: FloatArray, a: int, b: int) -> FloatArray:
+            part = trace[min(a + shift, n) : min(b + shift, n)]
+            return np.concatenate((part, np.full(b - a - part.size, trace[-1])))
+
+        pre = 1 if lo + shift > 0 else 0
+        stop = min(last + shift + 1, n)
+        around = self.smoothed[lo + shift - pre : stop]
+        if around.size < 2:
+            return {}
+        phasic = np.maximum(0.0, np.gradient(around, 1.0 / self.fs))[pre:]
+        phasic = np.concatenate((phasic[: last - lo], np.zeros(shift)))
+        phasic = np.concatenate((phasic, np.zeros(last - lo + shift - phasic.size)))
+        traces = EdaTraces(aligned(self.smoothed, lo, last), aligned(self.tonic, lo, last), phasic)
+        return eda_features(traces, self.fs, start=first - lo, stop=last - lo)
+
+    def trim(self, before_ns: int) -> None:
+        keep = int(np.searchsorted(self.times, before_ns))
+        self.times, self.smoothed = self.times[keep:], self.smoothed[keep:]
+        self.tonic = self.tonic[keep:]

@@ -1,0 +1,97 @@
+"""A window's RR series: Lipponen-Tarvainen corrected, never joined across a gap.
+
+dsp.hrv.clean_rr dropped every interval more than 20 % from its neighbours' median, which threw
+away 19 % of the intervals of resonant breathing (dsp.resonance), whose slow, deep swings are
+the very signal. The pipeline now corrects the intervals of the look-back with dsp.rr_correction
+(the Kubios method: ectopic, missed, extra, long and short beats found against time-varying
+thresholds, then merged, split or interpolated), and reports the share of the window's
+intervals it had to correct as ``rr_artifact_fraction``, the field clean_rr's rejected share
+used (same meaning: the share of the window's RR intervals judged artefacts).
+
+Each stretch of beats between two gaps is corrected on its own; the interval that would span a
+gap is no interval, and the model's features see it as not kept.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from dsp.hrv import clean_rr, time_domain
+from dsp.rr_correction import correct_rr
+from dsp.rr_correction_kernels import NORMAL
+from dsp.stress_features import hrv_features
+
+NS = 1_000_000_000
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def corrected_series(
+    beats_ns: IntArray, real: BoolArray, *, fs: float
+) -> tuple[FloatArray, BoolArray, FloatArray, BoolArray]:
+    """Corrected beat times (ns, float) with the kept mask of the intervals between them, and
+    per INPUT interval its end time (ns) and whether L-T labelled it other than normal.
+
+    ``real[i]`` says whether beats i and i + 1 are on the same side of every gap. Intervals are
+    put on the ECG's sample grid (1/fs) first: a beat's time is known to one sample, and
+    correct_rr floors its thresholds at the series' time resolution, which nanosecond jitter in
+    gateway times would otherwise shrink to its 1 ms minimum (at 130 Hz that made a calm,
+    low-variability rhythm's one-sample wobbles look like artefacts).
+    """
+    period_ms = 1000.0 / fs
+    breaks = np.flatnonzero(~real) + 1
+    times: list[FloatArray] = []
+    kept: list[BoolArray] = []
+    flagged = np.zeros(real.size, dtype=np.bool_)
+    for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), beats_ns.size], strict=True):
+        run = beats_ns[lo:hi]
+        if run.size >= 2:
+            fix = correct_rr(np.maximum(np.round(np.diff(run) / 1e6 / period_ms), 1) * period_ms)
+            flagged[lo : hi - 1] = fix.labels != NORMAL
+            run_times = np.concatenate(([0.0], np.cumsum(fix.rr_ms) * 1e6)) + float(run[0])
+        else:
+            run_times = run.astype(np.float64)
+        if times:
+            kept.append(np.zeros(1, dtype=np.bool_))  # the interval across the gap
+        kept.append(np.ones(max(run_times.size - 1, 0), dtype=np.bool_))
+        times.append(run_times)
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=np.bool_), np.zeros(0), flagged
+    return np.concatenate(times), np.concatenate(kept), beats_ns[1:].astype(np.float64), flagged
+
+
+def heart_features(
+    beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
+) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
+    """Readable HRV of the window [start, end) and the model's 13 HRV features, from the beats
+    of the look-back (ns, sorted), whether each interval between them is real, and the ECG
+    rate fs (Hz). Third: the share the score gate judges by (see the module docstring)."""
+    in_window = int(np.count_nonzero(beats_ns >= start))
+    if beats_ns.size < 3:
+        return {"beats": in_window}, {}, None
+    beat_times, kept, input_ends, flagged = corrected_series(beats_ns, real, fs=fs)
+    judged = (input_ends >= start) & real  # the window's input intervals
+    rr = np.diff(beat_times) / 1e6
+    recent = beat_times[1:] >= start  # corrected intervals that end inside the window
+    if np.count_nonzero(recent & kept) < 2 or not judged.any():
+        return {"beats": in_window}, {}, None
+    hrv = time_domain(rr[recent], kept[recent])
+    readable: dict[str, float | int | None] = {
+        "beats": in_window,
+        "heart_rate_bpm": _finite(hrv.mean_hr_bpm),
+        "mean_nn_ms": _finite(hrv.mean_nn_ms),
+        "rmssd_ms": _finite(hrv.rmssd_ms),
+        "sdnn_ms": _finite(hrv.sdnn_ms),
+        "rr_artifact_fraction": float(np.mean(flagged[judged])),
+    }
+    rejected = float(1.0 - np.mean(clean_rr(np.diff(beats_ns) / 1e6)[judged]))
+    gate = max(rejected, float(np.mean(flagged[judged])))
+    return readable, hrv_features((beat_times - end) / NS, kept), gate
