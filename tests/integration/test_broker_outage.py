@@ -4,7 +4,8 @@ in the middle of the outage, so the spool must survive that too.
 
 The embedded broker keeps its data in memory only, so a stopped broker loses everything it held
 (checked below). The "returning" broker is therefore a fresh one on the same port, and the test
-reads what the first one delivered before stopping it. A real Kafka keeps its log; nothing in
+reads what the first one delivered before stopping it; its topics are auto-created (4
+partitions, as configured) when the spool drains into it. A real Kafka keeps its log; nothing in
 the spool depends on either behaviour.
 """
 
@@ -135,8 +136,7 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
                 assert len(producer.spool) == waiting
                 await producer.start()
             if second_of_stream == OUTAGE[1]:
-                second.start()
-                await create_topics(settings)
+                second.start()  # its topics are auto-created as the spool drains (see above)
             for patient in PATIENTS:
                 event = _event(patient, second_of_stream)
                 sent.append(event)
@@ -213,8 +213,7 @@ async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
                 phase = 1
             elif phase == 1 and elapsed_s >= GATEWAY_OUTAGE[1]:
                 assert gateway.producer.spool.stats.events > 0  # events were waiting on disk
-                second.start()
-                await create_topics(settings)
+                second.start()  # its topics are auto-created as the spool drains (see above)
                 phase = 2
             elif phase == 2 and elapsed_s >= GATEWAY_STREAM_S:
                 break

@@ -3,6 +3,7 @@ cannot be reached."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 
 from stream.broker import free_loopback_port
 from stream.codec import decode_event
+from stream.errors import StreamError
 from stream.events import Event, StreamGap
 from stream.settings import KafkaSettings
 from stream.spool import Spool, SpoolSettings
@@ -103,3 +105,25 @@ async def test_events_are_delivered_in_order_and_reported(
     finally:
         await consumer.stop()
     assert received == [e.event_id for e in sent]
+
+
+async def test_a_dead_forwarder_is_raised_by_flush_not_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = isolated_settings(f"127.0.0.1:{free_loopback_port()}")
+    producer = _producer(settings, tmp_path, Delivered())
+
+    def broken_peek(limit: int) -> list[object]:
+        raise RuntimeError("disk vanished")
+
+    monkeypatch.setattr(producer.spool, "peek", broken_peek)
+    await producer.start()
+    await producer.send(_gap(0))
+    await asyncio.sleep(0.2)  # the forwarder's next look at the spool fails
+    with pytest.raises(StreamError, match="forwarder failed"):
+        await producer.flush()
+    assert "disk vanished" in caplog.text
+    await producer.stop(drain_timeout_s=0.1)  # still closes everything
+    reopened = Spool(tmp_path / "spool", SpoolSettings(fsync="never"))
+    assert len(reopened) == 1
+    reopened.close()
