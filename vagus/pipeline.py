@@ -15,16 +15,10 @@ from pathlib import Path
 from dsp.buffer import SampleBuffer
 from dsp.episodes import EpisodeTracker, Transition
 from ingest.decoding import SampleBlock
-from stream.events import (
-    CoverageKind,
-    Event,
-    FeatureWindow,
-    SignalQuality,
-    StressEpisode,
-    StressScore,
-)
+from stream.events import Event, FeatureWindow, StressEpisode, StressScore
 from stream.ids import new_event_id
 from vagus.config import StressModelSettings, WindowSettings
+from vagus.pipeline_quality import QUALITY_REFRESH_S, QualityReporter
 from vagus.pipeline_signals import (
     HISTORY_S,
     LOOKAHEAD_S,
@@ -37,6 +31,7 @@ from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
 _CHANNELS = {"acc": 3}
+LINK = "link"  # ingest.transport.gaps: a lost link before any stream had data: all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +69,7 @@ class FeaturePipeline:
         windows: WindowSettings,
         stress: StressModelSettings | None = None,
         state_dir: Path | None = None,
+        quality_refresh_s: float | None = QUALITY_REFRESH_S,
     ) -> None:
         self.patient_id = patient_id
         self.producer_id = producer_id
@@ -94,7 +90,9 @@ class FeaturePipeline:
         self._next_window = 0
         self._episode_id: str | None = None
         self._episode_start_ns = 0
-        self._stream_state: dict[str, str] = {}
+        self._quality = QualityReporter(
+            patient_id=patient_id, producer_id=producer_id, refresh_s=quality_refresh_s
+        )
         self._signals = SignalState()
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
@@ -117,6 +115,23 @@ class FeaturePipeline:
         if block.rate_hz:
             self._rates[block.stream] = block.rate_hz
         self.counters.samples[block.stream] = buffer.total_samples
+
+    def mark_gap(
+        self, stream: str, start_ns: int, end_ns: int, *, device_id: str | None = None
+    ) -> None:
+        """Data of ``stream`` is missing between start_ns and end_ns (gateway ns; a gap marker's
+        ``start_ns`` / ``end_ns``): no beat interval, RR or EDA filter spans it, and windows it
+        covers by more than GAP_SHARE_LIMIT (vagus.pipeline_quality) report ``gap``.
+        ``stream="link"`` (a link lost before any data) marks every stream of ``device_id``
+        (every stream when None)."""
+        if end_ns <= start_ns:
+            raise ValueError(f"a gap must end after it starts ({start_ns} >= {end_ns})")
+        if stream == LINK:
+            streams = [s for s, d in self._devices.items() if device_id in (None, d)]
+        else:
+            streams = [stream]
+        for name in streams:
+            self._signals.gap_log(name).add(start_ns, end_ns)
 
     def _window_bounds(self, index: int) -> tuple[int, int]:
         assert self._origin_ns is not None
@@ -162,7 +177,9 @@ class FeaturePipeline:
             model_features=signals.model_features,
         )
         self.counters.windows += 1
-        events: list[Event] = self._quality_events(start, end, signals.coverage)
+        events: list[Event] = self._quality.events(
+            start, end, signals.coverage, gaps=self._signals.gaps, devices=self._devices
+        )
         episode_was_open = self._episodes.active
         scored = self._score(window, signals)
         events.extend(scored)
@@ -174,29 +191,6 @@ class FeaturePipeline:
             or (isinstance(e, StressEpisode) and e.phase == "start")
         ]
         return ClosedWindow(window, events, triggers)
-
-    def _quality_events(self, start: int, end: int, coverage: dict[str, float]) -> list[Event]:
-        events: list[Event] = []
-        for stream, share in sorted(coverage.items()):
-            kind: CoverageKind = "ok" if share >= 0.9 else "degraded" if share >= 0.1 else "gap"
-            if self._stream_state.get(stream) == kind:
-                continue
-            self._stream_state[stream] = kind
-            events.append(
-                SignalQuality(
-                    patient_id=self.patient_id,
-                    producer_id=self.producer_id,
-                    gateway_time_ns=end,
-                    device_id=self._devices[stream],
-                    stream=stream,
-                    span_start_ns=start,
-                    span_end_ns=end,
-                    coverage=share,
-                    kind=kind,
-                    detail=f"{share:.0%} of the window's samples present",
-                )
-            )
-        return events
 
     def _score(self, window: FeatureWindow, signals: WindowSignals) -> list[Event]:
         assert self._origin_ns is not None
