@@ -80,6 +80,7 @@ class Features(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     rmssd_ms: float | None = None
     sdnn_ms: float | None = None
     beats: int = 0
+    #: Share of the window's RR intervals judged artefacts (Lipponen-Tarvainen: corrected).
     rr_artifact_fraction: Fraction | None = None
     strap_heart_rate_bpm: float | None = None
     scl_us: float | None = None
