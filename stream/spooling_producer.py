@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from stream.codec import decode_event, encode_event
 from stream.errors import SchemaError, StreamError
@@ -34,6 +31,7 @@ from stream.events import Event
 from stream.producer import EventProducer, ProduceSensor
 from stream.settings import KafkaSettings
 from stream.spool import Spool
+from stream.spool_rounds import send_round
 from stream.spool_segments import SpooledEvent
 
 log = logging.getLogger(__name__)
@@ -42,8 +40,6 @@ _STATUS_INTERVAL_S = 1.0
 _MAX_BATCH = 500
 #: Events delivered one by one after a (re)connection before rounds go full.
 _CAUTIOUS_EVENTS = 50
-#: The key-to-partition mapping aiokafka's send() uses, so keyed order is Kafka's usual one.
-_PARTITIONER = DefaultPartitioner()
 
 
 class SpoolingProducer(EventProducer):
@@ -192,48 +188,14 @@ class SpoolingProducer(EventProducer):
     async def _send(
         self, batch: list[SpooledEvent]
     ) -> tuple[list[SpooledEvent], BaseException | None]:
-        """Send ``batch`` as ONE record batch per (topic, key), i.e. per partition and patient:
-        a record batch succeeds or fails as a whole, and the next round starts only when this
-        one is settled, so no event can overtake an earlier one of its partition whatever
-        fails. Returns the longest delivered prefix of ``batch`` and the first failure."""
-        groups: dict[tuple[str, bytes], list[SpooledEvent]] = {}
-        for event in batch:
-            groups.setdefault((event.topic, event.key), []).append(event)
-        sent: list[tuple[list[SpooledEvent], asyncio.Future[object]]] = []
         try:
             if self._client is None:
                 self._client = self._new_client(self._request_timeout_ms)
                 await self._client.start()
-            client = self._client
-            # a partition whose record batch is full cuts the round there for every partition,
-            # so nothing after the cut is sent now and then again (a duplicate) next round
-            cuts = [
-                events[len(taken)].seq
-                for events in groups.values()
-                if len(taken := _fill(client.create_batch(), events)) < len(events)
-            ]
-            cut = min(cuts, default=None)
             async with asyncio.timeout(self._request_timeout_ms / 1000 * 2):
-                for (topic, key), events in groups.items():
-                    partitions = sorted(await client.partitions_for(topic))
-                    builder = client.create_batch()
-                    taken = _fill(builder, [e for e in events if cut is None or e.seq < cut])
-                    if taken:
-                        partition = _PARTITIONER(key, partitions, partitions)
-                        future = await client.send_batch(builder, topic, partition=partition)
-                        sent.append((taken, future))
-                results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+                return await send_round(self._client, batch)
         except (KafkaError, OSError, TimeoutError) as exc:
             return [], exc
-        delivered: set[int] = set()
-        failure: BaseException | None = None
-        for (taken, _), result in zip(sent, results, strict=True):
-            if isinstance(result, BaseException):
-                failure = failure or result
-            else:
-                delivered.update(e.seq for e in taken)
-        prefix = list(itertools.takewhile(lambda e: e.seq in delivered, batch))
-        return prefix, failure
 
     def _acknowledge(self, delivered: list[SpooledEvent]) -> None:
         self.spool.ack(delivered[-1].seq)
@@ -311,13 +273,3 @@ class SpoolingProducer(EventProducer):
             os.replace(temporary, self._status_path)
         except OSError as exc:
             log.warning("cannot write the gateway status file: %s", exc.strerror)
-
-
-def _fill(builder: Any, events: list[SpooledEvent]) -> list[SpooledEvent]:
-    """Append events in order until the record batch is full; return those taken."""
-    taken = []
-    for event in events:
-        if builder.append(key=event.key, value=event.payload, timestamp=None) is None:
-            break
-        taken.append(event)
-    return taken
