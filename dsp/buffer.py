@@ -95,6 +95,13 @@ class SampleBuffer:
         self._settle()
         return int(self._times[self._start]) if self._end > self._start else None
 
+    def count(self, start_ns: int, end_ns: int) -> int:
+        """How many samples have ``start_ns <= t < end_ns`` (no copy)."""
+        self._settle()
+        times = self._times[self._start : self._end]
+        lo, hi = np.searchsorted(times, (start_ns, end_ns), side="left").tolist()
+        return max(int(hi) - int(lo), 0)
+
     def window(self, start_ns: int, end_ns: int) -> tuple[TimesNs, Values]:
         """Copies of the samples with ``start_ns <= t < end_ns``, sorted by time."""
         self._settle()

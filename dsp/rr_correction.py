@@ -133,7 +133,9 @@ def apply_corrections(rr_ms: npt.ArrayLike, labels: npt.ArrayLike) -> FloatArray
     if codes.shape != rr.shape:
         raise ValueError("labels must have one code per interval")
     values = rr.copy()
-    interpolate = np.isin(codes, (ECTOPIC, LONG, SHORT))
+    if not codes.any():  # the common case: nothing to correct (NORMAL is 0)
+        return values
+    interpolate = (codes == ECTOPIC) | (codes == LONG) | (codes == SHORT)
     keep = np.ones(rr.size, dtype=bool)
     copies = np.ones(rr.size, dtype=np.int64)
     for j in np.flatnonzero(codes == EXTRA):

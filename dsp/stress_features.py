@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from dsp.hrv_frequency import band_power, welch_psd
 from dsp.stress_features_eda import EDA_FEATURES
+from dsp.stress_features_kernels import acc_kernel, hrv_time_kernel
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -87,22 +88,9 @@ def _nan_dict(names: tuple[str, ...]) -> dict[str, float]:
 
 def hrv_time_features(rr_ms: npt.ArrayLike, keep: npt.ArrayLike) -> dict[str, float]:
     """Time-domain HRV of the kept intervals; successive differences only between kept pairs."""
-    rr = np.asarray(rr_ms, dtype=np.float64)
-    mask = np.asarray(keep, dtype=np.bool_) & np.isfinite(rr)
-    nn = rr[mask]
-    diffs = np.diff(rr)[mask[:-1] & mask[1:]]
-    if nn.size < 3 or diffs.size < 2:
-        return _nan_dict(HRV_FEATURES[:8])
-    return {
-        "hrv_rmssd": float(np.sqrt(np.mean(diffs**2))),
-        "hrv_pnn50": float(100.0 * np.count_nonzero(np.abs(diffs) > 50.0) / diffs.size),
-        "hrv_sdnn": float(nn.std(ddof=1)),
-        "hrv_mean_rr": float(nn.mean()),
-        "hrv_median_rr": float(np.median(nn)),
-        "hrv_sdsd": float(diffs.std(ddof=1)),
-        "hrv_min_rr": float(nn.min()),
-        "hrv_max_rr": float(nn.max()),
-    }
+    rr = np.ascontiguousarray(rr_ms, dtype=np.float64)
+    mask = np.ascontiguousarray(keep, dtype=np.bool_)
+    return dict(zip(HRV_FEATURES[:8], hrv_time_kernel(rr, mask).tolist(), strict=True))
 
 
 def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str, float]:
@@ -153,15 +141,5 @@ def acc_features(acc_mg: npt.ArrayLike) -> dict[str, float]:
         raise ValueError(f"acc_mg must have shape (n, 3), got {acc.shape}")
     if acc.shape[0] == 0:
         return _nan_dict(ACC_FEATURES)
-    e4 = acc * E4_ACC_UNITS_PER_MG
-    magnitude = np.sqrt(np.einsum("ij,ij->i", e4, e4))
-    return {
-        "acc_x_std": float(e4[:, 0].std()),
-        "acc_y_std": float(e4[:, 1].std()),
-        "acc_z_std": float(e4[:, 2].std()),
-        "acc_magnitude_mean": float(magnitude.mean()),
-        "acc_magnitude_std": float(magnitude.std()),
-        "acc_magnitude_max": float(magnitude.max()),
-        "acc_sma": float(np.abs(e4).sum(axis=1).mean()),
-        "acc_energy": float(np.mean(magnitude**2)),
-    }
+    e4 = np.ascontiguousarray(acc * E4_ACC_UNITS_PER_MG)
+    return dict(zip(ACC_FEATURES, acc_kernel(e4).tolist(), strict=True))

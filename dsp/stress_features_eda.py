@@ -25,7 +25,6 @@ per-patient z-score removes exactly.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,7 @@ import numpy.typing as npt
 
 from dsp.eda import detect_scrs
 from dsp.filters import butter_lowpass_sos, sosfilt
+from dsp.stress_features_kernels import half_recovery_kernel, tonic_kernel
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -101,6 +101,8 @@ def eda_traces(eda_us: npt.ArrayLike, fs: float) -> EdaTraces:
 def half_recovery_s(phasic: FloatArray, peaks: npt.ArrayLike, onsets: npt.ArrayLike) -> FloatArray:
     """Samples from each peak to where the trace has lost half the response's height.
 
+    The plain twin of dsp.stress_features_kernels.half_recovery_kernel, which the features use.
+
     Searched up to the next response's onset (or the end); NaN when it never gets there, as in
     NeuroKit2, whose NaN made the training window's mean NaN.
     """
@@ -116,38 +118,23 @@ def half_recovery_s(phasic: FloatArray, peaks: npt.ArrayLike, onsets: npt.ArrayL
     return out
 
 
-def _moments(x: FloatArray) -> tuple[float, float]:
-    """Biased skewness and excess kurtosis (scipy.stats.skew / kurtosis defaults); NaN if flat."""
-    d = x - x.mean()
-    m2 = float(np.mean(d**2))
-    if not m2 > 0:
-        return math.nan, math.nan
-    return float(np.mean(d**3)) / m2**1.5, float(np.mean(d**4)) / m2**2 - 3.0
-
-
 def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict[str, float]:
     """The 17 EDA features over samples [start, stop) of the aligned traces."""
     if not 0 <= start < stop <= traces.tonic_us.size:
         raise ValueError(f"window [{start}, {stop}) outside {traces.tonic_us.size} samples")
-    tonic = traces.tonic_us[start:stop]
-    seconds = np.arange(tonic.size) / fs
+    tonic = np.ascontiguousarray(traces.tonic_us[start:stop])
+    smoothed = np.ascontiguousarray(traces.smoothed_us[start:stop])
     scrs = detect_scrs(traces.phasic_us_per_s, fs, min_amplitude_us=SCR_MIN_US_PER_S)
     inside = (scrs.peak_idx >= start) & (scrs.peak_idx < stop)
     inside &= scrs.amplitude_us <= SCR_MAX_US_PER_S
     amplitude = scrs.amplitude_us[inside]
-    recovery = half_recovery_s(traces.phasic_us_per_s, scrs.peak_idx, scrs.onset_idx)[inside]
+    phasic = np.ascontiguousarray(traces.phasic_us_per_s, dtype=np.float64)
+    recovery = half_recovery_kernel(phasic, scrs.peak_idx, scrs.onset_idx)[inside]
     count = int(amplitude.size)
-    skewness, kurtosis = _moments(traces.smoothed_us[start:stop])
+    stats = tonic_kernel(tonic, smoothed, fs).tolist()
     return {
         "scr_peak_count": float(count),
-        "scl_mean": float(tonic.mean()),
-        "scl_std": float(tonic.std()),
-        "scl_min": float(tonic.min()),
-        "scl_max": float(tonic.max()),
-        "scl_median": float(np.median(tonic)),
-        "scl_range": float(tonic.max() - tonic.min()),
-        "scl_auc": float(np.sum((tonic[1:] + tonic[:-1]) / 2.0) / fs),
-        "scl_slope": float(np.polyfit(seconds, tonic, 1)[0]) if tonic.size > 1 else 0.0,
+        **dict(zip(EDA_FEATURES[1:9], stats[:8], strict=True)),
         "scr_amplitude_mean": float(amplitude.mean()) if count else 0.0,
         "scr_amplitude_max": float(amplitude.max()) if count else 0.0,
         "scr_amplitude_std": float(amplitude.std()) if count else 0.0,
@@ -155,6 +142,6 @@ def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict
         "scr_rise_time_mean": float(scrs.rise_time_s[inside].mean()) if count else 0.0,
         # np.mean, not nanmean: one unrecovered response makes the window's value undefined.
         "scr_recovery_time_mean": float(recovery.mean() / fs) if count else 0.0,
-        "eda_skewness": skewness,
-        "eda_kurtosis": kurtosis,
+        "eda_skewness": stats[8],
+        "eda_kurtosis": stats[9],
     }

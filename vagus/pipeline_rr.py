@@ -19,10 +19,11 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv import clean_rr, time_domain
+from dsp.hrv import clean_rr
 from dsp.rr_correction import correct_rr
 from dsp.rr_correction_kernels import NORMAL
 from dsp.stress_features import hrv_features
+from dsp.stress_features_kernels import hrv_time_kernel
 
 NS = 1_000_000_000
 FloatArray = npt.NDArray[np.float64]
@@ -83,13 +84,14 @@ def heart_features(
     recent = beat_times[1:] >= start  # corrected intervals that end inside the window
     if np.count_nonzero(recent & kept) < 2 or not judged.any():
         return {"beats": in_window}, {}, None
-    hrv = time_domain(rr[recent], kept[recent])
+    # dsp.hrv.time_domain's definitions, from the fused kernel: [rmssd, pnn50, sdnn, mean, ...]
+    rmssd, _, sdnn, mean_nn = hrv_time_kernel(rr[recent], kept[recent]).tolist()[:4]
     readable: dict[str, float | int | None] = {
         "beats": in_window,
-        "heart_rate_bpm": _finite(hrv.mean_hr_bpm),
-        "mean_nn_ms": _finite(hrv.mean_nn_ms),
-        "rmssd_ms": _finite(hrv.rmssd_ms),
-        "sdnn_ms": _finite(hrv.sdnn_ms),
+        "heart_rate_bpm": _finite(60000.0 / mean_nn),
+        "mean_nn_ms": _finite(mean_nn),
+        "rmssd_ms": _finite(rmssd),
+        "sdnn_ms": _finite(sdnn),
         "rr_artifact_fraction": float(np.mean(flagged[judged])),
     }
     rejected = float(1.0 - np.mean(clean_rr(np.diff(beats_ns) / 1e6)[judged]))

@@ -93,15 +93,16 @@ def window_signals(
     gate: float | None = None
     for stream, buffer in buffers.items():
         rate = rates.get(stream, NOMINAL_RATE_HZ.get(stream, 0.0))
-        times, samples = buffer.window(start, end)
+        present = buffer.count(start, end)
         if rate:
-            coverage[stream] = min(1.0, len(times) / (rate * duration_s))
+            coverage[stream] = min(1.0, present / (rate * duration_s))
         if stream == "ecg" and rate:
             if state.beats is None:
                 state.beats = BeatTracker(state.gap_log("ecg"))
             state.beats.update(buffer, rate, until_ns=end)
-        if len(times) <= rate * _MIN_SECONDS and stream != "hr":
+        if present <= rate * _MIN_SECONDS and stream != "hr":
             continue
+        samples = buffer.window(start, end)[1] if stream != "ecg" else np.zeros((0, 1))
         if stream == "ecg":
             assert state.beats is not None
             beats, real = state.beats.between(end - int(HISTORY_S * NS), end)
@@ -121,7 +122,7 @@ def window_signals(
             values["activity_enmo_g"] = _finite(activity.mean_enmo_g)
             values["motion_fraction"] = _finite(activity.motion_fraction)
             model |= acc_features(samples)
-        elif stream == "hr" and len(times):
+        elif stream == "hr" and present:
             values["strap_heart_rate_bpm"] = float(np.mean(samples[:, 0]))
     finite = {name: v for name, v in model.items() if math.isfinite(v)}
     features = Features(**values)  # type: ignore[arg-type]
