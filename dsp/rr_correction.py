@@ -102,10 +102,14 @@ def detect_rr_artefacts(
     c2: float = 0.17,
     window_beats: int = 91,
     median_beats: int = 11,
+    resolution_ms: float | None = None,
 ) -> LabelArray:
     """One label code per interval (see LABEL_NAMES); fewer than 3 intervals are all normal.
 
-    The last two intervals are never judged: the rules look two beats ahead.
+    The last two intervals are never judged: the rules look two beats ahead. resolution_ms is
+    the clock step the intervals were measured with when the caller knows it (an ECG's sample
+    period); by default it is read off the series (time_resolution_ms), which a perfectly
+    regular rhythm, or times with sub-sample jitter, would misjudge.
     """
     rr = _checked(rr_ms)
     if window_beats < 3 or median_beats < 1:
@@ -119,7 +123,7 @@ def detect_rr_artefacts(
     drr[0] = rr[0] - np.median(rr[:median_beats])
     mrr = rr - med_rr
     mrr[mrr < 0] *= 2.0
-    floor = time_resolution_ms(rr)
+    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, _MIN_QD_MS)
     th1 = _threshold(drr, alpha=alpha, half=half, floor=floor)
     th2 = _threshold(mrr, alpha=alpha, half=half, floor=floor)
     labels: LabelArray = classify_kernel(rr, drr / th1, mrr / th2, med_rr, th2, c1, c2)
@@ -162,11 +166,18 @@ def correct_rr(
     c2: float = 0.17,
     window_beats: int = 91,
     median_beats: int = 11,
+    resolution_ms: float | None = None,
 ) -> RrCorrection:
     """Detect and correct artefacts in RR intervals (ms); see the module docstring."""
     rr = _checked(rr_ms)
     labels = detect_rr_artefacts(
-        rr, alpha=alpha, c1=c1, c2=c2, window_beats=window_beats, median_beats=median_beats
+        rr,
+        alpha=alpha,
+        c1=c1,
+        c2=c2,
+        window_beats=window_beats,
+        median_beats=median_beats,
+        resolution_ms=resolution_ms,
     )
     share = float(np.count_nonzero(labels != NORMAL) / rr.size) if rr.size else 0.0
     return RrCorrection(apply_corrections(rr, labels), labels, share)

@@ -41,11 +41,11 @@ def corrected_series(
     """Corrected beat times (ns, float) with the kept mask of the intervals between them, and
     per INPUT interval its end time (ns) and whether L-T labelled it other than normal.
 
-    ``real[i]`` says whether beats i and i + 1 are on the same side of every gap. Intervals are
-    put on the ECG's sample grid (1/fs) first: a beat's time is known to one sample, and
-    correct_rr floors its thresholds at the series' time resolution, which nanosecond jitter in
-    gateway times would otherwise shrink to its 1 ms minimum (at 130 Hz that made a calm,
-    low-variability rhythm's one-sample wobbles look like artefacts).
+    ``real[i]`` says whether beats i and i + 1 are on the same side of every gap. correct_rr's
+    thresholds are floored at the ECG's sample period (a beat's time is known to one sample):
+    read off the series instead, nanosecond jitter in gateway times shrank it to the 1 ms
+    minimum (at 130 Hz a calm rhythm's one-sample wobbles then looked like artefacts), and a
+    perfectly regular rhythm raised it to the one odd interval (which then passed unseen).
     """
     period_ms = 1000.0 / fs
     breaks = np.flatnonzero(~real) + 1
@@ -55,7 +55,7 @@ def corrected_series(
     for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), beats_ns.size], strict=True):
         run = beats_ns[lo:hi]
         if run.size >= 2:
-            fix = correct_rr(np.maximum(np.round(np.diff(run) / 1e6 / period_ms), 1) * period_ms)
+            fix = correct_rr(np.diff(run) / 1e6, resolution_ms=period_ms)
             flagged[lo : hi - 1] = fix.labels != NORMAL
             run_times = np.concatenate(([0.0], np.cumsum(fix.rr_ms) * 1e6)) + float(run[0])
         else:

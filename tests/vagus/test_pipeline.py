@@ -84,9 +84,9 @@ def test_features_match_the_simulated_physiology(
     assert _feature(stress, "motion_fraction") < 0.5
     # The demo has no artefacts. Lipponen-Tarvainen's thresholds (5.2 quartile deviations,
     # floored at the 7.7 ms sample step) still call one interval in a calm window's ~65 an
-    # artefact now and then: at most one per window, in at most a tenth of the windows.
+    # artefact now and then: at most two per window, in at most a tenth of the windows.
     fractions = [w.window.features.rr_artifact_fraction for w in closed[1:]]
-    assert all(f is not None and f <= 0.02 for f in fractions)
+    assert all(f is not None and f <= 0.035 for f in fractions)
     assert sum(f != 0.0 for f in fractions) <= 0.1 * len(fractions)
     for window in closed[1:]:
         assert min(window.window.coverage.values()) >= 0.95
