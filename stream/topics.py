@@ -26,9 +26,9 @@ from stream.events import (
     SessionEvaluation,
     SignalQuality,
     SleepWakeEpoch,
+    StreamGap,
     StressEpisode,
     StressScore,
-    StreamGap,
 )
 
 #: Topic suffix by event type; the configured prefix goes in front (``vagus.stress``).

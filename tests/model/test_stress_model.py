@@ -27,7 +27,7 @@ def _csv() -> Path:
 
 @pytest.mark.shared_data
 def test_tflite_matches_float_model_on_every_training_window() -> None:
-    from vagus.model.train import load, normalise
+    from vagus.model.dataset import load, normalise
 
     data = load(_csv())
     x = normalise(data).astype(np.float32)
@@ -41,7 +41,7 @@ def test_tflite_matches_float_model_on_every_training_window() -> None:
 
 @pytest.mark.shared_data
 def test_runtime_baseline_reproduces_training_normalisation() -> None:
-    from vagus.model.train import load, normalise
+    from vagus.model.dataset import load, normalise
 
     data = load(_csv())
     subject = data.subjects == data.subjects[0]
