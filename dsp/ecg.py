@@ -64,7 +64,16 @@ def _initial_levels(mwi: FloatArray, fs: float) -> tuple[float, float]:
     maxima = head[: full * step].reshape(full, step).max(axis=1)
     if head.size > full * step:
         maxima = np.append(maxima, head[full * step :].max())
-    return float(np.median(maxima)), float(np.median(head))
+    return _median(maxima), _median(head)
+
+
+def _median(x: FloatArray) -> float:
+    """np.median of a non-empty 1-D array without its generic machinery (called every window)."""
+    half = x.size // 2
+    if x.size % 2:
+        return float(np.partition(x, half)[half])
+    part = np.partition(x, (half - 1, half))
+    return float((part[half - 1] + part[half]) / 2.0)
 
 
 def _coarse(x: FloatArray, fs: float, *, full_rate: bool) -> tuple[FloatArray, int]:
@@ -114,9 +123,9 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) ->
         raise ValueError("ecg must be one-dimensional")
     if fs < 50:
         raise ValueError(f"sampling rate {fs} Hz is too low for QRS detection")
-    if x.size < int(fs) or not np.all(np.isfinite(x)):
-        if not np.all(np.isfinite(x)):
-            raise ValueError("ecg contains NaN or infinite samples")
+    if not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):  # one pass when all is well
+        raise ValueError("ecg contains NaN or infinite samples")
+    if x.size < int(fs):
         return np.zeros(0, dtype=np.int64)
     coarse, factor = _coarse(x, fs, full_rate=full_rate)
     rate = fs / factor
