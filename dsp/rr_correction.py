@@ -45,6 +45,7 @@ from dsp.rr_correction_kernels import (
     SHORT,
     LabelArray,
     classify_kernel,
+    detect_kernel,
     rolling_quantiles_kernel,
 )
 
@@ -105,6 +106,35 @@ def detect_rr_artefacts(
     resolution_ms: float | None = None,
 ) -> LabelArray:
     """One label code per interval (see LABEL_NAMES); fewer than 3 intervals are all normal.
+
+    The last two intervals are never judged: the rules look two beats ahead. resolution_ms is
+    the clock step the intervals were measured with when the caller knows it (an ECG's sample
+    period); by default it is read off the series (time_resolution_ms), which a perfectly
+    regular rhythm, or times with sub-sample jitter, would misjudge.
+    """
+    rr = _checked(rr_ms)
+    if window_beats < 3 or median_beats < 1:
+        raise ValueError("window_beats must be >= 3 and median_beats >= 1")
+    if rr.size < 3:
+        return np.zeros(rr.size, dtype=np.int8)
+    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, _MIN_QD_MS)
+    labels: LabelArray = detect_kernel(rr, alpha, c1, c2, window_beats // 2, median_beats, floor)
+    return labels
+
+
+def detect_rr_artefacts_reference(
+    rr_ms: npt.ArrayLike,
+    *,
+    alpha: float = 5.2,
+    c1: float = 0.13,
+    c2: float = 0.17,
+    window_beats: int = 91,
+    median_beats: int = 11,
+    resolution_ms: float | None = None,
+) -> LabelArray:
+    """numpy twin of detect_rr_artefacts (which runs the same steps as one numba kernel).
+
+    One label code per interval (see LABEL_NAMES); fewer than 3 intervals are all normal.
 
     The last two intervals are never judged: the rules look two beats ahead. resolution_ms is
     the clock step the intervals were measured with when the caller knows it (an ECG's sample

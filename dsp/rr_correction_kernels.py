@@ -183,3 +183,34 @@ def classify_reference(  # noqa: PLR0917 - mirrors the kernel's signature
             else:
                 labels[j] = LONG if is_long or (not is_short and mrr[j] > 0) else SHORT
     return labels
+
+
+@numba.njit(cache=True)
+def detect_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    rr: FloatArray,
+    alpha: float,
+    c1: float,
+    c2: float,
+    half: int,
+    median_beats: int,
+    floor: float,
+) -> LabelArray:
+    """dsp.rr_correction.detect_rr_artefacts' whole pipeline in one call (its numpy steps are
+    the twin, detect_rr_artefacts_reference): the gateway runs it every window, where two dozen
+    small numpy calls cost more than the arithmetic."""
+    n = rr.shape[0]
+    med_rr = rolling_quantiles_kernel(rr, median_beats // 2, np.array([0.5]))[0]
+    drr = np.empty(n)
+    drr[0] = rr[0] - np.median(rr[:median_beats])
+    for i in range(1, n):
+        drr[i] = rr[i] - rr[i - 1]
+    mrr = rr - med_rr
+    for i in range(n):
+        if mrr[i] < 0:
+            mrr[i] *= 2.0
+    quartiles = np.array([0.25, 0.75])
+    q1 = rolling_quantiles_kernel(np.abs(drr), half, quartiles)
+    q2 = rolling_quantiles_kernel(np.abs(mrr), half, quartiles)
+    th1 = alpha * np.maximum((q1[1] - q1[0]) / 2.0, floor)
+    th2 = alpha * np.maximum((q2[1] - q2[0]) / 2.0, floor)
+    return classify_kernel(rr, drr / th1, mrr / th2, med_rr, th2, c1, c2)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from dsp.hrv import clean_rr
+from dsp.rr_correction import detect_rr_artefacts, detect_rr_artefacts_reference
 from ingest.decoding import SampleBlock
 from stream.events import StressScore
 from vagus.config import WindowSettings
@@ -85,3 +89,19 @@ def test_corrected_series_keeps_runs_apart() -> None:
     assert kept.tolist() == [True, True, True, False, True, True, True]
     assert times[4] == pytest.approx(10.0 * NS, abs=NS / FS)
     assert not flagged.any() and ends.size == real.size
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arrays(np.float64, st.integers(0, 300), elements=st.floats(300.0, 1800.0)),
+    st.sampled_from([None, 7.6923, 1.0]),
+)
+def test_fused_lt_detection_equals_its_numpy_twin(rr: np.ndarray, resolution: float | None) -> None:
+    """The gateway's every-window L-T kernel labels as the step-by-step numpy version."""
+    if rr.size > 10:  # plant a missed beat and an ectopic pair among the random intervals
+        rr[3] *= 2.0
+        rr[7], rr[8] = 0.6 * rr[7], 1.4 * rr[8]
+    np.testing.assert_array_equal(
+        detect_rr_artefacts(rr, resolution_ms=resolution),
+        detect_rr_artefacts_reference(rr, resolution_ms=resolution),
+    )
