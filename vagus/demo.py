@@ -176,7 +176,7 @@ async def _replay_through(
         kafka=kafka,
         config=options.config,
         patient_id=reader.header.patient_id,
-        devices={d.device_id: d.profile for d in reader.header.devices},
+        devices={d.device_id: d for d in reader.header.devices},
         clock=clock,
         output_device=FanOutDevice([pacer, shaker]),
         lockstep=options.speed.factor is None,

@@ -16,10 +16,10 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from hardware.clock import Clock
 from hardware.devices import OutputDevice
@@ -29,12 +29,14 @@ from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
 from ingest.importers.inline import decoder_for
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
+from ingest.transport.gaps import GAP_MARKER_LABEL
 from stream.consumer import EventConsumer
-from stream.events import AnyEvent, Event, InterventionCommand, InterventionOutcome, LoopDecision
+from stream.events import AnyEvent, InterventionCommand, InterventionOutcome, LoopDecision
 from stream.settings import KafkaSettings
 from stream.spool import Spool
 from stream.spooling_producer import SpoolingProducer
 from vagus.config import VagusConfig
+from vagus.gateway_stats import GapDetail, GatewayStats, Ledger
 from vagus.pipeline import ClosedWindow, FeaturePipeline
 from vagus.state_paths import StatePaths
 
@@ -43,38 +45,6 @@ log = logging.getLogger(__name__)
 LOCKSTEP_TIMEOUT_S = 30.0
 #: How many window close times to remember for latency figures (bounded for weeks of uptime).
 _LATENCY_MEMORY = 4096
-
-
-@dataclass
-class Ledger:
-    """Every event this process had acknowledged by the broker, by topic (a produce sensor)."""
-
-    by_topic: dict[str, list[str]] = field(default_factory=dict)
-
-    def on_delivered(self, topic: str, event: Event) -> None:
-        self.by_topic.setdefault(topic, []).append(event.event_id)
-
-    def ids(self, topics: set[str] | None = None) -> set[str]:
-        return {
-            event_id
-            for topic, ids in self.by_topic.items()
-            if topics is None or topic in topics
-            for event_id in ids
-        }
-
-
-@dataclass
-class GatewayStats:
-    notifications: int = 0
-    decode_errors: Counter[str] = field(default_factory=Counter)
-    command_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    decision_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    commands_received: list[InterventionCommand] = field(default_factory=list)
-    outcomes: list[InterventionOutcome] = field(default_factory=list)
-    decisions: int = 0
-    markers: list[Marker] = field(default_factory=list)
-    handled_command_ids: list[str] = field(default_factory=list)
-    lockstep_timeouts: int = 0
 
 
 def _decoder(device_id: str, device: str | DeviceEntry) -> DeviceDecoder:
@@ -112,14 +82,18 @@ class Gateway:
         self.ledger = Ledger()
         self._lockstep = lockstep
         self._decoders = {d: _decoder(d, profile) for d, profile in devices.items()}
-        self.pipeline = FeaturePipeline(
-            patient_id=patient_id, producer_id=producer_id, windows=config.windows
-        )
         self._temporary_state: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
             self._temporary_state = tempfile.TemporaryDirectory(prefix="vagus-gateway-")
             state_dir = Path(self._temporary_state.name)
         self.paths = StatePaths.under(state_dir, config.spool.directory)
+        self.pipeline = FeaturePipeline(
+            patient_id=patient_id,
+            producer_id=producer_id,
+            windows=config.windows,
+            stress=config.stress_model,
+            state_dir=state_dir,  # the patient's calibration baseline survives restarts
+        )
         self.producer = SpoolingProducer(
             kafka,
             producer_id=producer_id,
@@ -181,6 +155,8 @@ class Gateway:
         """Take one replayed or live record through decoding, DSP and out to Kafka."""
         if isinstance(item, Marker):
             self.stats.markers.append(item)
+            if item.label == GAP_MARKER_LABEL:
+                self._mark_gap(item)
             return
         if isinstance(item, DeviceRecord):
             device = item.device
@@ -201,6 +177,15 @@ class Gateway:
         for block in blocks:
             self.pipeline.add(block)
         await self._publish(self.pipeline.advance(item.gateway_time_ns))
+
+    def _mark_gap(self, marker: Marker) -> None:
+        """Tell the pipeline which data is missing, so no interval or filter spans the hole."""
+        try:
+            gap = msgspec.json.decode(marker.detail, type=GapDetail)
+            self.pipeline.mark_gap(gap.stream, gap.start_ns, gap.end_ns, device_id=gap.device_id)
+        except (msgspec.DecodeError, ValueError) as exc:
+            self.stats.bad_gap_markers += 1
+            log.warning("unreadable gap marker at %d ns: %s", marker.gateway_time_ns, exc)
 
     async def finish(self) -> None:
         """The source ended: close the last windows and let a running session finish."""
