@@ -9,7 +9,7 @@ same samples.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,12 @@ class SampleBlock:
     rate_hz: float | None
 
 
+MAX_OFFSET_STEP_DOWN_NS = 2_000_000
+"""A device's clock offset may fall by at most 2 ms per frame: under the sample period of every
+stream we decode (Polar ECG 7.7 ms, ACC at 200 Hz 5 ms), so frames never overlap; a 50 ms
+improvement in the delay estimate is absorbed over 25 frames (about 14 s of ECG)."""
+
+
 class ClockAligner:
     """Maps a device clock onto the gateway clock.
 
@@ -52,12 +58,20 @@ class ClockAligner:
     it follow a drifting device clock.
     """
 
-    def __init__(self, horizon: int = 100) -> None:
+    def __init__(self, horizon: int = 100, *, max_step_down_ns: int | None = None) -> None:
+        """``max_step_down_ns`` slews a falling offset (a newly seen smaller delay) by at most
+        that much per frame, so consecutive frames never overlap in time; rises apply at once."""
         self._candidates: deque[int] = deque(maxlen=horizon)
+        self._max_step_down_ns = max_step_down_ns
+        self._current: int | None = None
 
     def offset_ns(self, device_ns: int, arrival_ns: int) -> int:
         self._candidates.append(arrival_ns - device_ns)
-        return min(self._candidates)
+        offset = min(self._candidates)
+        if self._max_step_down_ns is not None and self._current is not None:
+            offset = max(offset, self._current - self._max_step_down_ns)
+        self._current = offset
+        return offset
 
 
 class CounterUnwrapper:
@@ -142,7 +156,9 @@ class DeviceDecoder:
         """``stream_profile`` stands in for the built-in one (a recording's inline profile)."""
         self.device_id = device_id
         self.profile = profile
-        self._aligner = ClockAligner()
+        self._aligner = ClockAligner(max_step_down_ns=MAX_OFFSET_STEP_DOWN_NS)
+        self._last_ns: dict[str, int] = {}
+        self.clock_corrections = 0
         self._beats = BeatTimeReconstructor()
         self._stream_profile: SampleStreamProfile | None = None
         self._unwrapper: CounterUnwrapper | None = None
@@ -155,7 +171,29 @@ class DeviceDecoder:
             raise DecodeError(f"unknown device profile {profile!r}")
 
     def decode(self, notification: Notification) -> list[SampleBlock]:
-        """Samples in ``notification``; raises :class:`DecodeError` for bytes that do not fit."""
+        """Samples in ``notification``; raises :class:`DecodeError` for bytes that do not fit.
+
+        Per stream, sample times only ever increase (see :meth:`_monotonic`)."""
+        return [self._monotonic(block) for block in self._decode(notification)]
+
+    def _monotonic(self, block: SampleBlock) -> SampleBlock:
+        """Keep a stream's times increasing across blocks.
+
+        The aligner slews a falling offset, so this only acts when a device's own timestamps go
+        backwards (a clock reset): the block is moved just after the previous sample, never
+        earlier than it (``clock_corrections`` counts them).
+        """
+        if block.times_ns.size == 0:
+            return block
+        last = self._last_ns.get(block.stream)
+        first = int(block.times_ns[0])
+        if last is not None and first <= last:
+            block = replace(block, times_ns=block.times_ns + (last + 1 - first))
+            self.clock_corrections += 1
+        self._last_ns[block.stream] = int(block.times_ns[-1])
+        return block
+
+    def _decode(self, notification: Notification) -> list[SampleBlock]:
         characteristic = notification.characteristic.lower()
         if self._stream_profile is not None:
             if characteristic != self._stream_profile.characteristic:

@@ -177,3 +177,46 @@ def test_bad_notifications_are_decode_errors(
 def test_unknown_profile_is_refused() -> None:
     with pytest.raises(DecodeError, match="unknown device profile"):
         DeviceDecoder("d-01234567", "garmin-magic")
+
+
+def _ecg_times(decoder: DeviceDecoder, frames: list[tuple[int, int]]) -> list[int]:
+    """Times of frames given as (device time of last sample, arrival delay in ms)."""
+    times: list[int] = []
+    for last_ns, delay_ms in frames:
+        payload = encode_pmd_ecg_frame(last_ns, np.zeros(73))
+        arrival = T0 + last_ns - 10 * S + delay_ms * MS
+        (block,) = decoder.decode(Notification("d-01234567", PMD_DATA_UUID, arrival, payload))
+        times += block.times_ns.tolist()
+    return times
+
+
+PERIOD_NS = round(1e9 / 130)
+
+
+def test_a_smaller_delay_is_slewed_in_so_times_never_go_back() -> None:
+    decoder = DeviceDecoder("d-01234567", "polar-h10")
+    # The first frame arrives 60 ms late, the rest 5 ms late: the offset falls by 55 ms, more
+    # than the 7.7 ms between samples, so applied at once the times would step back.
+    frames = [(10 * S + (k * 73 + 72) * PERIOD_NS, 60 if k == 0 else 5) for k in range(40)]
+    times = np.array(_ecg_times(decoder, frames))
+    steps = np.diff(times)
+    assert steps.min() > 0
+    assert decoder.clock_corrections == 0  # the slew alone kept order
+    assert steps.min() >= PERIOD_NS - 2_000_000 - 1
+    # Converged: the last frames sit on the better offset with nominal spacing.
+    assert times[-1] == T0 + frames[-1][0] - 10 * S + 5 * MS
+    assert np.abs(steps[-70:] - PERIOD_NS).max() <= 1
+
+
+def test_a_device_clock_that_jumps_back_never_moves_time_back() -> None:
+    decoder = DeviceDecoder("d-01234567", "polar-h10")
+    times: list[int] = []
+    for k in range(4):
+        arrival = T0 + k * 73 * PERIOD_NS  # the gateway's clock runs on...
+        device_last = 10 * S + (k * 73 + 72) * PERIOD_NS - (5 * S if k >= 2 else 0)  # reset
+        payload = encode_pmd_ecg_frame(device_last, np.zeros(73))
+        (block,) = decoder.decode(Notification("d-01234567", PMD_DATA_UUID, arrival, payload))
+        times += block.times_ns.tolist()
+    # ...the aligner still holds the pre-reset offset, so unguarded times would go 5 s back.
+    assert bool(np.all(np.diff(times) > 0))
+    assert decoder.clock_corrections == 2
