@@ -7,6 +7,8 @@ numba.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -157,14 +159,26 @@ def sosfiltfilt(sos: npt.ArrayLike, x: npt.ArrayLike) -> FloatArray:
     b2 and a2 are both zero); unlike scipy, shorter signals are padded with len(x) - 1 samples
     instead of raising, so short windows still filter.
     """
-    s = _checked_sos(sos)
     xs = np.ascontiguousarray(x, dtype=np.float64)
     if xs.ndim != 1:
         raise ValueError("x must be one-dimensional")
+    if isinstance(sos, np.ndarray) and sos.dtype == np.float64 and sos.ndim == 2:
+        s, pad = _prepared(sos.tobytes(), sos.shape[0])  # the gateway's few designs, every window
+    else:
+        s = _checked_sos(sos)
+        pad = _filtfilt_pad(s, 2**62)
     if xs.size < 2:
         return xs.copy()
-    result: FloatArray = _sosfiltfilt_kernel(s, xs, _filtfilt_pad(s, xs.size))
+    result: FloatArray = _sosfiltfilt_kernel(s, xs, min(pad, xs.size - 1))
     return result
+
+
+@lru_cache(maxsize=64)
+def _prepared(coefficients: bytes, sections: int) -> tuple[FloatArray, int]:
+    """Checked, normalised sections and their full pad length, once per distinct filter."""
+    s = _checked_sos(np.frombuffer(coefficients).reshape(sections, -1))
+    s.setflags(write=False)
+    return s, _filtfilt_pad(s, 2**62)
 
 
 def sosfiltfilt_reference(sos: npt.ArrayLike, x: npt.ArrayLike) -> FloatArray:
