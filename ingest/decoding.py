@@ -8,12 +8,17 @@ same samples.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from ingest.device_clock import (
+    MAX_OFFSET_STEP_DOWN_NS,
+    ClockAligner,
+    CounterUnwrapper,
+    DeviceClockGuard,
+)
 from ingest.errors import DecodeError
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, decode_heart_rate_measurement
@@ -42,51 +47,6 @@ class SampleBlock:
     values: npt.NDArray[np.float64]
     unit: str
     rate_hz: float | None
-
-
-MAX_OFFSET_STEP_DOWN_NS = 2_000_000
-"""A device's clock offset may fall by at most 2 ms per frame: under the sample period of every
-stream we decode (Polar ECG 7.7 ms, ACC at 200 Hz 5 ms), so frames never overlap; a 50 ms
-improvement in the delay estimate is absorbed over 25 frames (about 14 s of ECG)."""
-
-
-class ClockAligner:
-    """Maps a device clock onto the gateway clock.
-
-    The offset is the smallest (arrival - device time) over recent frames: transport delay only
-    ever adds, so the minimum is the best estimate of the true offset, and a sliding horizon lets
-    it follow a drifting device clock.
-    """
-
-    def __init__(self, horizon: int = 100, *, max_step_down_ns: int | None = None) -> None:
-        """``max_step_down_ns`` slews a falling offset (a newly seen smaller delay) by at most
-        that much per frame, so consecutive frames never overlap in time; rises apply at once."""
-        self._candidates: deque[int] = deque(maxlen=horizon)
-        self._max_step_down_ns = max_step_down_ns
-        self._current: int | None = None
-
-    def offset_ns(self, device_ns: int, arrival_ns: int) -> int:
-        self._candidates.append(arrival_ns - device_ns)
-        offset = min(self._candidates)
-        if self._max_step_down_ns is not None and self._current is not None:
-            offset = max(offset, self._current - self._max_step_down_ns)
-        self._current = offset
-        return offset
-
-
-class CounterUnwrapper:
-    """Extends a wrapping device counter (u32 milliseconds wraps every 49.7 days)."""
-
-    def __init__(self, period_ns: int) -> None:
-        self._period = period_ns
-        self._base = 0
-        self._last: int | None = None
-
-    def unwrap(self, value_ns: int) -> int:
-        if self._last is not None and value_ns < self._last - self._period // 2:
-            self._base += self._period
-        self._last = value_ns
-        return self._base + value_ns
 
 
 class BeatTimeReconstructor:
@@ -157,6 +117,7 @@ class DeviceDecoder:
         self.device_id = device_id
         self.profile = profile
         self._aligner = ClockAligner(max_step_down_ns=MAX_OFFSET_STEP_DOWN_NS)
+        self._guard = DeviceClockGuard()
         self._last_ns: dict[str, int] = {}
         self.clock_corrections = 0
         self._beats = BeatTimeReconstructor()
@@ -193,6 +154,12 @@ class DeviceDecoder:
         self._last_ns[block.stream] = int(block.times_ns[-1])
         return block
 
+    def _restart_timing(self) -> None:
+        """The device clock really moved (set at connect, reset): old offsets no longer apply."""
+        self._aligner = ClockAligner(max_step_down_ns=MAX_OFFSET_STEP_DOWN_NS)
+        if self._stream_profile is not None:
+            self._unwrapper = CounterUnwrapper(self._stream_profile.timestamp_period_ns())
+
     def _decode(self, notification: Notification) -> list[SampleBlock]:
         characteristic = notification.characteristic.lower()
         if self._stream_profile is not None:
@@ -228,6 +195,8 @@ class DeviceDecoder:
     def _decode_pmd(self, notification: Notification) -> SampleBlock:
         frame = decode_pmd_data(notification.payload)
         device_ns = polar_to_unix_ns(frame.timestamp_ns)
+        if self._guard.admit(device_ns, notification.gateway_time_ns):
+            self._restart_timing()
         offset = self._aligner.offset_ns(device_ns, notification.gateway_time_ns)
         if isinstance(frame, PmdEcgFrame):
             return self._timed(frame.samples_uv, device_ns + offset, POLAR_ECG_HZ, "ecg", "uV")
@@ -254,6 +223,9 @@ class DeviceDecoder:
         if frame.device_time_ns is None or self._unwrapper is None:
             first = arrival - int((count - 1) * step_ns)
         else:
+            if self._guard.admit(self._unwrapper.peek(frame.device_time_ns), arrival):
+                self._restart_timing()
+            assert self._unwrapper is not None  # restarted, not removed
             device_first = self._unwrapper.unwrap(frame.device_time_ns)
             device_last = device_first + int((count - 1) * step_ns)
             first = device_first + self._aligner.offset_ns(device_last, arrival)

@@ -7,12 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.decoding import (
-    BeatTimeReconstructor,
-    ClockAligner,
-    CounterUnwrapper,
-    DeviceDecoder,
-)
+from ingest.decoding import BeatTimeReconstructor, DeviceDecoder
+from ingest.device_clock import ClockAligner, CounterUnwrapper
 from ingest.errors import DecodeError
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart_rate_measurement
@@ -220,3 +216,36 @@ def test_a_device_clock_that_jumps_back_never_moves_time_back() -> None:
     # ...the aligner still holds the pre-reset offset, so unguarded times would go 5 s back.
     assert bool(np.all(np.diff(times) > 0))
     assert decoder.clock_corrections == 2
+
+
+def test_one_corrupt_timestamp_is_refused_and_leaves_the_timing_alone() -> None:
+    decoder = DeviceDecoder("d-01234567", "polar-h10")
+    good = [(10 * S + (k * 73 + 72) * PERIOD_NS, 5) for k in range(6)]
+    reference = _ecg_times(DeviceDecoder("d-01234567", "polar-h10"), good)
+    times = _ecg_times(decoder, good[:3])
+    corrupt = encode_pmd_ecg_frame(good[3][0] + 3600 * S, np.zeros(73))  # an hour off
+    arrival = T0 + good[3][0] - 10 * S + 5 * MS
+    with pytest.raises(DecodeError, match="against the gateway clock"):
+        decoder.decode(Notification("d-01234567", PMD_DATA_UUID, arrival, corrupt))
+    times += _ecg_times(decoder, good[3:])
+    assert times == reference  # the refused frame shifted nothing
+
+
+def test_a_device_clock_set_at_connect_is_adopted_after_a_few_frames() -> None:
+    decoder = DeviceDecoder("d-01234567", "polar-h10")
+    refused = 0
+    times: list[int] = []
+    for k in range(12):
+        jump = 0 if k < 3 else 7 * 365 * 86_400 * S  # 2019 fallback -> the real date
+        last_ns = 10 * S + (k * 73 + 72) * PERIOD_NS + jump
+        payload = encode_pmd_ecg_frame(last_ns, np.zeros(73))
+        arrival = T0 + (k * 73 + 72) * PERIOD_NS + 5 * MS
+        try:
+            (block,) = decoder.decode(Notification("d-01234567", PMD_DATA_UUID, arrival, payload))
+        except DecodeError:
+            refused += 1
+            continue
+        times += block.times_ns.tolist()
+    assert refused == 4  # the fifth frame in a row on the new clock re-anchors
+    assert bool(np.all(np.diff(times) > 0))
+    assert abs(times[-1] - (T0 + (11 * 73 + 72) * PERIOD_NS)) < 10 * MS
