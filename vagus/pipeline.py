@@ -88,6 +88,7 @@ class FeaturePipeline:
         self._rates: dict[str, float] = {}
         self._origin_ns: int | None = None
         self._next_window = 0
+        self._not_before_ns = -(2**63)
         self._episode_id: str | None = None
         self._episode_start_ns = 0
         self._quality = QualityReporter(
@@ -140,7 +141,9 @@ class FeaturePipeline:
 
     def advance(self, watermark_ns: int) -> list[ClosedWindow]:
         """Close every window that ends before ``watermark_ns - lateness - look-ahead``."""
-        closed = []
+        closed: list[ClosedWindow] = []
+        if watermark_ns < self._not_before_ns:  # most calls (one per notification) stop here
+            return closed
         limit = watermark_ns - int((self.settings.lateness_s + LOOKAHEAD_S) * NS)
         while self._origin_ns is not None:
             start, end = self._window_bounds(self._next_window)
@@ -149,6 +152,9 @@ class FeaturePipeline:
             closed.append(self._close(start, end))
             self._next_window += 1
             self._trim()
+        if self._origin_ns is not None:  # the watermark the next window needs
+            next_end = self._window_bounds(self._next_window)[1]
+            self._not_before_ns = next_end + int((self.settings.lateness_s + LOOKAHEAD_S) * NS)
         return closed
 
     def finish(self) -> list[ClosedWindow]:
