@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.hrv_frequency import band_power, welch_psd
+from dsp.hrv_welch_kernels import welch_band_powers
 from dsp.stress_features_eda import EDA_FEATURES
 from dsp.stress_features_kernels import acc_kernel, hrv_time_kernel
 
@@ -45,6 +46,7 @@ _BANDS = {
     "hf": (0.15, 0.4),
     "vhf": (0.4, 0.5),
 }
+_BAND_EDGES = np.array(list(_BANDS.values()), dtype=np.float64)
 _MIN_FREQUENCY_BEATS = 30  # under this a 180 s Welch spectrum is noise
 
 HRV_FEATURES = (
@@ -100,9 +102,22 @@ def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str
     names = HRV_FEATURES[8:]
     if nn.size < _MIN_FREQUENCY_BEATS:
         return _nan_dict(names)
+    power = dict(zip(_BANDS, welch_band_powers(t, nn, _BAND_EDGES).tolist(), strict=True))
+    return _frequency_dict(power)
+
+
+def hrv_frequency_features_reference(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str, float]:
+    """numpy twin of hrv_frequency_features (welch_psd, then band_power per band)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    nn = np.asarray(nn_ms, dtype=np.float64)
+    if nn.size < _MIN_FREQUENCY_BEATS:
+        return _nan_dict(HRV_FEATURES[8:])
     freqs, psd = welch_psd(t, nn)
-    power = {name: band_power(freqs, psd, band) for name, band in _BANDS.items()}
-    total = sum(power.values())
+    return _frequency_dict({name: band_power(freqs, psd, band) for name, band in _BANDS.items()})
+
+
+def _frequency_dict(power: dict[str, float]) -> dict[str, float]:
+    total = power["vlf"] + power["lf"] + power["hf"] + power["vhf"]
     return {
         "hrv_lf_power": power["lf"],
         "hrv_hf_power": power["hf"],

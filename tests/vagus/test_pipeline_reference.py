@@ -1,0 +1,80 @@
+"""The optimised gateway DSP gives the windows the former (reference) implementations gave.
+
+Each fused kernel that replaced a chain of numpy calls keeps that chain as a ``*_reference``;
+here the whole FeaturePipeline runs twice on the same synthetic recording (bench/dsp_bench.py's
+hour generator, cut to 20 min: ECG 130 Hz, EDA 4 Hz, ACC 25 Hz), once as shipped and once with
+the references patched in, and every window's readable features and 38 model features must
+agree to REL_TOL (float rounding; the kernels reassociate sums).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pytest
+
+from dsp import stress_features
+from vagus.config import WindowSettings
+from vagus.pipeline import FeaturePipeline
+
+REL_TOL = 1e-9
+ABS_TOL = 1e-9
+_BENCH = Path(__file__).resolve().parents[2] / "bench" / "dsp_bench.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dsp_bench_for_tests", _BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _windows(blocks: list[tuple[int, Any]]) -> list[tuple[dict[str, Any], dict[str, float]]]:
+    pipeline = FeaturePipeline(patient_id="p", producer_id="t", windows=WindowSettings())
+    closed = []
+    for arrival_ns, block in blocks:
+        pipeline.add(block)
+        closed += pipeline.advance(arrival_ns)
+    closed += pipeline.finish()
+    return [(msgspec.structs.asdict(c.window.features), c.window.model_features) for c in closed]
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL) or (
+            math.isnan(a) and math.isnan(b)
+        )
+    return a == b
+
+
+@pytest.fixture(scope="module")
+def blocks() -> list[tuple[int, Any]]:
+    result: list[tuple[int, Any]] = _bench()._gateway_blocks(1200.0)
+    return result
+
+
+def test_optimised_windows_equal_reference_windows(
+    blocks: list[tuple[int, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    optimised = _windows(blocks)
+    monkeypatch.setattr(
+        stress_features,
+        "hrv_frequency_features",
+        stress_features.hrv_frequency_features_reference,
+    )
+    reference = _windows(blocks)
+    assert len(optimised) == len(reference) > 100
+    scored = 0
+    for (feat, model), (feat_ref, model_ref) in zip(optimised, reference, strict=True):
+        assert feat.keys() == feat_ref.keys()
+        assert all(_close(feat[k], feat_ref[k]) for k in feat), (feat, feat_ref)
+        assert model.keys() == model_ref.keys()
+        assert all(_close(model[k], model_ref[k]) for k in model), (model, model_ref)
+        scored += len(model) == 38
+    assert scored > 60  # windows after the 180 s look-back carry all 38 model features
