@@ -24,6 +24,7 @@ from dsp.rr_correction import correct_rr
 from dsp.rr_correction_kernels import NORMAL
 from dsp.stress_features import hrv_features
 from dsp.stress_features_kernels import hrv_time_kernel
+from vagus.pipeline_rr_kernels import DONE, rr_series_kernel
 
 NS = 1_000_000_000
 FloatArray = npt.NDArray[np.float64]
@@ -69,6 +70,26 @@ def corrected_series(
     return np.concatenate(times), np.concatenate(kept), beats_ns[1:].astype(np.float64), flagged
 
 
+def rr_series(
+    beats_ns: IntArray, real: BoolArray, *, fs: float
+) -> tuple[FloatArray, BoolArray, BoolArray, BoolArray]:
+    """corrected_series' times, kept and flags, and clean_rr's keep-mask of every input interval:
+    in one kernel call (vagus.pipeline_rr_kernels); bad beat times take the reference path, whose
+    checks raise the clear error."""
+    status, times, kept, flagged, clean = rr_series_kernel(beats_ns, real, 1000.0 / fs)
+    if status != DONE:
+        return rr_series_reference(beats_ns, real, fs=fs)
+    return times, kept, flagged, clean
+
+
+def rr_series_reference(
+    beats_ns: IntArray, real: BoolArray, *, fs: float
+) -> tuple[FloatArray, BoolArray, BoolArray, BoolArray]:
+    """numpy twin of rr_series: corrected_series, then clean_rr over all input intervals."""
+    times, kept, _, flagged = corrected_series(beats_ns, real, fs=fs)
+    return times, kept, flagged, clean_rr(np.diff(beats_ns) / 1e6)
+
+
 def heart_features(
     beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
 ) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
@@ -78,7 +99,8 @@ def heart_features(
     in_window = int(np.count_nonzero(beats_ns >= start))
     if beats_ns.size < 3:
         return {"beats": in_window}, {}, None
-    beat_times, kept, input_ends, flagged = corrected_series(beats_ns, real, fs=fs)
+    beat_times, kept, flagged, clean = rr_series(beats_ns, real, fs=fs)
+    input_ends = beats_ns[1:].astype(np.float64)
     judged = (input_ends >= start) & real  # the window's input intervals
     rr = np.diff(beat_times) / 1e6
     recent = beat_times[1:] >= start  # corrected intervals that end inside the window
@@ -94,6 +116,6 @@ def heart_features(
         "sdnn_ms": _finite(sdnn),
         "rr_artifact_fraction": float(np.mean(flagged[judged])),
     }
-    rejected = float(1.0 - np.mean(clean_rr(np.diff(beats_ns) / 1e6)[judged]))
+    rejected = float(1.0 - np.mean(clean[judged]))
     gate = max(rejected, float(np.mean(flagged[judged])))
     return readable, hrv_features((beat_times - end) / NS, kept), gate

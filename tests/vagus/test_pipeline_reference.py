@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from dsp import stress_features
+from vagus import pipeline_rr
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
@@ -68,6 +69,7 @@ def test_optimised_windows_equal_reference_windows(
         "hrv_frequency_features",
         stress_features.hrv_frequency_features_reference,
     )
+    monkeypatch.setattr(pipeline_rr, "rr_series", pipeline_rr.rr_series_reference)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0
