@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import detect_scrs
+from dsp.eda import clean_eda, detect_scrs
+from dsp.eda_scr_kernels import slope_scr_indices
 from dsp.filters import butter_lowpass_sos, sosfilt
 from dsp.stress_features_kernels import half_recovery_kernel, tonic_kernel
 
@@ -118,18 +119,35 @@ def half_recovery_s(phasic: FloatArray, peaks: npt.ArrayLike, onsets: npt.ArrayL
     return out
 
 
+ScrIndices = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]
+
+
+def model_scrs(phasic: FloatArray, fs: float) -> ScrIndices:
+    """Onsets, peaks, amplitudes and rise times (s) of the slope detector's responses on the
+    phasic trace (dsp.eda.detect_scrs' definitions, via its fused kernel)."""
+    x = clean_eda(phasic, fs)
+    onsets, peaks = slope_scr_indices(x, fs, min_amplitude_us=SCR_MIN_US_PER_S)
+    return onsets, peaks, x[peaks] - x[onsets], (peaks - onsets) / fs
+
+
+def model_scrs_reference(phasic: FloatArray, fs: float) -> ScrIndices:
+    """numpy twin of model_scrs: detect_scrs itself."""
+    scrs = detect_scrs(phasic, fs, min_amplitude_us=SCR_MIN_US_PER_S)
+    return scrs.onset_idx, scrs.peak_idx, scrs.amplitude_us, scrs.rise_time_s
+
+
 def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict[str, float]:
     """The 17 EDA features over samples [start, stop) of the aligned traces."""
     if not 0 <= start < stop <= traces.tonic_us.size:
         raise ValueError(f"window [{start}, {stop}) outside {traces.tonic_us.size} samples")
     tonic = np.ascontiguousarray(traces.tonic_us[start:stop])
     smoothed = np.ascontiguousarray(traces.smoothed_us[start:stop])
-    scrs = detect_scrs(traces.phasic_us_per_s, fs, min_amplitude_us=SCR_MIN_US_PER_S)
-    inside = (scrs.peak_idx >= start) & (scrs.peak_idx < stop)
-    inside &= scrs.amplitude_us <= SCR_MAX_US_PER_S
-    amplitude = scrs.amplitude_us[inside]
+    onsets, peaks, amplitudes, rise_times = model_scrs(traces.phasic_us_per_s, fs)
+    inside = (peaks >= start) & (peaks < stop)
+    inside &= amplitudes <= SCR_MAX_US_PER_S
+    amplitude = amplitudes[inside]
     phasic = np.ascontiguousarray(traces.phasic_us_per_s, dtype=np.float64)
-    recovery = half_recovery_kernel(phasic, scrs.peak_idx, scrs.onset_idx)[inside]
+    recovery = half_recovery_kernel(phasic, peaks, onsets)[inside]
     count = int(amplitude.size)
     stats = tonic_kernel(tonic, smoothed, fs).tolist()
     return {
@@ -139,7 +157,7 @@ def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict
         "scr_amplitude_max": float(amplitude.max()) if count else 0.0,
         "scr_amplitude_std": float(amplitude.std()) if count else 0.0,
         "scr_amplitude_sum": float(amplitude.sum()),
-        "scr_rise_time_mean": float(scrs.rise_time_s[inside].mean()) if count else 0.0,
+        "scr_rise_time_mean": float(rise_times[inside].mean()) if count else 0.0,
         # np.mean, not nanmean: one unrecovered response makes the window's value undefined.
         "scr_recovery_time_mean": float(recovery.mean() / fs) if count else 0.0,
         "eda_skewness": stats[8],

@@ -20,6 +20,7 @@ import numpy as np
 from dsp.activity import activity_summary
 from dsp.buffer import SampleBuffer
 from dsp.eda import clean_eda, detect_scrs, scr_rate_per_min
+from dsp.eda_scr_kernels import slope_scr_indices
 from dsp.stress_features import HRV_FREQUENCY_WINDOW_S, acc_features
 from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ
 from dsp.stress_model import QualityInputs
@@ -130,7 +131,19 @@ def window_signals(
 
 
 def _skin(eda_us: np.ndarray, rate: float) -> dict[str, float | int | None]:
-    """Readable SCL and SCR rate of the window's raw EDA (low-passed once for both)."""
+    """Readable SCL and SCR rate of the window's raw EDA (low-passed once for both; the SCRs
+    by detect_scrs' slope detector as one kernel, see _skin_reference)."""
+    clean = clean_eda(eda_us, rate)
+    count = len(slope_scr_indices(clean, rate)[1])
+    return {
+        "scl_us": _finite(float(np.median(clean))),
+        "scr_count": count,
+        "scr_rate_per_min": 60.0 * count / (len(eda_us) / rate),
+    }
+
+
+def _skin_reference(eda_us: np.ndarray, rate: float) -> dict[str, float | int | None]:
+    """numpy twin of _skin (detect_scrs and scr_rate_per_min)."""
     clean = clean_eda(eda_us, rate)
     scrs = detect_scrs(clean, rate, prefiltered=True)
     return {

@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from dsp import stress_features
-from vagus import pipeline_rr
+from dsp import stress_features, stress_features_eda
+from vagus import pipeline_rr, pipeline_signals
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
@@ -70,6 +70,8 @@ def test_optimised_windows_equal_reference_windows(
         stress_features.hrv_frequency_features_reference,
     )
     monkeypatch.setattr(pipeline_rr, "rr_series", pipeline_rr.rr_series_reference)
+    monkeypatch.setattr(pipeline_signals, "_skin", pipeline_signals._skin_reference)
+    monkeypatch.setattr(stress_features_eda, "model_scrs", stress_features_eda.model_scrs_reference)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0

@@ -1,0 +1,67 @@
+"""dsp.eda.detect_scrs' slope detector after the low-pass, as one numba kernel.
+
+The gateway runs the slope detector twice a window (the readable SCR count on the raw EDA and
+the model's SCRs on the phasic trace); each call was a gradient, a convolution, two kernels,
+masks and build_scr_set's half-recovery search, which those callers do not all need. This
+kernel returns the responses' onset and peak indices; detect_scrs(prefiltered=True) stays the
+reference, and tests/dsp/test_eda_scr_kernels.py holds the two equal.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from dsp.eda import _ONSET_SLOPE_US_PER_S, _SMOOTH_S, _refine_kernel, _scr_kernel
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@numba.njit(cache=True)
+def _smoothed_slope(x: FloatArray, fs: float, width: int) -> FloatArray:
+    """np.gradient(x) * fs, then np.convolve(., ones(width) / width, mode="same")."""
+    n = x.shape[0]
+    grad = np.empty(n)
+    grad[0] = (x[1] - x[0]) * fs
+    grad[n - 1] = (x[n - 1] - x[n - 2]) * fs
+    for i in range(1, n - 1):
+        grad[i] = (x[i + 1] - x[i - 1]) / 2.0 * fs
+    if width <= 1:
+        return grad
+    tap = 1.0 / width
+    lead = (width - 1) // 2  # 'same' keeps the full convolution's [lead, lead + n)
+    out = np.empty(n)
+    for k in range(n):
+        full = k + lead
+        total = 0.0
+        for j in range(max(0, full - n + 1), min(width, full + 1)):
+            total += grad[full - j] * tap
+        out[k] = total
+    return out
+
+
+@numba.njit(cache=True)
+def slope_scr_kernel(x: FloatArray, fs: float, min_amplitude: float) -> tuple[IntArray, IntArray]:
+    """Onsets and peaks of the responses on the low-passed x (detect_scrs, method "slope")."""
+    if x.shape[0] < 3:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    width = max(1, round(_SMOOTH_S * fs))
+    onsets, peaks = _scr_kernel(_smoothed_slope(x, fs, width), _ONSET_SLOPE_US_PER_S)
+    _refine_kernel(x, onsets, peaks, width)
+    keep = np.empty(onsets.shape[0], dtype=np.bool_)
+    for k in range(onsets.shape[0]):
+        keep[k] = x[peaks[k]] - x[onsets[k]] >= min_amplitude
+    return onsets[keep], peaks[keep]
+
+
+def slope_scr_indices(
+    clean_us: FloatArray, fs: float, *, min_amplitude_us: float = 0.05
+) -> tuple[IntArray, IntArray]:
+    """(onsets, peaks) that detect_scrs(clean_us, fs, prefiltered=True) would report."""
+    x = np.ascontiguousarray(clean_us, dtype=np.float64)
+    if not fs > 0 or x.ndim != 1 or not np.isfinite(x).all():
+        raise ValueError("clean_us must be finite 1-D samples at a positive rate")
+    result: tuple[IntArray, IntArray] = slope_scr_kernel(x, float(fs), float(min_amplitude_us))
+    return result
