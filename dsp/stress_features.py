@@ -103,7 +103,7 @@ def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str
     if nn.size < _MIN_FREQUENCY_BEATS:
         return _nan_dict(names)
     power = dict(zip(_BANDS, welch_band_powers(t, nn, _BAND_EDGES).tolist(), strict=True))
-    return _frequency_dict(power)
+    return frequency_dict(power)
 
 
 def hrv_frequency_features_reference(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str, float]:
@@ -113,10 +113,11 @@ def hrv_frequency_features_reference(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -
     if nn.size < _MIN_FREQUENCY_BEATS:
         return _nan_dict(HRV_FEATURES[8:])
     freqs, psd = welch_psd(t, nn)
-    return _frequency_dict({name: band_power(freqs, psd, band) for name, band in _BANDS.items()})
+    return frequency_dict({name: band_power(freqs, psd, band) for name, band in _BANDS.items()})
 
 
-def _frequency_dict(power: dict[str, float]) -> dict[str, float]:
+def frequency_dict(power: dict[str, float]) -> dict[str, float]:
+    """The model's 5 frequency features from the vlf, lf, hf and vhf band powers."""
     total = power["vlf"] + power["lf"] + power["hf"] + power["vhf"]
     return {
         "hrv_lf_power": power["lf"],

@@ -20,16 +20,32 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.hrv import clean_rr
+from dsp.hrv_frequency import _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S
 from dsp.rr_correction import correct_rr
 from dsp.rr_correction_kernels import NORMAL
-from dsp.stress_features import hrv_features
+from dsp.stress_features import _BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
 from dsp.stress_features_kernels import hrv_time_kernel
+from vagus.pipeline_heart_kernels import (
+    BAND_POWERS,
+    BEATS,
+    FALLBACK,
+    FLAGGED_SHARE,
+    FULL,
+    GATE,
+    MEAN_NN,
+    RMSSD,
+    SDNN,
+    STATUS,
+    TIME_FEATURES,
+    heart_kernel,
+)
 from vagus.pipeline_rr_kernels import DONE, rr_series_kernel
 
 NS = 1_000_000_000
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+_WELCH = np.array([_WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S])
 
 
 def _finite(value: float) -> float | None:
@@ -95,7 +111,36 @@ def heart_features(
 ) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
     """Readable HRV of the window [start, end) and the model's 13 HRV features, from the beats
     of the look-back (ns, sorted), whether each interval between them is real, and the ECG
-    rate fs (Hz). Third: the share the score gate judges by (see the module docstring)."""
+    rate fs (Hz). Third: the share the score gate judges by (see the module docstring).
+    One kernel call (vagus.pipeline_heart_kernels); heart_features_reference is its twin."""
+    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, _BAND_EDGES, _WELCH)
+    if values[STATUS] == FALLBACK:
+        return heart_features_reference(beats_ns, real, fs=fs, start=start, end=end)
+    in_window = int(values[BEATS])
+    if values[STATUS] != FULL:
+        return {"beats": in_window}, {}, None
+    mean_nn = float(values[MEAN_NN])
+    readable: dict[str, float | int | None] = {
+        "beats": in_window,
+        "heart_rate_bpm": _finite(60000.0 / mean_nn),
+        "mean_nn_ms": _finite(mean_nn),
+        "rmssd_ms": _finite(float(values[RMSSD])),
+        "sdnn_ms": _finite(float(values[SDNN])),
+        "rr_artifact_fraction": float(values[FLAGGED_SHARE]),
+    }
+    model = dict(zip(HRV_FEATURES[:8], values[TIME_FEATURES].tolist(), strict=True))
+    powers = values[BAND_POWERS].tolist()
+    if math.isnan(powers[0]):
+        model |= dict.fromkeys(HRV_FEATURES[8:], math.nan)
+    else:
+        model |= frequency_dict(dict(zip(("vlf", "lf", "hf", "vhf"), powers, strict=True)))
+    return readable, model, float(values[GATE])
+
+
+def heart_features_reference(
+    beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
+) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
+    """numpy twin of heart_features (the former glue around the same definitions)."""
     in_window = int(np.count_nonzero(beats_ns >= start))
     if beats_ns.size < 3:
         return {"beats": in_window}, {}, None

@@ -71,6 +71,7 @@ def test_optimised_windows_equal_reference_windows(
     )
     monkeypatch.setattr(pipeline_rr, "rr_series", pipeline_rr.rr_series_reference)
     monkeypatch.setattr(pipeline_signals, "_skin", pipeline_signals._skin_reference)
+    monkeypatch.setattr(pipeline_signals, "heart_features", pipeline_rr.heart_features_reference)
     monkeypatch.setattr(stress_features_eda, "model_scrs", stress_features_eda.model_scrs_reference)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
