@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp.activity import activity_summary
 from dsp.buffer import SampleBuffer
 from dsp.eda import clean_eda, detect_scrs, scr_rate_per_min
 from dsp.eda_scr_kernels import slope_scr_indices
-from dsp.stress_features import HRV_FREQUENCY_WINDOW_S, acc_features
+from dsp.stress_features import HRV_FREQUENCY_WINDOW_S
 from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ
 from dsp.stress_model import QualityInputs
 from stream.events import Features
+from vagus.pipeline_acc import acc_window
 from vagus.pipeline_beats import BeatTracker, GapLog
 from vagus.pipeline_eda import EdaTraceTracker
 from vagus.pipeline_rr import heart_features
@@ -119,10 +119,9 @@ def window_signals(
             state.eda.update(buffer, until_ns=end + int(ALIGN_S * NS))
             model |= state.eda.features(start=start, end=end)
         elif stream == "acc":
-            activity = activity_summary(samples / 1000.0, rate)
-            values["activity_enmo_g"] = _finite(activity.mean_enmo_g)
-            values["motion_fraction"] = _finite(activity.motion_fraction)
-            model |= acc_features(samples)
+            readable, acc_model = acc_window(samples, rate)
+            values |= readable
+            model |= acc_model
         elif stream == "hr" and present:
             values["strap_heart_rate_bpm"] = float(np.mean(samples[:, 0]))
     finite = {name: v for name, v in model.items() if math.isfinite(v)}
