@@ -29,7 +29,8 @@ def rr_intervals_ms(peak_indices: npt.ArrayLike, fs: float) -> FloatArray:
 
 @numba.njit(cache=True)
 def _neighbour_median_kernel(rr: FloatArray, valid: BoolArray, half: int) -> FloatArray:
-    """Median of valid intervals among `half` on each side (itself excluded); NaN if none."""
+    """Median of valid intervals among `half` on each side (itself excluded); NaN if none.
+    Valid values must be finite (clean_rr passes only in-range ones)."""
     n = rr.shape[0]
     out = np.full(n, np.nan)
     buf = np.empty(2 * half)
@@ -37,10 +38,16 @@ def _neighbour_median_kernel(rr: FloatArray, valid: BoolArray, half: int) -> Flo
         m = 0
         for j in range(max(0, i - half), min(n, i + half + 1)):
             if j != i and valid[j]:
-                buf[m] = rr[j]
+                k = m  # insertion sort as we go: np.median would copy and sort per call
+                while k > 0 and buf[k - 1] > rr[j]:
+                    buf[k] = buf[k - 1]
+                    k -= 1
+                buf[k] = rr[j]
                 m += 1
-        if m > 0:
-            out[i] = np.median(buf[:m])
+        if m % 2:
+            out[i] = buf[m // 2]
+        elif m > 0:
+            out[i] = (buf[m // 2 - 1] + buf[m // 2]) / 2.0
     return out
 
 
