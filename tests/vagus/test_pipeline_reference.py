@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from dsp import stress_features, stress_features_eda
-from vagus import pipeline_acc, pipeline_rr, pipeline_signals
+from vagus import pipeline_acc, pipeline_eda, pipeline_rr, pipeline_signals
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
@@ -74,6 +74,7 @@ def test_optimised_windows_equal_reference_windows(
     monkeypatch.setattr(pipeline_signals, "heart_features", pipeline_rr.heart_features_reference)
     monkeypatch.setattr(stress_features_eda, "model_scrs", stress_features_eda.model_scrs_reference)
     monkeypatch.setattr(pipeline_signals, "acc_window", pipeline_acc.acc_window_reference)
+    monkeypatch.setattr(pipeline_eda, "eda_features", stress_features_eda.eda_features_reference)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0
