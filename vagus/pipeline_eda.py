@@ -23,8 +23,9 @@ import numpy.typing as npt
 
 from dsp.buffer import SampleBuffer
 from dsp.filters import butter_lowpass_sos, sosfilt_stateful
-from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, EdaTraces, eda_features
+from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
 from vagus.pipeline_beats import NS, GapLog, note_jumps
+from vagus.pipeline_eda_kernels import aligned_traces
 
 SCR_LOOKBACK_S = 30.0
 FloatArray = npt.NDArray[np.float64]
@@ -86,22 +87,9 @@ class EdaTraceTracker:
         last = int(np.searchsorted(self.times, end))
         if last - first < 2:
             return {}
-        n = self.times.size
-        shift = self._shift
-
-        def aligned(trace: FloatArray, a: int, b: int) -> FloatArray:
-            part = trace[min(a + shift, n) : min(b + shift, n)]
-            return np.concatenate((part, np.full(b - a - part.size, trace[-1])))
-
-        pre = 1 if lo + shift > 0 else 0
-        stop = min(last + shift + 1, n)
-        around = self.smoothed[lo + shift - pre : stop]
-        if around.size < 2:
+        traces = aligned_traces(self.smoothed, self.tonic, self.fs, lo, last, self._shift)
+        if traces is None:
             return {}
-        phasic = np.maximum(0.0, np.gradient(around, 1.0 / self.fs))[pre:]
-        phasic = np.concatenate((phasic[: last - lo], np.zeros(shift)))
-        phasic = np.concatenate((phasic, np.zeros(last - lo + shift - phasic.size)))
-        traces = EdaTraces(aligned(self.smoothed, lo, last), aligned(self.tonic, lo, last), phasic)
         return eda_features(traces, self.fs, start=first - lo, stop=last - lo)
 
     def trim(self, before_ns: int) -> None:

@@ -19,7 +19,13 @@ import msgspec
 import pytest
 
 from dsp import stress_features, stress_features_eda
-from vagus import pipeline_acc, pipeline_eda, pipeline_rr, pipeline_signals
+from vagus import (
+    pipeline_acc,
+    pipeline_eda,
+    pipeline_eda_kernels,
+    pipeline_rr,
+    pipeline_signals,
+)
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
@@ -75,6 +81,9 @@ def test_optimised_windows_equal_reference_windows(
     monkeypatch.setattr(stress_features_eda, "model_scrs", stress_features_eda.model_scrs_reference)
     monkeypatch.setattr(pipeline_signals, "acc_window", pipeline_acc.acc_window_reference)
     monkeypatch.setattr(pipeline_eda, "eda_features", stress_features_eda.eda_features_reference)
+    monkeypatch.setattr(
+        pipeline_eda, "aligned_traces", pipeline_eda_kernels.aligned_traces_reference
+    )
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0
