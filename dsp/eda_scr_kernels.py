@@ -9,11 +9,21 @@ reference, and tests/dsp/test_eda_scr_kernels.py holds the two equal.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import _ONSET_SLOPE_US_PER_S, _SMOOTH_S, _refine_kernel, _scr_kernel
+from dsp.eda import (
+    _LOWPASS_HZ,
+    _ONSET_SLOPE_US_PER_S,
+    _SMOOTH_S,
+    _refine_kernel,
+    _scr_kernel,
+)
+from dsp.filters import _prepared, _sosfiltfilt_kernel, butter_lowpass_sos
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -65,3 +75,27 @@ def slope_scr_indices(
         raise ValueError("clean_us must be finite 1-D samples at a positive rate")
     result: tuple[IntArray, IntArray] = slope_scr_kernel(x, float(fs), float(min_amplitude_us))
     return result
+
+
+@lru_cache(maxsize=8)
+def clean_eda_design(fs: float) -> tuple[FloatArray, int]:
+    """dsp.eda.clean_eda's low-pass as dsp.filters.sosfiltfilt prepares it (sections, full pad);
+    no sections when clean_eda does not filter at this rate."""
+    if not fs > 2.5 * _LOWPASS_HZ:
+        return np.zeros((0, 6)), 0
+    sos = butter_lowpass_sos(_LOWPASS_HZ, fs)
+    return _prepared(sos.tobytes(), sos.shape[0])
+
+
+@numba.njit(cache=True)
+def skin_kernel(
+    eda: FloatArray, fs: float, lowpass: FloatArray, pad: int, min_amplitude: float
+) -> tuple[float, int]:
+    """(median of clean_eda(eda), number of slope SCRs on it); NaN median if eda is not finite."""
+    for v in eda:
+        if not math.isfinite(v):
+            return np.nan, 0
+    x = eda
+    if lowpass.shape[0] > 0 and eda.shape[0] > 1:
+        x = _sosfiltfilt_kernel(lowpass, eda, min(pad, eda.shape[0] - 1))
+    return np.median(x), slope_scr_kernel(x, fs, min_amplitude)[1].shape[0]

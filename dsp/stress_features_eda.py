@@ -26,14 +26,13 @@ per-patient z-score removes exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import _LOWPASS_HZ, clean_eda, detect_scrs
-from dsp.eda_scr_kernels import slope_scr_indices
-from dsp.filters import _prepared, butter_lowpass_sos, sosfilt
+from dsp.eda import clean_eda, detect_scrs
+from dsp.eda_scr_kernels import clean_eda_design, slope_scr_indices
+from dsp.filters import butter_lowpass_sos, sosfilt
 from dsp.stress_features_eda_kernels import eda_features_kernel
 from dsp.stress_features_kernels import half_recovery_kernel, tonic_kernel
 
@@ -144,7 +143,7 @@ def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict
     dsp.stress_features_eda_kernels; eda_features_reference is its numpy twin)."""
     if not 0 <= start < stop <= traces.tonic_us.size:
         raise ValueError(f"window [{start}, {stop}) outside {traces.tonic_us.size} samples")
-    lowpass, pad = _scr_lowpass(float(fs))
+    lowpass, pad = clean_eda_design(float(fs))
     values = eda_features_kernel(
         np.ascontiguousarray(traces.tonic_us[start:stop], dtype=np.float64),
         np.ascontiguousarray(traces.smoothed_us[start:stop], dtype=np.float64),
@@ -158,16 +157,6 @@ def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict
     if np.isnan(values[0]):  # a non-finite phasic trace: the reference raises the clear error
         return eda_features_reference(traces, fs, start=start, stop=stop)
     return dict(zip(EDA_FEATURES, values.tolist(), strict=True))
-
-
-@lru_cache(maxsize=8)
-def _scr_lowpass(fs: float) -> tuple[FloatArray, int]:
-    """clean_eda's low-pass as dsp.filters.sosfiltfilt prepares it (empty when it does not
-    filter at this rate)."""
-    if not fs > 2.5 * _LOWPASS_HZ:
-        return np.zeros((0, 6)), 0
-    sos = butter_lowpass_sos(_LOWPASS_HZ, fs)
-    return _prepared(sos.tobytes(), sos.shape[0])
 
 
 def eda_features_reference(

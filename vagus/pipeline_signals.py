@@ -19,7 +19,7 @@ import numpy as np
 
 from dsp.buffer import SampleBuffer
 from dsp.eda import clean_eda, detect_scrs, scr_rate_per_min
-from dsp.eda_scr_kernels import slope_scr_indices
+from dsp.eda_scr_kernels import clean_eda_design, skin_kernel
 from dsp.stress_features import HRV_FREQUENCY_WINDOW_S
 from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ
 from dsp.stress_model import QualityInputs
@@ -34,6 +34,7 @@ NS = 1_000_000_000
 NOMINAL_RATE_HZ = {"ecg": 130.0, "acc": 25.0, "eda": 8.0}
 HISTORY_S = HRV_FREQUENCY_WINDOW_S
 LOOKAHEAD_S = ALIGN_S
+_SCR_FLOOR_US = 0.05  # detect_scrs' default min_amplitude_us
 _MIN_SECONDS = 5.0  # a stream with less than this in the window yields no features
 
 
@@ -131,11 +132,14 @@ def window_signals(
 
 def _skin(eda_us: np.ndarray, rate: float) -> dict[str, float | int | None]:
     """Readable SCL and SCR rate of the window's raw EDA (low-passed once for both; the SCRs
-    by detect_scrs' slope detector as one kernel, see _skin_reference)."""
-    clean = clean_eda(eda_us, rate)
-    count = len(slope_scr_indices(clean, rate)[1])
+    in one kernel call: dsp.eda_scr_kernels.skin_kernel; _skin_reference is its twin)."""
+    samples = np.ascontiguousarray(eda_us, dtype=np.float64)
+    lowpass, pad = clean_eda_design(float(rate))
+    level, count = skin_kernel(samples, float(rate), lowpass, pad, _SCR_FLOOR_US)
+    if math.isnan(level) or samples.size == 0:  # the reference raises the clear error
+        return _skin_reference(eda_us, rate)
     return {
-        "scl_us": _finite(float(np.median(clean))),
+        "scl_us": _finite(level),
         "scr_count": count,
         "scr_rate_per_min": 60.0 * count / (len(eda_us) / rate),
     }

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsp.eda import clean_eda, detect_scrs
-from dsp.eda_scr_kernels import slope_scr_indices
+from dsp.eda_scr_kernels import clean_eda_design, skin_kernel, slope_scr_indices
 from dsp.stress_features_eda import model_scrs, model_scrs_reference
 
 
@@ -49,3 +49,14 @@ def test_bad_input_is_a_clear_error() -> None:
         slope_scr_indices(np.array([1.0, np.nan, 2.0]), 4.0)
     with pytest.raises(ValueError, match="positive rate"):
         slope_scr_indices(np.ones(10), 0.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 100_000), st.integers(1, 600), st.sampled_from([2.0, 4.0, 8.0, 32.0]))
+def test_skin_kernel_equals_clean_median_and_detect(seed: int, n: int, fs: float) -> None:
+    eda = _eda(seed, n)
+    clean = clean_eda(eda, fs)
+    lowpass, pad = clean_eda_design(fs)
+    level, count = skin_kernel(eda, fs, lowpass, pad, 0.05)
+    assert level == float(np.median(clean))
+    assert count == len(detect_scrs(clean, fs, prefiltered=True))
