@@ -18,9 +18,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from dsp import stress_features, stress_features_eda
+from dsp import ecg, stress_features, stress_features_eda
 from vagus import (
     pipeline_acc,
+    pipeline_beats,
     pipeline_eda,
     pipeline_eda_kernels,
     pipeline_rr,
@@ -84,6 +85,7 @@ def test_optimised_windows_equal_reference_windows(
     monkeypatch.setattr(
         pipeline_eda, "aligned_traces", pipeline_eda_kernels.aligned_traces_reference
     )
+    monkeypatch.setattr(pipeline_beats, "detect_r_peaks_fused", ecg.detect_r_peaks)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0
