@@ -9,7 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from stream.consumer import EventConsumer
-from stream.events import AnyEvent, StressScore
+from stream.events import AnyEvent, StreamGap, StressScore
 from stream.ids import new_event_id
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
@@ -38,6 +38,21 @@ def stress_score(index: int, producer_id: str = "test") -> StressScore:
         score=0.5,
         method="rule",
         quality="ok",
+    )
+
+
+def stream_gap(second: int, *, producer_id: str, patient_id: str = "p-0000000000a1") -> StreamGap:
+    """A small, valid event stamped ``second`` s into a fixed day: handy for ordering checks."""
+    t = 1_700_000_000_000_000_000 + second * 1_000_000_000
+    return StreamGap(
+        patient_id=patient_id,
+        producer_id=producer_id,
+        gateway_time_ns=t,
+        device_id="d-00000000",
+        stream="ecg",
+        gap_start_ns=t - 1,
+        gap_end_ns=t,
+        reason="disconnected",
     )
 
 

@@ -28,6 +28,7 @@ from stream.settings import KafkaSettings
 from stream.spool import Spool, SpoolSettings
 from stream.spooling_producer import SpoolingProducer
 from tests.conftest import isolated_settings
+from tests.helpers import stream_gap
 from vagus.config import VagusConfig
 from vagus.demo import DEFAULT_RECORDING, create_topics
 from vagus.gateway import Gateway
@@ -51,26 +52,12 @@ class Delivered:
         self.ids.append(event.event_id)
 
 
-def _event(patient: str, second: int) -> StreamGap:
-    t = 1_700_000_000_000_000_000 + second * 1_000_000_000
-    return StreamGap(
-        patient_id=patient,
-        producer_id="outage-test",
-        gateway_time_ns=t,
-        device_id="d-00000000",
-        stream="ecg",
-        gap_start_ns=t - 1,
-        gap_end_ns=t,
-        reason="disconnected",
-    )
-
-
 async def _consume_all(
-    settings: KafkaSettings, expected: set[str], timeout_s: float
+    settings: KafkaSettings, expected: set[str], timeout_s: float, *, topics: list[str]
 ) -> list[Event]:
-    """Read the event topic from the beginning until ``expected`` ids were all seen."""
+    """Read ``topics`` from the beginning until ``expected`` ids were all seen."""
     consumer = AIOKafkaConsumer(
-        settings.topics.for_event(StreamGap),
+        *topics,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=20,
         **settings.client_kwargs(),
@@ -126,7 +113,9 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
         for second_of_stream in range(STREAM_S):
             if second_of_stream == OUTAGE[0]:
                 await producer.flush()
-                before = await _consume_all(settings, set(ledger.ids), 30)
+                before = await _consume_all(
+                    settings, set(ledger.ids), 30, topics=[settings.topics.for_event(StreamGap)]
+                )
                 first.stop()
             if second_of_stream == RESTART_AT:
                 assert producer.broker_reachable is False and len(producer.spool) > 0
@@ -138,14 +127,17 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
             if second_of_stream == OUTAGE[1]:
                 second.start()  # its topics are auto-created as the spool drains (see above)
             for patient in PATIENTS:
-                event = _event(patient, second_of_stream)
+                event = stream_gap(second_of_stream, producer_id="outage-test", patient_id=patient)
                 sent.append(event)
                 await producer.send(event)
             await asyncio.sleep(WALL_PER_STREAM_S)
         await _until_drained(producer, 60)
         assert len(producer.spool) == 0 and producer.broker_reachable
         after = await _consume_all(
-            settings, {e.event_id for e in sent} - {e.event_id for e in before}, 60
+            settings,
+            {e.event_id for e in sent} - {e.event_id for e in before},
+            60,
+            topics=[settings.topics.for_event(StreamGap)],
         )
     finally:
         await producer.stop()
@@ -208,7 +200,9 @@ async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
             elapsed_s = (record.gateway_time_ns - start_ns) / 1e9
             if phase == 0 and elapsed_s >= GATEWAY_OUTAGE[0]:
                 await gateway.producer.flush()
-                before = await _consume_all_topics(settings, set(gateway.ledger.ids()), 30)
+                before = await _consume_all(
+                    settings, set(gateway.ledger.ids()), 30, topics=settings.topics.events()
+                )
                 first.stop()
                 phase = 1
             elif phase == 1 and elapsed_s >= GATEWAY_OUTAGE[1]:
@@ -225,7 +219,7 @@ async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
         assert produced.events == 0 and produced.evicted == 0
         delivered = gateway.ledger.by_topic
         expected_ids = set(gateway.ledger.ids()) - {e.event_id for e in before}
-        after = await _consume_all_topics(settings, expected_ids, 60)
+        after = await _consume_all(settings, expected_ids, 60, topics=settings.topics.events())
     finally:
         await gateway.stop()
         first.stop()
@@ -241,25 +235,3 @@ async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
         f"gateway outage: {len(set(read_ids))} events on {len(delivered)} topics, "
         f"{len(before)} before the outage, {len(after)} after"
     )
-
-
-async def _consume_all_topics(
-    settings: KafkaSettings, expected: set[str], timeout_s: float
-) -> list[Event]:
-    consumer = AIOKafkaConsumer(
-        *settings.topics.events(),
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=20,
-        **settings.client_kwargs(),
-    )
-    await consumer.start()
-    events: list[Event] = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not expected <= {e.event_id for e in events} and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                events.extend(decode_event(r.value) for r in records if r.value is not None)
-    finally:
-        await consumer.stop()
-    return events

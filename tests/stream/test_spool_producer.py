@@ -18,6 +18,7 @@ from stream.settings import KafkaSettings
 from stream.spool import Spool, SpoolSettings
 from stream.spooling_producer import SpoolingProducer
 from tests.conftest import isolated_settings
+from tests.helpers import stream_gap
 from vagus.demo import create_topics
 
 
@@ -27,20 +28,6 @@ class Delivered:
 
     def on_delivered(self, topic: str, event: Event) -> None:
         self.ids.append(event.event_id)
-
-
-def _gap(second: int) -> StreamGap:
-    t = 1_700_000_000_000_000_000 + second * 1_000_000_000
-    return StreamGap(
-        patient_id="p-0000000000a1",
-        producer_id="spool-test",
-        gateway_time_ns=t,
-        device_id="d-00000000",
-        stream="ecg",
-        gap_start_ns=t - 1,
-        gap_end_ns=t,
-        reason="disconnected",
-    )
 
 
 def _producer(settings: KafkaSettings, state: Path, ledger: Delivered) -> SpoolingProducer:
@@ -61,10 +48,11 @@ async def test_unreachable_broker_keeps_events_spooled_across_restarts(tmp_path:
     producer = _producer(settings, tmp_path, ledger)
     await producer.start()
     for second in range(5):
-        await producer.send(_gap(second))
+        await producer.send(stream_gap(second, producer_id="spool-test"))
     await producer.flush()  # returns: the broker is known unreachable, events are on disk
     assert producer.broker_reachable is False and len(producer.spool) == 5
-    await producer.send_and_wait(_gap(5))  # outcomes too: spooled, not blocking forever
+    # outcomes too: spooled, not blocking forever
+    await producer.send_and_wait(stream_gap(5, producer_id="spool-test"))
     await producer.stop(drain_timeout_s=0.2)
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["broker_reachable"] is False and status["spool"]["events"] == 6
@@ -82,7 +70,7 @@ async def test_events_are_delivered_in_order_and_reported(
     ledger = Delivered()
     producer = _producer(kafka, tmp_path, ledger)
     await producer.start()
-    sent = [_gap(second) for second in range(20)]
+    sent = [stream_gap(second, producer_id="spool-test") for second in range(20)]
     for event in sent:
         await producer.send(event)
     await producer.flush()
@@ -118,7 +106,7 @@ async def test_a_dead_forwarder_is_raised_by_flush_not_hidden(
 
     monkeypatch.setattr(producer.spool, "peek", broken_peek)
     await producer.start()
-    await producer.send(_gap(0))
+    await producer.send(stream_gap(0, producer_id="spool-test"))
     await asyncio.sleep(0.2)  # the forwarder's next look at the spool fails
     with pytest.raises(StreamError, match="forwarder failed"):
         await producer.flush()

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from stream.broker import free_loopback_port
-from stream.events import StreamGap
 from stream.settings import KafkaSettings
 from stream.spool import Spool, SpoolSettings
 from stream.spooling_producer import SpoolingProducer
 from tests.conftest import isolated_settings
+from tests.helpers import stream_gap
 from vagus.cli import main
 from vagus.commands.doctor import check_adapter
 from vagus.demo import create_topics
@@ -41,20 +41,6 @@ def _config(tmp_path: Path, bootstrap: str) -> Path:
     return path
 
 
-def _gap(second: int) -> StreamGap:
-    t = 1_700_000_000_000_000_000 + second * 1_000_000_000
-    return StreamGap(
-        patient_id="p-0000000000a1",
-        producer_id="doctor-test",
-        gateway_time_ns=t,
-        device_id="d-00000000",
-        stream="ecg",
-        gap_start_ns=t - 1,
-        gap_end_ns=t,
-        reason="disconnected",
-    )
-
-
 async def _run_gateway_producer(settings: KafkaSettings, state_dir: Path, events: int) -> None:
     """What the gateway does: send through the spool, leave a status file."""
     paths = StatePaths.under(state_dir)
@@ -68,7 +54,7 @@ async def _run_gateway_producer(settings: KafkaSettings, state_dir: Path, events
     )
     await producer.start()
     for second in range(events):
-        await producer.send(_gap(second))
+        await producer.send(stream_gap(second, producer_id="doctor-test"))
     await producer.flush()
     await producer.stop(drain_timeout_s=0.2)
 
