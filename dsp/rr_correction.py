@@ -88,6 +88,13 @@ def time_resolution_ms(rr: FloatArray) -> float:
     return max(float(steps.min()) if steps.size else 0.0, _MIN_QD_MS)
 
 
+def _checked_windows(rr_ms: npt.ArrayLike, *, window_beats: int, median_beats: int) -> FloatArray:
+    """The intervals, checked, once the window lengths are known to make sense."""
+    if window_beats < 3 or median_beats < 1:
+        raise ValueError("window_beats must be >= 3 and median_beats >= 1")
+    return _checked(rr_ms)
+
+
 def _threshold(x: FloatArray, *, alpha: float, half: int, floor: float) -> FloatArray:
     """alpha x quartile deviation of |x| over the centred window, the deviation floored."""
     q1, q3 = rolling_quantiles_kernel(np.abs(x), half, _QUARTILES)
@@ -112,9 +119,7 @@ def detect_rr_artefacts(
     period); by default it is read off the series (time_resolution_ms), which a perfectly
     regular rhythm, or times with sub-sample jitter, would misjudge.
     """
-    rr = _checked(rr_ms)
-    if window_beats < 3 or median_beats < 1:
-        raise ValueError("window_beats must be >= 3 and median_beats >= 1")
+    rr = _checked_windows(rr_ms, window_beats=window_beats, median_beats=median_beats)
     if rr.size < 3:
         return np.zeros(rr.size, dtype=np.int8)
     floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, _MIN_QD_MS)
@@ -141,9 +146,7 @@ def detect_rr_artefacts_reference(
     period); by default it is read off the series (time_resolution_ms), which a perfectly
     regular rhythm, or times with sub-sample jitter, would misjudge.
     """
-    rr = _checked(rr_ms)
-    if window_beats < 3 or median_beats < 1:
-        raise ValueError("window_beats must be >= 3 and median_beats >= 1")
+    rr = _checked_windows(rr_ms, window_beats=window_beats, median_beats=median_beats)
     if rr.size < 3:
         return np.zeros(rr.size, dtype=np.int8)
     half = window_beats // 2

@@ -29,14 +29,14 @@ from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
 from ingest.importers.inline import decoder_for
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
-from ingest.transport.gaps import GAP_MARKER_LABEL
+from ingest.transport.gaps import GAP_MARKER_LABEL, Gap
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, InterventionCommand, InterventionOutcome, LoopDecision
 from stream.settings import KafkaSettings
 from stream.spool import Spool
 from stream.spooling_producer import SpoolingProducer
 from vagus.config import VagusConfig
-from vagus.gateway_stats import GapDetail, GatewayStats, Ledger
+from vagus.gateway_stats import GatewayStats, Ledger
 from vagus.pipeline import ClosedWindow, FeaturePipeline
 from vagus.state_paths import StatePaths
 
@@ -181,7 +181,7 @@ class Gateway:
     def _mark_gap(self, marker: Marker) -> None:
         """Tell the pipeline which data is missing, so no interval or filter spans the hole."""
         try:
-            gap = msgspec.json.decode(marker.detail, type=GapDetail)
+            gap = msgspec.json.decode(marker.detail, type=Gap)
             self.pipeline.mark_gap(gap.stream, gap.start_ns, gap.end_ns, device_id=gap.device_id)
         except (msgspec.DecodeError, ValueError) as exc:
             self.stats.bad_gap_markers += 1

@@ -1,4 +1,4 @@
-"""What a gateway has seen and sent: its counters, the broker's acknowledgements, gap details.
+"""What a gateway has seen and sent: its counters and the broker's acknowledgements.
 
 Kept apart from :mod:`vagus.gateway` so the summary, `vagus doctor` and tests read them without
 the gateway's machinery.
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
-
-import msgspec
 
 from ingest.recording import Marker
 from stream.events import Event, InterventionCommand, InterventionOutcome
@@ -46,12 +44,3 @@ class GatewayStats:
     handled_command_ids: list[str] = field(default_factory=list)
     lockstep_timeouts: int = 0
     bad_gap_markers: int = 0
-
-
-class GapDetail(msgspec.Struct, frozen=True):
-    """The JSON detail of a ``gap`` marker (ingest.transport.gaps.Gap; docs/devices.md)."""
-
-    device_id: str
-    stream: str
-    start_ns: int
-    end_ns: int

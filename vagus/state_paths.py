@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from vagus.config import VagusConfig
+from vagus.config import LiveSettings, VagusConfig
 
-DEFAULT_STATE_DIR = "~/.local/state/vagus"
+DEFAULT_STATE_DIR = LiveSettings().state_dir
 STATUS_FILE = "gateway-status.json"
 
 
@@ -25,8 +24,7 @@ class StatePaths:
 
 
 def state_paths(config: VagusConfig) -> StatePaths:
-    """``[live] state_dir`` when the configuration has one, else the default; ``[spool]
-    directory`` overrides the spool's place."""
-    live: Any = getattr(config, "live", None)
-    state_dir = Path(getattr(live, "state_dir", DEFAULT_STATE_DIR)).expanduser()
+    """``[live] state_dir`` (``DEFAULT_STATE_DIR`` unless configured); ``[spool] directory``
+    overrides the spool's place."""
+    state_dir = Path(config.live.state_dir).expanduser()
     return StatePaths.under(state_dir, config.spool.directory)

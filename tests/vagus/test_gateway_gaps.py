@@ -52,7 +52,8 @@ async def test_a_gap_marker_is_handed_to_the_pipeline(tmp_path: Path) -> None:
     [
         "not json",
         '{"device_id": "d-abcdefgh", "stream": "ecg"}',
-        '{"device_id": "d-abcdefgh", "stream": "ecg", "start_ns": 5, "end_ns": 5}',
+        '{"device_id": "d-abcdefgh", "stream": "ecg", "start_ns": 5, "end_ns": 5, '
+        '"reason": "disconnected"}',
     ],
 )
 async def test_an_unreadable_gap_marker_is_counted_and_logged_not_fatal(

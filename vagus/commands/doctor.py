@@ -58,14 +58,13 @@ def check_adapter(sysfs: Path = SYSFS_BLUETOOTH) -> dict[str, Any]:
 
 def check_devices(config: VagusConfig) -> list[dict[str, Any]]:
     """Configured devices by profile and how they are matched; never the address or label."""
-    devices: list[Any] = list(getattr(config, "devices", []))
     return [
         {
             "index": index,
-            "profile": str(getattr(device, "profile", "?")),
-            "matched_by": "address" if getattr(device, "address", None) else "name_prefix",
+            "profile": device.profile,
+            "matched_by": "address" if device.address else "name_prefix",
         }
-        for index, device in enumerate(devices, start=1)
+        for index, device in enumerate(config.devices, start=1)
     ]
 
 
