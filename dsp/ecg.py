@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dsp import ecg_params as p
+from dsp.ecg_fused import fused_r_peaks
 from dsp.ecg_kernels import (
     _decide_kernel,
     _energy_kernel,
@@ -35,6 +37,7 @@ __all__ = [
     "block_means_reference",
     "decide_reference",
     "detect_r_peaks",
+    "detect_r_peaks_reference",
     "energy_reference",
     "local_peaks_reference",
     "refine_kernel",
@@ -45,15 +48,15 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_BAND_HZ = (5.0, 15.0)  # where QRS energy dominates P/T waves and baseline wander
-_INTEGRATION_S = 0.150  # about one QRS width
-_CANDIDATE_HALF_S = 0.100  # candidates are maxima of the integrated signal within +-100 ms
-_REFRACTORY_S = 0.250  # no second beat this soon: faster than 240 bpm is not a heart
-_T_WAVE_S = 0.360  # within this, a low-slope candidate is taken for a T wave
-_SEARCH_HALF_S = 0.075  # from the integrated peak to the band-passed extremum
-_REFINE_HALF_S = 0.050  # from there to the R wave itself
-_DETECTION_HZ = 120.0  # detection runs at fs // this-fold block means (see _coarse)
-_STALE_S = 4.0  # this long without a beat and the levels restart (see _decide_kernel)
+_BAND_HZ = p.BAND_HZ
+_INTEGRATION_S = p.INTEGRATION_S
+_CANDIDATE_HALF_S = p.CANDIDATE_HALF_S
+_REFRACTORY_S = p.REFRACTORY_S
+_T_WAVE_S = p.T_WAVE_S
+_SEARCH_HALF_S = p.SEARCH_HALF_S
+_REFINE_HALF_S = p.REFINE_HALF_S
+_DETECTION_HZ = p.DETECTION_HZ
+_STALE_S = p.STALE_S
 
 
 def _initial_levels(mwi: FloatArray, fs: float) -> tuple[float, float]:
@@ -116,8 +119,18 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) ->
     is the record's dominant QRS polarity (so inverted leads are handled). Above 240 Hz the
     detection runs on block means at 120-240 Hz (see _coarse) and only the final placement uses
     every sample: 3-8x less filtering for clinical rates, the same beats within a sample or two.
-    full_rate=True detects at fs throughout: slower, and the reference the tests compare with.
+    full_rate=True detects at fs throughout: slower, and what the tests compare the coarse
+    detection with. All steps run in one kernel call (dsp.ecg_fused);
+    detect_r_peaks_reference is the same steps as numpy glue, and the tests hold them equal.
     """
+    x = _checked(ecg, fs)
+    if x.size < int(fs):
+        return np.zeros(0, dtype=np.int64)
+    return fused_r_peaks(x, float(fs), full_rate=full_rate)
+
+
+def _checked(ecg: npt.ArrayLike, fs: float) -> FloatArray:
+    """The ECG as contiguous float64, or the clear error for input no detector can use."""
     x = np.ascontiguousarray(ecg, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError("ecg must be one-dimensional")
@@ -125,6 +138,12 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) ->
         raise ValueError(f"sampling rate {fs} Hz is too low for QRS detection")
     if not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):  # one pass when all is well
         raise ValueError("ecg contains NaN or infinite samples")
+    return x
+
+
+def detect_r_peaks_reference(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) -> IntArray:
+    """numpy twin of detect_r_peaks: the same steps as separate filter and kernel calls."""
+    x = _checked(ecg, fs)
     if x.size < int(fs):
         return np.zeros(0, dtype=np.int64)
     coarse, factor = _coarse(x, fs, full_rate=full_rate)

@@ -1,7 +1,7 @@
 """R-peaks found once per new stretch of ECG, never joined across a gap.
 
 Re-detecting the whole 180 s look-back every 10 s hop did the same work ~18 times over. The
-tracker instead runs dsp.ecg.detect_r_peaks (as one kernel call: dsp.ecg_fused) on the new
+tracker instead runs dsp.ecg.detect_r_peaks (one kernel call: dsp.ecg_fused) on the new
 samples plus OVERLAP_S of already-seen ECG before them (so the filters and Pan-Tompkins levels
 have settled at the seam) and TAIL_S after (so filter edges do not move the last beats), and
 keeps only the beats after the ones it already has. A beat near the seam that both runs find
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.buffer import SampleBuffer
-from dsp.ecg_fused import detect_r_peaks_fused
+from dsp.ecg import detect_r_peaks
 
 NS = 1_000_000_000
 OVERLAP_S = 8.0
@@ -117,7 +117,7 @@ class BeatTracker:
         for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), times.size], strict=True):
             if times[hi - 1] < done - REFRACTORY_NS or times[lo] >= until_ns:
                 continue  # a run wholly seen before, or wholly after this update
-            peaks = detect_r_peaks_fused(values[lo:hi, 0], fs)
+            peaks = detect_r_peaks(values[lo:hi, 0], fs)
             found.append(times[lo:hi][peaks])
         self._accept(np.concatenate(found) if found else self.beats_ns[:0], done, until_ns)
         self._done_ns = until_ns

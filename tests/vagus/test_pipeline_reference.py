@@ -85,7 +85,7 @@ def test_optimised_windows_equal_reference_windows(
     monkeypatch.setattr(
         pipeline_eda, "aligned_traces", pipeline_eda_kernels.aligned_traces_reference
     )
-    monkeypatch.setattr(pipeline_beats, "detect_r_peaks_fused", ecg.detect_r_peaks)
+    monkeypatch.setattr(pipeline_beats, "detect_r_peaks", ecg.detect_r_peaks_reference)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0
