@@ -8,6 +8,9 @@ Phases, all with one `vagus closedloop` worker process:
    produced as fast as possible; events per second = events / time until the last decision;
 3. latency: events sent at a steady rate; latency = stress event produced -> its decision read.
 
+The worker's CPU time per event in phase 2 is printed too: unlike throughput it barely moves
+with other load on the machine, so it is the figure to compare two versions of the worker by.
+
 Usage: .venv/bin/python bench/closedloop_bench.py [--patients 100] [--events 20000] [--json]
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -82,6 +86,19 @@ def make_events(patients: int, total: int, tag: str) -> list[StressEpisode | Str
     return events
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere).
+
+    Throughput on a shared machine moves with other load; the worker's CPU time per event
+    does much less, so it is the figure to compare changes with.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reference_rate(events: list[StressEpisode | StressScore]) -> float:
     states: dict[str, PatientLoopState] = {}
     started = time.perf_counter()
@@ -136,7 +153,7 @@ async def collect(kafka: KafkaSettings, wanted: set[str], timeout_s: float) -> d
     return arrived
 
 
-async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, float | int]:
+async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, float | int | None]:
     broker = EmbeddedBroker() if bootstrap is None else None
     address = broker.start() if broker is not None else str(bootstrap)
     kafka = KafkaSettings(topic_prefix=f"bench{uuid.uuid4().hex[:8]}").for_embedded_broker(address)
@@ -157,11 +174,18 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
 
         burst = make_events(patients, total, "burst")
         reference = reference_rate(make_events(patients, total, "ref"))
+        cpu_before = cpu_seconds(worker.pid)
         started = time.time_ns()
         await produce(kafka, burst)
         arrived = await collect(kafka, {e.event_id for e in burst}, 600)
         elapsed_s = (max(arrived[e.event_id] for e in burst) - started) / 1e9
         events_per_s = len(burst) / elapsed_s
+        cpu_after = cpu_seconds(worker.pid)
+        cpu_us_per_event = (
+            None
+            if cpu_before is None or cpu_after is None
+            else round((cpu_after - cpu_before) / len(burst) * 1e6, 1)
+        )
 
         paced = make_events(patients, min(total, 3000), "paced")
         reading = asyncio.create_task(collect(kafka, {e.event_id for e in paced}, 120))
@@ -175,6 +199,7 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
             "events_per_s": round(events_per_s, 1),
             "engine_events_per_s": round(reference, 1),
             "worker_vs_engine_ratio": round(events_per_s / reference, 4),
+            "worker_cpu_us_per_event": cpu_us_per_event,
             "paced_rate_per_s": PACED_RATE_PER_S,
             "p50_ms": round(float(np.percentile(latencies, 50)), 2),
             "p99_ms": round(float(np.percentile(latencies, 99)), 2),

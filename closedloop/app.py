@@ -10,9 +10,11 @@ account for (at-least-once, nothing triggered twice: see docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -23,7 +25,7 @@ from closedloop.policy_store import read_topic
 from closedloop.state_store import STATE_SUFFIX, read_partition
 from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
-from closedloop.transport import TunedApp, faust_credentials
+from closedloop.transport import QuietMonitor, TunedApp, faust_credentials
 from closedloop.transport import register as register_transport
 from stream.codec import encode_event
 from stream.events import Event, PolicySnapshot, PolicyVersion
@@ -32,11 +34,17 @@ from stream.settings import KafkaSettings
 
 __all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker"]
 
+log = logging.getLogger(__name__)
+
 #: The topics the worker consumes (by suffix).
 INPUT_SUFFIXES = ("stress", "outcomes", "sleep", "quality", "policy", "features")
 #: Snapshots are written in groups: after this many changed patients, or this often.
 PERSIST_EVERY = 200
 PERSIST_INTERVAL_S = 0.25
+#: faust consumes in a thread of its own. With Python's default 5 ms switch interval, each
+#: socket write of the producer (which releases the GIL) can leave the deciding thread waiting
+#: that long to get it back; 0.5 ms bounds the wait.
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class ClosedLoopWorker:
@@ -62,7 +70,8 @@ class ClosedLoopWorker:
         self.handler = EventHandler(self.table, producer_id=self.producer_id)
         self._persisting = asyncio.Lock()
         self.gate = MessageGate(consumer_id=self.producer_id)
-        self._topics: dict[str, Any] = {}
+        self._crash: asyncio.Future[None] | None = None
+        self._partitions: dict[tuple[str, bytes], int] = {}
         register_transport()
         self.app = TunedApp(
             app_id,
@@ -81,6 +90,7 @@ class ClosedLoopWorker:
             broker_commit_interval=0.5,
             producer_acks=-1,
             producer_linger=0.005,
+            Monitor=QuietMonitor,
         )
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         inputs = self.app.topic(
@@ -93,6 +103,7 @@ class ClosedLoopWorker:
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(0.5)(self._write_stats)
         self.app.timer(PERSIST_INTERVAL_S)(self._persist)
+        self.app.timer(60.0)(self._forget_partitions)
 
     async def _decide(self, stream: Any) -> None:
         async for record in stream.events():
@@ -158,9 +169,9 @@ class ClosedLoopWorker:
             if not pending:
                 return
             await self.app.producer.flush()
-            topic = self._topic(self.settings.topics.name(STATE_SUFFIX))
+            topic = self.settings.topics.name(STATE_SUFFIX)
             for patient, saved in pending:
-                await topic.send(key=patient.encode("ascii"), value=saved)
+                await self._produce(topic, patient.encode("ascii"), saved)
 
     async def load_policies(self) -> None:
         """Read every published policy version before deciding anything (restarts included)."""
@@ -168,21 +179,46 @@ class ClosedLoopWorker:
             if isinstance(event, PolicyVersion):
                 self.table.apply_policy(event)
 
-    def _topic(self, name: str) -> Any:
-        """One faust topic object per name: building one per message costs more than the send."""
-        topic = self._topics.get(name)
-        if topic is None:
-            topic = self._topics[name] = self.app.topic(
-                name, value_serializer="raw", key_serializer="raw"
-            )
-        return topic
-
     async def _send(self, event: Event) -> None:
         topic_name = self.settings.topics.for_event(type(event))
-        topic = self._topic(topic_name)
-        # Queued, not awaited one by one: _persist and faust's commit both flush first.
-        await topic.send(key=event.patient_id.encode("ascii"), value=encode_event(event))
+        await self._produce(topic_name, event.patient_id.encode("ascii"), encode_event(event))
         self.stats.record_produced(topic_name, event)
+
+    async def _produce(self, topic: str, key: bytes, value: bytes) -> None:
+        """Queue one record on faust's producer, not awaited one by one.
+
+        faust's own Topic.send wraps each record in channel and future objects that cost more
+        than the send itself; the producer underneath is the same one faust flushes before it
+        commits offsets, and _persist flushes it before any snapshot. A record the producer
+        finally fails to deliver stops the worker: its inputs are then not committed and run
+        again after the restart, with the same output ids.
+        """
+        partition = self._partitions.get((topic, key))
+        delivery = await self.app.producer.send(topic, key, value, partition, None, None)
+        future = cast("asyncio.Future[Any]", delivery)
+        future.add_done_callback(self._on_delivered)
+        if partition is None:
+            future.add_done_callback(lambda done: self._remember_partition(topic, key, done))
+
+    def _remember_partition(self, topic: str, key: bytes, delivery: asyncio.Future[Any]) -> None:
+        """Keep where the producer's partitioner put a key: hashing it per record is costly.
+
+        The cache is emptied by :meth:`_forget_partitions`, so a topic that gains partitions is
+        partitioned by the producer again within a minute.
+        """
+        if not delivery.cancelled() and delivery.exception() is None:
+            self._partitions[topic, key] = delivery.result().partition
+
+    async def _forget_partitions(self) -> None:
+        self._partitions.clear()
+
+    def _on_delivered(self, delivery: asyncio.Future[Any]) -> None:
+        error = None if delivery.cancelled() else delivery.exception()
+        if error is None:
+            return
+        self.stats.failed_deliveries += 1
+        log.error("an output was not delivered, stopping: %r", error)
+        self._crash = asyncio.ensure_future(self.app.crash(error))
 
     async def _write_stats(self) -> None:
         self.write_stats()
@@ -193,6 +229,7 @@ class ClosedLoopWorker:
 
     def run(self) -> None:
         """Run the worker until SIGINT or SIGTERM; faust handles both gracefully."""
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         asyncio.run(self.load_policies())
         worker = faust.Worker(self.app, loglevel="warning", quiet=True)
         try:

@@ -28,6 +28,8 @@ class LoopStats:
     duplicates: int = 0
     dead_lettered: int = 0
     commands: int = 0
+    #: Outputs the producer finally failed to deliver (each stops the worker).
+    failed_deliveries: int = 0
 
     def record_admitted(self, event: Event) -> None:
         self.admitted += 1

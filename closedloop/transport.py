@@ -1,9 +1,12 @@
-"""A faust Kafka transport whose consumer's fetch wait is configurable.
+"""A faust Kafka transport tuned for one small event per message. Scheme: ``vagus-kafka://``.
 
-faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` fixed. A real Kafka answers a
-fetch as soon as data arrives, so that only bounds idle polling; the embedded development broker
-holds every fetch for the full wait, which would add up to 1.5 s to each decision. This transport
-sets the wait from :class:`stream.settings.KafkaSettings` instead. Scheme: ``vagus-kafka://``.
+- faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` fixed. A real Kafka
+  answers a fetch as soon as data arrives, so that only bounds idle polling; the embedded
+  development broker holds every fetch for the full wait, which would add up to 1.5 s to each
+  decision. This transport sets the wait from :class:`stream.settings.KafkaSettings` instead.
+- faust's fetch loop races each message's hand-over to the stream against a flow suspension,
+  with four tasks per message; the hand-over almost never waits, so it runs inline here and
+  only a hand-over that has to wait joins faust's race (see :mod:`closedloop.inline`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import os
 from typing import Any
 
 import faust
+from faust.sensors import Monitor
 from faust.transport import drivers
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 
+from closedloop.inline import start_inline, waits_on
 from stream.settings import KafkaSettings
 
 SCHEME = "vagus-kafka"
@@ -24,6 +30,36 @@ class TunedApp(faust.App):
     """A faust app that carries the consumer fetch wait for :class:`Transport` to apply."""
 
     fetch_max_wait_ms: int = 1500
+
+
+class QuietMonitor(Monitor):
+    """faust's monitor without its per-message statistics, which only its web views read.
+
+    Offsets and commits are still tracked (the consumer reads them back); the per-event hooks
+    cost more than deciding on a stress score.
+    """
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> Any:
+        return None
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_send_initiated(
+        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
+    ) -> Any:
+        return None
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        return None
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -39,6 +75,17 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:  # noqa: ASYNC109
+        """faust's race, except for its per-message ``(deliver, suspend_flow.wait())`` call."""
+        if timeout is None and len(coros) == 2 and waits_on(coros[1], self.suspend_flow):
+            delivery, suspension = coros
+            suspension.close()
+            started = start_inline(delivery)
+            if started.finished:
+                return WaitResults([delivery], [started.result], False)
+            return await super().wait_first(started.rest(), self.suspend_flow.wait())
+        return await super().wait_first(*coros, timeout=timeout)
 
 
 class Transport(faust_aiokafka.Transport):
