@@ -25,6 +25,7 @@ from vagus.commands import (
     record,
     recording,
     replay,
+    resonance,
     services,
 )
 from vagus.commands.common import Handlers
@@ -36,6 +37,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     recording,
     services,
     policy,
+    resonance,
     model_cli,
     importing,
     devices,
