@@ -26,11 +26,42 @@ def _sorted_quantile(s: FloatArray, m: int, q: float) -> float:
 
 
 @numba.njit(cache=True)
-def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatArray:
-    """Quantiles qs of x over the centred window [i-half, i+half], clipped at the ends.
+def _lower_bound(buf: FloatArray, m: int, v: float) -> int:
+    """First index k < m with buf[k] >= v (buf[:m] sorted)."""
+    lo, hi = 0, m
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if buf[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
-    Keeps the window sorted and moves it one sample at a time (insertion and deletion by
-    shifting), O(n * window) instead of sorting every window.
+
+@numba.njit(cache=True)
+def _replace_sorted(buf: FloatArray, m: int, old: float, new: float) -> None:
+    """buf[:m] sorted, with one copy of old (present) swapped for new: elements move only
+    between the two positions, not from each to the end."""
+    j = _lower_bound(buf, m, old)
+    if new >= old:
+        while j + 1 < m and buf[j + 1] < new:
+            buf[j] = buf[j + 1]
+            j += 1
+    else:
+        while j > 0 and buf[j - 1] > new:
+            buf[j] = buf[j - 1]
+            j -= 1
+    buf[j] = new
+
+
+@numba.njit(cache=True)
+def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatArray:
+    """Quantiles qs of finite x over the centred window [i-half, i+half], clipped at the ends.
+
+    Keeps the window sorted and moves it one sample at a time (the leaving value replaced by
+    the entering one where both move, plain insertion or deletion at the ends), O(n * window)
+    instead of sorting every window. A sorted window is the same array however it was built,
+    so the quantiles equal np.quantile's.
     """
     n = x.shape[0]
     out = np.empty((qs.shape[0], n))
@@ -40,6 +71,10 @@ def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatA
     hi_in = 0
     for i in range(n):
         lo, hi = max(0, i - half), min(n, i + half + 1)
+        while lo_in < lo and hi_in < hi:  # one leaves, one enters
+            _replace_sorted(buf, m, x[lo_in], x[hi_in])
+            lo_in += 1
+            hi_in += 1
         while hi_in < hi:  # insert x[hi_in]
             v = x[hi_in]
             k = m
@@ -50,10 +85,7 @@ def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatA
             m += 1
             hi_in += 1
         while lo_in < lo:  # delete x[lo_in]
-            v = x[lo_in]
-            k = 0
-            while buf[k] != v:
-                k += 1
+            k = _lower_bound(buf, m, x[lo_in])
             for t in range(k, m - 1):
                 buf[t] = buf[t + 1]
             m -= 1

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from dsp.buffer import SampleBuffer
 from dsp.ecg import detect_r_peaks
+from vagus.pipeline_beat_kernels import accept_kernel, jump_steps_kernel
 
 NS = 1_000_000_000
 OVERLAP_S = 8.0
@@ -87,7 +88,7 @@ class GapLog:
 def note_jumps(gaps: GapLog, times: IntArray, fs: float) -> None:
     """Log every step between consecutive sample times long enough to be a gap."""
     limit = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
-    for i in np.flatnonzero(np.diff(times) > limit).tolist():
+    for i in jump_steps_kernel(times, limit).tolist():
         gaps.add(int(times[i]), int(times[i + 1]))
 
 
@@ -124,15 +125,13 @@ class BeatTracker:
 
     def _accept(self, candidates: IntArray, done: int, until_ns: int) -> None:
         """Keep the candidates in [done - refractory, until) after the last kept beat."""
-        new = candidates[(candidates >= done - REFRACTORY_NS) & (candidates < until_ns)]
-        kept: list[int] = []
-        last = int(self.beats_ns[-1]) if self.beats_ns.size else None
-        for beat in new.tolist():
-            if last is None or beat > last + REFRACTORY_NS:
-                kept.append(beat)
-                last = beat
-        if kept:
-            self.beats_ns = np.concatenate((self.beats_ns, np.asarray(kept, dtype=np.int64)))
+        has_last = self.beats_ns.size > 0
+        last = int(self.beats_ns[-1]) if has_last else 0
+        kept = accept_kernel(
+            candidates, done - REFRACTORY_NS, until_ns, last, has_last, REFRACTORY_NS
+        )
+        if kept.size:
+            self.beats_ns = np.concatenate((self.beats_ns, kept))
 
     def between(self, start_ns: int, end_ns: int) -> tuple[IntArray, BoolArray]:
         """Beats in [start_ns, end_ns) and, per interval between them, whether it is real."""

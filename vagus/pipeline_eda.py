@@ -4,8 +4,9 @@ The training script ran its causal filters (dsp.stress_features_eda, steps 1-2) 
 recording. Re-running them over each window's 186 s of history cost a fifth of the gateway's
 time and restarted them in steady state every window; here they run once over each new sample,
 carrying the filter state, so every window sees the same continuous traces the training CSV
-was cut from. After a gap (marked, or a jump in sample times) the filters restart in steady
-state on the first sample after it: data on either side is never joined.
+was cut from (both filters in one kernel call: vagus.pipeline_eda_kernels.eda_run_kernel).
+After a gap (marked, or a jump in sample times) the filters restart in steady state on the
+first sample after it: data on either side is never joined.
 
 Per window only the aligned slices are cut, and SCRs are searched on the phasic trace from
 SCR_LOOKBACK_S before the window (the old code searched from 180 s before: onsets of responses
@@ -22,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.buffer import SampleBuffer
-from dsp.filters import butter_lowpass_sos, sosfilt_stateful
+from dsp.filters import butter_lowpass_sos
 from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
 from vagus.pipeline_beats import NS, GapLog, note_jumps
-from vagus.pipeline_eda_kernels import aligned_traces
+from vagus.pipeline_eda_kernels import aligned_traces, eda_run_kernel
 
 SCR_LOOKBACK_S = 30.0
 FloatArray = npt.NDArray[np.float64]
@@ -56,29 +57,44 @@ class EdaTraceTracker:
         times, values = buffer.window(after, until_ns)
         if times.size == 0:
             return
-        x = values[:, 0]
-        if not np.all(np.isfinite(x)):
+        x = np.ascontiguousarray(values[:, 0])
+        if not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):  # one pass when all is well
             raise ValueError("EDA contains NaN or infinite samples")
-        note_jumps(self.gaps, np.concatenate((self.times[-1:], times)), self.fs)
+        joined = np.concatenate((self.times[-1:], times))
+        note_jumps(self.gaps, joined, self.fs)
         if self.times.size:  # step i of joined ends at times[i]
-            restarts = np.flatnonzero(self.gaps.spans(np.concatenate((self.times[-1:], times))))
+            restarts = np.flatnonzero(self.gaps.spans(joined))
         else:
             restarts = np.append(0, np.flatnonzero(self.gaps.spans(times)) + 1)
-        bounds = sorted({0, *restarts.tolist(), times.size})
+        if restarts.size == 0:  # the usual case: one run continuing the last one
+            smoothed, tonic = self._run(x, restart=False)
+        else:
+            smoothed, tonic = self._runs(x, restarts)
+        self.times = np.concatenate((self.times, times))
+        self.smoothed = np.concatenate((self.smoothed, smoothed))
+        self.tonic = np.concatenate((self.tonic, tonic))
+
+    def _runs(self, x: FloatArray, restarts: IntArray) -> tuple[FloatArray, FloatArray]:
+        """The runs between restarts, each restarted in steady state (eda_traces' rule)."""
+        bounds = sorted({0, *restarts.tolist(), x.size})
         starts = set(restarts.tolist())
         pieces_s, pieces_t = [], []
         for lo, hi in itertools.pairwise(bounds):
-            if lo in starts:  # steady state on the run's first sample (eda_traces' rule)
-                self._base = float(x[lo])
-                self._zi_smooth[:] = 0.0
-                self._zi_tonic[:] = 0.0
-            smoothed = sosfilt_stateful(self._smooth_sos, x[lo:hi] - self._base, self._zi_smooth)
-            pieces_t.append(sosfilt_stateful(self._tonic_sos, smoothed, self._zi_tonic))
-            pieces_s.append(smoothed + self._base)
-            pieces_t[-1] += self._base
-        self.times = np.concatenate((self.times, times))
-        self.smoothed = np.concatenate((self.smoothed, *pieces_s))
-        self.tonic = np.concatenate((self.tonic, *pieces_t))
+            smoothed, tonic = self._run(x[lo:hi], restart=lo in starts)
+            pieces_s.append(smoothed)
+            pieces_t.append(tonic)
+        return np.concatenate(pieces_s), np.concatenate(pieces_t)
+
+    def _run(self, x: FloatArray, *, restart: bool) -> tuple[FloatArray, FloatArray]:
+        """Both filters over x, continued, or restarted in steady state on x's first sample."""
+        if restart:
+            self._base = float(x[0])
+            self._zi_smooth[:] = 0.0
+            self._zi_tonic[:] = 0.0
+        x = np.ascontiguousarray(x)
+        return eda_run_kernel(
+            x, self._base, self._smooth_sos, self._zi_smooth, self._tonic_sos, self._zi_tonic
+        )
 
     def features(self, *, start: int, end: int) -> dict[str, float]:
         """The 17 EDA features of [start, end) on the aligned traces (see eda_features)."""

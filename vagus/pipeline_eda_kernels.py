@@ -1,4 +1,9 @@
-"""A window's aligned EDA traces cut from the carried ones in one numba call.
+"""A window's aligned EDA traces cut from the carried ones, and the traces extended, in one
+numba call each.
+
+EdaTraceTracker.update ran the smoothing and tonic filters over each window's new samples with
+about ten numpy calls (base subtraction, two stateful filters, base additions); eda_run_kernel
+does the same arithmetic in one call, eda_run_reference keeps the numpy glue.
 
 EdaTraceTracker.features cut the smoothed and tonic traces ALIGN_S ahead (padding past their end
 with the last value), differentiated the smoothed trace for the phasic one and zero-padded it:
@@ -12,6 +17,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from dsp.filters import _sosfilt_kernel, sosfilt_stateful
 from dsp.stress_features_eda import EdaTraces
 
 FloatArray = npt.NDArray[np.float64]
@@ -82,3 +88,33 @@ def aligned_traces_reference(  # noqa: PLR0917 - mirrors the kernel
     phasic = np.concatenate((phasic[: last - lo], np.zeros(shift)))
     phasic = np.concatenate((phasic, np.zeros(last - lo + shift - phasic.size)))
     return EdaTraces(aligned(smoothed, lo, last), aligned(tonic, lo, last), phasic)
+
+
+@numba.njit(cache=True)
+def eda_run_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    x: FloatArray,
+    base: float,
+    smooth_sos: FloatArray,
+    zi_smooth: FloatArray,
+    tonic_sos: FloatArray,
+    zi_tonic: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """(smoothed, tonic) of x: both causal filters continued from (and updating) their states,
+    run on x - base and shifted back by base."""
+    smoothed = _sosfilt_kernel(smooth_sos, x - base, zi_smooth)
+    tonic = _sosfilt_kernel(tonic_sos, smoothed, zi_tonic)
+    return smoothed + base, tonic + base
+
+
+def eda_run_reference(  # noqa: PLR0917 - mirrors the kernel
+    x: FloatArray,
+    base: float,
+    smooth_sos: FloatArray,
+    zi_smooth: FloatArray,
+    tonic_sos: FloatArray,
+    zi_tonic: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """numpy twin of eda_run_kernel (EdaTraceTracker.update's former glue)."""
+    smoothed = sosfilt_stateful(smooth_sos, x - base, zi_smooth)
+    tonic = sosfilt_stateful(tonic_sos, smoothed, zi_tonic)
+    return smoothed + base, tonic + base

@@ -57,6 +57,21 @@ def test_rolling_quantiles_kernel_matches_reference(x: FloatArray, half: int) ->
     )
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=arrays(np.int64, st.integers(1, 400), elements=st.integers(0, 12)),
+    half=st.integers(0, 60),
+)
+def test_rolling_quantiles_with_many_ties(steps: npt.NDArray[np.int64], half: int) -> None:
+    """Intervals of a 130 Hz strap are whole sample periods: most windows hold equal values,
+    which the sorted window must replace one copy at a time."""
+    x: FloatArray = steps.astype(np.float64) * (1000.0 / 130.0)
+    qs = np.array([0.25, 0.5, 0.75])
+    np.testing.assert_allclose(
+        rolling_quantiles_kernel(x, half, qs), rolling_quantiles_reference(x, half, qs), rtol=1e-12
+    )
+
+
 @settings(max_examples=60, deadline=None)
 @given(x=finite_rr)
 def test_subspace_kernel_matches_reference(x: FloatArray) -> None:

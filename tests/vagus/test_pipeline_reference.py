@@ -21,6 +21,7 @@ import pytest
 from dsp import ecg, stress_features, stress_features_eda
 from vagus import (
     pipeline_acc,
+    pipeline_beat_kernels,
     pipeline_beats,
     pipeline_eda,
     pipeline_eda_kernels,
@@ -86,6 +87,11 @@ def test_optimised_windows_equal_reference_windows(
         pipeline_eda, "aligned_traces", pipeline_eda_kernels.aligned_traces_reference
     )
     monkeypatch.setattr(pipeline_beats, "detect_r_peaks", ecg.detect_r_peaks_reference)
+    monkeypatch.setattr(
+        pipeline_beats, "jump_steps_kernel", pipeline_beat_kernels.jump_steps_reference
+    )
+    monkeypatch.setattr(pipeline_beats, "accept_kernel", pipeline_beat_kernels.accept_reference)
+    monkeypatch.setattr(pipeline_eda, "eda_run_kernel", pipeline_eda_kernels.eda_run_reference)
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0

@@ -1,0 +1,64 @@
+"""The trackers' glue kernels equal their plain twins (vagus.pipeline_beat_kernels) and the
+EDA run kernel equals its numpy glue (vagus.pipeline_eda_kernels)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from dsp.filters import butter_lowpass_sos
+from vagus.pipeline_beat_kernels import (
+    accept_kernel,
+    accept_reference,
+    jump_steps_kernel,
+    jump_steps_reference,
+)
+from vagus.pipeline_eda_kernels import eda_run_kernel, eda_run_reference
+
+steps_ns = arrays(np.int64, st.integers(0, 300), elements=st.integers(1, 3_000_000_000))
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=steps_ns, limit=st.floats(1e6, 2e9))
+def test_jump_steps_equal_reference(steps: np.ndarray, limit: float) -> None:
+    times = 1_700_000_000 * 10**9 + np.cumsum(steps)
+    np.testing.assert_array_equal(
+        jump_steps_kernel(times, limit), jump_steps_reference(times, limit)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=steps_ns,
+    first=st.integers(0, 10**10),
+    span=st.integers(0, 10**11),
+    last=st.integers(-(10**10), 10**11),
+    has_last=st.booleans(),
+    gap=st.integers(0, 10**9),
+)
+def test_accept_equals_reference(
+    steps: np.ndarray, first: int, span: int, last: int, has_last: bool, gap: int
+) -> None:
+    candidates = np.cumsum(steps)
+    ours = accept_kernel(candidates, first, first + span, last, has_last, gap)
+    theirs = accept_reference(candidates, first, first + span, last, has_last, gap)
+    np.testing.assert_array_equal(ours, theirs)
+    assert np.all(np.diff(ours) > gap)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 200), fs=st.sampled_from([4.0, 8.0, 32.0]))
+def test_eda_run_equals_reference(seed: int, n: int, fs: float) -> None:
+    rng = np.random.default_rng(seed)
+    x = 4.0 + np.cumsum(rng.normal(0, 0.01, n))
+    smooth, tonic = butter_lowpass_sos(1.0, fs, order=1), butter_lowpass_sos(0.05, fs, order=2)
+    states = [rng.normal(0, 0.1, (s.shape[0], 2)) for s in (smooth, tonic)]
+    copies = [z.copy() for z in states]
+    ours = eda_run_kernel(x, 4.0, smooth, states[0], tonic, states[1])
+    theirs = eda_run_reference(x, 4.0, smooth, copies[0], tonic, copies[1])
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    np.testing.assert_array_equal(states[0], copies[0])  # the carried states move alike
+    np.testing.assert_array_equal(states[1], copies[1])
