@@ -4,7 +4,8 @@ Only wiring lives here: the faust app and its agent, timers and rebalance hooks.
 passes the shared gate (validation, dead letters, deduplication); its partition's patients are
 restored (closedloop.patients); closedloop.handling evaluates and decides; the outputs are queued
 to the broker, and the changed patients' snapshots follow in groups, after the outputs they
-account for (at-least-once, nothing triggered twice: see docs/architecture.md).
+account for and before the inputs' offsets are committed (at-least-once, nothing triggered
+twice: see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from closedloop.policy_store import read_topic
 from closedloop.state_store import STATE_SUFFIX, read_partition
 from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
-from closedloop.transport import QuietMonitor, TunedApp, faust_credentials
+from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
 from closedloop.transport import register as register_transport
 from stream.codec import encode_event
 from stream.events import Event, PolicySnapshot, PolicyVersion
@@ -38,9 +39,11 @@ log = logging.getLogger(__name__)
 
 #: The topics the worker consumes (by suffix).
 INPUT_SUFFIXES = ("stress", "outcomes", "sleep", "quality", "policy", "features")
-#: Snapshots are written in groups: after this many changed patients, or this often.
+#: Snapshots are written in groups: after this many changed patients, and before every commit
+#: of input offsets (every ``COMMIT_INTERVAL_S``), so no input counts as consumed before the
+#: state it changed is on the broker.
 PERSIST_EVERY = 200
-PERSIST_INTERVAL_S = 0.25
+COMMIT_INTERVAL_S = 0.5
 #: faust consumes in a thread of its own. With Python's default 5 ms switch interval, each
 #: socket write of the producer (which releases the GIL) can leave the deciding thread waiting
 #: that long to get it back; 0.5 ms bounds the wait.
@@ -87,7 +90,7 @@ class ClosedLoopWorker:
             broker_session_timeout=settings.session_timeout_ms / 1000,
             broker_heartbeat_interval=settings.heartbeat_interval_ms / 1000,
             broker_rebalance_timeout=max(1.0, settings.session_timeout_ms / 1000),
-            broker_commit_interval=0.5,
+            broker_commit_interval=COMMIT_INTERVAL_S,
             producer_acks=-1,
             producer_linger=0.005,
             Monitor=QuietMonitor,
@@ -95,14 +98,13 @@ class ClosedLoopWorker:
         self.app.fetch_max_wait_ms = settings.fetch_max_wait_ms
         inputs = self.app.topic(
             *(settings.topics.name(suffix) for suffix in INPUT_SUFFIXES),
-            value_serializer="raw",
-            key_serializer="raw",
+            schema=RawSchema(key_serializer="raw", value_serializer="raw"),
         )
         self.app.agent(inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(0.5)(self._write_stats)
-        self.app.timer(PERSIST_INTERVAL_S)(self._persist)
+        self.app.before_commit = self._persist
         self.app.timer(60.0)(self._forget_partitions)
 
     async def _decide(self, stream: Any) -> None:

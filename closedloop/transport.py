@@ -4,6 +4,8 @@
   answers a fetch as soon as data arrives, so that only bounds idle polling; the embedded
   development broker holds every fetch for the full wait, which would add up to 1.5 s to each
   decision. This transport sets the wait from :class:`stream.settings.KafkaSettings` instead.
+- Input offsets are committed only after the app's ``before_commit`` (the closed loop's
+  snapshots) has run, so a crash never leaves an input committed but missing from the state.
 - faust's fetch loop races each message's hand-over to the stream against a flow suspension,
   with four tasks per message; the hand-over almost never waits, so it runs inline here and
   only a hand-over that has to wait joins faust's race (see :mod:`closedloop.inline`).
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -27,9 +30,29 @@ SCHEME = "vagus-kafka"
 
 
 class TunedApp(faust.App):
-    """A faust app that carries the consumer fetch wait for :class:`Transport` to apply."""
+    """A faust app that carries the consumer fetch wait for :class:`Transport` to apply, and
+    what must happen before input offsets are committed (the closed loop's snapshots)."""
 
     fetch_max_wait_ms: int = 1500
+    before_commit: Callable[[], Awaitable[None]] | None = None
+
+
+class RawSchema(faust.Schema[bytes, bytes]):
+    """Keys and values as the bytes on the wire: the gate (stream.gate) decodes and validates.
+
+    The same result as faust's "raw" serializers, without a trip through its codec registry
+    for every message.
+    """
+
+    def loads_key(
+        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
+    ) -> Any:
+        return message.key
+
+    def loads_value(
+        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
+    ) -> Any:
+        return message.value
 
 
 class QuietMonitor(Monitor):
@@ -75,6 +98,18 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        """Run the app's ``before_commit`` once the offsets are chosen, then commit them.
+
+        faust flushes the producer just before it commits, so whatever ``before_commit``
+        queued (snapshots that account for every input handled so far) is on the broker
+        before any of those inputs counts as consumed.
+        """
+        before = getattr(self.app, "before_commit", None)
+        if before is not None:
+            await before()
+        return bool(await super()._commit_offsets(offsets, start_new_transaction))
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:  # noqa: ASYNC109
         """faust's race, except for its per-message ``(deliver, suspend_flow.wait())`` call."""
