@@ -17,7 +17,7 @@ from ingest.decoding import SampleBlock
 from stream.events import Event, FeatureWindow, StressEpisode, StressScore
 from stream.ids import new_event_id
 from vagus.config import StressModelSettings, WindowSettings
-from vagus.pipeline_intake import StreamIntake
+from vagus.pipeline_buffer import StreamBuffer
 from vagus.pipeline_quality import QUALITY_REFRESH_S, QualityReporter
 from vagus.pipeline_signals import (
     HISTORY_S,
@@ -30,6 +30,7 @@ from vagus.pipeline_signals import (
 from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
+_CHANNELS = {"acc": 3}
 LINK = "link"  # ingest.transport.gaps: a lost link before any stream had data: all of them
 
 
@@ -82,7 +83,7 @@ class FeaturePipeline:
         self._episodes = EpisodeTracker(
             on_threshold=threshold, off_threshold=max(0.0, threshold - self._hysteresis)
         )
-        self._intake = StreamIntake()
+        self._buffers: dict[str, StreamBuffer] = {}
         self._devices: dict[str, str] = {}
         self._rates: dict[str, float] = {}
         self._origin_ns: int | None = None
@@ -106,11 +107,15 @@ class FeaturePipeline:
             return
         if self._origin_ns is None:
             self._origin_ns = int(block.times_ns[0])
-        self._intake.add(block.stream, block.times_ns, block.values)
+        buffer = self._buffers.get(block.stream)
+        if buffer is None:
+            buffer = StreamBuffer(_CHANNELS.get(block.stream, 1))
+            self._buffers[block.stream] = buffer
+        buffer.extend(block.times_ns, block.values)
         self._devices[block.stream] = block.device_id
         if block.rate_hz:
             self._rates[block.stream] = block.rate_hz
-        self.counters.samples[block.stream] = self._intake.samples[block.stream]
+        self.counters.samples[block.stream] = buffer.total_samples
 
     def mark_gap(
         self, stream: str, start_ns: int, end_ns: int, *, device_id: str | None = None
@@ -154,21 +159,19 @@ class FeaturePipeline:
 
     def finish(self) -> list[ClosedWindow]:
         """Close the windows the data covers, once the source has ended."""
-        buffers = self._intake.buffers().values()
-        latest = max((b.latest_ns or 0 for b in buffers), default=0)
+        latest = max((b.latest_ns or 0 for b in self._buffers.values()), default=0)
         return self.advance(latest + int((self.settings.lateness_s + LOOKAHEAD_S) * NS) + 1)
 
     def _trim(self) -> None:
         """Keep the look-back the next window needs (the longer of the window and HISTORY_S)."""
         next_start, next_end = self._window_bounds(self._next_window)
         keep_from = min(next_start, next_end - int(HISTORY_S * NS))
-        for buffer in self._intake.buffers().values():
+        for buffer in self._buffers.values():
             buffer.trim(keep_from)
         self._signals.trim(keep_from)
 
     def _close(self, start: int, end: int) -> ClosedWindow:
-        buffers = self._intake.buffers()
-        signals = window_signals(buffers, self._rates, self._signals, start=start, end=end)
+        signals = window_signals(self._buffers, self._rates, self._signals, start=start, end=end)
         window = FeatureWindow(
             patient_id=self.patient_id,
             producer_id=self.producer_id,

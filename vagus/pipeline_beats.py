@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dsp.buffer import SampleBuffer
 from dsp.ecg import detect_r_peaks
 from vagus.pipeline_beat_kernels import accept_kernel, jump_steps_kernel
+from vagus.pipeline_buffer import SampleSource
 
 NS = 1_000_000_000
 OVERLAP_S = 8.0
@@ -100,7 +100,7 @@ class BeatTracker:
         self.beats_ns: IntArray = np.zeros(0, dtype=np.int64)
         self._done_ns: int | None = None  # beats before this are final
 
-    def update(self, buffer: SampleBuffer, fs: float, *, until_ns: int) -> None:
+    def update(self, buffer: SampleSource, fs: float, *, until_ns: int) -> None:
         """Make the beats before ``until_ns`` final (using TAIL_S of ECG after it if present)."""
         first_ns = buffer.first_ns
         if first_ns is None:

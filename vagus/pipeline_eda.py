@@ -22,10 +22,10 @@ import itertools
 import numpy as np
 import numpy.typing as npt
 
-from dsp.buffer import SampleBuffer
 from dsp.filters import butter_lowpass_sos
 from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
 from vagus.pipeline_beats import NS, GapLog, note_jumps
+from vagus.pipeline_buffer import SampleSource
 from vagus.pipeline_eda_kernels import aligned_traces, eda_run_kernel
 
 SCR_LOOKBACK_S = 30.0
@@ -51,7 +51,7 @@ class EdaTraceTracker:
         self._zi_smooth = np.zeros((self._smooth_sos.shape[0], 2))
         self._zi_tonic = np.zeros((self._tonic_sos.shape[0], 2))
 
-    def update(self, buffer: SampleBuffer, *, until_ns: int) -> None:
+    def update(self, buffer: SampleSource, *, until_ns: int) -> None:
         """Filter the samples after the last one filtered and before ``until_ns``."""
         after = int(self.times[-1]) + 1 if self.times.size else -(2**62)
         times, values = buffer.window(after, until_ns)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp.buffer import SampleBuffer
 from dsp.eda import clean_eda, detect_scrs, scr_rate_per_min
 from dsp.eda_scr_kernels import clean_eda_design, skin_kernel
 from dsp.stress_features import HRV_FREQUENCY_WINDOW_S
@@ -26,6 +25,7 @@ from dsp.stress_model import QualityInputs
 from stream.events import Features
 from vagus.pipeline_acc import acc_window
 from vagus.pipeline_beats import BeatTracker, GapLog
+from vagus.pipeline_buffer import SampleSource
 from vagus.pipeline_eda import EdaTraceTracker
 from vagus.pipeline_rr import heart_features
 
@@ -80,7 +80,7 @@ class SignalState:
 
 
 def window_signals(
-    buffers: Mapping[str, SampleBuffer],
+    buffers: Mapping[str, SampleSource],
     rates: Mapping[str, float],
     state: SignalState,
     *,
