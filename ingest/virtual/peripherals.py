@@ -1,64 +1,40 @@
 """Virtual wearables: bumble GATT servers that advertise, answer and notify like the real ones.
 
 They exist so the live ingest path (bleak, bleak-retry-connector, decoders) can be exercised
-end to end without hardware: a heart-rate strap, a Polar H10-like PMD sensor and a sensor for
-a declarative sample-stream profile. Each one re-advertises after losing its link (as real
-sensors do) and can drop the link itself to test reconnection.
+end to end without hardware: a heart-rate strap and a sensor for a declarative sample-stream
+profile here, a Polar H10-like PMD sensor in :mod:`ingest.virtual.pmd_peripheral`. Each one
+re-advertises after losing its link (as real sensors do) and can drop the link itself to test
+reconnection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
 
-import numpy as np
 import numpy.typing as npt
 from bumble import gatt
 from bumble.core import UUID
-from bumble.device import Connection
 
-from ingest.errors import DecodeError
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
-from ingest.profiles.polar_pmd import (
-    PMD_CONTROL_POINT_UUID,
-    PMD_DATA_UUID,
-    PMD_SERVICE_UUID,
-    POLAR_EPOCH_UNIX_NS,
-    MeasurementType,
-    SettingType,
-    encode_pmd_ecg_frame,
-)
 from ingest.profiles.sample_stream import SampleStreamProfile
-from ingest.transport.polar_time import PSFTP_MTU_UUID, PSFTP_SERVICE_UUID, decode_set_local_time
+from ingest.virtual.characteristics import (
+    NOTIFY,
+    READ,
+    READABLE,
+    WRITE,
+    WRITE_NO_RESPONSE,
+    WRITEABLE,
+    characteristic,
+)
 from ingest.virtual.link import VirtualPeripheral, VirtualRadio, gatt_uuid
 
 __all__ = [
-    "ECG_SAMPLES_PER_FRAME",
     "VIRTUAL_COMMAND_UUID",
     "HeartRatePeripheral",
-    "PolarPmdPeripheral",
     "SampleStreamPeripheral",
     "VirtualPeripheral",
-    "synthetic_ecg_uv",
 ]
-
-_READ, _NOTIFY = gatt.Characteristic.Properties.READ, gatt.Characteristic.Properties.NOTIFY
-_WRITE, _INDICATE = gatt.Characteristic.Properties.WRITE, gatt.Characteristic.Properties.INDICATE
-_WRITE_NO_RESPONSE = gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE
-_READABLE, _WRITEABLE = gatt.Characteristic.READABLE, gatt.Characteristic.WRITEABLE
-
-
-def _char(
-    uuid: str, properties: int, value: Any = b"", permissions: int = 0
-) -> gatt.Characteristic[Any]:
-    return gatt.Characteristic(
-        gatt_uuid(uuid),
-        gatt.Characteristic.Properties(properties),
-        gatt.Characteristic.Permissions(permissions),
-        value,
-    )
 
 
 class HeartRatePeripheral(VirtualPeripheral):
@@ -75,20 +51,20 @@ class HeartRatePeripheral(VirtualPeripheral):
         extra_services: Sequence[gatt.Service] = (),
         advertised_uuids: Sequence[str] = (HEART_RATE_SERVICE_UUID,),
     ) -> None:
-        self.measurement = _char(HEART_RATE_MEASUREMENT_UUID, _NOTIFY)
+        self.measurement = characteristic(HEART_RATE_MEASUREMENT_UUID, NOTIFY)
         self.battery_level = battery_level
         battery_value = gatt.CharacteristicValue(read=lambda _conn: bytes([self.battery_level]))
         services = [
             gatt.Service(gatt_uuid(HEART_RATE_SERVICE_UUID), [self.measurement]),
             gatt.Service(
                 UUID.from_16_bits(0x180F),
-                [_char("2a19", _READ | _NOTIFY, battery_value, _READABLE)],
+                [characteristic("2a19", READ | NOTIFY, battery_value, READABLE)],
             ),
             gatt.Service(
                 UUID.from_16_bits(0x180A),
                 [
-                    _char("2a29", _READ, manufacturer.encode(), _READABLE),
-                    _char("2a24", _READ, model.encode(), _READABLE),
+                    characteristic("2a29", READ, manufacturer.encode(), READABLE),
+                    characteristic("2a24", READ, model.encode(), READABLE),
                 ],
             ),
             *extra_services,
@@ -110,184 +86,6 @@ class HeartRatePeripheral(VirtualPeripheral):
         return sent
 
 
-_RESPONSE, _OP_SETTINGS, _OP_START, _OP_STOP = 0xF0, 0x01, 0x02, 0x03
-_SUCCESS, _INVALID_OP, _NOT_SUPPORTED, _INVALID_LENGTH, _INVALID_PARAMETER = 0, 1, 3, 4, 5
-_ALREADY_IN_STATE, _INVALID_RESOLUTION, _INVALID_RATE, _INVALID_MTU = 6, 7, 8, 10
-ECG_RATE_HZ, ECG_RESOLUTION_BITS, ECG_SAMPLES_PER_FRAME = 130, 14, 73
-"""What a Polar H10 offers for ECG, and how many samples it packs per notification."""
-_ECG_SETTINGS = bytes(
-    [SettingType.SAMPLE_RATE, 1, ECG_RATE_HZ, 0, SettingType.RESOLUTION, 1, 14, 0]
-)
-_ECG_FRAME_BYTES = 10 + 3 * ECG_SAMPLES_PER_FRAME
-_H10_DEFAULT_UNIX_NS = int(datetime(2019, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
-"""Where an H10's clock stands after power-up until a central sets it."""
-
-
-def synthetic_ecg_uv(
-    n: int, rate_hz: int = ECG_RATE_HZ, bpm: float = 60.0
-) -> npt.NDArray[np.int64]:
-    """A crude ECG (Gaussian R waves on a flat line, µV): enough to see beats, not physiology."""
-    t = np.arange(n) / rate_hz
-    phase = (t * bpm / 60.0) % 1.0
-    return np.rint(1200.0 * np.exp(-(((phase - 0.5) / 0.012) ** 2)) - 50.0).astype(np.int64)
-
-
-class PolarPmdPeripheral(HeartRatePeripheral):
-    """A Polar H10 stand-in: Heart Rate plus the PMD service streaming ECG at 130 Hz.
-
-    The control point answers with indications ``[0xF0, op, type, status, more, params...]``;
-    like a real H10 it rejects a start without settings (INVALID_PARAMETER) and one whose
-    frames would not fit the negotiated MTU (INVALID_MTU). Frames go out every
-    ``frame_interval_s`` (real time by default; tests pass something shorter).
-
-    With ``clock_ns`` (Unix ns, possibly accelerated) the sensor clock runs on it, from
-    2019-01-01 until a PS-FTP ``SET_LOCAL_TIME`` sets it, and keeps running while the link is
-    down, as an H10's does; without it, frame timestamps continue from ``first_timestamp_ns``.
-    """
-
-    def __init__(
-        self,
-        radio: VirtualRadio,
-        name: str = "Polar H10 VIRTUAL1",
-        *,
-        frame_interval_s: float = ECG_SAMPLES_PER_FRAME / ECG_RATE_HZ,
-        ecg_uv: npt.ArrayLike | None = None,
-        first_timestamp_ns: int = 800_000_000_000_000_000,
-        clock_ns: Callable[[], int] | None = None,
-    ) -> None:
-        self.control_point = _char(
-            PMD_CONTROL_POINT_UUID,
-            _READ | _WRITE | _INDICATE,
-            gatt.CharacteristicValue(read=lambda _c: b"\x0f\x05\x00", write=self._on_control),
-            _READABLE | _WRITEABLE,
-        )
-        self.data = _char(PMD_DATA_UUID, _NOTIFY)
-        pmd = gatt.Service(gatt_uuid(PMD_SERVICE_UUID), [self.control_point, self.data])
-        psftp_mtu = _char(
-            PSFTP_MTU_UUID,
-            _WRITE | _NOTIFY,
-            gatt.CharacteristicValue(write=self._on_psftp),
-            _WRITEABLE,
-        )
-        psftp = gatt.Service(gatt_uuid(PSFTP_SERVICE_UUID), [psftp_mtu])
-        super().__init__(
-            radio,
-            name,
-            manufacturer="Polar Electro Oy",
-            model="H10",
-            extra_services=[pmd, psftp],
-        )
-        self._clock_ns = clock_ns
-        self._clock_offset_ns = 0 if clock_ns is None else _H10_DEFAULT_UNIX_NS - clock_ns()
-        self.local_time_set: list[datetime] = []
-        """Every SET_LOCAL_TIME the sensor accepted over PS-FTP, in order."""
-        self.frames_while_subscribed: list[bytes] = []
-        """Frames notified while a central was subscribed to the data characteristic."""
-        self.frame_interval_s = frame_interval_s
-        self.ecg_uv = np.asarray(synthetic_ecg_uv(ECG_RATE_HZ * 10) if ecg_uv is None else ecg_uv)
-        self._next_timestamp_ns = first_timestamp_ns
-        self._cursor = 0
-        self._stream: asyncio.Task[Any] | None = None
-        self.frames_sent: list[bytes] = []
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream is not None and not self._stream.done()
-
-    def _on_control(self, connection: Connection, value: bytes) -> None:
-        # Answer after the ATT Write Response has gone out, as a device does.
-        self.spawn(self._answer(connection, bytes(value)))
-
-    async def _answer(self, connection: Connection, request: bytes) -> None:
-        op = request[0] if request else 0
-        kind = request[1] if len(request) > 1 else 0
-        status, params = self._handle(connection, op, kind, request[2:])
-        response = bytes([_RESPONSE, op, kind, status, 0]) + params
-        await self.device.indicate_subscriber(connection, self.control_point, response)
-        if status == _SUCCESS and op == _OP_START:
-            self._stream = self.spawn(self._stream_ecg())
-
-    def _handle(
-        self, connection: Connection, op: int, kind: int, params: bytes
-    ) -> tuple[int, bytes]:
-        if op not in (_OP_SETTINGS, _OP_START, _OP_STOP):
-            return _INVALID_OP, b""
-        if kind != MeasurementType.ECG:
-            return _NOT_SUPPORTED, b""
-        if op == _OP_SETTINGS:
-            return _SUCCESS, _ECG_SETTINGS
-        if op == _OP_STOP:
-            status = _SUCCESS if self.streaming else _ALREADY_IN_STATE
-            self._stop_stream()
-            return status, b""
-        status = _ALREADY_IN_STATE if self.streaming else self._check_start(connection, params)
-        return status, b""
-
-    def _check_start(self, connection: Connection, params: bytes) -> int:
-        if not params:
-            return _INVALID_PARAMETER
-        if len(params) % 4:
-            return _INVALID_LENGTH
-        settings = {
-            params[i]: int.from_bytes(params[i + 2 : i + 4], "little")
-            for i in range(0, len(params), 4)
-        }
-        if settings.get(SettingType.SAMPLE_RATE) != ECG_RATE_HZ:
-            return _INVALID_RATE
-        if settings.get(SettingType.RESOLUTION) != ECG_RESOLUTION_BITS:
-            return _INVALID_RESOLUTION
-        if int(connection.att_mtu) - 3 < _ECG_FRAME_BYTES:
-            return _INVALID_MTU
-        return _SUCCESS
-
-    def device_time_ns(self) -> int | None:
-        """The sensor clock now (ns since 2000-01-01), when it runs on ``clock_ns``."""
-        if self._clock_ns is None:
-            return None
-        return self._clock_ns() + self._clock_offset_ns - POLAR_EPOCH_UNIX_NS
-
-    def _on_psftp(self, _connection: Connection, value: bytes) -> None:
-        try:
-            query = decode_set_local_time(bytes(value))
-        except DecodeError:
-            return  # a real sensor answers with an error frame; nothing here reads it
-        self.local_time_set.append(query.moment)
-        if self._clock_ns is not None:
-            self._clock_offset_ns = int(query.moment.timestamp() * 1e9) - self._clock_ns()
-
-    async def _stream_ecg(self) -> None:
-        """One frame per ``frame_interval_s``; on ``clock_ns``, each frame as soon as the sensor
-        clock reaches its last sample (checked every millisecond), so device time keeps pace
-        with the clock and a slow event loop makes the sensor send a backlog, not stretch time."""
-        if (now := self.device_time_ns()) is None:
-            while True:
-                await self._send_frame()
-                await asyncio.sleep(self.frame_interval_s)
-        self._next_timestamp_ns = now  # the clock ran on while nothing was streamed
-        while True:
-            while (now := self.device_time_ns()) is not None and self._next_timestamp_ns <= now:
-                await self._send_frame()
-            await asyncio.sleep(0.001)
-
-    async def _send_frame(self) -> None:
-        idx = (self._cursor + np.arange(ECG_SAMPLES_PER_FRAME)) % len(self.ecg_uv)
-        self._cursor += ECG_SAMPLES_PER_FRAME
-        frame = encode_pmd_ecg_frame(self._next_timestamp_ns, self.ecg_uv[idx])
-        self._next_timestamp_ns += ECG_SAMPLES_PER_FRAME * 1_000_000_000 // ECG_RATE_HZ
-        if self.subscriber_count(self.data):
-            self.frames_while_subscribed.append(frame)
-        await self.notify_value(self.data, frame)
-        self.frames_sent.append(frame)
-
-    def on_link_lost(self) -> None:
-        self._stop_stream()
-
-    def _stop_stream(self) -> None:
-        if self._stream is not None:
-            self._stream.cancel()
-            self._stream = None
-
-
 VIRTUAL_COMMAND_UUID = "7a6e0001-5f3c-4c1e-9d8b-76616775730a"
 """Write / write-without-response characteristic that only virtual sample-stream sensors have:
 it records what a gateway writes, so tests can check writes without a real command set."""
@@ -300,13 +98,13 @@ class SampleStreamPeripheral(VirtualPeripheral):
         self, radio: VirtualRadio, profile: SampleStreamProfile, name: str | None = None
     ) -> None:
         self.profile = profile
-        self.stream = _char(profile.characteristic, _NOTIFY)
+        self.stream = characteristic(profile.characteristic, NOTIFY)
         self.commands_received: list[bytes] = []
-        self.command = _char(
+        self.command = characteristic(
             VIRTUAL_COMMAND_UUID,
-            _WRITE | _WRITE_NO_RESPONSE,
+            WRITE | WRITE_NO_RESPONSE,
             gatt.CharacteristicValue(write=lambda _c, v: self.commands_received.append(bytes(v))),
-            _WRITEABLE,
+            WRITEABLE,
         )
         service = gatt.Service(gatt_uuid(profile.service), [self.stream, self.command])
         super().__init__(radio, name or profile.name, [service], [profile.service])

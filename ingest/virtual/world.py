@@ -22,9 +22,9 @@ from ingest.profiles.sample_stream import load_builtin
 from ingest.virtual.link import VirtualRadio
 from ingest.virtual.peripherals import (
     HeartRatePeripheral,
-    PolarPmdPeripheral,
     SampleStreamPeripheral,
 )
+from ingest.virtual.pmd_peripheral import PolarPmdPeripheral
 
 HR_NAME = "Virtual HR strap"
 H10_NAME = "Polar H10 VIRTUAL1"

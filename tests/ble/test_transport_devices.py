@@ -21,9 +21,9 @@ from ingest.transport.targets import DeviceTarget
 from ingest.virtual.link import VirtualRadio
 from ingest.virtual.peripherals import (
     HeartRatePeripheral,
-    PolarPmdPeripheral,
     SampleStreamPeripheral,
 )
+from ingest.virtual.pmd_peripheral import PolarPmdPeripheral
 from tests.ble.test_transport_support import (
     SECRET,
     AcceleratedClock,

@@ -22,7 +22,7 @@ from ingest.transport.gaps import GAP_PERIODS, MIN_GAP_S
 from ingest.transport.manager import Transport
 from ingest.transport.targets import DeviceTarget
 from ingest.virtual.link import VirtualRadio
-from ingest.virtual.peripherals import ECG_RATE_HZ, ECG_SAMPLES_PER_FRAME, PolarPmdPeripheral
+from ingest.virtual.pmd_peripheral import ECG_RATE_HZ, ECG_SAMPLES_PER_FRAME, PolarPmdPeripheral
 from tests.ble.test_transport_support import (
     SECRET,
     AcceleratedClock,

@@ -40,9 +40,9 @@ from ingest.virtual.link import VirtualRadio
 from ingest.virtual.peripherals import (
     VIRTUAL_COMMAND_UUID,
     HeartRatePeripheral,
-    PolarPmdPeripheral,
     SampleStreamPeripheral,
 )
+from ingest.virtual.pmd_peripheral import PolarPmdPeripheral
 
 BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 MANUFACTURER_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
