@@ -81,6 +81,34 @@ def welch_band_powers_kernel(
     Returns NaN for every band when the resampled series is too short (welch_psd would raise).
     Caller guarantees t strictly increasing and everything finite.
     """
+    none = np.empty((0, 0))
+    return welch_band_powers_tabled(t, nn, bands, np.array([resample_hz, segment_s]), none, none)
+
+
+def welch_twiddles(
+    bands: FloatArray, resample_hz: float, segment_s: float
+) -> tuple[FloatArray, FloatArray]:
+    """The DFT tables welch_band_powers_tabled needs for full-length segments: computed once
+    per design instead of once per window (they were ~40 % of the kernel's time)."""
+    n_seg = round(segment_s * resample_hz)
+    df = 1.0 / (n_seg * (1.0 / resample_hz))
+    n_bins = min(n_seg // 2 + 1, int(float(np.max(bands[:, 1])) / df) + 2)
+    cos_rows, sin_rows = _twiddles(n_seg, n_bins)
+    return cos_rows, sin_rows
+
+
+@numba.njit(cache=True)
+def welch_band_powers_tabled(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    t: FloatArray,
+    nn: FloatArray,
+    bands: FloatArray,
+    design: FloatArray,
+    cos_table: FloatArray,
+    sin_table: FloatArray,
+) -> FloatArray:
+    """welch_band_powers_kernel with design = (resample Hz, segment s) and the DFT tables of
+    welch_twiddles (computed here when their shape does not fit, e.g. for short series)."""
+    resample_hz, segment_s = design[0], design[1]
     n_bands = bands.shape[0]
     out = np.full(n_bands, np.nan)
     x = _spline_kernel(t, nn, _arange_grid(t[0], t[-1], 1.0 / resample_hz))
@@ -98,7 +126,10 @@ def welch_band_powers_kernel(
     for b in range(n_bands):
         top = max(top, bands[b, 1])
     n_bins = min(n_seg // 2 + 1, int(top / df) + 2)
-    cos_rows, sin_rows = _twiddles(n_seg, n_bins)
+    if cos_table.shape[0] == n_bins and cos_table.shape[1] == n_seg:
+        cos_rows, sin_rows = cos_table, sin_table
+    else:
+        cos_rows, sin_rows = _twiddles(n_seg, n_bins)
     power = np.zeros(n_bins)
     seg = np.empty(n_seg)
     n_segments = 0

@@ -81,6 +81,8 @@ class GapLog:
         return int(np.sum(np.maximum(hi - lo, 0)))
 
     def trim(self, before_ns: int) -> None:
+        if self.starts.size == 0:  # the usual case: nothing to trim
+            return
         keep = self.ends >= before_ns
         self.starts, self.ends = self.starts[keep], self.ends[keep]
 
@@ -141,4 +143,5 @@ class BeatTracker:
         return beats, ~self.gaps.spans(beats)
 
     def trim(self, before_ns: int) -> None:
-        self.beats_ns = self.beats_ns[self.beats_ns >= before_ns]
+        first = int(np.searchsorted(self.beats_ns, before_ns, side="left"))  # beats are sorted
+        self.beats_ns = self.beats_ns[first:]

@@ -79,11 +79,12 @@ class StreamBuffer:
         self._checked = 0  # [_start, _checked) is known sorted
         self._sorted = True
         self._latest: int | None = None
-        self._pending: list[tuple[TimesNs, Values]] = []
+        self._pending_times: list[TimesNs] = []
+        self._pending_values: list[Values] = []  # (n,) for one channel, else (n, channels)
         self.total_samples = 0
 
     def __len__(self) -> int:
-        return self._end - self._start + sum(t.size for t, _ in self._pending)
+        return self._end - self._start + sum(t.size for t in self._pending_times)
 
     def extend(self, times_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
         """Hold one block (its shape is checked now, so bad input fails here)."""
@@ -94,17 +95,19 @@ class StreamBuffer:
                 f"{shaped.size} values for {times.size} sample times of {self.channels} channel(s)"
             )
         if times.size:
-            self._pending.append((times, shaped))
+            self._pending_times.append(times)
+            if self.channels == 1:
+                rows = shaped if shaped.ndim == 1 else shaped.reshape(-1)
+            elif shaped.ndim == 2 and shaped.shape[1] == self.channels:
+                rows = shaped
+            else:
+                rows = shaped.reshape(times.size, self.channels)
+            self._pending_values.append(rows)
             self.total_samples += times.size
 
     def _append_pending(self) -> None:
-        if len(self._pending) == 1:
-            times, values = self._pending[0]
-        else:
-            times = np.concatenate([t for t, _ in self._pending])
-            values = np.concatenate([v.reshape(-1) for _, v in self._pending])
-        self._pending.clear()
-        n = times.size
+        """Copy the held blocks into the arrays, straight into their place (no joined copy)."""
+        n = sum(t.size for t in self._pending_times)
         live = self._end - self._start
         if self._end + n > self._times.size:  # SampleBuffer._make_room's growth rule
             capacity = self._times.size
@@ -119,13 +122,17 @@ class StreamBuffer:
             new_values[:live] = self._values[self._start : self._end]
             self._checked -= self._start
             self._times, self._values, self._start, self._end = new_times, new_values, 0, live
-        self._times[self._end : self._end + n] = times
-        self._values[self._end : self._end + n] = values.reshape(n, self.channels)
-        self._end += n
+        end = self._end + n
+        np.concatenate(self._pending_times, out=self._times[self._end : end])
+        values = self._values[self._end : end]
+        np.concatenate(self._pending_values, out=values[:, 0] if self.channels == 1 else values)
+        self._pending_times.clear()
+        self._pending_values.clear()
+        self._end = end
 
     def _settle(self) -> None:
         """Append the held blocks, check them once, and sort if any came out of order."""
-        if self._pending:
+        if self._pending_times:
             self._append_pending()
         if self._checked < self._end:
             first = max(self._checked - 1, self._start)  # include the boundary pair

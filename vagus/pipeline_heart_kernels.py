@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv_welch_kernels import welch_band_powers_kernel
+from dsp.hrv_welch_kernels import welch_band_powers_tabled
 from dsp.stress_features_kernels import hrv_time_kernel
 from vagus.pipeline_rr_kernels import DONE, rr_series_kernel
 
@@ -53,8 +53,10 @@ def heart_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     end: int,
     bands: FloatArray,
     welch: FloatArray,
+    twiddles: tuple[FloatArray, FloatArray],
 ) -> FloatArray:
-    """See the module docstring; ``welch`` is (resample Hz, segment s)."""
+    """See the module docstring; ``welch`` is (resample Hz, segment s), ``twiddles`` its DFT
+    tables (dsp.hrv_welch_kernels.welch_twiddles)."""
     out = np.full(_SIZE, np.nan)
     out[STATUS] = BEATS_ONLY
     out[BEATS] = np.count_nonzero(beats_ns >= start)
@@ -81,7 +83,7 @@ def heart_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     out[RMSSD], out[SDNN], out[MEAN_NN] = readable[0], readable[2], readable[3]
     out[FLAGGED_SHARE] = _share(flagged, judged)
     out[GATE] = max(1.0 - _share(clean, judged), out[FLAGGED_SHARE])
-    if not _model_hrv(times, kept, end, bands, welch, out):
+    if not _model_hrv(times, kept, end, bands, welch, twiddles, out):
         out[STATUS] = FALLBACK  # the reference raises the clear error
     return out
 
@@ -93,6 +95,7 @@ def _model_hrv(  # noqa: PLR0917 - numba takes no keyword-only arguments
     end: int,
     bands: FloatArray,
     welch: FloatArray,
+    twiddles: tuple[FloatArray, FloatArray],
     out: FloatArray,
 ) -> bool:
     """dsp.stress_features.hrv_features on the beat times (s, relative to the window's end)
@@ -110,6 +113,6 @@ def _model_hrv(  # noqa: PLR0917 - numba takes no keyword-only arguments
     for i in range(nn.shape[0]):
         if not (np.isfinite(t[i]) and np.isfinite(nn[i])) or (i > 0 and t[i] <= t[i - 1]):
             return False
-    powers = welch_band_powers_kernel(t, nn, bands, welch[0], welch[1])
+    powers = welch_band_powers_tabled(t, nn, bands, welch, twiddles[0], twiddles[1])
     out[BAND_POWERS] = powers
     return not np.isnan(powers[0])

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from dsp.hrv import clean_rr
 from dsp.hrv_frequency import _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S
+from dsp.hrv_welch_kernels import welch_twiddles
 from dsp.rr_correction import correct_rr
 from dsp.rr_correction_kernels import NORMAL
 from dsp.stress_features import _BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
@@ -46,6 +47,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 _WELCH = np.array([_WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S])
+_TWIDDLES = welch_twiddles(_BAND_EDGES, _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S)
 
 
 def _finite(value: float) -> float | None:
@@ -113,7 +115,7 @@ def heart_features(
     of the look-back (ns, sorted), whether each interval between them is real, and the ECG
     rate fs (Hz). Third: the share the score gate judges by (see the module docstring).
     One kernel call (vagus.pipeline_heart_kernels); heart_features_reference is its twin."""
-    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, _BAND_EDGES, _WELCH)
+    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, _BAND_EDGES, _WELCH, _TWIDDLES)
     if values[STATUS] == FALLBACK:
         return heart_features_reference(beats_ns, real, fs=fs, start=start, end=end)
     in_window = int(values[BEATS])

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.hrv_welch_kernels import welch_band_powers, welch_band_powers_reference
+from dsp.hrv_welch_kernels import (
+    welch_band_powers,
+    welch_band_powers_kernel,
+    welch_band_powers_reference,
+    welch_band_powers_tabled,
+    welch_twiddles,
+)
 from dsp.stress_features import (
     _BAND_EDGES,
     hrv_frequency_features,
@@ -60,3 +66,18 @@ def test_bad_input_is_a_clear_error() -> None:
         welch_band_powers(np.array([0.0, 1.0]), np.array([800.0, 810.0]), _BAND_EDGES)
     with pytest.raises(ValueError, match="shape"):
         welch_band_powers(t, t, np.zeros(3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.floats(40.0, 200.0), st.floats(450.0, 1300.0))
+def test_precomputed_tables_give_the_same_powers(seed: int, seconds: float, mean_ms: float) -> None:
+    """The gateway passes welch_twiddles' tables; short series (smaller segments) and tables of
+    the wrong shape fall back to computing them: every path gives the same numbers."""
+    t, nn = _nn_series(seed, seconds, mean_ms)
+    design = np.array([4.0, 64.0])
+    cos_rows, sin_rows = welch_twiddles(_BAND_EDGES, 4.0, 64.0)
+    plain = welch_band_powers_kernel(t, nn, _BAND_EDGES, 4.0, 64.0)
+    tabled = welch_band_powers_tabled(t, nn, _BAND_EDGES, design, cos_rows, sin_rows)
+    wrong = welch_band_powers_tabled(t, nn, _BAND_EDGES, design, cos_rows[:3], sin_rows[:3])
+    np.testing.assert_array_equal(tabled, plain)
+    np.testing.assert_array_equal(wrong, plain)
