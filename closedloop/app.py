@@ -33,7 +33,7 @@ from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected
 from stream.settings import KafkaSettings
 
-__all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker"]
+__all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker", "DeliveryError"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ COMMIT_INTERVAL_S = 0.5
 #: socket write of the producer (which releases the GIL) can leave the deciding thread waiting
 #: that long to get it back; 0.5 ms bounds the wait.
 GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+class DeliveryError(RuntimeError):
+    """An output never reached the broker: its input must not be committed."""
 
 
 class ClosedLoopWorker:
@@ -74,6 +78,7 @@ class ClosedLoopWorker:
         self._persisting = asyncio.Lock()
         self.gate = MessageGate(consumer_id=self.producer_id)
         self._crash: asyncio.Future[None] | None = None
+        self._undelivered: BaseException | None = None
         self._partitions: dict[tuple[str, bytes], int] = {}
         register_transport()
         self.app = TunedApp(
@@ -162,18 +167,26 @@ class ClosedLoopWorker:
         """Write the changed patients' snapshots, after the outputs they account for.
 
         Snapshots are encoded first, then the producer is flushed (every output of the events
-        they include is on the broker), then they are sent. So a snapshot never reaches the
-        broker ahead of an output it claims; a snapshot lost in a crash only means the inputs
-        run again, with the same output ids. faust flushes again before committing offsets.
+        they include is on the broker), then they are sent and flushed too. So a snapshot never
+        reaches the broker ahead of an output it claims, and (run before each commit) no input
+        counts as consumed before its outputs and state are on the broker. A snapshot lost in a
+        crash only means the inputs run again, with the same output ids.
         """
         async with self._persisting:
             pending = self.table.take_snapshots()
+            await self._all_delivered()
             if not pending:
                 return
-            await self.app.producer.flush()
             topic = self.settings.topics.name(STATE_SUFFIX)
             for patient, saved in pending:
                 await self._produce(topic, patient.encode("ascii"), saved)
+            await self._all_delivered()
+
+    async def _all_delivered(self) -> None:
+        """Wait for everything queued; refuse to go on (and so to commit) if any was lost."""
+        await self.app.producer.flush()
+        if self._undelivered is not None:
+            raise DeliveryError(f"an output was not delivered: {self._undelivered!r}")
 
     async def load_policies(self) -> None:
         """Read every published policy version before deciding anything (restarts included)."""
@@ -219,6 +232,7 @@ class ClosedLoopWorker:
         if error is None:
             return
         self.stats.failed_deliveries += 1
+        self._undelivered = error
         log.error("an output was not delivered, stopping: %r", error)
         self._crash = asyncio.ensure_future(self.app.crash(error))
 

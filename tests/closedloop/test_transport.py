@@ -11,7 +11,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faust.transport import consumer as faust_consumer
 
-from closedloop.app import ClosedLoopWorker
+from closedloop.app import ClosedLoopWorker, DeliveryError
 from closedloop.transport import RawSchema, _Consumer
 from stream.settings import KafkaSettings
 
@@ -64,3 +64,12 @@ async def test_an_undelivered_output_stops_the_worker(monkeypatch: pytest.Monkey
     await asyncio.sleep(0)
     assert worker.stats.failed_deliveries == 1
     assert [type(c) for c in crashes] == [KafkaTimeoutError]
+
+    async def flushed() -> None:
+        return None
+
+    # and no commit goes ahead meanwhile: the snapshot step before it refuses
+    monkeypatch.setattr(worker.app, "_producer", SimpleNamespace(flush=flushed), raising=False)
+    monkeypatch.setattr(type(worker.app), "producer", property(lambda app: app._producer))
+    with pytest.raises(DeliveryError, match="request timed out"):
+        await worker._persist()
