@@ -115,6 +115,12 @@ class BeatTracker:
             self._done_ns = until_ns
             return
         note_jumps(self.gaps, times, fs)
+        if self.gaps.starts.size == 0:  # the usual case: one run, no gap to split at
+            if times[-1] >= done - REFRACTORY_NS and times[0] < until_ns:
+                peaks = detect_r_peaks(values[:, 0], fs)
+                self._accept(times[peaks], done, until_ns)
+            self._done_ns = until_ns
+            return
         breaks = np.flatnonzero(self.gaps.spans(times)) + 1
         found: list[IntArray] = []
         for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), times.size], strict=True):

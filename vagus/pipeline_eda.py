@@ -62,7 +62,9 @@ class EdaTraceTracker:
             raise ValueError("EDA contains NaN or infinite samples")
         joined = np.concatenate((self.times[-1:], times))
         note_jumps(self.gaps, joined, self.fs)
-        if self.times.size:  # step i of joined ends at times[i]
+        if self.gaps.starts.size == 0:  # no gap anywhere: restart only at the very start
+            restarts = np.zeros(0 if self.times.size else 1, dtype=np.int64)
+        elif self.times.size:  # step i of joined ends at times[i]
             restarts = np.flatnonzero(self.gaps.spans(joined))
         else:
             restarts = np.append(0, np.flatnonzero(self.gaps.spans(times)) + 1)
