@@ -99,6 +99,12 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def per_event_us(before: float | None, after: float | None, events: int) -> float | None:
+    if before is None or after is None:
+        return None
+    return round((after - before) / events * 1e6, 1)
+
+
 def reference_rate(events: list[StressEpisode | StressScore]) -> float:
     states: dict[str, PatientLoopState] = {}
     started = time.perf_counter()
@@ -180,18 +186,15 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
         arrived = await collect(kafka, {e.event_id for e in burst}, 600)
         elapsed_s = (max(arrived[e.event_id] for e in burst) - started) / 1e9
         events_per_s = len(burst) / elapsed_s
-        cpu_after = cpu_seconds(worker.pid)
-        cpu_us_per_event = (
-            None
-            if cpu_before is None or cpu_after is None
-            else round((cpu_after - cpu_before) / len(burst) * 1e6, 1)
-        )
+        cpu_us_per_event = per_event_us(cpu_before, cpu_seconds(worker.pid), len(burst))
 
         paced = make_events(patients, min(total, 3000), "paced")
         reading = asyncio.create_task(collect(kafka, {e.event_id for e in paced}, 120))
         await asyncio.sleep(1.0)  # the reader is caught up before the first paced event
+        paced_cpu_before = cpu_seconds(worker.pid)
         sent = await produce(kafka, paced, rate_per_s=PACED_RATE_PER_S)
         arrived = await reading
+        paced_cpu_after = cpu_seconds(worker.pid)
         latencies = np.array([(arrived[k] - sent[k]) / 1e6 for k in sent])
         return {
             "patients": patients,
@@ -201,6 +204,9 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
             "worker_vs_engine_ratio": round(events_per_s / reference, 4),
             "worker_cpu_us_per_event": cpu_us_per_event,
             "paced_rate_per_s": PACED_RATE_PER_S,
+            "paced_worker_cpu_us_per_event": per_event_us(
+                paced_cpu_before, paced_cpu_after, len(paced)
+            ),
             "p50_ms": round(float(np.percentile(latencies, 50)), 2),
             "p99_ms": round(float(np.percentile(latencies, 99)), 2),
         }
