@@ -13,7 +13,7 @@ it equal to SampleBuffer on shuffled, trimmed streams.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numba
 import numpy as np
@@ -22,6 +22,15 @@ import numpy.typing as npt
 TimesNs = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]
 _MIN_CAPACITY = 1024
+_INT64, _FLOAT64 = np.dtype(np.int64), np.dtype(np.float64)
+
+
+def _as_array(x: npt.ArrayLike, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """np.asarray(x, dtype), which costs more than the rest of extend: skipped when x already
+    is such an array (the decoders' blocks)."""
+    if isinstance(x, np.ndarray) and x.dtype is dtype:
+        return x
+    return np.asarray(x, dtype=dtype)
 
 
 class SampleSource(Protocol):
@@ -81,15 +90,16 @@ class StreamBuffer:
         self._latest: int | None = None
         self._pending_times: list[TimesNs] = []
         self._pending_values: list[Values] = []  # (n,) for one channel, else (n, channels)
+        self._pending_n = 0
         self.total_samples = 0
 
     def __len__(self) -> int:
-        return self._end - self._start + sum(t.size for t in self._pending_times)
+        return self._end - self._start + self._pending_n
 
     def extend(self, times_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
         """Hold one block (its shape is checked now, so bad input fails here)."""
-        times = np.asarray(times_ns, dtype=np.int64)
-        shaped = np.asarray(values, dtype=np.float64)
+        times: TimesNs = _as_array(times_ns, _INT64)
+        shaped: Values = _as_array(values, _FLOAT64)
         if times.ndim != 1 or shaped.size != times.size * self.channels:
             raise ValueError(
                 f"{shaped.size} values for {times.size} sample times of {self.channels} channel(s)"
@@ -103,11 +113,12 @@ class StreamBuffer:
             else:
                 rows = shaped.reshape(times.size, self.channels)
             self._pending_values.append(rows)
+            self._pending_n += times.size
             self.total_samples += times.size
 
     def _append_pending(self) -> None:
         """Copy the held blocks into the arrays, straight into their place (no joined copy)."""
-        n = sum(t.size for t in self._pending_times)
+        n = self._pending_n
         live = self._end - self._start
         if self._end + n > self._times.size:  # SampleBuffer._make_room's growth rule
             capacity = self._times.size
@@ -128,6 +139,7 @@ class StreamBuffer:
         np.concatenate(self._pending_values, out=values[:, 0] if self.channels == 1 else values)
         self._pending_times.clear()
         self._pending_values.clear()
+        self._pending_n = 0
         self._end = end
 
     def _settle(self) -> None:

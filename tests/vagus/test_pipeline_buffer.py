@@ -82,3 +82,17 @@ def test_bad_blocks_are_clear_errors() -> None:
         buffer.extend(np.array([T0, T0 + 1]), np.zeros(5))
     with pytest.raises(ValueError, match="channels must be"):
         StreamBuffer(0)
+
+
+def test_lists_and_other_dtypes_are_converted() -> None:
+    """Blocks that are not already int64 / float64 arrays take np.asarray, as SampleBuffer."""
+    ours, theirs = StreamBuffer(1), SampleBuffer(1)
+    for buffer in (ours, theirs):
+        buffer.extend(np.array([T0 + 2, T0 + 3], dtype=np.uint64), np.array([1, 2]))
+        buffer.extend(np.array([T0 + 1]), np.array([0.5], dtype=np.float32))
+    (t1, v1), (t2, v2) = ours.window(T0, T0 + 10), theirs.window(T0, T0 + 10)
+    np.testing.assert_array_equal(t1, t2)
+    np.testing.assert_array_equal(v1, v2)
+    assert t1.dtype == np.int64 and v1.dtype == np.float64
+    ours.extend([T0 + 4], [1.5])  # plain lists too
+    assert ours.window(T0 + 4, T0 + 5)[1].tolist() == [[1.5]]
