@@ -19,7 +19,9 @@ import msgspec
 import pytest
 
 from dsp import ecg, stress_features, stress_features_eda
+from dsp.buffer import SampleBuffer
 from vagus import (
+    pipeline,
     pipeline_acc,
     pipeline_beat_kernels,
     pipeline_beats,
@@ -92,6 +94,7 @@ def test_optimised_windows_equal_reference_windows(
     )
     monkeypatch.setattr(pipeline_beats, "accept_kernel", pipeline_beat_kernels.accept_reference)
     monkeypatch.setattr(pipeline_eda, "eda_run_kernel", pipeline_eda_kernels.eda_run_reference)
+    monkeypatch.setattr(pipeline, "StreamBuffer", SampleBuffer)  # dsp.buffer's, block by block
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100
     scored = 0
