@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dsp.stress_model_kernels import z_scores_kernel
+
 FloatArray = npt.NDArray[np.float64]
 
 NEUTRAL_WHEN_UNDEFINED = frozenset({"scr_rise_time_mean", "scr_recovery_time_mean"})
@@ -69,7 +71,23 @@ class RunningBaseline:
         return np.where((self.count > 1) & (sd > self.min_sd), sd, 1.0)
 
     def z_scores(self, values: FloatArray) -> FloatArray:
-        """Clipped z of one window; neutral features undefined here or in calibration give 0."""
+        """Clipped z of one window; neutral features undefined here or in calibration give 0.
+
+        One kernel call (dsp.stress_model_kernels); z_scores_reference is its numpy twin."""
+        if values.shape != self.mean.shape:
+            raise ValueError(f"expected {self.mean.size} features, got {values.shape}")
+        return z_scores_kernel(
+            np.ascontiguousarray(values, dtype=np.float64),
+            self.count,
+            self.mean,
+            self.m2,
+            self._neutral,
+            float(self.min_sd),
+            float(self.clip),
+        )
+
+    def z_scores_reference(self, values: FloatArray) -> FloatArray:
+        """numpy twin of z_scores."""
         if values.shape != self.mean.shape:
             raise ValueError(f"expected {self.mean.size} features, got {values.shape}")
         z = np.clip((values - self.mean) / self.sd(), -self.clip, self.clip)

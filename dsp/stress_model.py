@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from dsp.stress_model_kernels import transform_kernel
+
 try:
     from ai_edge_litert.interpreter import Interpreter
 except ImportError:  # pragma: no cover - older Pis with only tflite-runtime (numpy 1)
@@ -92,7 +94,15 @@ class StressModel:
         self._output = self._interpreter.get_output_details()[0]["index"]
 
     def transform(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:
-        """Features in model order with the sidecar's transforms; absent or invalid -> NaN."""
+        """Features in model order with the sidecar's transforms; absent or invalid -> NaN.
+
+        One kernel call after the look-ups (dsp.stress_model_kernels); transform_reference is
+        its numpy twin."""
+        raw = np.array([float(features.get(name, math.nan)) for name in self.features])
+        return transform_kernel(raw, self._log)
+
+    def transform_reference(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:
+        """numpy twin of transform."""
         values = np.array([float(features.get(name, math.nan)) for name in self.features])
         with np.errstate(divide="ignore", invalid="ignore"):
             values[self._log] = np.log(values[self._log])
