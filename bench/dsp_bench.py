@@ -9,9 +9,11 @@
     notification-sized blocks through vagus.pipeline.FeaturePipeline (the gateway's whole DSP:
     buffers, R-peaks, HRV, EDA, ACC, model scoring), in a SUBPROCESS that never imports
     neurokit2: CPU seconds (time.process_time, after a 10-min warm-up run on a separate
-    pipeline; the median of GATEWAY_REPEATS runs on fresh pipelines, min and max reported too,
-    since a shared machine's load moves a single run by +-30 %), real-time factor = data
-    seconds / median CPU seconds, and peak RSS (ru_maxrss).
+    pipeline), real-time factor = data seconds / median CPU seconds, and peak RSS (ru_maxrss,
+    the largest of the processes). The hour runs once in each of GATEWAY_REPEATS fresh
+    processes and cpu_s is their median (min and max reported too): on a shared machine a
+    process's placement moves its speed by up to a third for its whole life, so repeats inside
+    one process would all sample the same placement.
 
 Usage: .venv/bin/python bench/dsp_bench.py [--quick] [--json]
 """
@@ -46,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MITDB = ROOT / ".." / "shared" / "data" / "ecg" / "mitdb100" / "100"
 FloatArray = npt.NDArray[np.float64]
 T0_NS = 1_700_000_000 * 10**9
-GATEWAY_REPEATS = 5  # the gateway hour is run this many times; cpu_s is their median
+GATEWAY_REPEATS = 5  # fresh processes that each run the gateway hour once; cpu_s is the median
 # P, Q, R, S, T waves: (offset s, width s, amplitude mV) of a lead-II-like beat
 _WAVES = ((-0.2, 0.025, 0.12), (-0.03, 0.01, -0.15), (0.0, 0.012, 1.2), (0.03, 0.01, -0.25),
           (0.25, 0.05, 0.3))  # fmt: skip
@@ -108,17 +110,30 @@ def gateway_run(seconds: float) -> dict[str, float]:
 
     run(_gateway_blocks(min(seconds, 600.0)))  # warm-up: numba cache loads, LiteRT set-up
     blocks = _gateway_blocks(seconds)
-    cpu_runs: list[float] = []
-    for _ in range(GATEWAY_REPEATS):  # fresh pipeline each time; the median damps machine load
-        start = time.process_time()
-        windows = run(blocks)
-        cpu_runs.append(time.process_time() - start)
-    cpu = statistics.median(cpu_runs)
-    return {"data_s": seconds, "cpu_s": cpu, "cpu_s_min": min(cpu_runs),
-            "cpu_s_max": max(cpu_runs), "gateway_repeats": float(GATEWAY_REPEATS),
-            "windows": float(windows), "realtime_factor": seconds / cpu,
+    start = time.process_time()
+    windows = run(blocks)
+    return {"cpu_s": time.process_time() - start, "windows": float(windows),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "neurokit2_imported": float("neurokit2" in sys.modules)}  # fmt: skip
+
+
+def gateway_processes(seconds: float) -> dict[str, float]:
+    """The gateway hour in GATEWAY_REPEATS fresh processes that never import neurokit2."""
+    runs = []
+    for _ in range(GATEWAY_REPEATS):
+        child = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+            [sys.executable, __file__, "--gateway-only", str(seconds)],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    if any(r["neurokit2_imported"] for r in runs):
+        raise RuntimeError("a gateway subprocess imported neurokit2")
+    cpu = statistics.median(r["cpu_s"] for r in runs)
+    return {"data_s": seconds, "cpu_s": cpu, "cpu_s_min": min(r["cpu_s"] for r in runs),
+            "cpu_s_max": max(r["cpu_s"] for r in runs), "gateway_repeats": float(len(runs)),
+            "windows": runs[0]["windows"], "realtime_factor": seconds / cpu,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "neurokit2_imported": 0.0}  # fmt: skip
 
 
 def _alternating(
@@ -195,13 +210,7 @@ def main() -> None:
         print(json.dumps(gateway_run(args.gateway_only)))
         return
     seconds = 120.0 if args.quick else 3600.0
-    child = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [sys.executable, __file__, "--gateway-only", str(seconds)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    )  # fmt: skip
-    gateway = json.loads(child.stdout.strip().splitlines()[-1])
-    if gateway["neurokit2_imported"]:
-        raise RuntimeError("the gateway subprocess imported neurokit2")
+    gateway = gateway_processes(seconds)
     result = versus_neurokit(reps=2 if args.quick else 7) | gateway
     for key, value in result.items():
         print(f"{key:45s} {value:12.4g}")
