@@ -14,21 +14,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.filters import _sosfiltfilt_kernel, _zi_kernel
+from dsp.filters import _sosfiltfilt_kernel, _zi_kernel, odd_extension_kernel
 
 FloatArray = npt.NDArray[np.float64]
-
-
-@numba.njit(cache=True)
-def _odd_extension(x: FloatArray, pad: int) -> FloatArray:
-    """x with `pad` samples of odd extension at both ends (scipy's padtype="odd")."""
-    n = x.shape[0]
-    y = np.empty(n + 2 * pad)
-    for i in range(pad):
-        y[i] = 2.0 * x[0] - x[pad - i]
-        y[pad + n + i] = 2.0 * x[n - 1] - x[n - 2 - i]
-    y[pad : pad + n] = x
-    return y
 
 
 @numba.njit(cache=True)
@@ -72,8 +60,8 @@ def two_filtfilt_kernel(
     """(_sosfiltfilt_kernel(sos_a, x, pad_a), _sosfiltfilt_kernel(sos_b, x, pad_b)) for a
     two-section sos_a and a one-section sos_b (the detector's designs); x.size >= 2."""
     n = x.shape[0]
-    ya = _odd_extension(x, pad_a)
-    yb = _odd_extension(x, pad_b)
+    ya = odd_extension_kernel(x, pad_a)
+    yb = odd_extension_kernel(x, pad_b)
     _pass_pair(sos_a, ya, sos_b, yb, False)
     _pass_pair(sos_a, ya, sos_b, yb, True)
     return ya[pad_a : pad_a + n].copy(), yb[pad_b : pad_b + n].copy()

@@ -133,14 +133,22 @@ def _filter_in_place(sos: FloatArray, y: FloatArray, zi: FloatArray, backward: b
 
 
 @numba.njit(cache=True)
-def _sosfiltfilt_kernel(sos: FloatArray, x: FloatArray, pad: int) -> FloatArray:
-    """Odd extension, forward and backward passes in one buffer, no reversed copies."""
+def odd_extension_kernel(x: FloatArray, pad: int) -> FloatArray:
+    """x with `pad` samples of odd extension at both ends (scipy's padtype="odd")."""
     n = x.shape[0]
     y = np.empty(n + 2 * pad)
     for i in range(pad):
         y[i] = 2.0 * x[0] - x[pad - i]
         y[pad + n + i] = 2.0 * x[n - 1] - x[n - 2 - i]
     y[pad : pad + n] = x
+    return y
+
+
+@numba.njit(cache=True)
+def _sosfiltfilt_kernel(sos: FloatArray, x: FloatArray, pad: int) -> FloatArray:
+    """Odd extension, forward and backward passes in one buffer, no reversed copies."""
+    n = x.shape[0]
+    y = odd_extension_kernel(x, pad)
     zi = _zi_kernel(sos)
     _filter_in_place(sos, y, zi, False)
     _filter_in_place(sos, y, zi, True)

@@ -137,15 +137,8 @@ def detect_rr_artefacts_reference(
     median_beats: int = 11,
     resolution_ms: float | None = None,
 ) -> LabelArray:
-    """numpy twin of detect_rr_artefacts (which runs the same steps as one numba kernel).
-
-    One label code per interval (see LABEL_NAMES); fewer than 3 intervals are all normal.
-
-    The last two intervals are never judged: the rules look two beats ahead. resolution_ms is
-    the clock step the intervals were measured with when the caller knows it (an ECG's sample
-    period); by default it is read off the series (time_resolution_ms), which a perfectly
-    regular rhythm, or times with sub-sample jitter, would misjudge.
-    """
+    """numpy twin of detect_rr_artefacts, which runs the same steps as one numba kernel (its
+    docstring says what the labels and arguments mean)."""
     rr = _checked_windows(rr_ms, window_beats=window_beats, median_beats=median_beats)
     if rr.size < 3:
         return np.zeros(rr.size, dtype=np.int8)

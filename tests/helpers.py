@@ -7,12 +7,17 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
 
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, StreamGap, StressScore
 from stream.ids import new_event_id
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
+from vagus.config import VagusConfig
+from vagus.demo import create_topics
 
 PATIENT = "p-0123456789ab"
 
@@ -26,6 +31,15 @@ def run_vagus(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess
         check=False,
         timeout=timeout_s,
     )
+
+
+async def config_with_topics(kafka: KafkaSettings, tmp_path: Path) -> Path:
+    """A config file pointing `vagus` subprocesses at the test broker, its topics created."""
+    await create_topics(kafka)
+    path = tmp_path / "config.json"
+    tuned = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
+    path.write_bytes(msgspec.json.encode(VagusConfig(kafka=tuned)))
+    return path
 
 
 def stress_score(index: int, producer_id: str = "test") -> StressScore:

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError
-from ingest.importers.inline import decoder_for
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
 
 #: A pause longer than this many nominal sample periods (or 2 s without a rate) is a gap.
@@ -26,7 +26,7 @@ class _StreamTally:
 def dry_run(path: Path) -> dict[str, Any]:
     """Per device and stream: samples, measured rate, gaps; plus decode errors and damage."""
     reader = RecordingReader(path)
-    decoders = {d.device_id: decoder_for(d) for d in reader.header.devices}
+    decoders = DecoderSet.of_recording(reader.header)
     tallies: dict[tuple[str, str], _StreamTally] = defaultdict(_StreamTally)
     errors: Counter[str] = Counter()
     first_error: dict[str, str] = {}
@@ -37,17 +37,13 @@ def dry_run(path: Path) -> dict[str, Any]:
             markers.append({"time_ns": record.gateway_time_ns, "label": record.label})
             continue
         if isinstance(record, DeviceRecord):
-            device = record.device
-            decoders[device.device_id] = decoder_for(device)
+            decoders.declare(record.device)
             continue
         assert isinstance(record, NotificationRecord)
         notifications += 1
         key = f"{record.device_id}/{record.characteristic}"
         try:
-            decoder = decoders.get(record.device_id)
-            if decoder is None:
-                raise DecodeError("notification from an undeclared device")
-            blocks = decoder.decode(record.to_notification())
+            blocks = decoders.decode(record)
         except DecodeError as exc:
             errors[key] += 1
             first_error.setdefault(key, str(exc))

@@ -25,9 +25,8 @@ from hardware.clock import Clock
 from hardware.devices import OutputDevice
 from hardware.limits import Interlock, InterlockStore
 from hardware.runner import SessionRunner
-from ingest.decoding import DeviceDecoder
+from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError
-from ingest.importers.inline import decoder_for
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
 from ingest.transport.gaps import GAP_MARKER_LABEL, Gap
 from stream.consumer import EventConsumer
@@ -45,13 +44,6 @@ log = logging.getLogger(__name__)
 LOCKSTEP_TIMEOUT_S = 30.0
 #: How many window close times to remember for latency figures (bounded for weeks of uptime).
 _LATENCY_MEMORY = 4096
-
-
-def _decoder(device_id: str, device: str | DeviceEntry) -> DeviceDecoder:
-    """A profile name, or a recording's device entry (which may carry an inline profile)."""
-    if isinstance(device, DeviceEntry):
-        return decoder_for(device)
-    return DeviceDecoder(device_id, device)
 
 
 class Gateway:
@@ -81,7 +73,7 @@ class Gateway:
         self.stats = GatewayStats()
         self.ledger = Ledger()
         self._lockstep = lockstep
-        self._decoders = {d: _decoder(d, profile) for d, profile in devices.items()}
+        self._decoders = DecoderSet(devices)
         self._temporary_state: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
             self._temporary_state = tempfile.TemporaryDirectory(prefix="vagus-gateway-")
@@ -159,15 +151,11 @@ class Gateway:
                 self._mark_gap(item)
             return
         if isinstance(item, DeviceRecord):
-            device = item.device
-            self._decoders[device.device_id] = decoder_for(device)
+            self._decoders.declare(item.device)
             return
         self.stats.notifications += 1
-        decoder = self._decoders.get(item.device_id)
         try:
-            if decoder is None:
-                raise DecodeError("notification from an undeclared device")
-            blocks = decoder.decode(item.to_notification())
+            blocks = self._decoders.decode(item)
         except DecodeError as exc:
             key = f"{item.device_id}/{item.characteristic}"
             if not self.stats.decode_errors[key]:

@@ -27,8 +27,8 @@ import numpy.typing as npt
 
 from dsp.ecg import detect_r_peaks
 from dsp.resonance import PacedSegment, ResonanceEstimate, estimate_resonance
+from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError, RecordingError
-from ingest.importers.inline import decoder_for
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
 
 IntArray = npt.NDArray[np.int64]
@@ -70,7 +70,7 @@ class _Decoded:
 
 def _decode(path: Path) -> _Decoded:
     reader = RecordingReader(path)
-    decoders = {d.device_id: decoder_for(d) for d in reader.header.devices}
+    decoders = DecoderSet.of_recording(reader.header)
     streams: dict[str, list[tuple[IntArray, npt.NDArray[np.float64], float | None]]]
     streams = defaultdict(list)
     markers: list[Marker] = []
@@ -79,13 +79,10 @@ def _decode(path: Path) -> _Decoded:
         if isinstance(record, Marker):
             markers.append(record)
         elif isinstance(record, DeviceRecord):
-            decoders[record.device.device_id] = decoder_for(record.device)
+            decoders.declare(record.device)
         elif isinstance(record, NotificationRecord):
-            decoder = decoders.get(record.device_id)
             try:
-                if decoder is None:
-                    raise DecodeError("notification from an undeclared device")
-                blocks = decoder.decode(record.to_notification())
+                blocks = decoders.decode(record)
             except DecodeError:
                 errors += 1  # counted and reported; the beats around it still count
                 continue

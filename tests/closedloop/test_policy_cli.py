@@ -5,31 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import msgspec
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from stream.settings import KafkaSettings
-from stream.topics import ensure_topics
-from tests.helpers import PATIENT, run_vagus
-from vagus.config import VagusConfig
+from tests.helpers import PATIENT, config_with_topics, run_vagus
 
 pytestmark = pytest.mark.broker
 
 
-async def _config(kafka: KafkaSettings, tmp_path: Path) -> Path:
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
-    await ensure_topics(admin, kafka.topics.all(), partitions=4, replication_factor=1)
-    await admin.close()
-    path = tmp_path / "config.json"
-    tuned = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
-    path.write_bytes(msgspec.json.encode(VagusConfig(kafka=tuned)))
-    return path
-
-
 async def test_set_show_history_and_refusals(kafka: KafkaSettings, tmp_path: Path) -> None:
-    config = str(await _config(kafka, tmp_path))
+    config = str(await config_with_topics(kafka, tmp_path))
     shown = run_vagus("--config", config, "policy", "show", PATIENT)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["source"] == "configured default"

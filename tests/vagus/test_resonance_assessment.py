@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import msgspec
 import numpy as np
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from ingest.errors import RecordingError
 from ingest.importers.inline import (
@@ -22,10 +20,8 @@ from ingest.importers.inline import (
 from ingest.importers.output import write_imported
 from ingest.recording import Marker, RecordingHeader
 from stream.settings import KafkaSettings
-from stream.topics import ensure_topics
 from tests.dsp.test_resonance import paced_rr
-from tests.helpers import PATIENT, run_vagus
-from vagus.config import VagusConfig
+from tests.helpers import PATIENT, config_with_topics, run_vagus
 from vagus.resonance_assessment import Schedule, assess
 
 PACES = (7.0, 6.5, 6.0, 5.5, 5.0, 4.5)
@@ -118,21 +114,11 @@ def test_a_shifted_schedule_leaves_short_segments_out(tmp_path: Path) -> None:
     assert shifted.segments[-1].problem is not None  # runs past the end of the recording
 
 
-async def _config(kafka: KafkaSettings, tmp_path: Path) -> str:
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
-    await ensure_topics(admin, kafka.topics.all(), partitions=4, replication_factor=1)
-    await admin.close()
-    path = tmp_path / "config.json"
-    path.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
-    return str(path)
-
-
 @pytest.mark.broker
 async def test_apply_publishes_an_audited_policy_version(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
-    config = await _config(kafka, tmp_path)
+    config = str(await config_with_topics(kafka, tmp_path))
     recording = str(_write(tmp_path / "protocol.vagus", beats="ibi", markers=True))
     refused = run_vagus(
         "--config", config, "resonance", recording, "--apply", PATIENT,
