@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dsp.stress_model_kernels import z_scores_kernel
+from dsp.stress_model_kernels import usable_kernel, z_scores_kernel
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -48,7 +48,14 @@ class RunningBaseline:
         self._neutral = np.array([n in NEUTRAL_WHEN_UNDEFINED for n in self.names])
 
     def usable(self, values: FloatArray) -> bool:
-        """Every feature finite, except those whose undefined value is neutral."""
+        """Every feature finite, except those whose undefined value is neutral (one kernel call;
+        usable_reference is its numpy twin)."""
+        if values.shape != self._neutral.shape or values.dtype != np.float64:
+            return self.usable_reference(values)
+        return bool(usable_kernel(values, self._neutral))
+
+    def usable_reference(self, values: FloatArray) -> bool:
+        """numpy twin of usable."""
         return bool(np.all(np.isfinite(values) | self._neutral))
 
     def add(self, values: FloatArray) -> None:

@@ -83,6 +83,8 @@ class StressModel:
         sidecar: dict[str, Any] = json.loads(model_path.with_suffix(".json").read_text())
         self.features: list[str] = [f["name"] for f in sidecar["features"]]
         self._log = np.array([f["transform"] == "log" for f in sidecar["features"]])
+        self._n = len(self.features)
+        self._absent = [math.nan] * self._n  # transform's default per feature
         self.clip = float(sidecar["normalisation"]["clip"])
         self.min_sd = float(sidecar["normalisation"]["min_sd"])
         self.threshold = float(sidecar["threshold"])
@@ -98,7 +100,9 @@ class StressModel:
 
         One kernel call after the look-ups (dsp.stress_model_kernels); transform_reference is
         its numpy twin."""
-        raw = np.array([float(features.get(name, math.nan)) for name in self.features])
+        raw = np.fromiter(
+            map(features.get, self.features, self._absent), dtype=np.float64, count=self._n
+        )
         return transform_kernel(raw, self._log)
 
     def transform_reference(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:

@@ -1,10 +1,10 @@
-"""The stress model's per-window input arithmetic in two kernel calls.
+"""The stress model's per-window input arithmetic in a few kernel calls.
 
 The gateway scores every window: 38 features -> sidecar transforms -> the patient's z-scores.
 As numpy steps on 38 numbers each costs more in call overhead than in arithmetic (about 80 µs
-a window together); as kernels, a few. `StressModel.transform_reference` and
-`RunningBaseline.z_scores_reference` are the numpy twins, and tests/dsp/test_stress_model_
-kernels.py holds them equal.
+a window together); as kernels, a few. `StressModel.transform_reference`,
+`RunningBaseline.z_scores_reference` and `RunningBaseline.usable_reference` are the numpy
+twins, and tests/dsp/test_stress_model_kernels.py holds them equal.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def transform_kernel(raw: FloatArray, log_mask: BoolArray) -> FloatArray:
             value = np.log(value) if value > 0.0 else (-np.inf if value == 0.0 else np.nan)
         out[i] = value if math.isfinite(value) else np.nan
     return out
+
+
+@numba.njit(cache=True)
+def usable_kernel(values: FloatArray, neutral: BoolArray) -> bool:
+    """Every value finite, or neutral where not."""
+    for i in range(values.shape[0]):  # noqa: SIM110 - a loop numba compiles, not a generator
+        if not (neutral[i] or math.isfinite(values[i])):
+            return False
+    return True
 
 
 @numba.njit(cache=True)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from dsp.activity import activity_summary
 from dsp.stress_features import ACC_FEATURES, E4_ACC_UNITS_PER_MG, acc_features
 from dsp.stress_features_kernels import acc_kernel
+from vagus.pipeline_buffer import rows_between
 
 FloatArray = npt.NDArray[np.float64]
 MOTION_THRESHOLD_G = 0.1  # activity_summary's default
@@ -70,6 +71,24 @@ def acc_window(acc_mg: npt.ArrayLike, fs: float) -> tuple[Readable, dict[str, fl
         "motion_fraction": _finite(values[1]),
     }
     return readable, dict(zip(ACC_FEATURES, values[2:], strict=True))
+
+
+def acc_window_rows(
+    times: npt.NDArray[np.int64],
+    values: FloatArray,
+    live: tuple[int, int],
+    fs: float,
+    *,
+    start: int,
+    end: int,
+    min_present: float,
+) -> tuple[int, tuple[Readable, dict[str, float]] | None]:
+    """(samples in [start, end), acc_window of them, or None when too few) from a buffer's held
+    rows (vagus.pipeline_buffer.StreamBuffer.live): one bounds and one kernel call, no copy."""
+    lo, hi = rows_between(times, live[0], live[1], start, end)
+    if hi - lo <= min_present:
+        return hi - lo, None
+    return hi - lo, acc_window(values[lo:hi], fs)
 
 
 def acc_window_reference(acc_mg: npt.ArrayLike, fs: float) -> tuple[Readable, dict[str, float]]:

@@ -100,26 +100,33 @@ class BeatTracker:
     def __init__(self, gaps: GapLog) -> None:
         self.gaps = gaps
         self.beats_ns: IntArray = np.zeros(0, dtype=np.int64)
-        self._done_ns: int | None = None  # beats before this are final
+        self.done_ns: int | None = None  # beats before this are final
+        #: the latest sample time an update saw: a hole longer than OVERLAP_S never lies inside
+        #: one update's samples, so the step from here to the next update's first is checked too
+        self.seen_ns: int | None = None
 
     def update(self, buffer: SampleSource, fs: float, *, until_ns: int) -> None:
         """Make the beats before ``until_ns`` final (using TAIL_S of ECG after it if present)."""
         first_ns = buffer.first_ns
         if first_ns is None:
             return
-        done = first_ns if self._done_ns is None else self._done_ns
+        done = first_ns if self.done_ns is None else self.done_ns
         if until_ns <= done:
             return
         times, values = buffer.window(done - int(OVERLAP_S * NS), until_ns + int(TAIL_S * NS))
         if times.size == 0:
-            self._done_ns = until_ns
+            self.done_ns = until_ns
             return
-        note_jumps(self.gaps, times, fs)
+        if self.seen_ns is None:
+            note_jumps(self.gaps, times, fs)
+        else:
+            note_jumps(self.gaps, np.concatenate(([self.seen_ns], times)), fs)
+        self.seen_ns = int(times[-1]) if self.seen_ns is None else max(self.seen_ns, int(times[-1]))
         if self.gaps.starts.size == 0:  # the usual case: one run, no gap to split at
             if times[-1] >= done - REFRACTORY_NS and times[0] < until_ns:
                 peaks = detect_r_peaks(values[:, 0], fs)
                 self._accept(times[peaks], done, until_ns)
-            self._done_ns = until_ns
+            self.done_ns = until_ns
             return
         breaks = np.flatnonzero(self.gaps.spans(times)) + 1
         found: list[IntArray] = []
@@ -129,7 +136,7 @@ class BeatTracker:
             peaks = detect_r_peaks(values[lo:hi, 0], fs)
             found.append(times[lo:hi][peaks])
         self._accept(np.concatenate(found) if found else self.beats_ns[:0], done, until_ns)
-        self._done_ns = until_ns
+        self.done_ns = until_ns
 
     def _accept(self, candidates: IntArray, done: int, until_ns: int) -> None:
         """Keep the candidates in [done - refractory, until) after the last kept beat."""

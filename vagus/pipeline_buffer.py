@@ -13,7 +13,7 @@ it equal to SampleBuffer on shuffled, trimmed streams.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numba
 import numpy as np
@@ -23,14 +23,6 @@ TimesNs = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]
 _MIN_CAPACITY = 1024
 _INT64, _FLOAT64 = np.dtype(np.int64), np.dtype(np.float64)
-
-
-def _as_array(x: npt.ArrayLike, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
-    """np.asarray(x, dtype), which costs more than the rest of extend: skipped when x already
-    is such an array (the decoders' blocks)."""
-    if isinstance(x, np.ndarray) and x.dtype is dtype:
-        return x
-    return np.asarray(x, dtype=dtype)
 
 
 class SampleSource(Protocol):
@@ -57,8 +49,8 @@ def order_check_kernel(times: TimesNs, first: int, end: int) -> tuple[bool, int]
 
 
 @numba.njit(cache=True)
-def _lower_bound(times: TimesNs, value: int) -> int:
-    lo, hi = 0, times.shape[0]
+def lower_bound_in(times: TimesNs, lo: int, hi: int, value: int) -> int:
+    """np.searchsorted(times[lo:hi], value, side="left") + lo, of sorted times[lo:hi]."""
     while lo < hi:
         mid = (lo + hi) // 2
         if times[mid] < value:
@@ -69,9 +61,19 @@ def _lower_bound(times: TimesNs, value: int) -> int:
 
 
 @numba.njit(cache=True)
+def rows_between(
+    times: TimesNs, first: int, end: int, start_ns: int, end_ns: int
+) -> tuple[int, int]:
+    """The rows [lo, hi) of sorted times[first:end] with start_ns <= t < end_ns."""
+    lo = lower_bound_in(times, first, end, start_ns)
+    return lo, lower_bound_in(times, lo, end, end_ns)
+
+
+@numba.njit(cache=True)
 def bounds_kernel(times: TimesNs, start_ns: int, end_ns: int) -> tuple[int, int]:
     """np.searchsorted(times, (start_ns, end_ns), side="left") of sorted times."""
-    return _lower_bound(times, start_ns), _lower_bound(times, end_ns)
+    n = times.shape[0]
+    return lower_bound_in(times, 0, n, start_ns), lower_bound_in(times, 0, n, end_ns)
 
 
 class StreamBuffer:
@@ -98,23 +100,28 @@ class StreamBuffer:
 
     def extend(self, times_ns: npt.ArrayLike, values: npt.ArrayLike) -> None:
         """Hold one block (its shape is checked now, so bad input fails here)."""
-        times: TimesNs = _as_array(times_ns, _INT64)
-        shaped: Values = _as_array(values, _FLOAT64)
-        if times.ndim != 1 or shaped.size != times.size * self.channels:
+        # np.asarray costs more than the rest of extend: skipped for the decoders' own arrays
+        times: TimesNs = times_ns  # type: ignore[assignment]
+        if type(times) is not np.ndarray or times.dtype is not _INT64:
+            times = np.asarray(times_ns, dtype=_INT64)
+        shaped: Values = values  # type: ignore[assignment]
+        if type(shaped) is not np.ndarray or shaped.dtype is not _FLOAT64:
+            shaped = np.asarray(values, dtype=_FLOAT64)
+        n = times.size
+        if times.ndim != 1 or shaped.size != n * self.channels:
             raise ValueError(
-                f"{shaped.size} values for {times.size} sample times of {self.channels} channel(s)"
+                f"{shaped.size} values for {n} sample times of {self.channels} channel(s)"
             )
-        if times.size:
+        if n:
             self._pending_times.append(times)
             if self.channels == 1:
-                rows = shaped if shaped.ndim == 1 else shaped.reshape(-1)
-            elif shaped.ndim == 2 and shaped.shape[1] == self.channels:
-                rows = shaped
-            else:
-                rows = shaped.reshape(times.size, self.channels)
-            self._pending_values.append(rows)
-            self._pending_n += times.size
-            self.total_samples += times.size
+                if shaped.ndim != 1:
+                    shaped = shaped.reshape(-1)
+            elif shaped.ndim != 2 or shaped.shape[1] != self.channels:
+                shaped = shaped.reshape(n, self.channels)
+            self._pending_values.append(shaped)
+            self._pending_n += n
+            self.total_samples += n
 
     def _append_pending(self) -> None:
         """Copy the held blocks into the arrays, straight into their place (no joined copy)."""
@@ -170,6 +177,13 @@ class StreamBuffer:
         """The earliest sample time still held; None when empty."""
         self._settle()
         return int(self._times[self._start]) if self._end > self._start else None
+
+    def live(self) -> tuple[TimesNs, Values, int, int]:
+        """(times, values, first, end): the held samples are rows [first, end) of the two
+        arrays, sorted by time. For window kernels that cut several slices in one call; the
+        arrays are the buffer's own and valid only until the next extend or trim."""
+        self._settle()
+        return self._times, self._values, self._start, self._end
 
     def count(self, start_ns: int, end_ns: int) -> int:
         """How many samples have ``start_ns <= t < end_ns`` (no copy)."""

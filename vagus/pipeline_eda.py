@@ -41,15 +41,15 @@ class EdaTraceTracker:
             raise ValueError(f"EDA rate must exceed {2 * SMOOTH_HZ} Hz, got {fs}")
         self.fs = fs
         self.gaps = gaps
-        self._smooth_sos = butter_lowpass_sos(SMOOTH_HZ, fs, order=1)
-        self._tonic_sos = butter_lowpass_sos(TONIC_HZ, fs, order=2)
-        self._shift = round(ALIGN_S * fs)
+        self.smooth_sos = butter_lowpass_sos(SMOOTH_HZ, fs, order=1)
+        self.tonic_sos = butter_lowpass_sos(TONIC_HZ, fs, order=2)
+        self.shift = round(ALIGN_S * fs)
         self.times: IntArray = np.zeros(0, dtype=np.int64)
         self.smoothed: FloatArray = np.zeros(0)
         self.tonic: FloatArray = np.zeros(0)
-        self._base = 0.0
-        self._zi_smooth = np.zeros((self._smooth_sos.shape[0], 2))
-        self._zi_tonic = np.zeros((self._tonic_sos.shape[0], 2))
+        self.base = 0.0
+        self.zi_smooth = np.zeros((self.smooth_sos.shape[0], 2))
+        self.zi_tonic = np.zeros((self.tonic_sos.shape[0], 2))
 
     def update(self, buffer: SampleSource, *, until_ns: int) -> None:
         """Filter the samples after the last one filtered and before ``until_ns``."""
@@ -90,12 +90,12 @@ class EdaTraceTracker:
     def _run(self, x: FloatArray, *, restart: bool) -> tuple[FloatArray, FloatArray]:
         """Both filters over x, continued, or restarted in steady state on x's first sample."""
         if restart:
-            self._base = float(x[0])
-            self._zi_smooth[:] = 0.0
-            self._zi_tonic[:] = 0.0
+            self.base = float(x[0])
+            self.zi_smooth[:] = 0.0
+            self.zi_tonic[:] = 0.0
         x = np.ascontiguousarray(x)
         return eda_run_kernel(
-            x, self._base, self._smooth_sos, self._zi_smooth, self._tonic_sos, self._zi_tonic
+            x, self.base, self.smooth_sos, self.zi_smooth, self.tonic_sos, self.zi_tonic
         )
 
     def features(self, *, start: int, end: int) -> dict[str, float]:
@@ -105,7 +105,7 @@ class EdaTraceTracker:
         last = int(np.searchsorted(self.times, end))
         if last - first < 2:
             return {}
-        traces = aligned_traces(self.smoothed, self.tonic, self.fs, lo, last, self._shift)
+        traces = aligned_traces(self.smoothed, self.tonic, self.fs, lo, last, self.shift)
         if traces is None:
             return {}
         return eda_features(traces, self.fs, start=first - lo, stop=last - lo)

@@ -46,8 +46,8 @@ NS = 1_000_000_000
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-_WELCH = np.array([_WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S])
-_TWIDDLES = welch_twiddles(_BAND_EDGES, _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S)
+WELCH = np.array([_WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S])
+TWIDDLES = welch_twiddles(_BAND_EDGES, _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S)
 
 
 def _finite(value: float) -> float | None:
@@ -115,7 +115,15 @@ def heart_features(
     of the look-back (ns, sorted), whether each interval between them is real, and the ECG
     rate fs (Hz). Third: the share the score gate judges by (see the module docstring).
     One kernel call (vagus.pipeline_heart_kernels); heart_features_reference is its twin."""
-    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, _BAND_EDGES, _WELCH, _TWIDDLES)
+    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, _BAND_EDGES, WELCH, TWIDDLES)
+    return heart_results(values, beats_ns, real, fs=fs, start=start, end=end)
+
+
+def heart_results(
+    values: FloatArray, beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
+) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
+    """heart_features' values from heart_kernel's output (vagus.pipeline_ecg_window computes
+    it inside a larger kernel); its FALLBACK status takes the reference path on the inputs."""
     if values[STATUS] == FALLBACK:
         return heart_features_reference(beats_ns, real, fs=fs, start=start, end=end)
     in_window = int(values[BEATS])

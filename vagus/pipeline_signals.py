@@ -7,13 +7,20 @@ aligned 6.4 s ahead (the training script's group-delay shift), so the buffers ke
 HISTORY_S of samples and a window closes only once LOOKAHEAD_S of data follows it. R-peaks and
 the EDA traces are carried from window to window (vagus.pipeline_beats, vagus.pipeline_eda):
 each sample is filtered, and each beat found, once.
+
+Each stream's part of a window runs one of two ways. The usual case takes one kernel call per
+stream straight on the buffer's rows (vagus.pipeline_ecg_window, vagus.pipeline_eda_window,
+vagus.pipeline_acc.acc_window_rows): a gateway closes a window every hop for weeks, and the
+per-step path's glue around its kernels cost more CPU than their arithmetic. Gaps, jumps in
+sample times and bad samples take the per-step path (_per_step), which the one-call paths hand
+over to before changing any state.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,10 +30,12 @@ from dsp.stress_features import HRV_FREQUENCY_WINDOW_S
 from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ
 from dsp.stress_model import QualityInputs
 from stream.events import Features
-from vagus.pipeline_acc import acc_window
+from vagus.pipeline_acc import acc_window, acc_window_rows
 from vagus.pipeline_beats import BeatTracker, GapLog
-from vagus.pipeline_buffer import SampleSource
+from vagus.pipeline_buffer import SampleSource, StreamBuffer
+from vagus.pipeline_ecg_window import EcgWindow, ecg_window
 from vagus.pipeline_eda import EdaTraceTracker
+from vagus.pipeline_eda_window import eda_window
 from vagus.pipeline_rr import heart_features
 
 NS = 1_000_000_000
@@ -36,6 +45,9 @@ HISTORY_S = HRV_FREQUENCY_WINDOW_S
 LOOKAHEAD_S = ALIGN_S
 _SCR_FLOOR_US = 0.05  # detect_scrs' default min_amplitude_us
 _MIN_SECONDS = 5.0  # a stream with less than this in the window yields no features
+#: Whether windows take the one-call paths (vagus.pipeline_ecg_window); the reference test turns
+#: it off to compare with the per-step path.
+FUSED = True
 
 
 def _finite(value: float) -> float | None:
@@ -66,6 +78,7 @@ class SignalState:
         self.gaps: dict[str, GapLog] = {}
         self.beats: BeatTracker | None = None
         self.eda: EdaTraceTracker | None = None
+        self.ecg_plan: EcgWindow | None = None
 
     def gap_log(self, stream: str) -> GapLog:
         return self.gaps.setdefault(stream, GapLog())
@@ -88,46 +101,134 @@ def window_signals(
     end: int,
 ) -> WindowSignals:
     """Features of the window [start, end) (ns) from the buffers and the carried state."""
-    duration_s = (end - start) / NS
-    coverage: dict[str, float] = {}
-    values: dict[str, float | int | None] = {}
-    model: dict[str, float] = {}
-    gate: float | None = None
+    out = _Collected()
     for stream, buffer in buffers.items():
         rate = rates.get(stream, NOMINAL_RATE_HZ.get(stream, 0.0))
-        present = buffer.count(start, end)
+        present = None
+        if FUSED and rate and isinstance(buffer, StreamBuffer):
+            if stream == "ecg":
+                present = _ecg_fused(out, state, buffer, rate, start, end)
+            elif stream == "eda":
+                present = _eda_fused(out, state, buffer, rate, start, end)
+            elif stream == "acc":
+                present = _acc_rows(out, buffer, rate, start, end)
+        if present is None:
+            present = _per_step(out, stream, state, buffer, rate, start, end)
         if rate:
-            coverage[stream] = min(1.0, present / (rate * duration_s))
-        if stream == "ecg" and rate:
-            if state.beats is None:
-                state.beats = BeatTracker(state.gap_log("ecg"))
-            state.beats.update(buffer, rate, until_ns=end)
-        if present <= rate * _MIN_SECONDS and stream != "hr":
-            continue
-        samples = buffer.window(start, end)[1] if stream != "ecg" else np.zeros((0, 1))
-        if stream == "ecg":
-            assert state.beats is not None
-            beats, real = state.beats.between(end - int(HISTORY_S * NS), end)
-            heart, hrv, gate = heart_features(beats, real, fs=rate, start=start, end=end)
-            values |= heart
-            model |= hrv
-        elif stream == "eda":
-            values |= _skin(samples[:, 0], rate)
-            if rate <= 2 * SMOOTH_HZ:  # too slow for the training's 1 Hz smoothing: undefined
-                continue
-            if state.eda is None:
-                state.eda = EdaTraceTracker(rate, state.gap_log("eda"))
-            state.eda.update(buffer, until_ns=end + int(ALIGN_S * NS))
-            model |= state.eda.features(start=start, end=end)
-        elif stream == "acc":
-            readable, acc_model = acc_window(samples, rate)
-            values |= readable
-            model |= acc_model
-        elif stream == "hr" and present:
-            values["strap_heart_rate_bpm"] = float(np.mean(samples[:, 0]))
-    finite = {name: v for name, v in model.items() if math.isfinite(v)}
-    features = Features(**values)  # type: ignore[arg-type]
-    return WindowSignals(features, coverage, finite, gate)
+            out.coverage[stream] = min(1.0, present / (rate * (end - start) / NS))
+    finite = {name: v for name, v in out.model.items() if math.isfinite(v)}
+    features = Features(**out.values)  # type: ignore[arg-type]
+    return WindowSignals(features, out.coverage, finite, out.gate)
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What the streams contribute to a window."""
+
+    coverage: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float | int | None] = field(default_factory=dict)
+    model: dict[str, float] = field(default_factory=dict)
+    gate: float | None = None
+
+
+def _per_step(  # noqa: PLR0917 - the window, its stream and where results go
+    out: _Collected,
+    stream: str,
+    state: SignalState,
+    buffer: SampleSource,
+    rate: float,
+    start: int,
+    end: int,
+) -> int:
+    """One stream's part of the window, step by step; the samples in the window."""
+    present = buffer.count(start, end)
+    if stream == "ecg" and rate:
+        if state.beats is None:
+            state.beats = BeatTracker(state.gap_log("ecg"))
+        state.beats.update(buffer, rate, until_ns=end)
+    if present <= rate * _MIN_SECONDS and stream != "hr":
+        return present
+    samples = buffer.window(start, end)[1] if stream != "ecg" else np.zeros((0, 1))
+    if stream == "ecg":
+        assert state.beats is not None
+        beats, real = state.beats.between(end - int(HISTORY_S * NS), end)
+        heart, hrv, out.gate = heart_features(beats, real, fs=rate, start=start, end=end)
+        out.values |= heart
+        out.model |= hrv
+    elif stream == "eda":
+        out.values |= _skin(samples[:, 0], rate)
+        if rate <= 2 * SMOOTH_HZ:  # too slow for the training's 1 Hz smoothing: undefined
+            return present
+        if state.eda is None:
+            state.eda = EdaTraceTracker(rate, state.gap_log("eda"))
+        state.eda.update(buffer, until_ns=end + int(ALIGN_S * NS))
+        out.model |= state.eda.features(start=start, end=end)
+    elif stream == "acc":
+        readable, acc_model = acc_window(samples, rate)
+        out.values |= readable
+        out.model |= acc_model
+    elif stream == "hr" and present:
+        out.values["strap_heart_rate_bpm"] = float(np.mean(samples[:, 0]))
+    return present
+
+
+def _ecg_fused(  # noqa: PLR0917 - the window, its stream and where results go
+    out: _Collected, state: SignalState, buffer: StreamBuffer, rate: float, start: int, end: int
+) -> int | None:
+    """vagus.pipeline_ecg_window's one call; None where the per-step path must run."""
+    if state.beats is None:
+        state.beats = BeatTracker(state.gap_log("ecg"))
+    if state.ecg_plan is None or state.ecg_plan.fs != rate:
+        state.ecg_plan = EcgWindow(rate, HISTORY_S)
+    fused = ecg_window(
+        state.beats, buffer, state.ecg_plan, start=start, end=end, min_present=rate * _MIN_SECONDS
+    )
+    if fused is None:
+        return None
+    present, heart = fused
+    if heart is not None:
+        out.values |= heart[0]
+        out.model |= heart[1]
+        out.gate = heart[2]
+    return present
+
+
+def _acc_rows(out: _Collected, buffer: StreamBuffer, rate: float, start: int, end: int) -> int:
+    """The ACC part of the window straight from the buffer's rows (no copy)."""
+    times, values, first, stop = buffer.live()
+    present, numbers = acc_window_rows(
+        times, values, (first, stop), rate, start=start, end=end, min_present=rate * _MIN_SECONDS
+    )
+    if numbers is not None:
+        out.values |= numbers[0]
+        out.model |= numbers[1]
+    return present
+
+
+def _eda_fused(  # noqa: PLR0917 - the window, its stream and where results go
+    out: _Collected, state: SignalState, buffer: StreamBuffer, rate: float, start: int, end: int
+) -> int | None:
+    """vagus.pipeline_eda_window's one call; None where the per-step path must run."""
+    if state.eda is None and rate > 2 * SMOOTH_HZ:
+        state.eda = EdaTraceTracker(rate, state.gap_log("eda"))
+    fused = eda_window(
+        state.eda if rate > 2 * SMOOTH_HZ else None,
+        buffer,
+        rate,
+        start=start,
+        end=end,
+        until=end + int(ALIGN_S * NS),
+        min_present=rate * _MIN_SECONDS,
+        scr_floor=_SCR_FLOOR_US,
+    )
+    if fused is None:
+        return None
+    present, skin, model = fused
+    if skin is not None:
+        out.values |= skin
+    if model is not None:
+        out.model |= model
+    return present
 
 
 def _skin(eda_us: np.ndarray, rate: float) -> dict[str, float | int | None]:

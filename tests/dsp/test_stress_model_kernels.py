@@ -54,3 +54,13 @@ def test_z_scores_equal_their_reference(rows: list[list[float]], window: list[fl
 
 def test_the_neutral_features_are_the_models() -> None:
     assert set(MODEL.features) >= NEUTRAL_WHEN_UNDEFINED
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(VALUE, min_size=38, max_size=38))
+def test_usable_equals_its_reference(window: list[float]) -> None:
+    baseline = _baseline([])
+    values = np.array(window)
+    assert baseline.usable(values) == baseline.usable_reference(values)
+    neutral_only = np.where(baseline._neutral, math.nan, 1.0)
+    assert baseline.usable(neutral_only) and baseline.usable_reference(neutral_only)

@@ -87,6 +87,28 @@ def test_no_interval_spans_a_jump_in_sample_times() -> None:
     assert real[~across].all()
 
 
+def test_a_hole_longer_than_the_overlap_between_updates_is_a_gap() -> None:
+    """Window by window, no update's samples span a 40 s hole: the step from the last sample
+    the tracker saw is checked too (it was not, and the interval over the hole counted)."""
+    x = strap_ecg(180.0)
+    times = _times(x.size, 130.0)
+    hole = (times >= T0 + 60 * NS) & (times < T0 + 100 * NS)
+    buffer = SampleBuffer()
+    tracker = BeatTracker(GapLog())
+    for end_s in range(10, 181, 10):  # samples arrive as windows close, 3 s after
+        arrived = (times < T0 + end_s * NS) & ~hole
+        buffer.extend(
+            times[arrived & (times >= T0 + (end_s - 10) * NS)],
+            x[arrived & (times >= T0 + (end_s - 10) * NS)],
+        )
+        tracker.update(buffer, 130.0, until_ns=T0 + (end_s - 3) * NS)
+    beats, real = tracker.between(T0, T0 + 180 * NS)
+    across = (beats[:-1] < T0 + 60 * NS) & (beats[1:] >= T0 + 100 * NS)
+    assert np.count_nonzero(across) == 1 and not real[across].any()
+    assert real[~across].all()
+    assert tracker.gaps.overlap_ns(T0 + 61 * NS, T0 + 99 * NS) == 38 * NS
+
+
 def test_a_marked_gap_breaks_the_intervals_over_it() -> None:
     x = strap_ecg(60.0)
     times = _times(x.size, 130.0)

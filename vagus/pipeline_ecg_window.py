@@ -1,0 +1,165 @@
+"""A window's ECG work in one numba call: new beats found, the look-back cut, heart numbers out.
+
+Per window, BeatTracker.update, BeatTracker.between and heart_features took some twenty numpy
+and kernel calls of glue (bounds, copies, a jump scan, detection, acceptance, a concatenation,
+binary searches, the gap mask) around the two kernels that do the arithmetic, and on a gateway
+that glue cost more CPU than the arithmetic. ecg_window_kernel does the usual case in one call
+with the same kernels in the same order: no gap logged for the stream, no jump in the new
+samples' times, every sample finite, and a rate the detector runs at in full. Anything else
+returns FALLBACK before any state changes, and the caller takes the tracker's own path, which
+logs the gap or raises the clear error. tests/vagus/test_pipeline_reference.py holds the
+pipeline's windows equal with this path on and with every reference patched in, and
+tests/vagus/test_pipeline_window_paths.py holds the two paths equal on gapped and spoilt data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from dsp import ecg_params
+from dsp.ecg_fused import detect_kernel, plan
+from dsp.stress_features import _BAND_EDGES
+from vagus.pipeline_beat_kernels import accept_kernel
+from vagus.pipeline_beats import (
+    GAP_PERIODS,
+    MIN_GAP_S,
+    NS,
+    OVERLAP_S,
+    REFRACTORY_NS,
+    TAIL_S,
+    BeatTracker,
+)
+from vagus.pipeline_buffer import StreamBuffer, lower_bound_in
+from vagus.pipeline_heart_kernels import FALLBACK as HEART_FALLBACK
+from vagus.pipeline_heart_kernels import STATUS, heart_kernel
+from vagus.pipeline_rr import TWIDDLES, WELCH, heart_results
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+HeartResults = tuple[dict[str, float | int | None], dict[str, float], float | None]
+
+DONE, FALLBACK = 0, 1
+NOT_SEEN = -(2**63)
+#: layout of the kernel's integer settings
+OVERLAP, TAIL, REFRACTORY, LOOK_BACK, MIN_SAMPLES = range(5)
+_NO_BEATS = np.zeros(0, dtype=np.int64)
+_NO_INTERVALS = np.zeros(0, dtype=np.bool_)
+
+
+@numba.njit(cache=True)
+def ecg_window_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    times: IntArray,
+    values: FloatArray,
+    live: IntArray,
+    settings: IntArray,
+    jump_ns: float,
+    min_present: float,
+    detection: tuple[float, FloatArray, int, FloatArray, int, IntArray],
+    heart: tuple[float, FloatArray, FloatArray, tuple[FloatArray, FloatArray]],
+    beats: IntArray,
+) -> tuple[int, int, IntArray, FloatArray, int]:
+    """(status, samples in the window, the tracker's beats after the update, heart_kernel's
+    output or an empty array when the window has too few samples, the latest sample seen).
+
+    ``live`` is [first, end, done, until, start, stop, seen]: the buffer's held rows, the
+    tracker's done time and the update's end, the window [start, stop) (ns) and the latest
+    sample time the tracker saw (NOT_SEEN if none)."""
+    first, end, done, until, start, stop = live[0], live[1], live[2], live[3], live[4], live[5]
+    seen = live[6]
+    present = lower_bound_in(times, first, end, stop) - lower_bound_in(times, first, end, start)
+    if until > done:
+        lo = lower_bound_in(times, first, end, done - settings[OVERLAP])
+        hi = lower_bound_in(times, first, end, until + settings[TAIL])
+        if hi > lo and seen != NOT_SEEN and times[lo] - seen > jump_ns:
+            return FALLBACK, present, beats, _empty(), seen  # a hole since the last update
+        for i in range(lo, hi):
+            jump = i + 1 < hi and times[i + 1] - times[i] > jump_ns
+            if jump or not math.isfinite(values[i, 0]):
+                return FALLBACK, present, beats, _empty(), seen
+        if hi > lo:
+            seen = times[hi - 1] if seen == NOT_SEEN else max(seen, times[hi - 1])
+        settled = done - settings[REFRACTORY]
+        if hi > lo and times[hi - 1] >= settled and times[lo] < until:
+            x = values[lo:hi, 0].copy()
+            if x.shape[0] >= settings[MIN_SAMPLES]:
+                rate, band, band_pad, high, high_pad, widths = detection
+                peaks = detect_kernel(x, rate, band, band_pad, high, high_pad, widths)
+                has_last = beats.shape[0] > 0
+                last = beats[-1] if has_last else 0
+                kept = accept_kernel(
+                    times[lo:hi][peaks], settled, until, last, has_last, settings[REFRACTORY]
+                )
+                if kept.shape[0]:
+                    beats = np.concatenate((beats, kept))
+    if present <= min_present:
+        return DONE, present, beats, _empty(), seen
+    b_lo = lower_bound_in(beats, 0, beats.shape[0], stop - settings[LOOK_BACK])
+    b_hi = lower_bound_in(beats, 0, beats.shape[0], stop)
+    recent = beats[b_lo:b_hi]
+    real = np.ones(max(recent.shape[0] - 1, 0), dtype=np.bool_)  # no gap is logged
+    period_ms, bands, welch, twiddles = heart
+    out = heart_kernel(recent, real, period_ms, start, stop, bands, welch, twiddles)
+    return DONE, present, beats, out, seen
+
+
+@numba.njit(cache=True)
+def _empty() -> FloatArray:
+    return np.zeros(0)
+
+
+class EcgWindow:
+    """The kernel's fixed inputs for one ECG rate."""
+
+    def __init__(self, fs: float, look_back_s: float) -> None:
+        factor = ecg_params.detection_factor(fs, full_rate=False)
+        band, band_pad, high, high_pad, widths = plan(float(fs), factor)
+        self.fs = fs
+        self.usable = fs >= 50 and factor == 1  # else: the tracker's path (and its errors)
+        self.settings = np.array(
+            [int(OVERLAP_S * NS), int(TAIL_S * NS), REFRACTORY_NS, int(look_back_s * NS), int(fs)],
+            dtype=np.int64,
+        )
+        self.jump_ns = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
+        self.detection = (fs / factor, band, band_pad, high, high_pad, widths)
+        self.heart = (1000.0 / fs, _BAND_EDGES, WELCH, TWIDDLES)
+
+
+def ecg_window(
+    tracker: BeatTracker,
+    buffer: StreamBuffer,
+    plan_: EcgWindow,
+    *,
+    start: int,
+    end: int,
+    min_present: float,
+) -> tuple[int, HeartResults | None] | None:
+    """(samples in [start, end), heart_features' results or None when too few), with the
+    tracker updated to ``end``; None (nothing changed) when the tracker's path must run."""
+    if not plan_.usable or tracker.gaps.starts.size:
+        return None
+    times, values, first, stop = buffer.live()
+    if stop == first:
+        return None
+    done = int(times[first]) if tracker.done_ns is None else tracker.done_ns
+    seen = NOT_SEEN if tracker.seen_ns is None else tracker.seen_ns
+    live = np.array([first, stop, done, end, start, end, seen], dtype=np.int64)
+    status, present, beats, heart, seen = ecg_window_kernel(
+        times, values, live, plan_.settings, plan_.jump_ns, min_present,
+        plan_.detection, plan_.heart, tracker.beats_ns,
+    )  # fmt: skip
+    if status == FALLBACK:
+        return None
+    tracker.beats_ns = beats
+    tracker.seen_ns = None if seen == NOT_SEEN else seen
+    if end > done:
+        tracker.done_ns = end
+    if heart.size == 0:
+        return present, None
+    recent, real = _NO_BEATS, _NO_INTERVALS
+    if heart[STATUS] == HEART_FALLBACK:  # heart_results takes the reference path on them
+        recent, real = tracker.between(end - int(plan_.settings[LOOK_BACK]), end)
+    return present, heart_results(heart, recent, real, fs=plan_.fs, start=start, end=end)
