@@ -39,19 +39,32 @@ def _lower_bound(buf: FloatArray, m: int, v: float) -> int:
 
 
 @numba.njit(cache=True)
+def _upper_bound(buf: FloatArray, m: int, v: float) -> int:
+    """First index k < m with buf[k] > v (buf[:m] sorted)."""
+    lo, hi = 0, m
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if buf[mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
 def _replace_sorted(buf: FloatArray, m: int, old: float, new: float) -> None:
-    """buf[:m] sorted, with one copy of old (present) swapped for new: elements move only
-    between the two positions, not from each to the end."""
+    """buf[:m] sorted, with one copy of old (present) swapped for new: both places found by
+    binary search, and only the elements between them shift (a loop without comparisons)."""
     j = _lower_bound(buf, m, old)
     if new >= old:
-        while j + 1 < m and buf[j + 1] < new:
-            buf[j] = buf[j + 1]
-            j += 1
+        to = max(_lower_bound(buf, m, new) - 1, j)
+        for k in range(j, to):
+            buf[k] = buf[k + 1]
     else:
-        while j > 0 and buf[j - 1] > new:
-            buf[j] = buf[j - 1]
-            j -= 1
-    buf[j] = new
+        to = _upper_bound(buf, m, new)
+        for k in range(j, to, -1):
+            buf[k] = buf[k - 1]
+    buf[to] = new
 
 
 @numba.njit(cache=True)
@@ -77,10 +90,9 @@ def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatA
             hi_in += 1
         while hi_in < hi:  # insert x[hi_in]
             v = x[hi_in]
-            k = m
-            while k > 0 and buf[k - 1] > v:
-                buf[k] = buf[k - 1]
-                k -= 1
+            k = _upper_bound(buf, m, v)
+            for t in range(m, k, -1):
+                buf[t] = buf[t - 1]
             buf[k] = v
             m += 1
             hi_in += 1
