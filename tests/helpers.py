@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 
 import msgspec
 
@@ -20,6 +22,16 @@ from vagus.config import VagusConfig
 from vagus.demo import create_topics
 
 PATIENT = "p-0123456789ab"
+_DSP_BENCH = Path(__file__).resolve().parents[1] / "bench" / "dsp_bench.py"
+
+
+def dsp_bench() -> ModuleType:
+    """bench/dsp_bench.py as a module (its synthetic gateway hour is the pipeline tests' input)."""
+    spec = importlib.util.spec_from_file_location("dsp_bench_for_tests", _DSP_BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_vagus(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:

@@ -9,10 +9,7 @@ agree to REL_TOL (float rounding; the kernels reassociate sums).
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -20,6 +17,7 @@ import pytest
 
 from dsp import ecg, stress_features, stress_features_eda
 from dsp.buffer import SampleBuffer
+from tests.helpers import dsp_bench
 from vagus import (
     pipeline,
     pipeline_acc,
@@ -35,15 +33,6 @@ from vagus.pipeline import FeaturePipeline
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "dsp_bench.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dsp_bench_for_tests", _BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _windows(blocks: list[tuple[int, Any]]) -> list[tuple[dict[str, Any], dict[str, float]]]:
@@ -66,7 +55,7 @@ def _close(a: object, b: object) -> bool:
 
 @pytest.fixture(scope="module")
 def blocks() -> list[tuple[int, Any]]:
-    result: list[tuple[int, Any]] = _bench()._gateway_blocks(1200.0)
+    result: list[tuple[int, Any]] = dsp_bench()._gateway_blocks(1200.0)
     return result
 
 

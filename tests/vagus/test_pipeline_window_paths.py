@@ -10,35 +10,24 @@ of the one shipped pipeline are compared window by window.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import msgspec
 import pytest
 
 from ingest.decoding import SampleBlock
+from tests.helpers import dsp_bench
 from vagus import pipeline_signals
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
 NS = 1_000_000_000
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "dsp_bench.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dsp_bench_for_path_tests", _BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def blocks() -> list[tuple[int, SampleBlock]]:
-    result: list[tuple[int, SampleBlock]] = _bench()._gateway_blocks(900.0)
+    result: list[tuple[int, SampleBlock]] = dsp_bench()._gateway_blocks(900.0)
     return result
 
 
