@@ -125,6 +125,25 @@ def test_a_marked_gap_hands_over_and_gives_the_same_windows(
     _both_paths(monkeypatch, gapped, marks)
 
 
+def test_an_eda_rate_too_slow_for_the_model_gives_the_same_windows(
+    blocks: list[tuple[int, SampleBlock]], monkeypatch: pytest.MonkeyPatch, calls: dict[str, int]
+) -> None:
+    """At 2 Hz the model's 1 Hz smoothing is undefined: readable skin numbers only."""
+    slow = [
+        (a, b)
+        if b.stream != "eda"
+        else (
+            a,
+            dataclasses.replace(b, times_ns=b.times_ns[::2], values=b.values[::2], rate_hz=2.0),
+        )
+        for a, b in blocks
+    ]
+    windows = _both_paths(monkeypatch, slow)
+    assert calls["eda"] >= windows - 1
+    features, model, _ = _run(slow)[-1]
+    assert features["scl_us"] is not None and not any(k.startswith("scr_") for k in model)
+
+
 def _spoiled(
     blocks: list[tuple[int, SampleBlock]], stream: str, after_s: float
 ) -> list[tuple[int, SampleBlock]]:
