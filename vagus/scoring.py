@@ -65,6 +65,7 @@ class StressScorer:
         self.baseline = RunningBaseline(
             self.model.features, clip=self.model.clip, min_sd=self.model.min_sd
         )
+        self._headline = [(f"z_{name}", self.model.features.index(name)) for name in HEADLINE]
         threshold = settings.threshold if settings.threshold is not None else self.model.threshold
         self.calibration = PatientCalibration(
             threshold=threshold,
@@ -101,9 +102,9 @@ class StressScorer:
         raw = self.model.probability(z.astype(np.float32)[None, :])
         if not 0.0 <= raw <= 1.0:
             return WindowScore(None, "missing_features")
-        components = {"model_probability": raw} | {
-            f"z_{name}": float(z[self.model.features.index(name)]) for name in HEADLINE
-        }
+        components = {"model_probability": raw}
+        for key, index in self._headline:
+            components[key] = float(z[index])
         return WindowScore(self.calibration.apply(raw), "ok", components)
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
