@@ -211,7 +211,11 @@ async def gateway_over(
     from hardware.clock import WallClock  # noqa: PLC0415
     from hardware.devices import SimulatedDevice  # noqa: PLC0415
     from vagus.gateway import Gateway  # noqa: PLC0415
+    from vagus.pipeline_warmup import warm_up  # noqa: PLC0415
 
+    # Before any device is read: a cold kernel cache compiles for minutes on a Pi.
+    warm = await asyncio.to_thread(warm_up, config.windows)
+    log.info("DSP kernels ready in %.1f s (%d warm-up windows)", warm.seconds, warm.windows)
     gateway = Gateway(
         kafka=config.kafka,
         config=config,

@@ -1,0 +1,34 @@
+"""The gateway's kernel warm-up takes every stream's one-call path, in full, before any device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vagus import pipeline_signals
+from vagus.config import WindowSettings
+from vagus.pipeline_warmup import warm_up
+
+
+def test_warm_up_runs_every_one_call_path_to_all_model_features(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    finished = {"ecg_window": 0, "eda_window": 0, "acc_window_rows": 0}
+    for name in finished:
+        original = getattr(pipeline_signals, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kw: Any) -> Any:
+            result = _original(*args, **kw)
+            finished[_name] += result is not None
+            return result
+
+        monkeypatch.setattr(pipeline_signals, name, counted)
+    result = warm_up()
+    assert result.windows >= 10
+    assert result.model_features == 38  # heart (with the 180 s spectrum), EDA and ACC
+    assert all(count >= result.windows - 1 for count in finished.values()), finished
+
+
+def test_warm_up_follows_the_configured_windows() -> None:
+    assert warm_up(WindowSettings(window_s=30.0, hop_s=30.0, calibration_s=600.0)).windows < 10
