@@ -10,8 +10,10 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import msgspec
+import pytest
 
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, StreamGap, StressScore
@@ -23,6 +25,24 @@ from vagus.demo import create_topics
 
 PATIENT = "p-0123456789ab"
 _DSP_BENCH = Path(__file__).resolve().parents[1] / "bench" / "dsp_bench.py"
+
+
+def count_results(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, names: tuple[str, ...]
+) -> dict[str, int]:
+    """Wrap module.<name> for each name; the dict counts the calls that returned a result (not
+    None: the one-call window paths return None where they hand over)."""
+    counts = dict.fromkeys(names, 0)
+    for name in names:
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kw: Any) -> Any:
+            result = _original(*args, **kw)
+            counts[_name] += result is not None
+            return result
+
+        monkeypatch.setattr(module, name, counted)
+    return counts
 
 
 def dsp_bench() -> ModuleType:

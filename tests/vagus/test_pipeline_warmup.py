@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from tests.helpers import count_results
 from vagus import pipeline_signals
 from vagus.config import WindowSettings
 from vagus.pipeline_warmup import warm_up
@@ -14,16 +13,8 @@ from vagus.pipeline_warmup import warm_up
 def test_warm_up_runs_every_one_call_path_to_all_model_features(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    finished = {"ecg_window": 0, "eda_window": 0, "acc_window_rows": 0}
-    for name in finished:
-        original = getattr(pipeline_signals, name)
-
-        def counted(*args: Any, _original: Any = original, _name: str = name, **kw: Any) -> Any:
-            result = _original(*args, **kw)
-            finished[_name] += result is not None
-            return result
-
-        monkeypatch.setattr(pipeline_signals, name, counted)
+    names = ("ecg_window", "eda_window", "acc_window_rows")
+    finished = count_results(monkeypatch, pipeline_signals, names)
     result = warm_up()
     assert result.windows >= 10
     assert result.model_features == 38  # heart (with the 180 s spectrum), EDA and ACC

@@ -17,7 +17,7 @@ import msgspec
 import pytest
 
 from ingest.decoding import SampleBlock
-from tests.helpers import dsp_bench
+from tests.helpers import count_results, dsp_bench
 from vagus import pipeline_signals
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
@@ -34,17 +34,7 @@ def blocks() -> list[tuple[int, SampleBlock]]:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How often each one-call path ran to the end (returned results, not a hand-over)."""
-    counts = {"ecg": 0, "eda": 0}
-    for stream, name in (("ecg", "ecg_window"), ("eda", "eda_window")):
-        original = getattr(pipeline_signals, name)
-
-        def counted(*args: Any, _original: Any = original, _s: str = stream, **kw: Any) -> Any:
-            result = _original(*args, **kw)
-            counts[_s] += result is not None
-            return result
-
-        monkeypatch.setattr(pipeline_signals, name, counted)
-    return counts
+    return count_results(monkeypatch, pipeline_signals, ("ecg_window", "eda_window"))
 
 
 def _run(
@@ -92,8 +82,8 @@ def test_clean_streams_take_the_one_call_paths_with_the_same_windows(
     blocks: list[tuple[int, SampleBlock]], monkeypatch: pytest.MonkeyPatch, calls: dict[str, int]
 ) -> None:
     windows = _both_paths(monkeypatch, blocks)
-    assert calls["ecg"] >= windows - 1
-    assert calls["eda"] >= windows - 1
+    assert calls["ecg_window"] >= windows - 1
+    assert calls["eda_window"] >= windows - 1
 
 
 def _without(
@@ -112,8 +102,8 @@ def test_a_jump_in_sample_times_hands_over_and_gives_the_same_windows(
     windows = _both_paths(monkeypatch, gapped)
     # the one-call paths ran before each jump and again once it left the look-back, and handed
     # over in between
-    assert 0 < calls["ecg"] < windows - 10
-    assert 0 < calls["eda"] < windows - 10
+    assert 0 < calls["ecg_window"] < windows - 10
+    assert 0 < calls["eda_window"] < windows - 10
 
 
 def test_a_marked_gap_hands_over_and_gives_the_same_windows(
@@ -139,7 +129,7 @@ def test_an_eda_rate_too_slow_for_the_model_gives_the_same_windows(
         for a, b in blocks
     ]
     windows = _both_paths(monkeypatch, slow)
-    assert calls["eda"] >= windows - 1
+    assert calls["eda_window"] >= windows - 1
     features, model, _ = _run(slow)[-1]
     assert features["scl_us"] is not None and not any(k.startswith("scr_") for k in model)
 
