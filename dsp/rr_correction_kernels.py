@@ -10,6 +10,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from dsp.sorted_kernels import lower_bound_in, upper_bound_in
+
 FloatArray = npt.NDArray[np.float64]
 LabelArray = npt.NDArray[np.int8]
 
@@ -26,42 +28,16 @@ def _sorted_quantile(s: FloatArray, m: int, q: float) -> float:
 
 
 @numba.njit(cache=True)
-def _lower_bound(buf: FloatArray, m: int, v: float) -> int:
-    """First index k < m with buf[k] >= v (buf[:m] sorted)."""
-    lo, hi = 0, m
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if buf[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True)
-def _upper_bound(buf: FloatArray, m: int, v: float) -> int:
-    """First index k < m with buf[k] > v (buf[:m] sorted)."""
-    lo, hi = 0, m
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if buf[mid] <= v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True)
 def _replace_sorted(buf: FloatArray, m: int, old: float, new: float) -> None:
     """buf[:m] sorted, with one copy of old (present) swapped for new: both places found by
     binary search, and only the elements between them shift (a loop without comparisons)."""
-    j = _lower_bound(buf, m, old)
+    j = lower_bound_in(buf, 0, m, old)
     if new >= old:
-        to = max(_lower_bound(buf, m, new) - 1, j)
+        to = max(lower_bound_in(buf, 0, m, new) - 1, j)
         for k in range(j, to):
             buf[k] = buf[k + 1]
     else:
-        to = _upper_bound(buf, m, new)
+        to = upper_bound_in(buf, 0, m, new)
         for k in range(j, to, -1):
             buf[k] = buf[k - 1]
     buf[to] = new
@@ -90,14 +66,14 @@ def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatA
             hi_in += 1
         while hi_in < hi:  # insert x[hi_in]
             v = x[hi_in]
-            k = _upper_bound(buf, m, v)
+            k = upper_bound_in(buf, 0, m, v)
             for t in range(m, k, -1):
                 buf[t] = buf[t - 1]
             buf[k] = v
             m += 1
             hi_in += 1
         while lo_in < lo:  # delete x[lo_in]
-            k = _lower_bound(buf, m, x[lo_in])
+            k = lower_bound_in(buf, 0, m, x[lo_in])
             for t in range(k, m - 1):
                 buf[t] = buf[t + 1]
             m -= 1

@@ -213,7 +213,7 @@ async def gateway_over(
     from vagus.gateway import Gateway  # noqa: PLC0415
     from vagus.pipeline_warmup import warm_up  # noqa: PLC0415
 
-    # Before any device is read: a cold kernel cache compiles for minutes on a Pi.
+    # Before any device is read: a cold kernel cache compiles for about a minute (x86).
     warm = await asyncio.to_thread(warm_up, config.windows)
     log.info("DSP kernels ready in %.1f s (%d warm-up windows)", warm.seconds, warm.windows)
     gateway = Gateway(

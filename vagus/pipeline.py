@@ -116,8 +116,7 @@ class FeaturePipeline:
         if buffer is None:
             buffer = self._open_stream(stream, int(times[0]))
         buffer.extend(times, block.values)
-        if self._devices[stream] != block.device_id:
-            self._devices[stream] = block.device_id
+        self._devices[stream] = block.device_id
         if block.rate_hz:
             self._rates[stream] = block.rate_hz
 
@@ -126,13 +125,7 @@ class FeaturePipeline:
             self._origin_ns = first_ns
         buffer = StreamBuffer(_CHANNELS.get(stream, 1))
         self._buffers[stream] = buffer
-        self._devices[stream] = ""
         return buffer
-
-    @property
-    def samples_seen(self) -> dict[str, int]:
-        """Samples added per stream since the start (trimmed ones included)."""
-        return {stream: buffer.total_samples for stream, buffer in self._buffers.items()}
 
     def mark_gap(
         self, stream: str, start_ns: int, end_ns: int, *, device_id: str | None = None

@@ -19,6 +19,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from dsp.sorted_kernels import lower_bound_in
+
 TimesNs = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]
 _MIN_CAPACITY = 1024
@@ -46,18 +48,6 @@ def order_check_kernel(times: TimesNs, first: int, end: int) -> tuple[bool, int]
             ordered = False
         largest = max(largest, times[i])
     return ordered, largest
-
-
-@numba.njit(cache=True)
-def lower_bound_in(times: TimesNs, lo: int, hi: int, value: int) -> int:
-    """np.searchsorted(times[lo:hi], value, side="left") + lo, of sorted times[lo:hi]."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if times[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @numba.njit(cache=True)

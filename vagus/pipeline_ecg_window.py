@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from dsp import ecg_params
 from dsp.ecg_fused import detect_kernel, plan
+from dsp.sorted_kernels import lower_bound_in
 from dsp.stress_features import _BAND_EDGES
 from vagus.pipeline_beat_kernels import accept_kernel
 from vagus.pipeline_beats import (
@@ -33,7 +34,7 @@ from vagus.pipeline_beats import (
     TAIL_S,
     BeatTracker,
 )
-from vagus.pipeline_buffer import StreamBuffer, lower_bound_in
+from vagus.pipeline_buffer import StreamBuffer
 from vagus.pipeline_heart_kernels import FALLBACK as HEART_FALLBACK
 from vagus.pipeline_heart_kernels import STATUS, heart_kernel
 from vagus.pipeline_rr import TWIDDLES, WELCH, heart_results

@@ -22,10 +22,11 @@ import numpy.typing as npt
 
 from dsp.eda_scr_kernels import clean_eda_design, skin_kernel
 from dsp.filters import _sosfilt_kernel
+from dsp.sorted_kernels import lower_bound_in
 from dsp.stress_features_eda import _SCR_LIMITS, EDA_FEATURES
 from dsp.stress_features_eda_kernels import eda_features_kernel
 from vagus.pipeline_beats import GAP_PERIODS, MIN_GAP_S, NS
-from vagus.pipeline_buffer import StreamBuffer, lower_bound_in
+from vagus.pipeline_buffer import StreamBuffer
 from vagus.pipeline_eda import SCR_LOOKBACK_S, EdaTraceTracker
 from vagus.pipeline_eda_kernels import aligned_traces_kernel
 

@@ -83,6 +83,21 @@ class SignalState:
     def gap_log(self, stream: str) -> GapLog:
         return self.gaps.setdefault(stream, GapLog())
 
+    def beat_tracker(self) -> BeatTracker:
+        """The ECG stream's tracker, made on first use."""
+        if self.beats is None:
+            self.beats = BeatTracker(self.gap_log("ecg"))
+        return self.beats
+
+    def eda_tracker(self, rate: float) -> EdaTraceTracker | None:
+        """The EDA stream's traces, made on first use; None at a rate too slow for the
+        training's 1 Hz smoothing (the model's EDA features are undefined there)."""
+        if rate <= 2 * SMOOTH_HZ:
+            return None
+        if self.eda is None:
+            self.eda = EdaTraceTracker(rate, self.gap_log("eda"))
+        return self.eda
+
     def trim(self, before_ns: int) -> None:
         if self.beats is not None:
             self.beats.trim(before_ns)
@@ -143,26 +158,22 @@ def _per_step(  # noqa: PLR0917 - the window, its stream and where results go
     """One stream's part of the window, step by step; the samples in the window."""
     present = buffer.count(start, end)
     if stream == "ecg" and rate:
-        if state.beats is None:
-            state.beats = BeatTracker(state.gap_log("ecg"))
-        state.beats.update(buffer, rate, until_ns=end)
+        state.beat_tracker().update(buffer, rate, until_ns=end)
     if present <= rate * _MIN_SECONDS and stream != "hr":
         return present
     samples = buffer.window(start, end)[1] if stream != "ecg" else np.zeros((0, 1))
     if stream == "ecg":
-        assert state.beats is not None
-        beats, real = state.beats.between(end - int(HISTORY_S * NS), end)
+        beats, real = state.beat_tracker().between(end - int(HISTORY_S * NS), end)
         heart, hrv, out.gate = heart_features(beats, real, fs=rate, start=start, end=end)
         out.values |= heart
         out.model |= hrv
     elif stream == "eda":
         out.values |= _skin(samples[:, 0], rate)
-        if rate <= 2 * SMOOTH_HZ:  # too slow for the training's 1 Hz smoothing: undefined
+        tracker = state.eda_tracker(rate)
+        if tracker is None:  # too slow for the model's traces
             return present
-        if state.eda is None:
-            state.eda = EdaTraceTracker(rate, state.gap_log("eda"))
-        state.eda.update(buffer, until_ns=end + int(ALIGN_S * NS))
-        out.model |= state.eda.features(start=start, end=end)
+        tracker.update(buffer, until_ns=end + int(ALIGN_S * NS))
+        out.model |= tracker.features(start=start, end=end)
     elif stream == "acc":
         readable, acc_model = acc_window(samples, rate)
         out.values |= readable
@@ -176,12 +187,15 @@ def _ecg_fused(  # noqa: PLR0917 - the window, its stream and where results go
     out: _Collected, state: SignalState, buffer: StreamBuffer, rate: float, start: int, end: int
 ) -> int | None:
     """vagus.pipeline_ecg_window's one call; None where the per-step path must run."""
-    if state.beats is None:
-        state.beats = BeatTracker(state.gap_log("ecg"))
     if state.ecg_plan is None or state.ecg_plan.fs != rate:
         state.ecg_plan = EcgWindow(rate, HISTORY_S)
     fused = ecg_window(
-        state.beats, buffer, state.ecg_plan, start=start, end=end, min_present=rate * _MIN_SECONDS
+        state.beat_tracker(),
+        buffer,
+        state.ecg_plan,
+        start=start,
+        end=end,
+        min_present=rate * _MIN_SECONDS,
     )
     if fused is None:
         return None
@@ -209,10 +223,8 @@ def _eda_fused(  # noqa: PLR0917 - the window, its stream and where results go
     out: _Collected, state: SignalState, buffer: StreamBuffer, rate: float, start: int, end: int
 ) -> int | None:
     """vagus.pipeline_eda_window's one call; None where the per-step path must run."""
-    if state.eda is None and rate > 2 * SMOOTH_HZ:
-        state.eda = EdaTraceTracker(rate, state.gap_log("eda"))
     fused = eda_window(
-        state.eda if rate > 2 * SMOOTH_HZ else None,
+        state.eda_tracker(rate),
         buffer,
         rate,
         start=start,
