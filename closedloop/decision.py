@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from closedloop.personalisation import ModalityBandit, decision_rng, helped
@@ -22,6 +23,7 @@ from stream.events import (
     InterventionOutcome,
     LoopDecision,
     Modality,
+    PatientControl,
     PolicySnapshot,
     SessionParameters,
     SignalQuality,
@@ -53,6 +55,8 @@ class PatientLoopState:
     bandit: ModalityBandit = field(default_factory=ModalityBandit)
     #: Latest report per stream; the gateway reports each stream at start and on every change.
     signal_quality: dict[str, StreamQuality] = field(default_factory=dict)
+    #: The patient said "not now": no session before this time (the policy's cooldown).
+    not_now_until_ns: int = 0
 
 
 def record_evaluation(
@@ -84,21 +88,27 @@ def in_quiet_hours(policy: PolicySnapshot, time_ns: int) -> bool:
 
 def hold_reason(state: PatientLoopState, now_ns: int) -> str | None:
     """Why no session may start at ``now_ns``, or ``None`` when one may."""
+    return next(_holds(state, now_ns), None)
+
+
+def _holds(state: PatientLoopState, now_ns: int) -> Iterator[str]:
+    """Every limit that holds at ``now_ns``, in the order a clinician is told the first."""
     policy = state.policy
     while state.session_starts_ns and state.session_starts_ns[0] <= now_ns - DAY_NS:
         state.session_starts_ns.popleft()
     if now_ns < state.busy_until_ns:
-        return "a session is running"
+        yield "a session is running"
+    if now_ns < state.not_now_until_ns:
+        yield "the patient said not now"
     if len(state.session_starts_ns) >= policy.max_sessions_per_day:
-        return f"daily cap of {policy.max_sessions_per_day} sessions reached"
+        yield f"daily cap of {policy.max_sessions_per_day} sessions reached"
     cooling = _cooldown_hold(state, now_ns)
     if cooling is not None:
-        return cooling
+        yield cooling
     if in_quiet_hours(policy, now_ns):
-        return "quiet hours"
+        yield "quiet hours"
     if state.asleep and not policy.allow_during_sleep:
-        return "patient asleep"
-    return None
+        yield "patient asleep"
 
 
 def _cooldown_hold(state: PatientLoopState, now_ns: int) -> str | None:
@@ -144,7 +154,21 @@ def step(state: PatientLoopState, event: AnyEvent, *, producer_id: str) -> StepR
         _apply_outcome(state, event)
     elif isinstance(event, SleepWakeEpoch):
         state.asleep = event.state == "sleep"
+    elif isinstance(event, PatientControl):
+        _apply_patient_control(state, event)
     return NOTHING
+
+
+def _apply_patient_control(state: PatientLoopState, control: PatientControl) -> None:
+    """A stop ends the loop's view of the session; "not now" also holds for the cooldown.
+
+    The abort's back-off comes from the ``aborted`` outcome the device reports for the session,
+    not from here, so one press is never counted twice.
+    """
+    state.busy_until_ns = min(state.busy_until_ns, control.gateway_time_ns)
+    if control.action == "not_now":
+        until = control.gateway_time_ns + int(state.policy.cooldown_s * 1e9)
+        state.not_now_until_ns = max(state.not_now_until_ns, until)
 
 
 def _apply_outcome(state: PatientLoopState, outcome: InterventionOutcome) -> None:

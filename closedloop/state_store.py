@@ -49,6 +49,7 @@ class PatientSnapshot(msgspec.Struct, kw_only=True):
     #: Added later with defaults, so snapshots written before them still load.
     signal_quality: dict[str, StreamQuality] = msgspec.field(default_factory=dict)
     evaluator: EvaluatorSnapshot = msgspec.field(default_factory=EvaluatorSnapshot)
+    not_now_until_ns: int = 0
 
 
 def snapshot(
@@ -73,6 +74,7 @@ def snapshot(
         offsets=dict(offsets),
         signal_quality=dict(state.signal_quality),
         evaluator=evaluator.saved() if evaluator is not None else EvaluatorSnapshot(),
+        not_now_until_ns=state.not_now_until_ns,
     )
 
 
@@ -88,6 +90,7 @@ def restore(saved: PatientSnapshot) -> PatientLoopState:
         recent_aborts=deque(saved.recent_aborts, maxlen=ABORT_MEMORY),
         bandit=ModalityBandit(dict(saved.bandit_helped), dict(saved.bandit_not_helped)),
         signal_quality=dict(saved.signal_quality),
+        not_now_until_ns=saved.not_now_until_ns,
     )
 
 

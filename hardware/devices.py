@@ -63,6 +63,8 @@ class FanOutDevice:
     """Renders one session on several devices at once (a pacer light and a bass shaker, say).
 
     The session ran as long as the shortest rendering, completed only if every device completed.
+    If one device fails, the others are stopped with it (with their usual fade) before the
+    failure is reported: a session the interlock counts as ended must not go on elsewhere.
     """
 
     devices: list[OutputDevice]
@@ -71,9 +73,30 @@ class FanOutDevice:
     async def render(
         self, parameters: SessionParameters, clock: Clock, abort: asyncio.Event
     ) -> SessionReport:
-        reports = await asyncio.gather(
-            *(device.render(parameters, clock, abort) for device in self.devices)
-        )
+        stop_all = asyncio.Event()
+
+        async def follow_abort() -> None:
+            await abort.wait()
+            stop_all.set()
+
+        async def render_one(device: OutputDevice) -> SessionReport:
+            try:
+                return await device.render(parameters, clock, stop_all)
+            except BaseException:
+                stop_all.set()
+                raise
+
+        follower = asyncio.create_task(follow_abort())
+        try:
+            results = await asyncio.gather(
+                *(render_one(device) for device in self.devices), return_exceptions=True
+            )
+        finally:
+            follower.cancel()
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+        reports = [r for r in results if isinstance(r, SessionReport)]
         return SessionReport(
             ran_s=min(r.ran_s for r in reports),
             breaths=max(r.breaths for r in reports),

@@ -70,6 +70,8 @@ class InterlockState(msgspec.Struct, kw_only=True):
     format: int = 1
     starts_ns: list[int] = msgspec.field(default_factory=list)
     busy_until_ns: int = 0
+    #: The patient said "not now": silent until then (kept across restarts like the rest).
+    quiet_until_ns: int = 0
 
 
 class InterlockStore:
@@ -110,6 +112,7 @@ class Interlock:
     store: InterlockStore | None = None
     _starts_ns: deque[int] = field(default_factory=deque)
     _busy_until_ns: int = 0
+    _quiet_until_ns: int = 0
     #: The gateway's own view of sleep, set from its sleep/wake epochs.
     asleep: bool = False
     #: Set when saved state could not be read: refuse everything until a full gap has passed.
@@ -128,6 +131,7 @@ class Interlock:
         if state is not None:
             self._starts_ns = deque(sorted(state.starts_ns))
             self._busy_until_ns = state.busy_until_ns
+            self._quiet_until_ns = state.quiet_until_ns
 
     def refusal(self, command: InterventionCommand, now_ns: int) -> str | None:
         """Why ``command`` must not run now, or ``None`` when it may."""
@@ -150,6 +154,7 @@ class Interlock:
                 "the patient is asleep (the gateway's own sleep detection)",
             ),
             (now_ns < self._busy_until_ns, "a session is already running"),
+            (now_ns < self._quiet_until_ns, "the patient said not now"),
             (
                 parameters.duration_s > limits.max_session_s,
                 f"duration {parameters.duration_s:g} s exceeds {limits.max_session_s:g} s",
@@ -185,8 +190,17 @@ class Interlock:
         self._busy_until_ns = min(self._busy_until_ns, now_ns)
         self._save()
 
+    def quiet_until(self, until_ns: int) -> None:
+        """Refuse every session before ``until_ns`` (the patient said "not now")."""
+        self._quiet_until_ns = max(self._quiet_until_ns, until_ns)
+        self._save()
+
     def _save(self) -> None:
         if self.store is not None:
             self.store.save(
-                InterlockState(starts_ns=list(self._starts_ns), busy_until_ns=self._busy_until_ns)
+                InterlockState(
+                    starts_ns=list(self._starts_ns),
+                    busy_until_ns=self._busy_until_ns,
+                    quiet_until_ns=self._quiet_until_ns,
+                )
             )

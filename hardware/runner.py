@@ -2,7 +2,8 @@
 
 Every command produces outcome events, including a refusal: a clinician reading the outcome
 topic sees each command's fate. A session also ends at the device's own timeout even if nothing
-upstream ever says stop.
+upstream ever says stop. An abort says who asked for it (``patient:gpio-button``,
+``closedloop``, ``gateway:shutdown``) in the ``aborted`` outcome's detail.
 """
 
 from __future__ import annotations
@@ -40,18 +41,33 @@ class SessionRunner:
         self._emit = emit
         self._producer_id = producer_id
         self._abort = asyncio.Event()
+        self._aborted_by = ""
         self._active: asyncio.Task[None] | None = None
+        self._current: InterventionCommand | None = None
         self.received_at_ns: dict[str, int] = {}
 
     @property
     def busy(self) -> bool:
         return self._active is not None and not self._active.done()
 
+    @property
+    def current(self) -> InterventionCommand | None:
+        """The command of the session running now, if one is."""
+        return self._current if self.busy else None
+
+    @property
+    def interlock(self) -> Interlock:
+        return self._interlock
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
     async def handle(self, command: InterventionCommand) -> None:
         """Act on one command; returns once the session has started (or was refused)."""
         now = self._clock.now_ns()
         if command.action == "stop":
-            self._abort.set()
+            self._stop("closedloop")
             return
         await self._report(command, "requested", now)
         refusal = self._interlock.refusal(command, now)
@@ -61,6 +77,8 @@ class SessionRunner:
             return
         self._interlock.record_start(now, command.parameters.duration_s)
         self._abort = asyncio.Event()
+        self._aborted_by = ""
+        self._current = command
         await self._report(command, "started", now)
         self._active = asyncio.create_task(self._run(command), name=f"session-{command.event_id}")
 
@@ -75,8 +93,13 @@ class SessionRunner:
         now = self._clock.now_ns()
         self._interlock.record_end(now)
         status: OutcomeStatus = "completed" if report.completed else "aborted"
+        detail = f"aborted by {self._aborted_by or 'unknown'}" if status == "aborted" else ""
         await self._report(
-            command, status, now, metrics={"ran_s": report.ran_s, "breaths": report.breaths}
+            command,
+            status,
+            now,
+            detail=detail,
+            metrics={"ran_s": report.ran_s, "breaths": report.breaths},
         )
 
     async def _report(
@@ -104,9 +127,17 @@ class SessionRunner:
         if self._active is not None:
             await self._active
 
-    async def abort(self) -> None:
-        """Stop the running session now (patient pressed stop, or the gateway shuts down)."""
+    def _stop(self, by: str) -> None:
+        if self.busy and not self._abort.is_set():
+            self._aborted_by = by
         self._abort.set()
+
+    async def abort(self, by: str = "gateway:shutdown") -> InterventionCommand | None:
+        """Stop the running session now and wait until its outcome is reported; ``by`` says
+        who asked (``patient:terminal``). Returns the stopped session's command, if any."""
+        stopped = self.current
+        self._stop(by)
         if self._active is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._active
+        return stopped

@@ -50,20 +50,33 @@ class Speed:
 class ReplayClock:
     """The recording's time as seen by a replay, usable as the gateway's and devices' clock.
 
-    Paced replay: recording time advances with the wall clock times the factor. Maximum speed:
-    recording time is the time of the latest replayed record; a timer fires as soon as the
-    replay passes its deadline (the replay yields to it before going on), and after the last
-    record the clock runs freely, so timers that outlive the recording (a session's end) fire.
+    Paced replay: recording time advances with the wall clock times the factor while the host
+    keeps up. When it falls behind (a kernel compiling, a slow decision, a busy core), recording
+    time *holds* instead of jumping ahead: it never runs more than ``slack_s`` of recording time
+    past the record being replayed, and the pace resumes from where the data is. So what the
+    pipeline sees (window times, decision times, a command's age when it reaches the device)
+    does not depend on how fast the host is; only the wall time the replay takes does.
+
+    Maximum speed: recording time is the time of the latest replayed record; a timer fires as
+    soon as the replay passes its deadline (the replay yields to it before going on), and after
+    the last record the clock runs freely, so timers that outlive the recording (a session's
+    end) fire.
     """
 
-    def __init__(self, speed: Speed) -> None:
+    #: How far paced recording time may run past the record being replayed (host jitter).
+    DEFAULT_SLACK_S = 2.0
+
+    def __init__(self, speed: Speed, *, slack_s: float = DEFAULT_SLACK_S) -> None:
         self.speed = speed
         self._origin_ns: int | None = None
         self._wall_origin = 0.0
         self._position_ns = 0
+        self._slack_ns = int(slack_s * 1e9)
         self._finished = False
         self._timers: list[tuple[int, int, asyncio.Future[None]]] = []
         self._timer_count = 0
+        #: Paced replay only: recording time given up to a host that fell behind.
+        self.held_ns = 0
 
     @property
     def started(self) -> bool:
@@ -80,6 +93,13 @@ class ReplayClock:
         factor = self.speed.factor
         if factor is None:
             return self._position_ns
+        scheduled = self._scheduled_ns(factor)
+        if self._finished:
+            return scheduled
+        return min(scheduled, self._position_ns + self._slack_ns)
+
+    def _scheduled_ns(self, factor: float) -> int:
+        assert self._origin_ns is not None
         elapsed = (time.monotonic() - self._wall_origin) * factor
         return self._origin_ns + int(elapsed * 1e9)
 
@@ -89,7 +109,7 @@ class ReplayClock:
             self.start(time_ns)
         factor = self.speed.factor
         if factor is not None:
-            await self._paced_sleep(time_ns, factor)
+            await self._paced_advance(time_ns, factor)
             return
         self._position_ns = max(self._position_ns, time_ns)
         if self._timers and self._timers[0][0] <= self._position_ns:
@@ -97,7 +117,13 @@ class ReplayClock:
             await asyncio.sleep(0)  # let the woken timers read the clock before it moves on
 
     async def finish(self) -> None:
-        """The recording is over: pending timers fire now, later ones at once."""
+        """The recording is over: paced time runs freely from the last record; at maximum
+        speed pending timers fire now, later ones at once."""
+        if self.speed.factor is not None and self._origin_ns is not None:
+            behind_ns = self._scheduled_ns(self.speed.factor) - self._position_ns
+            if behind_ns > self._slack_ns:
+                self._wall_origin += behind_ns / 1e9 / self.speed.factor
+                self.held_ns += behind_ns
         self._finished = True
         while self._timers:
             deadline = self._timers[0][0]
@@ -110,6 +136,18 @@ class ReplayClock:
             _, _, future = heapq.heappop(self._timers)
             if not future.done():
                 future.set_result(None)
+
+    async def _paced_advance(self, time_ns: int, factor: float) -> None:
+        """Wait for ``time_ns`` at the pace; if the host is behind it, hold time instead."""
+        behind_ns = self._scheduled_ns(factor) - time_ns
+        if behind_ns > self._slack_ns:
+            # Rebase: the schedule resumes from this record, as if the stall had not happened.
+            self._wall_origin += behind_ns / 1e9 / factor
+            self.held_ns += behind_ns
+        self._position_ns = max(self._position_ns, time_ns)
+        delay_s = (time_ns - self._scheduled_ns(factor)) / 1e9 / factor
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
 
     async def _paced_sleep(self, time_ns: int, factor: float) -> None:
         delay_s = (time_ns - self.now_ns()) / 1e9 / factor

@@ -219,6 +219,23 @@ class InterventionOutcome(Event, frozen=True, kw_only=True, tag="intervention_ou
     metrics: dict[str, float] = msgspec.field(default_factory=dict)
 
 
+class PatientControl(Event, frozen=True, kw_only=True, tag="patient_control"):
+    """The patient pressed a control: stop the running session, or "not now".
+
+    Sent by the gateway on the outcomes topic, after it has already acted (stopped the session,
+    silenced its own interlock until ``quiet_until_ns``), so the closed loop holds too: for
+    "not now", no session for the policy's cooldown from ``gateway_time_ns``.
+    """
+
+    action: Literal["stop", "not_now"]
+    #: Which control: ``gpio-button``, ``terminal``, ``cli``, ``band-button``.
+    source: Label
+    #: The session it stopped, if one was running.
+    command_id: EventId | None = None
+    #: Until when the gateway's own interlock refuses sessions (``not_now`` only).
+    quiet_until_ns: int | None = None
+
+
 class SessionEvaluation(Event, frozen=True, kw_only=True, tag="session_evaluation"):
     """Did it help? One session's physiology before, during and after, from the feature windows.
 
@@ -306,6 +323,7 @@ AnyEvent = (
     | InterventionCommand
     | LoopDecision
     | InterventionOutcome
+    | PatientControl
     | SessionEvaluation
     | PolicyVersion
     | AuditEntry
@@ -323,6 +341,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     InterventionCommand,
     LoopDecision,
     InterventionOutcome,
+    PatientControl,
     SessionEvaluation,
     PolicyVersion,
     AuditEntry,

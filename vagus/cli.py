@@ -1,13 +1,16 @@
 """The `vagus` command line: one subcommand per job, each a thin call into the packages.
 
 The subcommands live in `vagus.commands`, one module per family; this module only assembles
-them, sets up logging and turns the packages' own errors into one clear line and exit code 2.
+them, sets up logging and turns the packages' own errors, and a path that cannot be read or
+written, into one clear line and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,16 +20,20 @@ from closedloop.policy import PolicyError
 from ingest.errors import IngestError
 from stream.errors import StreamError
 from vagus.commands import (
+    analyze,
     devices,
     doctor,
     gateway,
     importing,
+    outputs,
     policy,
     record,
     recording,
     replay,
+    report,
     resonance,
     services,
+    session,
 )
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
@@ -44,6 +51,10 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     record,
     gateway,
     doctor,
+    session,
+    outputs,
+    analyze,
+    report,
 )
 
 
@@ -57,12 +68,23 @@ def configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def version() -> str:
+    """The installed distribution's version; the source tree's when running uninstalled."""
+    try:
+        return importlib.metadata.version("vagus")
+    except importlib.metadata.PackageNotFoundError:
+        import vagus  # noqa: PLC0415
+
+        return vagus.__version__
+
+
 def _assemble() -> tuple[argparse.ArgumentParser, Handlers]:
     parser = argparse.ArgumentParser(
         prog="vagus",
         description="Wearable signals to calming interventions, closed loop. Research software, "
         "not a medical device.",
     )
+    parser.add_argument("--version", action="version", version=f"vagus {version()}")
     parser.add_argument("--config", type=Path, help="TOML (or JSON) configuration file")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,4 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args, config)
     except (ConfigError, IngestError, StreamError, PolicyError) as exc:
         print(f"vagus: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A path the user named that is missing, a folder, unreadable or unwritable is their
+        # mistake to fix, not a bug: one line, as the shell's own tools put it. An OSError
+        # without a filename (a refused connection, say) is not about a path and stays loud.
+        if exc.filename is None:
+            raise
+        print(f"vagus: {os.fsdecode(exc.filename)}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 from stream.settings import KafkaSettings
 from stream.spool import SpoolSettings
+from vagus.config_outputs import ControlSettings, OutputSettings, outputs_problem
 from vagus.scoring_calibration import PatientCalibration
 
 
@@ -146,6 +147,15 @@ class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     spool: SpoolSettings = msgspec.field(default_factory=SpoolSettings)
     devices: list[DeviceSettings] = msgspec.field(default_factory=list)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
+    #: What renders a session (several at once run it together); none: the simulated pacer.
+    outputs: list[OutputSettings] = msgspec.field(default_factory=list)
+    #: The patient's physical controls (buttons).
+    controls: list[ControlSettings] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        problem = outputs_problem(self.outputs, self.controls)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 def load_config(path: Path | None) -> VagusConfig:

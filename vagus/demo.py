@@ -4,6 +4,13 @@ It starts (or joins) a broker, creates the topics, starts the closed-loop faust 
 process, replays the bundled recording through a gateway that drives a simulated pacer, and reads
 every topic back with an independent audit consumer. Shutdown runs in reverse order from a
 ``finally`` block, so Ctrl-C at any moment leaves no broker or worker behind.
+
+The outcome must not depend on how fast the host is. So the DSP kernels are compiled (or loaded
+from numba's cache) while the worker starts, before the first record is replayed; the replay
+clock holds recording time while the host falls behind instead of skipping ahead
+(:class:`ingest.replay.ReplayClock`); and the gateway waits for the loop's decision on every
+window it must decide on, at every speed (lockstep), with the clock held meanwhile. A command
+therefore reaches the device at the same recording time on a fast machine and on a slow one.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
@@ -33,7 +41,12 @@ from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
 from vagus.config import VagusConfig
+from vagus.demo_console import KEY_HINT, ProgressPrinter, patient_keys
+from vagus.demo_console import Progress as DemoProgress
 from vagus.gateway import Gateway
+from vagus.pipeline_warmup import warm_up
+from vagus.reporting.document import write_report
+from vagus.run_dir import EVENTS_FILE, RunDirWriter
 from vagus.summary import AuditLog, DemoSummary, WorkerStats, build_summary, pacer_summary
 
 log = logging.getLogger(__name__)
@@ -52,6 +65,12 @@ class DemoOptions:
     work_dir: Path | None = None
     #: Where the vibroacoustic rendering of each session goes (a WAV file per session).
     output_dir: Path = Path("out/demo")
+    #: Where to show progress while replaying (None: nowhere).
+    progress: TextIO | None = None
+    #: Read the patient's keys (s, n) from the terminal, when stdin is one.
+    patient_keys: bool = False
+    #: Keep every event the audit consumer reads here (events.jsonl), for `vagus report`.
+    run_dir: Path | None = None
 
 
 @contextlib.asynccontextmanager
@@ -139,23 +158,39 @@ class WorkerProcess:
 
 
 async def run_demo(options: DemoOptions) -> DemoSummary:
-    """Run the whole pipeline once and return its summary."""
+    """Run the whole pipeline once and return its summary (with ``run_dir``: also kept there,
+    with every event and an HTML report)."""
+    writer = RunDirWriter(options.run_dir) if options.run_dir is not None else None
     with tempfile.TemporaryDirectory(prefix="vagus-demo-") as temporary:
         work_dir = options.work_dir or Path(temporary)
-        async with broker_for(options.config.kafka, work_dir) as kafka:
-            return await _run_with_broker(options, kafka, work_dir)
+        try:
+            async with broker_for(options.config.kafka, work_dir) as kafka:
+                summary = await _run_with_broker(options, kafka, work_dir, writer)
+        finally:
+            if writer is not None:
+                writer.close()
+    if writer is not None:
+        summary = await asyncio.to_thread(_finish_run, writer, summary, options.config)
+    return summary
 
 
 async def _run_with_broker(
-    options: DemoOptions, kafka: KafkaSettings, work_dir: Path
+    options: DemoOptions, kafka: KafkaSettings, work_dir: Path, run_writer: RunDirWriter | None
 ) -> DemoSummary:
     started = time.monotonic()
     await create_topics(kafka)
     worker = WorkerProcess(msgspec.structs.replace(options.config, kafka=kafka), work_dir)
     try:  # from the moment it exists: Ctrl-C while it starts up must stop it too
         worker.start()
+        # Kernels compile while the worker starts, never during the replay.
+        warm = asyncio.create_task(asyncio.to_thread(warm_up, options.config.windows))
         await _wait_ready(worker)
-        return await _replay_through(options, kafka, work_dir, worker, started=started)
+        warmed = await warm
+        log.info("DSP kernels ready in %.1f s", warmed.seconds)
+        summary = await _replay_through(
+            options, kafka, work_dir, worker, run_writer, started=started
+        )
+        return summary | {"warm_up_s": round(warmed.seconds, 2)}
     finally:
         await asyncio.to_thread(worker.stop)
 
@@ -165,6 +200,7 @@ async def _replay_through(
     kafka: KafkaSettings,
     work_dir: Path,
     worker: WorkerProcess,
+    run_writer: RunDirWriter | None,
     *,
     started: float,
 ) -> DemoSummary:
@@ -179,10 +215,11 @@ async def _replay_through(
         devices={d.device_id: d for d in reader.header.devices},
         clock=clock,
         output_device=FanOutDevice([pacer, shaker]),
-        lockstep=options.speed.factor is None,
+        lockstep=True,  # at every speed: decisions never depend on the host's pace
         interlock_state=work_dir / "interlock.json",
     )
-    audit = AuditLog()
+    progress = _progress_reader(gateway, clock, reader.header.start_time_ns, options.recording)
+    audit = AuditLog(sink=run_writer.write_event if run_writer is not None else None)
     audit_producer = EventProducer(kafka, producer_id="vagus-demo-audit")
     auditor = EventConsumer(
         kafka,
@@ -194,20 +231,31 @@ async def _replay_through(
     )
     stop_audit = asyncio.Event()
     audit_task: asyncio.Task[None] | None = None
+    stop_progress = asyncio.Event()
+    progress_task: asyncio.Task[None] | None = None
     try:
         await audit_producer.start()
         await auditor.start()
         audit_task = asyncio.create_task(auditor.run(stop_audit), name="audit")
         await gateway.start()
-        async for record in replay(reader, clock):
-            await gateway.handle(record)
-            gateway.check_alive()
-            if not worker.alive():
-                raise RuntimeError(f"the closed-loop worker died:\n{worker.log_tail()}")
+        if options.progress is not None:
+            printer = ProgressPrinter(progress, options.progress)
+            progress_task = asyncio.create_task(printer.run(stop_progress), name="progress")
+        with patient_keys(gateway.control) if options.patient_keys else _no_keys() as keys:
+            if keys and options.progress is not None:
+                print(KEY_HINT, file=options.progress)
+            async for record in replay(reader, clock):
+                await gateway.handle(record)
+                gateway.check_alive()
+                if not worker.alive():
+                    raise RuntimeError(f"the closed-loop worker died:\n{worker.log_tail()}")
         await gateway.finish()
         await gateway.runner.wait_idle()
         await gateway.producer.flush()
         worker_stats = await _drain(gateway, audit, worker)
+        stop_progress.set()
+        if progress_task is not None:
+            await progress_task
         replay_wall_s = time.monotonic() - started
         return build_summary(
             gateway=gateway,
@@ -222,8 +270,12 @@ async def _replay_through(
         ) | {
             "pacer": pacer_summary(pacer),
             "vibroacoustic_files": [str(path) for path in shaker.written],
+            "recording_time_held_s": round(clock.held_ns / 1e9, 1),
         }
     finally:
+        stop_progress.set()
+        if progress_task is not None and not progress_task.done():
+            progress_task.cancel()
         stop_audit.set()
         if audit_task is not None:
             with contextlib.suppress(Exception):
@@ -231,6 +283,50 @@ async def _replay_through(
         await gateway.stop()
         await auditor.stop()
         await audit_producer.stop()
+
+
+@contextlib.contextmanager
+def _no_keys() -> Iterator[bool]:
+    yield False
+
+
+def _progress_reader(
+    gateway: Gateway, clock: ReplayClock, start_ns: int, recording: Path
+) -> Callable[[], DemoProgress | None]:
+    """Progress as the gateway sees it (recording time from the replay clock)."""
+    total_s = _recording_length_s(recording, start_ns)
+
+    def read() -> DemoProgress | None:
+        if not clock.started:
+            return None
+        return DemoProgress(
+            recording_s=min(total_s, (clock.now_ns() - start_ns) / 1e9),
+            total_s=total_s,
+            windows=gateway.pipeline.counters.windows,
+            episodes=gateway.pipeline.counters.episodes,
+            sessions=sum(o.status == "started" for o in gateway.stats.outcomes),
+        )
+
+    return read
+
+
+def _recording_length_s(recording: Path, start_ns: int) -> float:
+    """The recording's length from its last record's time (one quick pass, no decoding)."""
+    last_ns = start_ns
+    for record in open_recording(recording):
+        last_ns = max(last_ns, getattr(record, "gateway_time_ns", last_ns))
+    return (last_ns - start_ns) / 1e9
+
+
+def _finish_run(writer: RunDirWriter, summary: DemoSummary, config: VagusConfig) -> DemoSummary:
+    """Write the run's summary and its HTML report next to its events; the summary names both."""
+    run_dir = writer.path
+    summary = summary | {"run_dir": str(run_dir), "events_file": str(run_dir / EVENTS_FILE)}
+    writer.write_summary(summary)
+    report = write_report(run_dir, run_dir / "report.html", config)
+    summary = summary | {"report": str(report.path)}
+    writer.write_summary(summary)
+    return summary
 
 
 async def _wait_ready(worker: WorkerProcess) -> None:

@@ -19,24 +19,23 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import msgspec
-
 from hardware.clock import Clock
+from hardware.control import PatientControl, PatientRequest
 from hardware.devices import OutputDevice
 from hardware.limits import Interlock, InterlockStore
 from hardware.runner import SessionRunner
-from ingest.decoder_set import DecoderSet
-from ingest.errors import DecodeError
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
-from ingest.transport.gaps import GAP_MARKER_LABEL, Gap
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, InterventionCommand, InterventionOutcome, LoopDecision
+from stream.events import PatientControl as PatientControlEvent
 from stream.settings import KafkaSettings
 from stream.spool import Spool
 from stream.spooling_producer import SpoolingProducer
 from vagus.config import VagusConfig
+from vagus.control_socket import SOCKET_NAME, ControlServer
 from vagus.gateway_stats import GatewayStats, Ledger
-from vagus.pipeline import ClosedWindow, FeaturePipeline
+from vagus.pipeline import ClosedWindow
+from vagus.record_driver import RecordDriver
 from vagus.state_paths import StatePaths
 
 log = logging.getLogger(__name__)
@@ -73,19 +72,20 @@ class Gateway:
         self.stats = GatewayStats()
         self.ledger = Ledger()
         self._lockstep = lockstep
-        self._decoders = DecoderSet(devices)
         self._temporary_state: tempfile.TemporaryDirectory[str] | None = None
         if state_dir is None:
             self._temporary_state = tempfile.TemporaryDirectory(prefix="vagus-gateway-")
             state_dir = Path(self._temporary_state.name)
         self.paths = StatePaths.under(state_dir, config.spool.directory)
-        self.pipeline = FeaturePipeline(
+        self.driver = RecordDriver.build(
+            devices=devices,
+            config=config,
             patient_id=patient_id,
             producer_id=producer_id,
-            windows=config.windows,
-            stress=config.stress_model,
             state_dir=state_dir,  # the patient's calibration baseline survives restarts
+            stats=self.stats,
         )
+        self.pipeline = self.driver.pipeline
         self.producer = SpoolingProducer(
             kafka,
             producer_id=producer_id,
@@ -118,11 +118,19 @@ class Gateway:
         self._commands_done: dict[str, asyncio.Event] = {}
         self._stop = asyncio.Event()
         self._consumer_task: asyncio.Task[None] | None = None
+        self._producer_id = producer_id
+        #: "Not now" keeps the device silent this long (the loop holds for its policy's cooldown).
+        self._not_now_s = config.policy.cooldown_s
+        #: The patient's controls (buttons, terminal, `vagus session`) all lead here.
+        self.control = PatientControl(self._on_patient_request)
+        self._control_server = ControlServer(state_dir / SOCKET_NAME, self.control)
 
     async def start(self) -> None:
         await self.producer.start()
         await self.commands.start()
         self._consumer_task = asyncio.create_task(self.commands.run(self._stop), name="commands")
+        self.control.bind()
+        await self._control_server.start()
 
     def check_alive(self) -> None:
         """Raise the command consumer's failure, if it died, instead of running on deaf."""
@@ -134,50 +142,25 @@ class Gateway:
 
     async def stop(self) -> None:
         self._stop.set()
+        await self._control_server.stop()
+        await self.control.settle()
         if self._consumer_task is not None:
             with contextlib.suppress(Exception):  # already reported by check_alive
                 await self._consumer_task
-        await self.runner.abort()
+        await self.runner.abort("gateway:shutdown")
         await self.commands.stop()
         await self.producer.stop()
         if self._temporary_state is not None:
             self._temporary_state.cleanup()
 
     async def handle(self, item: NotificationRecord | Marker | DeviceRecord) -> None:
-        """Take one replayed or live record through decoding, DSP and out to Kafka."""
-        if isinstance(item, Marker):
-            self.stats.markers.append(item)
-            if item.label == GAP_MARKER_LABEL:
-                self._mark_gap(item)
-            return
-        if isinstance(item, DeviceRecord):
-            self._decoders.declare(item.device)
-            return
-        self.stats.notifications += 1
-        try:
-            blocks = self._decoders.decode(item)
-        except DecodeError as exc:
-            key = f"{item.device_id}/{item.characteristic}"
-            if not self.stats.decode_errors[key]:
-                log.warning("decode error on %s: %s (counting further ones)", key, exc)
-            self.stats.decode_errors[key] += 1
-            return
-        for block in blocks:
-            self.pipeline.add(block)
-        await self._publish(self.pipeline.advance(item.gateway_time_ns))
-
-    def _mark_gap(self, marker: Marker) -> None:
-        """Tell the pipeline which data is missing, so no interval or filter spans the hole."""
-        try:
-            gap = msgspec.json.decode(marker.detail, type=Gap)
-            self.pipeline.mark_gap(gap.stream, gap.start_ns, gap.end_ns, device_id=gap.device_id)
-        except (msgspec.DecodeError, ValueError) as exc:
-            self.stats.bad_gap_markers += 1
-            log.warning("unreadable gap marker at %d ns: %s", marker.gateway_time_ns, exc)
+        """Take one replayed or live record through decoding, DSP (the shared
+        :class:`RecordDriver`, as `vagus analyze` does) and out to Kafka."""
+        await self._publish(self.driver.handle(item))
 
     async def finish(self) -> None:
         """The source ended: close the last windows and let a running session finish."""
-        await self._publish(self.pipeline.finish())
+        await self._publish(self.driver.finish())
         await self.producer.flush()
 
     async def _publish(self, closed: list[ClosedWindow]) -> None:
@@ -229,6 +212,27 @@ class Gateway:
             if self._lockstep:
                 self._decisions[event.trigger_event_id] = event
                 self._decided.setdefault(event.trigger_event_id, asyncio.Event()).set()
+
+    async def _on_patient_request(self, request: PatientRequest) -> None:
+        """Stop at once (the outcome says ``aborted by patient:<control>``); for "not now" also
+        silence the device's interlock for the cooldown. Then tell the loop, which holds too."""
+        stopped = await self.runner.abort(request.by)
+        now = self.runner.clock.now_ns()
+        quiet_until = None
+        if request.action == "not_now":
+            quiet_until = now + int(self._not_now_s * 1e9)
+            self.runner.interlock.quiet_until(quiet_until)
+        event = PatientControlEvent(
+            patient_id=self.patient_id,
+            producer_id=self._producer_id,
+            gateway_time_ns=now,
+            action=request.action,
+            source=request.source,
+            command_id=stopped.event_id if stopped is not None else None,
+            quiet_until_ns=quiet_until,
+        )
+        self.stats.patient_controls.append(event)
+        await self.producer.send_and_wait(event)
 
     async def _emit_outcome(self, outcome: InterventionOutcome) -> None:
         self.stats.outcomes.append(outcome)

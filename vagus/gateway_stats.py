@@ -10,7 +10,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from ingest.recording import Marker
-from stream.events import Event, InterventionCommand, InterventionOutcome
+from stream.events import Event, InterventionCommand, InterventionOutcome, PatientControl
 
 
 @dataclass
@@ -38,6 +38,7 @@ class GatewayStats:
     command_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     decision_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     commands_received: list[InterventionCommand] = field(default_factory=list)
+    patient_controls: list[PatientControl] = field(default_factory=list)
     outcomes: list[InterventionOutcome] = field(default_factory=list)
     decisions: int = 0
     markers: list[Marker] = field(default_factory=list)

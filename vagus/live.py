@@ -205,24 +205,30 @@ async def gateway_over(
     patient: str,
     seconds: float | None,
     stop: asyncio.Event | None = None,
+    pin_factory: Any = None,
 ) -> dict[str, Any]:
     """The live gateway on a given broker (``config.kafka``) and BLE backend, until ``seconds``
-    pass, ``stop`` is set or the task is cancelled; returns what it did."""
+    pass, ``stop`` is set or the task is cancelled; returns what it did. Sessions run on the
+    configured ``[[outputs]]``, and the ``[[controls]]`` (gpiozero's ``pin_factory``) and a
+    band's button reach the gateway's patient control."""
     from hardware.clock import WallClock  # noqa: PLC0415
-    from hardware.devices import SimulatedDevice  # noqa: PLC0415
     from vagus.gateway import Gateway  # noqa: PLC0415
+    from vagus.outputs import build_outputs, warn_without_outputs  # noqa: PLC0415
     from vagus.pipeline_warmup import warm_up  # noqa: PLC0415
 
     # Before any device is read: a cold kernel cache compiles for about a minute (x86).
     warm = await asyncio.to_thread(warm_up, config.windows)
     log.info("DSP kernels ready in %.1f s (%d warm-up windows)", warm.seconds, warm.windows)
+    warn_without_outputs(config, real_bluetooth=ble.client is None)
+    secret = load_or_create_secret(state_dir(config))
+    outputs = build_outputs(config, ble=ble, secret=secret, pin_factory=pin_factory)
     gateway = Gateway(
         kafka=config.kafka,
         config=config,
         patient_id=patient,
         devices={},  # each device joins with a DeviceRecord once it is found
         clock=WallClock(),
-        output_device=SimulatedDevice(),
+        output_device=outputs.device,
         lockstep=False,
         interlock_state=state_dir(config) / "interlock.json",
         state_dir=state_dir(config),  # the spool and the status file `vagus doctor` reads
@@ -237,13 +243,16 @@ async def gateway_over(
     transport = make_transport(
         config, targets=targets, backend=ble, sink=gateway.handle, on_gap=publish_gap
     )
-    await gateway.start()
-    try:
-        async with transport:
-            await run_for(transport, seconds, gateway.check_alive, stop=stop)
-        await gateway.finish()
-    finally:
-        await gateway.stop()
+    # Bands connected and buttons claimed before the first command can arrive; released only
+    # after the gateway has ended its last session (the band's last write is its 0).
+    async with outputs.running(gateway.control):
+        await gateway.start()
+        try:
+            async with transport:
+                await run_for(transport, seconds, gateway.check_alive, stop=stop)
+            await gateway.finish()
+        finally:
+            await gateway.stop()
     stats = gateway.stats
     return {
         "patient_id": patient,
@@ -252,4 +261,5 @@ async def gateway_over(
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gaps_sent,
         "devices": [describe(s) for s in transport.statuses()],
+        "outputs": [output.title for output in outputs.built],
     }

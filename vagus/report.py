@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vagus.summary import demo_problems
+
 
 def _ms(latency: dict[str, Any]) -> str:
     if not latency.get("n"):
@@ -53,6 +55,10 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"    - at {s['started_at_s']:.0f} s into the recording, phase {s['phase']}"
         for s in sessions
     ]
+    lines += [
+        f"    - rejected at {r['at_s']:.0f} s: {r['reason']}" for r in summary.get("rejections", [])
+    ]
+    lines += [f"    - {a['detail']}" for a in summary.get("sessions_aborted", [])]
     for evaluation in summary.get("session_evaluations", []):
         lines.append(
             "    response (median before / during / after): "
@@ -82,6 +88,21 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"  latency         window end -> device: {_ms(summary['latency_ms'])}",
         f"                  window end -> loop decision: {_ms(summary['decision_latency_ms'])}",
     ]
-    verdict = "OK: nothing lost" if summary["events_lost"] == 0 else "EVENTS LOST"
-    lines.append(f"  {verdict}")
+    if summary.get("recording_time_held_s"):
+        lines.append(
+            f"  replay clock    held {summary['recording_time_held_s']} s of recording time"
+            " (waiting for decisions, or for a host behind the pace; events unaffected)"
+        )
+    for label, key in (("report", "report"), ("log", "log_file"), ("events", "events_file")):
+        if summary.get(key):
+            lines.append(f"  {label:<15} {summary[key]}")
+    problems = demo_problems(summary)
+    if problems:
+        lines += [f"  FAILED: {problem}" for problem in problems]
+    else:
+        phases = ", ".join(f"{n} in {p}" for p, n in summary["sessions_by_phase"].items())
+        lines.append(
+            f"  OK: {summary['sessions_started']} session(s) started ({phases}), none in the"
+            " baseline, none rejected, nothing lost"
+        )
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 from hardware.devices import SimulatedDevice
 from ingest.recording import ReadReport
 from stream.consumer import EventConsumer
-from stream.events import AnyEvent, SessionEvaluation
+from stream.events import AnyEvent, LoopDecision, SessionEvaluation
 from vagus.gateway import Gateway
 
 NS = 1_000_000_000
@@ -33,13 +33,22 @@ class AuditLog:
     repeated: int = 0
     by_type: Counter[str] = field(default_factory=Counter)
     evaluations: list[SessionEvaluation] = field(default_factory=list)
+    #: Why the loop held, by reason (a demo without a session says which limit held it back).
+    hold_reasons: Counter[str] = field(default_factory=Counter)
+    #: Called with every event read (the demo's run folder keeps them for `vagus report`).
+    sink: Callable[[AnyEvent], None] | None = None
 
     async def record(self, event: AnyEvent) -> None:
         if event.event_id in self.ids:
             self.repeated += 1
+            return
         self.ids.add(event.event_id)
+        if self.sink is not None:
+            self.sink(event)
         if isinstance(event, SessionEvaluation):
             self.evaluations.append(event)
+        elif isinstance(event, LoopDecision) and event.action == "hold":
+            self.hold_reasons[event.hold_reason] += 1
         tag = type(event).__struct_config__.tag
         self.by_type[str(tag)] += 1
 
@@ -162,6 +171,21 @@ def build_summary(
         "sessions_started": len(starts),
         "sessions_completed": sum(o.status == "completed" for o in stats.outcomes),
         "sessions_rejected": sum(o.status == "rejected" for o in stats.outcomes),
+        "rejections": [
+            {
+                "at_s": round((o.gateway_time_ns - origin) / NS, 1),
+                "command_id": o.command_id,
+                "reason": o.detail,
+            }
+            for o in stats.outcomes
+            if o.status == "rejected"
+        ],
+        "sessions_aborted": [
+            {"command_id": o.command_id, "detail": o.detail}
+            for o in stats.outcomes
+            if o.status == "aborted"
+        ],
+        "hold_reasons": dict(audit.hold_reasons.most_common()),
         "sessions_in_baseline": start_phases.get("baseline", 0),
         "sessions_by_phase": dict(start_phases),
         "sessions": [
@@ -192,3 +216,30 @@ def build_summary(
         "decision_latency_ms": percentiles(stats.decision_latency_ms),
         "lockstep_timeouts": stats.lockstep_timeouts,
     }
+
+
+def demo_problems(summary: DemoSummary) -> list[str]:
+    """Why a demo run did not show what it exists to show; empty when it did.
+
+    A demo that started no session, had a command refused or lost an event must say so and
+    fail, never print a reassuring line.
+    """
+    problems = []
+    if summary["sessions_started"] == 0:
+        holds = summary.get("hold_reasons") or {}
+        if summary["stress_episodes"] == 0:
+            why = "no stress episode was detected"
+        elif holds:
+            why = "the loop held: " + "; ".join(f"{r} ({n}x)" for r, n in holds.items())
+        else:
+            why = "the loop decided nothing"
+        problems.append(f"no session started: {why}")
+    problems += [
+        f"command rejected at {r['at_s']} s into the recording: {r['reason']}"
+        for r in summary.get("rejections", [])
+    ]
+    if summary["sessions_in_baseline"]:
+        problems.append(f"{summary['sessions_in_baseline']} session(s) in the calm baseline")
+    if summary["events_lost"]:
+        problems.append(f"{summary['events_lost']} event(s) lost")
+    return problems

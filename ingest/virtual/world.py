@@ -5,6 +5,8 @@ to run against this instead of BlueZ, so the live commands are testable end to e
 demonstrable) on a machine without Bluetooth. The sensors stream whether or not anyone listens,
 as real ones do once started: a chest strap (Heart Rate Service with RR intervals), a Polar
 H10 stand-in (ECG on request) and an EDA sensor for the ``vagus-eda-v1`` sample-stream profile.
+A vibration band (``vagus-haptic-v1``, an output, not a sensor) is there for ``[[outputs]]``
+entries with ``name_prefix = "vBand"``; nothing connects to it unless one is configured.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from ingest.profiles.heart_rate import encode_heart_rate_measurement
 from ingest.profiles.sample_stream import load_builtin
+from ingest.virtual.haptic_band import HapticBandPeripheral
 from ingest.virtual.link import VirtualRadio
 from ingest.virtual.peripherals import (
     HeartRatePeripheral,
@@ -29,6 +32,7 @@ from ingest.virtual.pmd_peripheral import PolarPmdPeripheral
 HR_NAME = "Virtual HR strap"
 H10_NAME = "Polar H10 VIRTUAL1"
 EDA_NAME = "vEDA 1"  # short: a 128-bit service UUID leaves 8 bytes of advertising for it
+BAND_NAME = "vBand 1"  # as short, for the same reason
 #: (profile, advertised-name prefix, label) of each virtual wearable, for default targets.
 VIRTUAL_DEVICES = (
     ("heart-rate", HR_NAME, "virtual strap"),
@@ -43,6 +47,7 @@ class VirtualWearables:
     strap: HeartRatePeripheral
     h10: PolarPmdPeripheral
     eda: SampleStreamPeripheral
+    band: HapticBandPeripheral
 
 
 async def _beat(strap: HeartRatePeripheral) -> None:
@@ -72,16 +77,18 @@ async def _skin(eda: SampleStreamPeripheral) -> None:
 
 @contextlib.asynccontextmanager
 async def virtual_wearables() -> AsyncIterator[VirtualWearables]:
-    """Start the three wearables on a fresh radio; stop and release everything on exit."""
+    """Start the three wearables and the band on a fresh radio; stop and release everything on
+    exit."""
     radio = VirtualRadio()
     try:
         async with (
             HeartRatePeripheral(radio, HR_NAME, battery_level=71) as strap,
             PolarPmdPeripheral(radio, H10_NAME, clock_ns=time.time_ns) as h10,
             SampleStreamPeripheral(radio, load_builtin("vagus-eda-v1"), EDA_NAME) as eda,
+            HapticBandPeripheral(radio, BAND_NAME) as band,
         ):
             strap.spawn(_beat(strap))
             eda.spawn(_skin(eda))
-            yield VirtualWearables(radio, strap, h10, eda)
+            yield VirtualWearables(radio, strap, h10, eda, band)
     finally:
         await radio.close()

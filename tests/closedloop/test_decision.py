@@ -15,6 +15,7 @@ from stream.events import (
     AnyEvent,
     InterventionCommand,
     InterventionOutcome,
+    PatientControl,
     PolicySnapshot,
     SleepWakeEpoch,
     StressEpisode,
@@ -161,7 +162,7 @@ def event_sequences(draw: st.DrawFn) -> list[AnyEvent]:
     open_episode = ""
     for _ in range(draw(st.integers(1, 120))):
         time_ns += draw(st.integers(1, 7200)) * S
-        kind = draw(st.sampled_from(["start", "end", "score", "outcome"]))
+        kind = draw(st.sampled_from(["start", "end", "score", "outcome", "not_now"]))
         if kind == "start":
             open_episode = new_event_id()
             events.append(episode(time_ns, draw(st.floats(0, 1)), "start", open_episode))
@@ -171,6 +172,8 @@ def event_sequences(draw: st.DrawFn) -> list[AnyEvent]:
             events.append(
                 score(time_ns, draw(st.floats(0, 1)), draw(st.sampled_from(["ok", "motion"])))
             )
+        elif kind == "not_now":
+            events.append(not_now(time_ns))
         else:
             events.append(
                 InterventionOutcome(
@@ -197,6 +200,9 @@ def test_no_input_sequence_exceeds_the_policy_limits(
         if result.command is not None:
             commands.append(result.command)
     starts = [c.gateway_time_ns for c in commands]
+    not_nows = [e.gateway_time_ns for e in events if isinstance(e, PatientControl)]
+    for start in starts:  # "not now" holds for the policy's cooldown, whatever else happens
+        assert not any(t <= start < t + policy.cooldown_s * S for t in not_nows)
     for i, start in enumerate(starts):
         in_day = [s for s in starts[: i + 1] if s > start - DAY_NS]
         assert len(in_day) <= policy.max_sessions_per_day
@@ -208,6 +214,26 @@ def test_no_input_sequence_exceeds_the_policy_limits(
         assert command.reason.score is not None
         assert command.reason.score >= policy.score_threshold
     assert msgspec.json.encode(commands)  # every command is serialisable
+
+
+def not_now(at_ns: int) -> PatientControl:
+    return PatientControl(
+        patient_id=PATIENT,
+        producer_id="t",
+        gateway_time_ns=at_ns,
+        action="not_now",
+        source="gpio-button",
+    )
+
+
+def test_not_now_holds_for_the_cooldown_and_says_so() -> None:
+    policy = with_changes(DEFAULT_POLICY, {"cooldown_s": 1800.0})
+    state = PatientLoopState(policy=policy)
+    step(state, not_now(NOON), producer_id="t")
+    held = step(state, episode(NOON + 1799 * S), producer_id="t")
+    assert held.command is None
+    assert held.decision is not None and held.decision.hold_reason == "the patient said not now"
+    assert step(state, episode(NOON + 1800 * S), producer_id="t").command is not None
 
 
 def _outcome(at_ns: int, status: str) -> InterventionOutcome:

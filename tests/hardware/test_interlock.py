@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -213,3 +214,56 @@ def test_quiet_hours_and_sleep_are_enforced_on_the_device_too() -> None:
         DeviceLimits(quiet_hours=None, allow_during_sleep=True), asleep=True
     )
     assert napping_allowed.refusal(command(berlin_10h), berlin_10h) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    quiet_s=st.integers(60, 86_400),
+    attempts=st.lists(st.integers(0, 2 * 86_400), min_size=1, max_size=30),
+)
+def test_not_now_refuses_every_session_until_it_ends_even_after_a_restart(
+    quiet_s: int, attempts: list[int]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = InterlockStore(Path(folder) / "interlock.json")
+        limits = DeviceLimits(max_sessions_per_day=100, min_gap_s=0, quiet_hours=None)
+        Interlock(limits, store=store).quiet_until(quiet_s * S)
+        restarted = Interlock(limits, store=store)
+        for at_s in sorted(attempts):
+            refusal = restarted.refusal(command(at_s * S, duration_s=1), at_s * S)
+            if at_s < quiet_s:
+                assert refusal == "the patient said not now"
+            else:
+                assert refusal != "the patient said not now"
+                if refusal is None:
+                    restarted.record_start(at_s * S, 1)
+                    restarted.record_end(at_s * S + S)
+
+
+async def test_an_abort_says_who_stopped_the_session() -> None:
+    outcomes: list[InterventionOutcome] = []
+
+    async def emit(outcome: InterventionOutcome) -> None:
+        outcomes.append(outcome)
+
+    class SlowClock(FakeClock):
+        async def sleep_until(self, time_ns: int) -> None:
+            await asyncio.sleep(0.01)
+            self.now = max(self.now, time_ns)
+
+    runner = SessionRunner(
+        device=SimulatedDevice(),
+        interlock=Interlock(DeviceLimits(quiet_hours=None)),
+        clock=SlowClock(),
+        emit=emit,
+        producer_id="t",
+    )
+    first = command(0, duration_s=600)
+    await runner.handle(first)
+    await asyncio.sleep(0.05)
+    assert runner.current == first
+    stopped = await runner.abort("patient:gpio-button")
+    assert stopped == first and runner.current is None
+    assert outcomes[-1].status == "aborted"
+    assert outcomes[-1].detail == "aborted by patient:gpio-button"
+    assert await runner.abort("patient:gpio-button") is None  # nothing running: nothing to stop

@@ -99,3 +99,32 @@ async def test_timers_past_the_end_fire_when_the_recording_ends(tmp_path: Path) 
     async with asyncio.timeout(2):
         await clock.sleep_until(START + 3600 * S)
     assert clock.now_ns() == START + 3600 * S
+
+
+async def test_paced_time_holds_while_the_host_is_blocked(tmp_path: Path) -> None:
+    """A stall of the event loop (a kernel compiling) must not move recording time ahead of the
+    data: at 60x a 0.5 s stall would otherwise be 30 s of recording time."""
+    path = _recording(tmp_path / "r.vrec", seconds=20.0)
+    clock = ReplayClock(Speed(60.0), slack_s=2.0)
+    seen: list[tuple[int, int]] = []
+    async for record in replay(open_recording(path), clock):
+        if not isinstance(record, NotificationRecord):
+            continue
+        if record.gateway_time_ns == START + 5 * S:
+            time.sleep(0.5)  # noqa: ASYNC251 - blocks the loop, as a cold numba compile does
+        seen.append((record.gateway_time_ns, clock.now_ns()))
+    assert all(now - data <= 2 * S for data, now in seen), max(n - d for d, n in seen)
+    assert clock.held_ns >= 25 * S  # the stall's 30 s were held, not skipped
+
+
+async def test_paced_time_flows_over_a_silent_stretch(tmp_path: Path) -> None:
+    """No records for a while (a sensor out of range) is not a stall: time flows at the pace."""
+    path = _recording(tmp_path / "r.vrec", seconds=0.5)
+    clock = ReplayClock(Speed(100.0), slack_s=2.0)
+    async for _ in replay(open_recording(path), clock):
+        pass
+    # After the end the clock runs freely at the pace: 0.1 s of wall time is 10 s of recording.
+    before = clock.now_ns()
+    await asyncio.sleep(0.1)
+    assert clock.now_ns() - before >= 8 * S
+    assert clock.held_ns == 0

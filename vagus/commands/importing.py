@@ -4,18 +4,31 @@ decoders as live data (docs/recording-format.md, "Imported recordings")."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from vagus.commands.common import Handlers
+from vagus.commands.common import Handlers, new_recording, readable_file
 from vagus.config import VagusConfig
 
 
 def register(commands: Any) -> Handlers:
-    importing = commands.add_parser("import", help="WFDB or Empatica E4 files as a recording")
+    importing = commands.add_parser(
+        "import",
+        help="WFDB or Empatica E4 files as a recording",
+        description="Convert a public recording into a vagus recording, so it replays through "
+        "the same decoders and DSP as live data (docs/recording-format.md).",
+    )
     formats = importing.add_subparsers(dest="import_format", required=True, metavar="FORMAT")
-    wfdb = formats.add_parser("wfdb", help="a PhysioNet WFDB record (format 212) with annotations")
+    wfdb = formats.add_parser(
+        "wfdb",
+        help="a PhysioNet WFDB record (format 212) with annotations",
+        description="Convert a PhysioNet WFDB record (its .hea, signal and annotation files) "
+        "into a recording, one device per signal and each annotation as a marker. Use it to "
+        "replay annotated ECG, e.g. MIT-BIH, through the beat detector.",
+    )
     wfdb.add_argument("record", type=Path, help="record path without extension, e.g. data/100")
     wfdb.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
     wfdb.add_argument("--annotator", default="atr", help="annotation file suffix (default atr)")
@@ -23,8 +36,14 @@ def register(commands: Any) -> Handlers:
         "--start",
         help="ISO 8601 time of the first sample (default 1970-01-01T00:00:00Z)",
     )
-    e4 = formats.add_parser("e4", help="an Empatica E4 CSV export folder")
-    e4.add_argument("folder", type=Path)
+    e4 = formats.add_parser(
+        "e4",
+        help="an Empatica E4 CSV export folder",
+        description="Convert an Empatica E4 export folder (EDA, BVP, ACC, TEMP, HR, IBI and tags "
+        "CSV files) into a recording, values and times kept exactly. Use it to replay public "
+        "wrist data through the same decoders as a live device.",
+    )
+    e4.add_argument("folder", type=Path, help="the unpacked export folder")
     e4.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
     for sub in (wfdb, e4):
         sub.add_argument("--patient-id", help="pseudonym to record (default derived, p-...)")
@@ -39,9 +58,11 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
 
     if args.patient_id is not None and not re.match(PATIENT_ID_PATTERN, args.patient_id):
         raise RecordingError(f"--patient-id must look like p-xxxxxxxxxxxx ({PATIENT_ID_PATTERN})")
+    new_recording(args.output)
     if args.import_format == "wfdb":
         from ingest.importers.wfdb_import import import_wfdb, parse_start  # noqa: PLC0415
 
+        readable_file(args.record.with_suffix(".hea"))  # the path as the importer opens it
         start = 0 if args.start is None else parse_start(args.start)
         summary = import_wfdb(
             args.record,
@@ -53,6 +74,9 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
     else:
         from ingest.importers.e4 import import_e4  # noqa: PLC0415
 
+        if not args.folder.is_dir():
+            code = errno.ENOTDIR if args.folder.exists() else errno.ENOENT
+            raise OSError(code, os.strerror(code), str(args.folder))
         summary = import_e4(args.folder, args.output, patient_id=args.patient_id)
     print(json.dumps(summary))
     return 0

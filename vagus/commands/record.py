@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vagus.commands.common import Handlers
+from vagus.commands.common import Handlers, new_recording
 from vagus.commands.devices import add_backend_option, run_ble
 from vagus.config import VagusConfig
 
@@ -37,6 +37,7 @@ def _positive(text: str) -> float:
 def cmd_record(args: argparse.Namespace, config: VagusConfig) -> int:
     from vagus.live import record_live  # noqa: PLC0415
 
+    new_recording(args.output)  # now, not after connecting and recording for --seconds
     backend = args.backend or config.live.backend
 
     async def go() -> int:

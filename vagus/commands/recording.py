@@ -14,10 +14,21 @@ from vagus.config import VagusConfig
 
 
 def register(commands: Any) -> Handlers:
-    recording = commands.add_parser("recording", help="inspect a recording file")
+    recording = commands.add_parser(
+        "recording",
+        help="inspect a recording file",
+        description="Look inside a vagus recording (docs/recording-format.md) without replaying "
+        "it.",
+    )
     recording_commands = recording.add_subparsers(dest="recording_command", required=True)
-    info = recording_commands.add_parser("info", help="header and integrity of a recording")
-    info.add_argument("recording", type=Path)
+    info = recording_commands.add_parser(
+        "info",
+        help="header and integrity of a recording",
+        description="Print a recording's header, what it holds and any damage (a truncated tail, "
+        "corrupt chunks) as JSON; exit 3 when it is not intact. Use it before trusting a "
+        "recording that was copied or cut short.",
+    )
+    info.add_argument("recording", type=Path, help="a vagus recording (.vrec)")
     return {"recording": cmd_recording}
 
 

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from ingest.replay import Speed
-from vagus.commands.common import SPEED_HELP, Handlers, parse_speed, run_async, with_bootstrap
+from vagus.commands.common import (
+    SPEED_HELP,
+    Handlers,
+    parse_speed,
+    readable_recording,
+    run_async,
+    with_bootstrap,
+    writable_file,
+    writable_folder,
+)
 from vagus.config import VagusConfig
 
 
@@ -40,7 +51,7 @@ def register(commands: Any) -> Handlers:
         description="Replay a recording through exactly the decoders and DSP live data uses.",
         formatter_class=argparse.RawTextHelpFormatter,
     )
-    replay.add_argument("recording", type=Path)
+    replay.add_argument("recording", type=Path, help="a vagus recording (.vrec)")
     replay.add_argument(
         "--speed", type=parse_speed, default=Speed(None), help=SPEED_HELP + "\n(default max)"
     )
@@ -52,21 +63,38 @@ def register(commands: Any) -> Handlers:
 
 def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
     from vagus.demo import DEFAULT_RECORDING, DemoOptions, run_demo  # noqa: PLC0415
+    from vagus.demo_console import log_to_file  # noqa: PLC0415
     from vagus.report import render_summary  # noqa: PLC0415
+    from vagus.summary import demo_problems  # noqa: PLC0415
 
+    # Checked before a broker and a worker start, not minutes into the run.
+    readable_recording(args.recording or DEFAULT_RECORDING)
+    if args.summary_json:
+        writable_file(args.summary_json)
+    writable_folder(args.output_dir)
+    run_dir = args.output_dir / time.strftime("run-%Y%m%dT%H%M%SZ", time.gmtime())
     options = DemoOptions(
         recording=args.recording or DEFAULT_RECORDING,
         speed=args.speed,
         config=with_bootstrap(config, args.bootstrap),
-        output_dir=args.output_dir,
+        output_dir=run_dir,
+        run_dir=run_dir,
+        progress=sys.stderr,
+        patient_keys=sys.stdin is not None and sys.stdin.isatty(),
     )
+    log_file = log_to_file(run_dir / "vagus-demo.log")
 
     async def go() -> int:
         summary = await run_demo(options)
+        summary |= {"log_file": str(log_file)}
         if args.summary_json:
             args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
         print(json.dumps(summary) if args.json else render_summary(summary))
-        return 0 if summary["events_lost"] == 0 else 1
+        problems = demo_problems(summary)
+        if args.json:
+            for problem in problems:
+                print(f"vagus demo: {problem}", file=sys.stderr)
+        return 1 if problems else 0
 
     return run_async(go)
 
@@ -78,6 +106,7 @@ def cmd_replay(args: argparse.Namespace, config: VagusConfig) -> int:
         result = dry_run(args.recording)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return 0
+    readable_recording(args.recording)  # before a broker and a worker start for nothing
     from vagus.demo import DemoOptions, run_demo  # noqa: PLC0415
     from vagus.report import render_summary  # noqa: PLC0415
 

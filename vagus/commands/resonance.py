@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from closedloop.policy import PolicyError
-from vagus.commands.common import Handlers, run_async, with_bootstrap
+from vagus.commands.common import Handlers, readable_file, run_async, with_bootstrap
 from vagus.config import ConfigError, VagusConfig
 from vagus.resonance_assessment import Assessment, Schedule, assess
 
@@ -23,7 +23,7 @@ def register(commands: Any) -> Handlers:
         "from --paces and --segment-s. With --apply the estimate becomes the patient's "
         "resonance_breaths_per_min through the audited policy path.",
     )
-    command.add_argument("recording", help="a vagus recording of the protocol")
+    command.add_argument("recording", type=Path, help="a vagus recording of the protocol")
     command.add_argument("--paces", help="paces in protocol order, e.g. 7,6.5,6,5.5,5,4.5")
     command.add_argument("--segment-s", type=float, help="length of each pace's segment")
     command.add_argument("--start-s", type=float, default=0.0, help="first segment's start")
@@ -99,7 +99,7 @@ def _refusal(assessment: Assessment, args: argparse.Namespace) -> str | None:
 
 
 def cmd_resonance(args: argparse.Namespace, config: VagusConfig) -> int:
-    assessment = assess(Path(args.recording), _schedule(args))
+    assessment = assess(readable_file(args.recording), _schedule(args))
     shown = describe(assessment)
     if args.json:
         print(json.dumps(shown, indent=2))
@@ -132,7 +132,7 @@ def _apply(args: argparse.Namespace, config: VagusConfig, assessment: Assessment
     estimate = assessment.estimate
     pace = estimate.breaths_per_min
     reason = (
-        f"resonance assessment of {Path(args.recording).name}: {pace:g}/min, confidence "
+        f"resonance assessment of {args.recording.name}: {pace:g}/min, confidence "
         f"{estimate.confidence:.2f}, beats from {assessment.beat_source}"
     ) + (f"; {args.reason}" if args.reason else "")
 

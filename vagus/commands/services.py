@@ -4,33 +4,58 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
-from vagus.commands.common import Handlers, run_async, with_bootstrap
+from stream.settings import KafkaSettings
+from vagus.commands.common import Handlers, run_async, with_bootstrap, writable_file
 from vagus.config import ConfigError, VagusConfig
+
+#: How long `topics` waits for a cluster to list the partitions of topics it has just created
+#: (a real Kafka's metadata can lag a create by a moment); still missing then, they show null.
+DESCRIBE_TIMEOUT_S = 10.0
 
 
 def register(commands: Any) -> Handlers:
     closedloop = commands.add_parser(
-        "closedloop", help="run the closed-loop faust worker against a Kafka"
+        "closedloop",
+        help="run the closed-loop faust worker against a Kafka",
+        description="Run the worker that turns stress scores into session decisions under each "
+        "patient's policy, until SIGINT or SIGTERM. Run one (or more, for failover) per Kafka.",
     )
     closedloop.add_argument("--bootstrap", help="Kafka bootstrap address (default: config)")
     closedloop.add_argument("--stats-file", type=Path, help="write worker counters here")
 
     broker = commands.add_parser(
-        "broker", help="run the embedded development broker in the foreground"
+        "broker",
+        help="run the embedded development broker in the foreground",
+        description="Run the bundled Kafka-compatible broker on loopback, in memory, until "
+        "Ctrl-C. For development and demos only; production points at a real Kafka.",
     )
     broker.add_argument("--port", type=int, help="loopback port (default: a free one)")
 
-    topics = commands.add_parser("topics", help="create the topic set on a Kafka")
+    topics = commands.add_parser(
+        "topics",
+        help="create the topic set on a Kafka",
+        description="Create the topics vagus uses that are missing, with the configured "
+        "partitions and replication factor, and list them all. Safe to run again; run it once "
+        "before the first gateway or worker starts against a new Kafka.",
+    )
     topics.add_argument("--bootstrap", help="Kafka bootstrap address (default: config)")
+    topics.add_argument(
+        "--json",
+        action="store_true",
+        help="last line: one JSON object with each topic's partitions and replication factor",
+    )
     return {"closedloop": cmd_closedloop, "broker": cmd_broker, "topics": cmd_topics}
 
 
 def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
     from closedloop.app import ClosedLoopWorker  # noqa: PLC0415
 
+    if args.stats_file is not None:
+        writable_file(args.stats_file)  # now, not at the worker's first write
     kafka = with_bootstrap(config, args.bootstrap).kafka
     if kafka.bootstrap is None:
         raise ConfigError("the closed-loop worker needs --bootstrap or kafka.bootstrap")
@@ -55,16 +80,59 @@ def cmd_broker(args: argparse.Namespace, config: VagusConfig) -> int:
     return run_async(go)
 
 
-def cmd_topics(args: argparse.Namespace, config: VagusConfig) -> int:
-    from vagus.demo import create_topics  # noqa: PLC0415
+async def ensure_and_describe(kafka: KafkaSettings) -> list[dict[str, Any]]:
+    """Create the missing topics, then report every topic as the cluster has it: an existing
+    topic keeps the partitions it was made with, whatever the configuration says now."""
+    from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
 
+    from stream.topics import ensure_topics  # noqa: PLC0415
+
+    names = kafka.topics.all()
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        created = set(
+            await ensure_topics(
+                admin,
+                names,
+                partitions=kafka.partitions,
+                replication_factor=kafka.replication_factor,
+            )
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        deadline = asyncio.get_running_loop().time() + DESCRIBE_TIMEOUT_S
+        while True:
+            described = await admin.describe_topics(names)
+            found = {t["topic"]: t["partitions"] for t in described if t["error_code"] == 0}
+            done = all(found.get(name) for name in names)
+            if done or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    return [
+        {
+            "topic": name,
+            "partitions": len(found[name]) if found.get(name) else None,
+            "replication_factor": (
+                max(len(p["replicas"]) for p in found[name]) if found.get(name) else None
+            ),
+            "created": name in created,
+        }
+        for name in names
+    ]
+
+
+def cmd_topics(args: argparse.Namespace, config: VagusConfig) -> int:
     kafka = with_bootstrap(config, args.bootstrap).kafka
     if kafka.bootstrap is None:
         raise ConfigError("topics needs --bootstrap or kafka.bootstrap")
 
     async def go() -> int:
-        await create_topics(kafka)
-        print("\n".join(kafka.topics.all()))
+        topics = await ensure_and_describe(kafka)
+        print("\n".join(t["topic"] for t in topics))
+        if args.json:
+            print(json.dumps({"topics": topics}))
         return 0
 
     return run_async(go)

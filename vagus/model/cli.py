@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from vagus.commands.common import writable_folder
+
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
 ) / "wesad_wrist_features_60s.csv"
+#: Columns vagus.model.dataset.load reads by name (besides the z_* and acc_* features).
+REQUIRED_COLUMNS = (
+    "subject_id",
+    "time_end_sec",
+    "label",
+    "raw_label",
+    "raw_hrv_mean_hr",
+    "raw_hrv_rmssd",
+)
 
 
 def register(subparsers: Any) -> dict[str, Any]:
     """Register `model train` on the top-level subparsers of `vagus`."""
-    model = subparsers.add_parser("model", help="train and evaluate the stress model")
+    model = subparsers.add_parser(
+        "model",
+        help="train and evaluate the stress model",
+        description="Rebuild the bundled stress model from its training data and see how well "
+        "it does (docs/model-card.md).",
+    )
     commands = model.add_subparsers(dest="model_command", required=True)
     train = commands.add_parser(
         "train",
         help="leave-one-subject-out evaluation, baselines, calibration and .tflite export",
+        description="Evaluate the MLP and two baselines leaving one subject out, with and "
+        "without skin temperature, then fit on all subjects and write stress_model.tflite and "
+        "its JSON sidecar. Use it after changing the features or the training data.",
     )
     train.add_argument("--data", type=Path, default=DEFAULT_DATA, help="WESAD feature CSV")
     train.add_argument(
@@ -81,13 +101,33 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def data_problem(path: Path) -> str | None:
+    """Why ``path`` is not a feature CSV training can read, or None; checked up front because
+    training takes minutes and fails deep inside on a file of anything else."""
+    with path.open("rb") as file:
+        head = [file.readline(), file.readline()]
+    try:
+        header = next(csv.reader([head[0].decode()]), [])
+    except UnicodeDecodeError:
+        return "not a text CSV file"
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing or not any(c.startswith("z_") for c in header):
+        return f"not a WESAD feature CSV (missing columns: {', '.join(missing) or 'z_*'})"
+    if not head[1].strip():
+        return "no rows after the header"
+    return None
+
+
 def cmd_model(args: argparse.Namespace, config: object = None) -> int:
     """Handler for `vagus model train`; config is unused (the shared handler shape)."""
+    problem = data_problem(args.data)
+    if problem is not None:
+        print(f"vagus: {args.data}: {problem}", file=sys.stderr)
+        return 2
+    writable_folder(args.out)
+
     from vagus.model.train import run  # noqa: PLC0415 - sklearn loads only when training
 
-    if not args.data.is_file():
-        print(f"vagus: training data not found: {args.data}", file=sys.stderr)
-        return 2
     report = run(args.data, args.out)
     print(render(report))
     if args.json:

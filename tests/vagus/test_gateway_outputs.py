@@ -1,0 +1,112 @@
+"""`vagus gateway` drives what is configured: a command from Kafka runs on the virtual band
+(over the real bleak client), the patient's GPIO button stops it, the band's own button says
+"not now", and both arrive on the outcomes topic with the control that sent them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from ingest.transport.targets import BleBackend, DeviceTarget
+from stream.codec import decode_event
+from stream.events import AnyEvent, InterventionOutcome, PatientControl
+from stream.producer import EventProducer
+from stream.settings import KafkaSettings
+from tests.hardware.test_interlock import command
+from vagus.config import DeviceLimitSettings, LiveSettings, VagusConfig
+from vagus.config_outputs import BleHapticOutput, GpioButtonControl
+from vagus.demo import create_topics
+from vagus.live import gateway_over
+
+pytest.importorskip("bumble", reason="the virtual backend needs the optional bumble dependency")
+
+PATIENT = "p-0123456789ab"  # whose command tests.hardware.test_interlock.command builds
+
+
+async def _read(kafka: KafkaSettings, topic: str, wanted: int) -> list[AnyEvent]:
+    consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **kafka.client_kwargs())
+    await consumer.start()
+    events: list[AnyEvent] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(events) < wanted:
+                batches = await consumer.getmany(timeout_ms=200)
+                events += [decode_event(r.value) for rs in batches.values() for r in rs if r.value]
+    finally:
+        await consumer.stop()
+    return events
+
+
+async def _until(condition: object, timeout_s: float = 90) -> None:
+    assert callable(condition)
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def test_the_gateway_runs_sessions_on_the_band_and_hears_both_buttons(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from ingest.virtual.world import HR_NAME, virtual_wearables
+
+    config = VagusConfig(
+        kafka=kafka,
+        live=LiveSettings(state_dir=str(tmp_path), reconnect_cap_s=1.0),
+        device_limits=DeviceLimitSettings(quiet_hours_start=None, quiet_hours_end=None),
+        outputs=[BleHapticOutput(name_prefix="vBand", label="wrist band", max_intensity=0.5)],
+        controls=[GpioButtonControl(pin=17, hold_s=0.5)],
+    )
+    await create_topics(kafka)
+    factory = MockFactory()
+    stop = asyncio.Event()
+    async with virtual_wearables() as world:
+        band = world.band
+        run = asyncio.create_task(
+            gateway_over(
+                config,
+                ble=BleBackend(world.radio.scanner_backend(), world.radio.client_backend()),
+                targets=[DeviceTarget("heart-rate", name_prefix=HR_NAME, label="strap")],
+                patient=PATIENT,
+                seconds=None,
+                stop=stop,
+                pin_factory=factory,
+            )
+        )
+        await _until(lambda: band.button_subscribed() or run.done())
+        assert not run.done(), run
+        loop = EventProducer(kafka, producer_id="test-loop")
+        await loop.start()
+        try:
+            session = command(time.time_ns(), duration_s=120, intensity=0.6)
+            await loop.send_and_wait(session)
+        finally:
+            await loop.stop()
+        await _until(lambda: sum(level > 0 for level in band.levels) >= 4, 30)
+        await asyncio.to_thread(factory.pin(17).drive_low)  # the patient presses stop
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(factory.pin(17).drive_high)
+        await _read(kafka, kafka.topics.name("outcomes"), 4)  # requested, started, aborted, stop
+        await _until(lambda: band.levels[-1] == 0, 10)
+        await band.press("long")  # and then "not now" on the band
+        events = await _read(kafka, kafka.topics.name("outcomes"), 5)
+        stop.set()
+        summary = await run
+
+    assert summary["outputs"] == ["outputs[0] ble_haptic 'wrist band'"]
+    assert max(band.levels) <= round(0.5 * 255), "the output's cap held"
+    outcomes = [e for e in events if isinstance(e, InterventionOutcome)]
+    assert [o.status for o in outcomes] == ["requested", "started", "aborted"]
+    assert all(o.command_id == session.event_id for o in outcomes)
+    assert outcomes[-1].detail == "aborted by patient:gpio-button"
+    controls = [e for e in events if isinstance(e, PatientControl)]
+    assert [(c.action, c.source, c.command_id) for c in controls] == [
+        ("stop", "gpio-button", session.event_id),
+        ("not_now", "band-button", None),
+    ]
+    assert controls[1].quiet_until_ns is not None
