@@ -129,3 +129,24 @@ async def collecting_consumer(
         stop.set()
         await task
         await consumer.stop()
+
+
+async def read_events(
+    kafka: KafkaSettings, topic: str, wanted: int, timeout_s: float = 20
+) -> list[AnyEvent]:
+    """Read ``topic`` from the beginning until ``wanted`` events came (or fail on the timeout)."""
+    from aiokafka import AIOKafkaConsumer
+
+    from stream.codec import decode_event
+
+    consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **kafka.client_kwargs())
+    await consumer.start()
+    events: list[AnyEvent] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            while len(events) < wanted:
+                batches = await consumer.getmany(timeout_ms=200)
+                events += [decode_event(r.value) for rs in batches.values() for r in rs if r.value]
+    finally:
+        await consumer.stop()
+    return events

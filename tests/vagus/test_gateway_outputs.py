@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from ingest.transport.targets import BleBackend, DeviceTarget
-from stream.codec import decode_event
-from stream.events import AnyEvent, InterventionOutcome, PatientControl
+from stream.events import InterventionOutcome, PatientControl
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from tests.hardware.test_interlock import command
+from tests.helpers import read_events
 from vagus.config import DeviceLimitSettings, LiveSettings, VagusConfig
 from vagus.config_outputs import BleHapticOutput, GpioButtonControl
 from vagus.demo import create_topics
@@ -25,20 +24,6 @@ from vagus.live import gateway_over
 pytest.importorskip("bumble", reason="the virtual backend needs the optional bumble dependency")
 
 PATIENT = "p-0123456789ab"  # whose command tests.hardware.test_interlock.command builds
-
-
-async def _read(kafka: KafkaSettings, topic: str, wanted: int) -> list[AnyEvent]:
-    consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **kafka.client_kwargs())
-    await consumer.start()
-    events: list[AnyEvent] = []
-    try:
-        async with asyncio.timeout(20):
-            while len(events) < wanted:
-                batches = await consumer.getmany(timeout_ms=200)
-                events += [decode_event(r.value) for rs in batches.values() for r in rs if r.value]
-    finally:
-        await consumer.stop()
-    return events
 
 
 async def _until(condition: object, timeout_s: float = 90) -> None:
@@ -91,10 +76,11 @@ async def test_the_gateway_runs_sessions_on_the_band_and_hears_both_buttons(
         await asyncio.to_thread(factory.pin(17).drive_low)  # the patient presses stop
         await asyncio.sleep(0.1)
         await asyncio.to_thread(factory.pin(17).drive_high)
-        await _read(kafka, kafka.topics.name("outcomes"), 4)  # requested, started, aborted, stop
+        # requested, started, aborted, and the stop itself
+        await read_events(kafka, kafka.topics.name("outcomes"), 4)
         await _until(lambda: band.levels[-1] == 0, 10)
         await band.press("long")  # and then "not now" on the band
-        events = await _read(kafka, kafka.topics.name("outcomes"), 5)
+        events = await read_events(kafka, kafka.topics.name("outcomes"), 5)
         stop.set()
         summary = await run
 

@@ -9,32 +9,16 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from ingest.transport.targets import BleBackend, DeviceTarget
-from stream.codec import decode_event
-from stream.events import AnyEvent, StreamGap
+from stream.events import StreamGap
 from stream.settings import KafkaSettings
-from tests.helpers import run_vagus
+from tests.helpers import read_events, run_vagus
 from vagus.config import LiveSettings, VagusConfig
 from vagus.demo import create_topics
 from vagus.live import VIRTUAL_PATIENT_ID, gateway_over
 
 pytest.importorskip("bumble", reason="the virtual backend needs the optional bumble dependency")
-
-
-async def _read(kafka: KafkaSettings, topic: str, wanted: int) -> list[AnyEvent]:
-    consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **kafka.client_kwargs())
-    await consumer.start()
-    events: list[AnyEvent] = []
-    try:
-        async with asyncio.timeout(20):
-            while len(events) < wanted:
-                batches = await consumer.getmany(timeout_ms=200)
-                events += [decode_event(r.value) for rs in batches.values() for r in rs if r.value]
-    finally:
-        await consumer.stop()
-    return events
 
 
 async def test_a_dropped_link_reaches_kafka_as_a_stream_gap(
@@ -75,7 +59,7 @@ async def test_a_dropped_link_reaches_kafka_as_a_stream_gap(
     strap = next(d for d in summary["devices"] if d["profile"] == "heart-rate")
     assert strap["connections"] == 2
     assert summary["stream_gaps_sent"] >= 2  # hr and rr of the strap
-    events = await _read(kafka, kafka.topics.name("quality"), summary["stream_gaps_sent"])
+    events = await read_events(kafka, kafka.topics.name("quality"), summary["stream_gaps_sent"])
     gaps = [e for e in events if isinstance(e, StreamGap)]
     assert {(g.device_id, g.stream, g.reason) for g in gaps} >= {
         (strap["device_id"], "hr", "disconnected"),

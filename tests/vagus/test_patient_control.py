@@ -23,7 +23,7 @@ from stream.events import InterventionOutcome
 from stream.events import PatientControl as PatientControlEvent
 from stream.settings import KafkaSettings
 from tests.hardware.test_interlock import command
-from tests.helpers import PATIENT, run_vagus
+from tests.helpers import PATIENT, read_events, run_vagus
 from vagus.config import DeviceLimitSettings, LiveSettings, VagusConfig
 from vagus.demo import create_topics
 from vagus.demo_console import patient_keys
@@ -96,28 +96,9 @@ async def test_session_command_stops_the_running_session(
     finally:
         await gateway.stop()
     # The events went to the outcomes topic, where the closed loop reads them.
-    assert any(isinstance(e, PatientControlEvent) for e in await _read_outcomes(kafka, wanted=4))
-
-
-async def _read_outcomes(kafka: KafkaSettings, wanted: int) -> list[object]:
-    from aiokafka import AIOKafkaConsumer
-
-    from stream.codec import decode_event
-
-    consumer = AIOKafkaConsumer(
-        kafka.topics.name("outcomes"), auto_offset_reset="earliest", **kafka.client_kwargs()
-    )
-    await consumer.start()
-    events: list[object] = []
-    try:
-        async with asyncio.timeout(20):
-            while len(events) < wanted:
-                batches = await consumer.getmany(timeout_ms=200)
-                events += [decode_event(r.value) for rs in batches.values() for r in rs if r.value]
-    finally:
-        await consumer.stop()
-    assert all(isinstance(e, InterventionOutcome | PatientControlEvent) for e in events)
-    return events
+    outcomes = await read_events(kafka, kafka.topics.name("outcomes"), wanted=4)
+    assert all(isinstance(e, InterventionOutcome | PatientControlEvent) for e in outcomes)
+    assert any(isinstance(e, PatientControlEvent) for e in outcomes)
 
 
 def test_session_command_without_a_gateway_says_so(tmp_path: Path) -> None:
@@ -146,6 +127,25 @@ async def test_terminal_keys_reach_the_patient_control() -> None:
         ("stop", "terminal"),
         ("not_now", "terminal"),
     ]
+
+
+async def test_the_terminal_stop_key_aborts_the_gateway_session(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    await create_topics(kafka)
+    gateway = _gateway(kafka, tmp_path / "state")
+    await gateway.start()
+    main, secondary = os.openpty()
+    try:
+        with os.fdopen(secondary, "r") as terminal, patient_keys(gateway.control, terminal):
+            await gateway.runner.handle(command(time.time_ns(), duration_s=600))
+            os.write(main, b"s")
+            await _wait_for(lambda: not gateway.runner.busy)
+    finally:
+        os.close(main)
+        await gateway.stop()
+    assert [o.status for o in gateway.stats.outcomes][-1] == "aborted"
+    assert gateway.stats.outcomes[-1].detail == "aborted by patient:terminal"
 
 
 def test_a_control_from_another_thread_needs_a_running_gateway() -> None:
