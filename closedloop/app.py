@@ -22,7 +22,7 @@ import faust
 from closedloop.handling import EventHandler
 from closedloop.patients import PatientTable
 from closedloop.policy import DEFAULT_POLICY, validated
-from closedloop.policy_store import read_topic
+from closedloop.policy_store import read_records
 from closedloop.state_store import STATE_SUFFIX, read_partition
 from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
@@ -105,6 +105,7 @@ class ClosedLoopWorker:
             *(settings.topics.name(suffix) for suffix in INPUT_SUFFIXES),
             schema=RawSchema(key_serializer="raw", value_serializer="raw"),
         )
+        self._policy_topic = settings.topics.name("policy")
         self.app.agent(inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
@@ -131,6 +132,9 @@ class ClosedLoopWorker:
                 continue
             event = verdict.event
             self.stats.record_admitted(event)
+            if isinstance(event, PolicyVersion) and message.topic == self._policy_topic:
+                await self._fold_policy(message.partition, message.offset, event)
+                continue
             if not isinstance(event, PolicyVersion):
                 await self.table.ensure_loaded(message.partition)
             handled = self.handler.handle(
@@ -188,11 +192,29 @@ class ClosedLoopWorker:
         if self._undelivered is not None:
             raise DeliveryError(f"an output was not delivered: {self._undelivered!r}")
 
-    async def load_policies(self) -> None:
-        """Read every published policy version before deciding anything (restarts included)."""
-        for event in await read_topic(self.settings, self.settings.topics.name("policy")):
-            if isinstance(event, PolicyVersion):
-                self.table.apply_policy(event)
+    async def load_policies(self, partitions: list[int] | None = None) -> None:
+        """Fold the policy log (of ``partitions``, else all) from where the fold stands to the
+        end: at start-up (restarts included) before deciding anything, and to fill a gap."""
+        start = (
+            None
+            if partitions is None
+            else {p: self.table.next_policy_offset(p) for p in partitions}
+        )
+        for record in await read_records(
+            self.settings, self._policy_topic, partitions=partitions, start=start
+        ):
+            if isinstance(record.event, PolicyVersion):
+                self.table.apply_policy(
+                    record.event, partition=record.partition, offset=record.offset
+                )
+
+    async def _fold_policy(self, partition: int, offset: int, version: PolicyVersion) -> None:
+        """Fold a delivered policy record in log order: records the fold has not seen before it
+        (written while another worker owned the partition) are read first, so the worker judges
+        every record against the same predecessors as the CLI does."""
+        if offset > self.table.next_policy_offset(partition):
+            await self.load_policies([partition])
+        self.table.apply_policy(version, partition=partition, offset=offset)
 
     async def _send(self, event: Event) -> None:
         topic_name = self.settings.topics.for_event(type(event))

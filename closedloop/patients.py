@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from closedloop.decision import PatientLoopState
 from closedloop.evaluation import SessionEvaluator
-from closedloop.policy import policy_problems
+from closedloop.policy_log import PolicyLog
 from closedloop.state_store import (
     PatientSnapshot,
     encode_snapshot,
@@ -42,7 +42,10 @@ class PatientTable:
         self.offsets: dict[str, dict[str, int]] = {}
         self.partition_of: dict[str, int] = {}
         self.loaded_partitions: set[int] = set()
-        self.known_policies: dict[str, PolicyVersion] = {}
+        #: Every patient's policy log folded by the one rule (closedloop.policy_log), and the
+        #: last policy-topic offset folded per partition, so no record is folded twice.
+        self.policy_logs: dict[str, PolicyLog] = {}
+        self.policy_offsets: dict[int, int] = {}
         self._dirty: set[str] = set()
         self._loading: dict[int, asyncio.Future[None]] = {}
 
@@ -127,27 +130,43 @@ class PatientTable:
         return self.evaluators.setdefault(patient_id, SessionEvaluator())
 
     def _adopt_known_policy(self, patient_id: str) -> None:
-        known = self.known_policies.get(patient_id)
-        if known is not None:
-            self.apply_policy(known)
-
-    def apply_policy(self, version: PolicyVersion) -> None:
-        """Adopt a newer policy version, after checking it again against the safe ranges."""
-        known = self.known_policies.get(version.patient_id)
-        if known is None or version.version > known.version:
-            self.known_policies[version.patient_id] = version
-        state = self.state_for(version.patient_id)
-        if version.version <= state.policy_version:
+        """Make the patient run on its log's current version (the log, not a snapshot, decides:
+        a snapshot may carry a version that the rule refuses)."""
+        folded = self.policy_logs.get(patient_id)
+        state = self.states.get(patient_id)
+        if folded is None or state is None:
             return
-        problems = policy_problems(version.policy)
-        if problems:
-            log.error(
-                "refusing policy v%d for %s: %s",
-                version.version,
-                version.patient_id,
-                "; ".join(problems),
+        if (state.policy_version, state.policy) != (folded.state.version, folded.state.policy):
+            state.policy = folded.state.policy
+            state.policy_version = folded.state.version
+            log.info("%s now runs on policy v%d", patient_id, folded.state.version)
+
+    def next_policy_offset(self, partition: int) -> int:
+        """The policy-topic offset on ``partition`` the fold expects next."""
+        return self.policy_offsets.get(partition, -1) + 1
+
+    def apply_policy(
+        self, version: PolicyVersion, *, partition: int | None = None, offset: int | None = None
+    ) -> None:
+        """Fold the next record of the patient's policy log and run on the log's current version.
+
+        With its ``partition`` and ``offset`` a record at or below the last one folded there is
+        skipped (a redelivery), so the worker folds each log once, in order, as every reader does.
+        """
+        if partition is not None and offset is not None:
+            if offset < self.next_policy_offset(partition):
+                return
+            self.policy_offsets[partition] = offset
+        folded = self.policy_logs.get(version.patient_id)
+        if folded is None:
+            folded = self.policy_logs[version.patient_id] = PolicyLog.empty(self.default_policy)
+        why = folded.add(version)
+        if why:
+            # A race's loser is routine (its writer retries); anything else is worth a look.
+            level = logging.INFO if why.startswith("lost the race") else logging.ERROR
+            log.log(
+                level, "refusing policy v%d for %s: %s", version.version, version.patient_id, why
             )
             return
-        state.policy = version.policy
-        state.policy_version = version.version
-        log.info("%s now runs on policy v%d", version.patient_id, version.version)
+        self.state_for(version.patient_id)
+        self._adopt_known_policy(version.patient_id)

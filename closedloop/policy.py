@@ -15,7 +15,8 @@ from stream.events import PolicySnapshot
 
 DEFAULT_POLICY = PolicySnapshot()
 
-#: Inclusive safe ranges per numeric field.
+#: Inclusive safe ranges, one per numeric field of PolicySnapshot (a test holds that); the
+#: comparison refuses NaN and infinity, so no value can switch a limit off.
 SAFE_RANGES: dict[str, tuple[float, float]] = {
     "score_threshold": (0.5, 0.99),
     "cooldown_s": (600.0, 86_400.0),
@@ -30,6 +31,8 @@ SAFE_RANGES: dict[str, tuple[float, float]] = {
     "command_ttl_s": (5.0, 300.0),
     "randomisation_probability": (0.0, 0.5),
     "signal_quality_max_age_s": (60.0, 86_400.0),
+    "quiet_hours_start": (0, 23),
+    "quiet_hours_end": (0, 23),
 }
 
 

@@ -1,11 +1,15 @@
 """Policies and their audit trail live on Kafka topics; this module reads and changes them.
 
-Every change is a new, numbered, immutable :class:`PolicyVersion` plus an :class:`AuditEntry`
-saying who changed what from which value to which, and why. Nothing is edited in place, so the
-history a clinician reads is the history the loop acted on. A patient without a version runs on
-the configured default, shown as version 0; the first change writes version 1 as a full snapshot.
+Every change is a new, numbered, immutable :class:`PolicyVersion` carrying its
+:class:`AuditEntry` (who changed what from which value to which, and why). Nothing is edited in
+place, so the history a clinician reads is the history the loop acted on. A patient without an
+accepted version runs on the configured default, shown as version 0.
 
-Reading "the whole topic" stops at each partition's high watermark as reported by fetch
+Concurrent writers never share a version, without transactions: each appends a candidate for
+the next number and reads the patient's log back past its own record; the rule of
+:mod:`closedloop.policy_log` (the first valid record for a number wins) then says, for good,
+whether it won. A loser re-bases its change on the winner and tries again, a bounded number of
+times. Reading "the whole topic" stops at each partition's high watermark as reported by fetch
 responses, not at ListOffsets (which the bundled broker answers wrongly; see docs/broker.md).
 """
 
@@ -13,34 +17,84 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from closedloop.policy import PolicyError, with_changes
-from stream.codec import decode_event
+from closedloop.policy_log import (
+    SET_ACTION,
+    PolicyLog,
+    PolicyState,
+    audit_target,
+    audited_changes,
+    current_policy,
+    text_problems,
+)
+from stream.codec import decode_event, encode_event
 from stream.errors import SchemaError
 from stream.events import AnyEvent, AuditEntry, PolicySnapshot, PolicyVersion
-from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 
+__all__ = [
+    "MAX_ATTEMPTS",
+    "LogRecord",
+    "LostRaceError",
+    "PolicyState",
+    "Published",
+    "change",
+    "history",
+    "parse_assignments",
+    "publish_change",
+    "read_records",
+    "read_topic",
+]
+
 READ_TIMEOUT_S = 30.0
+#: Tries of one change before giving up: each lost race means another writer won a version, so
+#: N concurrent writers all succeed within N tries.
+MAX_ATTEMPTS = 8
+PRODUCER_ID = "vagus-policy-cli"
+
+
+class LostRaceError(PolicyError):
+    """Every try of a change lost its version number to another writer."""
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyState:
-    """A patient's current policy and the version it carries (0: the configured default)."""
+class LogRecord:
+    """One decoded record with where it sits in its topic."""
 
-    version: int
-    policy: PolicySnapshot
+    partition: int
+    offset: int
+    event: AnyEvent
 
 
-async def read_topic(settings: KafkaSettings, topic: str) -> list[AnyEvent]:
-    """Every valid event on ``topic``, from the beginning to the current end.
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A change that won its version: the record, its audit, and the races lost on the way."""
 
-    Invalid messages are skipped here (the consumers that own the topic dead-letter them).
+    version: PolicyVersion
+    entry: AuditEntry
+    lost: tuple[str, ...] = ()
+
+
+async def read_records(
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    partitions: Collection[int] | None = None,
+    start: Mapping[int, int] | None = None,
+    through: Mapping[int, int] | None = None,
+) -> list[LogRecord]:
+    """Every valid record of ``topic`` (or of ``partitions``) in log order, up to the end.
+
+    Reading begins at ``start[p]`` (else the beginning) and goes on to the high watermark a fetch
+    response reports, and at least past offset ``through[p]`` (a record just written). Invalid
+    messages are skipped here (the consumers that own the topic dead-letter them).
     """
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
@@ -49,50 +103,63 @@ async def read_topic(settings: KafkaSettings, topic: str) -> list[AnyEvent]:
         **settings.client_kwargs(),
     )
     await consumer.start()
-    events: list[AnyEvent] = []
+    found: list[LogRecord] = []
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
+        known = consumer.partitions_for_topic(topic) or set()
+        wanted = sorted(known if partitions is None else set(partitions) & known)
+        assigned = [TopicPartition(topic, p) for p in wanted]
+        if not assigned:
             return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        consumer.assign(assigned)
+        for tp in assigned:
+            if start is not None and tp.partition in start:
+                consumer.seek(tp, start[tp.partition])
+            else:
+                await consumer.seek_to_beginning(tp)
         async with asyncio.timeout(READ_TIMEOUT_S):
             while True:
-                batches = await consumer.getmany(*partitions, timeout_ms=200)
-                for records in batches.values():
+                batches = await consumer.getmany(*assigned, timeout_ms=200)
+                for tp, records in batches.items():
                     for record in records:
                         try:
-                            events.append(decode_event(record.value or b""))
+                            event = decode_event(record.value or b"")
                         except SchemaError:
                             continue
-                if all([await _at_end(consumer, tp) for tp in partitions]):
-                    return events
+                        found.append(LogRecord(tp.partition, record.offset, event))
+                done = [
+                    await _at_end(consumer, tp, (through or {}).get(tp.partition, -1))
+                    for tp in assigned
+                ]
+                if all(done):
+                    return sorted(found, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
 
 
-async def _at_end(consumer: AIOKafkaConsumer, partition: TopicPartition) -> bool:
+async def _at_end(consumer: AIOKafkaConsumer, partition: TopicPartition, through: int) -> bool:
     """True once a fetch response has given the high watermark and we have read up to it."""
     high = consumer.highwater(partition)
-    return high is not None and await consumer.position(partition) >= high
+    position = await consumer.position(partition)
+    return high is not None and position >= high and position > through
 
 
-async def history(settings: KafkaSettings, patient_id: str) -> list[PolicyVersion]:
-    events = await read_topic(settings, settings.topics.name("policy"))
-    versions = [e for e in events if isinstance(e, PolicyVersion) and e.patient_id == patient_id]
-    return sorted(versions, key=lambda v: v.version)
+async def read_topic(settings: KafkaSettings, topic: str) -> list[AnyEvent]:
+    """Every valid event on ``topic``, from the beginning to the current end."""
+    return [record.event for record in await read_records(settings, topic)]
 
 
-async def audit_trail(settings: KafkaSettings, patient_id: str) -> list[AuditEntry]:
-    events = await read_topic(settings, settings.topics.name("audit"))
-    return [e for e in events if isinstance(e, AuditEntry) and e.patient_id == patient_id]
+def _patient_versions(records: list[LogRecord], patient_id: str) -> list[PolicyVersion]:
+    return [
+        r.event
+        for r in records
+        if isinstance(r.event, PolicyVersion) and r.event.patient_id == patient_id
+    ]
 
 
-def current(versions: list[PolicyVersion], default: PolicySnapshot) -> PolicyState:
-    if not versions:
-        return PolicyState(0, default)
-    latest = versions[-1]
-    return PolicyState(latest.version, latest.policy)
+async def history(settings: KafkaSettings, patient_id: str, default: PolicySnapshot) -> PolicyLog:
+    """The patient's policy log folded by the one rule: current state, accepted, refused."""
+    records = await read_records(settings, settings.topics.name("policy"))
+    return current_policy(_patient_versions(records, patient_id), default)
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, Any]:
@@ -115,6 +182,35 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
     return changes
 
 
+def candidate(
+    state: PolicyState, proposed: PolicySnapshot, *, patient_id: str, actor: str, reason: str
+) -> PolicyVersion:
+    """The next version after ``state``, with the audit entry the rule checks it against."""
+    old, new = audited_changes(state.policy, proposed)
+    now_ns = time.time_ns()
+    entry = AuditEntry(
+        patient_id=patient_id,
+        producer_id=PRODUCER_ID,
+        gateway_time_ns=now_ns,
+        actor=actor,
+        action=SET_ACTION,
+        target=audit_target(state.version, state.version + 1),
+        old=old,
+        new=new,
+        reason=reason,
+    )
+    return PolicyVersion(
+        patient_id=patient_id,
+        producer_id=PRODUCER_ID,
+        gateway_time_ns=now_ns,
+        version=state.version + 1,
+        policy=proposed,
+        changed_by=actor,
+        change_reason=reason,
+        audit=entry,
+    )
+
+
 async def change(
     settings: KafkaSettings,
     *,
@@ -124,40 +220,77 @@ async def change(
     reason: str,
     default: PolicySnapshot,
 ) -> tuple[PolicyVersion, AuditEntry]:
-    """Validate and publish a policy change; refuse it (PolicyError) outside the safe ranges."""
-    changes = parse_assignments(assignments)
-    state = current(await history(settings, patient_id), default)
-    proposed = with_changes(state.policy, changes)
-    old = msgspec.structs.asdict(state.policy)
-    new = msgspec.structs.asdict(proposed)
-    changed = {key for key in new if new[key] != old[key]}
-    if not changed:
-        raise PolicyError("the change leaves the policy as it is")
-    version = PolicyVersion(
+    """:func:`publish_change`, for callers that need only the version and its audit entry."""
+    published = await publish_change(
+        settings,
         patient_id=patient_id,
-        producer_id="vagus-policy-cli",
-        gateway_time_ns=time.time_ns(),
-        version=state.version + 1,
-        policy=proposed,
-        changed_by=actor,
-        change_reason=reason,
-    )
-    entry = AuditEntry(
-        patient_id=patient_id,
-        producer_id="vagus-policy-cli",
-        gateway_time_ns=version.gateway_time_ns,
+        assignments=assignments,
         actor=actor,
-        action="policy.set",
-        target=f"policy v{state.version} -> v{version.version}",
-        old={key: str(old[key]) for key in sorted(changed)},
-        new={key: str(new[key]) for key in sorted(changed)},
         reason=reason,
+        default=default,
     )
-    producer = EventProducer(settings, producer_id="vagus-policy-cli")
+    return published.version, published.entry
+
+
+async def publish_change(
+    settings: KafkaSettings,
+    *,
+    patient_id: str,
+    assignments: list[str],
+    actor: str,
+    reason: str,
+    default: PolicySnapshot,
+) -> Published:
+    """Validate and publish a policy change; refuse it (PolicyError) outside the safe ranges
+    or with an actor or reason that is not plain text.
+
+    Raises :class:`LostRaceError` when every try lost its version number to other writers.
+    """
+    problems = text_problems(actor, reason)
+    if problems:
+        raise PolicyError("; ".join(problems))
+    changes = parse_assignments(assignments)
+    topic = settings.topics.name("policy")
+    producer = AIOKafkaProducer(
+        client_id=PRODUCER_ID,
+        acks="all",
+        enable_idempotence=False,  # unsupported by the bundled broker; the rule dedupes by id
+        **settings.client_kwargs(),
+    )
     await producer.start()
     try:
-        await producer.send(version)
-        await producer.send(entry)
+        log = await history(settings, patient_id, default)
+        lost: list[str] = []
+        for _ in range(MAX_ATTEMPTS):
+            proposed = with_changes(log.state.policy, changes)
+            version = candidate(
+                log.state, proposed, patient_id=patient_id, actor=actor, reason=reason
+            )
+            assert version.audit is not None
+            if not version.audit.new:
+                based = f" (after {'; '.join(lost)})" if lost else ""
+                raise PolicyError(f"the change leaves the policy as it is{based}")
+            written = await producer.send_and_wait(
+                topic, encode_event(version), key=patient_id.encode("ascii")
+            )
+            records = await read_records(
+                settings,
+                topic,
+                partitions=[written.partition],
+                through={written.partition: written.offset},
+            )
+            log = current_policy(_patient_versions(records, patient_id), default)
+            why = log.verdict(version.event_id)
+            if why == "":
+                await producer.send_and_wait(
+                    settings.topics.for_event(AuditEntry),
+                    encode_event(version.audit),
+                    key=patient_id.encode("ascii"),
+                )
+                return Published(version, version.audit, tuple(lost))
+            if why is None or not why.startswith("lost the race"):
+                raise PolicyError(f"v{version.version} was refused: {why or 'not found'}")
+            lost.append(why)
+        raise LostRaceError(f"{lost[-1]}; retry")
     finally:
         await producer.stop()
-    return version, entry

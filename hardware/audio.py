@@ -19,6 +19,7 @@ import numpy as np
 from hardware.clock import Clock
 from hardware.devices import SessionReport
 from hardware.waveforms import BreathingPattern, vibroacoustic
+from ingest.private_files import open_private, private_dir
 from stream.events import SessionParameters
 
 FULL_SCALE = 32767
@@ -127,8 +128,10 @@ class WavVibroacousticDevice:
         self, parameters: SessionParameters, clock: Clock, abort: asyncio.Event
     ) -> SessionReport:
         path = self.directory / f"session-{len(self.written) + 1}.wav"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(path), "wb") as wav:
+        # Owner-only, whatever the umask: a session's timing and rate are health data. A folder
+        # the user named is left as it is; one made here is 0700.
+        private_dir(self.directory, tighten=False)
+        with open_private(path, "wb") as handle, wave.open(handle, "wb") as wav:
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(self.sample_rate_hz)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import zoneinfo
 from collections import deque
@@ -21,6 +22,15 @@ from stream.events import InterventionCommand
 log = logging.getLogger(__name__)
 
 DAY_NS = 86_400 * 1_000_000_000
+#: Upper bounds of the device's own limits (vagus.config's [device_limits] uses the same).
+MAX_SESSION_S = 3600.0
+MAX_SESSIONS_PER_DAY = 100
+MAX_GAP_S = 86_400.0
+
+
+def _within(value: float, low: float, high: float) -> bool:
+    """``low <= value <= high`` for a finite number; False for NaN, infinity and non-numbers."""
+    return isinstance(value, int | float) and math.isfinite(value) and low <= value <= high
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +51,30 @@ class DeviceLimits:
     allow_during_sleep: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 < self.max_session_s <= 3600:
-            raise ValueError("max_session_s must be in (0, 3600]")
-        if not 0 <= self.max_intensity <= 1:
+        # Every comparison is written so that NaN fails it: a NaN limit once disabled the gap.
+        if not (_within(self.max_session_s, 0, MAX_SESSION_S) and self.max_session_s > 0):
+            raise ValueError(f"max_session_s must be in (0, {MAX_SESSION_S:g}]")
+        if not _within(self.max_intensity, 0, 1):
             raise ValueError("max_intensity must be in [0, 1]")
-        if not 3 <= self.min_breaths_per_min <= self.max_breaths_per_min <= 12:
-            raise ValueError("breathing rates must satisfy 3 <= min <= max <= 12 per minute")
-        if self.max_sessions_per_day < 0 or self.min_gap_s < 0:
-            raise ValueError("max_sessions_per_day and min_gap_s must not be negative")
-        if self.quiet_hours is not None and not all(0 <= h <= 23 for h in self.quiet_hours):
+        if not (
+            _within(self.min_breaths_per_min, 3, 12)
+            and _within(self.max_breaths_per_min, self.min_breaths_per_min, 12)
+        ):
+            raise ValueError(
+                "min_breaths_per_min and max_breaths_per_min must satisfy"
+                " 3 <= min <= max <= 12 per minute"
+            )
+        if not (
+            isinstance(self.max_sessions_per_day, int)
+            and 0 <= self.max_sessions_per_day <= MAX_SESSIONS_PER_DAY
+        ):
+            raise ValueError(f"max_sessions_per_day must be within 0..{MAX_SESSIONS_PER_DAY}")
+        if not _within(self.min_gap_s, 0, MAX_GAP_S):
+            raise ValueError(f"min_gap_s must be finite and within [0, {MAX_GAP_S:g}]")
+        if self.quiet_hours is not None and not (
+            len(self.quiet_hours) == 2
+            and all(isinstance(h, int) and 0 <= h <= 23 for h in self.quiet_hours)
+        ):
             raise ValueError("quiet_hours must be two hours within 0..23")
         try:
             zoneinfo.ZoneInfo(self.timezone)
@@ -96,8 +121,11 @@ class InterlockStore:
             raise ValueError(f"{self.path}: unreadable interlock state: {exc}") from exc
 
     def save(self, state: InterlockState) -> None:
+        """Replace the file atomically, owner-only (0600): it is the patient's session history."""
         temporary = self.path.with_suffix(".tmp")
-        with open(temporary, "wb") as sink:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # a stale temporary file may have been created wider
+        with os.fdopen(descriptor, "wb") as sink:
             sink.write(msgspec.json.encode(state))
             sink.flush()
             os.fsync(sink.fileno())
@@ -141,7 +169,7 @@ class Interlock:
             self._starts_ns.popleft()
         if self._fail_safe:
             if self._fail_safe_until_ns is None:
-                self._fail_safe_until_ns = now_ns + int(limits.min_gap_s * 1e9)
+                self._fail_safe_until_ns = now_ns + _seconds_ns(limits.min_gap_s)
             if now_ns < self._fail_safe_until_ns:
                 return "the device's session history was unreadable; waiting one minimum gap"
         checks = [
@@ -155,8 +183,9 @@ class Interlock:
             ),
             (now_ns < self._busy_until_ns, "a session is already running"),
             (now_ns < self._quiet_until_ns, "the patient said not now"),
+            # Written as "not within" so that a NaN parameter is refused, never let through.
             (
-                parameters.duration_s > limits.max_session_s,
+                not 0 < parameters.duration_s <= limits.max_session_s,
                 f"duration {parameters.duration_s:g} s exceeds {limits.max_session_s:g} s",
             ),
             (
@@ -167,7 +196,7 @@ class Interlock:
                 f"[{limits.min_breaths_per_min:g}, {limits.max_breaths_per_min:g}]",
             ),
             (
-                parameters.intensity > limits.max_intensity,
+                not 0 <= parameters.intensity <= limits.max_intensity,
                 f"intensity {parameters.intensity:g} exceeds {limits.max_intensity:g}",
             ),
             (
@@ -175,7 +204,8 @@ class Interlock:
                 f"{limits.max_sessions_per_day} sessions in the last 24 h already",
             ),
             (
-                bool(self._starts_ns) and now_ns - self._starts_ns[-1] < limits.min_gap_s * 1e9,
+                bool(self._starts_ns)
+                and not now_ns - self._starts_ns[-1] >= _seconds_ns(limits.min_gap_s),
                 f"less than {limits.min_gap_s:g} s since the last session",
             ),
         ]
@@ -183,7 +213,7 @@ class Interlock:
 
     def record_start(self, now_ns: int, duration_s: float) -> None:
         self._starts_ns.append(now_ns)
-        self._busy_until_ns = now_ns + int(duration_s * 1e9)
+        self._busy_until_ns = now_ns + _seconds_ns(duration_s)
         self._save()
 
     def record_end(self, now_ns: int) -> None:
@@ -204,3 +234,11 @@ class Interlock:
                     quiet_until_ns=self._quiet_until_ns,
                 )
             )
+
+
+def _seconds_ns(seconds: float) -> int:
+    """``seconds`` in ns for the interlock's arithmetic, rounded up (never a shorter wait); a full
+    day when it is not a finite number of seconds in [0, 1 day], so this can never crash."""
+    if not _within(seconds, 0, MAX_GAP_S):
+        return DAY_NS
+    return math.ceil(seconds * 1e9)

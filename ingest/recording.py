@@ -4,12 +4,15 @@ docs/recording-format.md is the specification. A file is a 12-byte preamble foll
 independent chunks. Each chunk is a zlib stream of length-prefixed MessagePack records, framed by
 its compressed length, its CRC-32 and its record count. A writer killed mid-write leaves whole
 chunks followed by at most one partial chunk: readers return every record of the whole chunks and
-report the partial tail instead of failing.
+report the partial tail instead of failing. Damage anywhere else costs only the chunks it touches:
+the reader resynchronises on the next chunk whose CRC verifies ("Reading damaged files").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import struct
 import time
 import zlib
@@ -23,6 +26,7 @@ import msgspec
 
 from ingest.errors import RecordingError
 from ingest.notification import Notification
+from ingest.private_files import open_private
 
 MAGIC = b"VAGUSREC"
 FORMAT_VERSION = 1
@@ -134,7 +138,7 @@ class RecordingWriter:
         self._version = header.format_version
         mode = "wb" if overwrite else "xb"
         try:
-            self._file: IO[bytes] = open(path, mode)  # noqa: SIM115 - closed by close()
+            self._file: IO[bytes] = open_private(path, mode)  # 0600: a patient's signals
         except FileExistsError as exc:
             raise RecordingError(f"{path} exists; recordings are never overwritten") from exc
         self.path = path
@@ -212,26 +216,67 @@ class RecordingWriter:
 
 @dataclass
 class ReadReport:
-    """What a read found besides the records: how complete and how damaged the file was."""
+    """What a read found besides the records: how complete and how damaged the file was.
+
+    ``problems`` lists every finding with where it is and how many bytes it cost, for a person;
+    the counters are for code. A report is complete once iteration has finished.
+    """
 
     chunks: int = 0
     records: int = 0
     clean_end: bool = False
+    header_readable: bool = True
     truncated_tail_bytes: int = 0
     corrupt_chunks: int = 0
+    skipped_bytes: int = 0
+    count_mismatches: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        return self.clean_end and not self.truncated_tail_bytes and not self.corrupt_chunks
+        """Nothing lost and nothing contradicted: `vagus recording info` and `vagus replay
+        --dry-run` exit 0 exactly when this holds, 3 otherwise."""
+        return (
+            self.clean_end
+            and self.header_readable
+            and not self.truncated_tail_bytes
+            and not self.corrupt_chunks
+            and not self.skipped_bytes
+            and not self.count_mismatches
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as `vagus recording info` and `vagus replay --dry-run` both print it."""
+        return {"intact": self.intact, **dataclasses.asdict(self)}
+
+
+#: Stands in for a header that could not be read, so that callers keep one type; check
+#: ``reader.report.header_readable`` (or ``reader.header_readable``) before trusting it.
+UNKNOWN_HEADER = RecordingHeader(
+    patient_id="unknown", start_time_ns=0, devices=[], producer="unknown"
+)
+HEADER_UNREADABLE = "header unreadable: devices and patient unknown; notifications kept"
+
+#: The smallest zlib stream (2-byte header, an empty final block, Adler-32): a shorter chunk
+#: body is damage, not data (the writer never writes an empty chunk).
+MIN_BODY_BYTES = 8
+#: A resync candidate claiming more records than this is not a chunk the writer made (its
+#: default is 1,024 a chunk); this cheap test keeps random bytes from costing a CRC.
+MAX_RESYNC_RECORDS = 1 << 20
+#: Where a chunk body may start: a zlib header for a 32 KiB window (RFC 1950: CMF 0x78 and an
+#: FLG with its check bits and no preset dictionary). The writer's level 6 always gives 78 9c.
+_BODY_START = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 
 
 class RecordingReader:
-    """Reads a v1 recording; iteration yields device, notification and marker records in order.
+    """Reads a recording; iteration yields device, notification and marker records in order.
 
-    Damage never raises mid-iteration: a partial last chunk ends the iteration and is counted in
-    :attr:`report`; a chunk whose checksum fails is skipped when the next chunk can be found.
-    A file that is not a recording at all raises :class:`RecordingError` on open.
+    Damage never raises mid-iteration and never costs an intact chunk: a chunk whose framing,
+    checksum or body is wrong is skipped by scanning forward to the next chunk whose CRC
+    verifies (:meth:`_resync`), and a partial last chunk ends the iteration; both are counted
+    in :attr:`report`. A damaged header chunk leaves :attr:`header` as :data:`UNKNOWN_HEADER`
+    and the notifications readable. :class:`RecordingError` on open means the file is not a
+    recording or nothing in it can be read.
     """
 
     def __init__(self, path: Path) -> None:
@@ -245,81 +290,154 @@ class RecordingReader:
             raise RecordingError(f"{path}: not a vagus recording (magic {magic!r})")
         if version not in READABLE_VERSIONS:
             raise RecordingError(f"{path}: format version {version}; this reader reads 1 and 2")
-        first = next(self._records(), None)
-        if not isinstance(first, HeaderRecord):
-            raise RecordingError(f"{path}: the first record is not a header")
-        self.header = first.header
+        self._resync_budget = 0
+        first = next(self._chunks(), None)
+        if first is None:
+            raise RecordingError(f"{path}: nothing readable: no chunk after the preamble verifies")
+        offset, records = first
+        if offset == PREAMBLE.size and isinstance(records[0], HeaderRecord):
+            self.header, self.header_readable = records[0].header, True
+        else:
+            self.header, self.header_readable = UNKNOWN_HEADER, False
         self.devices: dict[str, DeviceEntry] = {d.device_id: d for d in self.header.devices}
 
     def __iter__(self) -> Iterator[DeviceRecord | NotificationRecord | Marker]:
-        self.report = ReadReport()
-        for record in self._records():
-            if isinstance(record, DeviceRecord):
-                self.devices[record.device.device_id] = record.device
-                yield record
-            elif isinstance(record, NotificationRecord | Marker):
-                yield record
-            elif isinstance(record, EndRecord):
-                self.report.clean_end = True
+        self.report = report = ReadReport(header_readable=self.header_readable)
+        if not self.header_readable:
+            report.problems.append(HEADER_UNREADABLE)
+        for _offset, records in self._chunks():
+            for record in records:
+                if isinstance(record, DeviceRecord):
+                    self.devices[record.device.device_id] = record.device
+                    yield record
+                elif isinstance(record, NotificationRecord | Marker):
+                    yield record
+                elif isinstance(record, EndRecord):
+                    report.clean_end = True
+                    if record.records != report.records:
+                        report.count_mismatches += 1
+                        report.problems.append(
+                            f"end record counts {record.records} records; {report.records} "
+                            f"were read ({record.records - report.records} lost or miscounted)"
+                        )
+        if not report.clean_end:
+            report.problems.append("no end record: the writer stopped before a clean close")
 
     def notifications(self) -> Iterator[Notification]:
         for record in self:
             if isinstance(record, NotificationRecord):
                 yield record.to_notification()
 
-    def _records(self) -> Iterator[Record]:
+    def _chunks(self) -> Iterator[tuple[int, list[Record]]]:
+        """(offset, records) of every chunk that verifies, damage skipped and reported."""
+        data = self._data
+        # Bytes that failed resync candidates may hash in all: linear in the file's size
+        # however the damage is shaped, far more than random damage ever needs.
+        self._resync_budget = 2 * len(data) + MAX_CHUNK_BYTES
         offset = PREAMBLE.size
-        data = self._data
         while offset < len(data):
-            chunk = self._chunk_at(offset)
-            if chunk is None:
+            fault = self._fault_at(offset)
+            if fault is None:
+                length, _crc, count = CHUNK_HEADER.unpack_from(data, offset)
+                end = offset + CHUNK_HEADER.size + length
+                records = self._decode(offset, end, count)
+                if records:
+                    yield offset, records
+                offset = end
+                continue
+            resumed = self._resync(offset + 1) if offset + CHUNK_HEADER.size < len(data) else None
+            if resumed is None:
+                self._tail(offset, fault)
                 return
-            records, next_offset = chunk
-            yield from records
-            offset = next_offset
+            self._skipped(offset, resumed, fault)
+            offset = resumed
 
-    def _chunk_at(self, offset: int) -> tuple[list[Record], int] | None:
+    def _fault_at(self, offset: int) -> str | None:
+        """Why no chunk starts at ``offset``, or None when one does (its CRC verified)."""
         data = self._data
-        remaining = len(data) - offset
-        if remaining < CHUNK_HEADER.size:
-            self._truncated(offset, "partial chunk header")
-            return None
-        length, crc, count = CHUNK_HEADER.unpack_from(data, offset)
+        if len(data) - offset < CHUNK_HEADER.size:
+            return "partial chunk header"
+        length, crc, _count = CHUNK_HEADER.unpack_from(data, offset)
         start = offset + CHUNK_HEADER.size
         if length > MAX_CHUNK_BYTES:
-            self._corrupt_tail(offset, f"chunk length {length} exceeds the format's limit")
-            return None
+            return f"chunk length {length} exceeds the format's limit"
+        if length < MIN_BODY_BYTES:
+            return f"chunk length {length} is shorter than any zlib stream"
         if start + length > len(data):
-            self._truncated(offset, f"chunk of {length} bytes cut off")
-            return None
-        body = data[start : start + length]
-        if zlib.crc32(body) != crc:
-            self.report.corrupt_chunks += 1
-            self.report.problems.append(f"chunk at byte {offset}: checksum mismatch, skipped")
-            return [], start + length
+            return f"chunk of {length} bytes cut off"
+        if zlib.crc32(memoryview(data)[start : start + length]) != crc:
+            return "checksum mismatch"
+        return None
+
+    def _resync(self, position: int) -> int | None:
+        """The first offset at or after ``position`` where a chunk starts whose CRC verifies.
+
+        Candidates are found by a regular-expression search for a zlib header 12 bytes in, and
+        must claim a length that fits the file and a plausible record count before their CRC
+        is computed; the CRC (1 in 2**32 to pass by chance) is what admits one.
+        """
+        data = self._data
+        view = memoryview(data)
+        search_from = position + CHUNK_HEADER.size
+        while (match := _BODY_START.search(data, search_from)) is not None:
+            start = match.start()
+            search_from = start + 1
+            length, crc, count = CHUNK_HEADER.unpack_from(data, start - CHUNK_HEADER.size)
+            if not (
+                MIN_BODY_BYTES <= length <= MAX_CHUNK_BYTES
+                and start + length <= len(data)
+                and 0 < count <= MAX_RESYNC_RECORDS
+            ):
+                continue
+            if zlib.crc32(view[start : start + length]) == crc:
+                return start - CHUNK_HEADER.size
+            self._resync_budget -= length
+            if self._resync_budget < 0:
+                return None
+        return None
+
+    def _decode(self, offset: int, end: int, count: int) -> list[Record]:
+        body = memoryview(self._data)[offset + CHUNK_HEADER.size : end]
         try:
-            raw = zlib.decompress(body)
-            records = list(_iter_records(raw))
+            records = list(_iter_records(zlib.decompress(body)))
         except (zlib.error, msgspec.DecodeError) as exc:
             self.report.corrupt_chunks += 1
-            self.report.problems.append(f"chunk at byte {offset}: {exc}, skipped")
-            return [], start + length
-        if len(records) != count:
+            self.report.skipped_bytes += end - offset
             self.report.problems.append(
-                f"chunk at byte {offset}: {len(records)} records where the header says {count}"
+                f"chunk at byte {offset}: its checksum verifies but its body does not decode "
+                f"({exc}): {end - offset} bytes skipped"
+            )
+            return []
+        if len(records) != count:
+            self.report.count_mismatches += 1
+            self.report.problems.append(
+                f"chunk at byte {offset}: {len(records)} records where its header says {count}"
             )
         self.report.chunks += 1
         self.report.records += len(records)
-        return records, start + length
+        return records
 
-    def _truncated(self, offset: int, why: str) -> None:
-        self.report.truncated_tail_bytes = len(self._data) - offset
-        self.report.problems.append(f"truncated tail at byte {offset}: {why}")
-
-    def _corrupt_tail(self, offset: int, why: str) -> None:
+    def _skipped(self, offset: int, resumed: int, why: str) -> None:
         self.report.corrupt_chunks += 1
-        self.report.truncated_tail_bytes = len(self._data) - offset
-        self.report.problems.append(f"unreadable from byte {offset}: {why}")
+        self.report.skipped_bytes += resumed - offset
+        self.report.problems.append(
+            f"chunk at byte {offset}: {why}; bytes {offset}-{resumed} ({resumed - offset} bytes) "
+            "skipped to the next chunk whose checksum verifies"
+        )
+
+    def _tail(self, offset: int, why: str) -> None:
+        """The rest of the file holds no chunk that verifies: cut short, or damaged to the end."""
+        tail = len(self._data) - offset
+        if why == "partial chunk header" or why.endswith("cut off"):
+            self.report.truncated_tail_bytes = tail
+            self.report.problems.append(f"truncated tail at byte {offset} ({tail} bytes): {why}")
+            return
+        self.report.corrupt_chunks += 1
+        self.report.skipped_bytes += tail
+        self.report.problems.append(
+            f"chunk at byte {offset}: {why}; bytes {offset}-{len(self._data)} ({tail} bytes) "
+            "skipped: no chunk after it verifies"
+        )
 
 
 def _iter_records(raw: bytes) -> Iterator[Record]:

@@ -1,17 +1,21 @@
 """Validated, deduplicating consumer with dead letters and at-least-once commits.
 
 Offsets are committed only after the handler has finished with a batch, so a crash re-delivers
-rather than loses; the gate drops the re-deliveries by event id.
+rather than loses; the gate drops the re-deliveries by event id. A gateway must start without a
+broker (it spools meanwhile), so :meth:`EventConsumer.connect` retries in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
+from ingest.transport.backoff import Backoff
 from stream.events import AnyEvent
 from stream.gate import Admitted, GateCounters, MessageGate, Rejected
 from stream.producer import EventProducer
@@ -40,26 +44,73 @@ class EventConsumer:
         self._topics = list(topics)
         self._handler = handler
         self._dead_letters = dead_letters
+        self._group_id = group_id
+        self._consumer_id = consumer_id
+        self._from_beginning = from_beginning
         self.gate = MessageGate(consumer_id=consumer_id)
-        self._consumer = AIOKafkaConsumer(
+        self._consumer = self._new_consumer()
+        self._assigned = asyncio.Event()
+        #: None until the first attempt; then whether the last attempt reached the broker.
+        self.connected: bool | None = None
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        settings = self._settings
+        return AIOKafkaConsumer(
             *self._topics,
-            group_id=group_id,
-            client_id=consumer_id,
+            group_id=self._group_id,
+            client_id=self._consumer_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest" if from_beginning else "latest",
+            auto_offset_reset="earliest" if self._from_beginning else "latest",
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
             **settings.client_kwargs(),
         )
-        self._assigned = asyncio.Event()
 
     @property
     def counters(self) -> GateCounters:
         return self.gate.counters
 
     async def start(self) -> None:
+        """Connect now; raises the client's error if the broker cannot be reached."""
         await self._consumer.start()
+        self.connected = True
+
+    async def connect(
+        self, stop: asyncio.Event, *, attempt_timeout_s: float = 10.0, cap_s: float = 30.0
+    ) -> bool:
+        """Start, retrying with capped backoff until connected (True) or ``stop`` is set
+        (False). An unreachable broker is a warning when that changes, never an error: the
+        gateway goes on reading sensors and spooling meanwhile."""
+        backoff = Backoff(base_s=1.0, cap_s=cap_s)
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(attempt_timeout_s):
+                    await self._consumer.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await self._discard_failed_start()
+                if self.connected is not False:
+                    log.warning(
+                        "%s: broker unreachable (%s); retrying in the background",
+                        self._consumer_id,
+                        type(exc).__name__,
+                    )
+                self.connected = False
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff.next_delay()):
+                        await stop.wait()
+                continue
+            if self.connected is False:
+                log.warning("%s: broker reachable; consuming", self._consumer_id)
+            self.connected = True
+            return True
+        return False
+
+    async def _discard_failed_start(self) -> None:
+        """A consumer whose start failed is not started again: close it, make a fresh one."""
+        with contextlib.suppress(KafkaError, OSError):
+            await self._consumer.stop()
+        self._consumer = self._new_consumer()
 
     async def stop(self) -> None:
         await self._consumer.stop()

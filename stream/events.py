@@ -287,6 +287,9 @@ class PolicyVersion(Event, frozen=True, kw_only=True, tag="policy_version"):
     policy: PolicySnapshot
     changed_by: Label
     change_reason: str = ""
+    #: The change's audit entry, carried in the same record so that a version and its audit
+    #: cannot be separated; a version without one is never current (closedloop.policy_log).
+    audit: AuditEntry | None = None
 
 
 class AuditEntry(Event, frozen=True, kw_only=True, tag="audit_entry"):

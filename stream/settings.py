@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiokafka.helpers import create_ssl_context
@@ -21,6 +21,11 @@ EMBEDDED_FETCH_MAX_WAIT_MS = 20
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+# Bounds are msgspec constraints, checked whenever a file is decoded or converted (which also
+# refuses NaN and infinity); __post_init__ keeps only the checks that relate two keys.
+#: Kafka caps a group's session at 30 min (group.max.session.timeout.ms default).
+_MAX_TIMEOUT_MS = 1_800_000
 
 
 class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -35,14 +40,14 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     sasl_username: str | None = None
     sasl_password_env: str = "VAGUS_KAFKA_SASL_PASSWORD"  # noqa: S105 - a variable name
     topic_prefix: str = "vagus"
-    partitions: int = 4
-    replication_factor: int = 1
+    partitions: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 4
+    replication_factor: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
     #: Short group timeouts make joins fast on a laptop; production may raise them.
-    session_timeout_ms: int = 6000
-    heartbeat_interval_ms: int = 1000
+    session_timeout_ms: Annotated[int, msgspec.Meta(ge=300, le=_MAX_TIMEOUT_MS)] = 6000
+    heartbeat_interval_ms: Annotated[int, msgspec.Meta(ge=100, le=_MAX_TIMEOUT_MS // 3)] = 1000
     #: How long a fetch may wait for data. Real Kafka answers as soon as data arrives; the
     #: embedded broker always waits this long, so the demo and tests lower it (docs/broker.md).
-    fetch_max_wait_ms: int = 500
+    fetch_max_wait_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 500
 
     def __post_init__(self) -> None:
         uses_sasl = self.security_protocol.startswith("SASL")
@@ -54,7 +59,7 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ConfigurationError(
                 f"sasl_mechanism is set but security_protocol is {self.security_protocol}"
             )
-        if self.partitions < 1 or self.replication_factor < 1:
+        if not (self.partitions >= 1 and self.replication_factor >= 1):  # settings built in code
             raise ConfigurationError("partitions and replication_factor must be at least 1")
         if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
             raise ConfigurationError(

@@ -8,7 +8,8 @@ drained position is a ``cursor`` file replaced atomically after each acknowledge
 cursor means redelivery from the start (consumers dedupe by event id), never loss.
 
 When full (``max_bytes`` or ``max_events``) the spool keeps the NEWEST events: it evicts the
-oldest whole segments, logs a warning with the count and counts it in :attr:`SpoolStats.evicted`.
+oldest whole segments, logs a warning with the count and counts it in :attr:`SpoolStats.evicted`
+(since open) and in :attr:`Spool.losses`, kept in the folder until `vagus doctor --ack`.
 A single lock file keeps a second process from using the same directory.
 """
 
@@ -23,6 +24,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
+from ingest.private_files import open_private, private_dir
 from stream.errors import StreamError
 from stream.spool_segments import (
     SEGMENT_SUFFIX,
@@ -32,10 +34,12 @@ from stream.spool_segments import (
     decode_record,
     encode_record,
     read_cursor,
+    read_losses,
     scan_segment,
     segment_path,
     sync_directory,
     write_cursor,
+    write_losses,
 )
 from stream.spool_settings import SpoolSettings
 
@@ -64,6 +68,8 @@ class Spool:
         self._cursor_dirty = False
         self._lock = self._take_lock(directory)
         try:
+            #: Lost events since the folder was made (eviction, torn tails): survive restarts.
+            self.losses = read_losses(directory)
             self._next_seq = read_cursor(directory)
             self._load()
         except BaseException:
@@ -74,8 +80,8 @@ class Spool:
     def _take_lock(directory: Path) -> IO[bytes]:
         """An exclusive lock on the directory, released when the process dies."""
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            lock = open(directory / "lock", "a+b")  # noqa: SIM115 - held until close()
+            private_dir(directory)  # events are health data: owner-only, whatever the umask
+            lock = open_private(directory / "lock", "a+b")
         except OSError as exc:
             raise SpoolError(f"cannot use spool directory {directory}: {exc.strerror}") from exc
         try:
@@ -95,6 +101,7 @@ class Spool:
                 self.stats.torn_tails += 1
                 self.stats.torn_tail_bytes += scan.torn_bytes
                 log.warning("spool %s: torn tail of %d bytes ignored", path.name, scan.torn_bytes)
+                self._count_loss(torn_bytes=scan.torn_bytes)
                 with open(path, "r+b") as damaged:
                     damaged.truncate(scan.good_bytes)
             live = [e for e in scan.entries if e.seq >= cursor]
@@ -154,7 +161,7 @@ class Spool:
             self._sync(self._tail)
             self._tail.close()
         path = segment_path(self.directory, first_seq)
-        self._tail = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by _roll/close
+        self._tail = open_private(path, "ab", buffering=0)
         self._tail_bytes = 0
         self._segments.append(path)
         self._sync_directory()
@@ -176,6 +183,7 @@ class Spool:
                 evicted += 1
             self.stats.events -= evicted
             self.stats.evicted += evicted
+            self._count_loss(evicted=evicted)
             self._segments.popleft()
             oldest.unlink(missing_ok=True)
             self._write_cursor(force=True)
@@ -185,6 +193,14 @@ class Spool:
                 self.stats.evicted,
             )
         self._update_oldest()
+
+    def _count_loss(self, *, evicted: int = 0, torn_bytes: int = 0) -> None:
+        """Persist a loss at once: `vagus doctor` must show it after any restart."""
+        self.losses.add(evicted=evicted, torn_bytes=torn_bytes)
+        try:
+            write_losses(self.directory, self.losses, fsync=self.settings.fsync != "never")
+        except OSError as exc:
+            log.warning("cannot record the spool's losses: %s", exc.strerror)
 
     # -- draining ------------------------------------------------------------------------
 

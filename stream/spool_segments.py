@@ -14,11 +14,15 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
+
+from ingest.private_files import open_private, write_private
 
 log = logging.getLogger(__name__)
 RECORD_HEADER = struct.Struct("<II")
@@ -131,8 +135,8 @@ def read_cursor(directory: Path) -> int:
 def write_cursor(directory: Path, next_seq: int, *, fsync: bool) -> None:
     """Replace the cursor atomically: write a temporary file, (fsync,) rename, (fsync dir)."""
     temporary = directory / "cursor.tmp"
-    with open(temporary, "w") as cursor:
-        cursor.write(f"{next_seq}\n")
+    with open_private(temporary, "wb") as cursor:
+        cursor.write(f"{next_seq}\n".encode("ascii"))
         cursor.flush()
         if fsync:
             os.fsync(cursor.fileno())
@@ -171,3 +175,99 @@ def read_spool_summary(directory: Path) -> SpoolStats:
             stats.torn_tails += 1
             stats.torn_tail_bytes += scan.torn_bytes
     return stats
+
+
+LOSSES_FILE = "losses.json"
+ACKNOWLEDGED_FILE = "losses-acknowledged.json"
+
+
+class SpoolLosses(msgspec.Struct, kw_only=True):
+    """Events the spool lost, counted since its folder was made; kept on disk so a restart
+    does not forget them. Only the spool writes this file (``vagus doctor --ack`` writes its
+    own), so an acknowledgement never races a running gateway."""
+
+    evicted: int = 0
+    torn_tails: int = 0
+    torn_tail_bytes: int = 0
+    first_loss_ns: int | None = None
+    last_loss_ns: int | None = None
+
+    def add(self, *, evicted: int = 0, torn_bytes: int = 0) -> None:
+        now = time.time_ns()
+        self.evicted += evicted
+        if torn_bytes:
+            self.torn_tails += 1
+            self.torn_tail_bytes += torn_bytes
+        if self.first_loss_ns is None:
+            self.first_loss_ns = now
+        self.last_loss_ns = now
+
+
+class LossAcknowledgement(msgspec.Struct, kw_only=True):
+    """The loss totals someone has seen and accepted (who: a login name, never patient data)."""
+
+    evicted: int
+    torn_tails: int
+    acknowledged_ns: int
+    by: str
+
+
+_S = TypeVar("_S", SpoolLosses, LossAcknowledgement)
+
+
+class OpenLosses(msgspec.Struct, kw_only=True):
+    """Losses not acknowledged yet, and since when they count."""
+
+    evicted: int
+    torn_tails: int
+    since_ns: int | None
+
+
+def _read_struct(path: Path, kind: type[_S]) -> _S | None:
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=kind)
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        log.warning("%s unreadable; loss counts start again from it", path.name)
+        return None
+
+
+def read_losses(directory: Path) -> SpoolLosses:
+    return _read_struct(directory / LOSSES_FILE, SpoolLosses) or SpoolLosses()
+
+
+def write_losses(directory: Path, losses: SpoolLosses, *, fsync: bool) -> None:
+    write_private(directory / LOSSES_FILE, msgspec.json.encode(losses) + b"\n", fsync=fsync)
+
+
+def open_losses(directory: Path) -> OpenLosses:
+    """What ``vagus doctor`` reports: the totals minus what was acknowledged."""
+    losses = read_losses(directory)
+    seen = _read_struct(directory / ACKNOWLEDGED_FILE, LossAcknowledgement)
+    if seen is None:
+        return OpenLosses(
+            evicted=losses.evicted, torn_tails=losses.torn_tails, since_ns=losses.first_loss_ns
+        )
+    # A spool folder made anew restarts its totals below the acknowledged ones: all open.
+    fresh = losses.evicted < seen.evicted or losses.torn_tails < seen.torn_tails
+    return OpenLosses(
+        evicted=losses.evicted - (0 if fresh else seen.evicted),
+        torn_tails=losses.torn_tails - (0 if fresh else seen.torn_tails),
+        since_ns=losses.first_loss_ns if fresh else seen.acknowledged_ns,
+    )
+
+
+def acknowledge_losses(directory: Path, by: str) -> OpenLosses:
+    """Accept every loss counted so far; returns what was open before."""
+    before = open_losses(directory)
+    losses = read_losses(directory)
+    seen = LossAcknowledgement(
+        evicted=losses.evicted,
+        torn_tails=losses.torn_tails,
+        acknowledged_ns=time.time_ns(),
+        by=by,
+    )
+    if directory.is_dir():
+        write_private(directory / ACKNOWLEDGED_FILE, msgspec.json.encode(seen) + b"\n")
+    return before

@@ -17,14 +17,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
+from ingest.private_files import write_private
+from ingest.transport.backoff import Backoff
 from stream.codec import decode_event, encode_event
 from stream.errors import SchemaError, StreamError
 from stream.events import Event
@@ -33,6 +34,7 @@ from stream.settings import KafkaSettings
 from stream.spool import Spool
 from stream.spool_rounds import send_round
 from stream.spool_segments import SpooledEvent
+from stream.topics import create_topic_set
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 1.0
@@ -56,6 +58,8 @@ class SpoolingProducer(EventProducer):
         status_path: Path | None = None,
         request_timeout_ms: int = 5000,
         retry_interval_s: float = 1.0,
+        retry_cap_s: float = 5.0,
+        create_topics: bool = False,
     ) -> None:
         # EventProducer.__init__ is not called: it would build a Kafka client that this class
         # never uses (and that warns when collected unclosed). Clients are made per connection.
@@ -66,7 +70,11 @@ class SpoolingProducer(EventProducer):
         self._request_timeout_ms = request_timeout_ms
         self.spool = spool
         self._status_path = status_path
-        self._retry_interval_s = retry_interval_s
+        self._retry = Backoff(base_s=retry_interval_s, cap_s=max(retry_interval_s, retry_cap_s))
+        #: Create the topic set (or find it there) before the first event goes out, and again
+        #: after each outage: a broker that comes back may have lost them (memory storage).
+        self._create_topics = create_topics
+        self._topics_pending = create_topics
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -94,12 +102,13 @@ class SpoolingProducer(EventProducer):
         if self._task is not None:
             return
         try:  # connect now, as EventProducer does, so the first events do not wait for it
-            self._client = self._new_client(self._request_timeout_ms)
-            async with asyncio.timeout(self._request_timeout_ms / 1000):
-                await self._client.start()
+            await self._connect()
             self.broker_reachable = True
         except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("broker unreachable at start (%s); spooling", type(exc).__name__)
+            log.warning(
+                "broker unreachable at start (%s); spooling, retrying in the background",
+                type(exc).__name__,
+            )
             self.outages += 1
             self.broker_reachable = False
             await self._close_client()
@@ -190,15 +199,35 @@ class SpoolingProducer(EventProducer):
     ) -> tuple[list[SpooledEvent], BaseException | None]:
         try:
             if self._client is None:
-                self._client = self._new_client(self._request_timeout_ms)
-                await self._client.start()
+                await self._connect()
+            assert self._client is not None
             async with asyncio.timeout(self._request_timeout_ms / 1000 * 2):
                 return await send_round(self._client, batch)
         except (KafkaError, OSError, TimeoutError) as exc:
             return [], exc
 
+    async def _connect(self) -> None:
+        """A fresh client, after the topic set exists if this producer creates it; each step
+        bounded by the request timeout, so an unanswering address cannot stall the forwarder."""
+        timeout_s = self._request_timeout_ms / 1000
+        if self._topics_pending:
+            try:
+                created = await create_topic_set(self.settings, timeout_s=timeout_s)
+            except (KafkaConnectionError, OSError, TimeoutError):
+                raise
+            except KafkaError as exc:  # reachable but refusing (e.g. not authorised): go on
+                log.warning("cannot create the topics (%s); sending anyway", type(exc).__name__)
+            else:
+                if created:
+                    log.info("created %d topics", len(created))
+            self._topics_pending = False
+        self._client = self._new_client(self._request_timeout_ms)
+        async with asyncio.timeout(timeout_s):
+            await self._client.start()
+
     def _acknowledge(self, delivered: list[SpooledEvent]) -> None:
         self.spool.ack(delivered[-1].seq)
+        self._retry.reset()
         self.delivered += len(delivered)
         self.last_delivered_ns = time.time_ns()
         if self.broker_reachable is False:
@@ -230,10 +259,11 @@ class SpoolingProducer(EventProducer):
                 len(self.spool),
             )
         self.broker_reachable = False
+        self._topics_pending = self._create_topics
         await self._close_client()  # a fresh client after an outage: no stale metadata
         self._write_status(force=True)
         await self._notify()
-        await asyncio.sleep(self._retry_interval_s)
+        await asyncio.sleep(self._retry.next_delay())
 
     async def _close_client(self) -> None:
         client, self._client = self._client, None
@@ -255,6 +285,10 @@ class SpoolingProducer(EventProducer):
                 "oldest_spooled_at_ns": stats.oldest_spooled_at_ns,
                 "evicted": stats.evicted,
                 "torn_tail_bytes": stats.torn_tail_bytes,
+                "lost_since_made": {
+                    "evicted": self.spool.losses.evicted,
+                    "torn_tails": self.spool.losses.torn_tails,
+                },
             },
         }
 
@@ -267,9 +301,7 @@ class SpoolingProducer(EventProducer):
             return
         self._last_status = now
         self._status_dirty = False
-        temporary = self._status_path.with_suffix(".tmp")
-        try:
-            temporary.write_text(json.dumps(self.status()) + "\n")
-            os.replace(temporary, self._status_path)
+        try:  # health data: owner-only, like the spool itself
+            write_private(self._status_path, json.dumps(self.status()).encode() + b"\n")
         except OSError as exc:
             log.warning("cannot write the gateway status file: %s", exc.strerror)

@@ -7,8 +7,10 @@ pipeline that relies on either breaks when it moves.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -31,6 +33,9 @@ from stream.events import (
     StressEpisode,
     StressScore,
 )
+
+if TYPE_CHECKING:  # stream.settings imports this module
+    from stream.settings import KafkaSettings
 
 #: Topic suffix by event type; the configured prefix goes in front (``vagus.stress``).
 TOPIC_SUFFIX: dict[type[Event], str] = {
@@ -91,3 +96,23 @@ async def ensure_topics(
                 [NewTopic(name, partitions, replication_factor) for name in missing]
             )
     return missing
+
+
+async def create_topic_set(settings: KafkaSettings, *, timeout_s: float = 10.0) -> list[str]:
+    """Create the missing topics of ``settings.topics`` (one bounded attempt); returns the
+    ones created. Raises the client's ``KafkaError``/``OSError``/``TimeoutError`` when the
+    broker cannot be reached, for the caller to retry (a gateway does, in the background)."""
+    admin = AIOKafkaAdminClient(
+        request_timeout_ms=int(timeout_s * 1000), **settings.client_kwargs()
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            return await ensure_topics(
+                admin,
+                settings.topics.all(),
+                partitions=settings.partitions,
+                replication_factor=settings.replication_factor,
+            )
+    finally:
+        await admin.close()

@@ -2,6 +2,12 @@
 
 Every section maps onto the settings object of the package that owns it; nothing here holds a
 secret (SASL passwords come from the environment variable the Kafka section names).
+
+Every number is bounded by a msgspec constraint (``Meta(ge=..., le=...)``), checked when the file
+is converted: NaN, infinity and out-of-range values are refused with the section and key in the
+message (``Expected `float` >= 0.0 - at `$.device_limits.min_gap_s` ``). ``__post_init__`` keeps
+the checks that relate two keys. Then :func:`vagus.safety_check.safety_conflicts` refuses a
+policy the device could never run.
 """
 
 from __future__ import annotations
@@ -9,43 +15,49 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from closedloop.policy import policy_problems
-from hardware.limits import DeviceLimits
+from hardware.limits import MAX_SESSION_S, MAX_SESSIONS_PER_DAY, DeviceLimits
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 from stream.settings import KafkaSettings
 from stream.spool import SpoolSettings
 from vagus.config_outputs import ControlSettings, OutputSettings, outputs_problem
-from vagus.scoring_calibration import PatientCalibration
+from vagus.safety_check import safety_conflicts
+from vagus.scoring_calibration import MAX_ABS_INTERCEPT, MAX_SLOPE, PatientCalibration
 
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names the file and the key."""
 
 
+#: One day: no duration, gap or timeout in the configuration is meaningfully longer.
+DAY_S = 86_400.0
+
+
+def _within(low: float, high: float) -> msgspec.Meta:
+    """Inclusive bounds; msgspec refuses NaN and infinity against them on decode."""
+    return msgspec.Meta(ge=low, le=high)
+
+
 class WindowSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How the gateway cuts streams into feature windows."""
 
-    window_s: float = 60.0
-    hop_s: float = 10.0
-    lateness_s: float = 2.0
+    window_s: Annotated[float, _within(10, 600)] = 60.0
+    hop_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    lateness_s: Annotated[float, _within(0, 60)] = 2.0
     #: The personal baseline is learnt over the first this-many seconds. 20 min: the stress
     #: model was evaluated with WESAD's ~20-minute baseline as calibration, and shorter ones
     #: (5-10 min) scored clearly worse in the training project's comparison (docs/model-card.md).
-    calibration_s: float = 1200.0
+    calibration_s: Annotated[float, _within(10, DAY_S)] = 1200.0
 
     def __post_init__(self) -> None:
-        if not 10 <= self.window_s <= 600:
-            raise ValueError("window_s must be within [10, 600]")
         if not 0 < self.hop_s <= self.window_s:
             raise ValueError("hop_s must be positive and at most window_s")
-        if not 0 <= self.lateness_s <= 60:
-            raise ValueError("lateness_s must be within [0, 60]")
-        if self.calibration_s < self.window_s:
+        if not self.calibration_s >= self.window_s:
             raise ValueError("calibration_s must cover at least one window")
 
 
@@ -53,14 +65,14 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     """The patient's knobs on the shared stress model: no retraining needed to change them."""
 
     #: Decision threshold on the (recalibrated) probability; None: the model's own (sidecar).
-    threshold: float | None = None
+    threshold: Annotated[float, msgspec.Meta(gt=0, lt=1)] | None = None
     #: Platt correction on the model's logit (1 and 0: none); see vagus.scoring_calibration.
-    platt_slope: float = 1.0
-    platt_intercept: float = 0.0
+    platt_slope: Annotated[float, msgspec.Meta(gt=0, le=MAX_SLOPE)] = 1.0
+    platt_intercept: Annotated[float, _within(-MAX_ABS_INTERCEPT, MAX_ABS_INTERCEPT)] = 0.0
     #: Usable windows the baseline needs; calibration runs on past calibration_s until it has them.
-    min_calibration_windows: int = 60
+    min_calibration_windows: Annotated[int, _within(2, 10_000)] = 60
     #: An episode ends when the probability stays this far below the threshold.
-    episode_hysteresis: float = 0.2
+    episode_hysteresis: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] = 0.2
 
     def __post_init__(self) -> None:
         PatientCalibration(  # raises ValueError naming the impossible value
@@ -68,19 +80,20 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
             platt_slope=self.platt_slope,
             platt_intercept=self.platt_intercept,
         )
-        if self.min_calibration_windows < 2:
-            raise ValueError("min_calibration_windows must be at least 2 (an SD needs two)")
-        if not 0 < self.episode_hysteresis < 0.5:
-            raise ValueError("episode_hysteresis must be within (0, 0.5)")
+
+
+Hour = Annotated[int, _within(0, 23)]
 
 
 class DeviceLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_session_s: float = 1200.0
-    max_intensity: float = 0.8
-    max_sessions_per_day: int = 6
-    min_gap_s: float = 900.0
-    quiet_hours_start: int | None = 22
-    quiet_hours_end: int | None = 7
+    """``[device_limits]``: the interlock's caps (hardware.limits.DeviceLimits, same bounds)."""
+
+    max_session_s: Annotated[float, msgspec.Meta(gt=0, le=MAX_SESSION_S)] = 1200.0
+    max_intensity: Annotated[float, _within(0, 1)] = 0.8
+    max_sessions_per_day: Annotated[int, _within(0, MAX_SESSIONS_PER_DAY)] = 6
+    min_gap_s: Annotated[float, _within(0, DAY_S)] = 900.0
+    quiet_hours_start: Hour | None = 22
+    quiet_hours_end: Hour | None = 7
     timezone: str = "UTC"
     allow_during_sleep: bool = False
 
@@ -126,16 +139,12 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     state_dir: str = "~/.local/state/vagus"
     #: "bleak" (BlueZ on a Pi); "virtual" runs against in-process virtual sensors (development).
     backend: Literal["bleak", "virtual"] = "bleak"
-    scan_timeout_s: float = 10.0
-    reconnect_cap_s: float = 60.0
+    scan_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    reconnect_cap_s: Annotated[float, _within(1, 3600)] = 60.0
 
     def __post_init__(self) -> None:
         if self.patient_id is not None and not re.fullmatch(PATIENT_ID_PATTERN, self.patient_id):
             raise ValueError("live: patient_id must be a pseudonym like p-7k3m9q2x4v8w")
-        if not 0 < self.scan_timeout_s <= 300:
-            raise ValueError("live: scan_timeout_s must be within (0, 300]")
-        if not 1 <= self.reconnect_cap_s <= 3600:
-            raise ValueError("live: reconnect_cap_s must be within [1, 3600]")
 
 
 class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -158,6 +167,25 @@ class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ValueError(problem)
 
 
+def parse_config(raw: Any) -> VagusConfig:
+    """The configuration in ``raw`` (decoded TOML or JSON), validated as a whole.
+
+    Raises ValueError (msgspec.ValidationError is one) naming the section and the key.
+    """
+    config = msgspec.convert(raw, VagusConfig)
+    try:
+        config.device_limits.to_limits()  # raises ValueError for impossible limits
+    except ValueError as exc:
+        raise ValueError(f"device_limits: {exc}") from exc
+    problems = policy_problems(config.policy)
+    if problems:
+        raise ValueError("policy: " + "; ".join(problems))
+    refusals, _warnings = safety_conflicts(config)
+    if refusals:
+        raise ValueError("; ".join(refusals))
+    return config
+
+
 def load_config(path: Path | None) -> VagusConfig:
     """Read ``path`` (TOML, or JSON when it ends in .json; None gives the defaults).
 
@@ -168,15 +196,15 @@ def load_config(path: Path | None) -> VagusConfig:
     try:
         text = path.read_text(encoding="utf-8")
         raw = msgspec.json.decode(text) if path.suffix == ".json" else tomllib.loads(text)
-        config = msgspec.convert(raw, VagusConfig)
-        config.device_limits.to_limits()  # raises ValueError for impossible limits
-        problems = policy_problems(config.policy)
-        if problems:
-            raise ValueError("policy: " + "; ".join(problems))
+        config = parse_config(raw)
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, msgspec.DecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:  # a ValueError too: caught first
         raise ConfigError(f"{path}: not valid TOML or JSON: {exc}") from exc
-    except (msgspec.ValidationError, ValueError) as exc:
+    except msgspec.ValidationError as exc:  # a DecodeError too: caught before it
         raise ConfigError(f"{path}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML or JSON: {exc}") from exc
     return config

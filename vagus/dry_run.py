@@ -24,7 +24,11 @@ class _StreamTally:
 
 
 def dry_run(path: Path) -> dict[str, Any]:
-    """Per device and stream: samples, measured rate, gaps; plus decode errors and damage."""
+    """Per device and stream: samples, measured rate, gaps; plus decode errors and damage.
+
+    Without a readable header the patient is unknown (None) and a device's notifications decode
+    only if a device record later in the file declares it; the others count as decode errors.
+    """
     reader = RecordingReader(path)
     decoders = DecoderSet.of_recording(reader.header)
     tallies: dict[tuple[str, str], _StreamTally] = defaultdict(_StreamTally)
@@ -53,22 +57,15 @@ def dry_run(path: Path) -> dict[str, Any]:
             tally.times.append(block.times_ns)
             tally.rate_hz = block.rate_hz
     streams = [_describe(device, stream, tally) for (device, stream), tally in tallies.items()]
-    report = reader.report
     return {
         "recording": str(path),
-        "patient_id": reader.header.patient_id,
-        "simulated": reader.header.simulated,
+        "patient_id": reader.header.patient_id if reader.header_readable else None,
+        "simulated": reader.header.simulated if reader.header_readable else None,
         "notifications": notifications,
         "markers": markers,
         "streams": sorted(streams, key=lambda s: (s["device_id"], s["stream"])),
         "decode_errors": {k: {"count": v, "first": first_error[k]} for k, v in errors.items()},
-        "file": {
-            "chunks": report.chunks,
-            "clean_end": report.clean_end,
-            "truncated_tail_bytes": report.truncated_tail_bytes,
-            "corrupt_chunks": report.corrupt_chunks,
-            "problems": report.problems,
-        },
+        "file": reader.report.as_dict(),
     }
 
 

@@ -12,7 +12,6 @@ of times real time would reach the device minutes of recording time after the de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tempfile
 import time
@@ -24,6 +23,7 @@ from hardware.control import PatientControl, PatientRequest
 from hardware.devices import OutputDevice
 from hardware.limits import Interlock, InterlockStore
 from hardware.runner import SessionRunner
+from ingest.private_files import private_dir
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, InterventionCommand, InterventionOutcome, LoopDecision
@@ -41,6 +41,8 @@ from vagus.state_paths import StatePaths
 log = logging.getLogger(__name__)
 
 LOCKSTEP_TIMEOUT_S = 30.0
+#: How long the stop path waits for the command consumer before cancelling it.
+STOP_CONSUMER_S = 3.0
 #: How many window close times to remember for latency figures (bounded for weeks of uptime).
 _LATENCY_MEMORY = 4096
 
@@ -67,6 +69,7 @@ class Gateway:
         interlock_state: Path | None = None,
         producer_id: str = "vagus-gateway",
         state_dir: Path | None = None,
+        create_topics: bool = False,
     ) -> None:
         self.patient_id = patient_id
         self.stats = GatewayStats()
@@ -76,6 +79,7 @@ class Gateway:
         if state_dir is None:
             self._temporary_state = tempfile.TemporaryDirectory(prefix="vagus-gateway-")
             state_dir = Path(self._temporary_state.name)
+        private_dir(state_dir)  # health data lives here: owner-only, even if made by an old version
         self.paths = StatePaths.under(state_dir, config.spool.directory)
         self.driver = RecordDriver.build(
             devices=devices,
@@ -92,6 +96,7 @@ class Gateway:
             spool=Spool(self.paths.spool_dir, config.spool),
             sensors=[self.ledger],
             status_path=self.paths.status_file,
+            create_topics=create_topics,  # in the background, once the broker answers
         )
         self.runner = SessionRunner(
             device=output_device,
@@ -126,11 +131,16 @@ class Gateway:
         self._control_server = ControlServer(state_dir / SOCKET_NAME, self.control)
 
     async def start(self) -> None:
+        """Start without waiting for the broker: events spool until it answers, and the command
+        consumer connects in the background (an unreachable broker is a logged warning)."""
         await self.producer.start()
-        await self.commands.start()
-        self._consumer_task = asyncio.create_task(self.commands.run(self._stop), name="commands")
+        self._consumer_task = asyncio.create_task(self._consume(), name="commands")
         self.control.bind()
         await self._control_server.start()
+
+    async def _consume(self) -> None:
+        if await self.commands.connect(self._stop):
+            await self.commands.run(self._stop)
 
     def check_alive(self) -> None:
         """Raise the command consumer's failure, if it died, instead of running on deaf."""
@@ -144,9 +154,15 @@ class Gateway:
         self._stop.set()
         await self._control_server.stop()
         await self.control.settle()
-        if self._consumer_task is not None:
-            with contextlib.suppress(Exception):  # already reported by check_alive
-                await self._consumer_task
+        task = self._consumer_task
+        if task is not None:
+            # Bounded: a connection attempt to a silent address must not hold the shutdown.
+            await asyncio.wait({task}, timeout=STOP_CONSUMER_S)
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: a failure was already reported by check_alive
         await self.runner.abort("gateway:shutdown")
         await self.commands.stop()
         await self.producer.stop()

@@ -232,6 +232,7 @@ async def gateway_over(
         lockstep=False,
         interlock_state=state_dir(config) / "interlock.json",
         state_dir=state_dir(config),  # the spool and the status file `vagus doctor` reads
+        create_topics=True,  # once the broker answers: the gateway starts without one
     )
     gaps_sent = 0
 
@@ -260,6 +261,7 @@ async def gateway_over(
         "decode_errors": sum(stats.decode_errors.values()),
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gaps_sent,
+        "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],
     }

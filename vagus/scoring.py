@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 from dsp.stress_features_baseline import RunningBaseline
 from dsp.stress_model import QualityInputs, StressModel
+from ingest.private_files import private_dir, write_private
 from stream.events import ScoreQuality
 from vagus.config import StressModelSettings
 from vagus.model.dataset import MAX_RMSSD_MS, MEAN_RR_MS
@@ -122,7 +122,7 @@ class StressScorer:
         return self.calibration
 
     def save(self) -> None:
-        """Write the state atomically (temp file + rename); a no-op without a state path."""
+        """Write the state atomically (temp file + rename, 0600); a no-op without a state path."""
         if self.state_path is None:
             return
         state = {
@@ -133,10 +133,8 @@ class StressScorer:
                 "platt_intercept": self.calibration.platt_intercept,
             },
         }
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-        os.replace(temporary, self.state_path)
+        private_dir(self.state_path.parent)  # the patient's baseline: owner-only
+        write_private(self.state_path, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
 
     def _load(self, path: Path) -> None:
         try:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.errors import IngestError
+from ingest.private_files import private_dir
 
 SECRET_FILE = "device-id.key"  # noqa: S105 (a file name, not a secret)
 SECRET_BYTES = 32
@@ -38,7 +39,7 @@ def load_or_create_secret(state_dir: Path) -> bytes:
     second process starting at the same moment reads a whole secret or creates none.
     """
     path = state_dir / SECRET_FILE
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(state_dir)  # 0700 whatever the umask (mkdir's mode passes through it)
     if path.exists():
         return _existing_secret(path)
     secret = secrets.token_bytes(SECRET_BYTES)

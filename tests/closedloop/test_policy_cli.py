@@ -112,6 +112,7 @@ async def test_set_show_history_and_refusals(kafka: KafkaSettings, tmp_path: Pat
     assert current["policy"]["cooldown_s"] == 3600.0 and current["policy"]["intensity"] == 0.3
     trail = json.loads(run_vagus("--config", config, "policy", "history", PATIENT).stdout)
     assert [v["version"] for v in trail["versions"]] == [1, 2, 3]
+    assert trail["refused"] == []  # the refused sets above published nothing
     assert [(a["actor"], a["old"], a["new"]) for a in trail["audit"]] == [
         (
             "clinician:c-17",

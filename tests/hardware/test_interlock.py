@@ -267,3 +267,20 @@ async def test_an_abort_says_who_stopped_the_session() -> None:
     assert outcomes[-1].status == "aborted"
     assert outcomes[-1].detail == "aborted by patient:gpio-button"
     assert await runner.abort("patient:gpio-button") is None  # nothing running: nothing to stop
+
+
+def test_the_interlock_state_file_is_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "interlock.json"
+    (tmp_path / "interlock.tmp").write_text("{}")  # a stale temporary file, created wider
+    (tmp_path / "interlock.tmp").chmod(0o644)
+    interlock = Interlock(DeviceLimits(quiet_hours=None), store=InterlockStore(path))
+    interlock.record_start(0, 60)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_nan_session_parameters_are_refused_not_let_through() -> None:
+    interlock = Interlock(DeviceLimits(quiet_hours=None))
+    nan = float("nan")
+    assert "duration nan" in (interlock.refusal(command(0, duration_s=nan), 0) or "")
+    assert "intensity nan" in (interlock.refusal(command(0, intensity=nan), 0) or "")
+    assert "breathing rate nan" in (interlock.refusal(command(0, breaths_per_min=nan), 0) or "")

@@ -91,3 +91,20 @@ def test_cli_reports_a_bad_file_and_exits_2(tmp_path: Path) -> None:
     result = run_vagus("--config", str(path), "recording", "info", "x.vrec")
     assert result.returncode == 2
     assert "intensity=0.95 is outside the safe range" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1.0", "1e12"])
+def test_cli_refuses_an_impossible_min_gap_naming_the_key(tmp_path: Path, value: str) -> None:
+    """The fault of issue 13: min_gap_s = nan was accepted and switched the minimum gap off."""
+    path = _write(tmp_path, f"[device_limits]\nmin_gap_s = {value}\n")
+    result = run_vagus("--config", str(path), "doctor", "--json")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"vagus: {path}: Expected `float`")
+    assert "`$.device_limits.min_gap_s`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_policy_the_device_would_always_refuse_is_refused_at_load(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[device_limits]\nmax_intensity = 0.3\n")  # the policy asks 0.5
+    with pytest.raises(ConfigError, match=r"\[policy\] intensity=0.5 exceeds \[device_limits\]"):
+        load_config(path)

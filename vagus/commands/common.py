@@ -87,10 +87,16 @@ def readable_file(path: Path) -> Path:
 
 def readable_recording(path: Path) -> Path:
     """:func:`readable_file` that also refuses what is not a recording (RecordingError), at the
-    cost of reading the file once more: a broker and a worker start only for a real one."""
+    cost of reading the file once more: a broker and a worker start only for a real one. A file
+    whose header chunk is unreadable is refused too: without its devices every notification
+    would be an undeclared device (`vagus recording info` still shows what it holds)."""
+    from ingest.errors import RecordingError  # noqa: PLC0415
     from ingest.recording import RecordingReader  # noqa: PLC0415
 
-    RecordingReader(path)
+    if not RecordingReader(path).header_readable:
+        raise RecordingError(
+            f"{path}: header unreadable (devices and patient unknown); see vagus recording info"
+        )
     return path
 
 

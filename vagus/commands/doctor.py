@@ -4,14 +4,19 @@ Reports the Bluetooth adapter, the configured devices, whether the broker answer
 request, the disk spool and the time the gateway last delivered an event. Its output never holds
 a device address, an advertised name, a label or the broker's address (a patient may read it
 out over the phone); the exit status is 1 when anything needs attention, 0 when all is well.
+
+Events the spool lost (evicted when full, a torn tail after a crash) stay a problem across
+restarts until someone acknowledges them with ``vagus doctor --ack``, which logs who and when.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +24,13 @@ from typing import Any
 
 from vagus.commands.common import Handlers, with_bootstrap
 from vagus.config import VagusConfig
+from vagus.safety_check import safety_conflicts
 
 BROKER_TIMEOUT_S = 3.0
 #: Spooled events older than this mean the gateway has not been delivering for a while.
 STALE_SPOOL_S = 300.0
 SYSFS_BLUETOOTH = Path("/sys/class/bluetooth")
+log = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> Handlers:
@@ -38,6 +45,11 @@ def register(commands: Any) -> Handlers:
     doctor.add_argument("--bootstrap", help="check this Kafka instead of the configured one")
     doctor.add_argument(
         "--timeout", type=float, default=BROKER_TIMEOUT_S, help="broker check timeout, s"
+    )
+    doctor.add_argument(
+        "--ack",
+        action="store_true",
+        help="acknowledge the spool's past losses (evicted events, torn tails), then check",
     )
     return {"doctor": cmd_doctor}
 
@@ -102,11 +114,12 @@ async def check_broker(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
 
 
 def check_spool_and_status(config: VagusConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    from stream.spool_segments import read_spool_summary  # noqa: PLC0415
+    from stream.spool_segments import open_losses, read_spool_summary  # noqa: PLC0415
     from vagus.state_paths import state_paths  # noqa: PLC0415
 
     paths = state_paths(config)
     summary = read_spool_summary(paths.spool_dir)
+    lost = open_losses(paths.spool_dir)
     now = time.time_ns()
     oldest = summary.oldest_spooled_at_ns
     spool = {
@@ -115,6 +128,12 @@ def check_spool_and_status(config: VagusConfig) -> tuple[dict[str, Any], dict[st
         "oldest": _iso(oldest),
         "oldest_age_s": None if oldest is None else round((now - oldest) / 1e9, 1),
         "torn_tail_bytes": summary.torn_tail_bytes,
+        # Not yet acknowledged (`vagus doctor --ack`); kept in the spool folder across restarts.
+        "lost": {
+            "evicted": lost.evicted,
+            "torn_tails": lost.torn_tails,
+            "since": _iso(lost.since_ns),
+        },
     }
     status: dict[str, Any] = {"found": False}
     try:
@@ -151,15 +170,42 @@ def problems_in(report: dict[str, Any]) -> list[str]:
         problems.append(f"{spool['events']} events waiting in the spool")
     if spool["torn_tail_bytes"]:
         problems.append("spool has a damaged tail")
-    if report["gateway"].get("evicted_events"):
-        problems.append(f"spool was full: {report['gateway']['evicted_events']} events dropped")
+    lost = spool["lost"]
+    if lost["evicted"]:
+        problems.append(
+            f"{lost['evicted']} events evicted since {lost['since']} (spool was full);"
+            " acknowledge with vagus doctor --ack"
+        )
+    if lost["torn_tails"]:
+        problems.append(
+            f"{lost['torn_tails']} damaged spool tails since {lost['since']} (an event cut off);"
+            " acknowledge with vagus doctor --ack"
+        )
     if not report["gateway"]["found"]:
         problems.append("no gateway status yet (has the gateway run?)")
     return problems
 
 
+def acknowledge(config: VagusConfig) -> None:
+    """Accept the spool's losses so far; the log line says who and when (no patient data)."""
+    from stream.spool_segments import acknowledge_losses  # noqa: PLC0415
+    from vagus.state_paths import state_paths  # noqa: PLC0415
+
+    by = os.environ.get("SUDO_USER") or getpass.getuser()
+    seen = acknowledge_losses(state_paths(config).spool_dir, by=by)
+    log.warning(
+        "spool losses acknowledged by %s at %s: %d evicted events, %d damaged tails",
+        by,
+        _iso(time.time_ns()),
+        seen.evicted,
+        seen.torn_tails,
+    )
+
+
 def cmd_doctor(args: argparse.Namespace, config: VagusConfig) -> int:
     config = with_bootstrap(config, args.bootstrap)
+    if args.ack:
+        acknowledge(config)
     spool, status = check_spool_and_status(config)
     report: dict[str, Any] = {
         "adapter": check_adapter(),
@@ -167,6 +213,8 @@ def cmd_doctor(args: argparse.Namespace, config: VagusConfig) -> int:
         "broker": asyncio.run(check_broker(config, args.timeout)),
         "spool": spool,
         "gateway": status,
+        # Where the device is stricter than the policy: sessions the loop allows are refused.
+        "safety_warnings": safety_conflicts(config)[1],
     }
     report["problems"] = problems_in(report)
     report["ok"] = not report["problems"]
@@ -197,10 +245,13 @@ def render(report: dict[str, Any]) -> str:
             if not broker["configured"]
             else f"reachable ({broker['response_ms']} ms)"
             if broker["reachable"]
-            else f"UNREACHABLE ({broker.get('error', '')})"
+            else f"UNREACHABLE ({broker.get('error', '')}): the gateway spools until it answers"
         ),
         f"spool:    {spool['events']} events, {spool['bytes']} bytes, oldest {spool['oldest']}",
+        f"lost:     {spool['lost']['evicted']} evicted, {spool['lost']['torn_tails']} damaged"
+        " tails (not acknowledged)",
         f"last sent: {gateway.get('last_event_sent') or 'never (or no status file)'}",
+        *(f"warning:  {warning}" for warning in report["safety_warnings"]),
         "status:   " + ("OK" if report["ok"] else "; ".join(report["problems"])),
     ]
     return "\n".join(lines)

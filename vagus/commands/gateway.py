@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ def register(commands: Any) -> Handlers:
         "gateway",
         help="run the live gateway: configured devices -> Kafka",
         description="Runs until interrupted (SIGINT/SIGTERM stop it cleanly). Uses kafka.bootstrap"
-        " or --bootstrap; without either it starts an embedded broker (development only).",
+        " or --bootstrap; without either it starts an embedded broker (development only). A"
+        " broker that does not answer is no reason to stop: events wait in the disk spool.",
     )
     gateway.add_argument("--bootstrap", help="Kafka bootstrap address (default: config)")
     gateway.add_argument("--seconds", type=float, help="stop after this long (default: never)")
@@ -34,8 +36,9 @@ async def run_gateway(
     config: VagusConfig, *, backend: str, seconds: float | None
 ) -> dict[str, Any]:
     """Configured devices -> Gateway -> Kafka (the configured one, else an embedded broker),
-    until cancelled or ``seconds`` pass; gaps go out as ``stream_gap`` events."""
-    from vagus.demo import broker_for, create_topics  # noqa: PLC0415
+    until cancelled or ``seconds`` pass; gaps go out as ``stream_gap`` events. The broker need
+    not answer at start: events spool on disk and the topics are made once it does."""
+    from vagus.demo import broker_for  # noqa: PLC0415
     from vagus.live import ble_backend, gateway_over, patient_id  # noqa: PLC0415
 
     patient = patient_id(config, backend)
@@ -44,14 +47,23 @@ async def run_gateway(
             broker_for(config.kafka, Path(scratch)) as kafka,
             ble_backend(config, backend) as (ble, targets),
         ):
-            await create_topics(kafka)
             live = msgspec.structs.replace(config, kafka=kafka)
             return await gateway_over(
                 live, ble=ble, targets=targets, patient=patient, seconds=seconds
             )
 
 
+class _QuietReconnects(logging.Filter):
+    """aiokafka logs every failed connection attempt as an error naming the broker; while the
+    broker is down that is one line per retry. The producer and the command consumer log the
+    change of state once each, so these are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Unable connect to", "Unable to update metadata"))
+
+
 def cmd_gateway(args: argparse.Namespace, config: VagusConfig) -> int:
+    logging.getLogger("aiokafka").addFilter(_QuietReconnects())
     backend = args.backend or config.live.backend
     live_config = with_bootstrap(config, args.bootstrap)
 

@@ -25,8 +25,10 @@ def register(commands: Any) -> Handlers:
         "info",
         help="header and integrity of a recording",
         description="Print a recording's header, what it holds and any damage (a truncated tail, "
-        "corrupt chunks) as JSON; exit 3 when it is not intact. Use it before trusting a "
-        "recording that was copied or cut short.",
+        "skipped chunks, an unreadable header, a record-count mismatch) as JSON. Exit 0 when it "
+        "is intact, 3 when it is damaged (what could be read is still counted), 2 when it is "
+        "not a recording or nothing in it is readable. Use it before trusting a recording that "
+        "was copied or cut short.",
     )
     info.add_argument("recording", type=Path, help="a vagus recording (.vrec)")
     return {"recording": cmd_recording}
@@ -47,13 +49,9 @@ def cmd_recording(args: argparse.Namespace, config: VagusConfig) -> int:
     print(
         json.dumps(
             {
-                "header": msgspec.to_builtins(reader.header),
+                "header": msgspec.to_builtins(reader.header) if report.header_readable else None,
                 **counts,
-                "chunks": report.chunks,
-                "clean_end": report.clean_end,
-                "truncated_tail_bytes": report.truncated_tail_bytes,
-                "corrupt_chunks": report.corrupt_chunks,
-                "problems": report.problems,
+                **report.as_dict(),
             },
             indent=2,
         )

@@ -105,7 +105,7 @@ def cmd_replay(args: argparse.Namespace, config: VagusConfig) -> int:
 
         result = dry_run(args.recording)
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
-        return 0
+        return 0 if result["file"]["intact"] else 3  # as `vagus recording info`
     readable_recording(args.recording)  # before a broker and a worker start for nothing
     from vagus.demo import DemoOptions, run_demo  # noqa: PLC0415
     from vagus.report import render_summary  # noqa: PLC0415
