@@ -30,7 +30,7 @@ from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_creden
 from closedloop.transport import register as register_transport
 from stream.codec import encode_event
 from stream.events import Event, PolicySnapshot, PolicyVersion
-from stream.gate import Admitted, MessageGate, Rejected
+from stream.gate import Admitted, MessageGate, Rejected, Verdict
 from stream.settings import KafkaSettings
 
 __all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker", "DeliveryError"]
@@ -127,25 +127,49 @@ class ClosedLoopWorker:
                 self.stats.dead_lettered += 1
                 await self._send(verdict.dead_letter)
                 continue
-            if not isinstance(verdict, Admitted):
-                self.stats.duplicates += 1
-                continue
-            event = verdict.event
-            self.stats.record_admitted(event)
-            if isinstance(event, PolicyVersion) and message.topic == self._policy_topic:
-                await self._fold_policy(message.partition, message.offset, event)
-                continue
-            if not isinstance(event, PolicyVersion):
-                await self.table.ensure_loaded(message.partition)
-            handled = self.handler.handle(
-                event, topic=message.topic, partition=message.partition, offset=message.offset
-            )
-            self.stats.already_applied += handled.already_applied
-            self.stats.commands += handled.command is not None
-            for output in handled.outputs:
-                await self._send(output)
-            if self.table.changed_patients >= PERSIST_EVERY:
-                await self._persist()
+            try:
+                await self._handle_admitted(verdict, message)
+            except Exception as exc:
+                self.stats.handling_failures += 1
+                self.stats.dead_lettered += 1
+                log.exception(
+                    "dead-lettering %s[%d]@%d after a handling failure",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                )
+                await self._send(
+                    self.gate.dead_letter(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
+                        value=message.value,
+                        error=f"handling failed: {type(exc).__name__}: {exc}",
+                    )
+                )
+
+    async def _handle_admitted(self, verdict: Verdict, message: Any) -> None:
+        """Decide on one record the gate let through (a duplicate only counts)."""
+        if not isinstance(verdict, Admitted):
+            self.stats.duplicates += 1
+            return
+        event = verdict.event
+        self.stats.record_admitted(event)
+        if isinstance(event, PolicyVersion) and message.topic == self._policy_topic:
+            await self._fold_policy(message.partition, message.offset, event)
+            return
+        if not isinstance(event, PolicyVersion):
+            await self.table.ensure_loaded(message.partition)
+        handled = self.handler.handle(
+            event, topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        self.stats.already_applied += handled.already_applied
+        self.stats.commands += handled.command is not None
+        for output in handled.outputs:
+            await self._send(output)
+        if self.table.changed_patients >= PERSIST_EVERY:
+            await self._persist()
 
     async def _on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Restore the patients of newly assigned partitions before their inputs arrive."""

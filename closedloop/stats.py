@@ -30,6 +30,8 @@ class LoopStats:
     commands: int = 0
     #: Outputs the producer finally failed to deliver (each stops the worker).
     failed_deliveries: int = 0
+    #: Valid events whose handling raised: each was dead-lettered and the worker went on.
+    handling_failures: int = 0
 
     def record_admitted(self, event: Event) -> None:
         self.admitted += 1

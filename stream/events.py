@@ -163,6 +163,16 @@ class StreamGap(Event, frozen=True, kw_only=True, tag="stream_gap"):
     reason: Literal["disconnected", "sample_time_jump"]
 
 
+class StreamStarted(Event, frozen=True, kw_only=True, tag="stream_started"):
+    """A stream's first samples reached the gateway's pipeline (``gateway_time_ns``: the first
+    sample's time). Sent at once, so a clinician sees a sensor streaming (and a gateway whose
+    broker is down has something to keep) before the stream's first window closes."""
+
+    device_id: DeviceId
+    stream: Label
+    rate_hz: Annotated[float, msgspec.Meta(gt=0, le=100_000)] | None = None
+
+
 class SessionParameters(msgspec.Struct, frozen=True, kw_only=True):
     """What the output device should render."""
 
@@ -304,7 +314,12 @@ class AuditEntry(Event, frozen=True, kw_only=True, tag="audit_entry"):
 
 
 class DeadLetter(Event, frozen=True, kw_only=True, tag="dead_letter"):
-    """A message that failed validation, kept whole with the reason instead of being dropped."""
+    """A message that failed validation or handling, kept with the reason instead of dropped.
+
+    The payload is kept whole up to ``stream.gate.MAX_DEAD_LETTER_PAYLOAD`` bytes; a larger one
+    is cut there (``payload_truncated``), with its full size and SHA-256, so the dead letter
+    itself always fits the broker's request size.
+    """
 
     source_topic: Label
     partition: int
@@ -313,6 +328,9 @@ class DeadLetter(Event, frozen=True, kw_only=True, tag="dead_letter"):
     payload: bytes
     error: str
     stage: Literal["produce", "consume"]
+    payload_size: Annotated[int, msgspec.Meta(ge=0)] = 0
+    payload_sha256: str = ""
+    payload_truncated: bool = False
 
 
 AnyEvent = (
@@ -323,6 +341,7 @@ AnyEvent = (
     | SleepWakeEpoch
     | SignalQuality
     | StreamGap
+    | StreamStarted
     | InterventionCommand
     | LoopDecision
     | InterventionOutcome
@@ -341,6 +360,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SleepWakeEpoch,
     SignalQuality,
     StreamGap,
+    StreamStarted,
     InterventionCommand,
     LoopDecision,
     InterventionOutcome,

@@ -7,6 +7,7 @@ reason, the consumer keeps going, and nothing is silently dropped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from stream.events import AnyEvent, DeadLetter
 from stream.ids import PATIENT_ID_PATTERN, UNKNOWN_PATIENT_ID
 
 log = logging.getLogger(__name__)
+
+#: Payload bytes a dead letter keeps: with the base64 of JSON (4/3) and the envelope it stays far
+#: below the broker's default request size (1 MiB), however large the bad record was.
+MAX_DEAD_LETTER_PAYLOAD = 64 * 1024
+MAX_DEAD_LETTER_KEY = 1024
 
 
 @dataclass
@@ -69,7 +75,7 @@ class MessageGate:
             self.counters.dead_lettered += 1
             log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, str(exc)[:200])
             return Rejected(
-                self._dead_letter(
+                self.dead_letter(
                     topic=topic,
                     partition=partition,
                     offset=offset,
@@ -87,7 +93,7 @@ class MessageGate:
         self.counters.by_type[type_name] = self.counters.by_type.get(type_name, 0) + 1
         return Admitted(event)
 
-    def _dead_letter(
+    def dead_letter(
         self,
         *,
         topic: str,
@@ -97,6 +103,8 @@ class MessageGate:
         value: bytes | None,
         error: str,
     ) -> DeadLetter:
+        """The dead letter of one record; also for a record that decoded but failed later."""
+        payload = value or b""
         return DeadLetter(
             patient_id=patient_from_key(key),
             producer_id=self.consumer_id,
@@ -104,10 +112,13 @@ class MessageGate:
             source_topic=topic,
             partition=partition,
             offset=offset,
-            key=key,
-            payload=value or b"",
+            key=key[:MAX_DEAD_LETTER_KEY] if key is not None else None,
+            payload=payload[:MAX_DEAD_LETTER_PAYLOAD],
             error=error[:2000],
             stage="consume",
+            payload_size=len(payload),
+            payload_sha256=hashlib.sha256(payload).hexdigest(),
+            payload_truncated=len(payload) > MAX_DEAD_LETTER_PAYLOAD,
         )
 
 

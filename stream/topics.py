@@ -30,6 +30,7 @@ from stream.events import (
     SignalQuality,
     SleepWakeEpoch,
     StreamGap,
+    StreamStarted,
     StressEpisode,
     StressScore,
 )
@@ -46,6 +47,7 @@ TOPIC_SUFFIX: dict[type[Event], str] = {
     SleepWakeEpoch: "sleep",
     SignalQuality: "quality",
     StreamGap: "quality",
+    StreamStarted: "quality",
     InterventionCommand: "commands",
     LoopDecision: "decisions",
     InterventionOutcome: "outcomes",

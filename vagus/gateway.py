@@ -172,7 +172,10 @@ class Gateway:
     async def handle(self, item: NotificationRecord | Marker | DeviceRecord) -> None:
         """Take one replayed or live record through decoding, DSP (the shared
         :class:`RecordDriver`, as `vagus analyze` does) and out to Kafka."""
-        await self._publish(self.driver.handle(item))
+        closed = self.driver.handle(item)
+        for notice in self.driver.take_notices():
+            await self.producer.send(notice)
+        await self._publish(closed)
 
     async def finish(self) -> None:
         """The source ended: close the last windows and let a running session finish."""

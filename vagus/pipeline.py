@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dsp.episodes import EpisodeTracker, Transition
 from ingest.decoding import SampleBlock
-from stream.events import Event, FeatureWindow, StressEpisode, StressScore
+from stream.events import Event, FeatureWindow, StreamStarted, StressEpisode, StressScore
 from stream.ids import new_event_id
 from vagus.config import StressModelSettings, WindowSettings
 from vagus.pipeline_buffer import StreamBuffer
@@ -98,6 +98,7 @@ class FeaturePipeline:
             patient_id=patient_id, producer_id=producer_id, refresh_s=quality_refresh_s
         )
         self._signals = SignalState()
+        self._started: list[Event] = []
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
         """Adopt a patient's new threshold or Platt correction; the episode hysteresis follows."""
@@ -115,10 +116,25 @@ class FeaturePipeline:
         buffer = self._buffers.get(stream)
         if buffer is None:
             buffer = self._open_stream(stream, int(times[0]))
+            self._started.append(
+                StreamStarted(
+                    patient_id=self.patient_id,
+                    producer_id=self.producer_id,
+                    gateway_time_ns=int(times[0]),
+                    device_id=block.device_id,
+                    stream=stream,
+                    rate_hz=block.rate_hz or None,
+                )
+            )
         buffer.extend(times, block.values)
         self._devices[stream] = block.device_id
         if block.rate_hz:
             self._rates[stream] = block.rate_hz
+
+    def take_started(self) -> list[Event]:
+        """The ``stream_started`` events of the streams opened since the last call."""
+        started, self._started = self._started, []
+        return started
 
     def _open_stream(self, stream: str, first_ns: int) -> StreamBuffer:
         if self._origin_ns is None:

@@ -18,6 +18,7 @@ from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
 from ingest.transport.gaps import GAP_MARKER_LABEL, Gap
+from stream.events import Event
 from vagus.config import VagusConfig
 from vagus.gateway_stats import GatewayStats
 from vagus.pipeline import ClosedWindow, FeaturePipeline
@@ -93,6 +94,10 @@ class RecordDriver:
         except (msgspec.DecodeError, ValueError) as exc:
             self.stats.bad_gap_markers += 1
             log.warning("unreadable gap marker at %d ns: %s", marker.gateway_time_ns, exc)
+
+    def take_notices(self) -> list[Event]:
+        """Events that belong to no window (a stream's start), to send before the windows."""
+        return self.pipeline.take_started()
 
     def finish(self) -> list[ClosedWindow]:
         """The source ended: close the windows the data covers."""

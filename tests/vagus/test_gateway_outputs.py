@@ -96,3 +96,52 @@ async def test_the_gateway_runs_sessions_on_the_band_and_hears_both_buttons(
         ("not_now", "band-button", None),
     ]
     assert controls[1].quiet_until_ns is not None
+
+
+async def test_the_band_button_aborts_a_running_session(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    from ingest.virtual.world import HR_NAME, virtual_wearables
+
+    config = VagusConfig(
+        kafka=kafka,
+        live=LiveSettings(state_dir=str(tmp_path), reconnect_cap_s=1.0),
+        device_limits=DeviceLimitSettings(quiet_hours_start=None, quiet_hours_end=None),
+        outputs=[BleHapticOutput(name_prefix="vBand", label="wrist band", max_intensity=0.5)],
+    )
+    await create_topics(kafka)
+    stop = asyncio.Event()
+    async with virtual_wearables() as world:
+        band = world.band
+        run = asyncio.create_task(
+            gateway_over(
+                config,
+                ble=BleBackend(world.radio.scanner_backend(), world.radio.client_backend()),
+                targets=[DeviceTarget("heart-rate", name_prefix=HR_NAME, label="strap")],
+                patient=PATIENT,
+                seconds=None,
+                stop=stop,
+            )
+        )
+        await _until(lambda: band.button_subscribed() or run.done())
+        assert not run.done(), run
+        loop = EventProducer(kafka, producer_id="test-loop")
+        await loop.start()
+        try:
+            session = command(time.time_ns(), duration_s=120, intensity=0.6)
+            await loop.send_and_wait(session)
+        finally:
+            await loop.stop()
+        await _until(lambda: sum(level > 0 for level in band.levels) >= 4, 30)
+        await band.press("short")  # the patient stops it on the band itself
+        events = await read_events(kafka, kafka.topics.name("outcomes"), 4)
+        await _until(lambda: band.levels[-1] == 0, 10)
+        stop.set()
+        await run
+    outcomes = [e for e in events if isinstance(e, InterventionOutcome)]
+    assert [o.status for o in outcomes] == ["requested", "started", "aborted"]
+    assert outcomes[-1].detail == "aborted by patient:band-button"
+    controls = [e for e in events if isinstance(e, PatientControl)]
+    assert [(c.action, c.source, c.command_id) for c in controls] == [
+        ("stop", "band-button", session.event_id)
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,18 @@ def cmd_broker(args: argparse.Namespace, config: VagusConfig) -> int:
 
     async def go() -> int:
         try:
-            print(f"broker listening on {broker.start()} (Ctrl-C stops)")
-            await asyncio.Event().wait()
+            print(f"broker listening on {broker.start()} (Ctrl-C stops)", flush=True)
+            # A broker that dies must not leave "listening" standing; a child process offers
+            # no awaitable exit, so it is polled.
+            while broker.alive():  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+            print(
+                f"vagus: the embedded broker exited (status {broker.exit_status()})",
+                file=sys.stderr,
+            )
+            return 1
         finally:
             broker.stop()
-        return 0
 
     return run_async(go)
 
