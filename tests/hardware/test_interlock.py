@@ -170,11 +170,16 @@ async def test_patient_abort_stops_the_session_at_once() -> None:
         emit=emit,
         producer_id="t",
     )
-    await runner.handle(command(0, duration_s=600))
+    first = command(0, duration_s=600)
+    await runner.handle(first)
     await asyncio.sleep(0.05)
-    await runner.abort()
+    assert runner.current == first
+    stopped = await runner.abort("patient:gpio-button")
+    assert stopped == first and runner.current is None
     assert [o.status for o in outcomes] == ["requested", "started", "aborted"]
     assert outcomes[2].metrics["ran_s"] < 600
+    assert outcomes[2].detail == "aborted by patient:gpio-button"  # who stopped it
+    assert await runner.abort("patient:gpio-button") is None  # nothing running: nothing to stop
 
 
 def test_the_interlock_remembers_across_a_restart(tmp_path: Path) -> None:
@@ -238,35 +243,6 @@ def test_not_now_refuses_every_session_until_it_ends_even_after_a_restart(
                 if refusal is None:
                     restarted.record_start(at_s * S, 1)
                     restarted.record_end(at_s * S + S)
-
-
-async def test_an_abort_says_who_stopped_the_session() -> None:
-    outcomes: list[InterventionOutcome] = []
-
-    async def emit(outcome: InterventionOutcome) -> None:
-        outcomes.append(outcome)
-
-    class SlowClock(FakeClock):
-        async def sleep_until(self, time_ns: int) -> None:
-            await asyncio.sleep(0.01)
-            self.now = max(self.now, time_ns)
-
-    runner = SessionRunner(
-        device=SimulatedDevice(),
-        interlock=Interlock(DeviceLimits(quiet_hours=None)),
-        clock=SlowClock(),
-        emit=emit,
-        producer_id="t",
-    )
-    first = command(0, duration_s=600)
-    await runner.handle(first)
-    await asyncio.sleep(0.05)
-    assert runner.current == first
-    stopped = await runner.abort("patient:gpio-button")
-    assert stopped == first and runner.current is None
-    assert outcomes[-1].status == "aborted"
-    assert outcomes[-1].detail == "aborted by patient:gpio-button"
-    assert await runner.abort("patient:gpio-button") is None  # nothing running: nothing to stop
 
 
 def test_the_interlock_state_file_is_owner_only(tmp_path: Path) -> None:
