@@ -36,6 +36,8 @@ LINK = "link"  # ingest.transport.gaps: a lost link before any stream had data: 
 #: are cut by time, so what they hold beyond the look-back changes no result, and trimming was a
 #: twentieth of a window's cost.
 TRIM_EVERY = 6
+#: take_started's answer when nothing opened; returned, never filled.
+_NONE_STARTED: list[Event] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,10 @@ class FeaturePipeline:
             self._rates[stream] = block.rate_hz
 
     def take_started(self) -> list[Event]:
-        """The ``stream_started`` events of the streams opened since the last call."""
+        """The ``stream_started`` events of the streams opened since the last call (asked once
+        per notification: no new list unless a stream opened)."""
+        if not self._started:
+            return _NONE_STARTED
         started, self._started = self._started, []
         return started
 

@@ -26,30 +26,15 @@ from hypothesis import strategies as st
 
 from closedloop.app import ClosedLoopWorker
 from stream.codec import encode_event
-from stream.events import DeadLetter, Event, InterventionCommand, StressEpisode
+from stream.events import DeadLetter, Event, InterventionCommand
 from stream.gate import MAX_DEAD_LETTER_PAYLOAD, Admitted, Duplicate, MessageGate, Rejected
-from stream.ids import new_event_id
 from stream.settings import KafkaSettings
-from tests.closedloop.test_worker import NOON, PATIENT, ROOT, _collect
+from tests.closedloop.test_worker import PATIENT, ROOT, _collect, episode_start
 from vagus.config import VagusConfig
 from vagus.demo import create_topics
 
 #: The broker's default largest message (message.max.bytes, about 1 MiB).
 BROKER_MAX_MESSAGE = 1_048_588
-
-
-def _episode_start() -> StressEpisode:
-    return StressEpisode(
-        patient_id=PATIENT,
-        producer_id="test",
-        gateway_time_ns=NOON,
-        episode_id=new_event_id(),
-        phase="start",
-        started_at_ns=NOON,
-        score=0.93,
-        trigger_window_id=new_event_id(),
-        components={"z_hr": 5.0},
-    )
 
 
 def _check(gate: MessageGate, value: bytes | None, key: bytes | None = None) -> object:
@@ -111,7 +96,7 @@ async def test_a_handling_failure_is_dead_lettered_counted_and_the_worker_goes_o
         return original(*args, **kwargs)
 
     monkeypatch.setattr(worker.handler, "handle", flaky)
-    first, second = _episode_start(), _episode_start()
+    first, second = episode_start(), episode_start()
 
     async def records() -> Any:
         for offset, event in enumerate([first, second]):
@@ -158,7 +143,7 @@ async def test_a_900_kb_message_is_dead_lettered_and_the_worker_decides_on(
     try:
         stress = kafka.topics.name("stress")
         await producer.send_and_wait(stress, huge, key=PATIENT.encode())
-        start = _episode_start()
+        start = episode_start()
         await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())
         events = await _collect(
             kafka, [kafka.topics.name(t) for t in ("commands", "deadletter")], wanted=2

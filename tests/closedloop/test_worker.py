@@ -36,6 +36,21 @@ NOON = int(dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC).timestamp() * 1e9)
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def episode_start() -> StressEpisode:
+    """A stress episode's start well above the default threshold: the loop decides on it."""
+    return StressEpisode(
+        patient_id=PATIENT,
+        producer_id="test",
+        gateway_time_ns=NOON,
+        episode_id=new_event_id(),
+        phase="start",
+        started_at_ns=NOON,
+        score=0.93,
+        trigger_window_id=new_event_id(),
+        components={"z_hr": 5.0},
+    )
+
+
 async def _collect(kafka: KafkaSettings, topics: list[str], wanted: int) -> list[AnyEvent]:
     consumer = AIOKafkaConsumer(*topics, auto_offset_reset="earliest", **kafka.client_kwargs())
     await consumer.start()
@@ -80,17 +95,7 @@ async def test_worker_decides_explains_and_dead_letters(
     try:
         stress = kafka.topics.name("stress")
         await producer.send_and_wait(stress, b"{broken", key=PATIENT.encode())
-        start = StressEpisode(
-            patient_id=PATIENT,
-            producer_id="test",
-            gateway_time_ns=NOON,
-            episode_id=new_event_id(),
-            phase="start",
-            started_at_ns=NOON,
-            score=0.93,
-            trigger_window_id=new_event_id(),
-            components={"z_hr": 5.0},
-        )
+        start = episode_start()
         await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())
         await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())  # repeat
         events = await _collect(

@@ -119,10 +119,25 @@ async def test_paced_time_holds_while_the_host_is_blocked(tmp_path: Path) -> Non
 
 async def test_paced_time_flows_over_a_silent_stretch(tmp_path: Path) -> None:
     """No records for a while (a sensor out of range) is not a stall: time flows at the pace."""
-    path = _recording(tmp_path / "r.vrec", seconds=0.5)
+    header = RecordingHeader(
+        patient_id="p-0123456789ab",
+        start_time_ns=START,
+        devices=[DeviceEntry(device_id="d-01234567", profile="heart-rate")],
+    )
+    path = tmp_path / "silent.vrec"
+    with RecordingWriter(path, header, fsync=False) as writer:
+        for at_s in (0, 1, 20, 21):  # nothing between 1 s and 20 s
+            writer.write_notification(Notification("d-01234567", "2a37", START + at_s * S, b"\0<"))
     clock = ReplayClock(Speed(100.0), slack_s=2.0)
-    async for _ in replay(open_recording(path), clock):
-        pass
+    started = time.monotonic()
+    seen = []
+    async for record in replay(open_recording(path), clock):
+        if isinstance(record, NotificationRecord):
+            seen.append((record.gateway_time_ns, clock.now_ns()))
+    assert time.monotonic() - started >= 0.18  # the 19 silent seconds took their 0.19 s
+    assert [t for t, _ in seen] == [START + s * S for s in (0, 1, 20, 21)]
+    assert all(now - data <= 2 * S for data, now in seen)
+    assert clock.held_ns == 0  # silence is not a stall: nothing was held
     # After the end the clock runs freely at the pace: 0.1 s of wall time is 10 s of recording.
     before = clock.now_ns()
     await asyncio.sleep(0.1)
