@@ -36,9 +36,14 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.ecg import detect_r_peaks
-from dsp.hrv import rr_intervals_ms, time_domain
-from dsp.hrv_frequency import frequency_domain
-from dsp.hrv_nonlinear import dfa_alpha, poincare, sample_entropy
+from dsp.hrv import (
+    dfa_alpha,
+    frequency_domain,
+    poincare,
+    rr_intervals_ms,
+    sample_entropy,
+    time_domain,
+)
 from ingest.decoding import SampleBlock
 from ingest.importers.wfdb import read_record
 from vagus.config import WindowSettings

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dsp.ecg import detect_r_peaks
-from dsp.rr_correction import correct_rr
+from dsp.hrv import correct_rr
 from ingest.errors import DecodeError
 from ingest.profiles.polar_pmd import PmdEcgFrame, decode_pmd_data
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from dsp.stress_model import DEFAULT_MODEL, PatientBaseline, QualityInputs, StressModel
+from dsp.stress import DEFAULT_MODEL, PatientBaseline, QualityInputs, StressModel
 from vagus.model.tflite_writer import mlp_forward, read_mlp
 
 

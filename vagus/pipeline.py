@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsp.episodes import EpisodeTracker, Transition
+from dsp.stress import EpisodeTracker, Transition
 from ingest.decoding import SampleBlock
 from stream.events import Event, FeatureWindow, StreamStarted, StressEpisode, StressScore
 from stream.ids import new_event_id

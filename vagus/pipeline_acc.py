@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.activity import activity_summary
-from dsp.stress_features import ACC_FEATURES, E4_ACC_UNITS_PER_MG, acc_features
-from dsp.stress_features_kernels import acc_kernel
+from dsp.stress.features import ACC_FEATURES, E4_ACC_UNITS_PER_MG, acc_features
+from dsp.stress.features_kernels import acc_kernel
 from vagus.pipeline_buffer import rows_between
 
 FloatArray = npt.NDArray[np.float64]

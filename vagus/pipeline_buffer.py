@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.sorted_kernels import lower_bound_in
+from dsp.filters import lower_bound_in
 
 TimesNs = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]

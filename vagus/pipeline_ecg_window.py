@@ -20,10 +20,10 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp import ecg_params
-from dsp.ecg_fused import detect_kernel, plan
-from dsp.sorted_kernels import lower_bound_in
-from dsp.stress_features import _BAND_EDGES
+from dsp.ecg import params as ecg_params
+from dsp.ecg.fused import detect_kernel, plan
+from dsp.filters import lower_bound_in
+from dsp.stress.features import BAND_EDGES
 from vagus.pipeline_beat_kernels import accept_kernel
 from vagus.pipeline_beats import (
     GAP_PERIODS,
@@ -126,7 +126,7 @@ class EcgWindow:
         )
         self.jump_ns = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
         self.detection = (fs / factor, band, band_pad, high, high_pad, widths)
-        self.heart = (1000.0 / fs, _BAND_EDGES, WELCH, TWIDDLES)
+        self.heart = (1000.0 / fs, BAND_EDGES, WELCH, TWIDDLES)
 
 
 def ecg_window(

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.filters import butter_lowpass_sos
-from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
+from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
 from vagus.pipeline_beats import NS, GapLog, note_jumps
 from vagus.pipeline_buffer import SampleSource
 from vagus.pipeline_eda_kernels import aligned_traces, eda_run_kernel

@@ -17,8 +17,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.filters import _sosfilt_kernel, sosfilt_stateful
-from dsp.stress_features_eda import EdaTraces
+from dsp.filters import sosfilt_kernel, sosfilt_stateful
+from dsp.stress import EdaTraces
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -101,8 +101,8 @@ def eda_run_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
 ) -> tuple[FloatArray, FloatArray]:
     """(smoothed, tonic) of x: both causal filters continued from (and updating) their states,
     run on x - base and shifted back by base."""
-    smoothed = _sosfilt_kernel(smooth_sos, x - base, zi_smooth)
-    tonic = _sosfilt_kernel(tonic_sos, smoothed, zi_tonic)
+    smoothed = sosfilt_kernel(smooth_sos, x - base, zi_smooth)
+    tonic = sosfilt_kernel(tonic_sos, smoothed, zi_tonic)
     return smoothed + base, tonic + base
 
 

@@ -20,11 +20,10 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda_scr_kernels import clean_eda_design, skin_kernel
-from dsp.filters import _sosfilt_kernel
-from dsp.sorted_kernels import lower_bound_in
-from dsp.stress_features_eda import _SCR_LIMITS, EDA_FEATURES
-from dsp.stress_features_eda_kernels import eda_features_kernel
+from dsp.eda import clean_eda_design, skin_kernel
+from dsp.filters import lower_bound_in, sosfilt_kernel
+from dsp.stress.features_eda import EDA_FEATURES, SCR_LIMITS
+from dsp.stress.features_eda_kernels import eda_features_kernel
 from vagus.pipeline_beats import GAP_PERIODS, MIN_GAP_S, NS
 from vagus.pipeline_buffer import StreamBuffer
 from vagus.pipeline_eda import SCR_LOOKBACK_S, EdaTraceTracker
@@ -92,8 +91,8 @@ def eda_window_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
             zi_smooth[:] = 0.0
             zi_tonic[:] = 0.0
             numbers[BASE] = base
-        new_smoothed = _sosfilt_kernel(smooth_sos, x - base, zi_smooth)
-        new_tonic = _sosfilt_kernel(tonic_sos, new_smoothed, zi_tonic)
+        new_smoothed = sosfilt_kernel(smooth_sos, x - base, zi_smooth)
+        new_tonic = sosfilt_kernel(tonic_sos, new_smoothed, zi_tonic)
         t_times = np.concatenate((t_times, times[lo:hi]))
         smoothed = np.concatenate((smoothed, new_smoothed + base))
         tonic = np.concatenate((tonic, new_tonic + base))
@@ -176,7 +175,7 @@ def eda_window(
         traces = (tracker.times, tracker.smoothed, tracker.tonic)
         base = tracker.base
     status, present, numbers, t_times, smoothed, tonic = eda_window_kernel(
-        times, values, live, rates, filters, (lowpass, pad, scr_floor, _SCR_LIMITS), traces, base
+        times, values, live, rates, filters, (lowpass, pad, scr_floor, SCR_LIMITS), traces, base
     )
     if status == FALLBACK:
         return None

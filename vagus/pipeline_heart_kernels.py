@@ -14,8 +14,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv_welch_kernels import welch_band_powers_tabled
-from dsp.stress_features_kernels import hrv_time_kernel
+from dsp.hrv.welch_kernels import welch_band_powers_tabled
+from dsp.stress.features_kernels import hrv_time_kernel
 from vagus.pipeline_rr_kernels import DONE, rr_series_kernel
 
 FloatArray = npt.NDArray[np.float64]

@@ -19,13 +19,12 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv import clean_rr
-from dsp.hrv_frequency import _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S
-from dsp.hrv_welch_kernels import welch_twiddles
-from dsp.rr_correction import correct_rr
-from dsp.rr_correction_kernels import NORMAL
-from dsp.stress_features import _BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
-from dsp.stress_features_kernels import hrv_time_kernel
+from dsp.hrv import clean_rr, correct_rr
+from dsp.hrv.frequency import WELCH_RESAMPLE_HZ, WELCH_SEGMENT_S
+from dsp.hrv.rr_correction_kernels import NORMAL
+from dsp.hrv.welch_kernels import welch_twiddles
+from dsp.stress.features import BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
+from dsp.stress.features_kernels import hrv_time_kernel
 from vagus.pipeline_heart_kernels import (
     BAND_POWERS,
     BEATS,
@@ -46,8 +45,8 @@ NS = 1_000_000_000
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-WELCH = np.array([_WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S])
-TWIDDLES = welch_twiddles(_BAND_EDGES, _WELCH_RESAMPLE_HZ, _WELCH_SEGMENT_S)
+WELCH = np.array([WELCH_RESAMPLE_HZ, WELCH_SEGMENT_S])
+TWIDDLES = welch_twiddles(BAND_EDGES, WELCH_RESAMPLE_HZ, WELCH_SEGMENT_S)
 
 
 def _finite(value: float) -> float | None:
@@ -115,7 +114,7 @@ def heart_features(
     of the look-back (ns, sorted), whether each interval between them is real, and the ECG
     rate fs (Hz). Third: the share the score gate judges by (see the module docstring).
     One kernel call (vagus.pipeline_heart_kernels); heart_features_reference is its twin."""
-    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, _BAND_EDGES, WELCH, TWIDDLES)
+    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, BAND_EDGES, WELCH, TWIDDLES)
     return heart_results(values, beats_ns, real, fs=fs, start=start, end=end)
 
 

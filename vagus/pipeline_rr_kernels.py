@@ -16,9 +16,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv import _NEIGHBOURS, _neighbour_median_kernel
-from dsp.rr_correction import _MIN_QD_MS
-from dsp.rr_correction_kernels import detect_kernel
+from dsp.hrv.intervals import MEDIAN_NEIGHBOURS, neighbour_median_kernel
+from dsp.hrv.rr_correction import MIN_QD_MS
+from dsp.hrv.rr_correction_kernels import detect_kernel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -90,7 +90,7 @@ def rr_series_kernel(
     kept = np.ones(max(2 * n - 1, 0), dtype=np.bool_)
     n_times = 0
     flagged = np.zeros(n_iv, dtype=np.bool_)
-    floor = max(period_ms, _MIN_QD_MS)
+    floor = max(period_ms, MIN_QD_MS)
     lo = 0
     while lo < n:
         hi = lo + 1
@@ -141,7 +141,7 @@ def _clean_mask(rr: FloatArray) -> BoolArray:
     in_range = np.empty(n, dtype=np.bool_)
     for i in range(n):
         in_range[i] = math.isfinite(rr[i]) and _MIN_MS <= rr[i] <= _MAX_MS
-    med = _neighbour_median_kernel(rr, in_range, _NEIGHBOURS)
+    med = neighbour_median_kernel(rr, in_range, MEDIAN_NEIGHBOURS)
     clean = np.empty(n, dtype=np.bool_)
     for i in range(n):
         clean[i] = in_range[i] and not abs(rr[i] - med[i]) > _MAX_CHANGE * med[i]

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp.eda import clean_eda, detect_scrs, scr_rate_per_min
-from dsp.eda_scr_kernels import clean_eda_design, skin_kernel
-from dsp.stress_features import HRV_FREQUENCY_WINDOW_S
-from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ
-from dsp.stress_model import QualityInputs
+from dsp.eda import clean_eda, clean_eda_design, detect_scrs, scr_rate_per_min, skin_kernel
+from dsp.stress import QualityInputs
+from dsp.stress.features import HRV_FREQUENCY_WINDOW_S
+from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ
 from stream.events import Features
 from vagus.pipeline_acc import acc_window, acc_window_rows
 from vagus.pipeline_beats import BeatTracker, GapLog

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.ecg import detect_r_peaks
-from dsp.resonance import PacedSegment, ResonanceEstimate, estimate_resonance
+from dsp.hrv import PacedSegment, ResonanceEstimate, estimate_resonance
 from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError, RecordingError
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader

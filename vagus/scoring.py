@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dsp.stress_features_baseline import RunningBaseline
-from dsp.stress_model import QualityInputs, StressModel
+from dsp.stress import QualityInputs, RunningBaseline, StressModel
 from ingest.private_files import private_dir, write_private
 from stream.events import ScoreQuality
 from vagus.config import StressModelSettings

@@ -10,10 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.ecg import detect_r_peaks
-from dsp.hrv import clean_rr, time_domain
-from dsp.hrv_frequency import frequency_domain
-from dsp.hrv_nonlinear import poincare, sample_entropy
-from dsp.pcst_selection import pcst_nn_series, pcst_window_starts, window
+from dsp.hrv import clean_rr, frequency_domain, poincare, sample_entropy, time_domain
+from dsp.hrv.pcst_selection import pcst_nn_series, pcst_window_starts, window
 from ingest.importers.wfdb import read_annotations, read_record
 from validation.common import FloatArray, rel_err
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import detect_scrs
-from dsp.eda_motion import motion_artifact_mask
+from dsp.eda import detect_scrs, motion_artifact_mask
 
 
 def _f1(ours: npt.NDArray[np.int64], ref: npt.NDArray[np.int64], tol: float) -> float:

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from dsp.sleep import cole_kripke, sadeh
-from dsp.sleep_periods import tudor_locke_periods
+from dsp.sleep import cole_kripke, sadeh, tudor_locke_periods
 from validation.common import FloatArray
 
 

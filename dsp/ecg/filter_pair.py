@@ -3,7 +3,7 @@
 An IIR cascade is bound by the latency of its recursion, not by arithmetic: one filter's
 forward-backward pass over a 20 s strap window took as long as two sections did. Running both
 filters' recursions in the same loop lets the CPU overlap the two independent chains, so the
-pair costs about what one did. Each output equals dsp.filters' _sosfiltfilt_kernel on the same
+pair costs about what one did. Each output equals dsp.filters' sosfiltfilt_kernel on the same
 input bit for bit (same operations in the same order); two_filtfilt_reference is that pair of
 calls, and tests/dsp/test_ecg_filters.py holds them equal.
 """
@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.filters import _sosfiltfilt_kernel, _zi_kernel, odd_extension_kernel
+from dsp.filters import odd_extension_kernel, sosfiltfilt_kernel, zi_kernel
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -26,8 +26,8 @@ def _pass_pair(
     """A two-section cascade over ya and a one-section one over yb, in place, in one loop, from
     steady state; the states live in locals so the two recursions can overlap."""
     ma, mb = ya.shape[0], yb.shape[0]
-    za = _zi_kernel(sos_a) * (ya[ma - 1] if backward else ya[0])
-    zb = _zi_kernel(sos_b) * (yb[mb - 1] if backward else yb[0])
+    za = zi_kernel(sos_a) * (ya[ma - 1] if backward else ya[0])
+    zb = zi_kernel(sos_b) * (yb[mb - 1] if backward else yb[0])
     a00, a01, a10, a11, b0, b1 = za[0, 0], za[0, 1], za[1, 0], za[1, 1], zb[0, 0], zb[0, 1]
     p0, p1, p2, p4, p5 = sos_a[0, 0], sos_a[0, 1], sos_a[0, 2], sos_a[0, 4], sos_a[0, 5]
     q0, q1, q2, q4, q5 = sos_a[1, 0], sos_a[1, 1], sos_a[1, 2], sos_a[1, 4], sos_a[1, 5]
@@ -57,7 +57,7 @@ def _pass_pair(
 def two_filtfilt_kernel(
     sos_a: FloatArray, pad_a: int, sos_b: FloatArray, pad_b: int, x: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """(_sosfiltfilt_kernel(sos_a, x, pad_a), _sosfiltfilt_kernel(sos_b, x, pad_b)) for a
+    """(sosfiltfilt_kernel(sos_a, x, pad_a), sosfiltfilt_kernel(sos_b, x, pad_b)) for a
     two-section sos_a and a one-section sos_b (the detector's designs); x.size >= 2."""
     n = x.shape[0]
     ya = odd_extension_kernel(x, pad_a)
@@ -71,4 +71,4 @@ def two_filtfilt_reference(
     sos_a: FloatArray, pad_a: int, sos_b: FloatArray, pad_b: int, x: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """The pair as two separate dsp.filters kernel calls."""
-    return _sosfiltfilt_kernel(sos_a, x, pad_a), _sosfiltfilt_kernel(sos_b, x, pad_b)
+    return sosfiltfilt_kernel(sos_a, x, pad_a), sosfiltfilt_kernel(sos_b, x, pad_b)

@@ -17,9 +17,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp import ecg_params as p
-from dsp.ecg_filters import two_filtfilt_kernel
-from dsp.ecg_kernels import (
+from dsp.ecg import params as p
+from dsp.ecg.filter_pair import two_filtfilt_kernel
+from dsp.ecg.kernels import (
     _decide_kernel,
     _energy_kernel,
     _local_peaks_kernel,
@@ -27,7 +27,7 @@ from dsp.ecg_kernels import (
     block_means_kernel,
     refine_kernel,
 )
-from dsp.filters import _prepared, butter_bandpass_sos, butter_highpass_sos
+from dsp.filters import butter_bandpass_sos, butter_highpass_sos, prepared_sos
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -37,8 +37,8 @@ IntArray = npt.NDArray[np.int64]
 def plan(fs: float, factor: int) -> tuple[FloatArray, int, FloatArray, int, IntArray]:
     """Band-pass and high-pass at the detection rate (sections, pad) and the integer widths."""
     rate = fs / factor
-    band, band_pad = _prepared(*_bytes(butter_bandpass_sos(*p.BAND_HZ, rate)))
-    high, high_pad = _prepared(*_bytes(butter_highpass_sos(p.HIGHPASS_HZ, rate)))
+    band, band_pad = prepared_sos(*_bytes(butter_bandpass_sos(*p.BAND_HZ, rate)))
+    high, high_pad = prepared_sos(*_bytes(butter_highpass_sos(p.HIGHPASS_HZ, rate)))
     if band.shape[0] != 2 or high.shape[0] != 1:  # two_filtfilt_kernel's shapes
         raise ValueError("the detector's filters changed order: update dsp.ecg_filters")
     widths = np.array(

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dsp import ecg_params as p
-from dsp.ecg_fused import fused_r_peaks
-from dsp.ecg_kernels import (
+from dsp.ecg import params as p
+from dsp.ecg.fused import fused_r_peaks
+from dsp.ecg.kernels import (
     _decide_kernel,
     _energy_kernel,
     _local_peaks_kernel,

@@ -18,8 +18,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda_phasic import RELATIVE_MIN, decompose_eda, find_phasic_scrs
-from dsp.eda_scr import (
+from dsp.eda.phasic import RELATIVE_MIN, decompose_eda, find_phasic_scrs
+from dsp.eda.scr_record import (
     NOT_RECOVERED,
     FloatArray,
     IntArray,

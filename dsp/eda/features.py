@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda_scr import ScrSet, as_eda_array
+from dsp.eda.scr_record import ScrSet, as_eda_array
 
 
 @dataclass(frozen=True, slots=True)

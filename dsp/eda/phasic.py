@@ -25,7 +25,14 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda_scr import FloatArray, IntArray, ScrSet, as_eda_array, build_scr_set, empty_scr_set
+from dsp.eda.scr_record import (
+    FloatArray,
+    IntArray,
+    ScrSet,
+    as_eda_array,
+    build_scr_set,
+    empty_scr_set,
+)
 from dsp.filters import butter_highpass_sos, butter_lowpass_sos, sosfiltfilt
 
 TONIC_CUTOFF_HZ = 0.05  # slower than any SCR (rise 1-3 s, recovery 2-10 s): the tonic level

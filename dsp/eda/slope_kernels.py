@@ -16,14 +16,14 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import (
+from dsp.eda.detect import (
     _LOWPASS_HZ,
     _ONSET_SLOPE_US_PER_S,
     _SMOOTH_S,
     _refine_kernel,
     _scr_kernel,
 )
-from dsp.filters import _prepared, _sosfiltfilt_kernel, butter_lowpass_sos
+from dsp.filters import butter_lowpass_sos, prepared_sos, sosfiltfilt_kernel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,7 +84,7 @@ def clean_eda_design(fs: float) -> tuple[FloatArray, int]:
     if not fs > 2.5 * _LOWPASS_HZ:
         return np.zeros((0, 6)), 0
     sos = butter_lowpass_sos(_LOWPASS_HZ, fs)
-    return _prepared(sos.tobytes(), sos.shape[0])
+    return prepared_sos(sos.tobytes(), sos.shape[0])
 
 
 @numba.njit(cache=True)
@@ -97,5 +97,5 @@ def skin_kernel(
             return np.nan, 0
     x = eda
     if lowpass.shape[0] > 0 and eda.shape[0] > 1:
-        x = _sosfiltfilt_kernel(lowpass, eda, min(pad, eda.shape[0] - 1))
+        x = sosfiltfilt_kernel(lowpass, eda, min(pad, eda.shape[0] - 1))
     return np.median(x), slope_scr_kernel(x, fs, min_amplitude)[1].shape[0]

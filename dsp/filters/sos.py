@@ -13,25 +13,33 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.filter_design import butter_bandpass_sos, butter_highpass_sos, butter_lowpass_sos
+from dsp.filters.design import butter_bandpass_sos, butter_highpass_sos, butter_lowpass_sos
 
 FloatArray = npt.NDArray[np.float64]
 __all__ = [
     "butter_bandpass_sos",
     "butter_highpass_sos",
     "butter_lowpass_sos",
+    "odd_extension_kernel",
+    "prepared_sos",
     "sosfilt",
+    "sosfilt_kernel",
     "sosfilt_reference",
     "sosfilt_stateful",
     "sosfilt_zi",
     "sosfiltfilt",
+    "sosfiltfilt_kernel",
     "sosfiltfilt_reference",
+    "zi_kernel",
 ]
 
 
 @numba.njit(cache=True)
-def _sosfilt_kernel(sos: FloatArray, x: FloatArray, zi: FloatArray) -> FloatArray:
-    """Direct form II transposed cascade; updates zi (n_sections, 2) in place."""
+def sosfilt_kernel(sos: FloatArray, x: FloatArray, zi: FloatArray) -> FloatArray:
+    """Direct form II transposed cascade; updates zi (n_sections, 2) in place.
+
+    Public for other kernels and for stateful callers that keep zi between blocks (the gateway's
+    causal EDA filters); sos must already be checked and float64 (sosfilt does that)."""
     y = np.empty_like(x)
     for n in range(x.shape[0]):
         v = x[n]
@@ -73,7 +81,7 @@ def sosfilt(sos: npt.ArrayLike, x: npt.ArrayLike) -> FloatArray:
     xs = np.ascontiguousarray(x, dtype=np.float64)
     if xs.ndim != 1:
         raise ValueError("x must be one-dimensional")
-    result: FloatArray = _sosfilt_kernel(s, xs, np.zeros((s.shape[0], 2)))
+    result: FloatArray = sosfilt_kernel(s, xs, np.zeros((s.shape[0], 2)))
     return result
 
 
@@ -82,7 +90,7 @@ def sosfilt_stateful(sos: FloatArray, x: FloatArray, zi: FloatArray) -> FloatArr
     there: a stream filtered block by block equals the whole stream filtered at once."""
     if zi.shape != (sos.shape[0], 2) or zi.dtype != np.float64:
         raise ValueError("zi must be a float64 array of shape (n_sections, 2)")
-    result: FloatArray = _sosfilt_kernel(sos, np.ascontiguousarray(x, dtype=np.float64), zi)
+    result: FloatArray = sosfilt_kernel(sos, np.ascontiguousarray(x, dtype=np.float64), zi)
     return result
 
 
@@ -101,8 +109,11 @@ def sosfilt_zi(sos: npt.ArrayLike) -> FloatArray:
 
 
 @numba.njit(cache=True)
-def _zi_kernel(sos: FloatArray) -> FloatArray:
-    """sosfilt_zi in closed form: each biquad's 2x2 DC system solved by hand."""
+def zi_kernel(sos: FloatArray) -> FloatArray:
+    """sosfilt_zi in closed form: each biquad's 2x2 DC system solved by hand.
+
+    Public so kernels that run their own zero-phase passes (dsp.ecg's paired filters) start
+    from the same state as sosfiltfilt_kernel."""
     zi = np.empty((sos.shape[0], 2))
     scale = 1.0
     for i in range(sos.shape[0]):
@@ -145,11 +156,14 @@ def odd_extension_kernel(x: FloatArray, pad: int) -> FloatArray:
 
 
 @numba.njit(cache=True)
-def _sosfiltfilt_kernel(sos: FloatArray, x: FloatArray, pad: int) -> FloatArray:
-    """Odd extension, forward and backward passes in one buffer, no reversed copies."""
+def sosfiltfilt_kernel(sos: FloatArray, x: FloatArray, pad: int) -> FloatArray:
+    """Odd extension, forward and backward passes in one buffer, no reversed copies.
+
+    sosfiltfilt's kernel, public so other kernels (dsp.eda's slope detector, dsp.stress's EDA
+    features) filter inside one numba call; takes sections and pad from prepared_sos."""
     n = x.shape[0]
     y = odd_extension_kernel(x, pad)
-    zi = _zi_kernel(sos)
+    zi = zi_kernel(sos)
     _filter_in_place(sos, y, zi, False)
     _filter_in_place(sos, y, zi, True)
     return y[pad : pad + n].copy()
@@ -171,19 +185,24 @@ def sosfiltfilt(sos: npt.ArrayLike, x: npt.ArrayLike) -> FloatArray:
     if xs.ndim != 1:
         raise ValueError("x must be one-dimensional")
     if isinstance(sos, np.ndarray) and sos.dtype == np.float64 and sos.ndim == 2:
-        s, pad = _prepared(sos.tobytes(), sos.shape[0])  # the gateway's few designs, every window
+        s, pad = prepared_sos(
+            sos.tobytes(), sos.shape[0]
+        )  # the gateway's few designs, every window
     else:
         s = _checked_sos(sos)
         pad = _filtfilt_pad(s, 2**62)
     if xs.size < 2:
         return xs.copy()
-    result: FloatArray = _sosfiltfilt_kernel(s, xs, min(pad, xs.size - 1))
+    result: FloatArray = sosfiltfilt_kernel(s, xs, min(pad, xs.size - 1))
     return result
 
 
 @lru_cache(maxsize=64)
-def _prepared(coefficients: bytes, sections: int) -> tuple[FloatArray, int]:
-    """Checked, normalised sections and their full pad length, once per distinct filter."""
+def prepared_sos(coefficients: bytes, sections: int) -> tuple[FloatArray, int]:
+    """Checked, normalised sections and their full pad length, once per distinct filter.
+
+    What sosfiltfilt_kernel takes (the pad is then min(pad, len(x) - 1)); public so kernels
+    outside this module prepare a design exactly as sosfiltfilt does, and cached by bytes."""
     s = _checked_sos(np.frombuffer(coefficients).reshape(sections, -1))
     s.setflags(write=False)
     return s, _filtfilt_pad(s, 2**62)

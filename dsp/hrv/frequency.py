@@ -32,8 +32,9 @@ PCST_FREQS_HZ: FloatArray = np.arange(1, 513, dtype=np.float64) / 1024.0
 VLF_HZ = (0.0033, 0.04)
 LF_HZ = (0.04, 0.15)
 HF_HZ = (0.15, 0.4)
-_WELCH_RESAMPLE_HZ = 4.0  # well above 2 x 0.4 Hz
-_WELCH_SEGMENT_S = 64.0  # 256 samples at 4 Hz: 0.016 Hz resolution, 8 half-overlapped segments
+# welch_psd's defaults, public so callers that table a Welch design ahead (the gateway) use them
+WELCH_RESAMPLE_HZ = 4.0  # well above 2 x 0.4 Hz
+WELCH_SEGMENT_S = 64.0  # 256 samples at 4 Hz: 0.016 Hz resolution, 8 half-overlapped segments
 
 
 @numba.njit(cache=True)
@@ -183,8 +184,8 @@ def welch_psd(
     t_s: npt.ArrayLike,
     nn_ms: npt.ArrayLike,
     *,
-    resample_hz: float = _WELCH_RESAMPLE_HZ,
-    segment_s: float = _WELCH_SEGMENT_S,
+    resample_hz: float = WELCH_RESAMPLE_HZ,
+    segment_s: float = WELCH_SEGMENT_S,
 ) -> tuple[FloatArray, FloatArray]:
     """One-sided Welch density (ms^2/Hz) after cubic-spline resampling of the NN series.
 

@@ -14,7 +14,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-_NEIGHBOURS = 5  # intervals on each side that form the running median
+MEDIAN_NEIGHBOURS = 5  # clean_rr's default: intervals on each side that form the running median
 
 
 def rr_intervals_ms(peak_indices: npt.ArrayLike, fs: float) -> FloatArray:
@@ -28,9 +28,10 @@ def rr_intervals_ms(peak_indices: npt.ArrayLike, fs: float) -> FloatArray:
 
 
 @numba.njit(cache=True)
-def _neighbour_median_kernel(rr: FloatArray, valid: BoolArray, half: int) -> FloatArray:
+def neighbour_median_kernel(rr: FloatArray, valid: BoolArray, half: int) -> FloatArray:
     """Median of valid intervals among `half` on each side (itself excluded); NaN if none.
-    Valid values must be finite (clean_rr passes only in-range ones)."""
+    Valid values must be finite (clean_rr passes only in-range ones). Public for kernels that
+    apply clean_rr's rule themselves (the gateway's fused RR path)."""
     n = rr.shape[0]
     out = np.full(n, np.nan)
     buf = np.empty(2 * half)
@@ -81,7 +82,7 @@ def clean_rr(
     if rr.ndim != 1:
         raise ValueError("rr_ms must be one-dimensional")
     in_range = np.isfinite(rr) & (rr >= min_ms) & (rr <= max_ms)
-    med = _neighbour_median_kernel(rr, in_range, _NEIGHBOURS)
+    med = neighbour_median_kernel(rr, in_range, MEDIAN_NEIGHBOURS)
     with np.errstate(invalid="ignore"):
         close = ~(np.abs(rr - med) > max_relative_change * med)  # NaN median: no verdict
     return np.asarray(in_range & close, dtype=np.bool_)

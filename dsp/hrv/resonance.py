@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv_frequency import lomb_psd
+from dsp.hrv.frequency import lomb_psd
 
 FloatArray = npt.NDArray[np.float64]
 

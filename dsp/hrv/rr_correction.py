@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsp.rr_correction_kernels import (
+from dsp.hrv.rr_correction_kernels import (
     ECTOPIC,
     EXTRA,
     LONG,
@@ -53,7 +53,7 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Label names indexed by the codes in RrCorrection.labels.
 LABEL_NAMES = ("normal", "ectopic", "long", "short", "missed", "extra")
-_MIN_QD_MS = 1.0
+MIN_QD_MS = 1.0  # floor of the time resolution (ms) that the quartile-deviation thresholds use
 _QUARTILES = np.array([0.25, 0.75])
 _MEDIAN = np.array([0.5])
 
@@ -85,7 +85,7 @@ def time_resolution_ms(rr: FloatArray) -> float:
     """The clock step the intervals were measured with: their smallest non-zero difference."""
     steps = np.abs(np.diff(rr))
     steps = steps[steps > 0]
-    return max(float(steps.min()) if steps.size else 0.0, _MIN_QD_MS)
+    return max(float(steps.min()) if steps.size else 0.0, MIN_QD_MS)
 
 
 def _checked_windows(rr_ms: npt.ArrayLike, *, window_beats: int, median_beats: int) -> FloatArray:
@@ -122,7 +122,7 @@ def detect_rr_artefacts(
     rr = _checked_windows(rr_ms, window_beats=window_beats, median_beats=median_beats)
     if rr.size < 3:
         return np.zeros(rr.size, dtype=np.int8)
-    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, _MIN_QD_MS)
+    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, MIN_QD_MS)
     labels: LabelArray = detect_kernel(rr, alpha, c1, c2, window_beats // 2, median_beats, floor)
     return labels
 
@@ -149,7 +149,7 @@ def detect_rr_artefacts_reference(
     drr[0] = rr[0] - np.median(rr[:median_beats])
     mrr = rr - med_rr
     mrr[mrr < 0] *= 2.0
-    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, _MIN_QD_MS)
+    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, MIN_QD_MS)
     th1 = _threshold(drr, alpha=alpha, half=half, floor=floor)
     th2 = _threshold(mrr, alpha=alpha, half=half, floor=floor)
     labels: LabelArray = classify_kernel(rr, drr / th1, mrr / th2, med_rr, th2, c1, c2)

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.sorted_kernels import lower_bound_in, upper_bound_in
+from dsp.filters import lower_bound_in, upper_bound_in
 
 FloatArray = npt.NDArray[np.float64]
 LabelArray = npt.NDArray[np.int8]

@@ -18,9 +18,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv_frequency import (
-    _WELCH_RESAMPLE_HZ,
-    _WELCH_SEGMENT_S,
+from dsp.hrv.frequency import (
+    WELCH_RESAMPLE_HZ,
+    WELCH_SEGMENT_S,
     _spline_kernel,
     band_power,
     welch_psd,
@@ -163,8 +163,8 @@ def welch_band_powers(
     nn_ms: npt.ArrayLike,
     bands: npt.ArrayLike,
     *,
-    resample_hz: float = _WELCH_RESAMPLE_HZ,
-    segment_s: float = _WELCH_SEGMENT_S,
+    resample_hz: float = WELCH_RESAMPLE_HZ,
+    segment_s: float = WELCH_SEGMENT_S,
 ) -> FloatArray:
     """Band powers (ms^2) of the Welch density (dsp.hrv_frequency.welch_psd) of NN intervals."""
     t = np.ascontiguousarray(t_s, dtype=np.float64)

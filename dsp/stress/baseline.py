@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dsp.stress_model_kernels import usable_kernel, z_scores_kernel
+from dsp.stress.model_kernels import usable_kernel, z_scores_kernel
 
 FloatArray = npt.NDArray[np.float64]
 

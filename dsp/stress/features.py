@@ -29,10 +29,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv_frequency import band_power, welch_psd
-from dsp.hrv_welch_kernels import welch_band_powers
-from dsp.stress_features_eda import EDA_FEATURES
-from dsp.stress_features_kernels import acc_kernel, hrv_time_kernel
+from dsp.hrv import band_power, welch_band_powers, welch_psd
+from dsp.stress.features_eda import EDA_FEATURES
+from dsp.stress.features_kernels import acc_kernel, hrv_time_kernel
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -46,7 +45,8 @@ _BANDS = {
     "hf": (0.15, 0.4),
     "vhf": (0.4, 0.5),
 }
-_BAND_EDGES = np.array(list(_BANDS.values()), dtype=np.float64)
+#: (lo, hi) Hz of VLF, LF, HF and VHF, rows in that order: what the Welch band-power kernels take.
+BAND_EDGES = np.array(list(_BANDS.values()), dtype=np.float64)
 _MIN_FREQUENCY_BEATS = 30  # under this a 180 s Welch spectrum is noise
 
 HRV_FEATURES = (
@@ -102,7 +102,7 @@ def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str
     names = HRV_FEATURES[8:]
     if nn.size < _MIN_FREQUENCY_BEATS:
         return _nan_dict(names)
-    power = dict(zip(_BANDS, welch_band_powers(t, nn, _BAND_EDGES).tolist(), strict=True))
+    power = dict(zip(_BANDS, welch_band_powers(t, nn, BAND_EDGES).tolist(), strict=True))
     return frequency_dict(power)
 
 

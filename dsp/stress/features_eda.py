@@ -30,11 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import clean_eda, detect_scrs
-from dsp.eda_scr_kernels import clean_eda_design, slope_scr_indices
+from dsp.eda import clean_eda, clean_eda_design, detect_scrs, slope_scr_indices
 from dsp.filters import butter_lowpass_sos, sosfilt
-from dsp.stress_features_eda_kernels import eda_features_kernel
-from dsp.stress_features_kernels import half_recovery_kernel, tonic_kernel
+from dsp.stress.features_eda_kernels import eda_features_kernel
+from dsp.stress.features_kernels import half_recovery_kernel, tonic_kernel
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -43,7 +42,8 @@ TONIC_HZ = 0.05
 ALIGN_S = 6.4  # the training script's group-delay shift
 SCR_MIN_US_PER_S = 0.01
 SCR_MAX_US_PER_S = 5.0
-_SCR_LIMITS = np.array([SCR_MIN_US_PER_S, SCR_MAX_US_PER_S])
+#: [min, max] SCR amplitude kept (µS/s), as one array for the EDA feature kernels.
+SCR_LIMITS = np.array([SCR_MIN_US_PER_S, SCR_MAX_US_PER_S])
 EDA_FEATURES = (
     "scr_peak_count",
     "scl_mean",
@@ -152,7 +152,7 @@ def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict
         np.array([start, stop], dtype=np.int64),
         lowpass,
         pad,
-        _SCR_LIMITS,
+        SCR_LIMITS,
     )
     if np.isnan(values[0]):  # a non-finite phasic trace: the reference raises the clear error
         return eda_features_reference(traces, fs, start=start, stop=stop)

@@ -17,9 +17,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda_scr_kernels import slope_scr_kernel
-from dsp.filters import _sosfiltfilt_kernel
-from dsp.stress_features_kernels import half_recovery_kernel, tonic_kernel
+from dsp.eda import slope_scr_kernel
+from dsp.filters import sosfiltfilt_kernel
+from dsp.stress.features_kernels import half_recovery_kernel, tonic_kernel
 
 FloatArray = npt.NDArray[np.float64]
 N_EDA_FEATURES = 17
@@ -47,7 +47,7 @@ def eda_features_kernel(  # noqa: PLR0917 - numba takes no keyword-only argument
             return out
     x = phasic
     if lowpass.shape[0] > 0 and phasic.shape[0] > 1:
-        x = _sosfiltfilt_kernel(lowpass, phasic, min(pad, phasic.shape[0] - 1))
+        x = sosfiltfilt_kernel(lowpass, phasic, min(pad, phasic.shape[0] - 1))
     onsets, peaks = slope_scr_kernel(x, fs, limits[0])
     recovery = half_recovery_kernel(phasic, peaks, onsets)
     count = 0

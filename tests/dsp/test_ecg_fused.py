@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.ecg import detect_r_peaks, detect_r_peaks_reference
+from dsp.ecg.peaks import detect_r_peaks, detect_r_peaks_reference
 
 
 def _ecg(seed: int, seconds: float, fs: float, noise_uv: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import warnings
 import neurokit2 as nk
 import numpy as np
 
-from dsp.ecg import _decide_kernel, _local_peaks_kernel, decide_reference, detect_r_peaks
+from dsp.ecg.peaks import _decide_kernel, _local_peaks_kernel, decide_reference, detect_r_peaks
 
 
 def test_decide_kernel_matches_reference_with_restarts() -> None:

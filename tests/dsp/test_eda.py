@@ -9,7 +9,7 @@ import neurokit2 as nk
 import numpy as np
 import pytest
 
-from dsp.eda import (
+from dsp.eda.detect import (
     ScrSet,
     _refine_kernel,
     _scr_kernel,

@@ -8,9 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dsp.eda import detect_scrs
-from dsp.eda_features import scl_statistics, scr_statistics
-from dsp.eda_scr import (
+from dsp.eda import detect_scrs, scl_statistics, scr_statistics
+from dsp.eda.scr_record import (
     NOT_RECOVERED,
     _half_recovery_kernel,
     build_scr_set,

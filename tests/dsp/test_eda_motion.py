@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.eda_motion import (
+from dsp.eda.motion import (
     _near_any_kernel,
     dynamic_acceleration_g,
     motion_artifact_mask,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.eda import clean_eda, detect_scrs
-from dsp.eda_phasic import (
+from dsp.eda.phasic import (
     _local_maxima_kernel,
     _prominence_kernel,
     decompose_eda,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dsp.eda_quality import dilate, implausible_eda_mask
+from dsp.eda.quality import dilate, implausible_eda_mask
 
 E4 = Path(__file__).parents[2] / ".." / "shared" / "data" / "eda" / "e4_flirt"
 

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.eda import clean_eda, detect_scrs
-from dsp.eda_scr_kernels import clean_eda_design, skin_kernel, slope_scr_indices
-from dsp.stress_features_eda import model_scrs, model_scrs_reference
+from dsp.eda import clean_eda, clean_eda_design, detect_scrs, skin_kernel, slope_scr_indices
+from dsp.stress.features_eda import model_scrs, model_scrs_reference
 
 
 def _eda(seed: int, n: int) -> np.ndarray:

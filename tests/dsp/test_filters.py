@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from dsp.filters import (
-    _sosfilt_kernel,
+from dsp.filters.sos import (
     butter_bandpass_sos,
     butter_highpass_sos,
     butter_lowpass_sos,
     sosfilt,
+    sosfilt_kernel,
     sosfilt_reference,
     sosfilt_zi,
     sosfiltfilt,
@@ -85,6 +85,6 @@ def test_kernel_matches_reference(walk: np.ndarray) -> None:
     zi = np.random.default_rng(1).standard_normal((sos.shape[0], 2))
     zi_kernel, zi_ref = zi.copy(), zi.copy()
     np.testing.assert_allclose(
-        _sosfilt_kernel(sos, x, zi_kernel), sosfilt_reference(sos, x, zi_ref), rtol=1e-12
+        sosfilt_kernel(sos, x, zi_kernel), sosfilt_reference(sos, x, zi_ref), rtol=1e-12
     )
     np.testing.assert_allclose(zi_kernel, zi_ref, rtol=1e-12)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from dsp.ecg import detect_r_peaks
-from dsp.hrv import (
-    _neighbour_median_kernel,
+from dsp.hrv.intervals import (
     clean_rr,
+    neighbour_median_kernel,
     neighbour_median_reference,
     rr_intervals_ms,
     time_domain,
@@ -91,7 +91,7 @@ def test_neighbour_median_kernel_matches_reference() -> None:
     valid[100:115] = False  # a stretch with no valid neighbours gives NaN
     for half in (1, 3, 5):
         np.testing.assert_allclose(
-            _neighbour_median_kernel(rr, valid, half),
+            neighbour_median_kernel(rr, valid, half),
             neighbour_median_reference(rr, valid, half),
             rtol=1e-12,
         )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import interpolate, signal
 
-from dsp.hrv_frequency import (
+from dsp.hrv.frequency import (
     HF_HZ,
     LF_HZ,
     PCST_FREQS_HZ,

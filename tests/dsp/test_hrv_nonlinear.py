@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dsp.hrv_nonlinear import (
+from dsp.hrv.nonlinear import (
     _sampen_counts,
     dfa_alpha,
     poincare,

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dsp.nocturnal import nocturnal_hrv
-from dsp.sleep_periods import tudor_locke_periods
+from dsp.sleep import nocturnal_hrv, tudor_locke_periods
 
 EPOCH_START = 1_000.0
 

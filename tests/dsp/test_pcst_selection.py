@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp.pcst_selection import (
+from dsp.hrv.pcst_selection import (
     NnSeries,
     PcstSettings,
     _spike_kernel,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.resonance import PacedSegment, artifact_free, estimate_resonance
+from dsp.hrv import PacedSegment, artifact_free, estimate_resonance
 
 PACES = (7.0, 6.5, 6.0, 5.5, 5.0, 4.5)
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.ecg import detect_r_peaks
-from dsp.rr_correction import LABEL_NAMES, correct_rr, detect_rr_artefacts, time_resolution_ms
-from dsp.rr_correction_kernels import (
+from dsp.hrv import LABEL_NAMES, correct_rr, detect_rr_artefacts, time_resolution_ms
+from dsp.hrv.rr_correction_kernels import (
     _subspace_kernel,
     classify_kernel,
     classify_reference,

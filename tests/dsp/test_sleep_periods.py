@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.sleep import sadeh
-from dsp.sleep_periods import SleepPeriod, tudor_locke_periods
+from dsp.sleep import SleepPeriod, sadeh, tudor_locke_periods
 
 ACTILIFE = Path(__file__).parents[2] / ".." / "shared" / "data" / "actigraphy" / "actilife"
 needs_actilife = pytest.mark.skipif(

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.sorted_kernels import lower_bound_in, upper_bound_in
+from dsp.filters import lower_bound_in, upper_bound_in
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dsp.ecg import (
+from dsp.ecg.peaks import (
     _energy_kernel,
     _window_argmax,
     block_means_kernel,
@@ -22,17 +22,17 @@ from dsp.ecg import (
     refine_reference,
     window_argmax_reference,
 )
-from dsp.filters import (
+from dsp.filters.sos import (
     _checked_sos,
-    _zi_kernel,
     butter_bandpass_sos,
     butter_highpass_sos,
     butter_lowpass_sos,
     sosfilt_zi,
     sosfiltfilt,
     sosfiltfilt_reference,
+    zi_kernel,
 )
-from dsp.hrv_frequency import natural_cubic_spline, natural_cubic_spline_reference
+from dsp.hrv.frequency import natural_cubic_spline, natural_cubic_spline_reference
 from ingest.importers.wfdb import read_record
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,9 +73,7 @@ def test_window_argmax_kernel_matches_reference(
 )
 def test_fused_sosfiltfilt_matches_reference(sos: FloatArray) -> None:
     walk = np.random.default_rng(2).standard_normal(2000).cumsum()
-    np.testing.assert_allclose(
-        _zi_kernel(_checked_sos(sos)), sosfilt_zi(sos), rtol=1e-9, atol=1e-12
-    )
+    np.testing.assert_allclose(zi_kernel(_checked_sos(sos)), sosfilt_zi(sos), rtol=1e-9, atol=1e-12)
     for n in (2, 5, 40, 2000):
         np.testing.assert_allclose(
             sosfiltfilt(sos, walk[:n]), sosfiltfilt_reference(sos, walk[:n]), rtol=1e-9, atol=1e-9

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from scipy import signal, stats
 
-from dsp.stress_features import (
+from dsp.stress import DEFAULT_MODEL
+from dsp.stress.features import (
     E4_ACC_UNITS_PER_MG,
     FEATURE_NAMES,
     acc_features,
@@ -21,8 +22,7 @@ from dsp.stress_features import (
     hrv_frequency_features,
     hrv_time_features,
 )
-from dsp.stress_features_eda import ALIGN_S, eda_features, eda_traces, half_recovery_s
-from dsp.stress_model import DEFAULT_MODEL
+from dsp.stress.features_eda import ALIGN_S, eda_features, eda_traces, half_recovery_s
 
 
 def test_feature_order_is_the_models() -> None:

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.stress_features import FEATURE_NAMES
-from dsp.stress_features_baseline import RunningBaseline
+from dsp.stress import FEATURE_NAMES, RunningBaseline
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
 CSV = DATA / "wesad_wrist_features_60s.csv"

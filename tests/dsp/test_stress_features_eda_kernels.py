@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.stress_features_eda import (
+from dsp.stress.features_eda import (
     EdaTraces,
     eda_features,
     eda_features_reference,

@@ -7,8 +7,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dsp.stress_features_eda import half_recovery_s
-from dsp.stress_features_kernels import (
+from dsp.stress.features_eda import half_recovery_s
+from dsp.stress.features_kernels import (
     acc_kernel,
     acc_reference,
     half_recovery_kernel,

@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.stress_features_baseline import NEUTRAL_WHEN_UNDEFINED, RunningBaseline
-from dsp.stress_model import StressModel
+from dsp.stress import StressModel
+from dsp.stress.baseline import NEUTRAL_WHEN_UNDEFINED, RunningBaseline
 
 MODEL = StressModel()
 SPECIAL = st.sampled_from([0.0, -1.0, math.nan, math.inf, -math.inf, 1e-300, 1e300])

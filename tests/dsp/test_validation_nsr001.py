@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsp.hrv import time_domain
-from dsp.hrv_frequency import frequency_domain
-from dsp.hrv_nonlinear import poincare
-from dsp.pcst_selection import NnSeries, pcst_nn_series, pcst_window_starts, window
+from dsp.hrv import frequency_domain, poincare, time_domain
+from dsp.hrv.pcst_selection import NnSeries, pcst_nn_series, pcst_window_starts, window
 from ingest.importers.wfdb import read_annotations
 
 NSR2DB = Path(__file__).parents[2] / ".." / "shared" / "data" / "hrv" / "nsr2db"

@@ -9,7 +9,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from dsp.stress_model import QualityInputs, StressModel
+from dsp.stress import QualityInputs, StressModel
 from vagus.config import ConfigError, StressModelSettings, load_config
 from vagus.scoring import StressScorer
 from vagus.scoring_calibration import PatientCalibration, refit_recalibration

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from dsp.stress_model import DEFAULT_MODEL, QualityInputs, StressModel
+from dsp.stress import DEFAULT_MODEL, QualityInputs, StressModel
 from vagus.model.tflite_writer import mlp_forward, mlp_to_tflite, read_mlp
 
 DATA = (

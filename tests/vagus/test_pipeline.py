@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsp.stress_model import DEFAULT_MODEL
+from dsp.stress import DEFAULT_MODEL
 from ingest.decoding import DeviceDecoder, SampleBlock
 from ingest.recording import Marker, NotificationRecord, RecordingReader
 from stream.events import SignalQuality, StressEpisode, StressScore

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsp.buffer import SampleBuffer
 from dsp.ecg import detect_r_peaks
 from dsp.filters import butter_lowpass_sos, sosfilt
-from dsp.stress_features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features, eda_traces
+from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features, eda_traces
 from ingest.importers.wfdb import read_record
+from tests.reference.sample_buffer import SampleBuffer
 from vagus.pipeline_beats import SEAM_TOLERANCE_S, BeatTracker, GapLog
 from vagus.pipeline_eda import EdaTraceTracker
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dsp.buffer import SampleBuffer
+from tests.reference.sample_buffer import SampleBuffer
 from vagus.pipeline_buffer import StreamBuffer, bounds_kernel, order_check_kernel
 
 T0 = 1_700_000_000 * 10**9

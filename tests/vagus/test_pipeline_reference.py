@@ -15,9 +15,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from dsp import ecg, stress_features, stress_features_eda
-from dsp.buffer import SampleBuffer
+from dsp.ecg import peaks as ecg
+from dsp.stress import features as stress_features
+from dsp.stress import features_eda as stress_features_eda
 from tests.helpers import dsp_bench
+from tests.reference.sample_buffer import SampleBuffer
 from vagus import (
     pipeline,
     pipeline_acc,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.hrv import clean_rr
-from dsp.rr_correction import detect_rr_artefacts, detect_rr_artefacts_reference
+from dsp.hrv.rr_correction import detect_rr_artefacts, detect_rr_artefacts_reference
 from ingest.decoding import SampleBlock
 from stream.events import StressScore
 from vagus.config import WindowSettings

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.rr_correction import apply_corrections
+from dsp.hrv import apply_corrections
 from vagus.pipeline_rr import rr_series, rr_series_reference
 from vagus.pipeline_rr_kernels import apply_corrections_kernel
 

@@ -1,0 +1,41 @@
+"""The stress model on the gateway: its 38 input features defined as in its training data, the
+per-patient running baseline, the LiteRT model runner with its quality gate, and the hysteresis
+that turns per-window scores into episodes."""
+
+from dsp.stress.baseline import RunningBaseline
+from dsp.stress.episodes import EpisodeTracker, Transition
+from dsp.stress.features import (
+    ACC_FEATURES,
+    FEATURE_NAMES,
+    HRV_FEATURES,
+    acc_features,
+    hrv_features,
+)
+from dsp.stress.features_eda import EDA_FEATURES, EdaTraces, eda_features, eda_traces
+from dsp.stress.model import (
+    DEFAULT_MODEL,
+    ModelScore,
+    PatientBaseline,
+    QualityInputs,
+    StressModel,
+)
+
+__all__ = [
+    "ACC_FEATURES",
+    "DEFAULT_MODEL",
+    "EDA_FEATURES",
+    "FEATURE_NAMES",
+    "HRV_FEATURES",
+    "EdaTraces",
+    "EpisodeTracker",
+    "ModelScore",
+    "PatientBaseline",
+    "QualityInputs",
+    "RunningBaseline",
+    "StressModel",
+    "Transition",
+    "acc_features",
+    "eda_features",
+    "eda_traces",
+    "hrv_features",
+]
