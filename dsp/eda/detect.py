@@ -88,27 +88,6 @@ def _scr_kernel(slope: FloatArray, threshold: float) -> tuple[IntArray, IntArray
     return onsets[:count], peaks[:count]
 
 
-def scr_reference(slope: FloatArray, threshold: float) -> tuple[IntArray, IntArray]:
-    """Plain-Python twin of the SCR kernel."""
-    onsets: list[int] = []
-    peaks: list[int] = []
-    last_peak, i = 0, 1
-    while i < slope.size:
-        if slope[i] > threshold >= slope[i - 1]:
-            onset = i - 1
-            while onset > last_peak and slope[onset] > 0:
-                onset -= 1
-            rest = np.flatnonzero(slope[i:] <= 0)
-            if rest.size == 0:
-                break
-            j = i + int(rest[0])
-            onsets.append(onset)
-            peaks.append(j)
-            last_peak = i = j
-        i += 1
-    return np.asarray(onsets, dtype=np.int64), np.asarray(peaks, dtype=np.int64)
-
-
 @numba.njit(cache=True)
 def _refine_kernel(x: FloatArray, onsets: IntArray, peaks: IntArray, reach: int) -> None:
     """Move each peak to the highest sample of x up to reach past it, then each onset to the
@@ -117,16 +96,6 @@ def _refine_kernel(x: FloatArray, onsets: IntArray, peaks: IntArray, reach: int)
         end = min(x.shape[0], peaks[k] + reach + 1)
         peaks[k] = onsets[k] + np.argmax(x[onsets[k] : end])
         onsets[k] = onsets[k] + np.argmin(x[onsets[k] : peaks[k] + 1])
-
-
-def refine_reference(x: FloatArray, onsets: IntArray, peaks: IntArray, reach: int) -> None:
-    """Plain numpy twin of the refinement kernel (in place)."""
-    for k, (onset, peak) in enumerate(zip(onsets.tolist(), peaks.tolist(), strict=True)):
-        segment = x[onset : min(x.size, peak + reach + 1)]
-        top = onset + int(np.flatnonzero(segment == segment.max())[0])
-        base = x[onset : top + 1]
-        peaks[k] = top
-        onsets[k] = onset + int(np.flatnonzero(base == base.min())[0])
 
 
 def detect_scrs(

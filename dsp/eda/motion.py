@@ -59,14 +59,6 @@ def _near_any_kernel(event_t: FloatArray, query_t: FloatArray, margin: float) ->
     return out
 
 
-def near_any_reference(event_t: FloatArray, query_t: FloatArray, margin: float) -> BoolArray:
-    """Plain numpy twin: count the events inside [t - margin, t + margin] by binary search."""
-    lo = np.searchsorted(event_t, query_t - margin, side="left")
-    hi = np.searchsorted(event_t, query_t + margin, side="right")
-    flags: BoolArray = hi > lo
-    return flags
-
-
 def motion_artifact_mask(
     acc_g: npt.ArrayLike,
     acc_fs: float,

@@ -81,19 +81,6 @@ def _local_maxima_kernel(x: FloatArray) -> IntArray:
     return out[:count]
 
 
-def local_maxima_reference(x: FloatArray) -> IntArray:
-    """Plain numpy twin: run-length encode x, keep runs higher than both neighbouring runs."""
-    if x.size < 3:
-        return np.zeros(0, np.int64)
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(x) != 0) + 1))
-    ends = np.concatenate((starts[1:] - 1, [x.size - 1]))
-    values = x[starts]
-    inner = np.arange(1, starts.size - 1)
-    is_peak = (values[inner] > values[inner - 1]) & (values[inner] > values[inner + 1])
-    peaks = (starts[inner] + ends[inner])[is_peak] // 2
-    return np.asarray(peaks, dtype=np.int64)
-
-
 @numba.njit(cache=True)
 def _prominence_kernel(x: FloatArray, peaks: IntArray) -> FloatArray:
     """Height above the higher of the two lowest points reachable without climbing above it."""
@@ -112,18 +99,6 @@ def _prominence_kernel(x: FloatArray, peaks: IntArray) -> FloatArray:
             right_min = min(right_min, x[i])
             i += 1
         out[k] = height - max(left_min, right_min)
-    return out
-
-
-def prominence_reference(x: FloatArray, peaks: IntArray) -> FloatArray:
-    """Plain numpy twin: each side ends at the nearest strictly higher sample (or the edge)."""
-    out = np.empty(peaks.size)
-    for k, p in enumerate(peaks):
-        higher_left = np.flatnonzero(x[:p] > x[p])
-        higher_right = np.flatnonzero(x[p + 1 :] > x[p])
-        left = x[(higher_left[-1] + 1 if higher_left.size else 0) : p + 1]
-        right = x[p : (p + 1 + higher_right[0] if higher_right.size else x.size)]
-        out[k] = x[p] - max(left.min(), right.min())
     return out
 
 

@@ -73,18 +73,6 @@ def _half_recovery_kernel(
     return out
 
 
-def half_recovery_reference(
-    x: FloatArray, peaks: IntArray, levels: FloatArray, limits: IntArray
-) -> IntArray:
-    """Plain numpy twin of the half-recovery kernel."""
-    out = np.full(peaks.size, NOT_RECOVERED, dtype=np.int64)
-    for k, (peak, level, limit) in enumerate(zip(peaks, levels, limits, strict=True)):
-        below = np.flatnonzero(x[peak + 1 : limit] <= level)
-        if below.size:
-            out[k] = peak + 1 + int(below[0])
-    return out
-
-
 def build_scr_set(
     x: FloatArray, fs: float, *, onsets: IntArray, peaks: IntArray, limits: IntArray
 ) -> ScrSet:

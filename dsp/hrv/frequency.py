@@ -65,15 +65,6 @@ def _lomb_kernel(t: FloatArray, y: FloatArray, freqs: FloatArray) -> FloatArray:
     return out
 
 
-def lomb_reference(t: FloatArray, y: FloatArray, freqs: FloatArray) -> FloatArray:
-    """numpy twin of the Lomb kernel (frequencies must be positive)."""
-    w = 2.0 * np.pi * freqs[:, None]
-    tau = np.arctan2(np.sin(2 * w * t).sum(1), np.cos(2 * w * t).sum(1))[:, None] / (2 * w)
-    c, s = np.cos(w * (t - tau)), np.sin(w * (t - tau))
-    out: FloatArray = (c @ y) ** 2 / (c * c).sum(1) + (s @ y) ** 2 / (s * s).sum(1)
-    return out
-
-
 def _checked(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     t = np.ascontiguousarray(t_s, dtype=np.float64)
     nn = np.ascontiguousarray(nn_ms, dtype=np.float64)
@@ -145,39 +136,6 @@ def natural_cubic_spline(t: FloatArray, y: FloatArray, grid: FloatArray) -> Floa
         np.ascontiguousarray(grid, dtype=np.float64),
     )
     return result
-
-
-def natural_cubic_spline_reference(t: FloatArray, y: FloatArray, grid: FloatArray) -> FloatArray:
-    """numpy twin of the spline kernel.
-
-    Natural cubic spline through (t, y) evaluated on grid (inside [t[0], t[-1]]).
-
-    Cubic, not linear: linear interpolation is a low-pass that takes a third off HF power at
-    60 bpm. (PCST uses MATLAB's not-a-knot spline; the two differ only near the ends.)
-    """
-    n = t.size
-    h = np.diff(t)
-    slope = np.diff(y) / h
-    m = np.zeros(n)  # second derivatives; natural: zero at both ends
-    if n > 2:
-        diag = 2.0 * (h[:-1] + h[1:])
-        rhs = 6.0 * np.diff(slope)
-        for i in range(1, n - 2):  # Thomas algorithm, forward sweep
-            w = h[i] / diag[i - 1]
-            diag[i] -= w * h[i]
-            rhs[i] -= w * rhs[i - 1]
-        inner = np.empty(n - 2)
-        inner[-1] = rhs[-1] / diag[-1]
-        for i in range(n - 4, -1, -1):
-            inner[i] = (rhs[i] - h[i + 1] * inner[i + 1]) / diag[i]
-        m[1:-1] = inner
-    k = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, n - 2)
-    a = (t[k + 1] - grid) / h[k]
-    b = 1.0 - a
-    out: FloatArray = (
-        a * y[k] + b * y[k + 1] + ((a**3 - a) * m[k] + (b**3 - b) * m[k + 1]) * (h[k] ** 2 / 6.0)
-    )
-    return out
 
 
 def welch_psd(

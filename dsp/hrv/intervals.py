@@ -52,17 +52,6 @@ def neighbour_median_kernel(rr: FloatArray, valid: BoolArray, half: int) -> Floa
     return out
 
 
-def neighbour_median_reference(rr: FloatArray, valid: BoolArray, half: int) -> FloatArray:
-    """Plain-Python twin of the running-median kernel."""
-    out = np.full(rr.size, np.nan)
-    for i in range(rr.size):
-        lo, hi = max(0, i - half), min(rr.size, i + half + 1)
-        vals = [rr[j] for j in range(lo, hi) if j != i and valid[j]]
-        if vals:
-            out[i] = float(np.median(vals))
-    return out
-
-
 def clean_rr(
     rr_ms: npt.ArrayLike,
     *,

@@ -93,17 +93,6 @@ def _sampen_counts(x: FloatArray, m: int, r: float) -> tuple[int, int]:
     return b, a
 
 
-def sampen_counts_reference(x: FloatArray, m: int, r: float) -> tuple[int, int]:
-    """numpy twin of the sample-entropy counting kernel."""
-    n = x.size - m
-    tm = np.stack([x[k : k + n] for k in range(m)], axis=1)
-    tm1 = np.stack([x[k : k + n] for k in range(m + 1)], axis=1)
-    upper = np.triu(np.ones((n, n), dtype=bool), 1)
-    dm = np.abs(tm[:, None, :] - tm[None, :, :]).max(axis=2)
-    dm1 = np.abs(tm1[:, None, :] - tm1[None, :, :]).max(axis=2)
-    return int(np.count_nonzero((dm <= r) & upper)), int(np.count_nonzero((dm1 <= r) & upper))
-
-
 def sample_entropy(nn_ms: npt.ArrayLike, m: int = 2, r_fraction: float = 0.2) -> float:
     """SampEn = -ln(A/B) (Richman & Moorman 2000), tolerance r = r_fraction x SD (ddof=1).
 

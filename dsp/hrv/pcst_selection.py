@@ -67,16 +67,6 @@ def _spike_kernel(rr: FloatArray, limit: float, half: int) -> BoolArray:
     return out
 
 
-def spike_reference(rr: FloatArray, limit: float, half: int) -> BoolArray:
-    """Plain-Python twin of the 20 % change kernel."""
-    out = np.zeros(rr.size, dtype=bool)
-    for k in range(half, rr.size - half):
-        before = float(np.median(rr[k - half : k]))
-        after = float(np.median(rr[k + 1 : k + 1 + half]))
-        out[k] = abs(rr[k] - before) / before >= limit and abs(rr[k] - after) / after >= limit
-    return out
-
-
 def pcst_nn_series(
     annotation_samples: npt.ArrayLike, fs: float, settings: PcstSettings | None = None
 ) -> NnSeries:

@@ -44,7 +44,6 @@ from dsp.hrv.rr_correction_kernels import (
     NORMAL,
     SHORT,
     LabelArray,
-    classify_kernel,
     detect_kernel,
     rolling_quantiles_kernel,
 )
@@ -124,35 +123,6 @@ def detect_rr_artefacts(
         return np.zeros(rr.size, dtype=np.int8)
     floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, MIN_QD_MS)
     labels: LabelArray = detect_kernel(rr, alpha, c1, c2, window_beats // 2, median_beats, floor)
-    return labels
-
-
-def detect_rr_artefacts_reference(
-    rr_ms: npt.ArrayLike,
-    *,
-    alpha: float = 5.2,
-    c1: float = 0.13,
-    c2: float = 0.17,
-    window_beats: int = 91,
-    median_beats: int = 11,
-    resolution_ms: float | None = None,
-) -> LabelArray:
-    """numpy twin of detect_rr_artefacts, which runs the same steps as one numba kernel (its
-    docstring says what the labels and arguments mean)."""
-    rr = _checked_windows(rr_ms, window_beats=window_beats, median_beats=median_beats)
-    if rr.size < 3:
-        return np.zeros(rr.size, dtype=np.int8)
-    half = window_beats // 2
-    med_rr = rolling_quantiles_kernel(rr, median_beats // 2, _MEDIAN)[0]
-    drr = np.empty_like(rr)
-    drr[1:] = np.diff(rr)
-    drr[0] = rr[0] - np.median(rr[:median_beats])
-    mrr = rr - med_rr
-    mrr[mrr < 0] *= 2.0
-    floor = time_resolution_ms(rr) if resolution_ms is None else max(resolution_ms, MIN_QD_MS)
-    th1 = _threshold(drr, alpha=alpha, half=half, floor=floor)
-    th2 = _threshold(mrr, alpha=alpha, half=half, floor=floor)
-    labels: LabelArray = classify_kernel(rr, drr / th1, mrr / th2, med_rr, th2, c1, c2)
     return labels
 
 

@@ -83,15 +83,6 @@ def rolling_quantiles_kernel(x: FloatArray, half: int, qs: FloatArray) -> FloatA
     return out
 
 
-def rolling_quantiles_reference(x: FloatArray, half: int, qs: FloatArray) -> FloatArray:
-    """numpy twin of the rolling-quantile kernel."""
-    out = np.empty((qs.size, x.size))
-    for i in range(x.size):
-        window = x[max(0, i - half) : i + half + 1]
-        out[:, i] = np.quantile(window, qs)
-    return out
-
-
 @numba.njit(cache=True)
 def _subspace_kernel(drr: FloatArray) -> tuple[FloatArray, FloatArray]:
     """S12 and S22 of the normalised dRR series (n >= 3), padded by reflection at both ends."""
@@ -109,17 +100,6 @@ def _subspace_kernel(drr: FloatArray) -> tuple[FloatArray, FloatArray]:
         elif d < 0:
             s12[i] = min(before, after)
         s22[i] = min(after, after2) if d >= 0 else max(after, after2)
-    return s12, s22
-
-
-def subspace_reference(drr: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Plain twin of the subspace kernel (np.pad's "reflect" mode, as the paper's code pads)."""
-    pad = np.pad(drr, 2, mode="reflect")
-    s12, s22 = np.zeros(drr.size), np.zeros(drr.size)
-    for i in range(drr.size):
-        d, nb = pad[i + 2], (pad[i + 1], pad[i + 3])
-        s12[i] = max(nb) if d > 0 else min(nb) if d < 0 else 0.0
-        s22[i] = (min if d >= 0 else max)(pad[i + 3], pad[i + 4])
     return s12, s22
 
 
@@ -167,44 +147,6 @@ def classify_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     return labels
 
 
-def classify_reference(  # noqa: PLR0917 - mirrors the kernel's signature
-    rr: FloatArray,
-    drr: FloatArray,
-    mrr: FloatArray,
-    med_rr: FloatArray,
-    th2: FloatArray,
-    c1: float,
-    c2: float,
-) -> LabelArray:
-    """Plain-Python twin of the classifier kernel."""
-    s12, s22 = subspace_reference(drr)
-    labels = np.zeros(rr.size, dtype=np.int8)
-    i = 0
-    while i < rr.size - 2:
-        d = drr[i]
-        if abs(d) <= 1:
-            i += 1
-            continue
-        if (d > 1 and s12[i] < -c1 * d - c2) or (d < -1 and s12[i] > -c1 * d + c2):
-            labels[i] = ECTOPIC
-            i += 1
-            continue
-        candidates = [i, i + 1] if abs(drr[i + 1]) < abs(drr[i + 2]) else [i]
-        for j in candidates:
-            i += 1
-            is_long = bool(drr[j] > 1 and s22[j] < -1)
-            is_short = bool(drr[j] < -1 and s22[j] > 1)
-            if not (is_long or is_short or abs(mrr[j]) > 3):
-                continue
-            if is_short and abs(rr[j] + rr[j + 1] - med_rr[j]) < th2[j]:
-                labels[j] = EXTRA
-            elif is_long and abs(rr[j] / 2 - med_rr[j]) < th2[j]:
-                labels[j] = MISSED
-            else:
-                labels[j] = LONG if is_long or (not is_short and mrr[j] > 0) else SHORT
-    return labels
-
-
 @numba.njit(cache=True)
 def detect_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     rr: FloatArray,
@@ -215,9 +157,9 @@ def detect_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     median_beats: int,
     floor: float,
 ) -> LabelArray:
-    """dsp.rr_correction.detect_rr_artefacts' whole pipeline in one call (its numpy steps are
-    the twin, detect_rr_artefacts_reference): the gateway runs it every window, where two dozen
-    small numpy calls cost more than the arithmetic."""
+    """dsp.hrv.rr_correction.detect_rr_artefacts' whole pipeline in one call (its numpy steps
+    are the twin, tests/reference/hrv.py's detect_rr_artefacts_reference): the gateway runs it
+    every window, where two dozen small numpy calls cost more than the arithmetic."""
     n = rr.shape[0]
     med_rr = rolling_quantiles_kernel(rr, median_beats // 2, np.array([0.5]))[0]
     drr = np.empty(n)

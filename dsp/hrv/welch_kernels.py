@@ -6,7 +6,8 @@ outweighed the arithmetic. Here the spline, the segments, their Hann-windowed DF
 bins the bands reach (a 256-point DFT below 0.5 Hz is 33 bins) and the band sums are one
 kernel. Definitions are welch_psd's and band_power's exactly (same grid, same periodic Hann,
 same one-sided doubling, same closed band edges on np.fft.rfftfreq's grid);
-``welch_band_powers_reference`` is that numpy path, and tests/dsp/test_hrv_welch_kernels.py
+``welch_band_powers_reference`` (tests/reference/hrv.py) is that numpy path, and
+tests/dsp/test_hrv_welch_kernels.py
 holds the two equal to rounding.
 """
 
@@ -22,8 +23,6 @@ from dsp.hrv.frequency import (
     WELCH_RESAMPLE_HZ,
     WELCH_SEGMENT_S,
     _spline_kernel,
-    band_power,
-    welch_psd,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -180,11 +179,3 @@ def welch_band_powers(
     if np.isnan(powers).all() and edges.shape[0]:
         raise ValueError("too few samples for a Welch estimate")
     return powers
-
-
-def welch_band_powers_reference(
-    t_s: FloatArray, nn_ms: FloatArray, bands: FloatArray
-) -> FloatArray:
-    """numpy twin: welch_psd, then band_power per band (the former per-window path)."""
-    freqs, psd = welch_psd(t_s, nn_ms)
-    return np.array([band_power(freqs, psd, (lo, hi)) for lo, hi in bands], dtype=np.float64)

@@ -29,7 +29,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from dsp.hrv import band_power, welch_band_powers, welch_psd
+from dsp.hrv import welch_band_powers
 from dsp.stress.features_eda import EDA_FEATURES
 from dsp.stress.features_kernels import acc_kernel, hrv_time_kernel
 
@@ -104,16 +104,6 @@ def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str
         return _nan_dict(names)
     power = dict(zip(_BANDS, welch_band_powers(t, nn, BAND_EDGES).tolist(), strict=True))
     return frequency_dict(power)
-
-
-def hrv_frequency_features_reference(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str, float]:
-    """numpy twin of hrv_frequency_features (welch_psd, then band_power per band)."""
-    t = np.asarray(t_s, dtype=np.float64)
-    nn = np.asarray(nn_ms, dtype=np.float64)
-    if nn.size < _MIN_FREQUENCY_BEATS:
-        return _nan_dict(HRV_FEATURES[8:])
-    freqs, psd = welch_psd(t, nn)
-    return frequency_dict({name: band_power(freqs, psd, band) for name, band in _BANDS.items()})
 
 
 def frequency_dict(power: dict[str, float]) -> dict[str, float]:

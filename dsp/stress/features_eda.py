@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsp.eda import clean_eda, clean_eda_design, detect_scrs, slope_scr_indices
+from dsp.eda import clean_eda, clean_eda_design, slope_scr_indices
 from dsp.filters import butter_lowpass_sos, sosfilt
 from dsp.stress.features_eda_kernels import eda_features_kernel
 from dsp.stress.features_kernels import half_recovery_kernel, tonic_kernel
@@ -130,12 +130,6 @@ def model_scrs(phasic: FloatArray, fs: float) -> ScrIndices:
     x = clean_eda(phasic, fs)
     onsets, peaks = slope_scr_indices(x, fs, min_amplitude_us=SCR_MIN_US_PER_S)
     return onsets, peaks, x[peaks] - x[onsets], (peaks - onsets) / fs
-
-
-def model_scrs_reference(phasic: FloatArray, fs: float) -> ScrIndices:
-    """numpy twin of model_scrs: detect_scrs itself."""
-    scrs = detect_scrs(phasic, fs, min_amplitude_us=SCR_MIN_US_PER_S)
-    return scrs.onset_idx, scrs.peak_idx, scrs.amplitude_us, scrs.rise_time_s
 
 
 def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict[str, float]:

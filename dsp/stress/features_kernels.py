@@ -69,27 +69,6 @@ def hrv_time_kernel(rr: FloatArray, keep: BoolArray) -> FloatArray:
     return out
 
 
-def hrv_time_reference(rr: FloatArray, keep: BoolArray) -> FloatArray:
-    """numpy twin of hrv_time_kernel (the original definitions)."""
-    mask = keep & np.isfinite(rr)
-    nn = rr[mask]
-    diffs = np.diff(rr)[mask[:-1] & mask[1:]]
-    if nn.size < 3 or diffs.size < 2:
-        return np.full(8, np.nan)
-    return np.array(
-        [
-            np.sqrt(np.mean(diffs**2)),
-            100.0 * np.count_nonzero(np.abs(diffs) > 50.0) / diffs.size,
-            nn.std(ddof=1),
-            nn.mean(),
-            np.median(nn),
-            diffs.std(ddof=1),
-            nn.min(),
-            nn.max(),
-        ]
-    )
-
-
 @numba.njit(cache=True)
 def tonic_kernel(tonic: FloatArray, smoothed: FloatArray, fs: float) -> FloatArray:
     """[mean, std, min, max, median, range, auc, slope, skewness, kurtosis] of one window.
@@ -133,29 +112,6 @@ def tonic_kernel(tonic: FloatArray, smoothed: FloatArray, fs: float) -> FloatArr
     )
 
 
-def tonic_reference(tonic: FloatArray, smoothed: FloatArray, fs: float) -> FloatArray:
-    """numpy twin of tonic_kernel (the original definitions, polyfit for the slope)."""
-    seconds = np.arange(tonic.size) / fs
-    d = smoothed - smoothed.mean()
-    m2 = float(np.mean(d**2))
-    skew = float(np.mean(d**3)) / m2**1.5 if m2 > 0 else np.nan
-    kurt = float(np.mean(d**4)) / m2**2 - 3.0 if m2 > 0 else np.nan
-    return np.array(
-        [
-            tonic.mean(),
-            tonic.std(),
-            tonic.min(),
-            tonic.max(),
-            np.median(tonic),
-            tonic.max() - tonic.min(),
-            np.sum((tonic[1:] + tonic[:-1]) / 2.0) / fs,
-            np.polyfit(seconds, tonic, 1)[0] if tonic.size > 1 else 0.0,
-            skew,
-            kurt,
-        ]
-    )
-
-
 @numba.njit(cache=True)
 def acc_kernel(e4: FloatArray) -> FloatArray:
     """[x sd, y sd, z sd, |a| mean, |a| sd, |a| max, SMA, energy] of (n, 3) samples (ddof 0)."""
@@ -196,23 +152,6 @@ def acc_kernel(e4: FloatArray) -> FloatArray:
             mag_max,
             sma / n,
             mag_sq / n,
-        ]
-    )
-
-
-def acc_reference(e4: FloatArray) -> FloatArray:
-    """numpy twin of acc_kernel (the original definitions)."""
-    magnitude = np.sqrt(np.einsum("ij,ij->i", e4, e4))
-    return np.array(
-        [
-            e4[:, 0].std(),
-            e4[:, 1].std(),
-            e4[:, 2].std(),
-            magnitude.mean(),
-            magnitude.std(),
-            magnitude.max(),
-            np.abs(e4).sum(axis=1).mean(),
-            np.mean(magnitude**2),
         ]
     )
 

@@ -13,10 +13,10 @@ from dsp.activity.movement import (
     _counts_kernel,
     actigraph_counts,
     activity_summary,
-    counts_reference,
     enmo_g,
     vector_magnitude,
 )
+from tests.reference.activity import counts_reference
 
 
 def test_enmo_removes_gravity_and_clips() -> None:

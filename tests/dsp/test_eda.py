@@ -15,11 +15,10 @@ from dsp.eda.detect import (
     _scr_kernel,
     clean_eda,
     detect_scrs,
-    refine_reference,
     scr_rate_per_min,
-    scr_reference,
     tonic_level_us,
 )
+from tests.reference.eda import refine_reference, scr_reference
 
 SHARED = Path(__file__).parents[2] / ".." / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not present")

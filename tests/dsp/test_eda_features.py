@@ -9,13 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.eda import detect_scrs, scl_statistics, scr_statistics
-from dsp.eda.scr_record import (
-    NOT_RECOVERED,
-    _half_recovery_kernel,
-    build_scr_set,
-    empty_scr_set,
-    half_recovery_reference,
-)
+from dsp.eda.scr_record import NOT_RECOVERED, _half_recovery_kernel, build_scr_set, empty_scr_set
+from tests.reference.eda import half_recovery_reference
 
 signals = arrays(np.float64, st.integers(2, 80), elements=st.integers(-3, 3).map(float))
 

@@ -7,12 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.eda.motion import (
-    _near_any_kernel,
-    dynamic_acceleration_g,
-    motion_artifact_mask,
-    near_any_reference,
-)
+from dsp.eda.motion import _near_any_kernel, dynamic_acceleration_g, motion_artifact_mask
+from tests.reference.eda import near_any_reference
 
 times = st.lists(st.floats(0, 100, allow_nan=False), max_size=40).map(sorted)
 

@@ -15,14 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.eda import clean_eda, detect_scrs
-from dsp.eda.phasic import (
-    _local_maxima_kernel,
-    _prominence_kernel,
-    decompose_eda,
-    find_phasic_scrs,
-    local_maxima_reference,
-    prominence_reference,
-)
+from dsp.eda.phasic import _local_maxima_kernel, _prominence_kernel, decompose_eda, find_phasic_scrs
+from tests.reference.eda import local_maxima_reference, prominence_reference
 
 E4 = Path(__file__).parents[2] / ".." / "shared" / "data" / "eda" / "e4_flirt"
 

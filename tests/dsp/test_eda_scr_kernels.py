@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsp.eda import clean_eda, clean_eda_design, detect_scrs, skin_kernel, slope_scr_indices
-from dsp.stress.features_eda import model_scrs, model_scrs_reference
+from dsp.stress.features_eda import model_scrs
+from tests.reference.stress import model_scrs_reference
 
 
 def _eda(seed: int, n: int) -> np.ndarray:

@@ -12,10 +12,10 @@ from dsp.filters.sos import (
     butter_lowpass_sos,
     sosfilt,
     sosfilt_kernel,
-    sosfilt_reference,
     sosfilt_zi,
     sosfiltfilt,
 )
+from tests.reference.filters import sosfilt_reference
 
 RATES = [4.0, 32.0, 130.0, 360.0, 1000.0]
 ORDERS = [1, 2, 3, 4, 5]

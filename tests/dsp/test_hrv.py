@@ -10,13 +10,8 @@ import numpy as np
 import pytest
 
 from dsp.ecg import detect_r_peaks
-from dsp.hrv.intervals import (
-    clean_rr,
-    neighbour_median_kernel,
-    neighbour_median_reference,
-    rr_intervals_ms,
-    time_domain,
-)
+from dsp.hrv.intervals import clean_rr, neighbour_median_kernel, rr_intervals_ms, time_domain
+from tests.reference.hrv import neighbour_median_reference
 
 
 def test_rr_intervals_ms() -> None:

@@ -14,10 +14,10 @@ from dsp.hrv.frequency import (
     band_power,
     frequency_domain,
     lomb_psd,
-    lomb_reference,
     natural_cubic_spline,
     welch_psd,
 )
+from tests.reference.hrv import lomb_reference
 
 
 def _tachogram(

@@ -7,13 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from dsp.hrv.nonlinear import (
-    _sampen_counts,
-    dfa_alpha,
-    poincare,
-    sampen_counts_reference,
-    sample_entropy,
-)
+from dsp.hrv.nonlinear import _sampen_counts, dfa_alpha, poincare, sample_entropy
+from tests.reference.hrv import sampen_counts_reference
 
 nk = pytest.importorskip("neurokit2")
 

@@ -10,15 +10,12 @@ from hypothesis import strategies as st
 from dsp.hrv.welch_kernels import (
     welch_band_powers,
     welch_band_powers_kernel,
-    welch_band_powers_reference,
     welch_band_powers_tabled,
     welch_twiddles,
 )
-from dsp.stress.features import (
-    BAND_EDGES,
-    hrv_frequency_features,
-    hrv_frequency_features_reference,
-)
+from dsp.stress.features import BAND_EDGES, hrv_frequency_features
+from tests.reference.hrv import welch_band_powers_reference
+from tests.reference.stress import hrv_frequency_features_reference
 
 _RTOL = 1e-9
 

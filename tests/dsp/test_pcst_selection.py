@@ -11,9 +11,9 @@ from dsp.hrv.pcst_selection import (
     _spike_kernel,
     pcst_nn_series,
     pcst_window_starts,
-    spike_reference,
     window,
 )
+from tests.reference.hrv import spike_reference
 
 FS = 125.0
 

@@ -18,12 +18,10 @@ from dsp.hrv import LABEL_NAMES, correct_rr, detect_rr_artefacts, time_resolutio
 from dsp.hrv.rr_correction_kernels import (
     _subspace_kernel,
     classify_kernel,
-    classify_reference,
     rolling_quantiles_kernel,
-    rolling_quantiles_reference,
-    subspace_reference,
 )
 from ingest.importers.wfdb import BEAT_SYMBOLS, read_annotations, read_record
+from tests.reference.hrv import classify_reference, rolling_quantiles_reference, subspace_reference
 
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 MITDB = DATA / "ecg" / "mitdb100"

@@ -29,11 +29,12 @@ from dsp.filters.sos import (
     butter_lowpass_sos,
     sosfilt_zi,
     sosfiltfilt,
-    sosfiltfilt_reference,
     zi_kernel,
 )
-from dsp.hrv.frequency import natural_cubic_spline, natural_cubic_spline_reference
+from dsp.hrv.frequency import natural_cubic_spline
 from ingest.importers.wfdb import read_record
+from tests.reference.filters import sosfiltfilt_reference
+from tests.reference.hrv import natural_cubic_spline_reference
 
 FloatArray = npt.NDArray[np.float64]
 MITDB = Path(__file__).parents[2] / ".." / "shared" / "data" / "ecg" / "mitdb100"

@@ -10,13 +10,11 @@ from hypothesis.extra.numpy import arrays
 from dsp.stress.features_eda import half_recovery_s
 from dsp.stress.features_kernels import (
     acc_kernel,
-    acc_reference,
     half_recovery_kernel,
     hrv_time_kernel,
-    hrv_time_reference,
     tonic_kernel,
-    tonic_reference,
 )
+from tests.reference.stress import acc_reference, hrv_time_reference, tonic_reference
 
 _values = st.floats(300.0, 2000.0, allow_nan=False)
 

@@ -1,6 +1,7 @@
 """The optimised gateway DSP gives the windows the former (reference) implementations gave.
 
-Each fused kernel that replaced a chain of numpy calls keeps that chain as a ``*_reference``;
+Each fused kernel that replaced a chain of numpy calls keeps that chain as a ``*_reference``
+(the dsp ones that only tests use are in tests/reference/);
 here the whole FeaturePipeline runs twice on the same synthetic recording (bench/dsp_bench.py's
 hour generator, cut to 20 min: ECG 130 Hz, EDA 4 Hz, ACC 25 Hz), once as shipped and once with
 the references patched in, and every window's readable features and 38 model features must
@@ -19,6 +20,7 @@ from dsp.ecg import peaks as ecg
 from dsp.stress import features as stress_features
 from dsp.stress import features_eda as stress_features_eda
 from tests.helpers import dsp_bench
+from tests.reference import stress as reference_stress
 from tests.reference.sample_buffer import SampleBuffer
 from vagus import (
     pipeline,
@@ -68,12 +70,12 @@ def test_optimised_windows_equal_reference_windows(
     monkeypatch.setattr(
         stress_features,
         "hrv_frequency_features",
-        stress_features.hrv_frequency_features_reference,
+        reference_stress.hrv_frequency_features_reference,
     )
     monkeypatch.setattr(pipeline_rr, "rr_series", pipeline_rr.rr_series_reference)
     monkeypatch.setattr(pipeline_signals, "_skin", pipeline_signals._skin_reference)
     monkeypatch.setattr(pipeline_signals, "heart_features", pipeline_rr.heart_features_reference)
-    monkeypatch.setattr(stress_features_eda, "model_scrs", stress_features_eda.model_scrs_reference)
+    monkeypatch.setattr(stress_features_eda, "model_scrs", reference_stress.model_scrs_reference)
     monkeypatch.setattr(pipeline_signals, "acc_window", pipeline_acc.acc_window_reference)
     monkeypatch.setattr(pipeline_eda, "eda_features", stress_features_eda.eda_features_reference)
     monkeypatch.setattr(

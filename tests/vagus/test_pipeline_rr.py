@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.hrv import clean_rr
-from dsp.hrv.rr_correction import detect_rr_artefacts, detect_rr_artefacts_reference
+from dsp.hrv.rr_correction import detect_rr_artefacts
 from ingest.decoding import SampleBlock
 from stream.events import StressScore
+from tests.reference.hrv import detect_rr_artefacts_reference
 from vagus.config import WindowSettings
 from vagus.pipeline import ClosedWindow, FeaturePipeline
 from vagus.pipeline_rr import corrected_series
