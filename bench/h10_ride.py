@@ -3,7 +3,7 @@
 ../shared/data/ble/polar_h10_ecg_ride_first20min.bin: a 24-byte magic, then per notification a
 u32 LE length and the PMD frame. Frames go through our own PMD decoder (ingest.profiles.
 polar_pmd), the ECG through dsp.ecg at the nominal 130 Hz, and the RR series through the
-Lipponen & Tarvainen correction (dsp.rr_correction). There is no reference answer for this
+Lipponen & Tarvainen correction (dsp.hrv.rr_correction). There is no reference answer for this
 recording; the checks are that decoding is clean and the rhythm is a plausible exercise one.
 
 Usage: .venv/bin/python bench/h10_ride.py [--data DIR] [--json]
@@ -103,7 +103,7 @@ def render_h10(result: dict[str, Any]) -> str:
 
 Input: `ble/polar_h10_ecg_ride_first20min.bin`, the first {result["frames"]} PMD ECG notifications
 of a cycling ride, decoded by `ingest.profiles.polar_pmd`; R-peaks by `dsp.ecg` at the nominal
-130 Hz; RR cleaning by `dsp.rr_correction` (Lipponen & Tarvainen 2019). No reference answer
+130 Hz; RR cleaning by `dsp.hrv.rr_correction` (Lipponen & Tarvainen 2019). No reference answer
 exists for this recording: the figures show the chain runs clean on real strap data.
 
 | figure | value |

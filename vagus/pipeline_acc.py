@@ -1,6 +1,6 @@
 """A window's accelerometer numbers in one numba call: readable activity and the 8 model features.
 
-dsp.activity.activity_summary (ENMO per 1 s epoch) and dsp.stress_features.acc_features (the
+dsp.activity.activity_summary (ENMO per 1 s epoch) and dsp.stress.features.acc_features (the
 training's ACC statistics in E4 units) each ran a dozen numpy calls on the same ~250 samples
 every window. acc_window_kernel computes both from one pass over the samples with the same
 definitions; acc_window_reference keeps the two library calls, and

@@ -1,5 +1,5 @@
-"""The pipeline's sample buffers: dsp.buffer.SampleBuffer's contract, with blocks held until a
-window is cut and each window's bookkeeping in one kernel call.
+"""The pipeline's sample buffers: the contract of SampleBuffer (tests/reference/sample_buffer.py),
+with blocks held until a window is cut and each window's bookkeeping in one kernel call.
 
 The gateway receives ~13,600 notifications an hour (73 ECG samples, 1 s of EDA or ACC each)
 but cuts a window only every hop. SampleBuffer.extend on every notification cost ~5 µs, and
@@ -28,7 +28,7 @@ _INT64, _FLOAT64 = np.dtype(np.int64), np.dtype(np.float64)
 
 
 class SampleSource(Protocol):
-    """What windows are cut from: a StreamBuffer or a dsp.buffer.SampleBuffer."""
+    """What windows are cut from: a StreamBuffer or the tests' reference SampleBuffer."""
 
     @property
     def first_ns(self) -> int | None: ...

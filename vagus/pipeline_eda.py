@@ -1,6 +1,6 @@
 """The stress model's EDA traces, filtered once per sample instead of once per window.
 
-The training script ran its causal filters (dsp.stress_features_eda, steps 1-2) over a whole
+The training script ran its causal filters (dsp.stress.features_eda, steps 1-2) over a whole
 recording. Re-running them over each window's 186 s of history cost a fifth of the gateway's
 time and restarted them in steady state every window; here they run once over each new sample,
 carrying the filter state, so every window sees the same continuous traces the training CSV

@@ -1,8 +1,8 @@
 """A window's RR series: Lipponen-Tarvainen corrected, never joined across a gap.
 
 dsp.hrv.clean_rr dropped every interval more than 20 % from its neighbours' median, which threw
-away 19 % of the intervals of resonant breathing (dsp.resonance), whose slow, deep swings are
-the very signal. The pipeline now corrects the intervals of the look-back with dsp.rr_correction
+away 19 % of the intervals of resonant breathing (dsp.hrv.resonance), whose slow, deep swings are
+the very signal. The pipeline now corrects the intervals of the look-back with dsp.hrv.rr_correction
 (the Kubios method: ectopic, missed, extra, long and short beats found against time-varying
 thresholds, then merged, split or interpolated), and reports the share of the window's
 intervals it had to correct as ``rr_artifact_fraction``, the field clean_rr's rejected share

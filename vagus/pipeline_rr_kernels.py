@@ -1,11 +1,11 @@
 """The look-back's RR series in one numba pass: L-T labels, corrected beat times, clean_rr's mask.
 
-vagus.pipeline_rr.corrected_series splits the beats at gaps and runs dsp.rr_correction.correct_rr
-on each stretch, then heart_features runs dsp.hrv.clean_rr over all intervals: some forty numpy
-calls a window, which cost more than the arithmetic. This kernel does all of it at once, with
-dsp.rr_correction.apply_corrections' merge / split / interpolate rules ported (numba's np.interp
-is numpy's algorithm). vagus.pipeline_rr.rr_series_reference is the numpy path, and
-tests/vagus/test_pipeline_rr_kernels.py holds the two equal.
+vagus.pipeline_rr.corrected_series splits the beats at gaps and runs
+dsp.hrv.rr_correction.correct_rr on each stretch, then heart_features runs dsp.hrv.clean_rr over
+all intervals: some forty numpy calls a window, which cost more than the arithmetic. This kernel
+does all of it at once, with dsp.hrv.rr_correction.apply_corrections' merge / split / interpolate
+rules ported (numba's np.interp is numpy's algorithm). vagus.pipeline_rr.rr_series_reference is
+the numpy path, and tests/vagus/test_pipeline_rr_kernels.py holds the two equal.
 """
 
 from __future__ import annotations
@@ -24,19 +24,19 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-# dsp.rr_correction.correct_rr's defaults (alpha, c1, c2, window_beats // 2, median_beats)
+# dsp.hrv.rr_correction.correct_rr's defaults (alpha, c1, c2, window_beats // 2, median_beats)
 _ALPHA, _C1, _C2, _HALF, _MEDIAN_BEATS = 5.2, 0.13, 0.17, 45, 11
 # dsp.hrv.clean_rr's defaults
 _MIN_MS, _MAX_MS, _MAX_CHANGE = 300.0, 2000.0, 0.2
 
 #: status codes of rr_series_kernel
 DONE, INVALID = 0, 2
-_ECTOPIC, _LONG, _SHORT, _MISSED, _EXTRA = 1, 2, 3, 4, 5  # dsp.rr_correction_kernels' codes
+_ECTOPIC, _LONG, _SHORT, _MISSED, _EXTRA = 1, 2, 3, 4, 5  # dsp.hrv.rr_correction_kernels' codes
 
 
 @numba.njit(cache=True)
 def apply_corrections_kernel(rr: FloatArray, codes: npt.NDArray[np.int8]) -> FloatArray:
-    """dsp.rr_correction.apply_corrections: merge extra, split missed, interpolate the rest."""
+    """dsp.hrv.rr_correction.apply_corrections: merge extra, split missed, interpolate the rest."""
     n = rr.shape[0]
     values = rr.copy()
     interpolate = np.zeros(n, dtype=np.bool_)

@@ -2,7 +2,7 @@
 
 Two sets come out of one pass. ``Features`` is what people and the closed loop read (heart rate,
 RMSSD, SCR rate, motion); the 38 model features follow the training data's definitions
-(dsp.stress_features). The model's frequency-domain HRV looks back 180 s and its EDA traces are
+(dsp.stress.features). The model's frequency-domain HRV looks back 180 s and its EDA traces are
 aligned 6.4 s ahead (the training script's group-delay shift), so the buffers keep
 HISTORY_S of samples and a window closes only once LOOKAHEAD_S of data follows it. R-peaks and
 the EDA traces are carried from window to window (vagus.pipeline_beats, vagus.pipeline_eda):
@@ -244,7 +244,7 @@ def _eda_fused(  # noqa: PLR0917 - the window, its stream and where results go
 
 def _skin(eda_us: np.ndarray, rate: float) -> dict[str, float | int | None]:
     """Readable SCL and SCR rate of the window's raw EDA (low-passed once for both; the SCRs
-    in one kernel call: dsp.eda_scr_kernels.skin_kernel; _skin_reference is its twin)."""
+    in one kernel call: dsp.eda.slope_kernels.skin_kernel; _skin_reference is its twin)."""
     samples = np.ascontiguousarray(eda_us, dtype=np.float64)
     lowpass, pad = clean_eda_design(float(rate))
     level, count = skin_kernel(samples, float(rate), lowpass, pad, _SCR_FLOOR_US)

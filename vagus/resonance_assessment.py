@@ -1,6 +1,6 @@
 """A resonance-breathing assessment from a recording, ready to become the patient's policy.
 
-Why: dsp.resonance estimates the pace at which a patient's heart rate swings most, from RR
+Why: dsp.hrv.resonance estimates the pace at which a patient's heart rate swings most, from RR
 intervals recorded while they breathe at several paces. This module turns a vagus recording of
 that protocol into those segments, with the same decoders live data uses, so a clinician can
 review the estimate and publish it as ``resonance_breaths_per_min`` through the audited policy

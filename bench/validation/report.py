@@ -24,11 +24,11 @@ _PROSE = """
 
 Reference: `pcst_hrv_nsr001.csv`, PCST's annotated-data demo (300 s windows, 30 s step, first
 2 h). All annotations, noise marks included, are read at 125 Hz as PCST was told (they are at
-128 Hz) and NN intervals are selected by `dsp.pcst_selection.pcst_nn_series`, PCST's own
+128 Hz) and NN intervals are selected by `dsp.hrv.pcst_selection.pcst_nn_series`, PCST's own
 preprocessing: gaps >= 2 s out; the 20 % change filter against the medians of the 5 intervals
 before and the 5 after; then 0.375-2 s. Beat labels are unused, as in PCST's demo. Metrics:
 `dsp.hrv.time_domain` without a mask (PCST differences across removed beats; its pNN50 is a
-fraction, |d| >= 50 ms), `dsp.hrv_nonlinear.poincare` and `dsp.hrv_frequency.frequency_domain`
+fraction, |d| >= 50 ms), `dsp.hrv.nonlinear.poincare` and `dsp.hrv.frequency.frequency_domain`
 (Lomb in PCST's convention: zero-mean window, grid k/1024 Hz up to 0.5 Hz, twice the classic
 half-normalised periodogram, band power = df x sum over the closed band). Window starts from
 `pcst_window_starts` equal the reference's: {starts_match}.
@@ -72,7 +72,7 @@ _SCR_TEXT = """Input: the Empatica E4 wrist session (EDA 4 Hz, {n_eda} samples) 
 `nk.eda_clean`, which leaves a 4 Hz signal unchanged. Reference: `nk.eda_phasic` (default
 "highpass") then `nk.eda_peaks` (default "neurokit", `amplitude_min=0.1`). Ours, on the same
 cleaned signal: `dsp.eda.detect_scrs(clean, fs, method="phasic_relative")`, our own numba
-implementation of the same definitions (`dsp.eda_phasic`): phasic = zero-phase 2nd-order
+implementation of the same definitions (`dsp.eda.phasic`): phasic = zero-phase 2nd-order
 Butterworth high-pass at 0.05 Hz; a response is a local maximum of the phasic signal whose
 prominence is at least 10 % of the largest prominence in the session; its onset is the nearest
 local minimum before it; amplitude = phasic at the peak minus phasic at the onset.
@@ -101,7 +101,7 @@ The gateway therefore uses `method="slope"`: 1 Hz low-pass, a rise where the smo
 exceeds 0.01 µS/s, onset and peak at the lowest and highest samples around it, and an absolute
 floor of 0.05 µS on the amplitude. On this
 session it finds {slope} responses, which is the honest reading of a trace this flat.
-Motion flags from the E4 accelerometer (`dsp.eda_motion.motion_artifact_mask`, dynamic
+Motion flags from the E4 accelerometer (`dsp.eda.motion.motion_artifact_mask`, dynamic
 acceleration > 0.2 g within 2 s) mark {moving} of the EDA samples in the first {acc_s:.0f} s
 that the accelerometer file covers; no artifact labels exist to score them against."""
 

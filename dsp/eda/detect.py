@@ -5,7 +5,7 @@ Two SCR detectors, chosen by `detect_scrs(method=...)`:
 * "slope" (the live default): derivative-based on the 1 Hz low-passed signal with an absolute
   amplitude floor. It needs no model fit, runs in a few ms on a Pi, means the same thing in
   every window, and a response's onset, peak and amplitude mean what a reader expects.
-* "phasic_relative": NeuroKit2's default definition (`dsp.eda_phasic`), peaks of the 0.05 Hz
+* "phasic_relative": NeuroKit2's default definition (`dsp.eda.phasic`), peaks of the 0.05 Hz
   high-passed signal kept relative to the largest one. For whole sessions reviewed offline and
   for validation against NeuroKit2; not for live windows (see docs/validation.md).
 """
@@ -118,7 +118,7 @@ def detect_scrs(
 
     method="phasic_relative": no low-pass (pass a cleaned signal); phasic = 0.05 Hz high-pass,
     responses kept when their prominence is >= relative_min x the largest (NeuroKit2's
-    default, see dsp.eda_phasic). min_amplitude_us is not used.
+    default, see dsp.eda.phasic). min_amplitude_us is not used.
 
     prefiltered=True (slope only): eda_us is already clean_eda's output, so a caller that needs
     the cleaned signal too filters once.

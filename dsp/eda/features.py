@@ -44,7 +44,7 @@ class ScrStats:
 def scl_statistics(level_us: npt.ArrayLike, fs: float) -> SclStats:
     """Statistics of a skin conductance level signal (µS at fs Hz).
 
-    Pass the tonic component (`dsp.eda_phasic.decompose_eda(...).tonic_us`) for the level
+    Pass the tonic component (`dsp.eda.phasic.decompose_eda(...).tonic_us`) for the level
     proper, or the cleaned signal (`dsp.eda.clean_eda`) for a window too short for a 0.05 Hz
     filter to settle (under about 60 s).
     """

@@ -7,7 +7,7 @@ the skin is too dry to measure; above: a short circuit) or changes faster than 1
 sweat gland does that; a moved electrode does), and so is everything within 5 s of an invalid
 sample. Their fourth rule needs skin temperature, which not every EDA sensor reports.
 
-Like `dsp.eda_motion`, this flags rather than drops: the caller decides whether to score a
+Like `dsp.eda.motion`, this flags rather than drops: the caller decides whether to score a
 window, and a flagged sample stays in place so times still line up.
 """
 

@@ -1,6 +1,6 @@
 """The SCR record both detectors return, and the half-recovery measurement they share.
 
-Kept apart from the detectors so `dsp.eda` (slope detector) and `dsp.eda_phasic` (phasic,
+Kept apart from the detectors so `dsp.eda.detect` (slope detector) and `dsp.eda.phasic` (phasic,
 NeuroKit2-style detector) describe a response with the same fields and the same units.
 """
 

@@ -1,6 +1,6 @@
 """Butterworth filters as second-order sections, designed and applied without scipy.
 
-The design (dsp.filter_design, re-exported here) follows scipy.signal.butter(output="sos") step
+The design (dsp.filters.design, re-exported here) follows scipy.signal.butter(output="sos") step
 for step so the coefficients match it; filtering is numba. The Pi image needs only numpy and
 numba.
 """

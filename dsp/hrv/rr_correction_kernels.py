@@ -1,7 +1,7 @@
 """numba kernels of the Lipponen & Tarvainen (2019) RR artefact classifier, with plain twins.
 
-Split from dsp.rr_correction so each module stays readable; the public API lives there.
-Label codes are shared: see ``LABEL_NAMES`` in dsp.rr_correction.
+Split from dsp.hrv.rr_correction so each module stays readable; the public API lives there.
+Label codes are shared: see ``LABEL_NAMES`` in dsp.hrv.rr_correction.
 """
 
 from __future__ import annotations

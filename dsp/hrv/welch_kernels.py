@@ -1,6 +1,6 @@
 """Welch band powers of the resampled NN series in one numba pass (the model's 180 s spectrum).
 
-The gateway asks for four band powers every 5 s, not a spectrum: dsp.hrv_frequency.welch_psd
+The gateway asks for four band powers every 5 s, not a spectrum: dsp.hrv.frequency.welch_psd
 then band_power cost a dozen numpy calls (grid, spline, stacking, FFT, masks) whose overhead
 outweighed the arithmetic. Here the spline, the segments, their Hann-windowed DFT at the few
 bins the bands reach (a 256-point DFT below 0.5 Hz is 33 bins) and the band sums are one
@@ -165,7 +165,7 @@ def welch_band_powers(
     resample_hz: float = WELCH_RESAMPLE_HZ,
     segment_s: float = WELCH_SEGMENT_S,
 ) -> FloatArray:
-    """Band powers (ms^2) of the Welch density (dsp.hrv_frequency.welch_psd) of NN intervals."""
+    """Band powers (ms^2) of the Welch density (dsp.hrv.frequency.welch_psd) of NN intervals."""
     t = np.ascontiguousarray(t_s, dtype=np.float64)
     nn = np.ascontiguousarray(nn_ms, dtype=np.float64)
     edges = np.ascontiguousarray(bands, dtype=np.float64)

@@ -80,7 +80,7 @@ class RunningBaseline:
     def z_scores(self, values: FloatArray) -> FloatArray:
         """Clipped z of one window; neutral features undefined here or in calibration give 0.
 
-        One kernel call (dsp.stress_model_kernels); z_scores_reference is its numpy twin."""
+        One kernel call (dsp.stress.model_kernels); z_scores_reference is its numpy twin."""
         if values.shape != self.mean.shape:
             raise ValueError(f"expected {self.mean.size} features, got {values.shape}")
         return z_scores_kernel(

@@ -9,10 +9,10 @@ HRV, 11 features (the E4 derived beats from BVP at 64 Hz; we use chest-strap ECG
     frequency domain over the 180 s ending at the window's end (NeuroKit2 ``hrv_frequency``,
     Welch): VLF 0.0033-0.04, LF 0.04-0.15, HF 0.15-0.4 Hz band powers (ms^2), total power
     (VLF+LF+HF+VHF 0.4-0.5 Hz; the ULF band cannot be resolved in 180 s) and LF/HF (the model
-    takes its log). Welch here is dsp.hrv_frequency's (4 Hz spline, 64 s Hann segments).
+    takes its log). Welch here is dsp.hrv.frequency's (4 Hz spline, 64 s Hann segments).
     Beats pass dsp.hrv.clean_rr first (training had no beat correction: E4 wrist beats are
     noisier than a chest strap's, one reason a per-patient baseline is needed).
-EDA, 17 features: see dsp.stress_features_eda.
+EDA, 17 features: see dsp.stress.features_eda.
 ACC, 8 features over the window (E4 wrist ACC at 32 Hz in its native 1/64 g units; ours are
     chest-strap mg converted to those units, x 64/1000): per-axis SD (ddof 0), magnitude mean,
     SD and max, signal-magnitude area mean(|x|+|y|+|z|) and energy mean(|a|^2).

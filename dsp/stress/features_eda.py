@@ -104,7 +104,7 @@ def eda_traces(eda_us: npt.ArrayLike, fs: float) -> EdaTraces:
 def half_recovery_s(phasic: FloatArray, peaks: npt.ArrayLike, onsets: npt.ArrayLike) -> FloatArray:
     """Samples from each peak to where the trace has lost half the response's height.
 
-    The plain twin of dsp.stress_features_kernels.half_recovery_kernel, which the features use.
+    The plain twin of dsp.stress.features_kernels.half_recovery_kernel, which the features use.
 
     Searched up to the next response's onset (or the end); NaN when it never gets there, as in
     NeuroKit2, whose NaN made the training window's mean NaN.
@@ -134,7 +134,7 @@ def model_scrs(phasic: FloatArray, fs: float) -> ScrIndices:
 
 def eda_features(traces: EdaTraces, fs: float, *, start: int, stop: int) -> dict[str, float]:
     """The 17 EDA features over samples [start, stop) of the aligned traces (one kernel call,
-    dsp.stress_features_eda_kernels; eda_features_reference is its numpy twin)."""
+    dsp.stress.features_eda_kernels; eda_features_reference is its numpy twin)."""
     if not 0 <= start < stop <= traces.tonic_us.size:
         raise ValueError(f"window [{start}, {stop}) outside {traces.tonic_us.size} samples")
     lowpass, pad = clean_eda_design(float(fs))

@@ -1,10 +1,10 @@
 """The 17 EDA model features of one window in one numba call.
 
-dsp.stress_features_eda.eda_features ran the SCR detector (low-pass, slope kernel), masks, the
+dsp.stress.features_eda.eda_features ran the SCR detector (low-pass, slope kernel), masks, the
 half-recovery and tonic kernels and five numpy reductions every window; their call overhead
 outweighed the arithmetic on ~300 samples. eda_features_kernel does the same steps in the same
 order (dsp.filters' forward-backward kernel with the design and pad the library uses, then
-dsp.eda_scr_kernels' detector); eda_features_reference keeps the numpy path, and
+dsp.eda.slope_kernels' detector); eda_features_reference keeps the numpy path, and
 tests/dsp/test_stress_features_eda_kernels.py holds the two equal to rounding (sums here run
 in order, numpy's pairwise).
 """

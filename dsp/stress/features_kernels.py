@@ -1,4 +1,4 @@
-"""Fused numba kernels for the per-window statistics of dsp.stress_features(_eda).
+"""Fused numba kernels for the per-window statistics of dsp.stress.features(_eda).
 
 Each window asked numpy for some 40 small reductions (mean, std, median, min, max, polyfit...),
 and at ~10 µs of call overhead apiece they cost more than the arithmetic. One pass per feature

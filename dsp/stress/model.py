@@ -104,7 +104,7 @@ class StressModel:
     def transform(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:
         """Features in model order with the sidecar's transforms; absent or invalid -> NaN.
 
-        One kernel call after the look-ups (dsp.stress_model_kernels); transform_reference is
+        One kernel call after the look-ups (dsp.stress.model_kernels); transform_reference is
         its numpy twin."""
         raw = np.fromiter(
             map(features.get, self.features, self._absent), dtype=np.float64, count=self._n

@@ -1,4 +1,4 @@
-"""detect_r_peaks (one kernel call, dsp.ecg_fused) equals its numpy twin at every rate."""
+"""detect_r_peaks (one kernel call, dsp.ecg.fused) equals its numpy twin at every rate."""
 
 from __future__ import annotations
 

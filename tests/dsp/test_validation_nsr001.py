@@ -1,7 +1,7 @@
 """HRV on NSR2DB nsr001 against the PhysioNet Cardiovascular Signal Toolbox's own output.
 
 Like with like: all annotations read at 125 Hz (the rate PCST was given; they are at 128 Hz),
-the first 2 h, PCST's RR preprocessing (dsp.pcst_selection) and its 300 s / 30 s windows.
+the first 2 h, PCST's RR preprocessing (dsp.hrv.pcst_selection) and its 300 s / 30 s windows.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""StreamBuffer (vagus.pipeline_buffer) behaves as dsp.buffer.SampleBuffer, block for block."""
+"""StreamBuffer (vagus.pipeline_buffer) behaves as the reference SampleBuffer, block for block."""
 
 from __future__ import annotations
 

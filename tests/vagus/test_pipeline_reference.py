@@ -87,7 +87,7 @@ def test_optimised_windows_equal_reference_windows(
     )
     monkeypatch.setattr(pipeline_beats, "accept_kernel", pipeline_beat_kernels.accept_reference)
     monkeypatch.setattr(pipeline_eda, "eda_run_kernel", pipeline_eda_kernels.eda_run_reference)
-    monkeypatch.setattr(pipeline, "StreamBuffer", SampleBuffer)  # dsp.buffer's, block by block
+    monkeypatch.setattr(pipeline, "StreamBuffer", SampleBuffer)  # the reference, block by block
     monkeypatch.setattr(pipeline_signals, "FUSED", False)  # no one-call window paths
     reference = _windows(blocks)
     assert len(optimised) == len(reference) > 100

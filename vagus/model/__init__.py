@@ -1,1 +1,1 @@
-"""Stress model: training, evaluation and TFLite export (the runtime lives in dsp.stress_model)."""
+"""Stress model: training, evaluation and TFLite export (the runtime lives in dsp.stress.model)."""
