@@ -29,7 +29,7 @@ from ingest.profiles.polar_pmd import (
     encode_get_settings,
     encode_start_measurement,
 )
-from ingest.transport.polar_time import PSFTP_MTU_UUID, encode_set_local_time
+from ingest.profiles.polar_time import PSFTP_MTU_UUID, encode_set_local_time
 
 log = logging.getLogger(__name__)
 

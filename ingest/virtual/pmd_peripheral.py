@@ -27,7 +27,7 @@ from ingest.profiles.polar_pmd import (
     SettingType,
     encode_pmd_ecg_frame,
 )
-from ingest.transport.polar_time import PSFTP_MTU_UUID, PSFTP_SERVICE_UUID, decode_set_local_time
+from ingest.profiles.polar_time import PSFTP_MTU_UUID, PSFTP_SERVICE_UUID, decode_set_local_time
 from ingest.virtual.characteristics import (
     INDICATE,
     NOTIFY,

@@ -21,6 +21,7 @@ from ingest.errors import DecodeError, IngestError
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
 from ingest.profiles.polar_pmd import PMD_DATA_UUID, PMD_SERVICE_UUID
+from ingest.profiles.polar_time import decode_set_local_time, encode_set_local_time
 from ingest.profiles.sample_stream import load_builtin
 from ingest.transport.backoff import Backoff
 from ingest.transport.gaps import GapTracker
@@ -31,7 +32,6 @@ from ingest.transport.identity import (
     redact_addresses,
 )
 from ingest.transport.manager import MonotonicStamp
-from ingest.transport.polar_time import decode_set_local_time, encode_set_local_time
 from ingest.transport.profiles import match_profile
 from stream.ids import DEVICE_ID_PATTERN
 
