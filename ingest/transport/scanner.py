@@ -14,8 +14,8 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
+from ingest.devices.registry import match_profile, scan_service_uuids
 from ingest.transport.identity import device_id_for, install_address_redaction
-from ingest.transport.profiles import match_profile, scan_service_uuids
 from ingest.transport.targets import BleBackend
 
 

@@ -21,12 +21,12 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
+from ingest.devices.registry import POLAR_H10, profile_named
 from ingest.profiles.polar_pmd import PMD_CONTROL_POINT_UUID
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
 from ingest.transport.backoff import Backoff
 from ingest.transport.gaps import Gap, GapTracker
 from ingest.transport.identity import device_id_for, redact_addresses
-from ingest.transport.profiles import POLAR_H10, profile_named
 from ingest.transport.startup import (
     DeviceInformation,
     PolarStartup,

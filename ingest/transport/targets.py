@@ -8,9 +8,9 @@ from typing import Any
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
+from ingest.devices.registry import profile_named
 from ingest.errors import IngestError
 from ingest.transport.identity import ADDRESS_PATTERN
-from ingest.transport.profiles import profile_named
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from bleak.backends.scanner import AdvertisementData
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ingest.devices.registry import match_profile
 from ingest.errors import DecodeError, IngestError
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
@@ -32,7 +33,6 @@ from ingest.transport.identity import (
     redact_addresses,
 )
 from ingest.transport.manager import MonotonicStamp
-from ingest.transport.profiles import match_profile
 from stream.ids import DEVICE_ID_PATTERN
 
 

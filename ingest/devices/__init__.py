@@ -1,0 +1,1 @@
+"""Device kinds: one class per kind of wearable, and the registry that names them."""
