@@ -1,9 +1,11 @@
-"""A device's clock against the gateway's: offset, wrapping counters, and corrupt timestamps.
+"""A device's clock against the gateway's: offset, wrapping counters, corrupt timestamps, and
+beat times rebuilt from RR intervals.
 
-Kept apart from the decoders because every timestamped profile (Polar PMD, declarative sample
+Kept apart from the device kinds because every timestamped kind (Polar PMD, declarative sample
 streams) needs the same three things: an offset that follows the smallest transport delay, a
 counter that keeps counting past its wrap, and a guard so that one corrupt timestamp can neither
-poison the offset nor move a stream's time by years.
+poison the offset nor move a stream's time by years. Kinds without device timestamps (Heart Rate
+RR intervals) align a clock of their own making the same way (:class:`BeatTimeReconstructor`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import deque
 
 from ingest.errors import DecodeError
 
+_RR_REANCHOR_NS = 2_000_000_000
 MAX_OFFSET_STEP_DOWN_NS = 2_000_000
 """A device's clock offset may fall by at most 2 ms per frame: under the sample period of every
 stream we decode (Polar ECG 7.7 ms, ACC at 200 Hz 5 ms), so frames never overlap; a 50 ms
@@ -102,3 +105,42 @@ class DeviceClockGuard:
         self._anchor = (device_ns, arrival_ns)
         self._rejected = 0
         return reanchored
+
+
+class BeatTimeReconstructor:
+    """Beat times from Heart Rate Measurement RR intervals, which carry no timestamps.
+
+    The RR intervals are chained into a beat clock (their running sum), and that clock is aligned
+    to arrival times exactly like a device clock (:class:`ClockAligner`): the smallest recent
+    arrival delay wins, so the estimate converges on the true beat times and follows a strap whose
+    crystal runs fast or slow instead of drifting away. When arrivals run more than two seconds
+    ahead of the chain, beats were lost (out of range, a missed notification): the chain is
+    re-anchored, never stretched. Times stay strictly increasing and never after their arrival.
+    """
+
+    def __init__(self, horizon: int = 60) -> None:
+        self._horizon = horizon
+        self._aligner = ClockAligner(horizon)
+        self._chain_ns = 0
+        self._offset_ns: int | None = None
+        self._last_ns: int | None = None
+
+    def beat_times(self, rr_ns: list[int], arrival_ns: int) -> list[int]:
+        if not rr_ns:
+            return []
+        ends = []
+        for interval in rr_ns:
+            self._chain_ns += interval
+            ends.append(self._chain_ns)
+        delay = arrival_ns - ends[-1]
+        if self._offset_ns is not None and delay - self._offset_ns > _RR_REANCHOR_NS:
+            self._aligner = ClockAligner(self._horizon)
+        self._offset_ns = self._aligner.offset_ns(ends[-1], arrival_ns)
+        times = []
+        for end in ends:
+            time_ns = end + self._offset_ns
+            if self._last_ns is not None:
+                time_ns = max(time_ns, self._last_ns + 1)
+            times.append(time_ns)
+            self._last_ns = time_ns
+        return times

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.devices.polar_h10 import PolarH10Device
+from ingest.devices.sample_stream import SampleStreamDevice
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart_rate_measurement
 from ingest.profiles.polar_pmd import (
@@ -308,8 +310,10 @@ def main() -> None:
         patient_id=PATIENT_ID,
         start_time_ns=start_ns,
         devices=[
-            DeviceEntry(device_id=STRAP_ID, profile="polar-h10", label="chest strap"),
-            DeviceEntry(device_id=EDA_ID, profile=f"sample-stream:{EDA_PROFILE}", label="EDA"),
+            DeviceEntry(device_id=STRAP_ID, profile=PolarH10Device.name, label="chest strap"),
+            DeviceEntry(
+                device_id=EDA_ID, profile=SampleStreamDevice(eda_profile).name, label="EDA"
+            ),
         ],
         producer="scripts/make_demo_recording.py",
         simulated=True,

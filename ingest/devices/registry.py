@@ -1,100 +1,94 @@
-"""What the transport needs to know per profile: how to recognise a device in an advertisement,
-which characteristics carry its data, and which streams its decoder produces.
+"""The one place device kinds are named: decoding, transport, scanning, recordings and the CLI
+look kinds up here, by the name recordings and ``[[devices]]`` entries use.
 
-The profile names are the ones :class:`ingest.decoding.DeviceDecoder` understands, so a device
-found here decodes live and in replay alike.
+Built-in kinds are found, not listed: every module of :mod:`ingest.devices` that defines
+``DEVICE_KINDS`` contributes them, so adding a device is adding its module. A kind defined
+elsewhere (a plug-in, a test) joins with :func:`register`.
 """
 
 from __future__ import annotations
 
-import importlib.resources
-from dataclasses import dataclass
-from functools import cache
+import importlib
+import pkgutil
+from collections.abc import Iterable
 
-from bleak.backends.scanner import AdvertisementData
-
+from ingest.devices.kind import Advertisement, DeviceKind, Recognition
 from ingest.errors import IngestError
-from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
-from ingest.profiles.polar_pmd import PMD_DATA_UUID, PMD_SERVICE_UUID
-from ingest.profiles.sample_stream import load_builtin
-
-SAMPLE_STREAM_PREFIX = "sample-stream:"
 
 
-def builtin_sample_streams() -> tuple[str, ...]:
-    """Sample-stream profiles shipped in ingest/profiles (``<name>.toml``): a new TOML file
-    there is recognised on scan and usable in ``[[devices]]`` with no code."""
-    folder = importlib.resources.files("ingest.profiles")
-    return tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml")))
+class UnknownDeviceError(IngestError, LookupError):
+    """No registered kind has this name."""
 
 
-@dataclass(frozen=True, slots=True)
-class LiveProfile:
-    name: str
-    service_uuids: tuple[str, ...]
-    """Any of these in an advertisement identifies the profile (with ``name_prefixes``)."""
-    name_prefixes: tuple[str, ...]
-    """Advertised-name prefixes that make a device this profile rather than a generic one."""
-    data_characteristics: tuple[str, ...]
-    """Characteristics whose notifications are data: recorded and decoded."""
+class _Registry:
+    """Kinds by name, built-ins found on first use."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, DeviceKind] | None = None
+
+    def kinds(self) -> dict[str, DeviceKind]:
+        if self._kinds is None:
+            found: dict[str, DeviceKind] = {}
+            for kind in _builtin_kinds():
+                _add(found, kind)
+            self._kinds = found
+        return self._kinds
 
 
-def _sample_stream(name: str) -> LiveProfile:
-    stream = load_builtin(name)
-    return LiveProfile(
-        name=SAMPLE_STREAM_PREFIX + name,
-        service_uuids=(stream.service,),
-        name_prefixes=(),
-        data_characteristics=(stream.characteristic,),
-    )
+def _builtin_kinds() -> Iterable[DeviceKind]:
+    package = importlib.import_module("ingest.devices")
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"ingest.devices.{info.name}")
+        yield from getattr(module, "DEVICE_KINDS", ())
 
 
-POLAR_H10 = LiveProfile(
-    name="polar-h10",
-    service_uuids=(PMD_SERVICE_UUID, HEART_RATE_SERVICE_UUID),
-    # Only the H10 streams ECG over PMD; H9, H7, OH1 and Verity Sense are heart-rate devices.
-    name_prefixes=("Polar H10",),
-    data_characteristics=(HEART_RATE_MEASUREMENT_UUID, PMD_DATA_UUID),
-)
-HEART_RATE = LiveProfile(
-    name="heart-rate",
-    service_uuids=(HEART_RATE_SERVICE_UUID,),
-    name_prefixes=(),
-    data_characteristics=(HEART_RATE_MEASUREMENT_UUID,),
-)
+def _add(kinds: dict[str, DeviceKind], kind: DeviceKind) -> None:
+    if kind.name in kinds:
+        raise IngestError(f"two device kinds are named {kind.name!r}")
+    kinds[kind.name] = kind
 
 
-@cache
-def live_profiles() -> tuple[LiveProfile, ...]:
-    """Most specific first: a Polar H10 also advertises the Heart Rate Service."""
-    return (POLAR_H10, *(_sample_stream(n) for n in builtin_sample_streams()), HEART_RATE)
+_REGISTRY = _Registry()
 
 
-def profile_named(name: str) -> LiveProfile:
-    for profile in live_profiles():
-        if profile.name == name:
-            return profile
-    if name.startswith(SAMPLE_STREAM_PREFIX):
-        return _sample_stream(name.removeprefix(SAMPLE_STREAM_PREFIX))  # raises for unknown
-    known = ", ".join(p.name for p in live_profiles())
-    raise IngestError(f"unknown device profile {name!r} (known: {known})")
+def register(kind: DeviceKind) -> DeviceKind:
+    """Make ``kind`` known by its name (for kinds outside ``ingest/devices``); returns it."""
+    _add(_REGISTRY.kinds(), kind)
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Forget a kind added with :func:`register` (tests clean up with it)."""
+    if _REGISTRY.kinds().pop(name, None) is None:
+        raise UnknownDeviceError(f"no device kind named {name!r}")
+
+
+def device_kinds() -> tuple[DeviceKind, ...]:
+    """Every known kind, by name."""
+    kinds = _REGISTRY.kinds()
+    return tuple(kinds[name] for name in sorted(kinds))
+
+
+def device_kind(name: str) -> DeviceKind:
+    """The kind named ``name``; :class:`UnknownDeviceError` lists the known ones."""
+    kind = _REGISTRY.kinds().get(name)
+    if kind is None:
+        known = ", ".join(k.name for k in device_kinds())
+        raise UnknownDeviceError(f"unknown device profile {name!r} (known: {known})")
+    return kind
 
 
 def scan_service_uuids() -> list[str]:
-    return sorted({u for p in live_profiles() for u in p.service_uuids})
+    """Every service a known kind is recognised by: the scan filter."""
+    return sorted({u for kind in device_kinds() for u in kind.gatt.services})
 
 
-def match_profile(adv: AdvertisementData) -> LiveProfile | None:
-    """The profile an advertisement belongs to, or None for an unsupported device."""
-    uuids = {u.lower() for u in adv.service_uuids}
-    name = adv.local_name or ""
-    for profile in live_profiles():
-        if profile.name_prefixes:
-            if any(name.startswith(p) for p in profile.name_prefixes):
-                return profile
-            if PMD_SERVICE_UUID in uuids and profile is POLAR_H10:
-                return profile
-            continue
-        if uuids & set(profile.service_uuids):
-            return profile
-    return None
+def match_advertisement(advertisement: Advertisement) -> DeviceKind | None:
+    """The kind that recognises ``advertisement`` most surely (a Polar H10 also advertises the
+    Heart Rate Service: the H10 kind's specific match beats the generic one), or None."""
+    best, best_kind = Recognition.NO, None
+    for kind in device_kinds():
+        recognition = kind.recognises(advertisement)
+        if recognition > best:
+            best, best_kind = recognition, kind
+    return best_kind

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.decoding import DeviceDecoder
+from ingest.devices.sample_stream import SampleStreamDevice
 from ingest.errors import RecordingError
 from ingest.profiles.sample_stream import SampleStreamProfile
 from ingest.recording import DeviceEntry, Marker, NotificationRecord
@@ -86,10 +87,10 @@ def inline_profile_toml(
 
 
 def device_entry(*, device_id: str, label: str, profile_toml: str) -> DeviceEntry:
-    profile = SampleStreamProfile.from_toml_text(profile_toml)  # validates before writing
+    kind = SampleStreamDevice.from_toml_text(profile_toml)  # validates before writing
     return DeviceEntry(
         device_id=device_id,
-        profile=f"sample-stream:{profile.name}",
+        profile=kind.name,
         label=label,
         stream_profile=profile_toml,
     )
@@ -99,8 +100,8 @@ def decoder_for(entry: DeviceEntry) -> DeviceDecoder:
     """The decoder for a recording's device, with its inline profile when it carries one."""
     if entry.stream_profile is None:
         return DeviceDecoder(entry.device_id, entry.profile)
-    profile = SampleStreamProfile.from_toml_text(entry.stream_profile)
-    return DeviceDecoder(entry.device_id, entry.profile, stream_profile=profile)
+    kind = SampleStreamDevice.from_toml_text(entry.stream_profile)
+    return DeviceDecoder(entry.device_id, entry.profile, kind=kind)
 
 
 def _rate(rate_hz: float) -> Fraction:

@@ -14,7 +14,8 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from ingest.devices.registry import match_profile, scan_service_uuids
+from ingest.devices.kind import Advertisement
+from ingest.devices.registry import match_advertisement, scan_service_uuids
 from ingest.transport.identity import device_id_for, install_address_redaction
 from ingest.transport.targets import BleBackend
 
@@ -36,6 +37,14 @@ class Sighting:
     name: str | None
 
 
+def advertisement_of(adv: AdvertisementData) -> Advertisement:
+    """What a device kind may recognise, from bleak's advertisement data."""
+    return Advertisement(
+        service_uuids=frozenset(u.lower() for u in adv.service_uuids),
+        local_name=adv.local_name or "",
+    )
+
+
 async def scan(
     seconds: float,
     *,
@@ -49,8 +58,8 @@ async def scan(
     seen: dict[str, Sighting] = {}
 
     def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
-        profile = match_profile(adv)
         name = adv.local_name or device.name
+        profile = match_advertisement(advertisement_of(adv))
         if profile is None:
             return
         if wanted.name_prefix and not (name or "").startswith(wanted.name_prefix):

@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -21,15 +20,14 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
-from ingest.devices.registry import POLAR_H10, profile_named
-from ingest.profiles.polar_pmd import PMD_CONTROL_POINT_UUID
+from ingest.devices.registry import device_kind
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
 from ingest.transport.backoff import Backoff
 from ingest.transport.gaps import Gap, GapTracker
 from ingest.transport.identity import device_id_for, redact_addresses
 from ingest.transport.startup import (
+    BleakLink,
     DeviceInformation,
-    PolarStartup,
     StartupError,
     read_device_information,
 )
@@ -73,7 +71,7 @@ class DeviceSession:
         connect_attempts: int = 3,
     ) -> None:
         self.target = target
-        self.profile = profile_named(target.profile)
+        self.kind = device_kind(target.profile)
         self.status = DeviceStatus(profile=target.profile, label=target.label)
         self.subscribe_calls = 0
         """start_notify calls over the session's life: one per characteristic per connection."""
@@ -118,9 +116,9 @@ class DeviceSession:
                 for gap in self._tracker.close_open_gap(self._stamp()):
                     self._report_gap(gap)
             self.status.device_id = device_id
-            self._tracker = GapTracker(device_id, self.profile.name)
+            self._tracker = GapTracker(device_id, self.kind.name)
             entry = DeviceEntry(
-                device_id=device_id, profile=self.profile.name, label=self.target.label
+                device_id=device_id, profile=self.kind.name, label=self.target.label
             )
             self._emit(DeviceRecord(entry))
         return device
@@ -175,18 +173,15 @@ class DeviceSession:
             self._tracker.disconnected(self._stamp())
 
     async def _start(self, client: BleakClient) -> None:
+        """Subscribe the kind's data characteristics, then run its own start-up; its control
+        characteristics are subscribed by that start-up and never reach the sink."""
         self._subscribed = set()
         self.status.info = await read_device_information(client)
-        polar = PolarStartup() if self.profile is POLAR_H10 else None
-        if polar is not None:
-            await self._subscribe(client, PMD_CONTROL_POINT_UUID, polar.on_control)
-        for uuid in self.profile.data_characteristics:
+        for uuid in self.kind.gatt.data:
             if client.services.get_characteristic(uuid) is None:
-                raise StartupError(f"{self.profile.name} device lacks characteristic {uuid}")
+                raise StartupError(f"{self.kind.name} device lacks characteristic {uuid}")
             await self._subscribe(client, uuid, self._on_data)
-        if polar is not None:
-            now = datetime.fromtimestamp(self._stamp() / 1e9, UTC)
-            await polar.run(client, now)
+        await self.kind.start(BleakLink(client, self._subscribe), self._stamp())
 
     async def _subscribe(self, client: BleakClient, uuid: str, callback: NotifyCallback) -> None:
         if uuid in self._subscribed:

@@ -1,35 +1,24 @@
-"""Per-profile start-up after each connection: what a device needs before it streams.
+"""What every connection starts with, whatever the device: Battery and Device Information.
 
-* Polar H10: set the clock (PS-FTP, when the service is there), read the ECG settings, start ECG
-  at 130 Hz / 14 bits on the PMD control point, and fail loudly on any refusal: a session that
-  silently never streams is the failure this project exists to avoid.
-* Heart Rate Service and sample-stream sensors need nothing beyond their subscription.
-
-Battery and Device Information are read here too, for ``vagus devices status``.
+A device's own start-up (the Polar H10's control-point sequence) belongs to its kind
+(:meth:`ingest.devices.DeviceKind.start`); the session runs it through :class:`BleakLink`, the
+bleak side of the small :class:`~ingest.devices.GattLink` interface a kind's start-up talks to.
+Battery and Device Information are read here, for ``vagus devices status``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
-from ingest.errors import DecodeError, IngestError
-from ingest.profiles.polar_pmd import (
-    PMD_CONTROL_POINT_UUID,
-    MeasurementType,
-    SettingType,
-    decode_control_point_response,
-    encode_get_settings,
-    encode_start_measurement,
-)
-from ingest.profiles.polar_time import PSFTP_MTU_UUID, encode_set_local_time
+from ingest.devices.kind import StartupError
+
+__all__ = ["BleakLink", "DeviceInformation", "StartupError", "read_device_information"]
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +26,6 @@ BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
 MANUFACTURER_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
 MODEL_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
 FIRMWARE_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
-ECG_SETTINGS: dict[int, int] = {SettingType.SAMPLE_RATE: 130, SettingType.RESOLUTION: 14}
-CONTROL_TIMEOUT_S = 5.0
-_ACCEPTED = {"SUCCESS", "ALREADY_IN_STATE"}
-
-
-class StartupError(IngestError):
-    """A device refused or did not answer its start-up; the session reconnects and retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,44 +61,26 @@ async def read_device_information(client: BleakClient) -> DeviceInformation:
     )
 
 
-class PolarStartup:
-    """Drives the PMD control point; its indications arrive through :meth:`on_control`."""
+class BleakLink:
+    """A connected bleak client as the :class:`~ingest.devices.GattLink` a kind's start-up
+    uses; ``subscribe`` goes through the session, which subscribes each characteristic once."""
 
-    def __init__(self) -> None:
-        self._responses: asyncio.Queue[bytes] = asyncio.Queue()
+    def __init__(
+        self,
+        client: BleakClient,
+        subscribe: Callable[
+            [BleakClient, str, Callable[[BleakGATTCharacteristic, bytearray], None]],
+            Awaitable[None],
+        ],
+    ) -> None:
+        self._client = client
+        self._subscribe = subscribe
 
-    def on_control(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        self._responses.put_nowait(bytes(data))
+    def has(self, uuid: str) -> bool:
+        return self._client.services.get_characteristic(uuid) is not None
 
-    async def run(self, client: BleakClient, now: datetime | None = None) -> None:
-        await self.set_clock(client, now or datetime.now(UTC))
-        await self._request(client, encode_get_settings(MeasurementType.ECG), "read ECG settings")
-        start = encode_start_measurement(MeasurementType.ECG, ECG_SETTINGS)
-        await self._request(client, start, "start ECG")
+    async def write(self, uuid: str, payload: bytes) -> None:
+        await self._client.write_gatt_char(uuid, payload, response=True)
 
-    @staticmethod
-    async def set_clock(client: BleakClient, now: datetime) -> bool:
-        """Set the sensor clock if it has PS-FTP; False (and a debug line) when it has not."""
-        if client.services.get_characteristic(PSFTP_MTU_UUID) is None:
-            log.debug("no PS-FTP service: the sensor clock is left as it is")
-            return False
-        await client.write_gatt_char(PSFTP_MTU_UUID, encode_set_local_time(now), response=True)
-        return True
-
-    async def _request(self, client: BleakClient, payload: bytes, what: str) -> bytes:
-        while not self._responses.empty():
-            self._responses.get_nowait()  # a stale answer must not be taken for this one
-        await client.write_gatt_char(PMD_CONTROL_POINT_UUID, payload, response=True)
-        try:
-            async with asyncio.timeout(CONTROL_TIMEOUT_S):
-                while True:
-                    raw = await self._responses.get()
-                    with contextlib.suppress(DecodeError):
-                        answer = decode_control_point_response(raw)
-                        if answer.op_code == payload[0]:
-                            break
-        except TimeoutError as exc:
-            raise StartupError(f"{what}: no answer within {CONTROL_TIMEOUT_S:.0f} s") from exc
-        if answer.status_name not in _ACCEPTED:
-            raise StartupError(f"{what}: the sensor answered {answer.status_name}")
-        return answer.parameters
+    async def subscribe(self, uuid: str, on_value: Callable[[bytes], None]) -> None:
+        await self._subscribe(self._client, uuid, lambda _char, data: on_value(bytes(data)))

@@ -8,7 +8,7 @@ from typing import Any
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from ingest.devices.registry import profile_named
+from ingest.devices.registry import device_kind
 from ingest.errors import IngestError
 from ingest.transport.identity import ADDRESS_PATTERN
 
@@ -32,7 +32,7 @@ class DeviceTarget:
             raise IngestError("name_prefix must not be empty")
         if ADDRESS_PATTERN.search(self.label):
             raise IngestError("a device label leaves the gateway: it must not hold an address")
-        profile_named(self.profile)  # raises for an unknown profile
+        device_kind(self.profile)  # raises for an unknown profile
 
     def matches(self, device: BLEDevice, adv: AdvertisementData) -> bool:
         if self.address is not None:

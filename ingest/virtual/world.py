@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.devices.heart_rate import HeartRateDevice
+from ingest.devices.polar_h10 import PolarH10Device
+from ingest.devices.sample_stream import SampleStreamDevice
 from ingest.profiles.heart_rate import encode_heart_rate_measurement
 from ingest.profiles.sample_stream import load_builtin
 from ingest.virtual.haptic_band import HapticBandPeripheral
@@ -35,9 +38,9 @@ EDA_NAME = "vEDA 1"  # short: a 128-bit service UUID leaves 8 bytes of advertisi
 BAND_NAME = "vBand 1"  # as short, for the same reason
 #: (profile, advertised-name prefix, label) of each virtual wearable, for default targets.
 VIRTUAL_DEVICES = (
-    ("heart-rate", HR_NAME, "virtual strap"),
-    ("polar-h10", H10_NAME, "virtual chest ECG"),
-    ("sample-stream:vagus-eda-v1", EDA_NAME, "virtual EDA"),
+    (HeartRateDevice.name, HR_NAME, "virtual strap"),
+    (PolarH10Device.name, H10_NAME, "virtual chest ECG"),
+    (SampleStreamDevice.builtin("vagus-eda-v1").name, EDA_NAME, "virtual EDA"),
 )
 
 

@@ -17,7 +17,7 @@ from bleak.backends.scanner import AdvertisementData
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.devices.registry import match_profile
+from ingest.devices.registry import match_advertisement
 from ingest.errors import DecodeError, IngestError
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
@@ -33,6 +33,7 @@ from ingest.transport.identity import (
     redact_addresses,
 )
 from ingest.transport.manager import MonotonicStamp
+from ingest.transport.scanner import advertisement_of
 from stream.ids import DEVICE_ID_PATTERN
 
 
@@ -124,7 +125,7 @@ def _adv(name: str | None, *uuids: str) -> AdvertisementData:
 
 
 def _profile(name: str | None, *uuids: str) -> str | None:
-    profile = match_profile(_adv(name, *uuids))
+    profile = match_advertisement(advertisement_of(_adv(name, *uuids)))
     return None if profile is None else profile.name
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.decoding import BeatTimeReconstructor, DeviceDecoder
-from ingest.device_clock import ClockAligner, CounterUnwrapper
+from ingest.decoding import DeviceDecoder
+from ingest.device_clock import BeatTimeReconstructor, ClockAligner, CounterUnwrapper
 from ingest.errors import DecodeError
 from ingest.notification import Notification
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart_rate_measurement
