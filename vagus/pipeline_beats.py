@@ -1,19 +1,22 @@
 """R-peaks found once per new stretch of ECG, never joined across a gap.
 
 Re-detecting the whole 180 s look-back every 10 s hop did the same work ~18 times over. The
-tracker instead runs dsp.ecg.detect_r_peaks (one kernel call: dsp.ecg_fused) on the new
-samples plus OVERLAP_S of already-seen ECG before them (so the filters and Pan-Tompkins levels
-have settled at the seam) and TAIL_S after (so filter edges do not move the last beats), and
-keeps only the beats after the ones it already has. A beat near the seam that both runs find
-(perhaps a sample apart) is kept once: a new beat must lie more than the detector's refractory
-period after the last kept one.
+tracker instead runs dsp.ecg.stream.detect_step on the new samples plus OVERLAP_S of already-
+seen ECG before them (so the filters have settled and search-back can look back) and TAIL_S
+after (so filter edges do not move the decisions), carrying the detector's state between runs:
+the Pan-Tompkins decisions resume where the last run stopped, so the beats equal whole-record
+detection's. (Runs used to start their levels afresh and keep the beats after the last kept
+one; at exercise rates the fresh levels lost beats: see dsp.ecg.stream.) A window closing at t
+has the decisions up to t + DECIDE_AHEAD_S and the beats placed up to t + PLACE_AHEAD_NS; a beat
+that search-back finds later, and the first INITIAL_S + TAIL_S of ECG after a gap (its initial
+levels need them), arrive with the next window. tests/dsp/test_streaming_equals_batch*.py hold
+the beats equal, and these differences bounded, on hard synthetic ECG and every shared recording.
 
 Gaps: a marked gap (mark_gap) or a jump in sample times longer than both GAP_PERIODS nominal
 periods and MIN_GAP_S (the rule of ingest.transport.gaps) splits the ECG into runs. Detection
-never spans two runs, and an interval between beats on either side of a gap is no interval
-(rr_valid is False for it). Within tests/vagus/test_pipeline_beats.py the beats equal those of
-whole-record detection except within SEAM_TOLERANCE_S of a seam, where one may move by a sample
-or two.
+never spans two runs (each gap-free stretch starts afresh, as whole-record detection of it
+does), and an interval between beats on either side of a gap is no interval (rr_valid is False
+for it).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dsp.ecg import detect_r_peaks
-from vagus.pipeline_beat_kernels import accept_kernel, jump_steps_kernel
+from dsp.ecg.params import INITIAL_S, detection_factor
+from dsp.ecg.stream import DECIDED_NS, EDGE_S, GRID_NS, STARTED, detect_step, new_state
+from vagus.pipeline_beat_kernels import jump_steps_kernel
 from vagus.pipeline_buffer import SampleSource
 
 NS = 1_000_000_000
@@ -31,7 +35,14 @@ TAIL_S = 2.0
 REFRACTORY_NS = 250_000_000  # dsp.ecg's refractory period
 GAP_PERIODS = 3.0  # as ingest.transport.gaps (not imported: ingest's transport needs bleak)
 MIN_GAP_S = 0.5
-SEAM_TOLERANCE_S = 0.02
+SEAM_TOLERANCE_S = 0.0
+#: a window closing at t counts the beats that search-back triggered up to this long after t
+#: finds (it needs TAIL_S - EDGE_S >= this of ECG after t; the pipeline has 8.4 s)
+DECIDE_AHEAD_S = 1.0
+EDGE_NS = int(EDGE_S * NS)
+#: marks this far after a window's end are placed too: a QRS whose energy peaks just after the
+#: end can have its R wave just before it (placement moves a beat by up to 125 ms)
+PLACE_AHEAD_NS = 250_000_000
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -95,15 +106,26 @@ def note_jumps(gaps: GapLog, times: IntArray, fs: float) -> None:
 
 
 class BeatTracker:
-    """Beat times (ns) of one ECG stream, extended as windows close."""
+    """Beat times (ns) of one ECG stream, extended as windows close.
+
+    The detector's state travels from update to update (dsp.ecg.stream): Pan-Tompkins levels,
+    RR history, last QRS, the marks decided but not yet placed, and where the next run starts
+    reading (``load_ns``: the last run's first sample, on the detector's block grid)."""
 
     def __init__(self, gaps: GapLog) -> None:
         self.gaps = gaps
         self.beats_ns: IntArray = np.zeros(0, dtype=np.int64)
-        self.done_ns: int | None = None  # beats before this are final
+        self.done_ns: int | None = None  # beats before this are final (see DECIDE_AHEAD_S)
         #: the latest sample time an update saw: a hole longer than OVERLAP_S never lies inside
         #: one update's samples, so the step from here to the next update's first is checked too
         self.seen_ns: int | None = None
+        self.detector = new_state()
+        self.pending: IntArray = np.zeros(0, dtype=np.int64)
+        self.load_ns: int | None = None
+
+    @property
+    def started(self) -> bool:
+        return bool(self.detector[1][STARTED])
 
     def update(self, buffer: SampleSource, fs: float, *, until_ns: int) -> None:
         """Make the beats before ``until_ns`` final (using TAIL_S of ECG after it if present)."""
@@ -113,7 +135,9 @@ class BeatTracker:
         done = first_ns if self.done_ns is None else self.done_ns
         if until_ns <= done:
             return
-        times, values = buffer.window(done - int(OVERLAP_S * NS), until_ns + int(TAIL_S * NS))
+        times, values = buffer.window(
+            first_ns if self.load_ns is None else self.load_ns, until_ns + int(TAIL_S * NS)
+        )
         if times.size == 0:
             self.done_ns = until_ns
             return
@@ -122,31 +146,73 @@ class BeatTracker:
         else:
             note_jumps(self.gaps, np.concatenate(([self.seen_ns], times)), fs)
         self.seen_ns = int(times[-1]) if self.seen_ns is None else max(self.seen_ns, int(times[-1]))
-        if self.gaps.starts.size == 0:  # the usual case: one run, no gap to split at
-            if times[-1] >= done - REFRACTORY_NS and times[0] < until_ns:
-                peaks = detect_r_peaks(values[:, 0], fs)
-                self._accept(times[peaks], done, until_ns)
-            self.done_ns = until_ns
-            return
-        breaks = np.flatnonzero(self.gaps.spans(times)) + 1
-        found: list[IntArray] = []
-        for lo, hi in zip([0, *breaks.tolist()], [*breaks.tolist(), times.size], strict=True):
-            if times[hi - 1] < done - REFRACTORY_NS or times[lo] >= until_ns:
-                continue  # a run wholly seen before, or wholly after this update
-            peaks = detect_r_peaks(values[lo:hi, 0], fs)
-            found.append(times[lo:hi][peaks])
-        self._accept(np.concatenate(found) if found else self.beats_ns[:0], done, until_ns)
+        breaks: list[int] = []
+        if self.gaps.starts.size:
+            breaks = (np.flatnonzero(self.gaps.spans(times)) + 1).tolist()
+        bounds = zip([0, *breaks], [*breaks, times.size], strict=True)
+        for number, (lo, hi) in enumerate(bounds):
+            if not self._segment(times, values, fs, number, int(lo), int(hi), until_ns):
+                break
         self.done_ns = until_ns
 
-    def _accept(self, candidates: IntArray, done: int, until_ns: int) -> None:
-        """Keep the candidates in [done - refractory, until) after the last kept beat."""
-        has_last = self.beats_ns.size > 0
-        last = int(self.beats_ns[-1]) if has_last else 0
-        kept = accept_kernel(
-            candidates, done - REFRACTORY_NS, until_ns, last, has_last, REFRACTORY_NS
+    def _segment(  # noqa: PLR0917 - one gap-free run of the update's samples
+        self,
+        times: IntArray,
+        values: npt.NDArray[np.float64],
+        fs: float,
+        number: int,
+        lo: int,
+        hi: int,
+        until_ns: int,
+    ) -> bool:
+        """Detect on times[lo:hi]; False when the rest of the update must wait for more ECG."""
+        gap_after = hi < times.size
+        to_end = gap_after or until_ns > times[-1]
+        if self.started and number == 0:  # the stream the state belongs to: resume it
+            factor = detection_factor(fs, full_rate=False)
+            first = int(np.searchsorted(times, self.detector[1][DECIDED_NS] - int(OVERLAP_S * NS)))
+            lo = min(lo + -(-(first - lo) // factor) * factor, hi)  # stays on the block grid
+        else:
+            fresh_span = int(times[hi - 1] - times[lo])
+            if not to_end and fresh_span < (INITIAL_S + TAIL_S) * NS:
+                self._restart(int(times[lo]))  # its initial levels need INITIAL_S of ECG
+                return False
+            self._restart(int(times[lo]))
+            if hi - lo < int(fs):  # dsp.ecg finds nothing in less than a second
+                return True
+        if hi - lo < 2:
+            return True
+        decide_before = min(until_ns + int(DECIDE_AHEAD_S * NS), int(times[hi - 1]) - EDGE_NS)
+        levels, marks = self.detector
+        beats, (levels, marks, self.pending) = detect_step(
+            values[lo:hi, 0],
+            np.ascontiguousarray(times[lo:hi]),
+            fs,
+            (levels, marks, self.pending),
+            decide_before=decide_before,
+            place_before=min(until_ns + PLACE_AHEAD_NS, decide_before),
+            to_end=to_end,
         )
-        if kept.size:
-            self.beats_ns = np.concatenate((self.beats_ns, kept))
+        self.detector = (levels, marks)
+        self.load_ns = int(marks[GRID_NS])
+        self._add(beats)
+        if gap_after:  # the next segment starts afresh, as whole-record detection of it does
+            self._restart(int(times[hi]))
+        return True
+
+    def _restart(self, load_ns: int) -> None:
+        self.detector = new_state()
+        self.pending = np.zeros(0, dtype=np.int64)
+        self.load_ns = load_ns
+
+    def _add(self, beats: IntArray) -> None:
+        """Merge newly placed beats (a search-back beat may land before the last kept one)."""
+        if beats.size == 0:
+            return
+        if self.beats_ns.size == 0 or beats[0] > self.beats_ns[-1]:
+            self.beats_ns = np.concatenate((self.beats_ns, beats))
+        else:
+            self.beats_ns = np.unique(np.concatenate((self.beats_ns, beats)))
 
     def between(self, start_ns: int, end_ns: int) -> tuple[IntArray, BoolArray]:
         """Beats in [start_ns, end_ns) and, per interval between them, whether it is real."""

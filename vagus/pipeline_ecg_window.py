@@ -21,15 +21,19 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.ecg import params as ecg_params
-from dsp.ecg.fused import detect_kernel, plan
+from dsp.ecg.fused import plan
+from dsp.ecg.params import INITIAL_S
+from dsp.ecg.stream import DECIDED_NS, GRID_NS, STARTED, detect_step_kernel
 from dsp.filters import lower_bound_in
 from dsp.stress.features import BAND_EDGES
-from vagus.pipeline_beat_kernels import accept_kernel
 from vagus.pipeline_beats import (
+    DECIDE_AHEAD_S,
+    EDGE_NS,
     GAP_PERIODS,
     MIN_GAP_S,
     NS,
     OVERLAP_S,
+    PLACE_AHEAD_NS,
     REFRACTORY_NS,
     TAIL_S,
     BeatTracker,
@@ -46,7 +50,7 @@ HeartResults = tuple[dict[str, float | int | None], dict[str, float], float | No
 DONE, FALLBACK = 0, 1
 NOT_SEEN = -(2**63)
 #: layout of the kernel's integer settings
-OVERLAP, TAIL, REFRACTORY, LOOK_BACK, MIN_SAMPLES = range(5)
+OVERLAP, TAIL, REFRACTORY, LOOK_BACK, MIN_SAMPLES, INITIAL, AHEAD, EDGE, PLACE = range(9)
 _NO_BEATS = np.zeros(0, dtype=np.int64)
 _NO_INTERVALS = np.zeros(0, dtype=np.bool_)
 
@@ -62,49 +66,61 @@ def ecg_window_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     detection: tuple[float, FloatArray, int, FloatArray, int, IntArray],
     heart: tuple[float, FloatArray, FloatArray, tuple[FloatArray, FloatArray]],
     beats: IntArray,
-) -> tuple[int, int, IntArray, FloatArray, int]:
+    detector: tuple[FloatArray, IntArray, IntArray],
+) -> tuple[int, int, IntArray, FloatArray, int, FloatArray, IntArray, IntArray]:
     """(status, samples in the window, the tracker's beats after the update, heart_kernel's
-    output or an empty array when the window has too few samples, the latest sample seen).
+    output or an empty array when the window has too few samples, the latest sample seen,
+    the detector's state).
 
-    ``live`` is [first, end, done, until, start, stop, seen]: the buffer's held rows, the
-    tracker's done time and the update's end, the window [start, stop) (ns) and the latest
-    sample time the tracker saw (NOT_SEEN if none)."""
+    ``live`` is [first, end, done, until, start, stop, seen, load]: the buffer's held rows,
+    the tracker's done time and the update's end, the window [start, stop) (ns), the latest
+    sample time the tracker saw (NOT_SEEN if none) and where its next run reads from
+    (NOT_SEEN: the buffer's first row). ``detector`` is the tracker's (levels, marks, pending)
+    (dsp.ecg.stream), returned updated as the last three outputs."""
     first, end, done, until, start, stop = live[0], live[1], live[2], live[3], live[4], live[5]
-    seen = live[6]
+    seen, load = live[6], live[7]
+    levels, marks, pending = detector
     present = lower_bound_in(times, first, end, stop) - lower_bound_in(times, first, end, start)
     if until > done:
-        lo = lower_bound_in(times, first, end, done - settings[OVERLAP])
+        lo = first if load == NOT_SEEN else lower_bound_in(times, first, end, load)
         hi = lower_bound_in(times, first, end, until + settings[TAIL])
         if hi > lo and seen != NOT_SEEN and times[lo] - seen > jump_ns:
-            return FALLBACK, present, beats, _empty(), seen  # a hole since the last update
+            return FALLBACK, present, beats, _empty(), seen, levels, marks, pending  # a hole
         for i in range(lo, hi):
             jump = i + 1 < hi and times[i + 1] - times[i] > jump_ns
             if jump or not math.isfinite(values[i, 0]):
-                return FALLBACK, present, beats, _empty(), seen
-        if hi > lo:
-            seen = times[hi - 1] if seen == NOT_SEEN else max(seen, times[hi - 1])
-        settled = done - settings[REFRACTORY]
-        if hi > lo and times[hi - 1] >= settled and times[lo] < until:
-            x = values[lo:hi, 0].copy()
-            if x.shape[0] >= settings[MIN_SAMPLES]:
-                rate, band, band_pad, high, high_pad, widths = detection
-                peaks = detect_kernel(x, rate, band, band_pad, high, high_pad, widths)
-                has_last = beats.shape[0] > 0
-                last = beats[-1] if has_last else 0
-                kept = accept_kernel(
-                    times[lo:hi][peaks], settled, until, last, has_last, settings[REFRACTORY]
-                )
-                if kept.shape[0]:
-                    beats = np.concatenate((beats, kept))
+                return FALLBACK, present, beats, _empty(), seen, levels, marks, pending
+        fresh = marks[STARTED] == 0
+        to_end = hi == 0 or until > times[hi - 1]
+        if hi - lo < 2 or (fresh and (hi - lo < settings[MIN_SAMPLES] or (
+            not to_end and times[hi - 1] - times[lo] < settings[INITIAL]
+        ))):  # fmt: skip
+            return FALLBACK, present, beats, _empty(), seen, levels, marks, pending
+        seen = times[hi - 1] if seen == NOT_SEEN else max(seen, times[hi - 1])
+        if not fresh:
+            lo = lower_bound_in(times, lo, hi, marks[DECIDED_NS] - settings[OVERLAP])
+        if hi - lo >= 2:
+            decide_before = min(until + settings[AHEAD], times[hi - 1] - settings[EDGE])
+            rate, band, band_pad, high, high_pad, widths = detection
+            placed, levels, marks, pending = detect_step_kernel(
+                values[lo:hi, 0].copy(), times[lo:hi], rate, band, band_pad, high, high_pad,
+                widths, levels, marks, pending, decide_before,
+                min(until + settings[PLACE], decide_before), to_end,
+            )  # fmt: skip
+            if placed.shape[0]:
+                if beats.shape[0] == 0 or placed[0] > beats[-1]:
+                    beats = np.concatenate((beats, placed))
+                else:
+                    beats = np.unique(np.concatenate((beats, placed)))
     if present <= min_present:
-        return DONE, present, beats, _empty(), seen
+        return DONE, present, beats, _empty(), seen, levels, marks, pending
     b_lo = lower_bound_in(beats, 0, beats.shape[0], stop - settings[LOOK_BACK])
     b_hi = lower_bound_in(beats, 0, beats.shape[0], stop)
     recent = beats[b_lo:b_hi]
     real = np.ones(max(recent.shape[0] - 1, 0), dtype=np.bool_)  # no gap is logged
     period_ms, bands, welch, twiddles = heart
     out = heart_kernel(recent, real, period_ms, start, stop, bands, welch, twiddles)
-    return DONE, present, beats, out, seen
+    return DONE, present, beats, out, seen, levels, marks, pending
 
 
 @numba.njit(cache=True)
@@ -121,7 +137,17 @@ class EcgWindow:
         self.fs = fs
         self.usable = fs >= 50 and factor == 1  # else: the tracker's path (and its errors)
         self.settings = np.array(
-            [int(OVERLAP_S * NS), int(TAIL_S * NS), REFRACTORY_NS, int(look_back_s * NS), int(fs)],
+            [
+                int(OVERLAP_S * NS),
+                int(TAIL_S * NS),
+                REFRACTORY_NS,
+                int(look_back_s * NS),
+                int(fs),
+                int((INITIAL_S + TAIL_S) * NS),
+                int(DECIDE_AHEAD_S * NS),
+                EDGE_NS,
+                PLACE_AHEAD_NS,
+            ],
             dtype=np.int64,
         )
         self.jump_ns = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
@@ -147,14 +173,19 @@ def ecg_window(
         return None
     done = int(times[first]) if tracker.done_ns is None else tracker.done_ns
     seen = NOT_SEEN if tracker.seen_ns is None else tracker.seen_ns
-    live = np.array([first, stop, done, end, start, end, seen], dtype=np.int64)
-    status, present, beats, heart, seen = ecg_window_kernel(
+    load = NOT_SEEN if tracker.load_ns is None else tracker.load_ns
+    live = np.array([first, stop, done, end, start, end, seen, load], dtype=np.int64)
+    detector = (*tracker.detector, tracker.pending)
+    status, present, beats, heart, seen, levels, marks, pending = ecg_window_kernel(
         times, values, live, plan_.settings, plan_.jump_ns, min_present,
-        plan_.detection, plan_.heart, tracker.beats_ns,
+        plan_.detection, plan_.heart, tracker.beats_ns, detector,
     )  # fmt: skip
     if status == FALLBACK:
         return None
     tracker.beats_ns = beats
+    tracker.detector, tracker.pending = (levels, marks), pending
+    if marks[STARTED]:
+        tracker.load_ns = int(marks[GRID_NS])
     tracker.seen_ns = None if seen == NOT_SEEN else seen
     if end > done:
         tracker.done_ns = end

@@ -98,7 +98,7 @@ def _model_hrv(  # noqa: PLR0917 - numba takes no keyword-only arguments
     twiddles: tuple[FloatArray, FloatArray],
     out: FloatArray,
 ) -> bool:
-    """dsp.stress_features.hrv_features on the beat times (s, relative to the window's end)
+    """dsp.stress.features.hrv_features on the beat times (s, relative to the window's end)
     into out; False when the spectrum's input is invalid (not finite or not increasing)."""
     beats_s = (times - end) / NS
     model_rr = (beats_s[1:] - beats_s[:-1]) * 1000.0

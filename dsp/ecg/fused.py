@@ -3,9 +3,9 @@
 The gateway detects beats on ~20 s of 130 Hz ECG every window, and the numpy path spent more
 time in its twenty-odd numpy and kernel calls than in the filtering; the filtering itself is
 bound by the recursions' latency, so both zero-phase filters run in one loop
-(dsp.ecg_filters). detect_kernel runs the same steps as dsp.ecg.detect_r_peaks_reference (block
+(dsp.ecg.filter_pair). detect_kernel runs the same steps as dsp.ecg.detect_r_peaks_reference (block
 means above 240 Hz, the same filter designs and pads as dsp.filters.sosfiltfilt, the same
-kernels from dsp.ecg_kernels, the same initial levels) inside one kernel;
+kernels from dsp.ecg.kernels, the same initial levels) inside one kernel;
 tests/dsp/test_ecg_fused.py holds the two equal at strap and clinical rates.
 """
 
@@ -40,7 +40,7 @@ def plan(fs: float, factor: int) -> tuple[FloatArray, int, FloatArray, int, IntA
     band, band_pad = prepared_sos(*_bytes(butter_bandpass_sos(*p.BAND_HZ, rate)))
     high, high_pad = prepared_sos(*_bytes(butter_highpass_sos(p.HIGHPASS_HZ, rate)))
     if band.shape[0] != 2 or high.shape[0] != 1:  # two_filtfilt_kernel's shapes
-        raise ValueError("the detector's filters changed order: update dsp.ecg_filters")
+        raise ValueError("the detector's filters changed order: update dsp.ecg.filter_pair")
     widths = np.array(
         [
             max(1, round(p.INTEGRATION_S * rate)),

@@ -63,14 +63,41 @@ def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     stale > 0: after that many samples without a beat that search-back cannot fill, the levels
     restart from the candidates of those samples (max as signal, median as noise), the way a
     detector must recover when a burst of motion artefact has pushed them out of reach.
+    The whole record is one decide_span_kernel call from the initial state; the streaming
+    engine (dsp.ecg.stream) makes the same calls span by span, carrying the state between them.
     """
     n = idx.shape[0]
     is_qrs = np.zeros(n, dtype=np.bool_)
-    spki, npki = spki0, npki0
+    levels = np.array([spki0, npki0])
     rr_hist = np.full(8, rr0)
-    last = -1  # candidate number of the last QRS
     anchor = idx[0] if n > 0 else 0  # sample the levels were last (re)started at
-    for k in range(n):
+    decide_span_kernel(idx, amp, slope, 0, n, levels, rr_hist, -1, anchor, is_qrs,
+                       refractory, t_wave, stale)  # fmt: skip
+    return is_qrs
+
+
+@numba.njit(cache=True)
+def decide_span_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    idx: IntArray,
+    amp: FloatArray,
+    slope: FloatArray,
+    k0: int,
+    k1: int,
+    levels: FloatArray,
+    rr_hist: FloatArray,
+    last: int,
+    anchor: int,
+    is_qrs: BoolArray,
+    refractory: int,
+    t_wave: int,
+    stale: int,
+) -> tuple[int, int]:
+    """_decide_kernel's loop over candidates k0 <= k < k1 from a given state: levels [spki,
+    npki] and rr_hist (updated in place), the candidate number of the last QRS (-1: none) and
+    the restart anchor (a sample). Marks is_qrs (search-back may mark a candidate before k0);
+    returns the state's (last, anchor) after candidate k1 - 1."""
+    spki, npki = levels[0], levels[1]
+    for k in range(k0, k1):
         thr1 = npki + 0.25 * (spki - npki)
         if last >= 0 and idx[k] - idx[last] > 1.66 * rr_hist.mean():
             best = -1  # search back for the largest missed candidate above the lower threshold
@@ -109,7 +136,8 @@ def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
             last = k
         else:
             npki = 0.125 * amp[k] + 0.875 * npki
-    return is_qrs
+    levels[0], levels[1] = spki, npki
+    return last, anchor
 
 
 def decide_reference(

@@ -27,7 +27,7 @@ from dsp.ecg.kernels import (
 )
 from dsp.filters import butter_bandpass_sos, butter_highpass_sos, sosfiltfilt
 
-# The kernels and their twins live in dsp.ecg_kernels; re-exported for existing imports.
+# The kernels and their twins live in dsp.ecg.kernels; re-exported for existing imports.
 __all__ = [
     "_decide_kernel",
     "_energy_kernel",
@@ -120,7 +120,7 @@ def detect_r_peaks(ecg: npt.ArrayLike, fs: float, *, full_rate: bool = False) ->
     detection runs on block means at 120-240 Hz (see _coarse) and only the final placement uses
     every sample: 3-8x less filtering for clinical rates, the same beats within a sample or two.
     full_rate=True detects at fs throughout: slower, and what the tests compare the coarse
-    detection with. All steps run in one kernel call (dsp.ecg_fused);
+    detection with. All steps run in one kernel call (dsp.ecg.fused);
     detect_r_peaks_reference is the same steps as numpy glue, and the tests hold them equal.
     """
     x = _checked(ecg, fs)

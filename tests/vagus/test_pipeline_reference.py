@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from dsp.ecg import peaks as ecg
+from dsp.ecg import stream as ecg_stream
 from dsp.stress import features as stress_features
 from dsp.stress import features_eda as stress_features_eda
 from tests.helpers import dsp_bench
@@ -81,11 +81,10 @@ def test_optimised_windows_equal_reference_windows(
     monkeypatch.setattr(
         pipeline_eda, "aligned_traces", pipeline_eda_kernels.aligned_traces_reference
     )
-    monkeypatch.setattr(pipeline_beats, "detect_r_peaks", ecg.detect_r_peaks_reference)
+    monkeypatch.setattr(pipeline_beats, "detect_step", ecg_stream.detect_step_reference)
     monkeypatch.setattr(
         pipeline_beats, "jump_steps_kernel", pipeline_beat_kernels.jump_steps_reference
     )
-    monkeypatch.setattr(pipeline_beats, "accept_kernel", pipeline_beat_kernels.accept_reference)
     monkeypatch.setattr(pipeline_eda, "eda_run_kernel", pipeline_eda_kernels.eda_run_reference)
     monkeypatch.setattr(pipeline, "StreamBuffer", SampleBuffer)  # the reference, block by block
     monkeypatch.setattr(pipeline_signals, "FUSED", False)  # no one-call window paths
