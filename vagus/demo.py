@@ -44,10 +44,10 @@ from vagus.config import VagusConfig
 from vagus.demo_console import KEY_HINT, ProgressPrinter, patient_keys
 from vagus.demo_console import Progress as DemoProgress
 from vagus.gateway import Gateway
-from vagus.pipeline_warmup import warm_up
 from vagus.reporting.document import write_report
 from vagus.run_dir import EVENTS_FILE, RunDirWriter
 from vagus.summary import AuditLog, DemoSummary, WorkerStats, build_summary, pacer_summary
+from vagus.warmup import warm_up
 
 log = logging.getLogger(__name__)
 

@@ -214,7 +214,7 @@ async def gateway_over(
     from hardware.clock import WallClock  # noqa: PLC0415
     from vagus.gateway import Gateway  # noqa: PLC0415
     from vagus.outputs import build_outputs, warn_without_outputs  # noqa: PLC0415
-    from vagus.pipeline_warmup import warm_up  # noqa: PLC0415
+    from vagus.warmup import warm_up  # noqa: PLC0415
 
     # Before any device is read: a cold kernel cache compiles for about a minute (x86).
     warm = await asyncio.to_thread(warm_up, config.windows)

@@ -12,14 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsp.stress import EpisodeTracker, Transition
-from ingest.decoding import SampleBlock
-from stream.events import Event, FeatureWindow, StreamStarted, StressEpisode, StressScore
-from stream.ids import new_event_id
-from vagus.config import StressModelSettings, WindowSettings
-from vagus.pipeline_buffer import StreamBuffer
-from vagus.pipeline_quality import QUALITY_REFRESH_S, QualityReporter
-from vagus.pipeline_signals import (
+from dsp.streaming.buffer import StreamBuffer
+from dsp.streaming.signals import (
     HISTORY_S,
     LOOKAHEAD_S,
     NS,
@@ -27,6 +21,12 @@ from vagus.pipeline_signals import (
     WindowSignals,
     window_signals,
 )
+from dsp.stress import EpisodeTracker, Transition
+from ingest.decoding import SampleBlock
+from stream.events import Event, Features, FeatureWindow, StreamStarted, StressEpisode, StressScore
+from stream.ids import new_event_id
+from vagus.config import StressModelSettings, WindowSettings
+from vagus.quality import QUALITY_REFRESH_S, QualityReporter
 from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
@@ -153,7 +153,7 @@ class FeaturePipeline:
     ) -> None:
         """Data of ``stream`` is missing between start_ns and end_ns (gateway ns; a gap marker's
         ``start_ns`` / ``end_ns``): no beat interval, RR or EDA filter spans it, and windows it
-        covers by more than GAP_SHARE_LIMIT (vagus.pipeline_quality) report ``gap``.
+        covers by more than GAP_SHARE_LIMIT (vagus.quality) report ``gap``.
         ``stream="link"`` (a link lost before any data) marks every stream of ``device_id``
         (every stream when None)."""
         if end_ns <= start_ns:
@@ -210,7 +210,7 @@ class FeaturePipeline:
             gateway_time_ns=end,
             window_start_ns=start,
             window_end_ns=end,
-            features=signals.features,
+            features=Features(**signals.readable),  # type: ignore[arg-type]
             coverage=signals.coverage,
             model_features=signals.model_features,
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dsp.streaming.beats import NS, GapLog
 from stream.events import CoverageKind, Event, SignalQuality
-from vagus.pipeline_beats import NS, GapLog
 
 #: A window whose stream a marked or detected gap covers by more than this share reports "gap".
 GAP_SHARE_LIMIT = 0.1

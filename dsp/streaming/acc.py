@@ -4,7 +4,7 @@ dsp.activity.activity_summary (ENMO per 1 s epoch) and dsp.stress.features.acc_f
 training's ACC statistics in E4 units) each ran a dozen numpy calls on the same ~250 samples
 every window. acc_window_kernel computes both from one pass over the samples with the same
 definitions; acc_window_reference keeps the two library calls, and
-tests/vagus/test_pipeline_acc.py holds them equal to rounding (the mean ENMO is summed in order
+tests/dsp/test_streaming_acc.py holds them equal to rounding (the mean ENMO is summed in order
 here, pairwise in numpy).
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.activity import activity_summary
+from dsp.streaming.buffer import rows_between
 from dsp.stress.features import ACC_FEATURES, E4_ACC_UNITS_PER_MG, acc_features
 from dsp.stress.features_kernels import acc_kernel
-from vagus.pipeline_buffer import rows_between
 
 FloatArray = npt.NDArray[np.float64]
 MOTION_THRESHOLD_G = 0.1  # activity_summary's default
@@ -84,7 +84,7 @@ def acc_window_rows(
     min_present: float,
 ) -> tuple[int, tuple[Readable, dict[str, float]] | None]:
     """(samples in [start, end), acc_window of them, or None when too few) from a buffer's held
-    rows (vagus.pipeline_buffer.StreamBuffer.live): one bounds and one kernel call, no copy."""
+    rows (dsp.streaming.buffer.StreamBuffer.live): one bounds and one kernel call, no copy."""
     lo, hi = rows_between(times, live[0], live[1], start, end)
     if hi - lo <= min_present:
         return hi - lo, None

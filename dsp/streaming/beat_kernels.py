@@ -1,9 +1,9 @@
 """Per-window glue of the beat and EDA trackers as numba kernels, each next to its plain twin.
 
-Every window the trackers look for jumps in the new samples' times (vagus.pipeline_beats'
+Every window the trackers look for jumps in the new samples' times (dsp.streaming.beats'
 note_jumps) and the beat tracker keeps the new beats after the last kept one: a numpy diff,
 compare and flatnonzero over ~2,600 ECG times, and a Python loop, that cost more than the
-arithmetic. tests/vagus/test_pipeline_beat_kernels.py holds each kernel equal to its twin.
+arithmetic. tests/dsp/test_streaming_beat_kernels.py holds each kernel equal to its twin.
 """
 
 from __future__ import annotations

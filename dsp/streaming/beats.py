@@ -26,8 +26,8 @@ import numpy.typing as npt
 
 from dsp.ecg.params import INITIAL_S, detection_factor
 from dsp.ecg.stream import DECIDED_NS, EDGE_S, GRID_NS, STARTED, detect_step, new_state
-from vagus.pipeline_beat_kernels import jump_steps_kernel
-from vagus.pipeline_buffer import SampleSource
+from dsp.streaming.beat_kernels import jump_steps_kernel
+from dsp.streaming.buffer import SampleSource
 
 NS = 1_000_000_000
 OVERLAP_S = 8.0

@@ -7,7 +7,7 @@ per window its order check, binary searches and trims were a dozen numpy calls p
 StreamBuffer holds the blocks (by reference: decoders build fresh arrays per notification and
 never write to them afterwards), appends them as one array when a window needs them, checks
 their order in one pass (sorting them in, stably, when they came out of order, as SampleBuffer
-does) and finds window bounds with one kernel call. tests/vagus/test_pipeline_buffer.py holds
+does) and finds window bounds with one kernel call. tests/dsp/test_streaming_buffer.py holds
 it equal to SampleBuffer on shuffled, trimmed streams.
 """
 

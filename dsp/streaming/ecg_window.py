@@ -9,7 +9,7 @@ samples' times, every sample finite, and a rate the detector runs at in full. An
 returns FALLBACK before any state changes, and the caller takes the tracker's own path, which
 logs the gap or raises the clear error. tests/vagus/test_pipeline_reference.py holds the
 pipeline's windows equal with this path on and with every reference patched in, and
-tests/vagus/test_pipeline_window_paths.py holds the two paths equal on gapped and spoilt data.
+tests/dsp/test_streaming_window_paths.py holds the two paths equal on gapped and spoilt data.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from dsp.ecg.fused import plan
 from dsp.ecg.params import INITIAL_S
 from dsp.ecg.stream import DECIDED_NS, GRID_NS, STARTED, detect_step_kernel
 from dsp.filters import lower_bound_in
-from dsp.stress.features import BAND_EDGES
-from vagus.pipeline_beats import (
+from dsp.streaming.beats import (
     DECIDE_AHEAD_S,
     EDGE_NS,
     GAP_PERIODS,
@@ -38,10 +37,11 @@ from vagus.pipeline_beats import (
     TAIL_S,
     BeatTracker,
 )
-from vagus.pipeline_buffer import StreamBuffer
-from vagus.pipeline_heart_kernels import FALLBACK as HEART_FALLBACK
-from vagus.pipeline_heart_kernels import STATUS, heart_kernel
-from vagus.pipeline_rr import TWIDDLES, WELCH, heart_results
+from dsp.streaming.buffer import StreamBuffer
+from dsp.streaming.heart_kernels import FALLBACK as HEART_FALLBACK
+from dsp.streaming.heart_kernels import STATUS, heart_kernel
+from dsp.streaming.rr import TWIDDLES, WELCH, heart_results
+from dsp.stress.features import BAND_EDGES
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

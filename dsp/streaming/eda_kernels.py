@@ -8,7 +8,7 @@ does the same arithmetic in one call, eda_run_reference keeps the numpy glue.
 EdaTraceTracker.features cut the smoothed and tonic traces ALIGN_S ahead (padding past their end
 with the last value), differentiated the smoothed trace for the phasic one and zero-padded it:
 ten small numpy calls a window. aligned_traces_kernel does the same; aligned_traces_reference
-keeps the numpy glue, and tests/vagus/test_pipeline_eda_kernels.py holds the two equal.
+keeps the numpy glue, and tests/dsp/test_streaming_eda_kernels.py holds the two equal.
 """
 
 from __future__ import annotations

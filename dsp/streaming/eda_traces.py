@@ -4,7 +4,7 @@ The training script ran its causal filters (dsp.stress.features_eda, steps 1-2) 
 recording. Re-running them over each window's 186 s of history cost a fifth of the gateway's
 time and restarted them in steady state every window; here they run once over each new sample,
 carrying the filter state, so every window sees the same continuous traces the training CSV
-was cut from (both filters in one kernel call: vagus.pipeline_eda_kernels.eda_run_kernel).
+was cut from (both filters in one kernel call: dsp.streaming.eda_kernels.eda_run_kernel).
 After a gap (marked, or a jump in sample times) the filters restart in steady state on the
 first sample after it: data on either side is never joined.
 
@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.filters import butter_lowpass_sos
+from dsp.streaming.beats import NS, GapLog, note_jumps
+from dsp.streaming.buffer import SampleSource
+from dsp.streaming.eda_kernels import aligned_traces, eda_run_kernel
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
-from vagus.pipeline_beats import NS, GapLog, note_jumps
-from vagus.pipeline_buffer import SampleSource
-from vagus.pipeline_eda_kernels import aligned_traces, eda_run_kernel
 
 SCR_LOOKBACK_S = 30.0
 FloatArray = npt.NDArray[np.float64]

@@ -1,7 +1,7 @@
 """A window's EDA work in one numba call: the readable skin numbers, the traces extended, and the
 model's 17 EDA features.
 
-Per window the readable SCL and SCR count (vagus.pipeline_signals._skin), the traces' update
+Per window the readable SCL and SCR count (dsp.streaming.signals._skin), the traces' update
 (EdaTraceTracker.update) and the model features (EdaTraceTracker.features) took about twenty
 numpy and kernel calls of glue around the four kernels that do the arithmetic. eda_window_kernel
 runs those kernels in the same order in one call for the usual case: no gap logged for the
@@ -9,7 +9,7 @@ stream, no jump in the new samples' times and every sample finite. Anything else
 FALLBACK before any state changes, and the caller takes the per-step path, which logs the gap or
 raises the clear error. tests/vagus/test_pipeline_reference.py holds the pipeline's windows
 equal with this path on and with every reference patched in, and
-tests/vagus/test_pipeline_window_paths.py holds the two paths equal on gapped and spoilt data.
+tests/dsp/test_streaming_window_paths.py holds the two paths equal on gapped and spoilt data.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import numpy.typing as npt
 
 from dsp.eda import clean_eda_design, skin_kernel
 from dsp.filters import lower_bound_in, sosfilt_kernel
+from dsp.streaming.beats import GAP_PERIODS, MIN_GAP_S, NS
+from dsp.streaming.buffer import StreamBuffer
+from dsp.streaming.eda_kernels import aligned_traces_kernel
+from dsp.streaming.eda_traces import SCR_LOOKBACK_S, EdaTraceTracker
 from dsp.stress.features_eda import EDA_FEATURES, SCR_LIMITS
 from dsp.stress.features_eda_kernels import eda_features_kernel
-from vagus.pipeline_beats import GAP_PERIODS, MIN_GAP_S, NS
-from vagus.pipeline_buffer import StreamBuffer
-from vagus.pipeline_eda import SCR_LOOKBACK_S, EdaTraceTracker
-from vagus.pipeline_eda_kernels import aligned_traces_kernel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -1,11 +1,11 @@
 """A window's heart numbers in one numba call: the RR series, readable HRV, the score gate's
 share and the model's 13 HRV features.
 
-vagus.pipeline_rr.heart_features glued the RR-series kernel, the time-domain kernel and the
+dsp.streaming.rr.heart_features glued the RR-series kernel, the time-domain kernel and the
 Welch kernel together with some thirty numpy calls (masks, diffs, means, dicts) whose overhead
 outweighed the arithmetic. heart_kernel does that glue in the same order with the same
-operations; heart_features_reference (vagus.pipeline_rr) keeps the numpy glue, and
-tests/vagus/test_pipeline_heart_kernels.py holds the two equal.
+operations; heart_features_reference (dsp.streaming.rr) keeps the numpy glue, and
+tests/dsp/test_streaming_heart_kernels.py holds the two equal.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.hrv.welch_kernels import welch_band_powers_tabled
+from dsp.streaming.rr_kernels import DONE, rr_series_kernel
 from dsp.stress.features_kernels import hrv_time_kernel
-from vagus.pipeline_rr_kernels import DONE, rr_series_kernel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -23,9 +23,7 @@ from dsp.hrv import clean_rr, correct_rr
 from dsp.hrv.frequency import WELCH_RESAMPLE_HZ, WELCH_SEGMENT_S
 from dsp.hrv.rr_correction_kernels import NORMAL
 from dsp.hrv.welch_kernels import welch_twiddles
-from dsp.stress.features import BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
-from dsp.stress.features_kernels import hrv_time_kernel
-from vagus.pipeline_heart_kernels import (
+from dsp.streaming.heart_kernels import (
     BAND_POWERS,
     BEATS,
     FALLBACK,
@@ -39,7 +37,9 @@ from vagus.pipeline_heart_kernels import (
     TIME_FEATURES,
     heart_kernel,
 )
-from vagus.pipeline_rr_kernels import DONE, rr_series_kernel
+from dsp.streaming.rr_kernels import DONE, rr_series_kernel
+from dsp.stress.features import BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
+from dsp.stress.features_kernels import hrv_time_kernel
 
 NS = 1_000_000_000
 FloatArray = npt.NDArray[np.float64]
@@ -91,7 +91,7 @@ def rr_series(
     beats_ns: IntArray, real: BoolArray, *, fs: float
 ) -> tuple[FloatArray, BoolArray, BoolArray, BoolArray]:
     """corrected_series' times, kept and flags, and clean_rr's keep-mask of every input interval:
-    in one kernel call (vagus.pipeline_rr_kernels); bad beat times take the reference path, whose
+    in one kernel call (dsp.streaming.rr_kernels); bad beat times take the reference path, whose
     checks raise the clear error."""
     status, times, kept, flagged, clean = rr_series_kernel(beats_ns, real, 1000.0 / fs)
     if status != DONE:
@@ -113,7 +113,7 @@ def heart_features(
     """Readable HRV of the window [start, end) and the model's 13 HRV features, from the beats
     of the look-back (ns, sorted), whether each interval between them is real, and the ECG
     rate fs (Hz). Third: the share the score gate judges by (see the module docstring).
-    One kernel call (vagus.pipeline_heart_kernels); heart_features_reference is its twin."""
+    One kernel call (dsp.streaming.heart_kernels); heart_features_reference is its twin."""
     values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, BAND_EDGES, WELCH, TWIDDLES)
     return heart_results(values, beats_ns, real, fs=fs, start=start, end=end)
 
@@ -121,7 +121,7 @@ def heart_features(
 def heart_results(
     values: FloatArray, beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
 ) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
-    """heart_features' values from heart_kernel's output (vagus.pipeline_ecg_window computes
+    """heart_features' values from heart_kernel's output (dsp.streaming.ecg_window computes
     it inside a larger kernel); its FALLBACK status takes the reference path on the inputs."""
     if values[STATUS] == FALLBACK:
         return heart_features_reference(beats_ns, real, fs=fs, start=start, end=end)

@@ -1,11 +1,11 @@
 """The look-back's RR series in one numba pass: L-T labels, corrected beat times, clean_rr's mask.
 
-vagus.pipeline_rr.corrected_series splits the beats at gaps and runs
+dsp.streaming.rr.corrected_series splits the beats at gaps and runs
 dsp.hrv.rr_correction.correct_rr on each stretch, then heart_features runs dsp.hrv.clean_rr over
 all intervals: some forty numpy calls a window, which cost more than the arithmetic. This kernel
 does all of it at once, with dsp.hrv.rr_correction.apply_corrections' merge / split / interpolate
-rules ported (numba's np.interp is numpy's algorithm). vagus.pipeline_rr.rr_series_reference is
-the numpy path, and tests/vagus/test_pipeline_rr_kernels.py holds the two equal.
+rules ported (numba's np.interp is numpy's algorithm). dsp.streaming.rr.rr_series_reference is
+the numpy path, and tests/dsp/test_streaming_rr_kernels.py holds the two equal.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ RMSSD, SCR rate, motion); the 38 model features follow the training data's defin
 (dsp.stress.features). The model's frequency-domain HRV looks back 180 s and its EDA traces are
 aligned 6.4 s ahead (the training script's group-delay shift), so the buffers keep
 HISTORY_S of samples and a window closes only once LOOKAHEAD_S of data follows it. R-peaks and
-the EDA traces are carried from window to window (vagus.pipeline_beats, vagus.pipeline_eda):
+the EDA traces are carried from window to window (dsp.streaming.beats, dsp.streaming.eda_traces):
 each sample is filtered, and each beat found, once.
 
 Each stream's part of a window runs one of two ways. The usual case takes one kernel call per
-stream straight on the buffer's rows (vagus.pipeline_ecg_window, vagus.pipeline_eda_window,
-vagus.pipeline_acc.acc_window_rows): a gateway closes a window every hop for weeks, and the
+stream straight on the buffer's rows (dsp.streaming.ecg_window, dsp.streaming.eda_window,
+dsp.streaming.acc.acc_window_rows): a gateway closes a window every hop for weeks, and the
 per-step path's glue around its kernels cost more CPU than their arithmetic. Gaps, jumps in
 sample times and bad samples take the per-step path (_per_step), which the one-call paths hand
 over to before changing any state.
@@ -25,17 +25,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp.eda import clean_eda, clean_eda_design, detect_scrs, scr_rate_per_min, skin_kernel
+from dsp.streaming.acc import acc_window, acc_window_rows
+from dsp.streaming.beats import BeatTracker, GapLog
+from dsp.streaming.buffer import SampleSource, StreamBuffer
+from dsp.streaming.ecg_window import EcgWindow, ecg_window
+from dsp.streaming.eda_traces import EdaTraceTracker
+from dsp.streaming.eda_window import eda_window
+from dsp.streaming.rr import heart_features
 from dsp.stress import QualityInputs
 from dsp.stress.features import HRV_FREQUENCY_WINDOW_S
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ
-from stream.events import Features
-from vagus.pipeline_acc import acc_window, acc_window_rows
-from vagus.pipeline_beats import BeatTracker, GapLog
-from vagus.pipeline_buffer import SampleSource, StreamBuffer
-from vagus.pipeline_ecg_window import EcgWindow, ecg_window
-from vagus.pipeline_eda import EdaTraceTracker
-from vagus.pipeline_eda_window import eda_window
-from vagus.pipeline_rr import heart_features
 
 NS = 1_000_000_000
 #: Nominal rate per stream, for coverage (how much of a window the samples fill).
@@ -44,7 +43,7 @@ HISTORY_S = HRV_FREQUENCY_WINDOW_S
 LOOKAHEAD_S = ALIGN_S
 _SCR_FLOOR_US = 0.05  # detect_scrs' default min_amplitude_us
 _MIN_SECONDS = 5.0  # a stream with less than this in the window yields no features
-#: Whether windows take the one-call paths (vagus.pipeline_ecg_window); the reference test turns
+#: Whether windows take the one-call paths (dsp.streaming.ecg_window); the reference test turns
 #: it off to compare with the per-step path.
 FUSED = True
 
@@ -55,18 +54,19 @@ def _finite(value: float) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class WindowSignals:
-    features: Features
+    #: the readable numbers (stream.events.Features' fields; absent: not computable)
+    readable: dict[str, float | int | None]
     coverage: dict[str, float]
     model_features: dict[str, float]
-    #: The RR share the score gate judges by (vagus.pipeline_rr: L-T's or clean_rr's, larger).
+    #: The RR share the score gate judges by (dsp.streaming.rr: L-T's or clean_rr's, larger).
     rr_gate_fraction: float | None = None
 
     @property
     def quality(self) -> QualityInputs:
         return QualityInputs(
-            beats=self.features.beats,
+            beats=int(self.readable.get("beats") or 0),
             rr_artifact_fraction=self.rr_gate_fraction,
-            motion_fraction=self.features.motion_fraction,
+            motion_fraction=self.readable.get("motion_fraction"),
         )
 
 
@@ -131,8 +131,7 @@ def window_signals(
         if rate:
             out.coverage[stream] = min(1.0, present / (rate * (end - start) / NS))
     finite = {name: v for name, v in out.model.items() if math.isfinite(v)}
-    features = Features(**out.values)  # type: ignore[arg-type]
-    return WindowSignals(features, out.coverage, finite, out.gate)
+    return WindowSignals(out.values, out.coverage, finite, out.gate)
 
 
 @dataclass(slots=True)
@@ -185,7 +184,7 @@ def _per_step(  # noqa: PLR0917 - the window, its stream and where results go
 def _ecg_fused(  # noqa: PLR0917 - the window, its stream and where results go
     out: _Collected, state: SignalState, buffer: StreamBuffer, rate: float, start: int, end: int
 ) -> int | None:
-    """vagus.pipeline_ecg_window's one call; None where the per-step path must run."""
+    """dsp.streaming.ecg_window's one call; None where the per-step path must run."""
     if state.ecg_plan is None or state.ecg_plan.fs != rate:
         state.ecg_plan = EcgWindow(rate, HISTORY_S)
     fused = ecg_window(
@@ -221,7 +220,7 @@ def _acc_rows(out: _Collected, buffer: StreamBuffer, rate: float, start: int, en
 def _eda_fused(  # noqa: PLR0917 - the window, its stream and where results go
     out: _Collected, state: SignalState, buffer: StreamBuffer, rate: float, start: int, end: int
 ) -> int | None:
-    """vagus.pipeline_eda_window's one call; None where the per-step path must run."""
+    """dsp.streaming.eda_window's one call; None where the per-step path must run."""
     fused = eda_window(
         state.eda_tracker(rate),
         buffer,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vagus.pipeline_acc import acc_window, acc_window_reference
+from dsp.streaming.acc import acc_window, acc_window_reference
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,5 +1,5 @@
-"""The trackers' glue kernels equal their plain twins (vagus.pipeline_beat_kernels) and the
-EDA run kernel equals its numpy glue (vagus.pipeline_eda_kernels)."""
+"""The trackers' glue kernels equal their plain twins (dsp.streaming.beat_kernels) and the
+EDA run kernel equals its numpy glue (dsp.streaming.eda_kernels)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dsp.filters import butter_lowpass_sos
-from vagus.pipeline_beat_kernels import (
+from dsp.streaming.beat_kernels import (
     accept_kernel,
     accept_reference,
     jump_steps_kernel,
     jump_steps_reference,
 )
-from vagus.pipeline_eda_kernels import eda_run_kernel, eda_run_reference
+from dsp.streaming.eda_kernels import eda_run_kernel, eda_run_reference
 
 steps_ns = arrays(np.int64, st.integers(0, 300), elements=st.integers(1, 3_000_000_000))
 

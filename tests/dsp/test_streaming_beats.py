@@ -9,11 +9,11 @@ import pytest
 
 from dsp.ecg import detect_r_peaks
 from dsp.filters import butter_lowpass_sos, sosfilt
+from dsp.streaming.beats import SEAM_TOLERANCE_S, BeatTracker, GapLog
+from dsp.streaming.eda_traces import EdaTraceTracker
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features, eda_traces
 from ingest.importers.wfdb import read_record
 from tests.reference.sample_buffer import SampleBuffer
-from vagus.pipeline_beats import SEAM_TOLERANCE_S, BeatTracker, GapLog
-from vagus.pipeline_eda import EdaTraceTracker
 
 MITDB100 = Path(__file__).parents[2] / ".." / "shared" / "data" / "ecg" / "mitdb100" / "100"
 NS = 1_000_000_000

@@ -1,4 +1,4 @@
-"""StreamBuffer (vagus.pipeline_buffer) behaves as the reference SampleBuffer, block for block."""
+"""StreamBuffer (dsp.streaming.buffer) behaves as the reference SampleBuffer, block for block."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from dsp.streaming.buffer import StreamBuffer, bounds_kernel, order_check_kernel
 from tests.reference.sample_buffer import SampleBuffer
-from vagus.pipeline_buffer import StreamBuffer, bounds_kernel, order_check_kernel
 
 T0 = 1_700_000_000 * 10**9
 ops = st.lists(

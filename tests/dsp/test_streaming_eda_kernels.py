@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vagus.pipeline_eda_kernels import aligned_traces, aligned_traces_reference
+from dsp.streaming.eda_kernels import aligned_traces, aligned_traces_reference
 
 
 @settings(max_examples=300, deadline=None)

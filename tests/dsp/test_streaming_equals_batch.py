@@ -1,6 +1,6 @@
 """Issue 14 item 5: the streaming engine's beats equal whole-record detection's, at every rate.
 
-The engine (vagus.pipeline_beats.BeatTracker over dsp.ecg.stream) is fed hard ECG in random
+The engine (dsp.streaming.beats.BeatTracker over dsp.ecg.stream) is fed hard ECG in random
 notification chunks with jittered times, and windows close at random times (cutting beats);
 its beats must equal dsp.ecg.detect_r_peaks run on each gap-free stretch of the same samples
 (a gap: a step in sample times longer than max(3 periods, 0.5 s), the engine's rule). Where they
@@ -9,7 +9,7 @@ cannot be equal by design (dsp.ecg.stream's docstring) the difference is bounded
 * a window closed at t may lack beats that search-back triggered more than DECIDE_AHEAD_S after t
   finds (only within LATE_S before t), and the first INITIAL_S + TAIL_S of ECG after a gap
   (the initial levels need them): they arrive with the next window.
-Per window, heart rate (vagus.pipeline_rr.heart_features) is within 0.5 bpm of the same
+Per window, heart rate (dsp.streaming.rr.heart_features) is within 0.5 bpm of the same
 function on the batch beats of the same span wherever both see the same beats (same samples).
 """
 
@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 
 from dsp.ecg import detect_r_peaks
 from dsp.ecg.params import INITIAL_S, REFINE_HALF_S, STALE_S
-from tests.reference.sample_buffer import SampleBuffer
-from vagus.pipeline_beats import (
+from dsp.streaming.beats import (
     DECIDE_AHEAD_S,
     GAP_PERIODS,
     MIN_GAP_S,
@@ -34,7 +33,8 @@ from vagus.pipeline_beats import (
     BeatTracker,
     GapLog,
 )
-from vagus.pipeline_rr import heart_features
+from dsp.streaming.rr import heart_features
+from tests.reference.sample_buffer import SampleBuffer
 
 NS = 1_000_000_000
 T0 = 1_700_000_000 * NS

@@ -19,12 +19,12 @@ import numpy.typing as npt
 import pytest
 
 from dsp.ecg import detect_r_peaks
+from dsp.streaming.rr import heart_features
 from ingest.decoding import SampleBlock
 from ingest.importers.wfdb import read_record
 from tests.dsp.test_streaming_equals_batch import NS, T0, Hard, check_equal, stream_beats
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
-from vagus.pipeline_rr import heart_features
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / ".." / "shared" / "data"

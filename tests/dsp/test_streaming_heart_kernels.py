@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vagus.pipeline_rr import heart_features, heart_features_reference
+from dsp.streaming.rr import heart_features, heart_features_reference
 
 NS = 1_000_000_000
 T0 = 1_700_000_000 * NS

@@ -10,12 +10,12 @@ from hypothesis.extra.numpy import arrays
 
 from dsp.hrv import clean_rr
 from dsp.hrv.rr_correction import detect_rr_artefacts
+from dsp.streaming.rr import corrected_series
 from ingest.decoding import SampleBlock
 from stream.events import StressScore
 from tests.reference.hrv import detect_rr_artefacts_reference
 from vagus.config import WindowSettings
 from vagus.pipeline import ClosedWindow, FeaturePipeline
-from vagus.pipeline_rr import corrected_series
 
 NS = 1_000_000_000
 T0 = 10**18

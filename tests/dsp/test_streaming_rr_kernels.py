@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsp.hrv import apply_corrections
-from vagus.pipeline_rr import rr_series, rr_series_reference
-from vagus.pipeline_rr_kernels import apply_corrections_kernel
+from dsp.streaming.rr import rr_series, rr_series_reference
+from dsp.streaming.rr_kernels import apply_corrections_kernel
 
 
 def _beats(seed: int, n: int, n_gaps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The one-call window paths (vagus.pipeline_ecg_window, vagus.pipeline_eda_window) give the
+"""The one-call window paths (dsp.streaming.ecg_window, dsp.streaming.eda_window) give the
 windows the per-step path gives, and hand over to it wherever they cannot go on: gaps, jumps in
 sample times, bad samples, an EDA rate too slow for the model's traces.
 
@@ -16,9 +16,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from dsp.streaming import signals as pipeline_signals
 from ingest.decoding import SampleBlock
 from tests.helpers import count_results, dsp_bench
-from vagus import pipeline_signals
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 

@@ -17,21 +17,19 @@ import msgspec
 import pytest
 
 from dsp.ecg import stream as ecg_stream
+from dsp.streaming import acc as pipeline_acc
+from dsp.streaming import beat_kernels as pipeline_beat_kernels
+from dsp.streaming import beats as pipeline_beats
+from dsp.streaming import eda_kernels as pipeline_eda_kernels
+from dsp.streaming import eda_traces as pipeline_eda
+from dsp.streaming import rr as pipeline_rr
+from dsp.streaming import signals as pipeline_signals
 from dsp.stress import features as stress_features
 from dsp.stress import features_eda as stress_features_eda
 from tests.helpers import dsp_bench
 from tests.reference import stress as reference_stress
 from tests.reference.sample_buffer import SampleBuffer
-from vagus import (
-    pipeline,
-    pipeline_acc,
-    pipeline_beat_kernels,
-    pipeline_beats,
-    pipeline_eda,
-    pipeline_eda_kernels,
-    pipeline_rr,
-    pipeline_signals,
-)
+from vagus import pipeline
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 

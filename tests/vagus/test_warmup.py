@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dsp.streaming import signals as pipeline_signals
 from tests.helpers import count_results
-from vagus import pipeline_signals
 from vagus.config import WindowSettings
-from vagus.pipeline_warmup import warm_up
+from vagus.warmup import warm_up
 
 
 def test_warm_up_runs_every_one_call_path_to_all_model_features(
