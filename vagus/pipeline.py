@@ -1,26 +1,23 @@
-"""The gateway's signal path: samples in, feature windows, stress scores and episodes out.
+"""The gateway's adapter around the streaming engine: samples in, events out.
 
+dsp.streaming.Engine does the signal work (windows closed on the data's time, one stage per
+stream, coverage and quality per stream); this module turns each of its WindowResults into a
+FeatureWindow, the SignalQuality reports that are news (vagus.quality), a StressScore from the
+trained stress model (vagus.scoring) against the patient's own baseline, and StressEpisodes.
 Pure and synchronous: it knows nothing of Kafka or BLE, so it is tested directly and replayed
-deterministically. Windows close on the *data's* time (a watermark of the latest sample time
-minus an allowed lateness and the EDA look-ahead), never on the wall clock. Scores come from the
-trained stress model (vagus.scoring) against the patient's own baseline; during the calibration
-period windows are reported as ``calibrating`` and not scored.
+deterministically. During the calibration period windows are reported as ``calibrating`` and
+not scored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsp.streaming.buffer import StreamBuffer
-from dsp.streaming.signals import (
-    HISTORY_S,
-    LOOKAHEAD_S,
-    NS,
-    SignalState,
-    WindowSignals,
-    window_signals,
-)
+from dsp.streaming import STAGES, Engine, WindowResult
+from dsp.streaming.clock import NS
+from dsp.streaming.engine import StageFactory
 from dsp.stress import EpisodeTracker, Transition
 from ingest.decoding import SampleBlock
 from stream.events import Event, Features, FeatureWindow, StreamStarted, StressEpisode, StressScore
@@ -30,12 +27,7 @@ from vagus.quality import QUALITY_REFRESH_S, QualityReporter
 from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
-_CHANNELS = {"acc": 3}
 LINK = "link"  # ingest.transport.gaps: a lost link before any stream had data: all of them
-#: Buffers and trackers forget old samples every this many windows, not every window: windows
-#: are cut by time, so what they hold beyond the look-back changes no result, and trimming was a
-#: twentieth of a window's cost.
-TRIM_EVERY = 6
 #: take_started's answer when nothing opened; returned, never filled.
 _NONE_STARTED: list[Event] = []
 
@@ -75,7 +67,9 @@ class FeaturePipeline:
         stress: StressModelSettings | None = None,
         state_dir: Path | None = None,
         quality_refresh_s: float | None = QUALITY_REFRESH_S,
+        stages: Mapping[str, StageFactory] = STAGES,
     ) -> None:
+        """``stages`` chooses each stream's stage (tests pass reference stages)."""
         self.patient_id = patient_id
         self.producer_id = producer_id
         self.settings = windows
@@ -88,18 +82,18 @@ class FeaturePipeline:
         self._episodes = EpisodeTracker(
             on_threshold=threshold, off_threshold=max(0.0, threshold - self._hysteresis)
         )
-        self._buffers: dict[str, StreamBuffer] = {}
+        self.engine = Engine(
+            window_s=windows.window_s,
+            hop_s=windows.hop_s,
+            lateness_s=windows.lateness_s,
+            stages=stages,
+        )
         self._devices: dict[str, str] = {}
-        self._rates: dict[str, float] = {}
-        self._origin_ns: int | None = None
-        self._next_window = 0
-        self._not_before_ns = -(2**63)
         self._episode_id: str | None = None
         self._episode_start_ns = 0
         self._quality = QualityReporter(
             patient_id=patient_id, producer_id=producer_id, refresh_s=quality_refresh_s
         )
-        self._signals = SignalState()
         self._started: list[Event] = []
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
@@ -114,24 +108,18 @@ class FeaturePipeline:
         times = block.times_ns
         if len(times) == 0:
             return
-        stream = block.stream
-        buffer = self._buffers.get(stream)
-        if buffer is None:
-            buffer = self._open_stream(stream, int(times[0]))
+        if self.engine.add(block.stream, times, block.values, block.rate_hz):
             self._started.append(
                 StreamStarted(
                     patient_id=self.patient_id,
                     producer_id=self.producer_id,
                     gateway_time_ns=int(times[0]),
                     device_id=block.device_id,
-                    stream=stream,
+                    stream=block.stream,
                     rate_hz=block.rate_hz or None,
                 )
             )
-        buffer.extend(times, block.values)
-        self._devices[stream] = block.device_id
-        if block.rate_hz:
-            self._rates[stream] = block.rate_hz
+        self._devices[block.stream] = block.device_id
 
     def take_started(self) -> list[Event]:
         """The ``stream_started`` events of the streams opened since the last call (asked once
@@ -141,19 +129,12 @@ class FeaturePipeline:
         started, self._started = self._started, []
         return started
 
-    def _open_stream(self, stream: str, first_ns: int) -> StreamBuffer:
-        if self._origin_ns is None:
-            self._origin_ns = first_ns
-        buffer = StreamBuffer(_CHANNELS.get(stream, 1))
-        self._buffers[stream] = buffer
-        return buffer
-
     def mark_gap(
         self, stream: str, start_ns: int, end_ns: int, *, device_id: str | None = None
     ) -> None:
         """Data of ``stream`` is missing between start_ns and end_ns (gateway ns; a gap marker's
         ``start_ns`` / ``end_ns``): no beat interval, RR or EDA filter spans it, and windows it
-        covers by more than GAP_SHARE_LIMIT (vagus.quality) report ``gap``.
+        covers by more than dsp.streaming.GAP_SHARE_LIMIT report ``gap``.
         ``stream="link"`` (a link lost before any data) marks every stream of ``device_id``
         (every stream when None)."""
         if end_ns <= start_ns:
@@ -163,63 +144,33 @@ class FeaturePipeline:
         else:
             streams = [stream]
         for name in streams:
-            self._signals.gap_log(name).add(start_ns, end_ns)
-
-    def _window_bounds(self, index: int) -> tuple[int, int]:
-        assert self._origin_ns is not None
-        start = self._origin_ns + int(index * self.settings.hop_s * NS)
-        return start, start + int(self.settings.window_s * NS)
+            self.engine.mark_gap(name, start_ns, end_ns)
 
     def advance(self, watermark_ns: int) -> list[ClosedWindow]:
         """Close every window that ends before ``watermark_ns - lateness - look-ahead``."""
-        closed: list[ClosedWindow] = []
-        if watermark_ns < self._not_before_ns:  # most calls (one per notification) stop here
-            return closed
-        limit = watermark_ns - int((self.settings.lateness_s + LOOKAHEAD_S) * NS)
-        while self._origin_ns is not None:
-            start, end = self._window_bounds(self._next_window)
-            if end > limit:
-                break
-            closed.append(self._close(start, end))
-            self._next_window += 1
-            if self._next_window % TRIM_EVERY == 0:
-                self._trim()
-        if self._origin_ns is not None:  # the watermark the next window needs
-            next_end = self._window_bounds(self._next_window)[1]
-            self._not_before_ns = next_end + int((self.settings.lateness_s + LOOKAHEAD_S) * NS)
-        return closed
+        results = self.engine.advance(watermark_ns)
+        return [self._close(r) for r in results] if results else []
 
     def finish(self) -> list[ClosedWindow]:
         """Close the windows the data covers, once the source has ended."""
-        latest = max((b.latest_ns or 0 for b in self._buffers.values()), default=0)
-        return self.advance(latest + int((self.settings.lateness_s + LOOKAHEAD_S) * NS) + 1)
+        return [self._close(r) for r in self.engine.finish()]
 
-    def _trim(self) -> None:
-        """Keep the look-back the next window needs (the longer of the window and HISTORY_S)."""
-        next_start, next_end = self._window_bounds(self._next_window)
-        keep_from = min(next_start, next_end - int(HISTORY_S * NS))
-        for buffer in self._buffers.values():
-            buffer.trim(keep_from)
-        self._signals.trim(keep_from)
-
-    def _close(self, start: int, end: int) -> ClosedWindow:
-        signals = window_signals(self._buffers, self._rates, self._signals, start=start, end=end)
+    def _close(self, result: WindowResult) -> ClosedWindow:
+        start, end = result.start_ns, result.end_ns
         window = FeatureWindow(
             patient_id=self.patient_id,
             producer_id=self.producer_id,
             gateway_time_ns=end,
             window_start_ns=start,
             window_end_ns=end,
-            features=Features(**signals.readable),  # type: ignore[arg-type]
-            coverage=signals.coverage,
-            model_features=signals.model_features,
+            features=Features(**result.readable),  # type: ignore[arg-type]
+            coverage=result.coverage,
+            model_features=result.model_features,
         )
         self.counters.windows += 1
-        events: list[Event] = self._quality.events(
-            start, end, signals.coverage, gaps=self._signals.gaps, devices=self._devices
-        )
+        events: list[Event] = self._quality.events(start, end, result.quality, self._devices)
         episode_was_open = self._episodes.active
-        scored = self._score(window, signals)
+        scored = self._score(window, result)
         events.extend(scored)
         # The loop decides on every score inside an open episode and on every episode start.
         triggers = [
@@ -230,12 +181,13 @@ class FeaturePipeline:
         ]
         return ClosedWindow(window, events, triggers)
 
-    def _score(self, window: FeatureWindow, signals: WindowSignals) -> list[Event]:
-        assert self._origin_ns is not None
-        calibration_end = self._origin_ns + int(self.settings.calibration_s * NS)
+    def _score(self, window: FeatureWindow, signals: WindowResult) -> list[Event]:
+        origin = self.engine.origin_ns
+        assert origin is not None
+        calibration_end = origin + int(self.settings.calibration_s * NS)
         result = self.scorer.score(
             signals.model_features,
-            signals.quality,
+            signals.score_inputs,
             in_calibration_period=window.window_end_ns <= calibration_end,
         )
         threshold = self.scorer.calibration.threshold

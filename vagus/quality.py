@@ -1,4 +1,6 @@
-"""Per-stream signal quality of each window: sent when it changes, and re-sent while steady.
+"""Per-stream signal quality of each window as events: sent when it changes, and re-sent while
+steady. The engine judges the quality (dsp.streaming.StreamQuality); this adapter decides which
+judgements are news.
 
 A consumer that keeps the last quality it heard (the closed loop's optional stale-quality hold,
 policy ``signal_quality_max_age_s``) cannot tell "still fine" from "the gateway went quiet"
@@ -11,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dsp.streaming.beats import NS, GapLog
+from dsp.streaming import StreamQuality
+from dsp.streaming.clock import NS
 from stream.events import CoverageKind, Event, SignalQuality
 
-#: A window whose stream a marked or detected gap covers by more than this share reports "gap".
-GAP_SHARE_LIMIT = 0.1
 QUALITY_REFRESH_S = 300.0
 
 
@@ -41,19 +42,14 @@ class QualityReporter:
         self,
         start: int,
         end: int,
-        coverage: Mapping[str, float],
-        *,
-        gaps: Mapping[str, GapLog],
+        quality: Mapping[str, StreamQuality],
         devices: Mapping[str, str],
     ) -> list[Event]:
         """Quality events of the window [start, end) for the streams whose state is news."""
         events: list[Event] = []
-        for stream, share in sorted(coverage.items()):
-            log = gaps.get(stream)
-            gap = log.overlap_ns(start, end) / (end - start) if log is not None else 0.0
-            kind: CoverageKind = "ok" if share >= 0.9 else "degraded" if share >= 0.1 else "gap"
-            if gap > GAP_SHARE_LIMIT:
-                kind = "gap"
+        for stream, judged in sorted(quality.items()):
+            share, gap = judged.coverage, judged.gap_share
+            kind: CoverageKind = judged.kind
             if self._kind.get(stream) == kind and not self._due(stream, end):
                 continue
             self._kind[stream] = kind

@@ -1,30 +1,58 @@
 """The streaming engine: samples of live or replayed streams in, one typed result per closed
-window out (readable features, the stress model's inputs, coverage per stream), on data time.
+window out (readable features, the stress model's inputs, coverage and quality per stream), on
+the data's own time.
 
-It sits above every signal family (it runs ecg's detector, hrv's intervals, eda's traces and
-the stress model's feature definitions window after window) and knows nothing of events,
-Kafka or BLE: the gateway's adapter (vagus.pipeline) turns its results into events."""
+``Engine`` (engine) holds a ``WindowClock`` (clock) and one ``Stage`` per stream (stages: ECG
+beats, RR and HRV; EDA; ACC; the strap's heart rate; any other stream is only counted), all with
+the same four verbs: add samples, mark a gap, close a window, trim. It sits above every signal
+family (it runs ecg's detector, hrv's intervals, eda's traces and the stress model's feature
+definitions window after window) and knows nothing of events, Kafka or BLE: the gateway's
+adapter (vagus.pipeline) turns its results into events."""
 
 from dsp.streaming.beats import BeatTracker, GapLog
 from dsp.streaming.buffer import SampleSource, StreamBuffer
-from dsp.streaming.signals import (
+from dsp.streaming.clock import WindowClock
+from dsp.streaming.engine import (
+    GAP_SHARE_LIMIT,
+    TRIM_EVERY,
+    Engine,
+    QualityKind,
+    StreamQuality,
+    WindowResult,
+)
+from dsp.streaming.stages import (
     HISTORY_S,
     LOOKAHEAD_S,
-    NOMINAL_RATE_HZ,
-    SignalState,
-    WindowSignals,
-    window_signals,
+    STAGES,
+    AccStage,
+    CountStage,
+    EcgStage,
+    EdaStage,
+    Stage,
+    StageWindow,
+    StrapHeartRateStage,
 )
 
 __all__ = [
+    "GAP_SHARE_LIMIT",
     "HISTORY_S",
     "LOOKAHEAD_S",
-    "NOMINAL_RATE_HZ",
+    "STAGES",
+    "TRIM_EVERY",
+    "AccStage",
     "BeatTracker",
+    "CountStage",
+    "EcgStage",
+    "EdaStage",
+    "Engine",
     "GapLog",
+    "QualityKind",
     "SampleSource",
-    "SignalState",
+    "Stage",
+    "StageWindow",
+    "StrapHeartRateStage",
     "StreamBuffer",
-    "WindowSignals",
-    "window_signals",
+    "StreamQuality",
+    "WindowClock",
+    "WindowResult",
 ]

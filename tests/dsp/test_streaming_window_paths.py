@@ -1,6 +1,8 @@
-"""The one-call window paths (dsp.streaming.ecg_window, dsp.streaming.eda_window) give the
-windows the per-step path gives, and hand over to it wherever they cannot go on: gaps, jumps in
-sample times, bad samples, an EDA rate too slow for the model's traces.
+"""The ECG and EDA stages' one-call window kernels (dsp.streaming.ecg_window,
+dsp.streaming.eda_window) give the windows the stages' step-by-step path gives, and hand over to
+it wherever they cannot go on: gaps, jumps in sample times, bad samples, an EDA rate too slow
+for the model's traces. The step-by-step windows come from the reference stages
+(tests/reference/streaming.py: the same stages on the reference buffer).
 
 tests/vagus/test_pipeline_reference.py compares the shipped pipeline with every reference
 patched in on clean data; here the same recording is cut, gapped and spoiled, and the two paths
@@ -16,9 +18,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from dsp.streaming import signals as pipeline_signals
+from dsp.streaming import STAGES
+from dsp.streaming import stages as streaming_stages
 from ingest.decoding import SampleBlock
 from tests.helpers import count_results, dsp_bench
+from tests.reference.streaming import REFERENCE_STAGES
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
@@ -34,13 +38,21 @@ def blocks() -> list[tuple[int, SampleBlock]]:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How often each one-call path ran to the end (returned results, not a hand-over)."""
-    return count_results(monkeypatch, pipeline_signals, ("ecg_window", "eda_window"))
+    return count_results(monkeypatch, streaming_stages, ("ecg_window", "eda_window"))
 
 
 def _run(
-    blocks: list[tuple[int, SampleBlock]], gaps: list[tuple[str, int, int]] | None = None
+    blocks: list[tuple[int, SampleBlock]],
+    gaps: list[tuple[str, int, int]] | None = None,
+    *,
+    reference: bool = False,
 ) -> list[tuple[dict[str, Any], dict[str, float], dict[str, float]]]:
-    pipe = FeaturePipeline(patient_id="p", producer_id="t", windows=WindowSettings())
+    pipe = FeaturePipeline(
+        patient_id="p",
+        producer_id="t",
+        windows=WindowSettings(),
+        stages=REFERENCE_STAGES if reference else STAGES,
+    )
     closed = []
     for arrival_ns, block in blocks:
         pipe.add(block)
@@ -64,14 +76,11 @@ def _same(a: object, b: object) -> bool:
 
 
 def _both_paths(
-    monkeypatch: pytest.MonkeyPatch,
-    blocks: list[tuple[int, SampleBlock]],
-    gaps: list[tuple[str, int, int]] | None = None,
+    blocks: list[tuple[int, SampleBlock]], gaps: list[tuple[str, int, int]] | None = None
 ) -> int:
     """Windows of both paths compared; how many."""
     fused = _run(blocks, gaps)
-    monkeypatch.setattr(pipeline_signals, "FUSED", False)
-    per_step = _run(blocks, gaps)
+    per_step = _run(blocks, gaps, reference=True)
     assert len(fused) == len(per_step) > 50
     for ours, theirs in zip(fused, per_step, strict=True):
         assert _same(ours, theirs), (ours, theirs)
@@ -81,7 +90,7 @@ def _both_paths(
 def test_clean_streams_take_the_one_call_paths_with_the_same_windows(
     blocks: list[tuple[int, SampleBlock]], monkeypatch: pytest.MonkeyPatch, calls: dict[str, int]
 ) -> None:
-    windows = _both_paths(monkeypatch, blocks)
+    windows = _both_paths(blocks)
     assert calls["ecg_window"] >= windows - 1
     assert calls["eda_window"] >= windows - 1
 
@@ -99,7 +108,7 @@ def test_a_jump_in_sample_times_hands_over_and_gives_the_same_windows(
 ) -> None:
     """ECG and EDA each lose 40 s, unmarked: only the sample times show it."""
     gapped = _without(_without(blocks, "ecg", 300.0, 340.0), "eda", 500.0, 540.0)
-    windows = _both_paths(monkeypatch, gapped)
+    windows = _both_paths(gapped)
     # the one-call paths ran before each jump and again once it left the look-back, and handed
     # over in between
     assert 0 < calls["ecg_window"] < windows - 10
@@ -112,7 +121,7 @@ def test_a_marked_gap_hands_over_and_gives_the_same_windows(
     t0 = int(blocks[0][1].times_ns[0])
     gapped = _without(blocks, "ecg", 400.0, 401.0)
     marks = [("ecg", t0 + 400 * NS, t0 + 401 * NS), ("eda", t0 + 600 * NS, t0 + 600 * NS + 1)]
-    _both_paths(monkeypatch, gapped, marks)
+    _both_paths(gapped, marks)
 
 
 def test_an_eda_rate_too_slow_for_the_model_gives_the_same_windows(
@@ -128,7 +137,7 @@ def test_an_eda_rate_too_slow_for_the_model_gives_the_same_windows(
         )
         for a, b in blocks
     ]
-    windows = _both_paths(monkeypatch, slow)
+    windows = _both_paths(slow)
     assert calls["eda_window"] >= windows - 1
     features, model, _ = _run(slow)[-1]
     assert features["scl_us"] is not None and not any(k.startswith("scr_") for k in model)
@@ -159,7 +168,6 @@ def test_a_bad_sample_raises_the_per_step_paths_clear_error(
     spoiled = _spoiled(blocks, stream, 200.0)
     with pytest.raises(ValueError, match="NaN") as fused:
         _run(spoiled)
-    monkeypatch.setattr(pipeline_signals, "FUSED", False)
     with pytest.raises(ValueError, match="NaN") as per_step:
-        _run(spoiled)
+        _run(spoiled, reference=True)
     assert str(fused.value) == str(per_step.value)

@@ -39,7 +39,7 @@ async def test_a_gap_marker_is_handed_to_the_pipeline(tmp_path: Path) -> None:
     try:
         gap = Gap(DEVICE, "ecg", T0 + 10 * NS, T0 + 25 * NS, "disconnected")
         await gateway.handle(gap.marker(T0 + 25 * NS))
-        gaps = gateway.pipeline._signals.gaps
+        gaps = gateway.pipeline.engine.gaps
         assert list(gaps) == ["ecg"]
         assert gaps["ecg"].overlap_ns(T0, T0 + 60 * NS) == 15 * NS
         assert gateway.stats.bad_gap_markers == 0

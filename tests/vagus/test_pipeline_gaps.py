@@ -91,10 +91,8 @@ def test_a_lost_link_marks_every_stream_of_the_device() -> None:
         pipeline.add(block)
     pipeline.mark_gap("link", T0 + 10 * NS, T0 + 30 * NS, device_id=DEVICE)
     pipeline.mark_gap("link", T0 + 10 * NS, T0 + 30 * NS, device_id="d-other0002")
-    assert sorted(pipeline._signals.gaps) == ["acc", "ecg", "eda"]
-    assert all(
-        log.overlap_ns(T0, T0 + 60 * NS) == 20 * NS for log in pipeline._signals.gaps.values()
-    )
+    assert sorted(pipeline.engine.gaps) == ["acc", "ecg", "eda"]
+    assert all(log.overlap_ns(T0, T0 + 60 * NS) == 20 * NS for log in pipeline.engine.gaps.values())
     with pytest.raises(ValueError, match="end after"):
         pipeline.mark_gap("ecg", T0 + 5, T0 + 5)
 

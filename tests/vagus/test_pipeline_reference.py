@@ -11,25 +11,27 @@ agree to REL_TOL (float rounding; the kernels reassociate sums).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 import pytest
 
 from dsp.ecg import stream as ecg_stream
+from dsp.streaming import STAGES
 from dsp.streaming import acc as pipeline_acc
 from dsp.streaming import beat_kernels as pipeline_beat_kernels
 from dsp.streaming import beats as pipeline_beats
 from dsp.streaming import eda_kernels as pipeline_eda_kernels
 from dsp.streaming import eda_traces as pipeline_eda
 from dsp.streaming import rr as pipeline_rr
-from dsp.streaming import signals as pipeline_signals
+from dsp.streaming import stages as streaming_stages
+from dsp.streaming.engine import StageFactory
 from dsp.stress import features as stress_features
 from dsp.stress import features_eda as stress_features_eda
 from tests.helpers import dsp_bench
 from tests.reference import stress as reference_stress
-from tests.reference.sample_buffer import SampleBuffer
-from vagus import pipeline
+from tests.reference.streaming import REFERENCE_STAGES
 from vagus.config import WindowSettings
 from vagus.pipeline import FeaturePipeline
 
@@ -37,8 +39,12 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-9
 
 
-def _windows(blocks: list[tuple[int, Any]]) -> list[tuple[dict[str, Any], dict[str, float]]]:
-    pipeline = FeaturePipeline(patient_id="p", producer_id="t", windows=WindowSettings())
+def _windows(
+    blocks: list[tuple[int, Any]], stages: Mapping[str, StageFactory] = STAGES
+) -> list[tuple[dict[str, Any], dict[str, float]]]:
+    pipeline = FeaturePipeline(
+        patient_id="p", producer_id="t", windows=WindowSettings(), stages=stages
+    )
     closed = []
     for arrival_ns, block in blocks:
         pipeline.add(block)
@@ -71,10 +77,10 @@ def test_optimised_windows_equal_reference_windows(
         reference_stress.hrv_frequency_features_reference,
     )
     monkeypatch.setattr(pipeline_rr, "rr_series", pipeline_rr.rr_series_reference)
-    monkeypatch.setattr(pipeline_signals, "_skin", pipeline_signals._skin_reference)
-    monkeypatch.setattr(pipeline_signals, "heart_features", pipeline_rr.heart_features_reference)
+    monkeypatch.setattr(streaming_stages, "_skin", streaming_stages._skin_reference)
+    monkeypatch.setattr(streaming_stages, "heart_features", pipeline_rr.heart_features_reference)
     monkeypatch.setattr(stress_features_eda, "model_scrs", reference_stress.model_scrs_reference)
-    monkeypatch.setattr(pipeline_signals, "acc_window", pipeline_acc.acc_window_reference)
+    monkeypatch.setattr(streaming_stages, "acc_window", pipeline_acc.acc_window_reference)
     monkeypatch.setattr(pipeline_eda, "eda_features", stress_features_eda.eda_features_reference)
     monkeypatch.setattr(
         pipeline_eda, "aligned_traces", pipeline_eda_kernels.aligned_traces_reference
@@ -84,9 +90,7 @@ def test_optimised_windows_equal_reference_windows(
         pipeline_beats, "jump_steps_kernel", pipeline_beat_kernels.jump_steps_reference
     )
     monkeypatch.setattr(pipeline_eda, "eda_run_kernel", pipeline_eda_kernels.eda_run_reference)
-    monkeypatch.setattr(pipeline, "StreamBuffer", SampleBuffer)  # the reference, block by block
-    monkeypatch.setattr(pipeline_signals, "FUSED", False)  # no one-call window paths
-    reference = _windows(blocks)
+    reference = _windows(blocks, REFERENCE_STAGES)  # the reference buffer: no one-call paths
     assert len(optimised) == len(reference) > 100
     scored = 0
     for (feat, model), (feat_ref, model_ref) in zip(optimised, reference, strict=True):

@@ -87,7 +87,7 @@ def test_gap_markers_reach_the_pipeline_and_bad_ones_are_counted(tmp_path: Path)
     driver.handle(gap.marker(t0 + 20 * NS))
     driver.handle(Marker(t0, GAP_MARKER_LABEL, "not json"))
     driver.handle(Marker(t0, "phase:baseline", ""))
-    assert driver.pipeline._signals.gaps["ecg"].overlap_ns(t0, t0 + 60 * NS) == 20 * NS
+    assert driver.pipeline.engine.gaps["ecg"].overlap_ns(t0, t0 + 60 * NS) == 20 * NS
     assert driver.stats.bad_gap_markers == 1
     assert [m.label for m in driver.stats.markers] == [
         GAP_MARKER_LABEL,

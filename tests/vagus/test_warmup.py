@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsp.streaming import signals as pipeline_signals
+from dsp.streaming import stages
 from tests.helpers import count_results
 from vagus.config import WindowSettings
 from vagus.warmup import warm_up
@@ -14,7 +14,7 @@ def test_warm_up_runs_every_one_call_path_to_all_model_features(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     names = ("ecg_window", "eda_window", "acc_window_rows")
-    finished = count_results(monkeypatch, pipeline_signals, names)
+    finished = count_results(monkeypatch, stages, names)
     result = warm_up()
     assert result.windows >= 10
     assert result.model_features == 38  # heart (with the 180 s spectrum), EDA and ACC

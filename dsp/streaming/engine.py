@@ -1,0 +1,210 @@
+"""The streaming engine: samples of any number of streams in, one WindowResult per closed window.
+
+It owns a WindowClock and one stage per stream (dsp.streaming.stages: chosen once, by the
+stream's name, from STAGES), routes each block to its stage, closes the windows a watermark
+makes due, and every TRIM_EVERY windows lets the stages forget what no later window needs. A
+result is plain data: readable numbers, the model's features, and per stream the coverage, the
+share of the window gaps cover and the signal-quality kind judged from both. It knows nothing
+of events: the gateway's adapter (vagus.pipeline) turns results into events, scores and
+episodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from dsp.streaming.beats import GapLog
+from dsp.streaming.clock import WindowClock
+from dsp.streaming.stages import (
+    HISTORY_S,
+    LOOKAHEAD_S,
+    NS,
+    STAGES,
+    CountStage,
+    Readable,
+    Stage,
+)
+from dsp.stress import QualityInputs
+
+#: Stages forget old samples every this many windows, not every window: windows are cut by
+#: time, so what they hold beyond the look-back changes no result, and trimming was a
+#: twentieth of a window's cost.
+TRIM_EVERY = 6
+#: A window whose stream a marked or detected gap covers by more than this share is a "gap".
+GAP_SHARE_LIMIT = 0.1
+#: Coverage from which a stream is "ok", and below which it is a "gap" ("degraded" between).
+OK_COVERAGE, GAP_COVERAGE = 0.9, 0.1
+
+QualityKind = Literal["ok", "degraded", "gap"]
+StageFactory = Callable[[GapLog], Stage]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamQuality:
+    """How well one stream filled one window."""
+
+    #: share of the window's nominal samples present (at most 1)
+    coverage: float
+    #: share of the window that marked or detected gaps cover
+    gap_share: float
+
+    @property
+    def kind(self) -> QualityKind:
+        if self.gap_share > GAP_SHARE_LIMIT:
+            return "gap"
+        if self.coverage >= OK_COVERAGE:
+            return "ok"
+        return "degraded" if self.coverage >= GAP_COVERAGE else "gap"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """Everything the engine found in one window [start_ns, end_ns)."""
+
+    start_ns: int
+    end_ns: int
+    #: readable numbers (stream.events.Features' field names)
+    readable: Readable
+    #: the stress model's inputs the window defines (finite values only)
+    model_features: dict[str, float]
+    #: per stream with a known rate, in the order streams started
+    quality: dict[str, StreamQuality]
+    #: the RR share the score gate judges by (dsp.streaming.rr)
+    rr_gate_fraction: float | None = None
+
+    @property
+    def coverage(self) -> dict[str, float]:
+        return {stream: q.coverage for stream, q in self.quality.items()}
+
+    @property
+    def score_inputs(self) -> QualityInputs:
+        return QualityInputs(
+            beats=int(self.readable.get("beats") or 0),
+            rr_artifact_fraction=self.rr_gate_fraction,
+            motion_fraction=self.readable.get("motion_fraction"),
+        )
+
+
+class Engine:
+    """One patient's streams, windows and carried signal state."""
+
+    def __init__(
+        self,
+        *,
+        window_s: float,
+        hop_s: float,
+        lateness_s: float,
+        stages: Mapping[str, StageFactory] = STAGES,
+        other: StageFactory = CountStage,
+    ) -> None:
+        """``stages`` and ``other`` choose a stream's stage (tests pass reference stages)."""
+        self.clock = WindowClock(
+            window_s=window_s, hop_s=hop_s, lateness_s=lateness_s, lookahead_s=LOOKAHEAD_S
+        )
+        self._factories = stages
+        self._other = other
+        self._stages: dict[str, Stage] = {}
+        self._gaps: dict[str, GapLog] = {}
+
+    @property
+    def origin_ns(self) -> int | None:
+        """The first sample's time: window 0 starts here."""
+        return self.clock.origin_ns
+
+    @property
+    def streams(self) -> list[str]:
+        return list(self._stages)
+
+    @property
+    def gaps(self) -> Mapping[str, GapLog]:
+        """The gaps, marked or detected, of every stream started or marked."""
+        return self._gaps
+
+    def add(
+        self,
+        stream: str,
+        times_ns: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        rate_hz: float | None = None,
+    ) -> bool:
+        """Hold one block of ``stream``'s samples (its rate when the source knows it); True when
+        this block started the stream. Kept lean: it runs once per notification."""
+        if len(times_ns) == 0:
+            return False
+        stage = self._stages.get(stream)
+        opened = stage is None
+        if stage is None:
+            self.clock.start(int(times_ns[0]))
+            make = self._factories.get(stream, self._other)
+            stage = self._stages[stream] = make(self._gap_log(stream))
+        stage.add(times_ns, values)
+        if rate_hz:
+            stage.rate_hz = rate_hz
+        return opened
+
+    def _gap_log(self, stream: str) -> GapLog:
+        return self._gaps.setdefault(stream, GapLog())
+
+    def mark_gap(self, stream: str, start_ns: int, end_ns: int) -> None:
+        """Data of ``stream`` is missing in [start_ns, end_ns]: no beat interval, RR or EDA
+        filter spans it, and a window it covers by more than GAP_SHARE_LIMIT is a "gap"."""
+        if end_ns <= start_ns:
+            raise ValueError(f"a gap must end after it starts ({start_ns} >= {end_ns})")
+        stage = self._stages.get(stream)
+        if stage is None:  # held for the stage the stream's first block makes
+            self._gap_log(stream).add(start_ns, end_ns)
+        else:
+            stage.mark_gap(start_ns, end_ns)
+
+    def advance(self, watermark_ns: int) -> list[WindowResult]:
+        """Close every window that ends before ``watermark_ns - lateness - look-ahead``."""
+        clock = self.clock
+        if not clock.may_close(watermark_ns):  # most calls (one per notification) stop here
+            return []
+        results = []
+        while (window := clock.due(watermark_ns)) is not None:
+            results.append(self._close(*window))
+            clock.closed()
+            if clock.next_index % TRIM_EVERY == 0:
+                self._trim()
+        clock.rearm()
+        return results
+
+    def finish(self) -> list[WindowResult]:
+        """Close the windows the data covers, once the source has ended."""
+        latest = max((s.latest_ns or 0 for s in self._stages.values()), default=0)
+        return self.advance(latest + self.clock.hold_ns + 1)
+
+    def _trim(self) -> None:
+        """Keep the look-back the next window needs (the longer of the window and HISTORY_S)."""
+        next_start, next_end = self.clock.bounds(self.clock.next_index)
+        keep_from = min(next_start, next_end - int(HISTORY_S * NS))
+        for stage in self._stages.values():
+            stage.trim(keep_from)
+        for stream, log in self._gaps.items():
+            if stream not in self._stages:
+                log.trim(keep_from)
+
+    def _close(self, start: int, end: int) -> WindowResult:
+        readable: Readable = {}
+        model: dict[str, float] = {}
+        quality: dict[str, StreamQuality] = {}
+        gate = None
+        for stream, stage in self._stages.items():
+            part = stage.close(start, end)
+            readable |= part.readable
+            model |= part.model
+            if part.rr_gate_fraction is not None:
+                gate = part.rr_gate_fraction
+            if stage.rate_hz:
+                coverage = min(1.0, part.present / (stage.rate_hz * (end - start) / NS))
+                gap_share = stage.gaps.overlap_ns(start, end) / (end - start)
+                quality[stream] = StreamQuality(coverage, gap_share)
+        finite = {name: v for name, v in model.items() if math.isfinite(v)}
+        return WindowResult(start, end, readable, finite, quality, gate)
