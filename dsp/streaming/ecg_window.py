@@ -6,8 +6,9 @@ binary searches, the gap mask) around the two kernels that do the arithmetic, an
 that glue cost more CPU than the arithmetic. ecg_window_kernel does the usual case in one call
 with the same kernels in the same order: no gap logged for the stream, no jump in the new
 samples' times, every sample finite, and a rate the detector runs at in full. Anything else
-returns FALLBACK before any state changes, and the caller takes the tracker's own path, which
-logs the gap or raises the clear error. tests/vagus/test_pipeline_reference.py holds the
+returns FALLBACK before any state changes, and the ECG stage (dsp.streaming.stages.EcgStage)
+finishes the window step by step on the tracker, which logs the gap or raises the clear error.
+tests/vagus/test_pipeline_reference.py holds the
 pipeline's windows equal with this path on and with every reference patched in, and
 tests/dsp/test_streaming_window_paths.py holds the two paths equal on gapped and spoilt data.
 """

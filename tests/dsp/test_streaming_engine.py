@@ -1,0 +1,76 @@
+"""The engine's own contract, without the gateway's adapter: the window clock, routing by
+stream, coverage and quality per stream, gaps marked before a stream starts, and trimming."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from dsp.streaming import CountStage, Engine, StreamQuality, WindowClock
+
+NS = 1_000_000_000
+T0 = 1_000 * NS
+
+
+def _block(
+    start_s: float, seconds: float, rate: float, channels: int = 1
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    n = int(seconds * rate)
+    times = T0 + (start_s * NS + np.arange(n) * (NS / rate)).astype(np.int64)
+    values = np.ones((n, channels)) if channels > 1 else np.ones(n)
+    return times, values
+
+
+def test_the_clock_closes_a_window_once_the_watermark_holds_it_back() -> None:
+    clock = WindowClock(window_s=60.0, hop_s=10.0, lateness_s=2.0, lookahead_s=6.4)
+    assert not clock.may_close(T0)  # no origin yet
+    clock.start(T0)
+    clock.start(T0 + 5 * NS)  # the first sample of any stream sets it, once
+    assert clock.bounds(2) == (T0 + 20 * NS, T0 + 80 * NS)
+    assert clock.due(T0 + 68 * NS) is None
+    assert clock.due(T0 + 68_400_000_000) == (T0, T0 + 60 * NS)
+    clock.closed()
+    clock.rearm()
+    assert not clock.may_close(T0 + 78 * NS)
+    assert clock.may_close(T0 + 78_400_000_000)
+    with pytest.raises(ValueError, match="positive"):
+        WindowClock(window_s=0.0, hop_s=10.0, lateness_s=0.0, lookahead_s=0.0)
+
+
+def test_streams_are_routed_once_and_unknown_ones_only_counted() -> None:
+    engine = Engine(window_s=30.0, hop_s=30.0, lateness_s=0.0)
+    assert engine.add("acc", *_block(0, 100, 25.0, 3), 25.0) is True
+    assert engine.add("acc", *_block(100, 21, 25.0, 3), 25.0) is False
+    assert engine.add("temp", *_block(0, 15, 1.0), 1.0) is True
+    assert engine.add("empty", np.zeros(0, dtype=np.int64), np.zeros(0)) is False
+    assert engine.streams == ["acc", "temp"]
+    results = engine.finish()
+    assert [r.start_ns for r in results] == [T0 + i * 30 * NS for i in range(4)]
+    first = results[0]
+    assert first.quality["acc"] == StreamQuality(coverage=1.0, gap_share=0.0)
+    assert first.quality["temp"].coverage == pytest.approx(15 / 30)
+    assert first.quality["temp"].kind == "degraded"
+    assert "motion_fraction" in first.readable  # the ACC stage's numbers
+    assert first.model_features and all(np.isfinite(v) for v in first.model_features.values())
+    assert results[1].quality["temp"].kind == "gap"  # nothing after 15 s
+
+
+def test_a_gap_marked_before_a_stream_starts_is_its_stages() -> None:
+    engine = Engine(window_s=30.0, hop_s=30.0, lateness_s=0.0, stages={}, other=CountStage)
+    engine.mark_gap("x", T0 + 10 * NS, T0 + 20 * NS)
+    engine.add("x", *_block(0, 61, 10.0), 10.0)
+    first, second = engine.finish()
+    assert first.quality["x"].gap_share == pytest.approx(1 / 3)
+    assert first.quality["x"].kind == "gap"  # present samples or not, a third is a gap
+    assert second.quality["x"] == StreamQuality(coverage=1.0, gap_share=0.0)
+    with pytest.raises(ValueError, match="end after"):
+        engine.mark_gap("x", T0, T0)
+
+
+def test_stages_forget_what_no_later_window_needs() -> None:
+    engine = Engine(window_s=10.0, hop_s=10.0, lateness_s=0.0, stages={}, other=CountStage)
+    engine.add("x", *_block(0, 1000, 10.0), 10.0)
+    engine.mark_gap("x", T0 + 5 * NS, T0 + 6 * NS)
+    assert len(engine.finish()) > 90
+    assert engine.gaps["x"].starts.size == 0  # long behind the look-back
