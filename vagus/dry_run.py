@@ -9,12 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from dsp.streaming import jump_limit_ns
 from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
-
-#: A pause longer than this many nominal sample periods (or 2 s without a rate) is a gap.
-GAP_PERIODS = 3.0
 
 
 @dataclass
@@ -73,9 +71,9 @@ def _describe(device_id: str, stream: str, tally: _StreamTally) -> dict[str, Any
     times = np.sort(np.concatenate(tally.times)) if tally.times else np.empty(0, np.int64)
     span_s = float(times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0
     measured = (len(times) - 1) / span_s if span_s > 0 else None
-    limit_s = GAP_PERIODS / tally.rate_hz if tally.rate_hz else 2.0
     steps = np.diff(times) / 1e9
-    gaps = steps[steps > limit_s]
+    # the engine's rule (dsp.streaming.gaps): none for a stream without a nominal rate
+    gaps = steps[steps > jump_limit_ns(tally.rate_hz) / 1e9] if tally.rate_hz else steps[:0]
     return {
         "device_id": device_id,
         "stream": stream,

@@ -9,7 +9,7 @@ family (it runs ecg's detector, hrv's intervals, eda's traces and the stress mod
 definitions window after window) and knows nothing of events, Kafka or BLE: the gateway's
 adapter (vagus.pipeline) turns its results into events."""
 
-from dsp.streaming.beats import BeatTracker, GapLog
+from dsp.streaming.beats import BeatTracker
 from dsp.streaming.buffer import SampleSource, StreamBuffer
 from dsp.streaming.clock import WindowClock
 from dsp.streaming.engine import (
@@ -19,6 +19,15 @@ from dsp.streaming.engine import (
     QualityKind,
     StreamQuality,
     WindowResult,
+)
+from dsp.streaming.gaps import (
+    GAP_PERIODS,
+    LINK,
+    MIN_GAP_S,
+    Gap,
+    GapLog,
+    GapReason,
+    jump_limit_ns,
 )
 from dsp.streaming.stages import (
     HISTORY_S,
@@ -34,9 +43,12 @@ from dsp.streaming.stages import (
 )
 
 __all__ = [
+    "GAP_PERIODS",
     "GAP_SHARE_LIMIT",
     "HISTORY_S",
+    "LINK",
     "LOOKAHEAD_S",
+    "MIN_GAP_S",
     "STAGES",
     "TRIM_EVERY",
     "AccStage",
@@ -45,7 +57,9 @@ __all__ = [
     "EcgStage",
     "EdaStage",
     "Engine",
+    "Gap",
     "GapLog",
+    "GapReason",
     "QualityKind",
     "SampleSource",
     "Stage",
@@ -55,4 +69,5 @@ __all__ = [
     "StreamQuality",
     "WindowClock",
     "WindowResult",
+    "jump_limit_ns",
 ]

@@ -12,8 +12,8 @@ that search-back finds later, and the first INITIAL_S + TAIL_S of ECG after a ga
 levels need them), arrive with the next window. tests/dsp/test_streaming_equals_batch*.py hold
 the beats equal, and these differences bounded, on hard synthetic ECG and every shared recording.
 
-Gaps: a marked gap (mark_gap) or a jump in sample times longer than both GAP_PERIODS nominal
-periods and MIN_GAP_S (the rule of ingest.transport.gaps) splits the ECG into runs. Detection
+Gaps: a marked gap (mark_gap) or a jump in sample times (dsp.streaming.gaps' one rule) splits
+the ECG into runs. Detection
 never spans two runs (each gap-free stretch starts afresh, as whole-record detection of it
 does), and an interval between beats on either side of a gap is no interval (rr_valid is False
 for it).
@@ -26,15 +26,13 @@ import numpy.typing as npt
 
 from dsp.ecg.params import INITIAL_S, detection_factor
 from dsp.ecg.stream import DECIDED_NS, EDGE_S, GRID_NS, STARTED, detect_step, new_state
-from dsp.streaming.beat_kernels import jump_steps_kernel
 from dsp.streaming.buffer import SampleSource
+from dsp.streaming.gaps import GapLog, note_jumps
 
 NS = 1_000_000_000
 OVERLAP_S = 8.0
 TAIL_S = 2.0
 REFRACTORY_NS = 250_000_000  # dsp.ecg's refractory period
-GAP_PERIODS = 3.0  # as ingest.transport.gaps (not imported: ingest's transport needs bleak)
-MIN_GAP_S = 0.5
 SEAM_TOLERANCE_S = 0.0
 #: a window closing at t counts the beats that search-back triggered up to this long after t
 #: finds (it needs TAIL_S - EDGE_S >= this of ECG after t; the pipeline has 8.4 s)
@@ -46,63 +44,6 @@ PLACE_AHEAD_NS = 250_000_000
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-
-
-class GapLog:
-    """Sorted, merged gaps [start_ns, end_ns] of one stream: marked ones and detected jumps."""
-
-    def __init__(self) -> None:
-        self.starts: IntArray = np.zeros(0, dtype=np.int64)
-        self.ends: IntArray = np.zeros(0, dtype=np.int64)
-
-    def add(self, start_ns: int, end_ns: int) -> None:
-        if end_ns <= start_ns:
-            raise ValueError(f"a gap must end after it starts ({start_ns} >= {end_ns})")
-        starts = np.append(self.starts, start_ns)
-        ends = np.append(self.ends, end_ns)
-        order = np.argsort(starts, kind="stable")
-        starts, ends = starts[order], ends[order]
-        merged_s, merged_e = [int(starts[0])], [int(ends[0])]
-        for s, e in zip(starts[1:].tolist(), ends[1:].tolist(), strict=True):
-            if s <= merged_e[-1]:
-                merged_e[-1] = max(merged_e[-1], e)
-            else:
-                merged_s.append(s)
-                merged_e.append(e)
-        self.starts = np.asarray(merged_s, dtype=np.int64)
-        self.ends = np.asarray(merged_e, dtype=np.int64)
-
-    def spans(self, times_ns: IntArray) -> BoolArray:
-        """For each step times[i] -> times[i + 1]: does it overlap a gap?"""
-        if self.starts.size == 0 or times_ns.size < 2:
-            return np.zeros(max(times_ns.size - 1, 0), dtype=np.bool_)
-        # the last gap starting before the step's end; it spans the step if it ends after its start
-        k = np.searchsorted(self.starts, times_ns[1:], side="left") - 1
-        ok = k >= 0
-        result = np.zeros(times_ns.size - 1, dtype=np.bool_)
-        result[ok] = self.ends[k[ok]] > times_ns[:-1][ok]
-        return result
-
-    def overlap_ns(self, start_ns: int, end_ns: int) -> int:
-        """How much of [start_ns, end_ns) the gaps cover."""
-        if self.starts.size == 0:
-            return 0
-        lo = np.maximum(self.starts, start_ns)
-        hi = np.minimum(self.ends, end_ns)
-        return int(np.sum(np.maximum(hi - lo, 0)))
-
-    def trim(self, before_ns: int) -> None:
-        if self.starts.size == 0:  # the usual case: nothing to trim
-            return
-        keep = self.ends >= before_ns
-        self.starts, self.ends = self.starts[keep], self.ends[keep]
-
-
-def note_jumps(gaps: GapLog, times: IntArray, fs: float) -> None:
-    """Log every step between consecutive sample times long enough to be a gap."""
-    limit = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
-    for i in jump_steps_kernel(times, limit).tolist():
-        gaps.add(int(times[i]), int(times[i + 1]))
 
 
 class BeatTracker:

@@ -29,8 +29,6 @@ from dsp.filters import lower_bound_in
 from dsp.streaming.beats import (
     DECIDE_AHEAD_S,
     EDGE_NS,
-    GAP_PERIODS,
-    MIN_GAP_S,
     NS,
     OVERLAP_S,
     PLACE_AHEAD_NS,
@@ -39,6 +37,7 @@ from dsp.streaming.beats import (
     BeatTracker,
 )
 from dsp.streaming.buffer import StreamBuffer
+from dsp.streaming.gaps import jump_limit_ns
 from dsp.streaming.heart_kernels import FALLBACK as HEART_FALLBACK
 from dsp.streaming.heart_kernels import STATUS, heart_kernel
 from dsp.streaming.rr import TWIDDLES, WELCH, heart_results
@@ -151,7 +150,7 @@ class EcgWindow:
             ],
             dtype=np.int64,
         )
-        self.jump_ns = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
+        self.jump_ns = jump_limit_ns(fs)
         self.detection = (fs / factor, band, band_pad, high, high_pad, widths)
         self.heart = (1000.0 / fs, BAND_EDGES, WELCH, TWIDDLES)
 

@@ -23,9 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.filters import butter_lowpass_sos
-from dsp.streaming.beats import NS, GapLog, note_jumps
+from dsp.streaming.beats import NS
 from dsp.streaming.buffer import SampleSource
 from dsp.streaming.eda_kernels import aligned_traces, eda_run_kernel
+from dsp.streaming.gaps import GapLog, note_jumps
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
 
 SCR_LOOKBACK_S = 30.0

@@ -23,10 +23,11 @@ import numpy.typing as npt
 
 from dsp.eda import clean_eda_design, skin_kernel
 from dsp.filters import lower_bound_in, sosfilt_kernel
-from dsp.streaming.beats import GAP_PERIODS, MIN_GAP_S, NS
+from dsp.streaming.beats import NS
 from dsp.streaming.buffer import StreamBuffer
 from dsp.streaming.eda_kernels import aligned_traces_kernel
 from dsp.streaming.eda_traces import SCR_LOOKBACK_S, EdaTraceTracker
+from dsp.streaming.gaps import jump_limit_ns
 from dsp.stress.features_eda import EDA_FEATURES, SCR_LIMITS
 from dsp.stress.features_eda_kernels import eda_features_kernel
 
@@ -161,7 +162,7 @@ def eda_window(
         return None
     times, values, first, stop = buffer.live()
     lowpass, pad = clean_eda_design(float(fs))
-    jump_ns = max(GAP_PERIODS / fs, MIN_GAP_S) * NS
+    jump_ns = jump_limit_ns(fs)
     live = np.array(
         [first, stop, start, end, until, int(SCR_LOOKBACK_S * NS),
          tracker.shift if tracker is not None else 0],

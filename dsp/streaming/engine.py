@@ -19,8 +19,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from dsp.streaming.beats import GapLog
 from dsp.streaming.clock import WindowClock
+from dsp.streaming.gaps import GapLog
 from dsp.streaming.stages import (
     HISTORY_S,
     LOOKAHEAD_S,

@@ -36,11 +36,12 @@ import numpy.typing as npt
 
 from dsp.eda import clean_eda, clean_eda_design, detect_scrs, scr_rate_per_min, skin_kernel
 from dsp.streaming.acc import acc_window, acc_window_rows
-from dsp.streaming.beats import BeatTracker, GapLog
+from dsp.streaming.beats import BeatTracker
 from dsp.streaming.buffer import StreamBuffer
 from dsp.streaming.ecg_window import EcgWindow, ecg_window
 from dsp.streaming.eda_traces import EdaTraceTracker
 from dsp.streaming.eda_window import eda_window
+from dsp.streaming.gaps import GapLog
 from dsp.streaming.rr import heart_features
 from dsp.stress.features import HRV_FREQUENCY_WINDOW_S
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ

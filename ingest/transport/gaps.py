@@ -1,9 +1,8 @@
 """Explicit gaps: a lost link, and any jump in the sample times the decoders produce.
 
 The transport decodes each data notification a second time (the gateway decodes it for DSP) only
-to watch sample times: a jump longer than :data:`GAP_PERIODS` nominal sample periods (and
-:data:`MIN_GAP_S`) is a gap,
-and so is the time between a disconnection and the first data after reconnecting. A gap is
+to watch sample times: a jump is a gap by dsp.streaming.gaps' one rule (the engine's, the dry
+run's), and so is the time between a disconnection and the first data after reconnecting. A gap is
 reported, never stitched: the recording gets a ``gap`` marker and the quality topic an event.
 """
 
@@ -12,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Literal
 
+from dsp.streaming.gaps import GAP_PERIODS, MIN_GAP_S, GapReason, jump_limit_ns
 from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
 from ingest.notification import Notification
@@ -21,14 +20,8 @@ from ingest.recording import Marker
 
 log = logging.getLogger(__name__)
 
-GAP_PERIODS = 3.0
-MIN_GAP_S = 0.5
-"""A step between consecutive samples longer than both this many nominal periods and
-``MIN_GAP_S`` is a gap. Shorter steps are the clock aligner correcting its offset (it follows the
-smallest recent transport delay), not lost data: one lost Polar ECG frame (73 samples, 0.56 s) is
-still a gap, and so is one lost 8-sample EDA frame."""
+__all__ = ["GAP_MARKER_LABEL", "GAP_PERIODS", "MIN_GAP_S", "Gap", "GapReason", "GapTracker"]
 GAP_MARKER_LABEL = "gap"
-GapReason = Literal["disconnected", "sample_time_jump"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +89,7 @@ class GapTracker:
             if (opened := self._open.pop(stream, None)) is not None:
                 gaps.append(Gap(self.device_id, stream, opened, first, "disconnected"))
             elif previous is not None and block.rate_hz:
-                limit = max(GAP_PERIODS * 1e9 / block.rate_hz, MIN_GAP_S * 1e9)
+                limit = jump_limit_ns(block.rate_hz)
                 if first - previous > limit:
                     gaps.append(Gap(self.device_id, stream, previous, first, "sample_time_jump"))
         return gaps

@@ -9,8 +9,9 @@ import pytest
 
 from dsp.ecg import detect_r_peaks
 from dsp.filters import butter_lowpass_sos, sosfilt
-from dsp.streaming.beats import SEAM_TOLERANCE_S, BeatTracker, GapLog
+from dsp.streaming.beats import SEAM_TOLERANCE_S, BeatTracker
 from dsp.streaming.eda_traces import EdaTraceTracker
+from dsp.streaming.gaps import GapLog
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features, eda_traces
 from ingest.importers.wfdb import read_record
 from tests.reference.sample_buffer import SampleBuffer

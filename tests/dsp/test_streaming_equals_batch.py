@@ -25,14 +25,8 @@ from hypothesis import strategies as st
 
 from dsp.ecg import detect_r_peaks
 from dsp.ecg.params import INITIAL_S, REFINE_HALF_S, STALE_S
-from dsp.streaming.beats import (
-    DECIDE_AHEAD_S,
-    GAP_PERIODS,
-    MIN_GAP_S,
-    TAIL_S,
-    BeatTracker,
-    GapLog,
-)
+from dsp.streaming.beats import DECIDE_AHEAD_S, TAIL_S, BeatTracker
+from dsp.streaming.gaps import GAP_PERIODS, MIN_GAP_S, GapLog
 from dsp.streaming.rr import heart_features
 from tests.reference.sample_buffer import SampleBuffer
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from dsp.streaming import STAGES, CountStage, GapLog
+from dsp.streaming import STAGES, CountStage
+from dsp.streaming.gaps import GapLog
 from tests.reference.sample_buffer import SampleBuffer
 
 

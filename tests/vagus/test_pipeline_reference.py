@@ -24,6 +24,7 @@ from dsp.streaming import beat_kernels as pipeline_beat_kernels
 from dsp.streaming import beats as pipeline_beats
 from dsp.streaming import eda_kernels as pipeline_eda_kernels
 from dsp.streaming import eda_traces as pipeline_eda
+from dsp.streaming import gaps as streaming_gaps
 from dsp.streaming import rr as pipeline_rr
 from dsp.streaming import stages as streaming_stages
 from dsp.streaming.engine import StageFactory
@@ -87,7 +88,7 @@ def test_optimised_windows_equal_reference_windows(
     )
     monkeypatch.setattr(pipeline_beats, "detect_step", ecg_stream.detect_step_reference)
     monkeypatch.setattr(
-        pipeline_beats, "jump_steps_kernel", pipeline_beat_kernels.jump_steps_reference
+        streaming_gaps, "jump_steps_kernel", pipeline_beat_kernels.jump_steps_reference
     )
     monkeypatch.setattr(pipeline_eda, "eda_run_kernel", pipeline_eda_kernels.eda_run_reference)
     reference = _windows(blocks, REFERENCE_STAGES)  # the reference buffer: no one-call paths
