@@ -2,7 +2,8 @@
 :class:`vagus.gateway.Gateway` to Kafka.
 
 Everything BLE is :mod:`ingest.transport`; this module only wires it to the configuration, the
-recording writer and the gateway, and builds ``stream_gap`` events from the transport's gaps.
+recording writer and the gateway. The transport's gaps reach the gateway as the markers a
+recording holds, and its pipeline reports them (``stream_gap``), as it does in a replay.
 ``backend="virtual"`` swaps BlueZ for :mod:`ingest.virtual.world`'s in-process sensors.
 """
 
@@ -25,13 +26,11 @@ from ingest.recording import (
     RecordingWriter,
 )
 from ingest.transport.backoff import Backoff
-from ingest.transport.gaps import Gap
 from ingest.transport.identity import load_or_create_secret
 from ingest.transport.manager import Transport
 from ingest.transport.session import DeviceStatus
 from ingest.transport.startup import DeviceInformation
 from ingest.transport.targets import BleBackend, DeviceTarget
-from stream.events import StreamGap
 from vagus.config import ConfigError, VagusConfig
 from vagus.state_paths import state_paths
 
@@ -93,13 +92,11 @@ def make_transport(
     targets: list[DeviceTarget],
     backend: BleBackend,
     sink: Callable[[NotificationRecord | Marker | DeviceRecord], Awaitable[None]],
-    on_gap: Callable[[Gap], Awaitable[None]] | None = None,
 ) -> Transport:
     return Transport(
         targets,
         secret=load_or_create_secret(state_dir(config)),
         sink=sink,
-        on_gap=on_gap,
         backend=backend,
         backoff=lambda: Backoff(cap_s=config.live.reconnect_cap_s),
         scan_timeout_s=config.live.scan_timeout_s,
@@ -184,19 +181,6 @@ async def device_status(
             return [describe(s) for s in transport.statuses()]
 
 
-def gap_event(gap: Gap, patient: str) -> StreamGap:
-    return StreamGap(
-        patient_id=patient,
-        producer_id=PRODUCER_ID,
-        gateway_time_ns=gap.end_ns,
-        device_id=gap.device_id,
-        stream=gap.stream,
-        gap_start_ns=gap.start_ns,
-        gap_end_ns=gap.end_ns,
-        reason=gap.reason,
-    )
-
-
 async def gateway_over(
     config: VagusConfig,
     *,
@@ -234,16 +218,9 @@ async def gateway_over(
         state_dir=state_dir(config),  # the spool and the status file `vagus doctor` reads
         create_topics=True,  # once the broker answers: the gateway starts without one
     )
-    gaps_sent = 0
-
-    async def publish_gap(gap: Gap) -> None:
-        nonlocal gaps_sent
-        await gateway.producer.send(gap_event(gap, patient))
-        gaps_sent += 1
-
-    transport = make_transport(
-        config, targets=targets, backend=ble, sink=gateway.handle, on_gap=publish_gap
-    )
+    # the transport's gaps reach the gateway as markers, which its pipeline reports as
+    # stream_gap events: the path a replay of this session's recording takes too
+    transport = make_transport(config, targets=targets, backend=ble, sink=gateway.handle)
     # Bands connected and buttons claimed before the first command can arrive; released only
     # after the gateway has ended its last session (the band's last write is its 0).
     async with outputs.running(gateway.control):
@@ -260,7 +237,7 @@ async def gateway_over(
         "notifications": stats.notifications,
         "decode_errors": sum(stats.decode_errors.values()),
         "windows": gateway.pipeline.counters.windows,
-        "stream_gaps_sent": gaps_sent,
+        "stream_gaps_sent": stats.stream_gaps,
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],

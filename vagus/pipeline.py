@@ -15,20 +15,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsp.streaming import STAGES, Engine, WindowResult
+from dsp.streaming import LINK, STAGES, Engine, Gap, WindowResult
 from dsp.streaming.clock import NS
 from dsp.streaming.engine import StageFactory
 from dsp.stress import EpisodeTracker, Transition
 from ingest.decoding import SampleBlock
-from stream.events import Event, Features, FeatureWindow, StreamStarted, StressEpisode, StressScore
+from stream.events import (
+    Event,
+    Features,
+    FeatureWindow,
+    StreamGap,
+    StreamStarted,
+    StressEpisode,
+    StressScore,
+)
 from stream.ids import new_event_id
 from vagus.config import StressModelSettings, WindowSettings
 from vagus.quality import QUALITY_REFRESH_S, QualityReporter
 from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
-LINK = "link"  # ingest.transport.gaps: a lost link before any stream had data: all of them
-#: take_started's answer when nothing opened; returned, never filled.
+#: take_notices' answer when there is no news; returned, never filled.
 _NONE_STARTED: list[Event] = []
 
 
@@ -94,7 +101,7 @@ class FeaturePipeline:
         self._quality = QualityReporter(
             patient_id=patient_id, producer_id=producer_id, refresh_s=quality_refresh_s
         )
-        self._started: list[Event] = []
+        self._notices: list[Event] = []
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
         """Adopt a patient's new threshold or Platt correction; the episode hysteresis follows."""
@@ -109,7 +116,7 @@ class FeaturePipeline:
         if len(times) == 0:
             return
         if self.engine.add(block.stream, times, block.values, block.rate_hz):
-            self._started.append(
+            self._notices.append(
                 StreamStarted(
                     patient_id=self.patient_id,
                     producer_id=self.producer_id,
@@ -121,13 +128,31 @@ class FeaturePipeline:
             )
         self._devices[block.stream] = block.device_id
 
-    def take_started(self) -> list[Event]:
-        """The ``stream_started`` events of the streams opened since the last call (asked once
-        per notification: no new list unless a stream opened)."""
-        if not self._started:
+    def take_notices(self) -> list[Event]:
+        """The events that belong to no window since the last call: ``stream_started`` of the
+        streams opened and ``stream_gap`` of the gaps reported (asked once per notification: no
+        new list unless there is news)."""
+        if not self._notices:
             return _NONE_STARTED
-        started, self._started = self._started, []
+        started, self._notices = self._notices, []
         return started
+
+    def report_gap(self, device_id: str, gap: Gap) -> None:
+        """A gap of one of ``device_id``'s streams (or its link): marked (mark_gap) and
+        reported as a ``stream_gap`` event by the next take_notices."""
+        self.mark_gap(gap.stream, gap.start_ns, gap.end_ns, device_id=device_id)
+        self._notices.append(
+            StreamGap(
+                patient_id=self.patient_id,
+                producer_id=self.producer_id,
+                gateway_time_ns=gap.end_ns,
+                device_id=device_id,
+                stream=gap.stream,
+                gap_start_ns=gap.start_ns,
+                gap_end_ns=gap.end_ns,
+                reason=gap.reason,
+            )
+        )
 
     def mark_gap(
         self, stream: str, start_ns: int, end_ns: int, *, device_id: str | None = None

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-import msgspec
-
 from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
@@ -87,17 +85,22 @@ class RecordDriver:
         return self.pipeline.advance(record.gateway_time_ns)
 
     def mark_gap(self, marker: Marker) -> None:
-        """Tell the pipeline which data is missing, so no interval or filter spans the hole."""
+        """Tell the pipeline which data is missing, so no interval or filter spans the hole, and
+        have it report the gap (a ``stream_gap`` notice): live, the transport's gaps arrive here
+        as markers, as they do from a replayed recording, so both send the same events."""
         try:
-            gap = msgspec.json.decode(marker.detail, type=Gap)
-            self.pipeline.mark_gap(gap.stream, gap.start_ns, gap.end_ns, device_id=gap.device_id)
-        except (msgspec.DecodeError, ValueError) as exc:
+            gap = Gap.from_marker(marker)
+        except ValueError as exc:
             self.stats.bad_gap_markers += 1
             log.warning("unreadable gap marker at %d ns: %s", marker.gateway_time_ns, exc)
+            return
+        self.pipeline.report_gap(gap.device_id, gap.as_stream_gap())
+        self.stats.stream_gaps += 1
 
     def take_notices(self) -> list[Event]:
-        """Events that belong to no window (a stream's start), to send before the windows."""
-        return self.pipeline.take_started()
+        """Events that belong to no window (a stream's start, a gap), to send before the
+        windows."""
+        return self.pipeline.take_notices()
 
     def finish(self) -> list[ClosedWindow]:
         """The source ended: close the windows the data covers."""

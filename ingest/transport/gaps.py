@@ -12,7 +12,10 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 
+import msgspec
+
 from dsp.streaming.gaps import GAP_PERIODS, MIN_GAP_S, GapReason, jump_limit_ns
+from dsp.streaming.gaps import Gap as StreamGap
 from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
 from ingest.notification import Notification
@@ -37,6 +40,22 @@ class Gap:
     def marker(self, at_ns: int) -> Marker:
         """The recording's marker for this gap (detail is JSON, see docs/devices.md)."""
         return Marker(at_ns, GAP_MARKER_LABEL, json.dumps(asdict(self), separators=(",", ":")))
+
+    @classmethod
+    def from_marker(cls, marker: Marker) -> Gap:
+        """The typed gap a ``gap`` marker carries (the boundary where a recording's or the
+        transport's JSON becomes a value); ValueError when it is not a readable gap."""
+        try:
+            gap = msgspec.json.decode(marker.detail, type=cls)
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"not a gap: {exc}") from exc
+        if gap.end_ns <= gap.start_ns:
+            raise ValueError(f"a gap must end after it starts ({gap.start_ns} >= {gap.end_ns})")
+        return gap
+
+    def as_stream_gap(self) -> StreamGap:
+        """The engine's value for it (dsp.streaming.Gap: no device)."""
+        return StreamGap(self.stream, self.start_ns, self.end_ns, self.reason)
 
 
 class GapTracker:

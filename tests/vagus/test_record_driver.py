@@ -14,6 +14,7 @@ from hardware.devices import SimulatedDevice
 from ingest.recording import DeviceRecord, Marker, NotificationRecord
 from ingest.replay import open_recording
 from ingest.transport.gaps import GAP_MARKER_LABEL, Gap
+from stream.events import StreamGap
 from stream.settings import KafkaSettings
 from vagus.config import VagusConfig
 from vagus.demo import DEFAULT_RECORDING
@@ -80,6 +81,10 @@ def test_a_device_declared_mid_stream_is_decoded_from_then_on(tmp_path: Path) ->
     assert sum(driver.stats.decode_errors.values()) == 1  # the second one decoded
 
 
+def gap_fields(gap: Gap) -> tuple[str, str, str]:
+    return gap.device_id, gap.stream, gap.reason
+
+
 def test_gap_markers_reach_the_pipeline_and_bad_ones_are_counted(tmp_path: Path) -> None:
     driver = _driver(tmp_path)
     t0 = 1_700_000_000 * NS
@@ -89,6 +94,16 @@ def test_gap_markers_reach_the_pipeline_and_bad_ones_are_counted(tmp_path: Path)
     driver.handle(Marker(t0, "phase:baseline", ""))
     assert driver.pipeline.engine.gaps["ecg"].overlap_ns(t0, t0 + 60 * NS) == 20 * NS
     assert driver.stats.bad_gap_markers == 1
+    (reported,) = driver.take_notices()  # the readable one, as a stream_gap event
+    assert isinstance(reported, StreamGap)
+    assert (reported.device_id, reported.stream, reported.reason) == gap_fields(gap)
+    assert (reported.gap_start_ns, reported.gap_end_ns, reported.gateway_time_ns) == (
+        t0,
+        t0 + 20 * NS,
+        t0 + 20 * NS,
+    )
+    assert driver.stats.stream_gaps == 1
+    assert driver.take_notices() == []
     assert [m.label for m in driver.stats.markers] == [
         GAP_MARKER_LABEL,
         GAP_MARKER_LABEL,
