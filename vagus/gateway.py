@@ -180,6 +180,8 @@ class Gateway:
     async def finish(self) -> None:
         """The source ended: close the last windows and let a running session finish."""
         await self._publish(self.driver.finish())
+        for notice in self.driver.take_notices():  # gaps found after the last window
+            await self.producer.send(notice)
         await self.producer.flush()
 
     async def _publish(self, closed: list[ClosedWindow]) -> None:

@@ -45,5 +45,3 @@ class GatewayStats:
     handled_command_ids: list[str] = field(default_factory=list)
     lockstep_timeouts: int = 0
     bad_gap_markers: int = 0
-    #: gap markers turned into ``stream_gap`` events
-    stream_gaps: int = 0

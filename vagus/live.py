@@ -237,7 +237,7 @@ async def gateway_over(
         "notifications": stats.notifications,
         "decode_errors": sum(stats.decode_errors.values()),
         "windows": gateway.pipeline.counters.windows,
-        "stream_gaps_sent": stats.stream_gaps,
+        "stream_gaps_sent": gateway.pipeline.counters.stream_gaps,
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],

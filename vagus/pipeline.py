@@ -53,6 +53,7 @@ class PipelineCounters:
     windows: int = 0
     scored: int = 0
     episodes: int = 0
+    stream_gaps: int = 0
 
 
 def baseline_state_path(state_dir: Path, patient_id: str) -> Path:
@@ -138,20 +139,35 @@ class FeaturePipeline:
         return started
 
     def report_gap(self, device_id: str, gap: Gap) -> None:
-        """A gap of one of ``device_id``'s streams (or its link): marked (mark_gap) and
-        reported as a ``stream_gap`` event by the next take_notices."""
-        self.mark_gap(gap.stream, gap.start_ns, gap.end_ns, device_id=device_id)
-        self._notices.append(
-            StreamGap(
-                patient_id=self.patient_id,
-                producer_id=self.producer_id,
-                gateway_time_ns=gap.end_ns,
-                device_id=device_id,
-                stream=gap.stream,
-                gap_start_ns=gap.start_ns,
-                gap_end_ns=gap.end_ns,
-                reason=gap.reason,
-            )
+        """A gap a marker reported (the transport's live, or a recording's): a lost link
+        (``stream="link"``) cuts every stream of ``device_id``, and the engine reports each
+        stream's gap across it (``stream_gap``, reason ``disconnected``) from the sample times
+        once the samples after it are in; a link lost before the device sent any data is
+        reported as it is, by the next take_notices. Per-stream markers (older recordings) are
+        marked; the engine finds and reports those gaps itself, by the same rule."""
+        if gap.stream != LINK:
+            if gap.reason == "disconnected":
+                self.engine.mark_link_loss(gap.stream, gap.start_ns, gap.end_ns)
+            else:
+                self.engine.mark_gap(gap.stream, gap.start_ns, gap.end_ns)
+            return
+        streams = [s for s, d in self._devices.items() if d == device_id]
+        for stream in streams:
+            self.engine.mark_link_loss(stream, gap.start_ns, gap.end_ns)
+        if not streams:
+            self._notices.append(self._gap_event(device_id, gap))
+
+    def _gap_event(self, device_id: str, gap: Gap) -> StreamGap:
+        self.counters.stream_gaps += 1
+        return StreamGap(
+            patient_id=self.patient_id,
+            producer_id=self.producer_id,
+            gateway_time_ns=gap.end_ns,
+            device_id=device_id,
+            stream=gap.stream,
+            gap_start_ns=gap.start_ns,
+            gap_end_ns=gap.end_ns,
+            reason=gap.reason,
         )
 
     def mark_gap(
@@ -177,8 +193,12 @@ class FeaturePipeline:
         return [self._close(r) for r in results] if results else []
 
     def finish(self) -> list[ClosedWindow]:
-        """Close the windows the data covers, once the source has ended."""
-        return [self._close(r) for r in self.engine.finish()]
+        """Close the windows the data covers, once the source has ended; the gaps found after
+        the last of them follow as notices (take_notices)."""
+        closed = [self._close(r) for r in self.engine.finish()]
+        for gap in self.engine.take_gaps():
+            self._notices.append(self._gap_event(self._devices[gap.stream], gap))
+        return closed
 
     def _close(self, result: WindowResult) -> ClosedWindow:
         start, end = result.start_ns, result.end_ns
@@ -193,7 +213,8 @@ class FeaturePipeline:
             model_features=result.model_features,
         )
         self.counters.windows += 1
-        events: list[Event] = self._quality.events(start, end, result.quality, self._devices)
+        events: list[Event] = [self._gap_event(self._devices[g.stream], g) for g in result.gaps]
+        events += self._quality.events(start, end, result.quality, self._devices)
         episode_was_open = self._episodes.active
         scored = self._score(window, result)
         events.extend(scored)

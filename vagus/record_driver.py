@@ -85,9 +85,9 @@ class RecordDriver:
         return self.pipeline.advance(record.gateway_time_ns)
 
     def mark_gap(self, marker: Marker) -> None:
-        """Tell the pipeline which data is missing, so no interval or filter spans the hole, and
-        have it report the gap (a ``stream_gap`` notice): live, the transport's gaps arrive here
-        as markers, as they do from a replayed recording, so both send the same events."""
+        """Tell the pipeline which data is missing (so no interval or filter spans the hole,
+        and its engine reports the gap): live, the transport's link losses arrive here as
+        markers, as they do from a replayed recording, so both send the same events."""
         try:
             gap = Gap.from_marker(marker)
         except ValueError as exc:
@@ -95,7 +95,6 @@ class RecordDriver:
             log.warning("unreadable gap marker at %d ns: %s", marker.gateway_time_ns, exc)
             return
         self.pipeline.report_gap(gap.device_id, gap.as_stream_gap())
-        self.stats.stream_gaps += 1
 
     def take_notices(self) -> list[Event]:
         """Events that belong to no window (a stream's start, a gap), to send before the

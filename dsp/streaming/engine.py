@@ -19,8 +19,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from dsp.streaming.beat_kernels import jump_steps_kernel
 from dsp.streaming.clock import WindowClock
-from dsp.streaming.gaps import GapLog
+from dsp.streaming.gaps import Gap, GapLog, GapReason, jump_limit_ns
 from dsp.streaming.stages import (
     HISTORY_S,
     LOOKAHEAD_S,
@@ -77,6 +78,8 @@ class WindowResult:
     quality: dict[str, StreamQuality]
     #: the RR share the score gate judges by (dsp.streaming.rr)
     rr_gate_fraction: float | None = None
+    #: gaps found in the sample times up to the window's end since the last window
+    gaps: tuple[Gap, ...] = ()
 
     @property
     def coverage(self) -> dict[str, float]:
@@ -111,6 +114,9 @@ class Engine:
         self._other = other
         self._stages: dict[str, Stage] = {}
         self._gaps: dict[str, GapLog] = {}
+        self._links: dict[str, GapLog] = {}  # link losses, per stream they cut
+        self._scanned: dict[str, tuple[int, int]] = {}  # (scanned up to, last sample scanned)
+        self._trailing: list[Gap] = []
 
     @property
     def origin_ns(self) -> int | None:
@@ -162,6 +168,49 @@ class Engine:
         else:
             stage.mark_gap(start_ns, end_ns)
 
+    def mark_link_loss(self, stream: str, start_ns: int, end_ns: int) -> None:
+        """The link that carries ``stream`` was down in [start_ns, end_ns]: a marked gap, and
+        the step from the last sample at or before ``start_ns`` to the next is a
+        ``disconnected`` gap, however short."""
+        self.mark_gap(stream, start_ns, end_ns)
+        self._links.setdefault(stream, GapLog()).add(start_ns, end_ns)
+
+    def take_gaps(self) -> list[Gap]:
+        """Gaps found by finish after the last window (each window carries its own)."""
+        found, self._trailing = self._trailing, []
+        return found
+
+    def _find_gaps(self, stream: str, stage: Stage, until_ns: int) -> list[Gap]:
+        """The one gap rule (dsp.streaming.gaps) on the samples not yet scanned before
+        ``until_ns``, and on the step from the last one scanned: a step longer than the rate's
+        limit, or the step in which a link went down, is a gap; it is marked, and returned."""
+        scanned, last = self._scanned.get(stream, (-(2**63), None))
+        times = stage.sample_times(scanned, until_ns)
+        if times.size == 0:
+            return []
+        if last is not None:
+            times = np.concatenate((np.array([last], dtype=np.int64), times))
+        self._scanned[stream] = (until_ns, int(times[-1]))
+        if stage.rate_hz:
+            steps = jump_steps_kernel(times, jump_limit_ns(stage.rate_hz))
+        else:
+            steps = np.zeros(0, dtype=np.int64)  # no rate, no jump rule: link losses only
+        links = self._links.get(stream)
+        cut: set[int] = set()
+        if links is not None and links.starts.size:
+            # the step from the last sample at or before the link went down to the next one
+            at = np.searchsorted(times, links.starts, side="right") - 1
+            cut = {int(i) for i in at[(at >= 0) & (at < times.size - 1)]}
+            steps = np.union1d(steps, np.fromiter(cut, dtype=np.int64, count=len(cut)))
+        found = []
+        for i in steps.tolist():
+            start, end = int(times[i]), int(times[i + 1])
+            if end > start:
+                stage.mark_gap(start, end)
+                reason: GapReason = "disconnected" if i in cut else "sample_time_jump"
+                found.append(Gap(stream, start, end, reason))
+        return found
+
     def advance(self, watermark_ns: int) -> list[WindowResult]:
         """Close every window that ends before ``watermark_ns - lateness - look-ahead``."""
         clock = self.clock
@@ -179,7 +228,10 @@ class Engine:
     def finish(self) -> list[WindowResult]:
         """Close the windows the data covers, once the source has ended."""
         latest = max((s.latest_ns or 0 for s in self._stages.values()), default=0)
-        return self.advance(latest + self.clock.hold_ns + 1)
+        results = self.advance(latest + self.clock.hold_ns + 1)
+        for stream, stage in self._stages.items():
+            self._trailing += self._find_gaps(stream, stage, latest + 1)
+        return results
 
     def _trim(self) -> None:
         """Keep the look-back the next window needs (the longer of the window and HISTORY_S)."""
@@ -190,13 +242,17 @@ class Engine:
         for stream, log in self._gaps.items():
             if stream not in self._stages:
                 log.trim(keep_from)
+        for log in self._links.values():
+            log.trim(keep_from)
 
     def _close(self, start: int, end: int) -> WindowResult:
         readable: Readable = {}
         model: dict[str, float] = {}
         quality: dict[str, StreamQuality] = {}
         gate = None
+        gaps: list[Gap] = []
         for stream, stage in self._stages.items():
+            gaps += self._find_gaps(stream, stage, end)
             part = stage.close(start, end)
             readable |= part.readable
             model |= part.model
@@ -207,4 +263,4 @@ class Engine:
                 gap_share = stage.gaps.overlap_ns(start, end) / (end - start)
                 quality[stream] = StreamQuality(coverage, gap_share)
         finite = {name: v for name, v in model.items() if math.isfinite(v)}
-        return WindowResult(start, end, readable, finite, quality, gate)
+        return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps))

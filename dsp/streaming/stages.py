@@ -110,6 +110,8 @@ class Stage(Protocol):
 
     def mark_gap(self, start_ns: int, end_ns: int) -> None: ...
 
+    def sample_times(self, start_ns: int, end_ns: int) -> npt.NDArray[np.int64]: ...
+
     def close(self, start_ns: int, end_ns: int) -> StageWindow: ...
 
     def trim(self, keep_from_ns: int) -> None: ...
@@ -135,6 +137,10 @@ class CountStage:
 
     def mark_gap(self, start_ns: int, end_ns: int) -> None:
         self.gaps.add(start_ns, end_ns)
+
+    def sample_times(self, start_ns: int, end_ns: int) -> npt.NDArray[np.int64]:
+        """The times of the samples held with start_ns <= t < end_ns, sorted."""
+        return self.buffer.window(start_ns, end_ns)[0]
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         return StageWindow(self.buffer.count(start_ns, end_ns), _NOTHING, {})

@@ -1,4 +1,4 @@
-"""Live BLE transport: scan, connect, start each profile, reconnect forever, mark every gap.
+"""Live BLE transport: scan, connect, start each profile, reconnect forever, report lost links.
 
 Built on bleak and bleak-retry-connector; the bleak backend is injectable (``backend=``) so the
 same code runs against BlueZ on a Raspberry Pi and against :mod:`ingest.virtual` in tests.

@@ -1,8 +1,9 @@
-"""Explicit gaps: a lost link, and any jump in the sample times the decoders produce.
+"""Explicit gaps at the transport: a lost link, from the disconnection to the first data after
+reconnecting (or to the stop); and the typed value a recording's ``gap`` marker carries.
 
-The transport decodes each data notification a second time (the gateway decodes it for DSP) only
-to watch sample times: a jump is a gap by dsp.streaming.gaps' one rule (the engine's, the dry
-run's), and so is the time between a disconnection and the first data after reconnecting. A gap is
+The transport decodes nothing: which samples each stream lost, and any jump in a stream's sample
+times, the engine finds from the sample times (dsp.streaming.gaps: the one rule), so a live
+session and its replay report the same gaps. A gap is
 reported, never stitched: the recording gets a ``gap`` marker and the quality topic an event.
 """
 
@@ -14,16 +15,21 @@ from dataclasses import asdict, dataclass
 
 import msgspec
 
-from dsp.streaming.gaps import GAP_PERIODS, MIN_GAP_S, GapReason, jump_limit_ns
+from dsp.streaming.gaps import GAP_PERIODS, LINK, MIN_GAP_S, GapReason
 from dsp.streaming.gaps import Gap as StreamGap
-from ingest.decoding import DeviceDecoder
-from ingest.errors import DecodeError
-from ingest.notification import Notification
 from ingest.recording import Marker
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GAP_MARKER_LABEL", "GAP_PERIODS", "MIN_GAP_S", "Gap", "GapReason", "GapTracker"]
+__all__ = [
+    "GAP_MARKER_LABEL",
+    "GAP_PERIODS",
+    "LINK",
+    "MIN_GAP_S",
+    "Gap",
+    "GapReason",
+    "GapTracker",
+]
 GAP_MARKER_LABEL = "gap"
 
 
@@ -59,56 +65,30 @@ class Gap:
 
 
 class GapTracker:
-    """Per device: the last sample time of each stream, and the streams a lost link left open.
+    """Per device: when its link went down, and the link loss to report once data flows again.
 
-    A disconnection gap runs, per stream, from the last sample received before the link went
-    down to the first sample received after it came back: frames lost in flight while the link
-    was failing fall inside it, so nothing outside a gap is ever missing. A stream that never
-    comes back is closed when the gateway stops.
+    The transport reports link losses only, from its own arrival times (no decoding): a gap of
+    the device's whole link (``stream="link"``) from the disconnection to the first data after
+    the reconnection, or to the gateway's stop. Which samples each stream lost, and any jump in
+    a stream's sample times, the engine finds from the sample times by dsp.streaming.gaps' one
+    rule, live and in a replay alike.
     """
 
-    def __init__(self, device_id: str, profile: str) -> None:
+    def __init__(self, device_id: str) -> None:
         self.device_id = device_id
-        self._decoder = DeviceDecoder(device_id, profile)
-        self._last_ns: dict[str, int] = {}
-        self._open: dict[str, int] = {}
         self._down_since_ns: int | None = None
-        self.decode_errors = 0
 
     def disconnected(self, at_ns: int) -> None:
-        if self._down_since_ns is None:
+        if self._down_since_ns is None:  # the first loss counts
             self._down_since_ns = at_ns
-            self._open |= self._last_ns
-            self._last_ns = {}
 
     def close_open_gap(self, at_ns: int) -> list[Gap]:
-        """End every open disconnection gap at ``at_ns`` (the gateway stops)."""
-        gaps = [Gap(self.device_id, s, t, at_ns, "disconnected") for s, t in self._open.items()]
-        if not gaps and self._down_since_ns is not None:
-            gaps = [Gap(self.device_id, "link", self._down_since_ns, at_ns, "disconnected")]
-        self._open, self._down_since_ns = {}, None
-        return gaps
+        """End an open link loss at ``at_ns`` (the gateway stops, or another device is found)."""
+        return self.observe(at_ns)
 
-    def observe(self, notification: Notification) -> list[Gap]:
-        """Gaps that this data notification reveals (including the end of a disconnection)."""
-        self._down_since_ns = None  # the link is up again; streams close as their data returns
-        try:
-            blocks = self._decoder.decode(notification)
-        except DecodeError:
-            self.decode_errors += 1  # counted and logged by the gateway's own decoder
+    def observe(self, at_ns: int) -> list[Gap]:
+        """Data arrived at ``at_ns``: the link loss it ends, if the link was down."""
+        down, self._down_since_ns = self._down_since_ns, None
+        if down is None or at_ns <= down:
             return []
-        gaps = []
-        for block in blocks:
-            if not len(block.times_ns):
-                continue
-            first, last = int(block.times_ns[0]), int(block.times_ns[-1])
-            stream = block.stream
-            previous = self._last_ns.get(stream)
-            self._last_ns[stream] = last if previous is None else max(last, previous)
-            if (opened := self._open.pop(stream, None)) is not None:
-                gaps.append(Gap(self.device_id, stream, opened, first, "disconnected"))
-            elif previous is not None and block.rate_hz:
-                limit = jump_limit_ns(block.rate_hz)
-                if first - previous > limit:
-                    gaps.append(Gap(self.device_id, stream, previous, first, "sample_time_jump"))
-        return gaps
+        return [Gap(self.device_id, LINK, down, at_ns, "disconnected")]

@@ -3,26 +3,31 @@
 The virtual H10 runs on a clock 30 times faster than the wall clock: it sends each 73-sample frame
 when that clock reaches the frame's last sample (130 Hz of sensor time), and the transport stamps
 arrivals with the same clock.
-The link is dropped twice; the transport must reconnect each time, mark each gap, subscribe once
-per connection, and lose no frame that the sensor sent while a central was subscribed.
+The link is dropped twice; the transport must reconnect each time, report each link loss,
+subscribe once per connection, and lose no frame that the sensor sent while a central was
+subscribed. The items then go through the gateway's RecordDriver: its engine must report every
+hole in the ECG's sample times, and the steps across both link losses, as gaps.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
-from ingest.decoding import DeviceDecoder
+from dsp.streaming import jump_limit_ns
+from ingest.decoding import DeviceDecoder, SampleBlock
 from ingest.profiles.polar_pmd import PMD_DATA_UUID
 from ingest.recording import DeviceRecord, Marker, NotificationRecord
-from ingest.transport.gaps import GAP_PERIODS, MIN_GAP_S
 from ingest.transport.manager import Transport
 from ingest.transport.targets import DeviceTarget
 from ingest.virtual.link import VirtualRadio
 from ingest.virtual.pmd_peripheral import ECG_RATE_HZ, ECG_SAMPLES_PER_FRAME, PolarPmdPeripheral
+from stream.events import Event, StreamGap
 from tests.ble.test_transport_support import (
     SECRET,
     AcceleratedClock,
@@ -31,6 +36,8 @@ from tests.ble.test_transport_support import (
     virtual_backend,
     wait_for,
 )
+from vagus.config import VagusConfig
+from vagus.record_driver import RecordDriver
 
 SPEED = 30.0  # 5 minutes of sensor time in 10 s of wall time
 MINUTES = 5
@@ -76,11 +83,9 @@ async def test_five_minutes_of_ecg_survive_two_link_drops(radio: VirtualRadio) -
     devices = [i for i in got.items if isinstance(i, DeviceRecord)]
     assert len(devices) == 1
     device_id = devices[0].device.device_id
-    link_gaps = [g for g in got.gaps if g.reason == "disconnected"]
-    assert [g.stream for g in link_gaps] == ["ecg", "ecg"], "each link drop is one marked gap"
-    # A loaded machine can delay arrivals enough (x SPEED) for the clock aligner to step by more
-    # than MIN_GAP_S; such steps must be marked too, as sample_time_jump gaps.
-    assert {g.reason for g in got.gaps} <= {"disconnected", "sample_time_jump"}
+    assert [(g.stream, g.reason) for g in got.gaps] == [("link", "disconnected")] * 2, (
+        "each link drop is one reported link loss; the transport decodes nothing"
+    )
     assert {g.device_id for g in got.gaps} == {device_id}
     markers = [m for m in got.markers() if m.label == "gap"]
     assert [json.loads(m.detail) for m in markers] == [asdict(g) for g in got.gaps]
@@ -89,28 +94,32 @@ async def test_five_minutes_of_ecg_survive_two_link_drops(radio: VirtualRadio) -
     blocks = [decoder.decode(n.to_notification())[0] for n in notifications]
     times = np.concatenate([b.times_ns for b in blocks])
     steps = np.diff(times)
-    limit_ns = max(GAP_PERIODS * 1e9 / ECG_RATE_HZ, MIN_GAP_S * 1e9)
+    limit_ns = jump_limit_ns(ECG_RATE_HZ)
     holes = np.flatnonzero(steps > limit_ns)
     corrections = int(np.sum((steps > 1.5e9 / ECG_RATE_HZ) & (steps <= limit_ns)))
-    assert len(holes) == len(got.gaps), "every hole in the sample times is a marked gap"
-    for hole, gap in zip(holes, got.gaps, strict=True):
-        assert (gap.start_ns, gap.end_ns) == (int(times[hole]), int(times[hole + 1]))
-    # Frames lost in flight while a link failed sit inside a link gap, and nowhere else.
-    gap_after_frame = [
-        i
-        for i, n in enumerate(notifications[:-1])
-        if _marked_between(got, n, notifications[i + 1], "disconnected")
+    # Frames lost in flight while a link failed sit inside a gap the engine reports.
+    across = [
+        i for i, n in enumerate(notifications[:-1]) if _marked_between(got, n, notifications[i + 1])
     ]
-    assert len(gap_after_frame) == 2
+    assert len(across) == 2
     for run_after, _lost in missing:
-        assert run_after in gap_after_frame, "a frame went missing where no gap is marked"
-    arrivals = [i.gateway_time_ns for i in got.items if not isinstance(i, DeviceRecord)]
+        assert run_after in across, "a frame went missing where no link loss is reported"
+    reported = _engine_gaps(got, device_id)
+    expected = {(int(times[i]), int(times[i + 1])) for i in holes}
+    expected |= {_step_after(blocks, i) for i in across}
+    assert set(reported) == expected, "every hole and every link loss, once each"
+    assert len(reported) == len(expected)
+    assert sorted(reported[_step_after(blocks, i)] for i in across) == ["disconnected"] * 2
+    arrivals = [n.gateway_time_ns for n in got.notifications()]
     assert all(np.diff(arrivals) > 0), "gateway times strictly increase"
+    # a link loss is stamped with the arrival that ends it, and goes just before it
+    stamps = [i.gateway_time_ns for i in got.items if not isinstance(i, DeviceRecord)]
+    assert all(np.diff(stamps) >= 0)
     assert len(h10.local_time_set) == 3, "the sensor clock is set at every connection"
     assert all(moment.year >= 2026 for moment in h10.local_time_set)
     samples = len(times)
     stream_s = (times[-1] - times[0]) / 1e9
-    gap_s = [(g.reason, round((g.end_ns - g.start_ns) / 1e9, 2)) for g in got.gaps]
+    gap_s = [(r, round((e - s) / 1e9, 2)) for (s, e), r in sorted(reported.items())]
     print(
         f"\nECG: {samples} samples in {len(received)} frames over {stream_s:.0f} s of stream "
         f"time; gaps {gap_s}; frames "
@@ -138,11 +147,28 @@ def _missing_runs(sent: list[bytes], received: list[bytes]) -> list[tuple[int, i
     return runs
 
 
-def _marked_between(
-    got: Collected, first: NotificationRecord, second: NotificationRecord, reason: str
-) -> bool:
+def _marked_between(got: Collected, first: NotificationRecord, second: NotificationRecord) -> bool:
     start, end = got.items.index(first), got.items.index(second)
-    return any(
-        isinstance(i, Marker) and i.label == "gap" and json.loads(i.detail)["reason"] == reason
-        for i in got.items[start:end]
-    )
+    return any(isinstance(i, Marker) and i.label == "gap" for i in got.items[start:end])
+
+
+def _step_after(blocks: list[SampleBlock], index: int) -> tuple[int, int]:
+    return int(blocks[index].times_ns[-1]), int(blocks[index + 1].times_ns[0])
+
+
+def _engine_gaps(got: Collected, device_id: str) -> dict[tuple[int, int], str]:
+    """The ECG gaps the gateway's pipeline reports for these items, span -> reason."""
+    with tempfile.TemporaryDirectory() as state:
+        driver = RecordDriver.build(
+            devices={}, config=VagusConfig(), patient_id="p-000000000001",
+            producer_id="test", state_dir=Path(state),
+        )  # fmt: skip
+        events: list[Event] = []
+        for item in got.items:
+            closed = driver.handle(item)
+            events += [*driver.take_notices(), *(e for c in closed for e in c.events)]
+        events += [e for c in driver.finish() for e in c.events]
+        events += driver.take_notices()
+    gaps = [e for e in events if isinstance(e, StreamGap) and e.stream == "ecg"]
+    assert {g.device_id for g in gaps} == {device_id}
+    return {(g.gap_start_ns, g.gap_end_ns): g.reason for g in gaps}

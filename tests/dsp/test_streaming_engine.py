@@ -74,3 +74,26 @@ def test_stages_forget_what_no_later_window_needs() -> None:
     engine.mark_gap("x", T0 + 5 * NS, T0 + 6 * NS)
     assert len(engine.finish()) > 90
     assert engine.gaps["x"].starts.size == 0  # long behind the look-back
+
+
+def test_the_engine_finds_gaps_in_sample_times_by_the_one_rule() -> None:
+    """Steps longer than jump_limit_ns are gaps, found once, as typed values; a step across a
+    link loss is a "disconnected" gap however short, and a stream without a rate only has those."""
+    engine = Engine(window_s=10.0, hop_s=10.0, lateness_s=0.0, stages={}, other=CountStage)
+    times, values = _block(0, 30, 10.0)
+    keep = (times < T0 + 12 * NS) | (times >= T0 + 12_600_000_000)  # 0.7 s lost: a gap
+    keep &= (times < T0 + 20 * NS) | (times >= T0 + 20_400_000_000)  # 0.5 s: within the rule
+    engine.add("x", times[keep], values[keep], 10.0)
+    slow = T0 + np.array([0, 2, 4, 9, 11, 13, 29], dtype=np.int64) * NS  # no rate: no jump rule
+    engine.add("hr", slow, np.ones(slow.size))
+    engine.mark_link_loss("hr", T0 + 10 * NS, T0 + 10 * NS + 5)
+    engine.mark_link_loss("x", T0 + 25 * NS, T0 + 25 * NS + 5)  # inside a 0.1 s step
+    results = engine.finish()
+    found = [g for r in results for g in r.gaps] + engine.take_gaps()
+    assert [(g.stream, g.start_ns - T0, g.end_ns - T0, g.reason) for g in found] == [
+        ("x", 11_900_000_000, 12_600_000_000, "sample_time_jump"),
+        ("hr", 9 * NS, 11 * NS, "disconnected"),
+        ("x", 25 * NS, 25_100_000_000, "disconnected"),
+    ]
+    assert engine.gaps["x"].overlap_ns(T0 + 12 * NS, T0 + 13 * NS) == 600_000_000
+    assert engine.take_gaps() == []

@@ -94,20 +94,23 @@ def test_gap_markers_reach_the_pipeline_and_bad_ones_are_counted(tmp_path: Path)
     driver.handle(Marker(t0, "phase:baseline", ""))
     assert driver.pipeline.engine.gaps["ecg"].overlap_ns(t0, t0 + 60 * NS) == 20 * NS
     assert driver.stats.bad_gap_markers == 1
-    (reported,) = driver.take_notices()  # the readable one, as a stream_gap event
+    assert driver.take_notices() == []  # the engine reports a stream's gap from its samples
+    link = Gap("d-x6b6t4rk", "link", t0 + 30 * NS, t0 + 40 * NS, "disconnected")
+    driver.handle(link.marker(t0 + 40 * NS))
+    (reported,) = driver.take_notices()  # a link lost before any data: reported as it is
     assert isinstance(reported, StreamGap)
-    assert (reported.device_id, reported.stream, reported.reason) == gap_fields(gap)
+    assert (reported.device_id, reported.stream, reported.reason) == gap_fields(link)
     assert (reported.gap_start_ns, reported.gap_end_ns, reported.gateway_time_ns) == (
-        t0,
-        t0 + 20 * NS,
-        t0 + 20 * NS,
+        t0 + 30 * NS,
+        t0 + 40 * NS,
+        t0 + 40 * NS,
     )
-    assert driver.stats.stream_gaps == 1
-    assert driver.take_notices() == []
+    assert driver.pipeline.counters.stream_gaps == 1
     assert [m.label for m in driver.stats.markers] == [
         GAP_MARKER_LABEL,
         GAP_MARKER_LABEL,
         "phase:baseline",
+        GAP_MARKER_LABEL,
     ]
 
 
