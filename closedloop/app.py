@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from closedloop.transport import SCHEME as TRANSPORT_SCHEME
 from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
 from closedloop.transport import register as register_transport
 from stream.codec import encode_event
+from stream.enrolment import GatewayRegistry
 from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected, Verdict
 from stream.settings import KafkaSettings
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: The topics the worker consumes (by suffix).
 INPUT_SUFFIXES = ("stress", "outcomes", "sleep", "quality", "policy", "features")
+#: Inputs only the patient's enrolled gateway may write: each record must carry its signature.
+#: Policy versions are the clinician's, with an audit of their own (closedloop.policy_log).
+SIGNED_SUFFIXES = tuple(suffix for suffix in INPUT_SUFFIXES if suffix != "policy")
 #: Snapshots are written in groups: after this many changed patients, and before every commit
 #: of input offsets (every ``COMMIT_INTERVAL_S``), so no input counts as consumed before the
 #: state it changed is on the broker.
@@ -54,6 +59,10 @@ class DeliveryError(RuntimeError):
     """An output never reached the broker: its input must not be committed."""
 
 
+class MisplacedEventError(Exception):
+    """A record of a type its topic never carries (a policy off the policy topic or the reverse)."""
+
+
 class ClosedLoopWorker:
     """Builds the faust app around a :class:`PatientTable` and an :class:`EventHandler`."""
 
@@ -64,6 +73,7 @@ class ClosedLoopWorker:
         app_id: str | None = None,
         policy: PolicySnapshot = DEFAULT_POLICY,
         stats_path: Path | None = None,
+        enrolment_file: Path,
     ) -> None:
         self.settings = settings
         # One consumer group per topic set: "vagus-closedloop" for the default prefix.
@@ -76,13 +86,21 @@ class ClosedLoopWorker:
         )
         self.handler = EventHandler(self.table, producer_id=self.producer_id)
         self._persisting = asyncio.Lock()
-        self.gate = MessageGate(consumer_id=self.producer_id)
+        self.gate = MessageGate(
+            consumer_id=self.producer_id,
+            verifier=GatewayRegistry(enrolment_file),
+            signed_topics={settings.topics.name(suffix) for suffix in SIGNED_SUFFIXES},
+        )
         self._crash: asyncio.Future[None] | None = None
         self._undelivered: BaseException | None = None
         self._partitions: dict[tuple[str, bytes], int] = {}
         register_transport()
+        # Tables live in memory and in Kafka; faust still creates a data folder, by default in the
+        # working directory. A private temporary one, removed with the app, keeps the tree clean.
+        self._datadir = tempfile.TemporaryDirectory(prefix="vagus-faust-")
         self.app = TunedApp(
             app_id,
+            datadir=self._datadir.name,
             broker=f"{TRANSPORT_SCHEME}://{settings.bootstrap}",
             broker_credentials=faust_credentials(settings),
             value_serializer="raw",
@@ -125,10 +143,34 @@ class ClosedLoopWorker:
             )
             if isinstance(verdict, Rejected):
                 self.stats.dead_lettered += 1
+                if verdict.signature_failure is not None:
+                    self.stats.record_signature_rejected(verdict.signature_failure)
                 await self._send(verdict.dead_letter)
                 continue
             try:
                 await self._handle_admitted(verdict, message)
+            except MisplacedEventError as exc:
+                # Unsigned policy records must not carry gateway events past the signature check,
+                # nor a signed gateway topic carry a policy past the clinicians' log.
+                self.stats.dead_lettered += 1
+                self.stats.misplaced += 1
+                log.warning(
+                    "dead-lettering %s[%d]@%d: %s",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    exc,
+                )
+                await self._send(
+                    self.gate.dead_letter(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
+                        value=message.value,
+                        error=str(exc),
+                    )
+                )
             except Exception as exc:
                 self.stats.handling_failures += 1
                 self.stats.dead_lettered += 1
@@ -155,12 +197,17 @@ class ClosedLoopWorker:
             self.stats.duplicates += 1
             return
         event = verdict.event
+        on_policy_topic = message.topic == self._policy_topic
+        if isinstance(event, PolicyVersion) != on_policy_topic:
+            raise MisplacedEventError(
+                f"misplaced: a {type(event).__name__} on {message.topic}; policy versions are read"
+                f" from {self._policy_topic} only, and only policy versions from it"
+            )
         self.stats.record_admitted(event)
-        if isinstance(event, PolicyVersion) and message.topic == self._policy_topic:
+        if isinstance(event, PolicyVersion):
             await self._fold_policy(message.partition, message.offset, event)
             return
-        if not isinstance(event, PolicyVersion):
-            await self.table.ensure_loaded(message.partition)
+        await self.table.ensure_loaded(message.partition)
         handled = self.handler.handle(
             event, topic=message.topic, partition=message.partition, offset=message.offset
         )
@@ -298,3 +345,4 @@ class ClosedLoopWorker:
             worker.execute_from_commandline()
         finally:
             self.write_stats()
+            self._datadir.cleanup()
