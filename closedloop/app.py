@@ -152,44 +152,27 @@ class ClosedLoopWorker:
             except MisplacedEventError as exc:
                 # Unsigned policy records must not carry gateway events past the signature check,
                 # nor a signed gateway topic carry a policy past the clinicians' log.
-                self.stats.dead_lettered += 1
                 self.stats.misplaced += 1
-                log.warning(
-                    "dead-lettering %s[%d]@%d: %s",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    exc,
-                )
-                await self._send(
-                    self.gate.dead_letter(
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        key=message.key,
-                        value=message.value,
-                        error=str(exc),
-                    )
-                )
+                log.warning("dead-lettering %s: %s", _where(message), exc)
+                await self._dead_letter(message, str(exc))
             except Exception as exc:
                 self.stats.handling_failures += 1
-                self.stats.dead_lettered += 1
-                log.exception(
-                    "dead-lettering %s[%d]@%d after a handling failure",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                )
-                await self._send(
-                    self.gate.dead_letter(
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        key=message.key,
-                        value=message.value,
-                        error=f"handling failed: {type(exc).__name__}: {exc}",
-                    )
-                )
+                log.exception("dead-lettering %s after a handling failure", _where(message))
+                await self._dead_letter(message, f"handling failed: {type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, message: Any, error: str) -> None:
+        """Dead-letter an admitted record that could not be decided, saying why."""
+        self.stats.dead_lettered += 1
+        await self._send(
+            self.gate.dead_letter(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                error=error,
+            )
+        )
 
     async def _handle_admitted(self, verdict: Verdict, message: Any) -> None:
         """Decide on one record the gate let through (a duplicate only counts)."""
@@ -346,3 +329,8 @@ class ClosedLoopWorker:
         finally:
             self.write_stats()
             self._datadir.cleanup()
+
+
+def _where(message: Any) -> str:
+    """A record's place, as logs name it: ``topic[partition]@offset``."""
+    return f"{message.topic}[{message.partition}]@{message.offset}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -65,6 +66,31 @@ class EnrolledGateway:
 
     def revoke(self, key_id: str) -> None:
         revoke_key(self.registry, key_id)
+
+
+@contextlib.contextmanager
+def worker_process(
+    kafka: KafkaSettings, enrolled: EnrolledGateway, folder: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A `vagus closedloop` process on ``kafka`` trusting ``enrolled``'s registry, and the stats
+    file it rewrites every 0.5 s; stopped with SIGTERM (as a service manager does) on exit."""
+    config_path = folder / "worker-config.json"
+    config_path.write_bytes(msgspec.json.encode(enrolled.config(kafka)))
+    stats_path = folder / "stats.json"
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "vagus", "--config", str(config_path)),
+            *("closedloop", "--stats-file", str(stats_path)),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield worker, stats_path
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
 
 
 def enrol_test_gateway(folder: Path, patient_id: str = PATIENT) -> EnrolledGateway:

@@ -11,9 +11,6 @@ import asyncio
 import hashlib
 import json
 import random
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,8 +26,8 @@ from stream.codec import encode_event
 from stream.events import DeadLetter, Event, InterventionCommand
 from stream.gate import MAX_DEAD_LETTER_PAYLOAD, Admitted, Duplicate, MessageGate, Rejected
 from stream.settings import KafkaSettings
-from tests.closedloop.test_worker import PATIENT, ROOT, _collect, episode_start
-from tests.helpers import EnrolledGateway
+from tests.closedloop.test_worker import PATIENT, _collect, episode_start
+from tests.helpers import EnrolledGateway, worker_process
 from vagus.demo import create_topics
 
 #: The broker's default largest message (message.max.bytes, about 1 MiB).
@@ -125,34 +122,21 @@ async def test_a_900_kb_message_is_dead_lettered_and_the_worker_decides_on(
 ) -> None:
     kafka = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
     await create_topics(kafka)
-    config_path = tmp_path / "config.json"
-    config_path.write_bytes(msgspec.json.encode(enrolled.config(kafka)))
-    stats_path = tmp_path / "stats.json"
-    worker = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "vagus", "--config", str(config_path)),
-            *("closedloop", "--stats-file", str(stats_path)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     huge = random.Random(9).randbytes(900_000)
-    producer = AIOKafkaProducer(max_request_size=2_000_000, **kafka.client_kwargs())
-    await producer.start()
-    try:
-        stress = kafka.topics.name("stress")
-        await producer.send_and_wait(stress, huge, key=PATIENT.encode())
-        start = episode_start()
-        await producer.send_and_wait(stress, enrolled.sign(start), key=PATIENT.encode())
-        events = await _collect(
-            kafka, [kafka.topics.name(t) for t in ("commands", "deadletter")], wanted=2
-        )
-        await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
-    finally:
-        await producer.stop()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
+    with worker_process(kafka, enrolled, tmp_path) as (worker, stats_path):
+        producer = AIOKafkaProducer(max_request_size=2_000_000, **kafka.client_kwargs())
+        await producer.start()
+        try:
+            stress = kafka.topics.name("stress")
+            await producer.send_and_wait(stress, huge, key=PATIENT.encode())
+            start = episode_start()
+            await producer.send_and_wait(stress, enrolled.sign(start), key=PATIENT.encode())
+            events = await _collect(
+                kafka, [kafka.topics.name(t) for t in ("commands", "deadletter")], wanted=2
+            )
+            await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
+        finally:
+            await producer.stop()
     (letter,) = [e for e in events if isinstance(e, DeadLetter)]
     assert letter.payload_truncated and letter.payload_size == len(huge)
     assert letter.payload_sha256 == hashlib.sha256(huge).hexdigest()

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import msgspec
@@ -21,8 +18,8 @@ from stream.codec import decode_event
 from stream.events import AnyEvent, DeadLetter, InterventionCommand, LoopDecision, StressEpisode
 from stream.settings import KafkaSettings
 from stream.signing import sign_event
-from tests.closedloop.test_worker import NOON, PATIENT, ROOT, episode_start
-from tests.helpers import EnrolledGateway
+from tests.closedloop.test_worker import NOON, PATIENT, episode_start
+from tests.helpers import EnrolledGateway, worker_process
 from vagus.demo import create_topics
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -45,19 +42,7 @@ async def test_only_the_enrolled_gateway_drives_the_loop_across_a_rotation(
 ) -> None:
     kafka = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
     await create_topics(kafka)
-    config_path = tmp_path / "config.json"
-    config_path.write_bytes(msgspec.json.encode(enrolled.config(kafka)))
-    stats_path = tmp_path / "stats.json"
     theirs = enrolled.issue(OTHER_PATIENT)  # a real key, of another patient's gateway
-    worker = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "vagus", "--config", str(config_path)),
-            *("closedloop", "--stats-file", str(stats_path)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     genuine = _at(0)
     # Written straight to the topic, as the issue's attacker did; the unsigned one even
     # carries the genuine event's id, which must not make the genuine one look like a repeat.
@@ -65,37 +50,36 @@ async def test_only_the_enrolled_gateway_drives_the_loop_across_a_rotation(
     mis_keyed = _at(0, producer_id="attacker")
     old_key_before_revoke, new_key = _at(1), _at(2)
     old_key_after_revoke, new_key_after_revoke = _at(3), _at(4)
-    producer = AIOKafkaProducer(**kafka.client_kwargs())
-    await producer.start()
-    outputs = Outputs(kafka)
-    await outputs.start()
-    stress = kafka.topics.name("stress")
+    with worker_process(kafka, enrolled, tmp_path) as (worker, stats_path):
+        producer = AIOKafkaProducer(**kafka.client_kwargs())
+        await producer.start()
+        outputs = Outputs(kafka)
+        await outputs.start()
+        stress = kafka.topics.name("stress")
 
-    async def send(data: bytes) -> None:
-        await producer.send_and_wait(stress, data, key=PATIENT.encode())
+        async def send(data: bytes) -> None:
+            await producer.send_and_wait(stress, data, key=PATIENT.encode())
 
-    try:
-        await send(sign_event(unsigned, None))
-        await send(sign_event(mis_keyed, theirs))
-        await send(enrolled.sign(genuine))
-        rotated = enrolled.issue()  # rotation while the worker runs: the old key stays valid
-        await send(sign_event(old_key_before_revoke, enrolled.key))
-        await send(sign_event(new_key, rotated))
-        # Revoked only once the old key's records are handled: a revocation refuses every
-        # record of that key the worker reads after it, whenever it was signed.
-        await outputs.until(new_key.event_id, letters=2)
-        enrolled.revoke(enrolled.key.key_id)
-        await send(sign_event(old_key_after_revoke, enrolled.key))
-        await send(sign_event(new_key_after_revoke, rotated))
-        # One partition, in order: once the last input is decided, all before it were handled.
-        await outputs.until(new_key_after_revoke.event_id, letters=3)
-        await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
-        events = await outputs.until(new_key_after_revoke.event_id, letters=3)
-    finally:
-        await outputs.stop()
-        await producer.stop()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
+        try:
+            await send(sign_event(unsigned, None))
+            await send(sign_event(mis_keyed, theirs))
+            await send(enrolled.sign(genuine))
+            rotated = enrolled.issue()  # rotation while the worker runs: the old key stays valid
+            await send(sign_event(old_key_before_revoke, enrolled.key))
+            await send(sign_event(new_key, rotated))
+            # Revoked only once the old key's records are handled: a revocation refuses every
+            # record of that key the worker reads after it, whenever it was signed.
+            await outputs.until(new_key.event_id, letters=2)
+            enrolled.revoke(enrolled.key.key_id)
+            await send(sign_event(old_key_after_revoke, enrolled.key))
+            await send(sign_event(new_key_after_revoke, rotated))
+            # One partition, in order: once the last input is decided, all before it were.
+            await outputs.until(new_key_after_revoke.event_id, letters=3)
+            await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
+            events = await outputs.until(new_key_after_revoke.event_id, letters=3)
+        finally:
+            await outputs.stop()
+            await producer.stop()
     decided = {e.trigger_event_id for e in events if isinstance(e, LoopDecision)}
     commanded = {e.reason.trigger_event_id for e in events if isinstance(e, InterventionCommand)}
     letters = [e for e in events if isinstance(e, DeadLetter)]
@@ -170,18 +154,6 @@ async def test_each_topic_carries_only_its_own_kind(
     version past the clinicians' log, which the CLI and the console read."""
     kafka = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
     await create_topics(kafka)
-    config_path = tmp_path / "config.json"
-    config_path.write_bytes(msgspec.json.encode(enrolled.config(kafka)))
-    stats_path = tmp_path / "stats.json"
-    worker = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "vagus", "--config", str(config_path)),
-            *("closedloop", "--stats-file", str(stats_path)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     smuggled_episode = _at(0, producer_id="attacker")
     permissive = msgspec.structs.replace(DEFAULT_POLICY, cooldown_s=DEFAULT_POLICY.cooldown_s + 60)
     smuggled_policy = candidate(
@@ -192,23 +164,22 @@ async def test_each_topic_carries_only_its_own_kind(
         reason="looks audited",
     )
     genuine = _at(1)
-    producer = AIOKafkaProducer(**kafka.client_kwargs())
-    await producer.start()
-    outputs = Outputs(kafka)
-    await outputs.start()
-    try:
-        policy_topic, stress = kafka.topics.name("policy"), kafka.topics.name("stress")
-        key = PATIENT.encode()
-        await producer.send_and_wait(policy_topic, sign_event(smuggled_episode, None), key=key)
-        await producer.send_and_wait(stress, enrolled.sign(smuggled_policy), key=key)
-        await producer.send_and_wait(stress, enrolled.sign(genuine), key=key)
-        events = await outputs.until(genuine.event_id, letters=2)
-        await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
-    finally:
-        await outputs.stop()
-        await producer.stop()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
+    with worker_process(kafka, enrolled, tmp_path) as (worker, stats_path):
+        producer = AIOKafkaProducer(**kafka.client_kwargs())
+        await producer.start()
+        outputs = Outputs(kafka)
+        await outputs.start()
+        try:
+            policy_topic, stress = kafka.topics.name("policy"), kafka.topics.name("stress")
+            key = PATIENT.encode()
+            await producer.send_and_wait(policy_topic, sign_event(smuggled_episode, None), key=key)
+            await producer.send_and_wait(stress, enrolled.sign(smuggled_policy), key=key)
+            await producer.send_and_wait(stress, enrolled.sign(genuine), key=key)
+            events = await outputs.until(genuine.event_id, letters=2)
+            await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
+        finally:
+            await outputs.stop()
+            await producer.stop()
     commanded = {e.reason.trigger_event_id for e in events if isinstance(e, InterventionCommand)}
     decisions = [e for e in events if isinstance(e, LoopDecision)]
     letters = [e for e in events if isinstance(e, DeadLetter)]
