@@ -18,8 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, cast
 
-import faust
-
 from closedloop.handling import EventHandler
 from closedloop.patients import PatientTable
 from closedloop.policy import DEFAULT_POLICY, validated
@@ -29,6 +27,7 @@ from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
 from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
 from closedloop.transport import register as register_transport
+from closedloop.worker_stop import DeadlineWorker
 from stream.codec import encode_event
 from stream.enrolment import GatewayRegistry
 from stream.events import Event, PolicySnapshot, PolicyVersion
@@ -320,14 +319,23 @@ class ClosedLoopWorker:
             self.stats.write(self.stats_path)
 
     def run(self) -> None:
-        """Run the worker until SIGINT or SIGTERM; faust handles both gracefully."""
+        """Run the worker until SIGINT or SIGTERM: faust stops it gracefully, within
+        closedloop.worker_stop's deadline."""
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         asyncio.run(self.load_policies())
-        worker = faust.Worker(self.app, loglevel="warning", quiet=True)
+        worker = DeadlineWorker(
+            self.app, loglevel="warning", quiet=True, last_words=self._last_words
+        )
         try:
             worker.execute_from_commandline()
         finally:
+            self._last_words()
+
+    def _last_words(self) -> None:
+        """What must happen however the worker ends: its stats written, its folder removed."""
+        try:
             self.write_stats()
+        finally:
             self._datadir.cleanup()
 
 
