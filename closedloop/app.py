@@ -14,10 +14,9 @@ import asyncio
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, cast
-
-import faust
 
 from closedloop.handling import EventHandler
 from closedloop.patients import PatientTable
@@ -28,7 +27,9 @@ from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
 from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
 from closedloop.transport import register as register_transport
+from closedloop.worker_stop import DeadlineWorker
 from stream.codec import encode_event
+from stream.enrolment import GatewayRegistry
 from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected, Verdict
 from stream.settings import KafkaSettings
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: The topics the worker consumes (by suffix).
 INPUT_SUFFIXES = ("stress", "outcomes", "sleep", "quality", "policy", "features")
+#: Inputs only the patient's enrolled gateway may write: each record must carry its signature.
+#: Policy versions are the clinician's, with an audit of their own (closedloop.policy_log).
+SIGNED_SUFFIXES = tuple(suffix for suffix in INPUT_SUFFIXES if suffix != "policy")
 #: Snapshots are written in groups: after this many changed patients, and before every commit
 #: of input offsets (every ``COMMIT_INTERVAL_S``), so no input counts as consumed before the
 #: state it changed is on the broker.
@@ -54,6 +58,10 @@ class DeliveryError(RuntimeError):
     """An output never reached the broker: its input must not be committed."""
 
 
+class MisplacedEventError(Exception):
+    """A record of a type its topic never carries (a policy off the policy topic or the reverse)."""
+
+
 class ClosedLoopWorker:
     """Builds the faust app around a :class:`PatientTable` and an :class:`EventHandler`."""
 
@@ -64,6 +72,7 @@ class ClosedLoopWorker:
         app_id: str | None = None,
         policy: PolicySnapshot = DEFAULT_POLICY,
         stats_path: Path | None = None,
+        enrolment_file: Path,
     ) -> None:
         self.settings = settings
         # One consumer group per topic set: "vagus-closedloop" for the default prefix.
@@ -76,13 +85,21 @@ class ClosedLoopWorker:
         )
         self.handler = EventHandler(self.table, producer_id=self.producer_id)
         self._persisting = asyncio.Lock()
-        self.gate = MessageGate(consumer_id=self.producer_id)
+        self.gate = MessageGate(
+            consumer_id=self.producer_id,
+            verifier=GatewayRegistry(enrolment_file),
+            signed_topics={settings.topics.name(suffix) for suffix in SIGNED_SUFFIXES},
+        )
         self._crash: asyncio.Future[None] | None = None
         self._undelivered: BaseException | None = None
         self._partitions: dict[tuple[str, bytes], int] = {}
         register_transport()
+        # Tables live in memory and in Kafka; faust still creates a data folder, by default in the
+        # working directory. A private temporary one, removed with the app, keeps the tree clean.
+        self._datadir = tempfile.TemporaryDirectory(prefix="vagus-faust-")
         self.app = TunedApp(
             app_id,
+            datadir=self._datadir.name,
             broker=f"{TRANSPORT_SCHEME}://{settings.bootstrap}",
             broker_credentials=faust_credentials(settings),
             value_serializer="raw",
@@ -125,29 +142,36 @@ class ClosedLoopWorker:
             )
             if isinstance(verdict, Rejected):
                 self.stats.dead_lettered += 1
+                if verdict.signature_failure is not None:
+                    self.stats.record_signature_rejected(verdict.signature_failure)
                 await self._send(verdict.dead_letter)
                 continue
             try:
                 await self._handle_admitted(verdict, message)
+            except MisplacedEventError as exc:
+                # Unsigned policy records must not carry gateway events past the signature check,
+                # nor a signed gateway topic carry a policy past the clinicians' log.
+                self.stats.misplaced += 1
+                log.warning("dead-lettering %s: %s", _where(message), exc)
+                await self._dead_letter(message, str(exc))
             except Exception as exc:
                 self.stats.handling_failures += 1
-                self.stats.dead_lettered += 1
-                log.exception(
-                    "dead-lettering %s[%d]@%d after a handling failure",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                )
-                await self._send(
-                    self.gate.dead_letter(
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        key=message.key,
-                        value=message.value,
-                        error=f"handling failed: {type(exc).__name__}: {exc}",
-                    )
-                )
+                log.exception("dead-lettering %s after a handling failure", _where(message))
+                await self._dead_letter(message, f"handling failed: {type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, message: Any, error: str) -> None:
+        """Dead-letter an admitted record that could not be decided, saying why."""
+        self.stats.dead_lettered += 1
+        await self._send(
+            self.gate.dead_letter(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                error=error,
+            )
+        )
 
     async def _handle_admitted(self, verdict: Verdict, message: Any) -> None:
         """Decide on one record the gate let through (a duplicate only counts)."""
@@ -155,12 +179,17 @@ class ClosedLoopWorker:
             self.stats.duplicates += 1
             return
         event = verdict.event
+        on_policy_topic = message.topic == self._policy_topic
+        if isinstance(event, PolicyVersion) != on_policy_topic:
+            raise MisplacedEventError(
+                f"misplaced: a {type(event).__name__} on {message.topic}; policy versions are read"
+                f" from {self._policy_topic} only, and only policy versions from it"
+            )
         self.stats.record_admitted(event)
-        if isinstance(event, PolicyVersion) and message.topic == self._policy_topic:
+        if isinstance(event, PolicyVersion):
             await self._fold_policy(message.partition, message.offset, event)
             return
-        if not isinstance(event, PolicyVersion):
-            await self.table.ensure_loaded(message.partition)
+        await self.table.ensure_loaded(message.partition)
         handled = self.handler.handle(
             event, topic=message.topic, partition=message.partition, offset=message.offset
         )
@@ -290,11 +319,26 @@ class ClosedLoopWorker:
             self.stats.write(self.stats_path)
 
     def run(self) -> None:
-        """Run the worker until SIGINT or SIGTERM; faust handles both gracefully."""
+        """Run the worker until SIGINT or SIGTERM: faust stops it gracefully, within
+        closedloop.worker_stop's deadline."""
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         asyncio.run(self.load_policies())
-        worker = faust.Worker(self.app, loglevel="warning", quiet=True)
+        worker = DeadlineWorker(
+            self.app, loglevel="warning", quiet=True, last_words=self._last_words
+        )
         try:
             worker.execute_from_commandline()
         finally:
+            self._last_words()
+
+    def _last_words(self) -> None:
+        """What must happen however the worker ends: its stats written, its folder removed."""
+        try:
             self.write_stats()
+        finally:
+            self._datadir.cleanup()
+
+
+def _where(message: Any) -> str:
+    """A record's place, as logs name it: ``topic[partition]@offset``."""
+    return f"{message.topic}[{message.partition}]@{message.offset}"

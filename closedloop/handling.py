@@ -50,8 +50,9 @@ class EventHandler:
         The caller restores the partition first (:meth:`PatientTable.ensure_loaded`).
         """
         if isinstance(event, PolicyVersion):
-            self.table.apply_policy(event)
-            return Handled()
+            # Versions are folded from the policy topic's log only (ClosedLoopWorker), where the
+            # CLI and the console read them too; one that reached here came another way.
+            raise ValueError("a policy_version is never an input; it is read from the policy log")
         patient = event.patient_id
         if self.table.already_applied(patient, topic, offset):
             return Handled(already_applied=True)

@@ -15,7 +15,7 @@ responses, not at ListOffsets (which the bundled broker answers wrongly; see doc
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from closedloop.policy import PolicyError, with_changes
 from closedloop.policy_log import (
@@ -38,6 +39,7 @@ from stream.codec import decode_event, encode_event
 from stream.errors import SchemaError
 from stream.events import AnyEvent, AuditEntry, PolicySnapshot, PolicyVersion
 from stream.settings import KafkaSettings
+from stream.timeouts import TIMEOUTS, bounded
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -53,7 +55,6 @@ __all__ = [
     "read_topic",
 ]
 
-READ_TIMEOUT_S = 30.0
 #: Tries of one change before giving up: each lost race means another writer won a version, so
 #: N concurrent writers all succeed within N tries.
 MAX_ATTEMPTS = 8
@@ -100,11 +101,12 @@ async def read_records(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        request_timeout_ms=TIMEOUTS.request_ms,
         **settings.client_kwargs(),
     )
-    await consumer.start()
     found: list[LogRecord] = []
-    try:
+
+    async def to_the_end() -> list[LogRecord]:
         known = consumer.partitions_for_topic(topic) or set()
         wanted = sorted(known if partitions is None else set(partitions) & known)
         assigned = [TopicPartition(topic, p) for p in wanted]
@@ -116,24 +118,33 @@ async def read_records(
                 consumer.seek(tp, start[tp.partition])
             else:
                 await consumer.seek_to_beginning(tp)
-        async with asyncio.timeout(READ_TIMEOUT_S):
-            while True:
-                batches = await consumer.getmany(*assigned, timeout_ms=200)
-                for tp, records in batches.items():
-                    for record in records:
-                        try:
-                            event = decode_event(record.value or b"")
-                        except SchemaError:
-                            continue
-                        found.append(LogRecord(tp.partition, record.offset, event))
-                done = [
-                    await _at_end(consumer, tp, (through or {}).get(tp.partition, -1))
-                    for tp in assigned
-                ]
-                if all(done):
-                    return sorted(found, key=lambda r: (r.partition, r.offset))
+        while True:
+            batches = await consumer.getmany(*assigned, timeout_ms=200)
+            for tp, records in batches.items():
+                for record in records:
+                    try:
+                        event = decode_event(record.value or b"")
+                    except SchemaError:
+                        continue
+                    found.append(LogRecord(tp.partition, record.offset, event))
+            done = [
+                await _at_end(consumer, tp, (through or {}).get(tp.partition, -1))
+                for tp in assigned
+            ]
+            if all(done):
+                return sorted(found, key=lambda r: (r.partition, r.offset))
+
+    try:
+        await bounded(consumer.start(), TIMEOUTS.connect_s, "a reader's start")
+        return await bounded(to_the_end(), TIMEOUTS.read_log_s, f"a read of {topic} to its end")
     finally:
-        await consumer.stop()
+        await _stop_quietly(consumer)
+
+
+async def _stop_quietly(client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
+    """Close a client within ``TIMEOUTS.stop_s``; a broker that is gone cannot hold it."""
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        await bounded(client.stop(), TIMEOUTS.stop_s, "a client's stop")
 
 
 async def _at_end(consumer: AIOKafkaConsumer, partition: TopicPartition, through: int) -> bool:
@@ -255,10 +266,11 @@ async def publish_change(
         client_id=PRODUCER_ID,
         acks="all",
         enable_idempotence=False,  # unsupported by the bundled broker; the rule dedupes by id
+        request_timeout_ms=TIMEOUTS.request_ms,
         **settings.client_kwargs(),
     )
-    await producer.start()
     try:
+        await bounded(producer.start(), TIMEOUTS.connect_s, "the policy writer's start")
         log = await history(settings, patient_id, default)
         lost: list[str] = []
         for _ in range(MAX_ATTEMPTS):
@@ -270,8 +282,12 @@ async def publish_change(
             if not version.audit.new:
                 based = f" (after {'; '.join(lost)})" if lost else ""
                 raise PolicyError(f"the change leaves the policy as it is{based}")
-            written = await producer.send_and_wait(
-                topic, encode_event(version), key=patient_id.encode("ascii")
+            written = await bounded(
+                producer.send_and_wait(
+                    topic, encode_event(version), key=patient_id.encode("ascii")
+                ),
+                TIMEOUTS.flush_s,
+                "a policy version's write",
             )
             records = await read_records(
                 settings,
@@ -282,10 +298,14 @@ async def publish_change(
             log = current_policy(_patient_versions(records, patient_id), default)
             why = log.verdict(version.event_id)
             if why == "":
-                await producer.send_and_wait(
-                    settings.topics.for_event(AuditEntry),
-                    encode_event(version.audit),
-                    key=patient_id.encode("ascii"),
+                await bounded(
+                    producer.send_and_wait(
+                        settings.topics.for_event(AuditEntry),
+                        encode_event(version.audit),
+                        key=patient_id.encode("ascii"),
+                    ),
+                    TIMEOUTS.flush_s,
+                    "an audit entry's write",
                 )
                 return Published(version, version.audit, tuple(lost))
             if why is None or not why.startswith("lost the race"):
@@ -293,4 +313,4 @@ async def publish_change(
             lost.append(why)
         raise LostRaceError(f"{lost[-1]}; retry")
     finally:
-        await producer.stop()
+        await _stop_quietly(producer)

@@ -13,11 +13,12 @@ the bundled broker's ListOffsets (docs/broker.md): naive changelog recovery stop
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections import deque
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from closedloop.decision import ABORT_MEMORY, PatientLoopState
 from closedloop.evaluation import EvaluatorSnapshot, SessionEvaluator
@@ -25,9 +26,9 @@ from closedloop.personalisation import ModalityBandit
 from closedloop.signal_quality import StreamQuality
 from stream.events import PolicySnapshot, StressEpisode
 from stream.settings import KafkaSettings
+from stream.timeouts import TIMEOUTS, bounded
 
 STATE_SUFFIX = "loopstate"
-READ_TIMEOUT_S = 60.0
 
 
 class PatientSnapshot(msgspec.Struct, kw_only=True):
@@ -108,26 +109,33 @@ async def read_partition(settings: KafkaSettings, partition: int) -> dict[str, P
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        request_timeout_ms=TIMEOUTS.request_ms,
         **settings.client_kwargs(),
     )
-    await consumer.start()
     latest: dict[str, PatientSnapshot] = {}
     decoder = msgspec.json.Decoder(PatientSnapshot)
-    try:
+
+    async def to_the_end() -> dict[str, PatientSnapshot]:
         assigned = TopicPartition(topic, partition)
         consumer.assign([assigned])
         await consumer.seek_to_beginning(assigned)
-        async with asyncio.timeout(READ_TIMEOUT_S):
-            while True:
-                batches = await consumer.getmany(assigned, timeout_ms=200)
-                for record in batches.get(assigned, []):
-                    try:
-                        saved = decoder.decode(record.value or b"")
-                    except (msgspec.DecodeError, msgspec.ValidationError):
-                        continue  # never written by us; the topic is internal
-                    latest[saved.patient_id] = saved
-                high = consumer.highwater(assigned)
-                if high is not None and await consumer.position(assigned) >= high:
-                    return latest
+        while True:
+            batches = await consumer.getmany(assigned, timeout_ms=200)
+            for record in batches.get(assigned, []):
+                try:
+                    saved = decoder.decode(record.value or b"")
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue  # never written by us; the topic is internal
+                latest[saved.patient_id] = saved
+            high = consumer.highwater(assigned)
+            if high is not None and await consumer.position(assigned) >= high:
+                return latest
+
+    try:
+        await bounded(consumer.start(), TIMEOUTS.connect_s, "a state reader's start")
+        return await bounded(
+            to_the_end(), TIMEOUTS.read_state_s, f"a read of {topic}[{partition}] to its end"
+        )
     finally:
-        await consumer.stop()
+        with contextlib.suppress(KafkaError, OSError, TimeoutError):
+            await bounded(consumer.stop(), TIMEOUTS.stop_s, "a state reader's stop")

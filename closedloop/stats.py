@@ -32,11 +32,23 @@ class LoopStats:
     failed_deliveries: int = 0
     #: Valid events whose handling raised: each was dead-lettered and the worker went on.
     handling_failures: int = 0
+    #: Inputs dead-lettered (counted in ``dead_lettered`` too) because the patient's enrolled
+    #: gateway had not signed them, and by which check they failed (stream.signing).
+    signature_rejected: int = 0
+    signature_rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Inputs dead-lettered (counted in ``dead_lettered`` too) for being on the wrong topic: a
+    #: policy version off the policy topic, or anything else on it.
+    misplaced: int = 0
 
     def record_admitted(self, event: Event) -> None:
         self.admitted += 1
         if self.track_ids:
             self.admitted_ids.append(event.event_id)
+
+    def record_signature_rejected(self, reason: str) -> None:
+        self.signature_rejected += 1
+        by_reason = self.signature_rejected_by_reason
+        by_reason[reason] = by_reason.get(reason, 0) + 1
 
     def record_produced(self, topic: str, event: Event) -> None:
         self.produced_count += 1

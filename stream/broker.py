@@ -9,6 +9,7 @@ killed demo cannot leave a broker behind.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
@@ -32,6 +33,42 @@ def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def killed_with_parent() -> None:
+    """:func:`die_with_parent` with SIGKILL, for a child whose SIGTERM handling can wait on a
+    broker: the closed-loop worker (faust) shuts down gracefully on SIGTERM, and against a dead
+    broker that never ended (orphaned workers were found after a demo was killed)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+async def wait_exit(process: subprocess.Popen[bytes]) -> int:
+    """Await a child's exit and return its status. On Linux a pidfd becomes readable when the
+    child exits, so nothing polls; elsewhere (or without pidfds) it is polled every 0.2 s."""
+    if process.poll() is not None:
+        return process.returncode
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        while process.poll() is None:  # noqa: ASYNC110 - a child offers nothing to await here
+            await asyncio.sleep(0.2)
+        return process.returncode
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, on_exit)
+    try:
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return process.wait()
 
 
 def broker_binary() -> str:
@@ -125,6 +162,12 @@ class EmbeddedBroker:
 
     def exit_status(self) -> int | None:
         return None if self._process is None else self._process.poll()
+
+    async def exited(self) -> int:
+        """Wait until the broker process exits (however it ends); its exit status."""
+        if self._process is None:
+            raise BrokerError("the embedded broker is not running")
+        return await wait_exit(self._process)
 
     def _spawn(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"

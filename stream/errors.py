@@ -15,3 +15,8 @@ class BrokerError(StreamError):
 
 class ConfigurationError(StreamError, ValueError):
     """Kafka settings that cannot work (for example SASL without a mechanism)."""
+
+
+class BrokerTimeoutError(StreamError, TimeoutError):
+    """A broker call did not complete within its bound (stream.timeouts); the message says
+    which call and how long it waited."""

@@ -53,6 +53,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     gateway_time_ns: int
     device_time_ns: int | None = None
     produced_at_ns: int = msgspec.field(default_factory=now_ns)
+    #: ``<key id>.<MAC>`` of the gateway key that signed the record (stream.signing). Signing
+    #: appends it to the encoded bytes; unset (and absent from the JSON) on unsigned events.
+    sig: Annotated[str, msgspec.Meta(max_length=128)] | msgspec.UnsetType = msgspec.UNSET
 
 
 class RawNotification(msgspec.Struct, frozen=True, array_like=True):

@@ -1,8 +1,10 @@
-"""The consume-side gate every consumer shares: validate, dead-letter, deduplicate.
+"""The consume-side gate every consumer shares: validate, verify, dead-letter, deduplicate.
 
 Plain aiokafka consumers and the faust app both pass each record through :class:`MessageGate`, so
 a broken message is handled the same way everywhere: it becomes a :class:`DeadLetter` with the
-reason, the consumer keeps going, and nothing is silently dropped.
+reason, the consumer keeps going, and nothing is silently dropped. A gate given a verifier also
+refuses records on its signed topics that the patient's enrolled gateway did not sign
+(stream.signing), before the deduplication: a forged record must not use up a real event's id.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from stream.codec import decode_event
 from stream.dedupe import RecentIds
 from stream.errors import SchemaError
 from stream.events import AnyEvent, DeadLetter
 from stream.ids import PATIENT_ID_PATTERN, UNKNOWN_PATIENT_ID
+from stream.signing import SignatureError, SignatureFailure
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,8 @@ class GateCounters:
     admitted: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    #: Dead letters (counted in ``dead_lettered`` too) for a missing or wrong signature.
+    signature_rejected: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,6 +52,8 @@ class Admitted:
 @dataclass(frozen=True, slots=True)
 class Rejected:
     dead_letter: DeadLetter
+    #: Set when the record was refused for its signature: which check it failed.
+    signature_failure: SignatureFailure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +64,31 @@ class Duplicate:
 Verdict = Admitted | Rejected | Duplicate
 
 
-class MessageGate:
-    """Turns raw records into admitted events, dead letters or dropped duplicates."""
+class Verifier(Protocol):
+    """Checks a record's signature for the patient it claims (stream.enrolment's registry)."""
 
-    def __init__(self, *, consumer_id: str, dedupe_capacity: int = 100_000) -> None:
+    def verify(self, data: bytes, patient_id: str) -> None: ...
+
+
+class MessageGate:
+    """Turns raw records into admitted events, dead letters or dropped duplicates.
+
+    With a ``verifier``, records on ``signed_topics`` must carry a valid signature.
+    """
+
+    def __init__(
+        self,
+        *,
+        consumer_id: str,
+        dedupe_capacity: int = 100_000,
+        verifier: Verifier | None = None,
+        signed_topics: Collection[str] = (),
+    ) -> None:
         self.consumer_id = consumer_id
         self.counters = GateCounters()
         self._seen = RecentIds(dedupe_capacity)
+        self._verifier = verifier
+        self._signed_topics = frozenset(signed_topics) if verifier is not None else frozenset()
 
     def check(
         self, *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -84,6 +111,22 @@ class MessageGate:
                     error=str(exc),
                 )
             )
+        if self._verifier is not None and topic in self._signed_topics:
+            try:
+                self._verifier.verify(value, event.patient_id)
+            except SignatureError as exc:
+                self.counters.dead_lettered += 1
+                self.counters.signature_rejected += 1
+                log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, exc)
+                letter = self.dead_letter(
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    key=key,
+                    value=value,
+                    error=str(exc),
+                )
+                return Rejected(letter, signature_failure=exc.reason)
         if not self._seen.first_time(event.event_id):
             self.counters.duplicates += 1
             return Duplicate(event.event_id)

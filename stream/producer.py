@@ -8,14 +8,20 @@ Sensors observe what was produced without touching the code path (the faust patt
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
-from stream.codec import encode_event
 from stream.events import Event
 from stream.settings import KafkaSettings
+from stream.signing import GatewayKey, sign_event
+from stream.timeouts import TIMEOUTS, bounded
+
+log = logging.getLogger(__name__)
 
 
 class ProduceSensor(Protocol):
@@ -34,27 +40,40 @@ class EventProducer:
         producer_id: str,
         sensors: Sequence[ProduceSensor] = (),
         linger_ms: int = 5,
+        signing_key: GatewayKey | None = None,
     ) -> None:
         self.settings = settings
         self.producer_id = producer_id
+        #: A gateway's key signs every event it sends (stream.signing); None sends them unsigned.
+        self.signing_key = signing_key
         self._sensors = list(sensors)
         self._producer = AIOKafkaProducer(
             client_id=producer_id,
             acks="all",
             linger_ms=linger_ms,
             enable_idempotence=False,  # unsupported by the bundled broker; consumers dedupe
+            # aiokafka gives up (and closes its socket) before our bound cancels it
+            request_timeout_ms=TIMEOUTS.request_ms,
             **settings.client_kwargs(),
         )
         self._pending: set[asyncio.Future[object]] = set()
 
     async def start(self) -> None:
-        await self._producer.start()
+        await bounded(self._producer.start(), TIMEOUTS.connect_s, f"{self.producer_id}'s start")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_timeout_s: float = TIMEOUTS.flush_s) -> None:
+        """Flush (at most ``drain_timeout_s``) and close, each bounded; what the broker did not
+        acknowledge by then is logged, not raised (a dead broker must not turn a shutdown into
+        a traceback)."""
         try:
-            await self.flush()
+            await bounded(self.flush(), drain_timeout_s, f"{self.producer_id}'s last flush")
+        except (KafkaError, TimeoutError) as exc:
+            log.warning(
+                "%s: %d unacknowledged at stop (%s)", self.producer_id, len(self._pending), exc
+            )
         finally:
-            await self._producer.stop()
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await bounded(self._producer.stop(), TIMEOUTS.stop_s, f"{self.producer_id}'s stop")
 
     async def send(self, event: Event) -> None:
         """Queue ``event``; delivery is confirmed by :meth:`flush` (or raises there)."""
@@ -63,9 +82,11 @@ class EventProducer:
 
     async def send_to(self, topic: str, event: Event) -> None:
         """Queue ``event`` on an explicit topic (dead letters of foreign topics, tests)."""
-        payload = encode_event(event)
-        delivery = await self._producer.send(
-            topic, value=payload, key=event.patient_id.encode("ascii")
+        payload = sign_event(event, self.signing_key)
+        delivery = await bounded(
+            self._producer.send(topic, value=payload, key=event.patient_id.encode("ascii")),
+            TIMEOUTS.request_s,
+            "a send (metadata)",
         )
         self._pending.add(delivery)
 
@@ -83,6 +104,7 @@ class EventProducer:
         await self.flush()
 
     async def flush(self) -> None:
-        """Wait until every queued event is acknowledged; re-raise the first failure."""
+        """Wait until every queued event is acknowledged, each wait at most
+        ``TIMEOUTS.flush_s`` (then BrokerTimeoutError); re-raise the first failure."""
         while self._pending:
-            await asyncio.gather(*list(self._pending))
+            await bounded(asyncio.gather(*list(self._pending)), TIMEOUTS.flush_s, "a flush")

@@ -59,6 +59,9 @@ class Spool:
         self.directory = directory
         self.settings = settings or SpoolSettings()
         self.stats = SpoolStats()
+        #: Events appended since this spool was opened (a run's own accounting: each one is
+        #: then delivered, still spooled or evicted).
+        self.appended = 0
         self._index: deque[IndexEntry] = deque()
         self._segments: deque[Path] = deque()
         self._tail: IO[bytes] | None = None
@@ -138,6 +141,7 @@ class Spool:
             raise SpoolError(f"cannot append to the spool: {exc.strerror or exc}") from exc
         self._tail_bytes += len(record)
         self._next_seq += 1
+        self.appended += 1
         self._index.append(IndexEntry(seq, spooled_at_ns, self._segments[-1], offset, len(record)))
         self.stats.appended += 1
         self.stats.events += 1

@@ -26,11 +26,12 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from ingest.private_files import write_private
 from ingest.transport.backoff import Backoff
-from stream.codec import decode_event, encode_event
+from stream.codec import decode_event
 from stream.errors import SchemaError, StreamError
 from stream.events import Event
 from stream.producer import EventProducer, ProduceSensor
 from stream.settings import KafkaSettings
+from stream.signing import GatewayKey, sign_event
 from stream.spool import Spool
 from stream.spool_rounds import send_round
 from stream.spool_segments import SpooledEvent
@@ -38,6 +39,8 @@ from stream.topics import create_topic_set
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 1.0
+#: While the broker stays unreachable, one line this often says for how long and how much waits.
+OUTAGE_REPORT_INTERVAL_S = 30.0
 #: Events per round trip (whatever the partitions).
 _MAX_BATCH = 500
 #: Events delivered one by one after a (re)connection before rounds go full.
@@ -60,11 +63,13 @@ class SpoolingProducer(EventProducer):
         retry_interval_s: float = 1.0,
         retry_cap_s: float = 5.0,
         create_topics: bool = False,
+        signing_key: GatewayKey | None = None,
     ) -> None:
         # EventProducer.__init__ is not called: it would build a Kafka client that this class
         # never uses (and that warns when collected unclosed). Clients are made per connection.
         self.settings = settings
         self.producer_id = producer_id
+        self.signing_key = signing_key  # signed as spooled: the spool holds the wire bytes
         self._sensors = list(sensors)
         self._client: AIOKafkaProducer | None = None
         self._request_timeout_ms = request_timeout_ms
@@ -79,6 +84,11 @@ class SpoolingProducer(EventProducer):
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self.broker_reachable: bool | None = None
+        #: Set while the broker is known unreachable: a caller waiting for an answer that must
+        #: come through the broker (the gateway's lockstep) stops waiting at once.
+        self.unreachable = asyncio.Event()
+        self._outage_since: float | None = None
+        self._outage_reported = 0.0
         self.last_delivered_ns: int | None = None
         self.delivered = 0
         self.outages = 0
@@ -111,6 +121,7 @@ class SpoolingProducer(EventProducer):
             )
             self.outages += 1
             self.broker_reachable = False
+            self._outage_began()
             await self._close_client()
         self._task = asyncio.create_task(self._forward(), name="spool-forwarder")
 
@@ -132,7 +143,7 @@ class SpoolingProducer(EventProducer):
 
     async def send_to(self, topic: str, event: Event) -> None:
         """Append ``event`` to the spool (validated first); the forwarder delivers it."""
-        payload = encode_event(event)
+        payload = sign_event(event, self.signing_key)
         self.spool.append(topic=topic, key=event.patient_id.encode("ascii"), payload=payload)
         self._wake.set()
 
@@ -231,10 +242,16 @@ class SpoolingProducer(EventProducer):
         self.delivered += len(delivered)
         self.last_delivered_ns = time.time_ns()
         if self.broker_reachable is False:
-            log.warning("broker reachable again; draining %d spooled events", len(self.spool))
+            log.warning(
+                "broker reachable again after %.0f s; draining %d spooled events",
+                self._outage_s(),
+                len(self.spool),
+            )
         elif self.broker_reachable is None:
             log.info("broker reachable; %d events waiting", len(self.spool))
         self.broker_reachable = True
+        self.unreachable.clear()
+        self._outage_since = None
         for event in delivered:
             self._tell_sensors(event.topic, event.payload)
         self._status_dirty = True
@@ -258,12 +275,33 @@ class SpoolingProducer(EventProducer):
                 type(exc).__name__,
                 len(self.spool),
             )
+            self._outage_began()
+        else:
+            self._report_outage()
         self.broker_reachable = False
         self._topics_pending = self._create_topics
         await self._close_client()  # a fresh client after an outage: no stale metadata
         self._write_status(force=True)
         await self._notify()
         await asyncio.sleep(self._retry.next_delay())
+
+    def _outage_began(self) -> None:
+        self.unreachable.set()
+        self._outage_since = self._outage_reported = time.monotonic()
+
+    def _outage_s(self) -> float:
+        return 0.0 if self._outage_since is None else time.monotonic() - self._outage_since
+
+    def _report_outage(self) -> None:
+        """One line every ``OUTAGE_REPORT_INTERVAL_S`` while the outage lasts, never per retry."""
+        now = time.monotonic()
+        if now - self._outage_reported >= OUTAGE_REPORT_INTERVAL_S:
+            self._outage_reported = now
+            log.warning(
+                "broker unreachable for %.0f s, %d events spooled",
+                self._outage_s(),
+                len(self.spool),
+            )
 
     async def _close_client(self) -> None:
         client, self._client = self._client, None

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from stream.broker import EmbeddedBroker
 from stream.settings import KafkaSettings
+
+if TYPE_CHECKING:  # tests.helpers loads the whole pipeline: only for the tests that ask
+    from tests.helpers import EnrolledGateway
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +44,11 @@ def isolated_settings(bootstrap: str) -> KafkaSettings:
 @pytest.fixture
 def kafka(kafka_bootstrap: str) -> KafkaSettings:
     return isolated_settings(kafka_bootstrap)
+
+
+@pytest.fixture
+def enrolled(tmp_path: Path) -> EnrolledGateway:
+    """A test gateway enrolled for ``tests.helpers.PATIENT`` (key and worker registry)."""
+    from tests.helpers import enrol_test_gateway
+
+    return enrol_test_gateway(tmp_path)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,15 +18,85 @@ import msgspec
 import pytest
 
 from stream.consumer import EventConsumer
-from stream.events import AnyEvent, StreamGap, StressScore
+from stream.enrolment import issue_key, revoke_key
+from stream.events import AnyEvent, Event, StreamGap, StressScore
 from stream.ids import new_event_id
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
-from vagus.config import VagusConfig
+from stream.signing import GatewayKey, sign_event
+from vagus.config import EnrolmentSettings, VagusConfig
 from vagus.demo import create_topics
 
 PATIENT = "p-0123456789ab"
 _DSP_BENCH = Path(__file__).resolve().parents[1] / "bench" / "dsp_bench.py"
+
+
+@dataclass(frozen=True)
+class EnrolledGateway:
+    """A test gateway enrolled for one patient: its key, and the worker registry that holds it.
+
+    Tests that write straight to the worker's input topics sign with :meth:`sign`, and start
+    the worker with :meth:`config` (or ``enrolment_file=registry``), as a real deployment does.
+    """
+
+    key: GatewayKey
+    registry: Path
+    _other_patients: dict[str, GatewayKey] = field(default_factory=dict)
+
+    def sign(self, event: Event) -> bytes:
+        """``event`` as its patient's enrolled gateway sends it (a gateway for a patient other
+        than ``key``'s is enrolled in the same registry on first use)."""
+        patient = event.patient_id
+        key = self.key
+        if patient != key.patient_id:
+            if patient not in self._other_patients:
+                self._other_patients[patient] = self.issue(patient)
+            key = self._other_patients[patient]
+        return sign_event(event, key)
+
+    def config(self, kafka: KafkaSettings) -> VagusConfig:
+        """A configuration for `vagus` subprocesses: this broker, this registry."""
+        return VagusConfig(
+            kafka=kafka, enrolment=EnrolmentSettings(registry_file=str(self.registry))
+        )
+
+    def issue(self, patient_id: str = PATIENT) -> GatewayKey:
+        """Another key in the same registry (a rotation, or another patient's gateway)."""
+        return issue_key(self.registry, patient_id).gateway_key()
+
+    def revoke(self, key_id: str) -> None:
+        revoke_key(self.registry, key_id)
+
+
+@contextlib.contextmanager
+def worker_process(
+    kafka: KafkaSettings, enrolled: EnrolledGateway, folder: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A `vagus closedloop` process on ``kafka`` trusting ``enrolled``'s registry, and the stats
+    file it rewrites every 0.5 s; stopped with SIGTERM (as a service manager does) on exit."""
+    config_path = folder / "worker-config.json"
+    config_path.write_bytes(msgspec.json.encode(enrolled.config(kafka)))
+    stats_path = folder / "stats.json"
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "vagus", "--config", str(config_path)),
+            *("closedloop", "--stats-file", str(stats_path)),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield worker, stats_path
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def enrol_test_gateway(folder: Path, patient_id: str = PATIENT) -> EnrolledGateway:
+    """Enrol a gateway for ``patient_id`` in a registry under ``folder``."""
+    registry = folder / "enrolment" / "registry.json"
+    return EnrolledGateway(issue_key(registry, patient_id).gateway_key(), registry)
 
 
 def count_results(
@@ -65,12 +137,16 @@ def run_vagus(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess
     )
 
 
-async def config_with_topics(kafka: KafkaSettings, tmp_path: Path) -> Path:
-    """A config file pointing `vagus` subprocesses at the test broker, its topics created."""
+async def config_with_topics(
+    kafka: KafkaSettings, tmp_path: Path, enrolled: EnrolledGateway | None = None
+) -> Path:
+    """A config file pointing `vagus` subprocesses at the test broker, its topics created
+    (and, with ``enrolled``, the worker at that gateway's registry)."""
     await create_topics(kafka)
     path = tmp_path / "config.json"
     tuned = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
-    path.write_bytes(msgspec.json.encode(VagusConfig(kafka=tuned)))
+    config = VagusConfig(kafka=tuned) if enrolled is None else enrolled.config(tuned)
+    path.write_bytes(msgspec.json.encode(config))
     return path
 
 

@@ -23,6 +23,7 @@ from vagus.commands import (
     analyze,
     devices,
     doctor,
+    enrol,
     gateway,
     importing,
     outputs,
@@ -38,6 +39,7 @@ from vagus.commands import (
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
 from vagus.model import cli as model_cli
+from vagus.quiet_logs import quiet_broker_retries
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     replay,
@@ -50,6 +52,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     devices,
     record,
     gateway,
+    enrol,
     doctor,
     session,
     outputs,
@@ -66,6 +69,7 @@ def configure_logging(verbose: bool) -> None:
     )
     for noisy in ("aiokafka", "faust", "mode", "kafka", "bleak", "bumble"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    quiet_broker_retries()  # a broker away is our one warning per change, not a line per retry
 
 
 def version() -> str:

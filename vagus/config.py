@@ -147,6 +147,22 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ValueError("live: patient_id must be a pseudonym like p-7k3m9q2x4v8w")
 
 
+class EnrolmentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[enrolment]``: the closed-loop worker's registry of gateway keys (docs/enrolment.md).
+
+    The worker acts only on events signed by a key enrolled there for the event's patient;
+    there is deliberately no setting that turns the check off.
+    """
+
+    #: Owner-only JSON written by `vagus enrol`; holds every gateway's secret.
+    registry_file: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] = (
+        "~/.local/state/vagus-closedloop/enrolment.json"
+    )
+
+    def registry_path(self) -> Path:
+        return Path(self.registry_file).expanduser()
+
+
 class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
     windows: WindowSettings = msgspec.field(default_factory=WindowSettings)
@@ -156,6 +172,7 @@ class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     spool: SpoolSettings = msgspec.field(default_factory=SpoolSettings)
     devices: list[DeviceSettings] = msgspec.field(default_factory=list)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
+    enrolment: EnrolmentSettings = msgspec.field(default_factory=EnrolmentSettings)
     #: What renders a session (several at once run it together); none: the simulated pacer.
     outputs: list[OutputSettings] = msgspec.field(default_factory=list)
     #: The patient's physical controls (buttons).

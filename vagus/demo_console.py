@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import TextIO
 
 from hardware.control import PatientAction, PatientControl, PatientRequest
+from vagus.quiet_logs import quiet_broker_retries
 
 NS = 1_000_000_000
 KEYS: dict[str, PatientAction] = {"s": "stop", "n": "not_now"}
 KEY_HINT = "keys: s = stop the session, n = not now, Ctrl-C = quit"
+#: In the demo's log file, each kind of the Kafka client's retry line at most this often.
+RETRY_LINES_EVERY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,4 +130,5 @@ def log_to_file(path: Path) -> Path:
     root.setLevel(logging.INFO)
     for noisy in ("aiokafka", "kafka", "faust", "mode", "numba", "bleak", "bumble"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_broker_retries(keep_every_s=RETRY_LINES_EVERY_S)
     return path

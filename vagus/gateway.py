@@ -29,10 +29,12 @@ from stream.consumer import EventConsumer
 from stream.events import AnyEvent, InterventionCommand, InterventionOutcome, LoopDecision
 from stream.events import PatientControl as PatientControlEvent
 from stream.settings import KafkaSettings
+from stream.signing import GatewayKey
 from stream.spool import Spool
 from stream.spooling_producer import SpoolingProducer
 from vagus.config import VagusConfig
 from vagus.control_socket import SOCKET_NAME, ControlServer
+from vagus.gateway_key import signing_key as enrolled_key
 from vagus.gateway_stats import GatewayStats, Ledger
 from vagus.pipeline import ClosedWindow
 from vagus.record_driver import RecordDriver
@@ -41,8 +43,9 @@ from vagus.state_paths import StatePaths
 log = logging.getLogger(__name__)
 
 LOCKSTEP_TIMEOUT_S = 30.0
-#: How long the stop path waits for the command consumer before cancelling it.
-STOP_CONSUMER_S = 3.0
+#: How long the stop path waits for the command consumer before cancelling it (it sees the stop
+#: within one bounded fetch; only a connection attempt to a silent address takes longer).
+STOP_CONSUMER_S = 1.0
 #: How many window close times to remember for latency figures (bounded for weeks of uptime).
 _LATENCY_MEMORY = 4096
 
@@ -54,6 +57,10 @@ class Gateway:
     them while Kafka is unreachable (and across restarts), and the gateway writes a small status
     file there for `vagus doctor`. Without ``state_dir`` (demo, tests) both live in a temporary
     directory removed at :meth:`stop`.
+
+    Every event is signed with the gateway's key (``signing_key``, else the key file in
+    ``state_dir`` that `vagus enrol` wrote): the closed loop acts on nothing else. Without one
+    the gateway runs all the same and says so once (vagus.gateway_key).
     """
 
     def __init__(
@@ -70,17 +77,23 @@ class Gateway:
         producer_id: str = "vagus-gateway",
         state_dir: Path | None = None,
         create_topics: bool = False,
+        signing_key: GatewayKey | None = None,
     ) -> None:
         self.patient_id = patient_id
         self.stats = GatewayStats()
         self.ledger = Ledger()
         self._lockstep = lockstep
         self._temporary_state: tempfile.TemporaryDirectory[str] | None = None
+        #: A temporary state directory kept at stop because events still wait in its spool.
+        self.kept_state_dir: Path | None = None
         if state_dir is None:
             self._temporary_state = tempfile.TemporaryDirectory(prefix="vagus-gateway-")
             state_dir = Path(self._temporary_state.name)
         private_dir(state_dir)  # health data lives here: owner-only, even if made by an old version
         self.paths = StatePaths.under(state_dir, config.spool.directory)
+        if signing_key is None:
+            signing_key = enrolled_key(self.paths.key_file, patient_id)
+        self.signing_key = signing_key
         self.driver = RecordDriver.build(
             devices=devices,
             config=config,
@@ -97,6 +110,7 @@ class Gateway:
             sensors=[self.ledger],
             status_path=self.paths.status_file,
             create_topics=create_topics,  # in the background, once the broker answers
+            signing_key=signing_key,
         )
         self.runner = SessionRunner(
             device=output_device,
@@ -150,7 +164,11 @@ class Gateway:
             if failure is not None:
                 raise RuntimeError("the gateway's command consumer failed") from failure
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain_timeout_s: float = 5.0) -> None:
+        """Stop everything within a few seconds whatever the broker does; events the broker has
+        not taken within ``drain_timeout_s`` stay in the spool. A temporary state directory is
+        removed only when its spool is empty; otherwise it is kept (``kept_state_dir``) and
+        named in a warning, never deleted with events in it."""
         self._stop.set()
         await self._control_server.stop()
         await self.control.settle()
@@ -165,9 +183,15 @@ class Gateway:
                 task.exception()  # retrieved: a failure was already reported by check_alive
         await self.runner.abort("gateway:shutdown")
         await self.commands.stop()
-        await self.producer.stop()
+        await self.producer.stop(drain_timeout_s=drain_timeout_s)
         if self._temporary_state is not None:
-            self._temporary_state.cleanup()
+            if len(self.producer.spool):
+                self.kept_state_dir = self.paths.state_dir
+                log.warning(
+                    "%d events wait in %s (kept)", len(self.producer.spool), self.paths.spool_dir
+                )
+            else:
+                self._temporary_state.cleanup()
 
     async def handle(self, item: NotificationRecord | Marker | DeviceRecord) -> None:
         """Take one replayed or live record through decoding, DSP (the shared
@@ -200,13 +224,21 @@ class Gateway:
                     await self._await_decision(trigger_id)
 
     async def _await_decision(self, trigger_id: str) -> None:
-        """Wait for the loop's decision on ``trigger_id`` and for the command it carries."""
+        """Wait for the loop's decision on ``trigger_id`` and for the command it carries; not
+        while the broker is known unreachable (no decision can come through it): the window
+        waits in the spool and the replay moves on (``lockstep_skipped``)."""
+        gone = self.producer.unreachable
         try:
             async with asyncio.timeout(LOCKSTEP_TIMEOUT_S):
-                await self._decided.setdefault(trigger_id, asyncio.Event()).wait()
+                decided = self._decided.setdefault(trigger_id, asyncio.Event())
+                if not await _set_first(decided, unless=gone):
+                    self.stats.lockstep_skipped += 1
+                    return
                 command_id = self._decisions.pop(trigger_id).command_id
                 if command_id is not None:
-                    await self._commands_done.setdefault(command_id, asyncio.Event()).wait()
+                    done = self._commands_done.setdefault(command_id, asyncio.Event())
+                    if not await _set_first(done, unless=gone):
+                        self.stats.lockstep_skipped += 1
         except TimeoutError:
             self.stats.lockstep_timeouts += 1
             log.warning("no closed-loop decision within %.0f s; going on", LOCKSTEP_TIMEOUT_S)
@@ -258,3 +290,16 @@ class Gateway:
     async def _emit_outcome(self, outcome: InterventionOutcome) -> None:
         self.stats.outcomes.append(outcome)
         await self.producer.send_and_wait(outcome)
+
+
+async def _set_first(wanted: asyncio.Event, *, unless: asyncio.Event) -> bool:
+    """Wait until ``wanted`` or ``unless`` is set; True when ``wanted`` is."""
+    if wanted.is_set() or unless.is_set():
+        return wanted.is_set()
+    waits = [asyncio.ensure_future(wanted.wait()), asyncio.ensure_future(unless.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    return wanted.is_set()

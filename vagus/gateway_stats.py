@@ -44,4 +44,6 @@ class GatewayStats:
     markers: list[Marker] = field(default_factory=list)
     handled_command_ids: list[str] = field(default_factory=list)
     lockstep_timeouts: int = 0
+    #: Lockstep waits not made (or cut short) because the broker was known unreachable.
+    lockstep_skipped: int = 0
     bad_gap_markers: int = 0

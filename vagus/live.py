@@ -31,6 +31,8 @@ from ingest.transport.manager import Transport
 from ingest.transport.session import DeviceStatus
 from ingest.transport.startup import DeviceInformation
 from ingest.transport.targets import BleBackend, DeviceTarget
+from stream.timeouts import TIMEOUTS
+from vagus import shutdown
 from vagus.config import ConfigError, VagusConfig
 from vagus.state_paths import state_paths
 
@@ -150,14 +152,19 @@ async def record_live(
                     writer.add_device(item.device)
 
             transport = make_transport(config, targets=targets, backend=ble, sink=sink)
-            async with transport:
-                await run_for(transport, seconds)
+            interrupted = None
+            try:
+                async with transport:
+                    await run_for(transport, seconds)
+            except asyncio.CancelledError:  # SIGINT/SIGTERM: what was recorded is kept
+                interrupted = shutdown.absorb()
             records = writer.records_written
     return {
         "recording": str(output),
         "seconds": seconds,
         "records": records,
         "devices": [describe(s) for s in transport.statuses()],
+        "interrupted": interrupted,
     }
 
 
@@ -223,14 +230,19 @@ async def gateway_over(
     transport = make_transport(config, targets=targets, backend=ble, sink=gateway.handle)
     # Bands connected and buttons claimed before the first command can arrive; released only
     # after the gateway has ended its last session (the band's last write is its 0).
+    interrupted = None
     async with outputs.running(gateway.control):
         await gateway.start()
         try:
-            async with transport:
-                await run_for(transport, seconds, gateway.check_alive, stop=stop)
-            await gateway.finish()
+            try:
+                async with transport:
+                    await run_for(transport, seconds, gateway.check_alive, stop=stop)
+                await gateway.finish()
+            except asyncio.CancelledError:  # SIGINT/SIGTERM: stop promptly, with the summary
+                interrupted = shutdown.absorb()
         finally:
-            await gateway.stop()
+            drain_s = TIMEOUTS.shutdown_drain_s if interrupted else 5.0
+            await gateway.stop(drain_timeout_s=drain_s)
     stats = gateway.stats
     return {
         "patient_id": patient,
@@ -241,4 +253,5 @@ async def gateway_over(
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],
+        "interrupted": interrupted,
     }

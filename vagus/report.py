@@ -81,7 +81,8 @@ def render_summary(summary: dict[str, Any]) -> str:
         lines.append(f"    vibroacoustic rendering: {path}")
     lines += [
         f"  events          produced {summary['events_produced']}"
-        f", consumed {summary['events_consumed']}, lost {summary['events_lost']}",
+        f", consumed {summary['events_consumed']}, lost {summary['events_lost']}"
+        f", spooled {summary.get('events_spooled', 0)}",
         f"  duplicates      dropped by dedupe {summary['duplicates_dropped']}"
         f", after dedupe {summary['duplicates_after_dedupe']}"
         f"   dead letters {summary['dead_letters']}",

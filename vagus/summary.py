@@ -2,7 +2,9 @@
 
 Loss is counted by event id across processes: an event is lost if the broker acknowledged it to
 its producer but the audit consumer never read it, or if it was meant for the closed loop (or the
-device) and never reached it.
+device) and never reached it. Every event the gateway made is accounted for
+(``gateway_events``): delivered (acknowledged by the broker), still spooled (on disk, waiting
+for a broker) or evicted from a full spool.
 """
 
 from __future__ import annotations
@@ -150,6 +152,8 @@ def build_summary(
                 current = name
         return current
 
+    spool = gateway.producer.spool
+    spooled = len(spool)
     starts = [o for o in stats.outcomes if o.status == "started"]
     start_phases = Counter(phase_at(o.gateway_time_ns) for o in starts)
     origin = phases[0][0] if phases else 0
@@ -204,6 +208,14 @@ def build_summary(
         "events_produced": len(produced),
         "events_consumed": len(produced & audit.ids),
         "events_lost": len(lost),
+        "events_spooled": spooled,
+        "gateway_events": {
+            "made": spool.appended,
+            "delivered": gateway.producer.delivered,
+            "spooled": spooled,
+            "evicted": spool.stats.evicted,
+        },
+        "spool_dir": str(spool.directory) if spooled else None,
         "duplicates_dropped": auditor.counters.duplicates
         + gateway.commands.counters.duplicates
         + worker.duplicates,
@@ -215,6 +227,60 @@ def build_summary(
         "latency_ms": percentiles(stats.command_latency_ms),
         "decision_latency_ms": percentiles(stats.decision_latency_ms),
         "lockstep_timeouts": stats.lockstep_timeouts,
+        "lockstep_skipped": stats.lockstep_skipped,
+    }
+
+
+def not_started_summary(
+    *, recording: Path, speed: str, broker: str, wall_s: float, interrupted: str
+) -> DemoSummary:
+    """The summary of a run stopped by a signal before its replay began: nothing was made, so
+    every count is zero, and it says which signal."""
+    nothing = percentiles([])
+    counts = [
+        "notifications",
+        "decode_errors",
+        "windows",
+        "scored_windows",
+        "stress_episodes",
+        "decisions",
+        "commands",
+        "sessions_started",
+        "sessions_completed",
+        "sessions_rejected",
+        "sessions_in_baseline",
+        "events_produced",
+        "events_consumed",
+        "events_lost",
+        "events_spooled",
+        "duplicates_dropped",
+        "duplicates_after_dedupe",
+        "dead_letters",
+        "lockstep_timeouts",
+        "lockstep_skipped",
+    ]
+    return dict.fromkeys(counts, 0) | {
+        "recording": str(recording),
+        "speed": speed,
+        "broker": broker,
+        "wall_s": round(wall_s, 2),
+        "recording_intact": None,
+        "stress_scorer": None,
+        "rejections": [],
+        "sessions_aborted": [],
+        "hold_reasons": {},
+        "sessions_by_phase": {},
+        "sessions": [],
+        "session_evaluations": [],
+        "gateway_events": {"made": 0, "delivered": 0, "spooled": 0, "evicted": 0},
+        "spool_dir": None,
+        "events_by_type": {},
+        "latency_ms": nothing,
+        "decision_latency_ms": nothing,
+        "completed": False,
+        "interrupted": interrupted,
+        "worker_died": None,
+        "broker_died": None,
     }
 
 
@@ -224,7 +290,7 @@ def demo_problems(summary: DemoSummary) -> list[str]:
     A demo that started no session, had a command refused or lost an event must say so and
     fail, never print a reassuring line.
     """
-    problems = []
+    problems = _run_problems(summary)
     if summary["sessions_started"] == 0:
         holds = summary.get("hold_reasons") or {}
         if summary["stress_episodes"] == 0:
@@ -241,5 +307,32 @@ def demo_problems(summary: DemoSummary) -> list[str]:
     if summary["sessions_in_baseline"]:
         problems.append(f"{summary['sessions_in_baseline']} session(s) in the calm baseline")
     if summary["events_lost"]:
-        problems.append(f"{summary['events_lost']} event(s) lost")
+        if summary.get("interrupted"):
+            problems.append(f"{summary['events_lost']} event(s) not confirmed before the stop")
+        else:
+            problems.append(f"{summary['events_lost']} event(s) lost")
+    if summary.get("events_spooled"):
+        problems.append(
+            f"{summary['events_spooled']} event(s) never reached the broker; they wait in "
+            f"{summary['spool_dir']}"
+        )
+    return problems
+
+
+def _run_problems(summary: DemoSummary) -> list[str]:
+    """A run that did not reach the end of its recording: which child died, or which signal."""
+    problems = []
+    worker = summary.get("worker_died")
+    if worker:
+        problems.append(
+            f"the closed-loop worker died (exit status {worker['exit_status']}): {worker['reason']}"
+        )
+    broker = summary.get("broker_died")
+    if broker:
+        problems.append(
+            f"the embedded broker exited (status {broker['exit_status']}) during the run; "
+            "what it held is gone (memory storage)"
+        )
+    if summary.get("interrupted"):
+        problems.append(f"interrupted by {summary['interrupted']} before the end of the recording")
     return problems

@@ -95,7 +95,10 @@ class Transport:
                 raise RuntimeError(f"{task.get_name()} failed") from task.exception()
 
     async def stop(self) -> None:
-        """Cancel every session (each closes its open gap), then deliver what is queued."""
+        """Cancel every session (each closes its open gap), then deliver what is queued. Each
+        is told to stop first: a cancellation the BLE stack swallows cannot keep it running."""
+        for session in self.sessions:
+            session.request_stop()
         for task in self._tasks:
             task.cancel()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)

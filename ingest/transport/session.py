@@ -86,6 +86,14 @@ class DeviceSession:
         self._subscribed: set[str] = set()
         self._has_data = False
         self._stopping = False
+        #: Set by the transport before it cancels the session: a cancellation that arrives while
+        #: the BLE stack sets up a link can be swallowed there (seen with the virtual wearables:
+        #: the session then waited for ever for a link loss, and SIGINT never ended the gateway).
+        self._stop_requested = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """End the session at its next wait, as a cancellation would."""
+        self._stop_requested.set()
 
     @property
     def name(self) -> str:
@@ -94,11 +102,13 @@ class DeviceSession:
     async def run(self) -> None:
         """Connect and stream until cancelled; closes an open gap on the way out."""
         try:
-            while True:
+            while not self._stop_requested.is_set():
                 await self._connect_once()
                 delay = self._backoff.next_delay()
                 log.info("%s: next connection attempt in %.2f s", self.name, delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._stop_requested.wait()
         finally:
             if self._tracker is not None:
                 for gap in self._tracker.close_open_gap(self._stamp()):
@@ -147,7 +157,8 @@ class DeviceSession:
         try:
             await self._start(client)
             log.info("%s: streaming", self.name)
-            await lost.wait()
+            if not await _lost_before_stop(lost, self._stop_requested):
+                raise asyncio.CancelledError  # stopped: the end of the data, as a cancellation
             log.warning("%s: link lost", self.name)
         except _EXPECTED as exc:
             self._failed("start-up", exc)
@@ -216,3 +227,14 @@ class DeviceSession:
             gap.reason,
         )
         self._emit(gap)
+
+
+async def _lost_before_stop(lost: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait for the link's loss or a stop request; True when the link was lost."""
+    waits = {asyncio.ensure_future(lost.wait()), asyncio.ensure_future(stop.wait())}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    return lost.is_set() and not stop.is_set()

@@ -11,9 +11,6 @@ import asyncio
 import hashlib
 import json
 import random
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,8 +26,8 @@ from stream.codec import encode_event
 from stream.events import DeadLetter, Event, InterventionCommand
 from stream.gate import MAX_DEAD_LETTER_PAYLOAD, Admitted, Duplicate, MessageGate, Rejected
 from stream.settings import KafkaSettings
-from tests.closedloop.test_worker import PATIENT, ROOT, _collect, episode_start
-from vagus.config import VagusConfig
+from tests.closedloop.test_worker import PATIENT, _collect, episode_start
+from tests.helpers import EnrolledGateway, worker_process
 from vagus.demo import create_topics
 
 #: The broker's default largest message (message.max.bytes, about 1 MiB).
@@ -70,11 +67,11 @@ def test_a_dead_letter_always_fits_the_broker_whatever_the_size(size: int, seed:
 
 
 async def test_a_handling_failure_is_dead_lettered_counted_and_the_worker_goes_on(
-    kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+    kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch, enrolled: EnrolledGateway
 ) -> None:
     """In process: the handler raises on the first valid event; it becomes a dead letter, the
     stats count it, and the next event is decided as usual."""
-    worker = ClosedLoopWorker(kafka)
+    worker = ClosedLoopWorker(kafka, enrolment_file=enrolled.registry)
     sent: list[Event] = []
 
     async def send(event: Event) -> None:
@@ -105,54 +102,41 @@ async def test_a_handling_failure_is_dead_lettered_counted_and_the_worker_goes_o
                 partition=0,
                 offset=offset,
                 key=PATIENT.encode(),
-                value=encode_event(event),
+                value=enrolled.sign(event),
             )
             yield SimpleNamespace(message=message)
 
     await worker._decide(SimpleNamespace(events=records))
     letters = [e for e in sent if isinstance(e, DeadLetter)]
     assert len(letters) == 1 and "handling failed: RuntimeError" in letters[0].error
-    assert letters[0].offset == 0 and letters[0].payload == encode_event(first)
+    assert letters[0].offset == 0 and letters[0].payload == enrolled.sign(first)
     assert worker.stats.handling_failures == 1 and worker.stats.dead_lettered == 1
     assert any(isinstance(e, InterventionCommand) for e in sent)  # the second was decided
-    assert isinstance(_check(worker.gate, encode_event(second)), Duplicate)
+    assert isinstance(_check(worker.gate, enrolled.sign(second)), Duplicate)
 
 
 @pytest.mark.broker
 @pytest.mark.slow
 async def test_a_900_kb_message_is_dead_lettered_and_the_worker_decides_on(
-    kafka: KafkaSettings, tmp_path: Path
+    kafka: KafkaSettings, tmp_path: Path, enrolled: EnrolledGateway
 ) -> None:
     kafka = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
     await create_topics(kafka)
-    config_path = tmp_path / "config.json"
-    config_path.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
-    stats_path = tmp_path / "stats.json"
-    worker = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "vagus", "--config", str(config_path)),
-            *("closedloop", "--stats-file", str(stats_path)),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     huge = random.Random(9).randbytes(900_000)
-    producer = AIOKafkaProducer(max_request_size=2_000_000, **kafka.client_kwargs())
-    await producer.start()
-    try:
-        stress = kafka.topics.name("stress")
-        await producer.send_and_wait(stress, huge, key=PATIENT.encode())
-        start = episode_start()
-        await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())
-        events = await _collect(
-            kafka, [kafka.topics.name(t) for t in ("commands", "deadletter")], wanted=2
-        )
-        await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
-    finally:
-        await producer.stop()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
+    with worker_process(kafka, enrolled, tmp_path) as (worker, stats_path):
+        producer = AIOKafkaProducer(max_request_size=2_000_000, **kafka.client_kwargs())
+        await producer.start()
+        try:
+            stress = kafka.topics.name("stress")
+            await producer.send_and_wait(stress, huge, key=PATIENT.encode())
+            start = episode_start()
+            await producer.send_and_wait(stress, enrolled.sign(start), key=PATIENT.encode())
+            events = await _collect(
+                kafka, [kafka.topics.name(t) for t in ("commands", "deadletter")], wanted=2
+            )
+            await asyncio.sleep(1.0)  # the stats file is rewritten every 0.5 s
+        finally:
+            await producer.stop()
     (letter,) = [e for e in events if isinstance(e, DeadLetter)]
     assert letter.payload_truncated and letter.payload_size == len(huge)
     assert letter.payload_sha256 == hashlib.sha256(huge).hexdigest()

@@ -82,9 +82,9 @@ def _forged(version: int, policy: PolicySnapshot) -> PolicyVersion:
     )
 
 
-async def _worker_state(kafka: KafkaSettings) -> tuple[int, PolicySnapshot]:
+async def _worker_state(kafka: KafkaSettings, tmp_path: Path) -> tuple[int, PolicySnapshot]:
     """What the worker runs the patient on after reading the policy log at start-up."""
-    worker = ClosedLoopWorker(kafka)
+    worker = ClosedLoopWorker(kafka, enrolment_file=tmp_path / "enrolment.json")
     await worker.load_policies()
     state = worker.table.state_for(PATIENT)
     return state.policy_version, state.policy
@@ -119,7 +119,7 @@ async def test_concurrent_sets_never_share_a_version(kafka: KafkaSettings, tmp_p
     assert printed == versions == list(range(1, len(succeeded) + 1))
     shown = _json(config, "show")
     assert shown["version"] == len(succeeded)
-    worker_version, worker_policy = await _worker_state(kafka)
+    worker_version, worker_policy = await _worker_state(kafka, tmp_path)
     assert worker_version == shown["version"]
     assert _as_json(worker_policy) == shown["policy"]
 
@@ -137,7 +137,7 @@ async def test_a_forged_version_is_never_current_nor_inherited(
 
     shown = _json(config, "show")
     assert shown["version"] == 1 and shown["policy"] == _as_json(v1)
-    assert await _worker_state(kafka) == (1, v1)
+    assert await _worker_state(kafka, tmp_path) == (1, v1)
     refused = _json(config, "history")["refused"]
     assert [(r["version"], r["why"]) for r in refused] == [(2, "no audit entry")]
 
@@ -147,7 +147,7 @@ async def test_a_forged_version_is_never_current_nor_inherited(
     assert shown["version"] == 2
     assert shown["policy"] == _as_json(msgspec.structs.replace(v1, intensity=0.3))
     assert shown["policy"]["quiet_hours_start"] == 22
-    assert (await _worker_state(kafka))[0] == 2
+    assert (await _worker_state(kafka, tmp_path))[0] == 2
 
 
 @pytest.mark.broker
@@ -169,13 +169,13 @@ async def test_an_unsafe_version_is_refused_and_blocks_nothing(
     (refused,) = history["refused"]
     assert refused["version"] == 2 and refused["why"].startswith("unsafe: session_duration_s")
     assert _json(config, "show")["version"] == 1
-    assert await _worker_state(kafka) == (1, v1)
+    assert await _worker_state(kafka, tmp_path) == (1, v1)
 
     after = run_vagus(*_set(config, "intensity=0.3"))
     assert after.returncode == 0 and "policy v2 published" in after.stdout, after.stderr
     shown = _json(config, "show")
     assert shown["policy"]["session_duration_s"] == DEFAULT_POLICY.session_duration_s
-    assert (await _worker_state(kafka))[0] == 2
+    assert (await _worker_state(kafka, tmp_path))[0] == 2
 
 
 @pytest.mark.broker
@@ -190,7 +190,7 @@ async def test_the_live_worker_path_folds_in_log_order(
     )
     assert run_vagus(*_set(config, "intensity=0.3")).returncode == 0
     records = await read_records(kafka, kafka.topics.name("policy"))
-    worker = ClosedLoopWorker(kafka)
+    worker = ClosedLoopWorker(kafka, enrolment_file=tmp_path / "enrolment.json")
     for record in [*records, *records]:
         assert isinstance(record.event, PolicyVersion)
         worker.table.apply_policy(record.event, partition=record.partition, offset=record.offset)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from closedloop.state_store import PatientSnapshot, read_partition
-from stream.codec import decode_event, encode_event
+from stream.codec import decode_event
 from stream.events import (
     AnyEvent,
     InterventionCommand,
@@ -31,8 +31,7 @@ from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
 from tests.closedloop.test_evaluation import T0, _outcome, _score, _window
 from tests.conftest import isolated_settings
-from tests.helpers import PATIENT
-from vagus.config import VagusConfig
+from tests.helpers import PATIENT, EnrolledGateway, enrol_test_gateway
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -99,7 +98,8 @@ EXPECTED_DECISIONS = len(PATIENTS) * 18 * 4  # each episode start and the three 
 class Workers:
     def __init__(self, kafka: KafkaSettings, tmp_path: Path) -> None:
         self.config = tmp_path / f"{kafka.topic_prefix}.json"
-        self.config.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
+        self.enrolled = enrol_test_gateway(tmp_path / kafka.topic_prefix)
+        self.config.write_bytes(msgspec.json.encode(self.enrolled.config(kafka)))
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -133,13 +133,15 @@ async def _prepare(kafka: KafkaSettings) -> KafkaSettings:
     return kafka
 
 
-async def _produce(kafka: KafkaSettings, events: list[StressEpisode | StressScore]) -> None:
+async def _produce(
+    kafka: KafkaSettings, events: list[StressEpisode | StressScore], enrolled: EnrolledGateway
+) -> None:
     producer = AIOKafkaProducer(acks="all", **kafka.client_kwargs())
     await producer.start()
     try:
         for event in events:
             await producer.send(
-                kafka.topics.name("stress"), encode_event(event), key=event.patient_id.encode()
+                kafka.topics.name("stress"), enrolled.sign(event), key=event.patient_id.encode()
             )
         await producer.flush()
     finally:
@@ -201,7 +203,7 @@ def _essence(event: AnyEvent) -> tuple[object, ...]:
 async def _uninterrupted(kafka: KafkaSettings, tmp_path: Path) -> Outputs:
     kafka = await _prepare(kafka)
     workers = Workers(kafka, tmp_path)
-    await _produce(kafka, _inputs())
+    await _produce(kafka, _inputs(), workers.enrolled)
     workers.start()
     outputs = Outputs(kafka)
     try:
@@ -218,12 +220,12 @@ async def _with_kills(kafka: KafkaSettings, tmp_path: Path, worker_count: int) -
     inputs = _inputs()
     outputs = Outputs(kafka)
     try:
-        await _produce(kafka, inputs[: len(inputs) // 3])
+        await _produce(kafka, inputs[: len(inputs) // 3], workers.enrolled)
         await outputs.until(EXPECTED_DECISIONS // 6)
         await asyncio.sleep(2)  # the worker commits its input offsets: a restart resumes there
         os.kill(first[0].pid, signal.SIGKILL)  # mid-stream, no goodbye
         first[0].wait()
-        await _produce(kafka, inputs[len(inputs) // 3 :])
+        await _produce(kafka, inputs[len(inputs) // 3 :], workers.enrolled)
         if worker_count == 1:
             workers.start()  # the restarted worker
         await outputs.until(EXPECTED_DECISIONS)
@@ -275,13 +277,15 @@ def _session_inputs() -> list[AnyEvent]:
     return events
 
 
-async def _produce_events(kafka: KafkaSettings, events: list[AnyEvent]) -> None:
+async def _produce_events(
+    kafka: KafkaSettings, events: list[AnyEvent], enrolled: EnrolledGateway
+) -> None:
     producer = AIOKafkaProducer(acks="all", **kafka.client_kwargs())
     await producer.start()
     try:
         for event in events:
             topic = kafka.topics.for_event(type(event))
-            await producer.send(topic, encode_event(event), key=event.patient_id.encode())
+            await producer.send(topic, enrolled.sign(event), key=event.patient_id.encode())
         await producer.flush()
     finally:
         await producer.stop()
@@ -331,17 +335,17 @@ async def _evaluate_session(
     cut_end = next(i for i, e in enumerate(events) if e.gateway_time_ns > T0 + 900 * S)
     first = workers.start()
     try:
-        await _produce_events(kafka, events[:cut_mid])
+        await _produce_events(kafka, events[:cut_mid], workers.enrolled)
         await _until_snapshot(kafka, _has_window(750))
         if kill:
             await asyncio.sleep(2)  # offsets committed: the restart resumes near here
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
-        await _produce_events(kafka, events[cut_mid:cut_end])
+        await _produce_events(kafka, events[cut_mid:cut_end], workers.enrolled)
         if kill:
             workers.start()
         await _until_snapshot(kafka, lambda saved: any(s[3] for s in saved.evaluator.sessions))
-        await _produce_events(kafka, events[cut_end:])
+        await _produce_events(kafka, events[cut_end:], workers.enrolled)
         return await _evaluation(kafka)
     finally:
         workers.stop_all()

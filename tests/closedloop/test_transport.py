@@ -4,6 +4,7 @@ schema, a worker that stops rather than lose an output."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -46,9 +47,14 @@ def test_the_raw_schema_hands_over_the_wire_bytes() -> None:
     assert schema.loads_value(None, message) == b'{"type": "x"}'
 
 
-async def test_an_undelivered_output_stops_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_undelivered_output_stops_the_worker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """At-least-once: its input must not be committed, so the worker stops and runs it again."""
-    worker = ClosedLoopWorker(KafkaSettings(topic_prefix="t").for_embedded_broker("127.0.0.1:1"))
+    worker = ClosedLoopWorker(
+        KafkaSettings(topic_prefix="t").for_embedded_broker("127.0.0.1:1"),
+        enrolment_file=tmp_path / "enrolment.json",
+    )
     crashes: list[BaseException] = []
 
     async def crash(reason: BaseException) -> None:

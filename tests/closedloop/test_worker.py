@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from closedloop import policy_store
 from closedloop.policy import DEFAULT_POLICY
-from stream.codec import decode_event, encode_event
+from stream.codec import decode_event
 from stream.events import (
     AnyEvent,
     DeadLetter,
@@ -27,7 +27,7 @@ from stream.events import (
 from stream.ids import new_event_id
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
-from vagus.config import VagusConfig
+from tests.helpers import EnrolledGateway
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -66,7 +66,7 @@ async def _collect(kafka: KafkaSettings, topics: list[str], wanted: int) -> list
 
 
 async def test_worker_decides_explains_and_dead_letters(
-    kafka: KafkaSettings, tmp_path: Path
+    kafka: KafkaSettings, tmp_path: Path, enrolled: EnrolledGateway
 ) -> None:
     kafka = msgspec.structs.replace(kafka, fetch_max_wait_ms=20)
     admin = AIOKafkaAdminClient(**kafka.client_kwargs())
@@ -74,7 +74,7 @@ async def test_worker_decides_explains_and_dead_letters(
     await ensure_topics(admin, kafka.topics.all(), partitions=4, replication_factor=1)
     await admin.close()
     config_path = tmp_path / "config.json"
-    config_path.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
+    config_path.write_bytes(msgspec.json.encode(enrolled.config(kafka)))
     # A clinician's policy published before the worker starts: the worker must read it first.
     await policy_store.change(
         kafka,
@@ -96,8 +96,8 @@ async def test_worker_decides_explains_and_dead_letters(
         stress = kafka.topics.name("stress")
         await producer.send_and_wait(stress, b"{broken", key=PATIENT.encode())
         start = episode_start()
-        await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())
-        await producer.send_and_wait(stress, encode_event(start), key=PATIENT.encode())  # repeat
+        await producer.send_and_wait(stress, enrolled.sign(start), key=PATIENT.encode())
+        await producer.send_and_wait(stress, enrolled.sign(start), key=PATIENT.encode())  # repeat
         events = await _collect(
             kafka,
             [kafka.topics.name(t) for t in ("commands", "decisions", "deadletter")],

@@ -57,6 +57,9 @@ PATH_ARGUMENTS: dict[tuple[str, str], PathArgument] = {
     ("closedloop", "--stats-file"): PathArgument(
         WRITE_FILE, ("closedloop", "--bootstrap", "127.0.0.1:1", "--stats-file", "{bad}")
     ),
+    ("enrol issue", "--out"): PathArgument(
+        WRITE_FILE, ("enrol", "issue", "p-0123456789ab", "--out", "{bad}")
+    ),
     ("import wfdb", "record"): PathArgument(
         READ_FILE, ("import", "wfdb", "{bad}", "-o", "{tmp}/out.vrec"), name="it", suffix=".hea"
     ),

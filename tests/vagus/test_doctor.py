@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from stream.broker import free_loopback_port
+from stream.enrolment import write_gateway_key
 from stream.settings import KafkaSettings
+from stream.signing import GatewayKey
 from stream.spool import Spool, SpoolSettings
 from stream.spooling_producer import SpoolingProducer
 from tests.conftest import isolated_settings
-from tests.helpers import stream_gap
+from tests.helpers import PATIENT, stream_gap
 from vagus.cli import main
 from vagus.commands.doctor import check_adapter
 from vagus.demo import create_topics
@@ -72,7 +74,11 @@ def test_broker_up_after_the_gateway_delivered(
     settings = isolated_settings(kafka_bootstrap)
     asyncio.run(create_topics(settings))
     asyncio.run(_run_gateway_producer(settings, state_dir, 3))
+    key = GatewayKey.generate(PATIENT)
+    write_gateway_key(StatePaths.under(state_dir).key_file, key, issued_at_ns=1)
     code, report, text = _doctor(_config(tmp_path, kafka_bootstrap), capsys)
+    assert report["enrolment"] == {"enrolled": True, "key_id": key.key_id, "problem": None}
+    assert key.secret.hex() not in text
     assert report["broker"] == {**report["broker"], "configured": True, "reachable": True}
     assert report["spool"] == {**report["spool"], "events": 0, "bytes": 0}
     assert report["gateway"]["last_event_sent"] is not None
@@ -96,6 +102,11 @@ def test_broker_down_with_events_spooled(
     assert report["gateway"]["gateway_saw_broker"] is False
     assert "broker unreachable" in report["problems"]
     assert ADDRESS not in text and "Alice" not in text and bootstrap not in text
+    # Never enrolled: the loop would ignore this gateway, and staff are told so.
+    assert report["enrolment"]["enrolled"] is False
+    assert any(p.startswith("gateway not enrolled") for p in report["problems"])
+    assert main(["--config", str(_config(tmp_path, bootstrap)), "doctor", "--timeout", "1"]) == 1
+    assert "enrolled:  NO" in capsys.readouterr().out
 
 
 def test_nothing_configured_is_reported_not_crashed(

@@ -20,6 +20,7 @@ import msgspec
 
 from ingest.errors import IngestError, RecordingError
 from ingest.replay import Speed
+from vagus import shutdown
 from vagus.config import VagusConfig
 
 Handler = Callable[[argparse.Namespace, VagusConfig], int]
@@ -52,19 +53,38 @@ def with_bootstrap(config: VagusConfig, bootstrap: str | None) -> VagusConfig:
 
 
 def run_async(coroutine_factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run a coroutine so that SIGINT and SIGTERM both unwind it through its finally blocks."""
+    """Run a coroutine so that SIGINT and SIGTERM both unwind it through its finally blocks
+    (vagus.shutdown): the exit status is then 130 (SIGINT) or 143 (SIGTERM), also when the
+    command caught the cancellation to write its summary. A cancellation without a signal is a
+    failure (exit 1), never reported as an interruption."""
 
     async def main() -> int:
         task = asyncio.current_task()
         assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        shutdown.install(task)
         return await coroutine_factory()
 
     try:
-        return asyncio.run(main())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("vagus: interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
+        status = asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        if isinstance(exc, KeyboardInterrupt) or shutdown.received() is not None:
+            name = shutdown.signal_name() or "SIGINT"
+            print(
+                f"vagus: interrupted ({name}); everything it started has been stopped",
+                file=sys.stderr,
+            )
+            return shutdown.exit_status() or 128 + signal.SIGINT
+        print("vagus: stopped: a task was cancelled that no signal asked to stop", file=sys.stderr)
+        return 1
+    interrupted = shutdown.exit_status()
+    if interrupted is not None:
+        print(
+            f"vagus: interrupted ({shutdown.signal_name()}); everything it started has been "
+            "stopped and its summary written",
+            file=sys.stderr,
+        )
+        return interrupted
+    return status
 
 
 def iso_utc(time_ns: int) -> str:

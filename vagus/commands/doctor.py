@@ -1,9 +1,10 @@
 """`vagus doctor`: what staff need to help a patient remotely, in one screen.
 
 Reports the Bluetooth adapter, the configured devices, whether the broker answers a metadata
-request, the disk spool and the time the gateway last delivered an event. Its output never holds
-a device address, an advertised name, a label or the broker's address (a patient may read it
-out over the phone); the exit status is 1 when anything needs attention, 0 when all is well.
+request, the disk spool, the time the gateway last delivered an event and whether the gateway is
+enrolled (holds a signing key for its patient: the closed loop acts on nothing else). Its output
+never holds a device address, an advertised name, a label or the broker's address (a patient may
+read it out over the phone); the exit status is 1 when anything needs attention, 0 when all is well.
 
 Events the spool lost (evicted when full, a torn tail after a crash) stay a problem across
 restarts until someone acknowledges them with ``vagus doctor --ack``, which logs who and when.
@@ -153,6 +154,19 @@ def check_spool_and_status(config: VagusConfig) -> tuple[dict[str, Any], dict[st
     return spool, status
 
 
+def check_enrolment(config: VagusConfig) -> dict[str, Any]:
+    """Whether the gateway holds a signing key for its patient (never the secret)."""
+    from vagus.gateway_key import key_status  # noqa: PLC0415
+    from vagus.state_paths import state_paths  # noqa: PLC0415
+
+    status = key_status(state_paths(config).key_file, config.live.patient_id)
+    return {
+        "enrolled": status.key is not None and status.problem is None,
+        "key_id": status.key.key_id if status.key is not None else None,
+        "problem": status.problem,
+    }
+
+
 def problems_in(report: dict[str, Any]) -> list[str]:
     """What needs attention, in words staff can read out."""
     problems = []
@@ -183,6 +197,8 @@ def problems_in(report: dict[str, Any]) -> list[str]:
         )
     if not report["gateway"]["found"]:
         problems.append("no gateway status yet (has the gateway run?)")
+    if report["enrolment"]["problem"] is not None:
+        problems.append(report["enrolment"]["problem"])
     return problems
 
 
@@ -213,6 +229,7 @@ def cmd_doctor(args: argparse.Namespace, config: VagusConfig) -> int:
         "broker": asyncio.run(check_broker(config, args.timeout)),
         "spool": spool,
         "gateway": status,
+        "enrolment": check_enrolment(config),
         # Where the device is stricter than the policy: sessions the loop allows are refused.
         "safety_warnings": safety_conflicts(config)[1],
     }
@@ -226,11 +243,12 @@ def cmd_doctor(args: argparse.Namespace, config: VagusConfig) -> int:
 
 
 def render(report: dict[str, Any]) -> str:
-    adapter, broker, spool, gateway = (
+    adapter, broker, spool, gateway, enrolment = (
         report["adapter"],
         report["broker"],
         report["spool"],
         report["gateway"],
+        report["enrolment"],
     )
     lines = [
         f"adapter:  {', '.join(adapter['names']) or 'no adapter found'}"
@@ -251,6 +269,8 @@ def render(report: dict[str, Any]) -> str:
         f"lost:     {spool['lost']['evicted']} evicted, {spool['lost']['torn_tails']} damaged"
         " tails (not acknowledged)",
         f"last sent: {gateway.get('last_event_sent') or 'never (or no status file)'}",
+        "enrolled: "
+        + (f" key {enrolment['key_id']}" if enrolment["enrolled"] else " NO (see status)"),
         *(f"warning:  {warning}" for warning in report["safety_warnings"]),
         "status:   " + ("OK" if report["ok"] else "; ".join(report["problems"])),
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -53,17 +52,7 @@ async def run_gateway(
             )
 
 
-class _QuietReconnects(logging.Filter):
-    """aiokafka logs every failed connection attempt as an error naming the broker; while the
-    broker is down that is one line per retry. The producer and the command consumer log the
-    change of state once each, so these are dropped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(("Unable connect to", "Unable to update metadata"))
-
-
 def cmd_gateway(args: argparse.Namespace, config: VagusConfig) -> int:
-    logging.getLogger("aiokafka").addFilter(_QuietReconnects())
     backend = args.backend or config.live.backend
     live_config = with_bootstrap(config, args.bootstrap)
 

@@ -62,7 +62,7 @@ def register(commands: Any) -> Handlers:
 
 
 def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
-    from vagus.demo import DEFAULT_RECORDING, DemoOptions, run_demo  # noqa: PLC0415
+    from vagus.demo import DEFAULT_RECORDING, DemoError, DemoOptions, run_demo  # noqa: PLC0415
     from vagus.demo_console import log_to_file  # noqa: PLC0415
     from vagus.report import render_summary  # noqa: PLC0415
     from vagus.summary import demo_problems  # noqa: PLC0415
@@ -85,7 +85,11 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
     log_file = log_to_file(run_dir / "vagus-demo.log")
 
     async def go() -> int:
-        summary = await run_demo(options)
+        try:
+            summary = await run_demo(options)
+        except DemoError as exc:
+            print(f"vagus demo: {exc} (log: {log_file})", file=sys.stderr)
+            return 1
         summary |= {"log_file": str(log_file)}
         if args.summary_json:
             args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
@@ -107,8 +111,9 @@ def cmd_replay(args: argparse.Namespace, config: VagusConfig) -> int:
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return 0 if result["file"]["intact"] else 3  # as `vagus recording info`
     readable_recording(args.recording)  # before a broker and a worker start for nothing
-    from vagus.demo import DemoOptions, run_demo  # noqa: PLC0415
+    from vagus.demo import DemoError, DemoOptions, run_demo  # noqa: PLC0415
     from vagus.report import render_summary  # noqa: PLC0415
+    from vagus.summary import demo_problems  # noqa: PLC0415
 
     options = DemoOptions(
         recording=args.recording,
@@ -117,8 +122,18 @@ def cmd_replay(args: argparse.Namespace, config: VagusConfig) -> int:
     )
 
     async def go() -> int:
-        summary = await run_demo(options)
+        try:
+            summary = await run_demo(options)
+        except DemoError as exc:
+            print(f"vagus replay: {exc}", file=sys.stderr)
+            return 1
         print(json.dumps(summary) if args.json else render_summary(summary))
-        return 0
+        # a run cut short (a worker or broker died) or with events left waiting fails; a demo
+        # that merely started no session is still a replay that did its job
+        stopped = not summary["completed"] or summary["events_spooled"]
+        if stopped:
+            for problem in demo_problems(summary):
+                print(f"vagus replay: {problem}", file=sys.stderr)
+        return 1 if stopped else 0
 
     return run_async(go)

@@ -60,7 +60,12 @@ def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
     kafka = with_bootstrap(config, args.bootstrap).kafka
     if kafka.bootstrap is None:
         raise ConfigError("the closed-loop worker needs --bootstrap or kafka.bootstrap")
-    worker = ClosedLoopWorker(kafka, policy=config.policy, stats_path=args.stats_file)
+    worker = ClosedLoopWorker(
+        kafka,
+        policy=config.policy,
+        stats_path=args.stats_file,
+        enrolment_file=config.enrolment.registry_path(),
+    )
     worker.run()
     return 0
 
@@ -93,24 +98,31 @@ async def ensure_and_describe(kafka: KafkaSettings) -> list[dict[str, Any]]:
     topic keeps the partitions it was made with, whatever the configuration says now."""
     from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
 
+    from stream.timeouts import TIMEOUTS, bounded  # noqa: PLC0415
     from stream.topics import ensure_topics  # noqa: PLC0415
 
     names = kafka.topics.all()
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
+    admin = AIOKafkaAdminClient(request_timeout_ms=TIMEOUTS.request_ms, **kafka.client_kwargs())
     try:
+        await bounded(admin.start(), TIMEOUTS.connect_s, "the admin client's start")
         created = set(
-            await ensure_topics(
-                admin,
-                names,
-                partitions=kafka.partitions,
-                replication_factor=kafka.replication_factor,
+            await bounded(
+                ensure_topics(
+                    admin,
+                    names,
+                    partitions=kafka.partitions,
+                    replication_factor=kafka.replication_factor,
+                ),
+                TIMEOUTS.request_s * 2,  # a list and a create
+                "topic creation",
             )
         )
         found: dict[str, list[dict[str, Any]]] = {}
         deadline = asyncio.get_running_loop().time() + DESCRIBE_TIMEOUT_S
         while True:
-            described = await admin.describe_topics(names)
+            described = await bounded(
+                admin.describe_topics(names), TIMEOUTS.request_s, "a topic description"
+            )
             found = {t["topic"]: t["partitions"] for t in described if t["error_code"] == 0}
             done = all(found.get(name) for name in names)
             if done or asyncio.get_running_loop().time() > deadline:
