@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ingest.devices.polar_h10 import PolarH10Device
 from stream.codec import decode_event, encode_event
 from stream.enrolment import GatewayRegistry, issue_key
 from stream.events import Event, RawNotification, RawNotificationBatch, StressScore
@@ -57,7 +58,7 @@ def raw_batch(frames: int = 20) -> RawNotificationBatch:
         producer_id="vagus-gateway",
         gateway_time_ns=T0,
         device_id="d-0123abcd",
-        profile="polar-h10",
+        profile=PolarH10Device.name,
         characteristic="pmd-data",
         notifications=[
             RawNotification(T0 + i * 1_000_000, T0 + i * 1_000_000 - 7, payload)
