@@ -22,6 +22,15 @@ Where the result can differ from detect_r_peaks on the whole span, by design:
   record's beats; the stream by the majority over the beats placed so far (carried votes). A
   record whose dominant polarity changes can place a beat on the other extremum, at most
   2 * REFINE_HALF_S (+ a block) away: the same beat, another sample.
+* placement near a run's end: a beat is placed against the 0.5 Hz high-passed ECG of its run,
+  which ends TAIL_S after the window (dsp.streaming.beats) while the whole record's goes on.
+  That zero-phase high-pass settles slowly (its poles decay ~e^(-2.2 t/s), 1e-12 only after
+  ~12 s), so a run's baseline there is off the record's (in the counterexample of
+  tests/dsp/test_streaming_equals_batch.py, 2.4 s before the run's end, by 0.38-0.47 against a
+  390 range of baseline). The band-pass that finds and decides the beats settles within EDGE_S
+  and is unaffected. Where two samples of a refine window are a near-tie (a wide PVC against
+  the record's polarity, whose "extremum" is a window edge: 0.047 apart there), the stream can
+  take the other one: the same beat, another sample of its window (up to 2 * REFINE_HALF_S).
 * floating point: the runs' filters start at the run (steady state of its first sample), the
   whole record's earlier; after OVERLAP_S the difference is ~1e-12 relative, so a candidate on
   an exact tie could still differ. The property tests have not met one.

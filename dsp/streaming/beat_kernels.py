@@ -12,6 +12,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from dsp.filters import lower_bound_in
+
 IntArray = npt.NDArray[np.int64]
 
 
@@ -63,3 +65,39 @@ def accept_reference(  # noqa: PLR0917 - mirrors the kernel
             kept.append(beat)
             previous = beat
     return np.asarray(kept, dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def jumps_in_rows_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    times: IntArray, first: int, end: int, start_ns: int, end_ns: int, last_ns: int, limit: float
+) -> tuple[IntArray, int]:
+    """The engine's gap scan in one call on a buffer's sorted rows [first, end): the steps
+    longer than ``limit`` among the samples with start_ns <= t < end_ns and the step into them
+    from ``last_ns`` (skipped when last_ns is the smallest int64), as flat (start, end) pairs,
+    and the last sample time scanned (``last_ns`` when there was none)."""
+    lo = lower_bound_in(times, first, end, start_ns)
+    hi = lower_bound_in(times, lo, end, end_ns)
+    out = np.empty(2 * (hi - lo), dtype=np.int64)
+    count = 0
+    previous = last_ns
+    for i in range(lo, hi):
+        if previous != -(2**63) and times[i] - previous > limit:
+            out[count] = previous
+            out[count + 1] = times[i]
+            count += 2
+        previous = times[i]
+    return out[:count], previous
+
+
+def jumps_in_rows_reference(  # noqa: PLR0917 - the kernel's arguments
+    times: IntArray, first: int, end: int, start_ns: int, end_ns: int, last_ns: int, limit: float
+) -> tuple[IntArray, int]:
+    """numpy twin of jumps_in_rows_kernel."""
+    rows = times[first:end]
+    window = rows[(rows >= start_ns) & (rows < end_ns)]
+    if window.size == 0:
+        return np.zeros(0, dtype=np.int64), last_ns
+    joined = window if last_ns == -(2**63) else np.concatenate(([last_ns], window))
+    steps = np.flatnonzero(np.diff(joined) > limit)
+    pairs = np.column_stack((joined[steps], joined[steps + 1])).reshape(-1)
+    return pairs.astype(np.int64), int(window[-1])

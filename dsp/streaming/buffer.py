@@ -188,6 +188,13 @@ class StreamBuffer:
         lo, hi = self._start + lo, self._start + max(hi, lo)
         return self._times[lo:hi].copy(), self._values[lo:hi].copy()
 
+    def times_between(self, start_ns: int, end_ns: int) -> TimesNs:
+        """The sample times with ``start_ns <= t < end_ns``, sorted: a view of the buffer's own
+        array, valid only until the next extend or trim (no copy, no values)."""
+        self._settle()
+        lo, hi = rows_between(self._times, self._start, self._end, start_ns, end_ns)
+        return self._times[lo:hi]
+
     def trim(self, before_ns: int) -> None:
         """Forget samples older than ``before_ns``."""
         self._settle()

@@ -43,6 +43,8 @@ GAP_SHARE_LIMIT = 0.1
 OK_COVERAGE, GAP_COVERAGE = 0.9, 0.1
 
 QualityKind = Literal["ok", "degraded", "gap"]
+_NO_STEPS = np.zeros(0, dtype=np.int64)
+_NO_SAMPLE = -(2**63)
 StageFactory = Callable[[GapLog], Stage]
 
 
@@ -115,7 +117,8 @@ class Engine:
         self._stages: dict[str, Stage] = {}
         self._gaps: dict[str, GapLog] = {}
         self._links: dict[str, GapLog] = {}  # link losses, per stream they cut
-        self._scanned: dict[str, tuple[int, int]] = {}  # (scanned up to, last sample scanned)
+        #: per stream: (scanned up to, the last sample time scanned or _NO_SAMPLE)
+        self._scanned: dict[str, tuple[int, int]] = {}
         self._trailing: list[Gap] = []
 
     @property
@@ -184,18 +187,27 @@ class Engine:
         """The one gap rule (dsp.streaming.gaps) on the samples not yet scanned before
         ``until_ns``, and on the step from the last one scanned: a step longer than the rate's
         limit, or the step in which a link went down, is a gap; it is marked, and returned."""
-        scanned, last = self._scanned.get(stream, (-(2**63), None))
+        scanned, last = self._scanned.get(stream, (_NO_SAMPLE, _NO_SAMPLE))
+        links = self._links.get(stream)
+        if stage.rate_hz and links is None:  # the usual case: one kernel call
+            pairs, newest = stage.jumps(scanned, until_ns, last, jump_limit_ns(stage.rate_hz))
+            self._scanned[stream] = (until_ns, newest)
+            if not pairs.size:
+                return []
+            found = []
+            for start, end in pairs.reshape(-1, 2).tolist():
+                stage.mark_gap(start, end)
+                found.append(Gap(stream, start, end, "sample_time_jump"))
+            return found
         times = stage.sample_times(scanned, until_ns)
         if times.size == 0:
             return []
-        if last is not None:
-            times = np.concatenate((np.array([last], dtype=np.int64), times))
         self._scanned[stream] = (until_ns, int(times[-1]))
+        if last != _NO_SAMPLE:
+            times = np.concatenate((np.array([last], dtype=np.int64), times))
+        steps = _NO_STEPS  # no rate, no jump rule: a stream without one has link losses only
         if stage.rate_hz:
             steps = jump_steps_kernel(times, jump_limit_ns(stage.rate_hz))
-        else:
-            steps = np.zeros(0, dtype=np.int64)  # no rate, no jump rule: link losses only
-        links = self._links.get(stream)
         cut: set[int] = set()
         if links is not None and links.starts.size:
             # the step from the last sample at or before the link went down to the next one

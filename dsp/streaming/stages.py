@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from dsp.eda import clean_eda, clean_eda_design, detect_scrs, scr_rate_per_min, skin_kernel
 from dsp.streaming.acc import acc_window, acc_window_rows
+from dsp.streaming.beat_kernels import jumps_in_rows_kernel
 from dsp.streaming.beats import BeatTracker
 from dsp.streaming.buffer import StreamBuffer
 from dsp.streaming.ecg_window import EcgWindow, ecg_window
@@ -112,6 +113,10 @@ class Stage(Protocol):
 
     def sample_times(self, start_ns: int, end_ns: int) -> npt.NDArray[np.int64]: ...
 
+    def jumps(
+        self, start_ns: int, end_ns: int, last_ns: int, limit_ns: float
+    ) -> tuple[npt.NDArray[np.int64], int]: ...
+
     def close(self, start_ns: int, end_ns: int) -> StageWindow: ...
 
     def trim(self, keep_from_ns: int) -> None: ...
@@ -139,8 +144,25 @@ class CountStage:
         self.gaps.add(start_ns, end_ns)
 
     def sample_times(self, start_ns: int, end_ns: int) -> npt.NDArray[np.int64]:
-        """The times of the samples held with start_ns <= t < end_ns, sorted."""
+        """The times of the samples held with start_ns <= t < end_ns, sorted (read at once:
+        it may be a view of the buffer)."""
+        if isinstance(self.buffer, StreamBuffer):
+            return self.buffer.times_between(start_ns, end_ns)
         return self.buffer.window(start_ns, end_ns)[0]
+
+    def jumps(
+        self, start_ns: int, end_ns: int, last_ns: int, limit_ns: float
+    ) -> tuple[npt.NDArray[np.int64], int]:
+        """Steps longer than ``limit_ns`` among the samples with start_ns <= t < end_ns and
+        into them from ``last_ns`` (NO_SAMPLE: none), as flat (start, end) pairs, and the last
+        sample time scanned: one kernel call on the buffer's rows (the engine's scan, every
+        window and stream)."""
+        if isinstance(self.buffer, StreamBuffer):
+            times, _, first, stop = self.buffer.live()
+        else:
+            times = self.sample_times(start_ns, end_ns)
+            first, stop = 0, times.size
+        return jumps_in_rows_kernel(times, first, stop, start_ns, end_ns, last_ns, limit_ns)
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         return StageWindow(self.buffer.count(start_ns, end_ns), _NOTHING, {})

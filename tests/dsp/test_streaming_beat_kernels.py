@@ -14,6 +14,8 @@ from dsp.streaming.beat_kernels import (
     accept_reference,
     jump_steps_kernel,
     jump_steps_reference,
+    jumps_in_rows_kernel,
+    jumps_in_rows_reference,
 )
 from dsp.streaming.eda_kernels import eda_run_kernel, eda_run_reference
 
@@ -27,6 +29,31 @@ def test_jump_steps_equal_reference(steps: np.ndarray, limit: float) -> None:
     np.testing.assert_array_equal(
         jump_steps_kernel(times, limit), jump_steps_reference(times, limit)
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=steps_ns,
+    rows=st.tuples(st.integers(0, 300), st.integers(0, 300)),
+    bounds=st.tuples(st.integers(0, 4 * 10**11), st.integers(0, 4 * 10**11)),
+    last=st.one_of(st.just(-(2**63)), st.integers(0, 10**11)),
+    limit=st.floats(1e6, 2e9),
+)
+def test_jumps_in_rows_equal_reference(
+    steps: np.ndarray,
+    rows: tuple[int, int],
+    bounds: tuple[int, int],
+    last: int,
+    limit: float,
+) -> None:
+    times = 10**9 + np.cumsum(steps)
+    first, end = min(rows[0], times.size), min(max(rows), times.size)
+    base = 0 if last == -(2**63) else 10**9
+    start_ns, end_ns = base + min(bounds), base + max(bounds)
+    got = jumps_in_rows_kernel(times, first, end, start_ns, end_ns, last, limit)
+    want = jumps_in_rows_reference(times, first, end, start_ns, end_ns, last, limit)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
 
 
 @settings(max_examples=300, deadline=None)
