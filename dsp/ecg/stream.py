@@ -21,7 +21,9 @@ Where the result can differ from detect_r_peaks on the whole span, by design:
 * placement polarity: whole-record detection picks up or down by the majority over all the
   record's beats; the stream by the majority over the beats placed so far (carried votes). A
   record whose dominant polarity changes can place a beat on the other extremum, at most
-  2 * REFINE_HALF_S (+ a block) away: the same beat, another sample.
+  2 * REFINE_HALF_S (+ a block) away: the same beat, another sample. Within REFINE_HALF_S of
+  a stretch's first or last sample that other extremum can be the edge sample, which neither
+  keeps: there one side has a beat the other lacks.
 * placement near a run's end: a beat is placed against the 0.5 Hz high-passed ECG of its run,
   which ends TAIL_S after the window (dsp.streaming.beats) while the whole record's goes on.
   That zero-phase high-pass settles slowly (its poles decay ~e^(-2.2 t/s), 1e-12 only after
