@@ -35,10 +35,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from closedloop.decision import PatientLoopState, step
 from closedloop.policy import DEFAULT_POLICY
 from stream.broker import EmbeddedBroker
-from stream.codec import decode_event, encode_event
+from stream.codec import decode_event
+from stream.enrolment import issue_key
 from stream.events import LoopDecision, StressEpisode, StressScore
 from stream.settings import KafkaSettings
-from vagus.config import VagusConfig
+from stream.signing import GatewayKey, sign_event
+from vagus.config import EnrolmentSettings, VagusConfig
 from vagus.demo import create_topics
 
 S = 1_000_000_000
@@ -115,20 +117,25 @@ def reference_rate(events: list[StressEpisode | StressScore]) -> float:
 
 
 async def produce(
-    kafka: KafkaSettings, events: list[StressEpisode | StressScore], rate_per_s: float | None = None
+    kafka: KafkaSettings,
+    events: list[StressEpisode | StressScore],
+    keys: dict[str, GatewayKey],
+    rate_per_s: float | None = None,
 ) -> dict[str, int]:
-    """Send events (paced when ``rate_per_s`` is given); return each event's send time."""
+    """Send events, each signed by its patient's gateway key as a gateway signs it (signed
+    before the clock starts), paced when ``rate_per_s`` is given; return each send time."""
+    signed = [(event, sign_event(event, keys[event.patient_id])) for event in events]
     producer = AIOKafkaProducer(acks="all", linger_ms=2, **kafka.client_kwargs())
     await producer.start()
     sent: dict[str, int] = {}
     topic = kafka.topics.name("stress")
     started = time.monotonic()
     try:
-        for i, event in enumerate(events):
+        for i, (event, data) in enumerate(signed):
             if rate_per_s is not None:
                 await asyncio.sleep(max(0.0, started + i / rate_per_s - time.monotonic()))
             sent[event.event_id] = time.time_ns()
-            await producer.send(topic, encode_event(event), key=event.patient_id.encode())
+            await producer.send(topic, data, key=event.patient_id.encode())
         await producer.flush()
     finally:
         await producer.stop()
@@ -164,8 +171,15 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
     address = broker.start() if broker is not None else str(bootstrap)
     kafka = KafkaSettings(topic_prefix=f"bench{uuid.uuid4().hex[:8]}").for_embedded_broker(address)
     workdir = Path(tempfile.mkdtemp(prefix="vagus-bench-"))
+    # one enrolled gateway per patient: the worker acts only on what they sign
+    registry = workdir / "registry.json"
+    keys = {
+        patient: issue_key(registry, patient).gateway_key()
+        for patient in sorted({e.patient_id for e in make_events(patients, patients, "ids")})
+    }
     config = workdir / "config.json"
-    config.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka)))
+    enrolment = EnrolmentSettings(registry_file=str(registry))
+    config.write_bytes(msgspec.json.encode(VagusConfig(kafka=kafka, enrolment=enrolment)))
     worker: subprocess.Popen[bytes] | None = None
     try:
         await create_topics(kafka)
@@ -175,14 +189,14 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
             stderr=subprocess.DEVNULL,
         )
         warm = make_events(patients, 2 * patients, "warm")
-        await produce(kafka, warm)
+        await produce(kafka, warm, keys)
         await collect(kafka, {e.event_id for e in warm}, 120)
 
         burst = make_events(patients, total, "burst")
         reference = reference_rate(make_events(patients, total, "ref"))
         cpu_before = cpu_seconds(worker.pid)
         started = time.time_ns()
-        await produce(kafka, burst)
+        await produce(kafka, burst, keys)
         arrived = await collect(kafka, {e.event_id for e in burst}, 600)
         elapsed_s = (max(arrived[e.event_id] for e in burst) - started) / 1e9
         events_per_s = len(burst) / elapsed_s
@@ -192,7 +206,7 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
         reading = asyncio.create_task(collect(kafka, {e.event_id for e in paced}, 120))
         await asyncio.sleep(1.0)  # the reader is caught up before the first paced event
         paced_cpu_before = cpu_seconds(worker.pid)
-        sent = await produce(kafka, paced, rate_per_s=PACED_RATE_PER_S)
+        sent = await produce(kafka, paced, keys, rate_per_s=PACED_RATE_PER_S)
         arrived = await reading
         paced_cpu_after = cpu_seconds(worker.pid)
         latencies = np.array([(arrived[k] - sent[k]) / 1e6 for k in sent])
