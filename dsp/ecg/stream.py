@@ -63,7 +63,7 @@ from dsp.ecg.kernels import (
     window_argmax_reference,
 )
 from dsp.ecg.peaks import _initial_levels
-from dsp.filters import butter_bandpass_sos, butter_highpass_sos, sosfiltfilt
+from dsp.filters import butter_bandpass_sos, butter_highpass_sos, lower_bound_in, sosfiltfilt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -85,18 +85,6 @@ def new_state() -> tuple[FloatArray, IntArray]:
     marks[STARTED] = 0
     marks[HAS_LAST] = 0
     return np.zeros(12), marks
-
-
-@numba.njit(cache=True)
-def _lower_bound(a: IntArray, v: int) -> int:
-    lo, hi = 0, a.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if a[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @numba.njit(cache=True)
@@ -146,20 +134,20 @@ def detect_step_kernel(  # noqa: PLR0917, PLR0915, PLR0912 - one kernel, numba's
         anchor = idx[0] if c > 0 else 0
     else:
         rr_hist[:] = levels[2:10]
-        k0 = _lower_bound(ctimes, marks[DECIDED_NS])
+        k0 = lower_bound_in(ctimes, 0, ctimes.shape[0], marks[DECIDED_NS])
         last = -1
         if marks[HAS_LAST] and c > 0:
-            last = min(_lower_bound(ctimes, marks[LAST_NS]), c - 1)
+            last = min(lower_bound_in(ctimes, 0, ctimes.shape[0], marks[LAST_NS]), c - 1)
             nearer = marks[LAST_NS] - ctimes[last - 1] < ctimes[last] - marks[LAST_NS]
             if last > 0 and ctimes[last] != marks[LAST_NS] and nearer:  # no exact match
                 last -= 1
             last = min(last, max(k0 - 1, 0))
-        i = _lower_bound(times, marks[ANCHOR_NS])
+        i = lower_bound_in(times, 0, times.shape[0], marks[ANCHOR_NS])
         if i < n and times[i] == marks[ANCHOR_NS]:
             anchor = i // factor
         else:  # before the run: as many samples before it as its time says
             anchor = -int((times[0] - marks[ANCHOR_NS]) * rate / 1e9) - 1
-    k1 = c if to_end else _lower_bound(ctimes, decide_before)
+    k1 = c if to_end else lower_bound_in(ctimes, 0, ctimes.shape[0], decide_before)
     k1 = max(k1, k0)
     is_qrs = np.zeros(c, dtype=np.bool_)
     pair = np.empty(2)
@@ -174,7 +162,7 @@ def detect_step_kernel(  # noqa: PLR0917, PLR0915, PLR0912 - one kernel, numba's
     all_marks = np.empty(pending.shape[0] + new_marks.shape[0], dtype=np.int64)
     count = 0
     for t in pending:
-        i = _lower_bound(times, t)
+        i = lower_bound_in(times, 0, times.shape[0], t)
         if i < n:
             all_marks[count] = i // factor
             count += 1
