@@ -1,8 +1,7 @@
 """Per-window glue of the beat and EDA trackers as numba kernels, each next to its plain twin.
 
 Every window the trackers look for jumps in the new samples' times (dsp.streaming.beats'
-note_jumps) and the beat tracker keeps the new beats after the last kept one: a numpy diff,
-compare and flatnonzero over ~2,600 ECG times, and a Python loop, that cost more than the
+note_jumps); a numpy diff, compare and flatnonzero over ~2,600 ECG times cost more than the
 arithmetic. tests/dsp/test_streaming_beat_kernels.py holds each kernel equal to its twin.
 """
 
@@ -32,39 +31,6 @@ def jump_steps_kernel(times: IntArray, limit_ns: float) -> IntArray:
 def jump_steps_reference(times: IntArray, limit_ns: float) -> IntArray:
     """numpy twin of jump_steps_kernel (note_jumps' former formula)."""
     return np.flatnonzero(np.diff(times) > limit_ns).astype(np.int64)
-
-
-@numba.njit(cache=True)
-def accept_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
-    candidates: IntArray, first_ns: int, until_ns: int, last: int, has_last: bool, gap_ns: int
-) -> IntArray:
-    """The candidates in [first_ns, until_ns), in order, each more than gap_ns after the one
-    kept before it (the first after ``last`` when has_last)."""
-    out = np.empty(candidates.shape[0], dtype=np.int64)
-    count = 0
-    for beat in candidates:
-        if beat < first_ns or beat >= until_ns:
-            continue
-        if not has_last or beat > last + gap_ns:
-            out[count] = beat
-            count += 1
-            last = beat
-            has_last = True
-    return out[:count]
-
-
-def accept_reference(  # noqa: PLR0917 - mirrors the kernel
-    candidates: IntArray, first_ns: int, until_ns: int, last: int, has_last: bool, gap_ns: int
-) -> IntArray:
-    """Plain-Python twin of accept_kernel (BeatTracker._accept's former loop)."""
-    new = candidates[(candidates >= first_ns) & (candidates < until_ns)]
-    kept: list[int] = []
-    previous = last if has_last else None
-    for beat in new.tolist():
-        if previous is None or beat > previous + gap_ns:
-            kept.append(beat)
-            previous = beat
-    return np.asarray(kept, dtype=np.int64)
 
 
 @numba.njit(cache=True)

@@ -10,8 +10,6 @@ from hypothesis.extra.numpy import arrays
 
 from dsp.filters import butter_lowpass_sos
 from dsp.streaming.beat_kernels import (
-    accept_kernel,
-    accept_reference,
     jump_steps_kernel,
     jump_steps_reference,
     jumps_in_rows_kernel,
@@ -54,25 +52,6 @@ def test_jumps_in_rows_equal_reference(
     want = jumps_in_rows_reference(times, first, end, start_ns, end_ns, last, limit)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1] == want[1]
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    steps=steps_ns,
-    first=st.integers(0, 10**10),
-    span=st.integers(0, 10**11),
-    last=st.integers(-(10**10), 10**11),
-    has_last=st.booleans(),
-    gap=st.integers(0, 10**9),
-)
-def test_accept_equals_reference(
-    steps: np.ndarray, first: int, span: int, last: int, has_last: bool, gap: int
-) -> None:
-    candidates = np.cumsum(steps)
-    ours = accept_kernel(candidates, first, first + span, last, has_last, gap)
-    theirs = accept_reference(candidates, first, first + span, last, has_last, gap)
-    np.testing.assert_array_equal(ours, theirs)
-    assert np.all(np.diff(ours) > gap)
 
 
 @settings(max_examples=100, deadline=None)
