@@ -12,11 +12,12 @@ that search-back finds later, and the first INITIAL_S + TAIL_S of ECG after a ga
 levels need them), arrive with the next window. tests/dsp/test_streaming_equals_batch*.py hold
 the beats equal, and these differences bounded, on hard synthetic ECG and every shared recording.
 
-Gaps: a marked gap (mark_gap) or a jump in sample times (dsp.streaming.gaps' one rule) splits
-the ECG into runs. Detection
-never spans two runs (each gap-free stretch starts afresh, as whole-record detection of it
-does), and an interval between beats on either side of a gap is no interval (rr_valid is False
-for it).
+Gaps: the log (``gaps``) splits the ECG into runs. The engine fills it, marked gaps and jumps
+in sample times (dsp.streaming.gaps' one rule, on every sample held) before a window closes;
+the tracker never scans for itself, so a caller without the engine logs the jumps first
+(dsp.streaming.gaps.note_jumps). Detection never spans two runs (each gap-free stretch starts
+afresh, as whole-record detection of it does), and an interval between beats on either side of
+a gap is no interval (rr_valid is False for it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from dsp.ecg.params import INITIAL_S, detection_factor
 from dsp.ecg.stream import DECIDED_NS, EDGE_S, GRID_NS, STARTED, detect_step, new_state
 from dsp.streaming.buffer import SampleSource
-from dsp.streaming.gaps import GapLog, note_jumps
+from dsp.streaming.gaps import GapLog
 
 NS = 1_000_000_000
 OVERLAP_S = 8.0
@@ -82,10 +83,6 @@ class BeatTracker:
         if times.size == 0:
             self.done_ns = until_ns
             return
-        if self.seen_ns is None:
-            note_jumps(self.gaps, times, fs)
-        else:
-            note_jumps(self.gaps, np.concatenate(([self.seen_ns], times)), fs)
         self.seen_ns = int(times[-1]) if self.seen_ns is None else max(self.seen_ns, int(times[-1]))
         breaks: list[int] = []
         if self.gaps.starts.size:

@@ -5,7 +5,8 @@ recording. Re-running them over each window's 186 s of history cost a fifth of t
 time and restarted them in steady state every window; here they run once over each new sample,
 carrying the filter state, so every window sees the same continuous traces the training CSV
 was cut from (both filters in one kernel call: dsp.streaming.eda_kernels.eda_run_kernel).
-After a gap (marked, or a jump in sample times) the filters restart in steady state on the
+After a gap in the log (marked, or a jump in sample times: the engine logs both before a
+window closes; the tracker never scans for itself) the filters restart in steady state on the
 first sample after it: data on either side is never joined.
 
 Per window only the aligned slices are cut, and SCRs are searched on the phasic trace from
@@ -26,7 +27,7 @@ from dsp.filters import butter_lowpass_sos
 from dsp.streaming.beats import NS
 from dsp.streaming.buffer import SampleSource
 from dsp.streaming.eda_kernels import aligned_traces, eda_run_kernel
-from dsp.streaming.gaps import GapLog, note_jumps
+from dsp.streaming.gaps import GapLog
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features
 
 SCR_LOOKBACK_S = 30.0
@@ -62,7 +63,6 @@ class EdaTraceTracker:
         if not np.isfinite(x.sum()) and not np.all(np.isfinite(x)):  # one pass when all is well
             raise ValueError("EDA contains NaN or infinite samples")
         joined = np.concatenate((self.times[-1:], times))
-        note_jumps(self.gaps, joined, self.fs)
         if self.gaps.starts.size == 0:  # no gap anywhere: restart only at the very start
             restarts = np.zeros(0 if self.times.size else 1, dtype=np.int64)
         elif self.times.size:  # step i of joined ends at times[i]

@@ -120,6 +120,8 @@ class Engine:
         #: per stream: (scanned up to, the last sample time scanned or _NO_SAMPLE)
         self._scanned: dict[str, tuple[int, int]] = {}
         self._trailing: list[Gap] = []
+        #: gaps found in samples past the last closed window's end, for the window they end in
+        self._held: dict[str, list[Gap]] = {}
 
     @property
     def origin_ns(self) -> int | None:
@@ -183,6 +185,21 @@ class Engine:
         found, self._trailing = self._trailing, []
         return found
 
+    def _gaps_until(self, stream: str, stage: Stage, end_ns: int | None) -> list[Gap]:
+        """Scan every sample the stage holds (its ECG and EDA read past a window's end, and no
+        stage scans for itself: the log is complete before the stage closes), and return the
+        gaps that end before ``end_ns`` (all of them when None); the rest wait for the window
+        they end in, so each window reports what it reported when scans stopped at its end."""
+        latest = stage.latest_ns
+        held = self._held.setdefault(stream, [])
+        if latest is not None:
+            held += self._find_gaps(stream, stage, latest + 1)
+        if not held:
+            return held[:0]
+        due = [gap for gap in held if end_ns is None or gap.end_ns < end_ns]
+        self._held[stream] = [gap for gap in held if gap not in due]
+        return due
+
     def _find_gaps(self, stream: str, stage: Stage, until_ns: int) -> list[Gap]:
         """The one gap rule (dsp.streaming.gaps) on the samples not yet scanned before
         ``until_ns``, and on the step from the last one scanned: a step longer than the rate's
@@ -242,7 +259,7 @@ class Engine:
         latest = max((s.latest_ns or 0 for s in self._stages.values()), default=0)
         results = self.advance(latest + self.clock.hold_ns + 1)
         for stream, stage in self._stages.items():
-            self._trailing += self._find_gaps(stream, stage, latest + 1)
+            self._trailing += self._gaps_until(stream, stage, None)
         return results
 
     def _trim(self) -> None:
@@ -264,7 +281,7 @@ class Engine:
         gate = None
         gaps: list[Gap] = []
         for stream, stage in self._stages.items():
-            gaps += self._find_gaps(stream, stage, end)
+            gaps += self._gaps_until(stream, stage, end)
             part = stage.close(start, end)
             readable |= part.readable
             model |= part.model

@@ -9,9 +9,11 @@ import pytest
 
 from dsp.ecg import detect_r_peaks
 from dsp.filters import butter_lowpass_sos, sosfilt
+from dsp.streaming import Engine
 from dsp.streaming.beats import SEAM_TOLERANCE_S, BeatTracker
 from dsp.streaming.eda_traces import EdaTraceTracker
-from dsp.streaming.gaps import GapLog
+from dsp.streaming.gaps import GapLog, note_jumps
+from dsp.streaming.stages import EcgStage
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ, TONIC_HZ, eda_features, eda_traces
 from ingest.importers.wfdb import read_record
 from tests.reference.sample_buffer import SampleBuffer
@@ -78,9 +80,10 @@ def test_no_interval_spans_a_jump_in_sample_times() -> None:
     x = strap_ecg(120.0)
     times = _times(x.size, 130.0)
     hole = (times >= T0 + 50 * NS) & (times < T0 + 53 * NS)
-    buffer = SampleBuffer()
+    buffer, gaps = SampleBuffer(), GapLog()
     buffer.extend(times[~hole], x[~hole])
-    tracker = BeatTracker(GapLog())
+    note_jumps(gaps, times[~hole], 130.0)  # the engine's scan: the tracker never scans
+    tracker = BeatTracker(gaps)
     tracker.update(buffer, 130.0, until_ns=T0 + 119 * NS)
     beats, real = tracker.between(T0, T0 + 120 * NS)
     across = (beats[:-1] < T0 + 50 * NS) & (beats[1:] >= T0 + 53 * NS)
@@ -89,20 +92,20 @@ def test_no_interval_spans_a_jump_in_sample_times() -> None:
 
 
 def test_a_hole_longer_than_the_overlap_between_updates_is_a_gap() -> None:
-    """Window by window, no update's samples span a 40 s hole: the step from the last sample
-    the tracker saw is checked too (it was not, and the interval over the hole counted)."""
+    """Window by window, no update's samples span a 40 s hole: the engine's scan checks the
+    step from the last sample it scanned too (once it did not, and the interval counted)."""
     x = strap_ecg(180.0)
     times = _times(x.size, 130.0)
     hole = (times >= T0 + 60 * NS) & (times < T0 + 100 * NS)
-    buffer = SampleBuffer()
-    tracker = BeatTracker(GapLog())
-    for end_s in range(10, 181, 10):  # samples arrive as windows close, 3 s after
-        arrived = (times < T0 + end_s * NS) & ~hole
-        buffer.extend(
-            times[arrived & (times >= T0 + (end_s - 10) * NS)],
-            x[arrived & (times >= T0 + (end_s - 10) * NS)],
-        )
-        tracker.update(buffer, 130.0, until_ns=T0 + (end_s - 3) * NS)
+    engine = Engine(window_s=10.0, hop_s=10.0, lateness_s=0.0)
+    for end_s in range(10, 181, 10):  # samples arrive block by block, windows close behind
+        block = (times >= T0 + (end_s - 10) * NS) & (times < T0 + end_s * NS) & ~hole
+        engine.add("ecg", times[block], x[block], 130.0)
+        engine.advance(T0 + end_s * NS)
+    engine.finish()
+    stage = engine._stages["ecg"]
+    assert isinstance(stage, EcgStage)
+    tracker = stage.beats
     beats, real = tracker.between(T0, T0 + 180 * NS)
     across = (beats[:-1] < T0 + 60 * NS) & (beats[1:] >= T0 + 100 * NS)
     assert np.count_nonzero(across) == 1 and not real[across].any()
@@ -147,10 +150,11 @@ def test_eda_traces_block_by_block_equal_the_whole_stream_and_restart_after_a_ga
     x = 3 + np.cumsum(rng.normal(0, 0.01, 2400))
     times = _times(x.size, fs)
     times[1200:] += 30 * NS  # a 30 s hole
-    buffer = SampleBuffer()
-    tracker = EdaTraceTracker(fs, GapLog())
+    buffer, gaps = SampleBuffer(), GapLog()
+    tracker = EdaTraceTracker(fs, gaps)
     for i in range(0, x.size, 4):
         buffer.extend(times[i : i + 4], x[i : i + 4])
+        note_jumps(gaps, times[max(i - 1, 0) : i + 4], fs)  # the engine's scan
         if i % 40 == 36:
             tracker.update(buffer, until_ns=int(times[i + 3]) + 1)
     tracker.update(buffer, until_ns=int(times[-1]) + 1)

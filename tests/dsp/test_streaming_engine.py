@@ -97,3 +97,22 @@ def test_the_engine_finds_gaps_in_sample_times_by_the_one_rule() -> None:
     ]
     assert engine.gaps["x"].overlap_ns(T0 + 12 * NS, T0 + 13 * NS) == 600_000_000
     assert engine.take_gaps() == []
+
+
+def test_a_jump_past_a_windows_end_is_logged_before_it_closes_and_reported_once() -> None:
+    """Stages read past a window's end (the ECG's tail, the EDA's alignment) and never scan for
+    themselves: the engine scans every sample held before a window closes, and reports a gap
+    with the window it ends in, once."""
+    engine = Engine(window_s=10.0, hop_s=10.0, lateness_s=0.0, stages={}, other=CountStage)
+    times, values = _block(0, 30, 10.0)
+    keep = (times < T0 + 21 * NS) | (times >= T0 + 22 * NS)  # 1.1 s lost just past 20 s
+    engine.add("x", times[keep], values[keep], 10.0)
+    first = engine.advance(T0 + 21 * NS)  # window [0, 10) closes: it alone is due
+    assert [r.end_ns - T0 for r in first] == [10 * NS]
+    assert engine.gaps["x"].overlap_ns(T0 + 20 * NS, T0 + 23 * NS) == 1_100_000_000
+    assert first[0].gaps == ()
+    rest = engine.finish()  # [10, 20) closes; [20, 30) is not covered: the gap trails
+    assert [(r.end_ns - T0, r.gaps) for r in rest] == [(20 * NS, ())]
+    trailing = engine.take_gaps()
+    assert [(g.start_ns - T0, g.end_ns - T0) for g in trailing] == [(20_900_000_000, 22 * NS)]
+    assert engine.take_gaps() == []

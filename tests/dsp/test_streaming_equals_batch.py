@@ -43,7 +43,7 @@ from dsp.ecg.params import INITIAL_S, REFINE_HALF_S, STALE_S
 from dsp.ecg.peaks import _initial_levels
 from dsp.filters import butter_bandpass_sos, butter_highpass_sos, sosfiltfilt
 from dsp.streaming.beats import DECIDE_AHEAD_S, TAIL_S, BeatTracker
-from dsp.streaming.gaps import GAP_PERIODS, MIN_GAP_S, GapLog
+from dsp.streaming.gaps import GAP_PERIODS, MIN_GAP_S, GapLog, note_jumps
 from dsp.streaming.rr import heart_features
 from tests.reference.sample_buffer import SampleBuffer
 
@@ -291,7 +291,8 @@ def stream_beats(
     hard: Hard, chunk_rng: np.random.Generator, hop_s: float, lag_s: float
 ) -> tuple[IntArray, list[tuple[int, IntArray]]]:
     """The engine's beats at the end, and per window close (until, beats known then)."""
-    buffer, tracker = SampleBuffer(), BeatTracker(GapLog())
+    buffer, gaps = SampleBuffer(), GapLog()
+    tracker, last = BeatTracker(gaps), None
     jitter = 0.45 * NS / hard.fs
     next_until = int(hard.times[0]) + int(WINDOW_S * NS)
     closes: list[tuple[int, IntArray]] = []
@@ -300,6 +301,9 @@ def stream_beats(
         size = int(chunk_rng.integers(1, 150))
         chunk = hard.times[i : i + size] + int(chunk_rng.uniform(-jitter, jitter))
         buffer.extend(chunk, hard.x[i : i + size])
+        scan = chunk if last is None else np.concatenate(([last], chunk))
+        note_jumps(gaps, scan, hard.fs)  # the engine's scan of every sample held
+        last = int(chunk[-1])
         i += size
         while next_until <= int(chunk[-1]) - int(lag_s * NS):
             tracker.update(buffer, hard.fs, until_ns=next_until)

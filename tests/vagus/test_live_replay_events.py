@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from dsp.streaming import LINK
 from ingest.recording import (
     DeviceRecord,
     Marker,
@@ -28,6 +30,7 @@ from ingest.replay import open_recording
 from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.events import Event, StreamGap
 from vagus.config import LiveSettings, VagusConfig
+from vagus.dry_run import dry_run
 from vagus.live import VIRTUAL_PATIENT_ID, make_transport, run_for
 from vagus.record_driver import Record, RecordDriver
 
@@ -111,3 +114,9 @@ async def test_a_replayed_live_session_sends_the_live_events(tmp_path: Path) -> 
     gaps = [e for e in live_events if isinstance(e, StreamGap)]
     assert {(g.stream, g.reason) for g in gaps} >= {("hr", "disconnected"), ("rr", "disconnected")}
     assert _comparable(replayed) == _comparable(live_events)
+    # and a dry run of the file counts the gaps the live gateway reported, per device and stream
+    report = dry_run(path)
+    counted = {(s["device_id"], s["stream"]): s["gaps"] for s in report["streams"] if s["gaps"]}
+    assert counted == dict(Counter((g.device_id, g.stream) for g in gaps if g.stream != LINK))
+    linkless = Counter(g.device_id for g in gaps if g.stream == LINK)
+    assert report["links_lost_before_data"] == dict(linkless)
