@@ -2,12 +2,11 @@
 
 numba compiles a kernel the first time it is called and caches the result next to the source.
 Without that cache (a fresh install, a new version, a read-only tree) the first window to close
-compiled every kernel it touched: 65 s on the development machine (longer on a Pi's slower
-cores; not measured there), with the event loop blocked and the devices' notifications piling
-up behind it. warm_up runs a few minutes of synthetic strap ECG, EDA and accelerometer data
-through a throw-away FeaturePipeline first, so that cost is paid before any device is read; with
-the cache present it takes a fraction of a second (0.27 s in a fresh process here). The
-pipeline keeps no state on disk.
+compiles every kernel it touches (about a minute on the development machine: docs/pipeline.md),
+with the event loop blocked and the devices' notifications piling up behind it. warm_up runs a
+few minutes of synthetic strap ECG, EDA and accelerometer data through a throw-away
+FeaturePipeline first, so that cost is paid before any device is read; with the cache present
+it takes a fraction of a second. The pipeline keeps no state on disk.
 """
 
 from __future__ import annotations

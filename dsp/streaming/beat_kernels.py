@@ -1,8 +1,9 @@
 """Per-window glue of the beat and EDA trackers as numba kernels, each next to its plain twin.
 
-Every window the trackers look for jumps in the new samples' times (dsp.streaming.beats'
-note_jumps); a numpy diff, compare and flatnonzero over ~2,600 ECG times cost more than the
-arithmetic. tests/dsp/test_streaming_beat_kernels.py holds each kernel equal to its twin.
+Every window the engine looks for jumps in the new samples' times of every stream
+(dsp.streaming.gaps' rule); as numpy (a diff, a compare, a flatnonzero over ~2,600 ECG times)
+the calls cost more than the arithmetic. tests/dsp/test_streaming_beat_kernels.py holds each
+kernel equal to its twin.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def jump_steps_kernel(times: IntArray, limit_ns: float) -> IntArray:
 
 
 def jump_steps_reference(times: IntArray, limit_ns: float) -> IntArray:
-    """numpy twin of jump_steps_kernel (note_jumps' former formula)."""
+    """numpy twin of jump_steps_kernel (the rule as numpy: diff, compare, flatnonzero)."""
     return np.flatnonzero(np.diff(times) > limit_ns).astype(np.int64)
 
 

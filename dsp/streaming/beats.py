@@ -1,12 +1,12 @@
 """R-peaks found once per new stretch of ECG, never joined across a gap.
 
-Re-detecting the whole 180 s look-back every 10 s hop did the same work ~18 times over. The
+Re-detecting the whole 180 s look-back every 10 s hop would do the same work ~18 times over. The
 tracker instead runs dsp.ecg.stream.detect_step on the new samples plus OVERLAP_S of already-
 seen ECG before them (so the filters have settled and search-back can look back) and TAIL_S
 after (so filter edges do not move the decisions), carrying the detector's state between runs:
 the Pan-Tompkins decisions resume where the last run stopped, so the beats equal whole-record
-detection's. (Runs used to start their levels afresh and keep the beats after the last kept
-one; at exercise rates the fresh levels lost beats: see dsp.ecg.stream.) A window closing at t
+detection's (levels started afresh per run lose beats at exercise rates: dsp.ecg.stream). A
+window closing at t
 has the decisions up to t + DECIDE_AHEAD_S and the beats placed up to t + PLACE_AHEAD_NS; a beat
 that search-back finds later, and the first INITIAL_S + TAIL_S of ECG after a gap (its initial
 levels need them), arrive with the next window. tests/dsp/test_streaming_equals_batch*.py hold

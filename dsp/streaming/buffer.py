@@ -2,8 +2,8 @@
 with blocks held until a window is cut and each window's bookkeeping in one kernel call.
 
 The gateway receives ~13,600 notifications an hour (73 ECG samples, 1 s of EDA or ACC each)
-but cuts a window only every hop. SampleBuffer.extend on every notification cost ~5 µs, and
-per window its order check, binary searches and trims were a dozen numpy calls per stream.
+but cuts a window only every hop. SampleBuffer.extend does its work on every notification,
+and per window its order check, binary searches and trims are a dozen numpy calls per stream.
 StreamBuffer holds the blocks (by reference: decoders build fresh arrays per notification and
 never write to them afterwards), appends them as one array when a window needs them, checks
 their order in one pass (sorting them in, stably, when they came out of order, as SampleBuffer

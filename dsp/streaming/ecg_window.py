@@ -1,13 +1,15 @@
 """A window's ECG work in one numba call: new beats found, the look-back cut, heart numbers out.
 
-Per window, BeatTracker.update, BeatTracker.between and heart_features took some twenty numpy
-and kernel calls of glue (bounds, copies, a jump scan, detection, acceptance, a concatenation,
-binary searches, the gap mask) around the two kernels that do the arithmetic, and on a gateway
-that glue cost more CPU than the arithmetic. ecg_window_kernel does the usual case in one call
+Per window, BeatTracker.update, BeatTracker.between and heart_features take some twenty numpy
+and kernel calls of glue (bounds, copies, detection, acceptance, a concatenation, binary
+searches, the gap mask) around the two kernels that do the arithmetic, and on a gateway that
+glue costs more CPU than the arithmetic. ecg_window_kernel does the usual case in one call
 with the same kernels in the same order: no gap logged for the stream, no jump in the new
 samples' times, every sample finite, and a rate the detector runs at in full. Anything else
 returns FALLBACK before any state changes, and the ECG stage (dsp.streaming.stages.EcgStage)
-finishes the window step by step on the tracker, which logs the gap or raises the clear error.
+finishes the window step by step on the tracker, which splits the ECG at the gaps the engine
+logged (it scans every held sample before a close, so the kernel's own jump check is only a
+guard for a caller without an engine) or raises the clear error.
 tests/vagus/test_pipeline_reference.py holds the
 pipeline's windows equal with this path on and with every reference patched in, and
 tests/dsp/test_streaming_window_paths.py holds the two paths equal on gapped and spoilt data.

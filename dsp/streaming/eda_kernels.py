@@ -72,7 +72,7 @@ def aligned_traces(  # noqa: PLR0917 - mirrors the kernel
 def aligned_traces_reference(  # noqa: PLR0917 - mirrors the kernel
     smoothed: FloatArray, tonic: FloatArray, fs: float, lo: int, last: int, shift: int
 ) -> EdaTraces | None:
-    """numpy twin of aligned_traces (EdaTraceTracker.features' former glue)."""
+    """numpy twin of aligned_traces (the step-by-step path's numpy glue)."""
     n = smoothed.size
 
     def aligned(trace: FloatArray, a: int, b: int) -> FloatArray:
@@ -114,7 +114,7 @@ def eda_run_reference(  # noqa: PLR0917 - mirrors the kernel
     tonic_sos: FloatArray,
     zi_tonic: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """numpy twin of eda_run_kernel (EdaTraceTracker.update's former glue)."""
+    """numpy twin of eda_run_kernel (the step-by-step path's numpy glue)."""
     smoothed = sosfilt_stateful(smooth_sos, x - base, zi_smooth)
     tonic = sosfilt_stateful(tonic_sos, smoothed, zi_tonic)
     return smoothed + base, tonic + base

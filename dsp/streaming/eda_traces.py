@@ -1,8 +1,8 @@
 """The stress model's EDA traces, filtered once per sample instead of once per window.
 
 The training script ran its causal filters (dsp.stress.features_eda, steps 1-2) over a whole
-recording. Re-running them over each window's 186 s of history cost a fifth of the gateway's
-time and restarted them in steady state every window; here they run once over each new sample,
+recording. Re-running them over each window's 186 s of history would repeat that work every
+hop and restart them in steady state every window; here they run once over each new sample,
 carrying the filter state, so every window sees the same continuous traces the training CSV
 was cut from (both filters in one kernel call: dsp.streaming.eda_kernels.eda_run_kernel).
 After a gap in the log (marked, or a jump in sample times: the engine logs both before a
@@ -10,8 +10,8 @@ window closes; the tracker never scans for itself) the filters restart in steady
 first sample after it: data on either side is never joined.
 
 Per window only the aligned slices are cut, and SCRs are searched on the phasic trace from
-SCR_LOOKBACK_S before the window (the old code searched from 180 s before: onsets of responses
-peaking in the window lie well within 30 s, and the 1 Hz zero-phase clean inside detect_scrs
+SCR_LOOKBACK_S before the window (onsets of responses peaking in the window lie well within
+30 s, and the 1 Hz zero-phase clean inside detect_scrs
 settles within a few samples). Past the window's end the phasic trace is zero-padded by the
 alignment shift exactly as eda_traces does.
 """

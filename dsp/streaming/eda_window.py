@@ -2,12 +2,13 @@
 model's 17 EDA features.
 
 Per window the readable SCL and SCR count (dsp.streaming.stages._skin), the traces' update
-(EdaTraceTracker.update) and the model features (EdaTraceTracker.features) took about twenty
+(EdaTraceTracker.update) and the model features (EdaTraceTracker.features) take about twenty
 numpy and kernel calls of glue around the four kernels that do the arithmetic. eda_window_kernel
 runs those kernels in the same order in one call for the usual case: no gap logged for the
 stream, no jump in the new samples' times and every sample finite. Anything else returns
 FALLBACK before any state changes, and the EDA stage (dsp.streaming.stages.EdaStage) finishes
-the window step by step, which logs the gap or raises the clear error.
+the window step by step, restarting the traces at the gaps the engine logged, or raises the
+clear error.
 tests/vagus/test_pipeline_reference.py holds the pipeline's windows
 equal with this path on and with every reference patched in, and
 tests/dsp/test_streaming_window_paths.py holds the two paths equal on gapped and spoilt data.

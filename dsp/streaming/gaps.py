@@ -6,10 +6,10 @@ MIN_GAP_S is a gap. Shorter steps are the clock aligner correcting its offset (i
 smallest recent transport delay), not lost data: one lost Polar ECG frame (73 samples, 0.56 s)
 is still a gap, and so is one lost 8-sample EDA frame. A stream without a nominal rate has no
 jump rule (its samples come when the device has something to say: a strap's heart rate, its RR
-intervals); only a lost link marks its gaps. This was the transport's rule (ingest/transport/
-gaps.py, which also required the longer of the two bounds) and the beat tracker's; the dry
-run's former "3 periods, or 2 s without a rate" is replaced by it, so every path counts the
-same gaps. A gap is reported, never stitched: no beat interval, RR or EDA filter spans one.
+intervals); only a lost link marks its gaps. The engine applies the rule once, to every sample
+a stage holds, before a window closes; live, replay, the dry run and `vagus record` all go
+through an engine, so every path counts the same gaps. A gap is reported, never stitched: no
+beat interval, RR or EDA filter spans one.
 """
 
 from __future__ import annotations

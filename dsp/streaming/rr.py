@@ -149,7 +149,7 @@ def heart_results(
 def heart_features_reference(
     beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
 ) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
-    """numpy twin of heart_features (the former glue around the same definitions)."""
+    """numpy twin of heart_features (the step-by-step path around the same definitions)."""
     in_window = int(np.count_nonzero(beats_ns >= start))
     if beats_ns.size < 3:
         return {"beats": in_window}, {}, None
