@@ -7,6 +7,7 @@ import argparse
 import errno
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,4 +80,13 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
             raise OSError(code, os.strerror(code), str(args.folder))
         summary = import_e4(args.folder, args.output, patient_id=args.patient_id)
     print(json.dumps(summary))
+    _say_skipped(summary)
     return 0
+
+
+def _say_skipped(summary: dict[str, object]) -> None:
+    """One stderr line per input file left out, so nothing is dropped without a word."""
+    skipped = summary.get("skipped")
+    if isinstance(skipped, dict):
+        for name, reason in skipped.items():
+            print(f"vagus import: skipped {name}: {reason}", file=sys.stderr)
