@@ -33,6 +33,10 @@ _IMPORT_SECRET = b"vagus-import"
 
 ImportedRecord = NotificationRecord | Marker
 
+#: The unit the pipeline reads each stream in (docs/recording-format.md): an importer converts
+#: to it, and a profile that says otherwise is refused before anything is written.
+PIPELINE_UNITS = {"ecg": "uV", "eda": "uS", "acc": "mG", "ibi": "s", "counts": "counts"}
+
 
 def import_device_id(source: str, stream: str) -> str:
     """A stable pseudonymous device id for one imported signal of one source file."""
@@ -62,6 +66,11 @@ def inline_profile_toml(
 ) -> str:
     """TOML of a sample-stream profile with a u64 ns timestamp per frame (floats written by
     ``repr``, which round-trips exactly)."""
+    expected = PIPELINE_UNITS.get(signal)
+    if expected is not None and units != expected:
+        raise RecordingError(
+            f"{name}: {signal} must be in {expected} (the pipeline's unit), not {units}"
+        )
     characteristic = uuid.uuid5(_IMPORT_NAMESPACE, name)
     return "\n".join(
         [

@@ -25,17 +25,19 @@ def register(commands: Any) -> Handlers:
     formats = importing.add_subparsers(dest="import_format", required=True, metavar="FORMAT")
     wfdb = formats.add_parser(
         "wfdb",
-        help="a PhysioNet WFDB record (format 212) with annotations",
-        description="Convert a PhysioNet WFDB record (its .hea, signal and annotation files) "
-        "into a recording, one device per signal and each annotation as a marker. Use it to "
-        "replay annotated ECG, e.g. MIT-BIH, through the beat detector.",
+        help="a PhysioNet WFDB record (any format) with annotations",
+        description="Convert a PhysioNet WFDB record (its .hea, signal and annotation files, in "
+        "any WFDB storage format, or an annotation file alone) into a recording, one device per "
+        "signal and each annotation as a marker. Use it to replay annotated ECG, e.g. MIT-BIH, "
+        "through the beat detector. Needs the 'formats' extra (the wfdb package).",
     )
     wfdb.add_argument("record", type=Path, help="record path without extension, e.g. data/100")
     wfdb.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
     wfdb.add_argument("--annotator", default="atr", help="annotation file suffix (default atr)")
     wfdb.add_argument(
         "--start",
-        help="ISO 8601 time of the first sample (default 1970-01-01T00:00:00Z)",
+        help="ISO 8601 time of the first sample (default: the header's base date and time, "
+        "else 1970-01-01T00:00:00Z)",
     )
     e4 = formats.add_parser(
         "e4",
@@ -64,7 +66,7 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
         from ingest.importers.wfdb_import import import_wfdb, parse_start  # noqa: PLC0415
 
         readable_file(args.record.with_suffix(".hea"))  # the path as the importer opens it
-        start = 0 if args.start is None else parse_start(args.start)
+        start = None if args.start is None else parse_start(args.start)
         summary = import_wfdb(
             args.record,
             args.output,
