@@ -61,6 +61,7 @@ def inline_profile_toml(
     sample_type: str,
     channels: int = 1,
     scale: float = 1.0,
+    offset: float = 0.0,
     units: str,
     rate_hz: float,
 ) -> str:
@@ -87,7 +88,7 @@ def inline_profile_toml(
             f'sample = {{ type = "{sample_type}", channels = {channels} }}',
             "[signal]",
             f"scale = {scale!r}",
-            "offset = 0.0",
+            f"offset = {float(offset)!r}",
             f"units = {_toml_string(units)}",
             f"rate_hz = {float(rate_hz)!r}",
             "",

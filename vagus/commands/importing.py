@@ -48,7 +48,16 @@ def register(commands: Any) -> Handlers:
     )
     e4.add_argument("folder", type=Path, help="the unpacked export folder")
     e4.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
-    for sub in (wfdb, e4):
+    edf = formats.add_parser(
+        "edf",
+        help="an EDF or EDF+ file with its annotations",
+        description="Convert an EDF or EDF+ (continuous or discontinuous) file into a recording: "
+        "one device per signal with the file's digital values and physical map, and EDF+ "
+        "annotations as markers. Patient and recording fields are not copied.",
+    )
+    edf.add_argument("file", type=Path, help="the .edf file")
+    edf.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
+    for sub in (wfdb, e4, edf):
         sub.add_argument("--patient-id", help="pseudonym to record (default derived, p-...)")
     return {"import": cmd_import}
 
@@ -74,6 +83,11 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
             annotator=args.annotator,
             patient_id=args.patient_id,
         )
+    elif args.import_format == "edf":
+        from ingest.importers.edf import import_edf  # noqa: PLC0415
+
+        readable_file(args.file)
+        summary = import_edf(args.file, args.output, patient_id=args.patient_id)
     else:
         from ingest.importers.e4 import import_e4  # noqa: PLC0415
 
