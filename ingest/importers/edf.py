@@ -12,10 +12,12 @@ people, so none of them is copied.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from ingest.errors import RecordingError
 from ingest.importers.channels import Channel, Run, write_channels
@@ -51,16 +53,26 @@ def _start_ns(date: str, time: str, where: str) -> int:
     return int(moment.timestamp()) * 10**9
 
 
-def import_edf(path: Path, out: Path, *, patient_id: str | None = None) -> dict[str, object]:
-    """Write ``out`` from the EDF/EDF+ file at ``path``; returns a summary."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+@dataclass(frozen=True, slots=True)
+class EdfHeader:
+    reserved: str
+    n_records: int
+    duration_s: float
+    labels: list[str]
+    units: list[str]
+    pmin: npt.NDArray[np.float64]
+    pmax: npt.NDArray[np.float64]
+    dmin: npt.NDArray[np.float64]
+    dmax: npt.NDArray[np.float64]
+    per_record: npt.NDArray[np.int64]
+    header_bytes: int
+
+
+def read_edf_header(data: bytes, path: Path) -> EdfHeader:
+    """The fixed and per-signal header fields, checked against the file's size."""
     if len(data) < 256 or data[:8] != b"0       ":
         raise RecordingError(f"{path}: not an EDF file (no '0' version field)")
-    fixed = _ascii(data[:256], str(path))  # checks ASCII; fields are read by position below
-    del fixed
+    _ascii(data[:256], str(path))
     header_bytes = int(_number(_ascii(data[184:192], str(path)), f"{path} header size"))
     reserved = _ascii(data[192:236], str(path))
     n_records = int(_number(_ascii(data[236:244], str(path)), f"{path} record count"))
@@ -78,9 +90,8 @@ def import_edf(path: Path, out: Path, *, patient_id: str | None = None) -> dict[
             ]
         )
         position += width * n_signals
-    labels, units = fields[0], fields[2]
     numbers = [[_number(v, f"{path} signal field") for v in fields[k]] for k in (3, 4, 5, 6, 8)]
-    pmin, pmax, dmin, dmax, per_record_f = (np.asarray(n) for n in numbers)
+    pmin, pmax, dmin, dmax, per_record_f = (np.asarray(n, dtype=np.float64) for n in numbers)
     per_record = per_record_f.astype(np.int64)
     if duration_s <= 0 or (per_record <= 0).any() or (dmax <= dmin).any() or (pmax == pmin).any():
         raise RecordingError(f"{path}: record duration, samples or ranges are not valid")
@@ -96,6 +107,32 @@ def import_edf(path: Path, out: Path, *, patient_id: str | None = None) -> dict[
         raise RecordingError(
             f"{path}: {body - n_records * record_bytes} bytes after the last record"
         )
+    return EdfHeader(
+        reserved,
+        n_records,
+        duration_s,
+        fields[0],
+        fields[2],
+        pmin,
+        pmax,
+        dmin,
+        dmax,
+        per_record,
+        header_bytes,
+    )
+
+
+def import_edf(path: Path, out: Path, *, patient_id: str | None = None) -> dict[str, object]:
+    """Write ``out`` from the EDF/EDF+ file at ``path``; returns a summary."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    h = read_edf_header(data, path)
+    reserved, n_records, duration_s, labels = h.reserved, h.n_records, h.duration_s, h.labels
+    pmin, pmax, dmin, dmax, per_record = h.pmin, h.pmax, h.dmin, h.dmax, h.per_record
+    header_bytes, record_bytes, n_signals = h.header_bytes, int(per_record.sum()) * 2, len(labels)
+    units = h.units
     start_ns = _start_ns(
         _ascii(data[168:176], str(path)), _ascii(data[176:184], str(path)), str(path)
     )

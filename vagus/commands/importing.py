@@ -18,7 +18,7 @@ from vagus.config import VagusConfig
 def register(commands: Any) -> Handlers:
     importing = commands.add_parser(
         "import",
-        help="WFDB or Empatica E4 files as a recording",
+        help="WFDB, E4, EDF/EDF+ or ISHNE files as a recording",
         description="Convert a public recording into a vagus recording, so it replays through "
         "the same decoders and DSP as live data (docs/recording-format.md).",
     )
@@ -57,7 +57,15 @@ def register(commands: Any) -> Handlers:
     )
     edf.add_argument("file", type=Path, help="the .edf file")
     edf.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
-    for sub in (wfdb, e4, edf):
+    ishne = formats.add_parser(
+        "ishne",
+        help="an ISHNE 1.0 Holter ECG file",
+        description="Convert an ISHNE 1.0 Holter ECG file into a recording, one device per lead "
+        "in µV, after checking the header CRC. Names and birth date are not copied.",
+    )
+    ishne.add_argument("file", type=Path, help="the ISHNE .ecg file")
+    ishne.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
+    for sub in (wfdb, e4, edf, ishne):
         sub.add_argument("--patient-id", help="pseudonym to record (default derived, p-...)")
     return {"import": cmd_import}
 
@@ -88,6 +96,11 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
 
         readable_file(args.file)
         summary = import_edf(args.file, args.output, patient_id=args.patient_id)
+    elif args.import_format == "ishne":
+        from ingest.importers.ishne import import_ishne  # noqa: PLC0415
+
+        readable_file(args.file)
+        summary = import_ishne(args.file, args.output, patient_id=args.patient_id)
     else:
         from ingest.importers.e4 import import_e4  # noqa: PLC0415
 
