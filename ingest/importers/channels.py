@@ -8,7 +8,7 @@ the scale alone (so the integers are stored untouched), and writes the recording
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,7 @@ class Channel:
     offset: float = 0.0
     runs: tuple[Run, ...] = ()
     stream: str | None = None  # None: chosen from the label and unit
-    extra: dict[str, str] = field(default_factory=dict)
+    profile_name: str | None = None  # None: FORMAT-COLUMN; actigraphy names its count scale
 
 
 def stream_of(label: str, units: str) -> tuple[str, str, float]:
@@ -94,7 +94,7 @@ def write_channels(
             device_id=import_device_id(source, f"{column}:{channel.label}"),
             label=channel.label,
             profile_toml=inline_profile_toml(
-                name=f"{fmt}-{column}",
+                name=channel.profile_name or f"{fmt}-{column}",
                 signal=stream,
                 description=f"{fmt} channel {column} ({channel.label}), raw * "
                 f"{channel.scale * factor!r} + {channel.offset * factor!r} {units}",

@@ -100,7 +100,7 @@ def test_cli_names_skipped_files_on_stderr(
     _write_e4(folder)
     (folder / "readme.md").write_text("x\n")
     assert main(["import", "e4", str(folder), "-o", str(tmp_path / "rec")]) == 0
-    assert "skipped readme.md" in capsys.readouterr().err
+    assert "skipped file readme.md" in capsys.readouterr().err
 
 
 @pytest.mark.shared_data

@@ -18,7 +18,7 @@ from vagus.config import VagusConfig
 def register(commands: Any) -> Handlers:
     importing = commands.add_parser(
         "import",
-        help="WFDB, E4, EDF/EDF+ or ISHNE files as a recording",
+        help="WFDB, E4, EDF/EDF+, ISHNE or actigraphy files as a recording",
         description="Convert a public recording into a vagus recording, so it replays through "
         "the same decoders and DSP as live data (docs/recording-format.md).",
     )
@@ -65,7 +65,22 @@ def register(commands: Any) -> Handlers:
     )
     ishne.add_argument("file", type=Path, help="the ISHNE .ecg file")
     ishne.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
-    for sub in (wfdb, e4, edf, ishne):
+    epoch_parsers = []
+    for vendor, what in (
+        ("actigraph", "an ActiGraph ActiLife"),
+        ("actiware", "a Philips Actiware"),
+    ):
+        sub = formats.add_parser(
+            vendor,
+            help=f"{what} CSV export of epoch activity counts",
+            description=f"Convert {what} CSV export of epoch counts into a recording (stream "
+            "'counts', one sample per epoch, the count scale in the profile name). Epochs must be "
+            "evenly spaced; clock times without a zone are taken as UTC.",
+        )
+        sub.add_argument("file", type=Path, help="the exported .csv file")
+        sub.add_argument("-o", "--output", type=Path, required=True, help="recording to write")
+        epoch_parsers.append(sub)
+    for sub in (wfdb, e4, edf, ishne, *epoch_parsers):
         sub.add_argument("--patient-id", help="pseudonym to record (default derived, p-...)")
     return {"import": cmd_import}
 
@@ -96,6 +111,13 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
 
         readable_file(args.file)
         summary = import_edf(args.file, args.output, patient_id=args.patient_id)
+    elif args.import_format in {"actigraph", "actiware"}:
+        from ingest.importers.actigraphy import import_actigraphy  # noqa: PLC0415
+
+        readable_file(args.file)
+        summary = import_actigraphy(
+            args.file, args.output, vendor=args.import_format, patient_id=args.patient_id
+        )
     elif args.import_format == "ishne":
         from ingest.importers.ishne import import_ishne  # noqa: PLC0415
 
@@ -115,7 +137,8 @@ def cmd_import(args: argparse.Namespace, config: VagusConfig) -> int:
 
 def _say_skipped(summary: dict[str, object]) -> None:
     """One stderr line per input file left out, so nothing is dropped without a word."""
-    skipped = summary.get("skipped")
-    if isinstance(skipped, dict):
-        for name, reason in skipped.items():
-            print(f"vagus import: skipped {name}: {reason}", file=sys.stderr)
+    for key, what in (("skipped", "file"), ("skipped_columns", "column")):
+        skipped = summary.get(key)
+        if isinstance(skipped, dict):
+            for name, reason in skipped.items():
+                print(f"vagus import: skipped {what} {name}: {reason}", file=sys.stderr)
