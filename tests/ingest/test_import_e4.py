@@ -244,3 +244,14 @@ def test_fuzzed_exports_import_or_fail_cleanly(
     except IngestError:
         assert not out.exists()
     assert not (folder / ".out.partial").exists()
+
+
+@pytest.mark.parametrize(("signal", "units"), [("acc", "g"), ("ecg", "mV"), ("eda", "S")])
+def test_a_profile_in_another_unit_than_the_pipelines_is_refused(signal: str, units: str) -> None:
+    from ingest.errors import RecordingError
+    from ingest.importers.inline import inline_profile_toml
+
+    with pytest.raises(RecordingError, match="the pipeline's unit"):
+        inline_profile_toml(
+            name="x", signal=signal, description="", sample_type="i16", units=units, rate_hz=1.0
+        )
