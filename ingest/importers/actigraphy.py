@@ -74,7 +74,7 @@ def _duration_s(text: str, where: str) -> float:
         seconds = float(sum(float(p) * 60**i for i, p in enumerate(reversed(parts))))
     except ValueError as exc:
         raise RecordingError(f"{where}: epoch {text!r} is not hh:mm:ss or seconds") from exc
-    if seconds <= 0:
+    if not seconds > 0 or seconds == float("inf"):  # also NaN
         raise RecordingError(f"{where}: epoch {text!r} is not positive")
     return seconds
 
@@ -103,6 +103,8 @@ def _counts(values: list[str], where: str) -> np.ndarray:
     finite = counts[np.isfinite(counts)]
     if (finite < 0).any() or not np.array_equal(finite, np.rint(finite)):
         raise RecordingError(f"{where}: counts must be whole and non-negative")
+    if (finite >= 2**31).any():
+        raise RecordingError(f"{where}: a count of {finite.max():g} is not plausible")
     return counts
 
 

@@ -11,6 +11,7 @@ people, so none of them is copied.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,9 +38,12 @@ def _ascii(blob: bytes, where: str) -> str:
 
 def _number(text: str, where: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError as exc:
         raise RecordingError(f"{where}: {text!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise RecordingError(f"{where}: {text!r} is not a finite number")
+    return value
 
 
 def _start_ns(date: str, time: str, where: str) -> int:
@@ -99,6 +103,8 @@ def read_edf_header(data: bytes, path: Path) -> EdfHeader:
     body = len(data) - header_bytes
     if n_records < 0:
         n_records = body // record_bytes
+    if n_records == 0:
+        raise RecordingError(f"{path}: no data records")
     if body < n_records * record_bytes:
         raise RecordingError(
             f"{path}: {body} data bytes, the header needs {n_records * record_bytes} (truncated?)"

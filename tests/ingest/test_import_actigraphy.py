@@ -136,6 +136,8 @@ def test_actiware_export_keeps_off_wrist_epochs_as_a_gap(tmp_path: Path) -> None
         ("actigraph", "timestamp,axis1\n2026-03-10T00:00:00Z,1\n2026-03-10T00:00:10Z\n",
          "line 3 has 1 columns"),
         ("actigraph", "Axis1,Axis2\n1,2\n", "no ActiLife header"),
+        ("actigraph", "timestamp,axis1\n2026-03-10T00:00:00Z,1\n2026-03-10T00:00:10Z,1e30\n",
+         "not plausible"),
         ("actigraph", ACTILIFE_HEADER.replace("Start Date 3/10/2026\n", ""), "Start Date"),
         ("actigraph", "timestamp,lux\n2026-03-10T00:00:00Z,1\n2026-03-10T00:00:10Z,1\n",
          "no activity count column"),

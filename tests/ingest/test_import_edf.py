@@ -136,7 +136,9 @@ def test_discontinuous_records_keep_their_onsets(tmp_path: Path) -> None:
         (lambda b: b + b"\x00\x00", "after the last record"),
         (lambda b: b"1" + b[1:], "not an EDF file"),
         (lambda b: b[:184] + b"abc     " + b[192:], "not a number"),
+        (lambda b: b[:244] + b"nan     " + b[252:], "not a finite number"),
         (lambda b: b[:100], "not an EDF file|header size"),
+        (lambda b: b[:236] + b"0       " + b[244:1280], "no data records"),
     ],
 )
 def test_damaged_files_fail_with_one_line_and_no_output(
