@@ -117,7 +117,7 @@ def test_ten_second_epochs_are_summed_into_actilifes_minutes() -> None:
         ten_s, epoch_s=10.0, count_scale=ACTIGRAPH_AXIS1, incomplete_last_minute="sum"
     )
     np.testing.assert_array_equal(minutes, actilife_minutes)
-    counts, asleep = _actilife("GT3XPlus-RawData-Day01-ColeKripke.csv")
+    _, asleep = _actilife("GT3XPlus-RawData-Day01-ColeKripke.csv")
     whole = ten_s[: 1499 * 6]
     scored = cole_kripke(whole, epoch_s=10.0, count_scale=ACTIGRAPH_AXIS1)
     assert scored.size == 1499 and float(np.mean(scored == asleep[:1499])) >= 0.99
