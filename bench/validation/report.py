@@ -27,8 +27,10 @@ Reference: `pcst_hrv_nsr001.csv`, PCST's annotated-data demo (300 s windows, 30 
 128 Hz) and NN intervals are selected by `dsp.hrv.pcst_selection.pcst_nn_series`, PCST's own
 preprocessing: gaps >= 2 s out; the 20 % change filter against the medians of the 5 intervals
 before and the 5 after; then 0.375-2 s. Beat labels are unused, as in PCST's demo. Metrics:
-`dsp.hrv.time_domain` without a mask (PCST differences across removed beats; its pNN50 is a
-fraction, |d| >= 50 ms), `dsp.hrv.nonlinear.poincare` and `dsp.hrv.frequency.frequency_domain`
+`dsp.hrv.time_domain` without a mask (PCST differences across removed beats; PCST writes pNN50
+as a fraction of |d| >= 50 ms, read here times 100 since vagus states pNN50 in percent of
+|d| > 50 ms everywhere; at 125 Hz no difference is exactly 50 ms, so the two rules agree),
+`dsp.hrv.nonlinear.poincare` and `dsp.hrv.frequency.frequency_domain`
 (Lomb in PCST's convention: zero-mean window, grid k/1024 Hz up to 0.5 Hz, twice the classic
 half-normalised periodogram, band power = df x sum over the closed band). Window starts from
 `pcst_window_starts` equal the reference's: {starts_match}.

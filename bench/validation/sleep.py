@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from dsp.sleep import cole_kripke, sadeh, tudor_locke_periods
+from dsp.sleep import ACTIGRAPH_AXIS1, cole_kripke, sadeh, tudor_locke_periods
 from validation.common import FloatArray
 
 
@@ -26,8 +26,12 @@ def sleep_actilife(data: Path) -> dict[str, float]:
     counts_s, ref_sadeh = _actilife(folder / "GT3XPlus-RawData-Day01-Sadeh.csv")
     return {
         "epochs": float(counts.size),
-        "cole_kripke_agreement": float(np.mean(cole_kripke(counts) == ref_ck)),
-        "sadeh_agreement": float(np.mean(sadeh(counts_s) == ref_sadeh)),
+        "cole_kripke_agreement": float(
+            np.mean(cole_kripke(counts, epoch_s=60.0, count_scale=ACTIGRAPH_AXIS1) == ref_ck)
+        ),
+        "sadeh_agreement": float(
+            np.mean(sadeh(counts_s, epoch_s=60.0, count_scale=ACTIGRAPH_AXIS1) == ref_sadeh)
+        ),
     }
 
 
@@ -48,7 +52,7 @@ def tudor_locke_actilife(data: Path) -> dict[str, float]:
         reference = list(csv.DictReader(f))
     start = datetime.fromisoformat(minutes[0]["timestamp"].replace("Z", "+00:00"))
     counts = np.array([float(r["axis1"]) for r in minutes])
-    asleep = sadeh(counts)
+    asleep = sadeh(counts, epoch_s=60.0, count_scale=ACTIGRAPH_AXIS1)
     found = matched = onset_offset = efficiency = waso = awakenings = 0
     for setting in sorted({r["period_algorithm"] for r in reference}):
         refs = [r for r in reference if r["period_algorithm"] == setting]

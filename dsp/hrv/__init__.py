@@ -26,6 +26,7 @@ from dsp.hrv.rr_correction import (
     RrCorrection,
     apply_corrections,
     correct_rr,
+    corrected_beat_times_ms,
     detect_rr_artefacts,
     time_resolution_ms,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "band_power",
     "clean_rr",
     "correct_rr",
+    "corrected_beat_times_ms",
     "detect_rr_artefacts",
     "dfa_alpha",
     "estimate_resonance",

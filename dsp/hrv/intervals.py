@@ -86,7 +86,7 @@ class TimeDomainHrv:
     sdnn_ms: float  # sample standard deviation (ddof=1)
     rmssd_ms: float
     sdsd_ms: float  # ddof=1
-    pnn50: float  # percent of successive differences above 50 ms
+    pnn50_pct: float  # percent (0-100) of successive differences above 50 ms, as everywhere
     mean_hr_bpm: float  # 60000 / mean_nn_ms
 
 
@@ -114,6 +114,6 @@ def time_domain(rr_ms: npt.ArrayLike, keep_mask: npt.ArrayLike | None = None) ->
         sdnn_ms=float(nn.std(ddof=1)),
         rmssd_ms=float(np.sqrt(np.mean(diffs**2))),
         sdsd_ms=float(diffs.std(ddof=1)),
-        pnn50=float(100.0 * np.count_nonzero(np.abs(diffs) > 50.0) / diffs.size),
+        pnn50_pct=float(100.0 * np.count_nonzero(np.abs(diffs) > 50.0) / diffs.size),
         mean_hr_bpm=60000.0 / mean_nn,
     )

@@ -59,9 +59,21 @@ _MEDIAN = np.array([0.5])
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RrCorrection:
-    """Corrected intervals, one label per INPUT interval, and the share of corrected inputs."""
+    """Corrected intervals with the time of the beat ending each, one label per INPUT interval,
+    and the share of corrected inputs.
+
+    ``beat_times_ms[k]`` is when the beat closing ``rr_ms[k]`` happened, on the input's clock
+    (``first_beat_ms`` plus the input intervals): a detected beat keeps its time, a missed beat
+    is placed halfway through its interval, an extra beat is gone. For normal, missed and extra
+    intervals ``rr_ms`` equals the difference of successive beat times; an interpolated
+    (ectopic, long, short) interval does not, since its beat stays where it was detected while
+    its length is the interpolated one. Correction changes the number of intervals, so windows
+    must select corrected intervals by these times, never by a cumulative sum of ``rr_ms``
+    (which drifts by every interpolated interval's change).
+    """
 
     rr_ms: FloatArray
+    beat_times_ms: FloatArray
     labels: LabelArray
     corrected_share: float
 
@@ -126,6 +138,28 @@ def detect_rr_artefacts(
     return labels
 
 
+def corrected_beat_times_ms(
+    rr_ms: npt.ArrayLike, labels: npt.ArrayLike, *, first_beat_ms: float = 0.0
+) -> FloatArray:
+    """The time (ms) of the beat ending each interval apply_corrections returns (RrCorrection)."""
+    rr = _checked(rr_ms)
+    codes = np.asarray(labels, dtype=np.int8)
+    if codes.shape != rr.shape:
+        raise ValueError("labels must have one code per interval")
+    ends = first_beat_ms + np.cumsum(rr)
+    end = ends.copy()
+    keep = np.ones(rr.size, dtype=bool)
+    for j in np.flatnonzero(codes == EXTRA):
+        if keep[j] and j + 1 < rr.size:  # the same pairing as apply_corrections
+            end[j] = ends[j + 1]  # the merged interval ends at the next beat
+            keep[j + 1] = False
+    copies = np.where(codes == MISSED, 2, 1)[keep]
+    times = np.repeat(end[keep], copies)
+    first_of_pair = (np.cumsum(copies) - copies)[copies == 2]
+    times[first_of_pair] -= rr[keep][copies == 2] / 2.0  # the lost beat, halfway
+    return times
+
+
 def apply_corrections(rr_ms: npt.ArrayLike, labels: npt.ArrayLike) -> FloatArray:
     """Corrected intervals: merge extra, split missed, interpolate ectopic / long / short."""
     rr = _checked(rr_ms)
@@ -163,8 +197,13 @@ def correct_rr(
     window_beats: int = 91,
     median_beats: int = 11,
     resolution_ms: float | None = None,
+    first_beat_ms: float = 0.0,
 ) -> RrCorrection:
-    """Detect and correct artefacts in RR intervals (ms); see the module docstring."""
+    """Detect and correct artefacts in RR intervals (ms); see the module docstring.
+
+    ``first_beat_ms`` is the time of the beat that opens the first interval, so that
+    ``beat_times_ms`` come out on the caller's clock (relative to that beat by default).
+    """
     rr = _checked(rr_ms)
     labels = detect_rr_artefacts(
         rr,
@@ -176,4 +215,9 @@ def correct_rr(
         resolution_ms=resolution_ms,
     )
     share = float(np.count_nonzero(labels != NORMAL) / rr.size) if rr.size else 0.0
-    return RrCorrection(apply_corrections(rr, labels), labels, share)
+    return RrCorrection(
+        apply_corrections(rr, labels),
+        corrected_beat_times_ms(rr, labels, first_beat_ms=first_beat_ms),
+        labels,
+        share,
+    )

@@ -3,13 +3,26 @@
 
 from dsp.sleep.nocturnal import NocturnalHrv, nocturnal_hrv
 from dsp.sleep.periods import SleepPeriod, tudor_locke_periods
-from dsp.sleep.sleep_wake import cole_kripke, cole_kripke_index, sadeh, sadeh_index
+from dsp.sleep.sleep_wake import (
+    ACTIGRAPH_AXIS1,
+    SCORED_EPOCH_S,
+    CountScale,
+    cole_kripke,
+    cole_kripke_index,
+    minute_counts,
+    sadeh,
+    sadeh_index,
+)
 
 __all__ = [
+    "ACTIGRAPH_AXIS1",
+    "SCORED_EPOCH_S",
+    "CountScale",
     "NocturnalHrv",
     "SleepPeriod",
     "cole_kripke",
     "cole_kripke_index",
+    "minute_counts",
     "nocturnal_hrv",
     "sadeh",
     "sadeh_index",

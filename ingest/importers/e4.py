@@ -3,13 +3,17 @@ vagus recording.
 
 E4 files: row 1 is the session start (Unix seconds, UTC, one column per channel), row 2 the
 rate in Hz, then one sample per row. IBI.csv instead has rows ``offset_s, ibi_s`` after the
-start row; tags.csv has one Unix time per button press. Values are kept exactly: decimal columns
-as f64 (``float(text)``, the correctly rounded double), ACC as the device's integer 1/64 g with
-a scale of 1/64 (exact in binary). Times are exact too: the start is parsed as a decimal.
+start row; a tag file (``tags.csv`` from E4 Connect, ``tags_S01.csv`` in Stress-Predict) has one
+Unix time per button press or task marker. Values are kept exactly: decimal columns as f64
+(``float(text)``, the correctly rounded double), ACC as the device's integer 1/64 g counts with a
+scale of 1000/64 = 15.625 to milli-g, the unit the pipeline reads ACC in (exact in binary). Times
+are exact too: the start is parsed as a decimal. Every file of the folder is either read or named
+in the summary's ``skipped`` with the reason, so nothing is dropped unseen.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -37,13 +41,16 @@ class E4Signal:
     signal: str
     units: str
     channels: int
-    integer_scale: float | None  # ACC: integer counts with this scale; else f64 values
+    integer_scale: float | None  # ACC: integer counts times this scale; else f64 values
 
+
+#: E4 ACC counts are 1/64 g; the recording format (and dsp.streaming) read ACC in milli-g.
+E4_ACC_MG_PER_COUNT = 1000 / 64
 
 E4_SIGNALS = (
     E4Signal("EDA.csv", "eda", "uS", 1, None),
     E4Signal("BVP.csv", "bvp", "au", 1, None),
-    E4Signal("ACC.csv", "acc", "g", 3, 1 / 64),
+    E4Signal("ACC.csv", "acc", "mG", 3, E4_ACC_MG_PER_COUNT),
     E4Signal("TEMP.csv", "temp", "degC", 1, None),
     E4Signal("HR.csv", "hr", "bpm", 1, None),
 )
@@ -158,14 +165,27 @@ def _ibi(folder: Path) -> tuple[DeviceEntry, list[ImportedRecord], int]:
     return entry, list(event_records(entry, np.asarray(values), times)), start_ns
 
 
-def _tags(folder: Path) -> list[ImportedRecord]:
-    path = folder / "tags.csv"
-    if not path.exists():
-        return []
-    return [
-        Marker(_ns(row[0], f"{path} line {n}"), "button:e4-tag", "")
-        for n, row in enumerate(_rows(path), start=1)
-    ]
+#: Tag files: ``tags.csv`` (E4 Connect) or ``tags_<subject>.csv`` (Stress-Predict).
+_TAG_FILE = re.compile(r"^tags(_[A-Za-z0-9-]+)?\.csv$", re.IGNORECASE)
+#: Files an export carries that hold no samples: named as skipped with this reason.
+_NOT_DATA = {"info.txt": "the export's description of its files, no data"}
+
+
+def _tags(path: Path) -> list[ImportedRecord]:
+    markers: list[ImportedRecord] = []
+    for number, row in enumerate(_rows(path), start=1):
+        if len(row) != 1:
+            raise RecordingError(f"{path}: line {number} has {len(row)} columns, not 1")
+        markers.append(Marker(_ns(row[0], f"{path} line {number}"), "button:e4-tag", path.name))
+    return markers
+
+
+def _skip_reason(path: Path) -> str:
+    if path.name in _NOT_DATA:
+        return _NOT_DATA[path.name]
+    if path.is_dir():
+        return "a folder (exports are flat; import it on its own)"
+    return "not a file of the E4 export format"
 
 
 def import_e4(folder: Path, out: Path, *, patient_id: str | None = None) -> dict[str, object]:
@@ -175,20 +195,31 @@ def import_e4(folder: Path, out: Path, *, patient_id: str | None = None) -> dict
     devices: list[DeviceEntry] = []
     records: list[ImportedRecord] = []
     starts = []
+    read: list[str] = []
     for spec in E4_SIGNALS:
         if (folder / spec.file).exists():
             entry, signal_records, start = _sampled(folder, spec)
             devices.append(entry)
             records.extend(signal_records)
             starts.append(start)
+            read.append(spec.file)
     if (folder / "IBI.csv").exists():
         entry, ibi_records, start = _ibi(folder)
         devices.append(entry)
         records.extend(ibi_records)
         starts.append(start)
+        read.append("IBI.csv")
     if not devices:
         raise RecordingError(f"{folder}: no E4 files (EDA.csv, BVP.csv, ACC.csv, ...)")
-    records.extend(_tags(folder))
+    skipped: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name in read:
+            continue
+        if _TAG_FILE.match(path.name) and path.is_file():
+            records.extend(_tags(path))
+            read.append(path.name)
+        else:
+            skipped[path.name] = _skip_reason(path)
     header = RecordingHeader(
         format_version=INLINE_PROFILE_VERSION,
         patient_id=patient_id or import_patient_id("e4:" + folder.resolve().name),
@@ -199,4 +230,10 @@ def import_e4(folder: Path, out: Path, *, patient_id: str | None = None) -> dict
         notes="imported from an Empatica E4 CSV export",
     )
     write_imported(out, header, in_time_order(records))
-    return {"recording": str(out), "signals": [d.label for d in devices], "records": len(records)}
+    return {
+        "recording": str(out),
+        "signals": [d.label for d in devices],
+        "records": len(records),
+        "read": read,
+        "skipped": skipped,
+    }

@@ -33,6 +33,10 @@ _IMPORT_SECRET = b"vagus-import"
 
 ImportedRecord = NotificationRecord | Marker
 
+#: The unit the pipeline reads each stream in (docs/recording-format.md): an importer converts
+#: to it, and a profile that says otherwise is refused before anything is written.
+PIPELINE_UNITS = {"ecg": "uV", "eda": "uS", "acc": "mG", "ibi": "s", "counts": "counts"}
+
 
 def import_device_id(source: str, stream: str) -> str:
     """A stable pseudonymous device id for one imported signal of one source file."""
@@ -57,11 +61,17 @@ def inline_profile_toml(
     sample_type: str,
     channels: int = 1,
     scale: float = 1.0,
+    offset: float = 0.0,
     units: str,
     rate_hz: float,
 ) -> str:
     """TOML of a sample-stream profile with a u64 ns timestamp per frame (floats written by
     ``repr``, which round-trips exactly)."""
+    expected = PIPELINE_UNITS.get(signal)
+    if expected is not None and units != expected:
+        raise RecordingError(
+            f"{name}: {signal} must be in {expected} (the pipeline's unit), not {units}"
+        )
     characteristic = uuid.uuid5(_IMPORT_NAMESPACE, name)
     return "\n".join(
         [
@@ -78,7 +88,7 @@ def inline_profile_toml(
             f'sample = {{ type = "{sample_type}", channels = {channels} }}',
             "[signal]",
             f"scale = {scale!r}",
-            "offset = 0.0",
+            f"offset = {float(offset)!r}",
             f"units = {_toml_string(units)}",
             f"rate_hz = {float(rate_hz)!r}",
             "",

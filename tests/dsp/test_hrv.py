@@ -39,7 +39,7 @@ def test_time_domain_matches_neurokit(seed: int, heart_rate: int) -> None:
     np.testing.assert_allclose(hrv.sdsd_ms, ref["HRV_SDSD"], rtol=1e-9)
     # neurokit2 divides NN50 by the number of differences + 1; we divide by the number of them
     n_diff = hrv.n_intervals - 1
-    np.testing.assert_allclose(hrv.pnn50 * n_diff / (n_diff + 1), ref["HRV_pNN50"], rtol=1e-9)
+    np.testing.assert_allclose(hrv.pnn50_pct * n_diff / (n_diff + 1), ref["HRV_pNN50"], rtol=1e-9)
     np.testing.assert_allclose(hrv.mean_hr_bpm, 60000.0 / ref["HRV_MeanNN"], rtol=1e-9)
 
 
@@ -67,7 +67,7 @@ def test_successive_differences_skip_rejected_intervals() -> None:
     np.testing.assert_allclose(hrv.rmssd_ms, math.sqrt(np.mean(diffs**2)))
     np.testing.assert_allclose(hrv.sdsd_ms, diffs.std(ddof=1))
     np.testing.assert_allclose(hrv.sdnn_ms, rr[keep].std(ddof=1))
-    assert hrv.pnn50 == 0.0
+    assert hrv.pnn50_pct == 0.0
 
 
 def test_too_few_intervals_give_nan() -> None:

@@ -118,6 +118,35 @@ def test_injected_artefacts_are_labelled_and_corrected() -> None:
     np.testing.assert_array_equal(fixed[others], truth[others])
 
 
+def test_corrected_intervals_carry_their_beat_times() -> None:
+    """Beat times stay on the input's clock: no drift after interpolated or merged beats."""
+    truth = sinus_rr(600, seed=7)
+    truth_times = 5_000.0 + np.cumsum(truth)  # the beat ending each true interval
+    rr = list(truth)
+    rr[100], rr[101] = 0.65 * truth[100], truth[101] + 0.35 * truth[100]
+    rr[200:202] = [truth[200] + truth[201]]
+    rr[400:401] = [0.35 * truth[401], 0.65 * truth[401]]
+    result = correct_rr(np.array(rr), first_beat_ms=5_000.0)
+    times = result.beat_times_ms
+    assert times.size == result.rr_ms.size == truth.size
+    # the missed beat is put halfway, the extra one dropped: every other beat is where it was
+    assert times[200] == pytest.approx(truth_times[201] - (truth[200] + truth[201]) / 2)
+    others = np.setdiff1d(np.arange(truth.size), [100, 200])  # 100: the premature beat itself
+    np.testing.assert_allclose(times[others], truth_times[others], rtol=0, atol=1e-9)
+    assert times[100] == pytest.approx(5_000.0 + sum(rr[:101]))  # detected early, kept there
+    # where nothing was interpolated, intervals are the differences of their beat times
+    exact = np.setdiff1d(np.arange(1, truth.size), [100, 101])
+    np.testing.assert_allclose(np.diff(times)[exact - 1], result.rr_ms[exact], atol=1e-9)
+    assert np.all(np.diff(times) > 0)
+
+
+def test_beat_times_of_a_clean_series_are_the_cumulative_sum() -> None:
+    rr = sinus_rr(300, seed=5)
+    result = correct_rr(rr, first_beat_ms=-250.0)
+    np.testing.assert_array_equal(result.beat_times_ms, -250.0 + np.cumsum(rr))
+    assert correct_rr([]).beat_times_ms.size == 0
+
+
 def test_clean_series_is_left_alone() -> None:
     rr = sinus_rr(1000, seed=3)
     result = correct_rr(rr)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.sleep import SleepPeriod, sadeh, tudor_locke_periods
+from dsp.sleep import ACTIGRAPH_AXIS1, SleepPeriod, sadeh, tudor_locke_periods
 
 ACTILIFE = Path(__file__).parents[2] / ".." / "shared" / "data" / "actigraphy" / "actilife"
 needs_actilife = pytest.mark.skipif(
@@ -98,14 +98,17 @@ def test_tudor_locke_agrees_with_actilife() -> None:
         reference = list(csv.DictReader(f))
     start = datetime.fromisoformat(minutes[0]["timestamp"].replace("Z", "+00:00"))
     counts = np.array([float(r["axis1"]) for r in minutes])
-    assert np.array_equal(sadeh(counts), [r["sadeh"] == "S" for r in minutes])
+    assert np.array_equal(
+        sadeh(counts, epoch_s=60.0, count_scale=ACTIGRAPH_AXIS1),
+        [r["sadeh"] == "S" for r in minutes],
+    )
     matched: dict[str, int] = {}
     total = 0
     for setting in ("Tudor-Locke Default", "Tudor-Locke Custom1", "Tudor-Locke Custom2"):
         refs = [r for r in reference if r["period_algorithm"] == setting]
         p = refs[0]
         ours = tudor_locke_periods(
-            sadeh(counts),
+            sadeh(counts, epoch_s=60.0, count_scale=ACTIGRAPH_AXIS1),
             counts,
             bedtime_start_min=int(p["n_bedtime_start"]),
             wake_end_min=int(p["n_wake_time_end"]),
@@ -116,7 +119,8 @@ def test_tudor_locke_agrees_with_actilife() -> None:
         assert len(ours) == len(refs), setting
         if setting == "Tudor-Locke Custom1":  # ActiLife drops the period cut by the recording's end
             kept = tudor_locke_periods(
-                sadeh(counts), counts, bedtime_start_min=5, wake_end_min=5, min_period_min=20,
+                sadeh(counts, epoch_s=60.0, count_scale=ACTIGRAPH_AXIS1), counts,
+                bedtime_start_min=5, wake_end_min=5, min_period_min=20,
                 min_nonzero_epochs=5, drop_period_at_end=False,
             )  # fmt: skip
             assert [p.time_in_bed_min for p in kept[len(ours) :]] == [42]

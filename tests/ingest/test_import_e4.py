@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,8 +19,13 @@ from tests.ingest.test_import_wfdb import replayed
 from vagus.cli import main
 from vagus.dry_run import dry_run
 
-E4_FLIRT = Path(__file__).parents[2] / ".." / "shared" / "data" / "eda" / "e4_flirt"
+SHARED = Path(__file__).parents[2] / ".." / "shared" / "data"
+E4_FLIRT = SHARED / "eda" / "e4_flirt"
+STRESS_PREDICT = SHARED / "stress" / "stress_predict"
 needs_e4 = pytest.mark.skipif(not E4_FLIRT.is_dir(), reason="../shared/data/eda/e4_flirt is absent")
+needs_stress_predict = pytest.mark.skipif(
+    not STRESS_PREDICT.is_dir(), reason="../shared/data/stress/stress_predict is absent"
+)
 
 
 def _source(path: Path) -> tuple[int, float, list[list[str]]]:
@@ -52,7 +58,10 @@ def test_synthetic_export_is_exact(tmp_path: Path) -> None:
     assert eda.tolist() == [0.0, 0.020499, 0.1, 1e-7, 0.094807]  # == float(text), bit for bit
     assert eda_times.tolist() == [start + i * 250_000_000 for i in range(5)]
     acc_times, acc = streams["E4 acc"]
-    np.testing.assert_array_equal(acc * 64, [[-61, 25, 6], [-62, 24, 11], [127, -128, 0]])
+    # milli-g, as the pipeline reads ACC: counts of 1/64 g times 15.625, exact in binary
+    np.testing.assert_array_equal(
+        acc, np.array([[-61, 25, 6], [-62, 24, 11], [127, -128, 0]]) * 15.625
+    )
     assert acc_times.tolist() == [1560279825_000000000 + i * 31_250_000 for i in range(3)]
     ibi_times, ibi = streams["E4 ibi"]
     assert ibi.tolist() == [0.609403, 0.3]
@@ -63,6 +72,35 @@ def test_synthetic_export_is_exact(tmp_path: Path) -> None:
     assert [(m.gateway_time_ns, m.label) for m in markers] == [
         (1560279830_250000000, "button:e4-tag")
     ]
+
+
+def test_every_file_is_read_or_named_as_skipped(tmp_path: Path) -> None:
+    folder = tmp_path / "e4"
+    _write_e4(folder)
+    (folder / "tags.csv").unlink()
+    (folder / "tags_S07.csv").write_text("1560279826\n1560279827.5\n")
+    (folder / "info.txt").write_text("about the files\n")
+    (folder / "notes.csv").write_text("1,2\n")
+    (folder / "nested").mkdir()
+    summary = import_e4(folder, tmp_path / "rec")
+    assert summary["read"] == ["EDA.csv", "ACC.csv", "IBI.csv", "tags_S07.csv"]
+    skipped = summary["skipped"]
+    assert isinstance(skipped, dict) and sorted(skipped) == ["info.txt", "nested", "notes.csv"]
+    _, markers = replayed(tmp_path / "rec")
+    assert [(m.gateway_time_ns, m.detail) for m in markers] == [
+        (1560279826_000000000, "tags_S07.csv"),
+        (1560279827_500000000, "tags_S07.csv"),
+    ]
+
+
+def test_cli_names_skipped_files_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "e4"
+    _write_e4(folder)
+    (folder / "readme.md").write_text("x\n")
+    assert main(["import", "e4", str(folder), "-o", str(tmp_path / "rec")]) == 0
+    assert "skipped file readme.md" in capsys.readouterr().err
 
 
 @pytest.mark.shared_data
@@ -78,11 +116,51 @@ def test_real_export_replays_to_every_source_value(tmp_path: Path) -> None:
         assert times.tolist() == [start + i * 10**9 // int(rate) for i in range(len(rows))], name
     start, rate, rows = _source(E4_FLIRT / "ACC.csv")
     times, acc = streams["E4 acc"]
-    np.testing.assert_array_equal(acc * 64, [[int(v) for v in r] for r in rows])
+    np.testing.assert_array_equal(acc / 15.625, [[int(v) for v in r] for r in rows])
     report = dry_run(out)
     assert not report["decode_errors"] and report["file"]["clean_end"]
     rates = {s["stream"]: s["measured_rate_hz"] for s in report["streams"]}
     assert (rates["eda"], rates["bvp"], rates["acc"], rates["temp"]) == (4.0, 64.0, 32.0, 4.0)
+
+
+def _acc_counts(path: Path) -> npt.NDArray[np.float64]:
+    return np.loadtxt(path, delimiter=",", skiprows=2, ndmin=2)
+
+
+@pytest.mark.shared_data
+@needs_stress_predict
+@pytest.mark.parametrize("subject", ["S01", "S02", "S03"])
+def test_stress_predict_subject_imports_with_tags_and_milli_g(tmp_path: Path, subject: str) -> None:
+    folder = STRESS_PREDICT / subject
+    out = tmp_path / "rec"
+    summary = import_e4(folder, out)
+    assert f"tags_{subject}.csv" in summary["read"]  # type: ignore[operator]
+    assert summary["skipped"] == {"info.txt": "the export's description of its files, no data"}
+    streams, markers = replayed(out)
+    tag_lines = (folder / f"tags_{subject}.csv").read_text().split()
+    assert [m.gateway_time_ns for m in markers] == [int(Decimal(t) * 10**9) for t in tag_lines]
+    assert all(m.label == "button:e4-tag" for m in markers) and len(markers) >= 8
+    _, acc_mg = streams["E4 acc"]
+    np.testing.assert_array_equal(acc_mg, _acc_counts(folder / "ACC.csv") * 15.625)
+    # gravity reads ~1000 mg on a wrist at rest: the unit the motion gate assumes
+    assert 900 < float(np.median(np.linalg.norm(acc_mg, axis=1))) < 1100
+
+
+@pytest.mark.shared_data
+@needs_stress_predict
+def test_stress_predict_motion_gate_fires_on_imported_acc(tmp_path: Path) -> None:
+    from dsp.streaming.acc import acc_window
+
+    out = tmp_path / "rec"
+    import_e4(STRESS_PREDICT / "S01", out)
+    _, acc_mg = replayed(out)[0]["E4 acc"]
+    minutes = [acc_mg[i : i + 32 * 60] for i in range(0, len(acc_mg) - 32 * 60, 32 * 60)]
+    moving = [acc_window(minute, 32.0)[0]["motion_fraction"] for minute in minutes]
+    as_if_g = [acc_window(minute / 1000, 32.0)[0]["motion_fraction"] for minute in minutes]
+    # measured on S01: 24 of 54 minutes have some seconds above 0.1 g ENMO; read in g (the old
+    # defect) no second ever does, so the motion gate could never fire
+    assert sum(1 for f in moving if f) >= 10
+    assert not any(as_if_g)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +175,8 @@ def test_real_export_replays_to_every_source_value(tmp_path: Path) -> None:
         ("ACC.csv", "1,1,1\n32,32,32\n1,2\n", "columns"),
         ("ACC.csv", "1,1,1\n32,32,32\n1.5,2,3\n", "integer"),
         ("IBI.csv", "1560279825, IBI\n1.0\n", "columns"),
+        ("tags_S01.csv", "1560279825,7\n", "columns"),
+        ("tags.csv", "soon\n", "not a number"),
     ],
 )
 def test_malformed_files_are_one_line_exit_2(
@@ -104,6 +184,8 @@ def test_malformed_files_are_one_line_exit_2(
 ) -> None:
     folder = tmp_path / "e4"
     folder.mkdir()
+    if file.startswith("tags"):  # a tag file is read only beside a data file
+        (folder / "EDA.csv").write_text("1560279825\n4\n0.1\n")
     (folder / file).write_text(text)
     out = tmp_path / "rec"
     assert main(["import", "e4", str(folder), "-o", str(out)]) == 2
@@ -162,3 +244,14 @@ def test_fuzzed_exports_import_or_fail_cleanly(
     except IngestError:
         assert not out.exists()
     assert not (folder / ".out.partial").exists()
+
+
+@pytest.mark.parametrize(("signal", "units"), [("acc", "g"), ("ecg", "mV"), ("eda", "S")])
+def test_a_profile_in_another_unit_than_the_pipelines_is_refused(signal: str, units: str) -> None:
+    from ingest.errors import RecordingError
+    from ingest.importers.inline import inline_profile_toml
+
+    with pytest.raises(RecordingError, match="the pipeline's unit"):
+        inline_profile_toml(
+            name="x", signal=signal, description="", sample_type="i16", units=units, rate_hz=1.0
+        )

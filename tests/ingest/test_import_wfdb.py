@@ -111,7 +111,7 @@ def test_synthetic_record_replays_to_the_exact_adc_values_and_times(
 def test_mitdb_100_values_times_and_annotations_survive(tmp_path: Path) -> None:
     out = tmp_path / "100.vrec"
     summary = import_wfdb(MITDB_100, out)
-    assert summary["samples_per_signal"] == 650_000
+    assert summary["samples_per_signal"] == [650_000, 650_000]
     streams, markers = replayed(out)
     header, adc = read_adc(MITDB_100)
     record_mv = read_record(MITDB_100)
@@ -152,7 +152,10 @@ def test_cli_import_then_dry_run_reports_both_leads(
         ("r 1 250 4\nr.dat 212 200 12 0 0 0 0 I\n", b"\x00\x00\x00", "bytes"),
         ("r 1 250 2\nr.dat 212 200 12 0 0 7 0 I\n", b"\x00" * 3, "checksum"),
         ("garbage\n", b"", "malformed|need"),
-        ("r 1 250 2\nr.dat 212 200/degC 12 0 0 0 0 I\n", b"\x00" * 3, "not a voltage"),
+        ("r 1 250 2\nr.dat 16 200 16 0 0 0 0 I\n", b"\x00" * 3, "3 bytes, the header needs 4"),
+        ("r 1 250 2\nr.dat 16 200 16 0 0 0 0 I\n", b"", "0 bytes"),
+        ("r 1 250\x00 2\nr.dat 16 200 16 0 0 0 0 I\n", b"\x00" * 4, "control characters"),
+        ("r 0 250\n", b"", "no signals and no .atr"),
     ],
 )
 def test_malformed_input_is_one_line_exit_2_and_leaves_no_file(
@@ -174,7 +177,7 @@ def test_corrupt_annotations_fail_cleanly(
     record, _ = _synthetic_record(tmp_path)
     (tmp_path / "r.atr").write_bytes(b"\x01")
     assert main(["import", "wfdb", str(record), "-o", str(tmp_path / "o")]) == 2
-    assert "odd length" in capsys.readouterr().err
+    assert "not a readable WFDB annotation file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -70,6 +70,28 @@ PATH_ARGUMENTS: dict[tuple[str, str], PathArgument] = {
         READ_FOLDER, ("import", "e4", "{bad}", "-o", "{tmp}/out.vrec"), name="export"
     ),
     ("import e4", "--output"): PathArgument(WRITE_FILE, ("import", "e4", "{e4}", "-o", "{bad}")),
+    ("import edf", "file"): PathArgument(
+        READ_FILE, ("import", "edf", "{bad}", "-o", "{tmp}/out.vrec"), name="it.edf"
+    ),
+    ("import edf", "--output"): PathArgument(WRITE_FILE, ("import", "edf", "{csv}", "-o", "{bad}")),
+    ("import ishne", "file"): PathArgument(
+        READ_FILE, ("import", "ishne", "{bad}", "-o", "{tmp}/out.vrec"), name="it.ecg"
+    ),
+    ("import ishne", "--output"): PathArgument(
+        WRITE_FILE, ("import", "ishne", "{csv}", "-o", "{bad}")
+    ),
+    ("import actigraph", "file"): PathArgument(
+        READ_FILE, ("import", "actigraph", "{bad}", "-o", "{tmp}/out.vrec"), name="it.csv"
+    ),
+    ("import actigraph", "--output"): PathArgument(
+        WRITE_FILE, ("import", "actigraph", "{csv}", "-o", "{bad}")
+    ),
+    ("import actiware", "file"): PathArgument(
+        READ_FILE, ("import", "actiware", "{bad}", "-o", "{tmp}/out.vrec"), name="it.csv"
+    ),
+    ("import actiware", "--output"): PathArgument(
+        WRITE_FILE, ("import", "actiware", "{csv}", "-o", "{bad}")
+    ),
     ("model train", "--data"): PathArgument(
         READ_FILE, ("model", "train", "--data", "{bad}", "--out", "{tmp}/model")
     ),
