@@ -60,8 +60,8 @@ divided; zero padding at both ends).
 
 ## R-peaks: MIT-BIH 100
 
-{beats} annotated beats, {detections} detections by `dsp.ecg.detect_r_peaks` on MLII; a beat
-counts as found when a detection lies within 150 ms, and a detection as confirmed likewise.
+{beats} annotated beats, {detections} detections by `dsp.ecg.detect_r_peaks` on MLII; beats and
+detections are paired one-to-one within 150 ms (as for every record in the table below).
 
 ## SCRs: E4 EDA session
 
