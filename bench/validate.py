@@ -1,6 +1,6 @@
 """Validate the DSP against reference answers on real recordings in ../shared/data.
 
-Checks: R-peaks on MIT-BIH 100 (MLII) against 100.atr; time-domain, Poincaré and Lomb HRV on
+Checks: R-peaks on each annotated ECG record; time-domain, Poincaré and Lomb HRV on
 NSR2DB nsr001 against the PhysioNet Cardiovascular Signal Toolbox (PCST) per 300 s window;
 Cole-Kripke and Sadeh against ActiLife's per-minute sleep/wake and Tudor-Locke sleep periods
 against ActiLife's; SCRs on an E4 EDA session against neurokit2; the real Polar H10 ride through
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from h10_ride import h10_ride, render_h10
-from validation.cardiac import hrv_nsr001, rpeaks_mitdb100
+from validation.cardiac import hrv_nsr001, rpeak_summary, rpeaks_mitdb100, rpeaks_records
 from validation.common import DATA, ROOT
 from validation.eda import scr_e4
-from validation.report import render
+from validation.report import render, render_rpeak_records
 from validation.sleep import sleep_actilife, tudor_locke_actilife
 
 DOC = ROOT / "docs" / "validation.md"
@@ -31,6 +31,7 @@ DOC = ROOT / "docs" / "validation.md"
 def run(data: Path) -> dict[str, Any]:
     return {
         "rpeaks": rpeaks_mitdb100(data),
+        "rpeak_records": rpeaks_records(data),
         "hrv": hrv_nsr001(data),
         "sleep": sleep_actilife(data),
         "sleep_periods": tudor_locke_actilife(data),
@@ -50,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     r = run(args.data)
     if not args.no_write:
-        DOC.write_text(render(r) + "\n" + render_h10(r["h10"]), encoding="utf-8")
+        rpeak_table = render_rpeak_records(r["rpeak_records"])
+        DOC.write_text(
+            render(r) + "\n" + rpeak_table + "\n" + render_h10(r["h10"]), encoding="utf-8"
+        )
         print(f"wrote {DOC.relative_to(ROOT)}")
     scr = r["scr"]
     summary = {
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "scr_f1": None if scr is None else scr["f1"],
         "h10_ride_decode_errors": r["h10"]["decode_errors"],
         "h10_ride_corrected_share": r["h10"]["corrected_share"],
+        **rpeak_summary(r["rpeak_records"]),
     }
     if args.json:
         print(json.dumps(summary))

@@ -7,6 +7,10 @@ bound by the recursions' latency, so both zero-phase filters run in one loop
 means above 240 Hz, the same filter designs and pads as dsp.filters.sosfiltfilt, the same
 kernels from dsp.ecg.kernels, the same initial levels) inside one kernel;
 tests/dsp/test_ecg_fused.py holds the two equal at strap and clinical rates.
+
+numba's cache does not notice a change in a kernel this one calls from dsp.ecg.kernels (the
+decision rule): after changing one, delete the __pycache__ *.nbi/*.nbc files of dsp/ecg and
+dsp/streaming, or this module keeps the old rule compiled in.
 """
 
 from __future__ import annotations

@@ -13,6 +13,12 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+#: search back once the gap since the last beat exceeds this many median RR intervals
+SEARCH_BACK_RR = 1.5
+#: second search-back tier: between the last beat's T-wave window and the refractory period
+#: before the next candidate, a beat this fraction of the threshold (half PT's lower threshold)
+WIDE_SEARCH = 0.25
+
 
 @numba.njit(cache=True)
 def _local_peaks_kernel(x: FloatArray, half: int) -> IntArray:
@@ -77,6 +83,27 @@ def _decide_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
 
 
 @numba.njit(cache=True)
+def _search_back(  # noqa: PLR0917 - numba takes no keyword-only arguments
+    idx: IntArray, amp: FloatArray, last: int, k: int, thr1: float, refractory: int, t_wave: int
+) -> int:
+    """The missed beat between QRS `last` and candidate k, or -1: the largest candidate past the
+    refractory period above half the threshold (Pan-Tompkins); failing that, the largest one
+    past the last beat's T-wave window and a refractory period before k above WIDE_SEARCH of it
+    (a wide PVC or a small complex has little 5-15 Hz energy, and no T wave lies there)."""
+    best = -1
+    for j in range(last + 1, k):
+        late = idx[j] - idx[last] > refractory
+        if late and amp[j] > 0.5 * thr1 and (best < 0 or amp[j] > amp[best]):
+            best = j
+    if best < 0:
+        for j in range(last + 1, k):
+            inside = idx[j] - idx[last] > t_wave and idx[k] - idx[j] > refractory
+            if inside and amp[j] > WIDE_SEARCH * thr1 and (best < 0 or amp[j] > amp[best]):
+                best = j
+    return best
+
+
+@numba.njit(cache=True)
 def decide_span_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     idx: IntArray,
     amp: FloatArray,
@@ -99,12 +126,8 @@ def decide_span_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     spki, npki = levels[0], levels[1]
     for k in range(k0, k1):
         thr1 = npki + 0.25 * (spki - npki)
-        if last >= 0 and idx[k] - idx[last] > 1.66 * rr_hist.mean():
-            best = -1  # search back for the largest missed candidate above the lower threshold
-            for j in range(last + 1, k):
-                late = idx[j] - idx[last] > refractory
-                if late and amp[j] > 0.5 * thr1 and (best < 0 or amp[j] > amp[best]):
-                    best = j
+        if last >= 0 and idx[k] - idx[last] > SEARCH_BACK_RR * np.median(rr_hist):
+            best = _search_back(idx, amp, last, k, thr1, refractory, t_wave)
             if best >= 0:
                 is_qrs[best] = True
                 spki = 0.25 * amp[best] + 0.75 * spki
@@ -161,11 +184,17 @@ def decide_reference(
         return npki + 0.25 * (spki - npki)
 
     for k in range(idx.size):
-        if last >= 0 and idx[k] - idx[last] > 1.66 * (sum(rr_hist) / 8):
+        if last >= 0 and idx[k] - idx[last] > SEARCH_BACK_RR * float(np.median(rr_hist)):
             missed = [
                 j
                 for j in range(last + 1, k)
                 if idx[j] - idx[last] > refractory and amp[j] > 0.5 * thr()
+            ] or [
+                j
+                for j in range(last + 1, k)
+                if idx[j] - idx[last] > t_wave
+                and idx[k] - idx[j] > refractory
+                and amp[j] > WIDE_SEARCH * thr()
             ]
             if missed:
                 best = max(missed, key=lambda j: (amp[j], -j))

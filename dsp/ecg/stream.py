@@ -12,10 +12,11 @@ detect_step instead carries the decision state from run to run, so streaming ove
 makes the decisions whole-record detection makes. Each run filters OVERLAP_S of older ECG (for
 the filters to settle and for the candidates search-back and the stale restart look back at),
 finds the candidates, and resumes dsp.ecg.kernels.decide_span_kernel at the first candidate the
-previous run left undecided, with its levels, RR history, last QRS and restart anchor. It
-decides up to ``decide_before`` (candidates must lie EDGE_S inside the run's end, where the
-zero-phase filters equal the whole record's), and places on the R wave only the marks before
-``place_before``; later marks wait, as times, for the next run (``pending``).
+previous run left undecided, with its levels, RR history (whose median starts search-back),
+last QRS and restart anchor. It decides up to ``decide_before`` (candidates must lie EDGE_S
+inside the run's end, where the zero-phase filters equal the whole record's), and places on the
+R wave only the marks before ``place_before``; later marks wait, as times, for the next run
+(``pending``).
 
 Where the result can differ from detect_r_peaks on the whole span, by design:
 * placement polarity: whole-record detection picks up or down by the majority over all the
