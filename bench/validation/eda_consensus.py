@@ -115,6 +115,8 @@ def score_session(s: Session, tool_peaks: dict[str, IntArray]) -> dict[str, Any]
     flat, noisy, step = _segment_kinds(s, cons, tol)
     out: dict[str, Any] = {"consensus": int(cons.size), "minutes": s.eda.size / s.fs / 60.0}
     out["tools"] = {t: int(_scored(p, s).size) for t, p in tool_peaks.items()}
+    # each tool against the consensus it votes in (so flattered): what agreement one tool reaches
+    out["tool_vs_consensus"] = {t: match(_scored(p, s), cons, tol) for t, p in tool_peaks.items()}
     for method in OURS:
         ours = _scored(detect_scrs(s.eda, s.fs, method=method).peak_idx, s)
         per_tool = {t: match(ours, _scored(p, s), tol) for t, p in tool_peaks.items()}
@@ -164,8 +166,13 @@ def scr_consensus(data: Path) -> dict[str, Any] | None:
     for s in found:
         peaks = {t: np.sort(run(s.eda, s.fs)) for t, run in available.items()}
         per_session[s.name] = score_session(s, peaks)
+    tool_vs: dict[str, Match] = {}
+    for r in per_session.values():
+        for t, m in r["tool_vs_consensus"].items():
+            tool_vs[t] = tool_vs.get(t, Match(0, 0, 0)) + m
     return {
         "tools": {t: tool_version(t) for t in available},
+        "tool_vs_consensus": tool_vs,
         "missing": sorted(set(TOOLS) - set(available)),
         "min_amplitude_us": MIN_AMPLITUDE_US,
         "tolerance_s": TOLERANCE_S,

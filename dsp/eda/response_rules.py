@@ -12,9 +12,14 @@ literature defines one (Boucsein 2012; Dawson, Schell & Filion 2017; Braithwaite
   A small wiggle on a rising baseline is not a response; a falling baseline is not credited,
   so the amplitude counted is never more than the trough-to-peak rise;
 * that amplitude also stands out of the noise: at least NOISE_MULTIPLE (3) robust standard
-  deviations of the sample-to-sample change within NOISE_WINDOW_S (30 s) of the peak, the size
-  a rise made by noise alone would rarely reach. On clean recordings the 0.05 µS floor is far
-  above this; on noisy stretches (motion, loose contact) it is the rule that holds.
+  deviations of the sample-to-sample change within NOISE_WINDOW_S (30 s) of the peak. On clean
+  recordings the 0.05 µS floor is far above this; on noisy stretches (motion, loose contact) it
+  is the rule that holds. It is a partial guard: the 1 Hz low-pass makes neighbouring samples
+  alike, so a rise of noise spanning several samples can still pass it (white noise: about
+  60 % fewer false responses than the floor alone, tests/dsp/test_eda_response_rules.py). The
+  spread of the change over the rise's own span would be stricter, but within 30 s of real
+  responses it counts the responses themselves as noise (recall against the tool consensus
+  fell from 0.88 to 0.79 when tried).
 
 Everything here runs inside one numba call, so the live count (dsp.eda.skin_kernel) and
 detect_scrs apply the same arithmetic.
