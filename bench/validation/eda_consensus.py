@@ -156,7 +156,7 @@ def _pooled(per_session: dict[str, dict[str, Any]], method: str) -> dict[str, An
 
 def scr_consensus(data: Path) -> dict[str, Any] | None:
     """Per-session and pooled figures, or None when fewer than three tools can run."""
-    available = {t: run for t, (_, run) in TOOLS.items() if tool_version(t) is not None}
+    available = {t: run for t, (_, _, run) in TOOLS.items() if tool_version(t) is not None}
     if len(available) < 3:
         return None
     found = sessions(data)

@@ -10,6 +10,7 @@ a tool that cannot be imported is reported as missing, never replaced.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import warnings
 from collections.abc import Callable
@@ -106,17 +107,23 @@ def cvxeda_peaks(eda: FloatArray, fs: float) -> IntArray:
     return _trough_to_peak(np.asarray(phasic, dtype=float).ravel() * sd, MIN_AMPLITUDE_US)
 
 
-TOOLS: dict[str, tuple[str, ToolRun]] = {
-    "neurokit2": ("neurokit2", neurokit2_peaks),
-    "biosppy": ("biosppy", biosppy_peaks),
-    "ledapy": ("ledapy", ledapy_peaks),
-    "cvxeda": ("cvxeda", cvxeda_peaks),
+#: name -> (distribution, module the runner imports, runner)
+TOOLS: dict[str, tuple[str, str, ToolRun]] = {
+    "neurokit2": ("neurokit2", "neurokit2", neurokit2_peaks),
+    "biosppy": ("biosppy", "biosppy.signals.eda", biosppy_peaks),
+    "ledapy": ("ledapy", "ledapy", ledapy_peaks),
+    "cvxeda": ("cvxeda", "cvxeda", cvxeda_peaks),
 }
 
 
 def tool_version(name: str) -> str | None:
-    """Installed version of a tool's distribution, None when it is not installed."""
+    """Installed version of a tool, None when it is not installed or cannot be imported
+    (BioSPPy imports peakutils without declaring it, for one)."""
+    distribution, module, _ = TOOLS[name]
     try:
-        return metadata.version(TOOLS[name][0])
-    except metadata.PackageNotFoundError:
+        version = metadata.version(distribution)
+        with _quiet():
+            importlib.import_module(module)
+    except (metadata.PackageNotFoundError, ImportError):
         return None
+    return version
