@@ -29,7 +29,7 @@ def scr_e4(data: Path) -> dict[str, float] | None:
     """Our SCRs vs neurokit2's (eda_phasic + eda_peaks, defaults) on nk.eda_clean's output.
 
     Ours: detect_scrs(method="phasic_relative"), our own decomposition and detector with
-    neurokit2's definitions; the live default (method="slope") is counted alongside.
+    neurokit2's definitions; the live default (method="response") is counted alongside.
     """
     try:
         with warnings.catch_warnings():
@@ -79,7 +79,7 @@ def scr_e4(data: Path) -> dict[str, float] | None:
         "amplitude_median_us": float(np.median(ours.amplitude_us)),
         "amplitude_max_us": float(np.max(ours.amplitude_us)),
         "resolution_us": float(np.min(steps[steps > 0])),
-        "slope_default_count": float(len(detect_scrs(clean, fs))),
+        "default_count": float(len(detect_scrs(clean, fs))),
         "acc_covered_s": float(covered / fs),
         "motion_flagged_share": float(np.mean(moving)),
     }

@@ -99,9 +99,10 @@ the phasic peaks is no cure: the 0.05 Hz high-pass leaves an undershoot after ea
 and its slow return to zero with sensor noise on it makes bumps of the floor's size. On
 simulated EDA with 0.01 µS noise that over-counts where the slope detector does not
 (`test_absolute_floor_on_phasic_peaks_overcounts` in tests/dsp/test_eda_phasic.py).
-The gateway therefore uses `method="slope"`: 1 Hz low-pass, a rise where the smoothed slope
-exceeds 0.01 µS/s, onset and peak at the lowest and highest samples around it, and an absolute
-floor of 0.05 µS on the amplitude. On this
+The gateway therefore uses `method="response"`: 1 Hz low-pass, a rise where the smoothed slope
+exceeds 0.01 µS/s, onset and peak at the lowest and highest samples around it, kept when it
+rises within 4 s and its amplitude above the tonic level reaches an absolute floor of 0.05 µS
+and 3 noise SDs (see the consensus section below). On this
 session it finds {slope} responses, which is the honest reading of a trace this flat.
 Motion flags from the E4 accelerometer (`dsp.eda.motion.motion_artifact_mask`, dynamic
 acceleration > 0.2 g within 2 s) mark {moving} of the EDA samples in the first {acc_s:.0f} s
@@ -167,7 +168,7 @@ def render(r: dict[str, Any]) -> str:
             rec_nk=int(scr["recovered_neurokit2"]),
             rec_same=pct(scr["recovery_same_sample_share"]),
             range=scr["range_us"],
-            slope=int(scr["slope_default_count"]),
+            slope=int(scr["default_count"]),
             resolution=scr["resolution_us"],
             amp_median=scr["amplitude_median_us"],
             amp_max=scr["amplitude_max_us"],

@@ -1,10 +1,14 @@
 """Skin-conductance responses (SCRs) and tonic level for 4-32 Hz wrist and finger EDA.
 
-Two SCR detectors, chosen by `detect_scrs(method=...)`:
+Three SCR detectors, chosen by `detect_scrs(method=...)`:
 
-* "slope" (the live default): derivative-based on the 1 Hz low-passed signal with an absolute
-  amplitude floor. It needs no model fit, runs in a few ms on a Pi, means the same thing in
-  every window, and a response's onset, peak and amplitude mean what a reader expects.
+* "response" (the default, and the live SCR count): the slope detector's rises kept when they
+  are SCRs as the literature defines one (rise within 4 s, amplitude above the tonic level and
+  above the noise; dsp.eda.response_rules). It needs no model fit, runs in a few ms on a Pi,
+  means the same thing in every window, and is held against several tools in
+  docs/validation.md.
+* "slope": derivative-based on the 1 Hz low-passed signal with an absolute amplitude floor and
+  no other rule; the stress model's SCR features were defined with it (dsp.stress).
 * "phasic_relative": NeuroKit2's default definition (`dsp.eda.phasic`), peaks of the 0.05 Hz
   high-passed signal kept relative to the largest one. For whole sessions reviewed offline and
   for validation against NeuroKit2; not for live windows (see docs/validation.md).
@@ -19,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.eda.phasic import RELATIVE_MIN, decompose_eda, find_phasic_scrs
+from dsp.eda.response_rules import response_mask_kernel
 from dsp.eda.scr_record import (
     NOT_RECOVERED,
     FloatArray,
@@ -41,7 +46,7 @@ __all__ = [
     "tonic_level_us",
 ]
 
-ScrMethod = Literal["slope", "phasic_relative"]
+ScrMethod = Literal["response", "slope", "phasic_relative"]
 _LOWPASS_HZ = 1.0  # SCRs rise over 1-3 s; faster content is sensor and motion noise
 _SMOOTH_S = 0.5  # moving average on the derivative, so noise does not split one rise in two
 _ONSET_SLOPE_US_PER_S = 0.01  # a rise slower than this is drift, not a response
@@ -102,14 +107,18 @@ def detect_scrs(
     eda_us: npt.ArrayLike,
     fs: float,
     *,
-    method: ScrMethod = "slope",
+    method: ScrMethod = "response",
     min_amplitude_us: float = 0.05,
     relative_min: float = RELATIVE_MIN,
     prefiltered: bool = False,
 ) -> ScrSet:
     """SCRs in skin conductance (µS) sampled at fs Hz.
 
-    method="slope" (default): low-pass 1 Hz, differentiate (µS/s), smooth the derivative over
+    method="response" (default): the slope detector's rises (with no amplitude floor of its
+    own) kept when they rise within 4 s and their amplitude above the tonic level reaches
+    min_amplitude_us and three noise standard deviations (dsp.eda.response_rules).
+
+    method="slope": low-pass 1 Hz, differentiate (µS/s), smooth the derivative over
     0.5 s; an SCR starts where the slope rises above 0.01 µS/s (moved back to where the rise
     began) and peaks at the next zero crossing of the slope; both are then moved to the lowest
     and highest samples nearby, since the smoothed slope lags. Responses smaller than
@@ -120,13 +129,15 @@ def detect_scrs(
     responses kept when their prominence is >= relative_min x the largest (NeuroKit2's
     default, see dsp.eda.phasic). min_amplitude_us is not used.
 
-    prefiltered=True (slope only): eda_us is already clean_eda's output, so a caller that needs
-    the cleaned signal too filters once.
+    prefiltered=True (response and slope): eda_us is already clean_eda's output, so a caller
+    that needs the cleaned signal too filters once.
     """
     if method == "phasic_relative":
         return find_phasic_scrs(decompose_eda(eda_us, fs).phasic_us, fs, relative_min=relative_min)
-    if method != "slope":
-        raise ValueError(f"unknown SCR method {method!r}; use 'slope' or 'phasic_relative'")
+    if method not in {"response", "slope"}:
+        raise ValueError(
+            f"unknown SCR method {method!r}; use 'response', 'slope' or 'phasic_relative'"
+        )
     x = as_eda_array(eda_us, fs) if prefiltered else clean_eda(eda_us, fs)
     if x.size < 3:
         return empty_scr_set()
@@ -136,8 +147,11 @@ def detect_scrs(
         slope = np.convolve(slope, np.ones(width) / width, mode="same")
     onsets, peaks = _scr_kernel(np.ascontiguousarray(slope), _ONSET_SLOPE_US_PER_S)
     _refine_kernel(x, onsets, peaks, width)
-    big = x[peaks] - x[onsets] >= min_amplitude_us
-    onsets, peaks = onsets[big], peaks[big]
+    if method == "response":
+        kept = response_mask_kernel(x, fs, onsets, peaks, float(min_amplitude_us))
+    else:
+        kept = x[peaks] - x[onsets] >= min_amplitude_us
+    onsets, peaks = onsets[kept], peaks[kept]
     limits = np.append(onsets[1:], x.size)
     return build_scr_set(x, fs, onsets=onsets, peaks=peaks, limits=limits)
 

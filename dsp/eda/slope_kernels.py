@@ -1,10 +1,14 @@
-"""dsp.eda.detect_scrs' slope detector after the low-pass, as one numba kernel.
+"""dsp.eda.detect_scrs' detectors after the low-pass, as numba kernels.
 
 The gateway runs the slope detector twice a window (the readable SCR count on the raw EDA and
 the model's SCRs on the phasic trace); each call was a gradient, a convolution, two kernels,
 masks and build_scr_set's half-recovery search, which those callers do not all need. This
 kernel returns the responses' onset and peak indices; detect_scrs(prefiltered=True) stays the
 reference, and tests/dsp/test_eda_scr_kernels.py holds the two equal.
+
+The plain slope detector (slope_scr_kernel) is what the stress model's features were defined
+with; response_scr_kernel (detect_scrs' default, the readable SCR count) adds the rules that make
+a rise an SCR in the literature (dsp.eda.response_rules).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dsp.eda.detect import (
     _refine_kernel,
     _scr_kernel,
 )
+from dsp.eda.response_rules import response_mask_kernel
 from dsp.filters import butter_lowpass_sos, prepared_sos, sosfiltfilt_kernel
 
 FloatArray = npt.NDArray[np.float64]
@@ -66,14 +71,39 @@ def slope_scr_kernel(x: FloatArray, fs: float, min_amplitude: float) -> tuple[In
     return onsets[keep], peaks[keep]
 
 
-def slope_scr_indices(
-    clean_us: FloatArray, fs: float, *, min_amplitude_us: float = 0.05
+@numba.njit(cache=True)
+def response_scr_kernel(
+    x: FloatArray, fs: float, min_amplitude: float
 ) -> tuple[IntArray, IntArray]:
-    """(onsets, peaks) that detect_scrs(clean_us, fs, prefiltered=True) would report."""
+    """Onsets and peaks of the SCRs on the low-passed x (detect_scrs, method "response"): the
+    slope detector's rises that pass dsp.eda.response_rules."""
+    onsets, peaks = slope_scr_kernel(x, fs, 0.0)
+    keep = response_mask_kernel(x, fs, onsets, peaks, min_amplitude)
+    return onsets[keep], peaks[keep]
+
+
+def _checked(clean_us: FloatArray, fs: float) -> FloatArray:
     x = np.ascontiguousarray(clean_us, dtype=np.float64)
     if not fs > 0 or x.ndim != 1 or not np.isfinite(x).all():
         raise ValueError("clean_us must be finite 1-D samples at a positive rate")
+    return x
+
+
+def slope_scr_indices(
+    clean_us: FloatArray, fs: float, *, min_amplitude_us: float = 0.05
+) -> tuple[IntArray, IntArray]:
+    """(onsets, peaks) that detect_scrs(clean_us, fs, method="slope", prefiltered=True) reports."""
+    x = _checked(clean_us, fs)
     result: tuple[IntArray, IntArray] = slope_scr_kernel(x, float(fs), float(min_amplitude_us))
+    return result
+
+
+def response_scr_indices(
+    clean_us: FloatArray, fs: float, *, min_amplitude_us: float = 0.05
+) -> tuple[IntArray, IntArray]:
+    """(onsets, peaks) that detect_scrs(clean_us, fs, prefiltered=True) reports (the default)."""
+    x = _checked(clean_us, fs)
+    result: tuple[IntArray, IntArray] = response_scr_kernel(x, float(fs), float(min_amplitude_us))
     return result
 
 
@@ -91,11 +121,12 @@ def clean_eda_design(fs: float) -> tuple[FloatArray, int]:
 def skin_kernel(
     eda: FloatArray, fs: float, lowpass: FloatArray, pad: int, min_amplitude: float
 ) -> tuple[float, int]:
-    """(median of clean_eda(eda), number of slope SCRs on it); NaN median if eda is not finite."""
+    """(median of clean_eda(eda), number of SCRs detect_scrs finds on it by default); NaN median
+    if eda is not finite."""
     for v in eda:
         if not math.isfinite(v):
             return np.nan, 0
     x = eda
     if lowpass.shape[0] > 0 and eda.shape[0] > 1:
         x = sosfiltfilt_kernel(lowpass, eda, min(pad, eda.shape[0] - 1))
-    return np.median(x), slope_scr_kernel(x, fs, min_amplitude)[1].shape[0]
+    return np.median(x), response_scr_kernel(x, fs, min_amplitude)[1].shape[0]

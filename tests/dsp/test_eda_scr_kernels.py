@@ -1,15 +1,27 @@
-"""The fused slope-SCR kernel finds the responses detect_scrs finds (its reference)."""
+"""The fused SCR kernels find the responses detect_scrs finds (their reference), per method."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.eda import clean_eda, clean_eda_design, detect_scrs, skin_kernel, slope_scr_indices
+from dsp.eda import (
+    ScrMethod,
+    clean_eda,
+    clean_eda_design,
+    detect_scrs,
+    response_scr_indices,
+    skin_kernel,
+    slope_scr_indices,
+)
 from dsp.stress.features_eda import model_scrs
 from tests.reference.stress import model_scrs_reference
+
+Kernel = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
 def _eda(seed: int, n: int) -> np.ndarray:
@@ -30,10 +42,15 @@ def _eda(seed: int, n: int) -> np.ndarray:
 )
 def test_kernel_equals_detect_scrs(seed: int, n: int, fs: float, floor: float) -> None:
     clean = clean_eda(_eda(seed, n), fs)
-    ref = detect_scrs(clean, fs, prefiltered=True, min_amplitude_us=floor)
-    onsets, peaks = slope_scr_indices(clean, fs, min_amplitude_us=floor)
-    np.testing.assert_array_equal(onsets, ref.onset_idx)
-    np.testing.assert_array_equal(peaks, ref.peak_idx)
+    pairs: tuple[tuple[ScrMethod, Kernel], ...] = (
+        ("slope", slope_scr_indices),
+        ("response", response_scr_indices),
+    )
+    for method, kernel in pairs:
+        ref = detect_scrs(clean, fs, method=method, prefiltered=True, min_amplitude_us=floor)
+        onsets, peaks = kernel(clean, fs, min_amplitude_us=floor)
+        np.testing.assert_array_equal(onsets, ref.onset_idx)
+        np.testing.assert_array_equal(peaks, ref.peak_idx)
 
 
 def test_model_scrs_equal_reference_and_find_responses() -> None:
@@ -47,6 +64,8 @@ def test_model_scrs_equal_reference_and_find_responses() -> None:
 def test_bad_input_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="finite"):
         slope_scr_indices(np.array([1.0, np.nan, 2.0]), 4.0)
+    with pytest.raises(ValueError, match="finite"):
+        response_scr_indices(np.array([1.0, np.nan, 2.0]), 4.0)
     with pytest.raises(ValueError, match="positive rate"):
         slope_scr_indices(np.ones(10), 0.0)
 

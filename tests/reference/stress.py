@@ -31,8 +31,8 @@ def hrv_frequency_features_reference(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -
 
 
 def model_scrs_reference(phasic: FloatArray, fs: float) -> ScrIndices:
-    """numpy twin of model_scrs: detect_scrs itself."""
-    scrs = detect_scrs(phasic, fs, min_amplitude_us=SCR_MIN_US_PER_S)
+    """numpy twin of model_scrs: detect_scrs itself, the plain slope method the model uses."""
+    scrs = detect_scrs(phasic, fs, method="slope", min_amplitude_us=SCR_MIN_US_PER_S)
     return scrs.onset_idx, scrs.peak_idx, scrs.amplitude_us, scrs.rise_time_s
 
 

@@ -1,0 +1,66 @@
+"""The SCR matcher and consensus (bench/validation/scr_consensus.py) on peaks written by hand."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(ROOT / "bench"))  # bench/ is scripts, not a package: import as they do
+from validation.scr_consensus import Match, consensus, match, matched_pairs  # noqa: E402
+
+
+def _a(*v: int) -> np.ndarray:
+    return np.asarray(v, dtype=np.int64)
+
+
+def test_match_is_one_to_one_within_the_tolerance() -> None:
+    m = match(_a(10, 11, 50), _a(10, 40), tol=8)
+    assert m == Match(tp=1, fp=2, fn=1)  # 11 cannot reuse 10; 50 is 10 away from 40
+    assert m.precision == pytest.approx(1 / 3)
+    assert m.recall == pytest.approx(1 / 2)
+    assert m.f1 == pytest.approx(2 * 1 / (2 * 1 + 2 + 1))
+
+
+def test_closest_pairs_are_taken_first() -> None:
+    # greedy in our order would pair 10-14 and leave 13 unmatched; closest-first pairs 13-14
+    # and then 10-7, so both match
+    assert sorted(matched_pairs(_a(10, 13), _a(7, 14), tol=4)) == [(0, 0), (1, 1)]
+
+
+def test_edges_of_the_tolerance_and_empty_lists() -> None:
+    assert match(_a(0), _a(8), tol=8).tp == 1
+    assert match(_a(0), _a(9), tol=8).tp == 0
+    assert match(_a(), _a(), tol=8).f1 == 1.0
+    assert match(_a(), _a(5), tol=8) == Match(0, 0, 1)
+    assert match(_a(5), _a(), tol=8).f1 == 0.0
+
+
+def test_pooling_adds_counts_not_scores() -> None:
+    total = Match(9, 1, 0) + Match(0, 0, 10)
+    assert total == Match(9, 1, 10)
+    assert total.f1 == pytest.approx(18 / 29)
+
+
+def test_consensus_needs_a_strict_majority() -> None:
+    tools = [_a(100, 300), _a(102, 500), _a(99, 301), _a(700)]
+    # 100: three of four tools; 300: only two (not more than half); 500, 700: one each
+    np.testing.assert_array_equal(consensus(tools, tol=8), _a(100))
+    np.testing.assert_array_equal(consensus(tools[:3], tol=8), _a(100, 300))  # 2 of 3
+
+
+def test_consensus_counts_a_tool_once_and_merges_close_groups() -> None:
+    # tool 0 marks one response three times: still one vote, one response, placed at the
+    # median of the group (tool 0's earliest peak opened it, tool 1 joined at 104)
+    tools = [_a(100, 103, 106), _a(104), _a(200)]
+    np.testing.assert_array_equal(consensus(tools, tol=8), _a(102))
+    # two majority groups 6 samples apart are one response at the tolerance's resolution
+    tools = [_a(100, 106), _a(101, 107), _a(300)]
+    assert consensus(tools, tol=8).size == 1
+
+
+def test_consensus_of_no_tools_is_empty() -> None:
+    assert consensus([], tol=8).size == 0
