@@ -37,8 +37,8 @@ how small one may be; 0.05 µS is the usual floor for ambulatory recordings, Bou
 Not used: FLIRT 0.0.2 (the last release) decomposes each window with its own copy of cvxEDA
 and reports a count of the phasic part's peaks (scipy's `find_peaks(prominence=0.9)`) among
 its window statistics: no list of responses to match, and it would be a second cvxEDA vote.
-EDA-Explorer (Taylor et al. 2015) is not published as a package. pyphysio installs (with nilearn, dask, xarray, netCDF4 and more) but was not tried in
-the time this had.
+EDA-Explorer (Taylor et al. 2015) is not published as a package. pyphysio installs (with
+nilearn, dask, xarray, netCDF4 and more) but was not tried in the time this had.
 
 Matching: one to one, closest pairs first, within {tol:.0f} s (an SCR rises over 1-3 s; the
 tools disagree about where one peaks: the 95th percentiles of their pairwise offsets were
