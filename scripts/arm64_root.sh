@@ -11,7 +11,7 @@
 #
 # Environment:
 #   VAGUS_ARM64_ROOT  where the root lives (default ${XDG_CACHE_HOME:-$HOME/.cache}/vagus/arm64-root;
-#                     keep it outside the work tree: it is ~1 GB)
+#                     keep it outside the work tree: it is ~650 MB)
 #   VAGUS_ARM64_CPU   QEMU CPU model (default cortex-a72 = Pi 4; cortex-a76 = Pi 5)
 #   VAGUS_ARM64_RW=1  mount the project read-write (default read-only)
 #
