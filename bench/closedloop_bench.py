@@ -34,10 +34,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from closedloop.decision import PatientLoopState, step
 from closedloop.policy import DEFAULT_POLICY
-from stream.broker import EmbeddedBroker
+from stream.broker import EmbeddedBroker, LocalBroker
 from stream.codec import decode_event
 from stream.enrolment import issue_key
 from stream.events import LoopDecision, StressEpisode, StressScore
+from stream.local_kafka import LocalKafka
 from stream.settings import KafkaSettings
 from stream.signing import GatewayKey, sign_event
 from vagus.config import EnrolmentSettings, VagusConfig
@@ -166,8 +167,12 @@ async def collect(kafka: KafkaSettings, wanted: set[str], timeout_s: float) -> d
     return arrived
 
 
-async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, float | int | None]:
-    broker = EmbeddedBroker() if bootstrap is None else None
+async def run(
+    patients: int, total: int, bootstrap: str | None, *, local_kafka: bool = False
+) -> dict[str, float | int | str | None]:
+    broker: LocalBroker | None = None
+    if bootstrap is None:
+        broker = LocalKafka(1) if local_kafka else EmbeddedBroker()
     address = broker.start() if broker is not None else str(bootstrap)
     kafka = KafkaSettings(topic_prefix=f"bench{uuid.uuid4().hex[:8]}").for_embedded_broker(address)
     workdir = Path(tempfile.mkdtemp(prefix="vagus-bench-"))
@@ -211,6 +216,7 @@ async def run(patients: int, total: int, bootstrap: str | None) -> dict[str, flo
         paced_cpu_after = cpu_seconds(worker.pid)
         latencies = np.array([(arrived[k] - sent[k]) / 1e6 for k in sent])
         return {
+            "broker": broker.name if broker is not None else str(bootstrap),
             "patients": patients,
             "events": len(burst),
             "events_per_s": round(events_per_s, 1),
@@ -237,9 +243,12 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--bootstrap", help="a Kafka to use instead of the embedded broker")
+    parser.add_argument("--kafka", action="store_true", help="start a local Apache Kafka node")
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
-    result = asyncio.run(run(args.patients, args.events, args.bootstrap))
+    if args.kafka and args.bootstrap:
+        parser.error("--kafka starts a local Kafka; --bootstrap names one: pick one")
+    result = asyncio.run(run(args.patients, args.events, args.bootstrap, local_kafka=args.kafka))
     for key, value in result.items():
         print(f"{key:>24}: {value}")
     if args.json:

@@ -15,6 +15,7 @@ responses, not at ListOffsets (which the bundled broker answers wrongly; see doc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Collection, Mapping
@@ -108,6 +109,9 @@ async def read_records(
 
     async def to_the_end() -> list[LogRecord]:
         known = consumer.partitions_for_topic(topic) or set()
+        if not known:  # an assign-only consumer knows no topic until metadata names it
+            await consumer.topics()  # (tansu answered with every topic; Apache Kafka does not)
+            known = consumer.partitions_for_topic(topic) or set()
         wanted = sorted(known if partitions is None else set(partitions) & known)
         assigned = [TopicPartition(topic, p) for p in wanted]
         if not assigned:
@@ -143,6 +147,9 @@ async def read_records(
 
 async def _stop_quietly(client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
     """Close a client within ``TIMEOUTS.stop_s``; a broker that is gone cannot hold it."""
+    # One turn of the loop first: aiokafka's consumer cancels a task of its own on stop, and
+    # when that task has not run yet (a stop right after start) the stop raises CancelledError.
+    await asyncio.sleep(0)
     with contextlib.suppress(KafkaError, OSError, TimeoutError):
         await bounded(client.stop(), TIMEOUTS.stop_s, "a client's stop")
 

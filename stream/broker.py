@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from stream.errors import BrokerError
 
@@ -105,6 +106,26 @@ def free_loopback_port() -> int:
         return port
 
 
+class LocalBroker(Protocol):
+    """A broker this process starts and stops: the embedded one, or a local Apache Kafka."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def bootstrap(self) -> str: ...
+
+    def start(self, timeout_s: float = ...) -> str: ...
+
+    def stop(self) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def exit_status(self) -> int | None: ...
+
+    async def exited(self) -> int: ...
+
+
 class EmbeddedBroker:
     """Start tansu on a free loopback port; ``stop()`` waits until the process is gone."""
 
@@ -122,6 +143,9 @@ class EmbeddedBroker:
         self._advertised = advertised
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
+
+    #: what a demo's summary calls it
+    name = "embedded"
 
     @property
     def bootstrap(self) -> str:

@@ -37,8 +37,9 @@ from hardware.audio import WavVibroacousticDevice
 from hardware.devices import FanOutDevice, SimulatedDevice
 from ingest.recording import RecordingReader
 from ingest.replay import ReplayClock, Speed, open_recording, replay
-from stream.broker import EmbeddedBroker, killed_with_parent, wait_exit
+from stream.broker import EmbeddedBroker, LocalBroker, killed_with_parent, wait_exit
 from stream.consumer import EventConsumer
+from stream.local_kafka import LocalKafka
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.timeouts import TIMEOUTS, bounded
@@ -103,6 +104,8 @@ class DemoOptions:
     patient_keys: bool = False
     #: Keep every event the audit consumer reads here (events.jsonl), for `vagus report`.
     run_dir: Path | None = None
+    #: Start a local Apache Kafka (stream.local_kafka) instead of the embedded broker.
+    local_kafka: bool = False
 
 
 @contextlib.asynccontextmanager
@@ -114,13 +117,16 @@ async def broker_for(settings: KafkaSettings, work_dir: Path) -> AsyncIterator[K
 
 @contextlib.asynccontextmanager
 async def _broker_for(
-    settings: KafkaSettings, work_dir: Path
-) -> AsyncIterator[tuple[KafkaSettings, EmbeddedBroker | None]]:
-    """:func:`broker_for`, also giving the embedded broker (None: a configured Kafka)."""
+    settings: KafkaSettings, work_dir: Path, *, local_kafka: bool = False
+) -> AsyncIterator[tuple[KafkaSettings, LocalBroker | None]]:
+    """:func:`broker_for`, also giving the broker started here (None: a configured Kafka):
+    the embedded one, or with ``local_kafka`` an Apache Kafka node on loopback."""
     if settings.bootstrap is not None:
         yield settings, None
         return
-    broker = EmbeddedBroker(log_path=work_dir / "broker.log")
+    broker: LocalBroker = (
+        LocalKafka(1) if local_kafka else EmbeddedBroker(log_path=work_dir / "broker.log")
+    )
     # Started and stopped on this thread, not a worker thread: PR_SET_PDEATHSIG ties the broker
     # to the thread that spawned it. Both calls block for a fraction of a second.
     try:
@@ -230,7 +236,8 @@ async def run_demo(options: DemoOptions) -> DemoSummary:
     with tempfile.TemporaryDirectory(prefix="vagus-demo-") as temporary:
         work_dir = options.work_dir or Path(temporary)
         try:
-            async with _broker_for(options.config.kafka, work_dir) as (kafka, embedded):
+            broker = _broker_for(options.config.kafka, work_dir, local_kafka=options.local_kafka)
+            async with broker as (kafka, embedded):
                 summary = await _run_with_broker(options, kafka, embedded, work_dir, writer)
         finally:
             if writer is not None:
@@ -243,7 +250,7 @@ async def run_demo(options: DemoOptions) -> DemoSummary:
 async def _run_with_broker(
     options: DemoOptions,
     kafka: KafkaSettings,
-    embedded: EmbeddedBroker | None,
+    embedded: LocalBroker | None,
     work_dir: Path,
     run_writer: RunDirWriter | None,
 ) -> DemoSummary:
@@ -263,7 +270,7 @@ async def _run_with_broker(
             return not_started_summary(
                 recording=options.recording,
                 speed=str(options.speed),
-                broker="embedded" if embedded is not None else str(kafka.bootstrap),
+                broker=embedded.name if embedded is not None else str(kafka.bootstrap),
                 wall_s=time.monotonic() - started,
                 interrupted=shutdown.absorb(),
             )
@@ -359,7 +366,7 @@ async def _replay_through(
     options: DemoOptions,
     kafka: KafkaSettings,
     *,
-    embedded: EmbeddedBroker | None,
+    embedded: LocalBroker | None,
     work_dir: Path,
     worker: WorkerProcess,
     run_writer: RunDirWriter | None,
@@ -418,7 +425,7 @@ async def _replay_through(
         recording=options.recording,
         read_report=run.reader.report,
         speed=str(options.speed),
-        broker="embedded" if options.config.kafka.bootstrap is None else str(kafka.bootstrap),
+        broker=embedded.name if embedded is not None else str(kafka.bootstrap),
         wall_s=time.monotonic() - started,
     ) | {
         "pacer": pacer_summary(run.pacer),

@@ -20,7 +20,7 @@ from vagus.commands.common import (
     writable_file,
     writable_folder,
 )
-from vagus.config import VagusConfig
+from vagus.config import ConfigError, VagusConfig
 
 
 def register(commands: Any) -> Handlers:
@@ -36,6 +36,12 @@ def register(commands: Any) -> Handlers:
     )
     demo.add_argument("--recording", type=Path, help="recording to replay (default: bundled demo)")
     demo.add_argument("--bootstrap", help="use this Kafka instead of the embedded broker")
+    demo.add_argument(
+        "--kafka",
+        action="store_true",
+        help="start a local Apache Kafka instead of the embedded broker\n"
+        "(JDK 17+; fetched with Maven on first use)",
+    )
     demo.add_argument("--summary-json", type=Path, help="also write the summary to this file")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     demo.add_argument(
@@ -72,8 +78,11 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
     if args.summary_json:
         writable_file(args.summary_json)
     writable_folder(args.output_dir)
+    if args.kafka and args.bootstrap:
+        raise ConfigError("--kafka starts a local Kafka; --bootstrap names one: pick one")
     run_dir = args.output_dir / time.strftime("run-%Y%m%dT%H%M%SZ", time.gmtime())
     options = DemoOptions(
+        local_kafka=args.kafka,
         recording=args.recording or DEFAULT_RECORDING,
         speed=args.speed,
         config=with_bootstrap(config, args.bootstrap),

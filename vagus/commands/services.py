@@ -30,11 +30,23 @@ def register(commands: Any) -> Handlers:
 
     broker = commands.add_parser(
         "broker",
-        help="run the embedded development broker in the foreground",
+        help="run the embedded development broker (or a local Apache Kafka) in the foreground",
         description="Run the bundled Kafka-compatible broker on loopback, in memory, until "
         "Ctrl-C. For development and demos only; production points at a real Kafka.",
     )
     broker.add_argument("--port", type=int, help="loopback port (default: a free one)")
+    broker.add_argument(
+        "--kafka",
+        action="store_true",
+        help="run Apache Kafka instead (JVMs; fetched with Maven on first use; needs JDK 17+)",
+    )
+    broker.add_argument(
+        "--nodes",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="with --kafka: one KRaft node, or three (replication 3, min ISR 2)",
+    )
 
     topics = commands.add_parser(
         "topics",
@@ -72,20 +84,21 @@ def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
 
 def cmd_broker(args: argparse.Namespace, config: VagusConfig) -> int:
     from stream.broker import EmbeddedBroker  # noqa: PLC0415
+    from stream.local_kafka import LocalKafka  # noqa: PLC0415
 
-    broker = EmbeddedBroker(port=args.port)
+    if args.kafka and args.port:
+        raise ConfigError("--port is for the embedded broker; --kafka picks free ports")
+    broker = LocalKafka(args.nodes) if args.kafka else EmbeddedBroker(port=args.port)
+    name = broker.name if isinstance(broker, LocalKafka) else "the embedded broker"
 
     async def go() -> int:
         try:
-            print(f"broker listening on {broker.start()} (Ctrl-C stops)", flush=True)
+            print(f"broker listening on {broker.start()}: {name} (Ctrl-C stops)", flush=True)
             # A broker that dies must not leave "listening" standing; a child process offers
             # no awaitable exit, so it is polled.
             while broker.alive():  # noqa: ASYNC110
                 await asyncio.sleep(0.5)
-            print(
-                f"vagus: the embedded broker exited (status {broker.exit_status()})",
-                file=sys.stderr,
-            )
+            print(f"vagus: {name} exited (status {broker.exit_status()})", file=sys.stderr)
             return 1
         finally:
             broker.stop()
