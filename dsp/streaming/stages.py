@@ -18,7 +18,7 @@ found, once.
 Each stage has one path. The ECG and EDA stages take one kernel call per window straight on
 the buffer's rows (dsp.streaming.ecg_window, dsp.streaming.eda_window): a gateway closes a
 window every hop for weeks, and the step-by-step glue around the kernels cost more CPU than
-their arithmetic (bench/dsp_bench.py; figures in docs/pipeline.md). Inputs that kernel does not
+their arithmetic (bench/stage_paths.py; figures in docs/pipeline.md). Inputs that kernel does not
 handle (a gap, a jump in sample times, a non-finite sample, a rate the detector decimates)
 make it hand over before changing any state, and the stage finishes that window step by step
 (``_per_step``), with the same kernels. That hand-over is the stage's own detail, not a switch:
