@@ -232,6 +232,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
             "folded_into_output_layer": True,
         },
         "threshold": fitted.threshold,
+        "beat_source": "pulse",  # WESAD's heart features come from E4 BVP beats
         "architecture": {"hidden": [HIDDEN], "activation": "relu", "l2_alpha": fitted.alpha},
         "training_data": {
             "file": data_path.name,
