@@ -200,6 +200,7 @@ def json_summary(report: dict[str, Any]) -> dict[str, Any]:
         "cross_dataset_coverage": cross.get("coverage", 0.0),
         "protocol": nested["protocol"],
         "per_subject": runtime["per_subject"],
+        "choices": runtime["choices"],  # what each outer fold's inner loop chose
         "nested": {k: v for k, v in nested.items() if k not in ("protocol", "runtime_protocol")},
     }
     skipped = ("evaluation", "with_temperature", "nested")

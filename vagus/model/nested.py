@@ -223,7 +223,8 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
     fit = data.plausible
     result: dict[str, Any] = {
         "protocol": f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable "
-        "60 s windows of each subject (the runtime's calibration), no labels used",
+        "60 s windows of each subject (a calibration from the first minutes, as at run time), "
+        "no labels used",
         "runtime_protocol": nested_loso(data, runtime_x),
         "baseline_condition": nested_loso(data, condition_x),
         "without_heart": nested_loso(data, runtime_x, WITHOUT_HEART),
