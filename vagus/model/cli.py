@@ -59,6 +59,10 @@ def _row(label: str, m: dict[str, float]) -> str:
     )
 
 
+def _three(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def render_nested(nested: dict[str, Any]) -> list[str]:
     """The nested LOSO and cross-data-set tables, printed first."""
     lines = [f"\n### Nested LOSO ({nested['protocol']})\n"]
@@ -91,16 +95,12 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
             "|---|---|---|---|---|",
         ]
         rows = {"pooled": cross["pooled"]} | cross["per_subject"]
+        rows |= {key: cross[key] for key in ("without_hyperventilation", "without_s01")}
         for label, m in rows.items():
             coverage = f"{m['coverage']:.2f}" if "coverage" in m else "-"
             lines.append(
-                f"| {label} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['windows']} "
+                f"| {label} | {_three(m['accuracy'])} | {_three(m['macro_f1'])} | {m['windows']} "
                 f"| {coverage} |"
-            )
-        for key in ("without_hyperventilation", "without_s01"):
-            m = cross[key]
-            lines.append(
-                f"| {key} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['windows']} | - |"
             )
     return lines
 
@@ -195,8 +195,8 @@ def json_summary(report: dict[str, Any]) -> dict[str, Any]:
         "worst_subject": runtime["worst_subject"],
         "ece": runtime["ece"],
         "ece_bins": runtime["ece_bins"],
-        "cross_dataset_accuracy": cross.get("accuracy", float("nan")),
-        "cross_dataset_macro_f1": cross.get("macro_f1", float("nan")),
+        "cross_dataset_accuracy": cross.get("accuracy"),  # None (null): nothing scored
+        "cross_dataset_macro_f1": cross.get("macro_f1"),
         "cross_dataset_coverage": cross.get("coverage", 0.0),
         "protocol": nested["protocol"],
         "per_subject": runtime["per_subject"],

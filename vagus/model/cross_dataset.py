@@ -132,9 +132,9 @@ def _score(choice: Choice, rows: list[dict[str, float] | None]) -> list[float | 
     return out
 
 
-def _figures(y: list[int], p: list[float], threshold: float) -> dict[str, float]:
+def _figures(y: list[int], p: list[float], threshold: float) -> dict[str, float | None]:
     if not y:
-        return {"accuracy": math.nan, "macro_f1": math.nan, "windows": 0}
+        return {"accuracy": None, "macro_f1": None, "windows": 0}  # null in JSON, not NaN
     truth, predicted = np.array(y), np.array(p) >= threshold
     return {
         "accuracy": float(accuracy_score(truth, predicted)),
