@@ -57,8 +57,13 @@ class StressScorer:
         settings: StressModelSettings,
         state_path: Path | None = None,
         model: StressModel | None = None,
+        beat_source: str | None = None,
     ) -> None:
+        """``beat_source`` ("ecg", "pulse"): where this patient's heart data come from; one the
+        model was not validated on is refused here, with the reason (ValueError)."""
         self.model = model if model is not None else StressModel()
+        if beat_source is not None and (reason := self.model.source_refusal(beat_source)):
+            raise ValueError(reason)
         self.settings = settings
         self.state_path = state_path
         self.baseline = RunningBaseline(

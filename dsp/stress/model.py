@@ -88,6 +88,9 @@ class StressModel:
         self.clip = float(sidecar["normalisation"]["clip"])
         self.min_sd = float(sidecar["normalisation"]["min_sd"])
         self.threshold = float(sidecar["threshold"])
+        # Where the heart features it was validated on came from; WESAD's were E4 BVP beats, so
+        # a sidecar that predates the field (the bundled one) means pulse.
+        self.beat_source: str = str(sidecar.get("beat_source", "pulse"))
         self.gate = QualityGate()
         self.baseline = baseline
         # The built-in kernels without the default XNNPACK delegate: for a 38-input MLP the
@@ -100,6 +103,18 @@ class StressModel:
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def source_refusal(self, beat_source: str) -> str | None:
+        """Why heart data from ``beat_source`` ("ecg", "pulse") must not be scored, or None.
+
+        ECG R-peaks and pulse peaks differ (transit-time jitter, blunter peaks, other artefacts),
+        so a model is only trusted on the beat source it was validated on."""
+        if beat_source == self.beat_source:
+            return None
+        return (
+            f"the stress model was validated on {self.beat_source} beats only; "
+            f"heart data from {beat_source} beats are refused"
+        )
 
     def transform(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:
         """Features in model order with the sidecar's transforms; absent or invalid -> NaN.

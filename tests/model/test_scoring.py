@@ -178,3 +178,11 @@ def test_state_round_trip_resumes_without_recalibrating(tmp_path: Path, model: S
         StressScorer(
             settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
         )
+
+
+def test_a_beat_source_the_model_was_not_validated_on_is_refused(model: StressModel) -> None:
+    assert model.beat_source == "pulse"  # WESAD's heart features: E4 BVP beats
+    assert model.source_refusal("pulse") is None
+    with pytest.raises(ValueError, match="validated on pulse beats only; heart data from ecg"):
+        StressScorer(settings=StressModelSettings(), model=model, beat_source="ecg")
+    assert StressScorer(settings=StressModelSettings(), model=model, beat_source="pulse")

@@ -59,10 +59,57 @@ def _row(label: str, m: dict[str, float]) -> str:
     )
 
 
+def _three(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def render_nested(nested: dict[str, Any]) -> list[str]:
+    """The nested LOSO and cross-data-set tables, printed first."""
+    lines = [f"\n### Nested LOSO ({nested['protocol']})\n"]
+    lines += ["| procedure | accuracy | macro-F1 | worst subject | ECE |", "|---|---|---|---|---|"]
+    for key, title in (
+        ("runtime_protocol", "runtime protocol"),
+        ("baseline_condition", "baseline condition as calibration"),
+        ("without_heart", "runtime protocol, no heart data"),
+    ):
+        m = nested[key]
+        lines.append(
+            f"| {title} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} "
+            f"| {m['worst_subject_accuracy']:.3f} ({m['worst_subject']}) | {m['ece']:.3f} |"
+        )
+    lines += ["\n| subject | accuracy | macro-F1 | windows |", "|---|---|---|---|"]
+    for subject, m in nested["runtime_protocol"]["per_subject"].items():
+        lines.append(f"| {subject} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['windows']} |")
+    for name in ("with_heart", "without_heart"):
+        final = nested[f"final_{name}"]
+        lines.append(
+            f"\nfitted on all subjects, {name.replace('_', ' ')}: {', '.join(final['features'])}; "
+            f"C {final['C']}, threshold {final['threshold']:.2f}"
+        )
+        cross = nested.get(f"cross_dataset_{name}")
+        if cross is None:
+            continue
+        lines += [f"\n#### Stress-Predict, {name.replace('_', ' ')} ({cross['mapping']})\n"]
+        lines += [
+            "| subjects | accuracy | macro-F1 | windows | coverage |",
+            "|---|---|---|---|---|",
+        ]
+        rows = {"pooled": cross["pooled"]} | cross["per_subject"]
+        rows |= {key: cross[key] for key in ("without_hyperventilation", "without_s01")}
+        for label, m in rows.items():
+            coverage = f"{m['coverage']:.2f}" if "coverage" in m else "-"
+            lines.append(
+                f"| {label} | {_three(m['accuracy'])} | {_three(m['macro_f1'])} | {m['windows']} "
+                f"| {coverage} |"
+            )
+    return lines
+
+
 def render(report: dict[str, Any]) -> str:
     """Markdown tables, so the model card can quote a run verbatim."""
     head = "| {} | accuracy | macro-F1 | AUROC | Brier |\n|---|---|---|---|---|"
-    lines = []
+    lines = render_nested(report["nested"]) if "nested" in report else []
+    lines.append("\n### Exported MLP: LOSO without nesting of the feature choice")
     for variant, title in (("evaluation", "without"), ("with_temperature", "with")):
         lines += [f"\n### LOSO overall, {title} skin temperature\n", head.format("model")]
         for name, result in report[variant].items():
@@ -131,12 +178,37 @@ def cmd_model(args: argparse.Namespace, config: object = None) -> int:
     report = run(args.data, args.out)
     print(render(report))
     if args.json:
-        summary = {k: v for k, v in report.items() if k not in ("evaluation", "with_temperature")}
-        summary["baselines"] = {
-            name: report["evaluation"][name]["overall"] for name in ("logistic", "boosting")
-        }
-        summary["with_temperature"] = {
-            name: result["overall"] for name, result in report["with_temperature"].items()
-        }
-        print(json.dumps(summary))
+        print(json.dumps(json_summary(report)))
     return 0
+
+
+def json_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures first: nested LOSO under the runtime protocol, then across data
+    sets; the old (non-nested) LOSO of the exported MLP after them."""
+    nested = report["nested"]
+    runtime = nested["runtime_protocol"]
+    cross = nested.get("cross_dataset_with_heart", {}).get("pooled", {})
+    summary: dict[str, Any] = {
+        "nested_loso_accuracy": runtime["accuracy"],
+        "nested_loso_macro_f1": runtime["macro_f1"],
+        "worst_subject_accuracy": runtime["worst_subject_accuracy"],
+        "worst_subject": runtime["worst_subject"],
+        "ece": runtime["ece"],
+        "ece_bins": runtime["ece_bins"],
+        "cross_dataset_accuracy": cross.get("accuracy"),  # None (null): nothing scored
+        "cross_dataset_macro_f1": cross.get("macro_f1"),
+        "cross_dataset_coverage": cross.get("coverage", 0.0),
+        "protocol": nested["protocol"],
+        "per_subject": runtime["per_subject"],
+        "choices": runtime["choices"],  # what each outer fold's inner loop chose
+        "nested": {k: v for k, v in nested.items() if k not in ("protocol", "runtime_protocol")},
+    }
+    skipped = ("evaluation", "with_temperature", "nested")
+    summary |= {k: v for k, v in report.items() if k not in skipped}
+    summary["baselines"] = {
+        name: report["evaluation"][name]["overall"] for name in ("logistic", "boosting")
+    }
+    summary["with_temperature"] = {
+        name: result["overall"] for name, result in report["with_temperature"].items()
+    }
+    return summary

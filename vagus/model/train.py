@@ -31,6 +31,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.neural_network import MLPClassifier
 
 from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset, load, normalise
+from vagus.model.nested import report as nested_report
 from vagus.model.tflite_writer import Layer, mlp_forward, write_mlp
 
 FloatArray = npt.NDArray[np.float64]
@@ -204,6 +205,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
     evaluation = evaluate(data)
     with_temperature = evaluate(warm)
     x = normalise(data)
+    nested = nested_report(data, x, data_path.parent / "stress_predict")
     fitted = fit_exported(
         x[data.plausible], data.stress[data.plausible], data.subjects[data.plausible]
     )
@@ -230,6 +232,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
             "folded_into_output_layer": True,
         },
         "threshold": fitted.threshold,
+        "beat_source": "pulse",  # WESAD's heart features come from E4 BVP beats
         "architecture": {"hidden": [HIDDEN], "activation": "relu", "l2_alpha": fitted.alpha},
         "training_data": {
             "file": data_path.name,
@@ -257,6 +260,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         "l2_alpha": fitted.alpha,
         "evaluation": evaluation,
         "with_temperature": with_temperature,
+        "nested": nested,
         "out_dir": str(out_dir),
         "seconds": round(time.perf_counter() - start, 1),
     }

@@ -1,0 +1,244 @@
+"""Nested leave-one-subject-out evaluation of the whole model-building procedure.
+
+The outer loop holds one subject out; everything that could be tuned (feature subset, L2
+strength, Platt calibration, decision threshold) is chosen by an inner leave-one-subject-out over
+the remaining subjects only, so the outer subject is never seen before it is scored. What is
+reported is therefore what the procedure gives a new wearer, not what its best fold gave.
+
+Normalisation follows the runtime (``RUNTIME``): each subject's features are z-scored against
+their own first ``CALIBRATION_WINDOWS`` windows in time order (mean, SD ddof 1, clip), with no
+label used; ``CONDITION`` (against the whole labelled baseline condition, as the card used to
+report) is kept for comparison. The candidate grid is small on purpose: few, robust features
+the runtime computes from any wrist or chest device, and a regularised logistic regression.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+from vagus.model.dataset import CLIP, MIN_SD, Dataset
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int_]
+
+#: First windows of each subject (60 s each) that form their baseline under the runtime protocol.
+CALIBRATION_WINDOWS = 5
+RUNTIME = "first_minutes"
+CONDITION = "baseline_condition"
+#: Feature subsets the inner loop chooses among: EDA level and responses, heart rate, motion.
+SUBSETS: dict[str, tuple[str, ...]] = {
+    "eda": ("scl_mean", "scr_peak_count"),
+    "eda_hr": ("scl_mean", "scr_peak_count", "hrv_mean_rr"),
+    "eda_hr_motion": ("scl_mean", "scr_peak_count", "hrv_mean_rr", "acc_magnitude_std"),
+    "eda_hrv_motion": (
+        "scl_mean",
+        "scl_slope",
+        "scr_peak_count",
+        "scr_amplitude_sum",
+        "hrv_mean_rr",
+        "hrv_rmssd",
+        "acc_magnitude_std",
+    ),
+}
+#: For sources without a validated beat path (a wrist whose pulse fails its gate): no heart data.
+WITHOUT_HEART: dict[str, tuple[str, ...]] = {
+    "eda": ("scl_mean", "scr_peak_count"),
+    "eda_motion": ("scl_mean", "scr_peak_count", "acc_magnitude_std"),
+    "eda_more_motion": (
+        "scl_mean",
+        "scl_slope",
+        "scr_peak_count",
+        "scr_amplitude_sum",
+        "acc_magnitude_std",
+    ),
+}
+STRENGTHS = (0.01, 0.1, 1.0)  # inverse L2 strengths (sklearn's C)
+ECE_BINS = 10  # equal-width probability bins for the expected calibration error
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One fitted procedure: its features, C, Platt map, threshold and the fitted weights."""
+
+    subset: str
+    features: tuple[str, ...]
+    strength: float
+    platt: tuple[float, float]
+    threshold: float
+    weights: FloatArray  # one per feature of the subset
+    bias: float
+
+    def logit(self, x: FloatArray) -> FloatArray:
+        raw = x @ self.weights + self.bias
+        return np.asarray(self.platt[0] * raw + self.platt[1], dtype=np.float64)
+
+    def probability(self, x: FloatArray) -> FloatArray:
+        return np.asarray(1.0 / (1.0 + np.exp(-self.logit(x))), dtype=np.float64)
+
+
+def normalise_first(data: Dataset, windows: int = CALIBRATION_WINDOWS) -> FloatArray:
+    """Each subject z-scored against their first ``windows`` plausible windows (time order)."""
+    out = np.empty_like(data.values)
+    for subject in np.unique(data.subjects):
+        rows = np.flatnonzero(data.subjects == subject)  # load() sorts by subject, then time
+        reference = data.values[rows[data.plausible[rows]][:windows]]
+        mean = reference.mean(axis=0)
+        sd = reference.std(axis=0, ddof=1)
+        sd = np.where(sd > MIN_SD, sd, 1.0)
+        out[rows] = np.clip((data.values[rows] - mean) / sd, -CLIP, CLIP)
+    return out
+
+
+def _fit(x: FloatArray, y: IntArray, strength: float) -> tuple[FloatArray, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = LogisticRegression(C=strength, max_iter=5000).fit(x, y)
+    return np.asarray(fit.coef_[0], dtype=np.float64), float(fit.intercept_[0])
+
+
+def _platt(logit: FloatArray, y: IntArray) -> tuple[float, float]:
+    fit = LogisticRegression(C=1e4, max_iter=1000).fit(logit[:, None], y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def choose_threshold(p: FloatArray, y: IntArray) -> float:
+    """The macro-F1-best cut on out-of-fold probabilities; ties go to the one nearest 0.5."""
+    grid = np.round(np.linspace(0.05, 0.95, 91), 2)
+    scores = np.array([f1_score(y, p >= t, average="macro") for t in grid])
+    best = grid[scores >= scores.max() - 1e-12]
+    return float(best[np.argmin(np.abs(best - 0.5))])
+
+
+def _columns(features: list[str], names: tuple[str, ...]) -> list[int]:
+    return [features.index(name) for name in names]
+
+
+def fit_procedure(
+    x: FloatArray,
+    y: IntArray,
+    groups: npt.NDArray[Any],
+    features: list[str],
+    subsets: dict[str, tuple[str, ...]] = SUBSETS,
+) -> Choice:
+    """Inner LOSO over ``groups`` picks subset and C by out-of-fold log-loss; Platt and threshold
+    come from the chosen candidate's out-of-fold logits; then it is refitted on all of x."""
+    subjects = np.unique(groups)
+    best: tuple[float, str, float, FloatArray] | None = None
+    for subset, names in subsets.items():
+        columns = _columns(features, names)
+        for strength in STRENGTHS:
+            oof = np.zeros(len(y))
+            for subject in subjects:
+                test = groups == subject
+                weights, bias = _fit(x[~test][:, columns], y[~test], strength)
+                oof[test] = x[test][:, columns] @ weights + bias
+            loss = float(np.mean(np.logaddexp(0, oof) - y * oof))
+            if best is None or loss < best[0] - 1e-12:
+                best = (loss, subset, strength, oof)
+    assert best is not None
+    _, subset, strength, oof = best
+    platt = _platt(oof, y)
+    threshold = choose_threshold(1 / (1 + np.exp(-(platt[0] * oof + platt[1]))), y)
+    weights, bias = _fit(x[:, _columns(features, subsets[subset])], y, strength)
+    return Choice(subset, subsets[subset], strength, platt, threshold, weights, bias)
+
+
+def expected_calibration_error(y: IntArray, p: FloatArray, bins: int = ECE_BINS) -> float:
+    """Sum over equal-width bins of (share of windows) x |mean predicted - observed rate|."""
+    index = np.clip((p * bins).astype(int), 0, bins - 1)
+    return float(
+        sum(
+            np.mean(index == b) * abs(p[index == b].mean() - y[index == b].mean())
+            for b in range(bins)
+            if np.any(index == b)
+        )
+    )
+
+
+def summary(
+    y: IntArray, p: FloatArray, cut: FloatArray, subjects: npt.NDArray[Any]
+) -> dict[str, Any]:
+    """Pooled and per-subject accuracy and macro-F1, the worst subject, and ECE."""
+    predicted = p >= cut
+    per_subject = {
+        str(s): {
+            "accuracy": float(accuracy_score(y[m], predicted[m])),
+            "macro_f1": float(f1_score(y[m], predicted[m], average="macro")),
+            "windows": int(m.sum()),
+        }
+        for s in np.unique(subjects)
+        for m in [subjects == s]
+    }
+    worst = min(per_subject, key=lambda s: per_subject[s]["accuracy"])
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "macro_f1": float(f1_score(y, predicted, average="macro")),
+        "worst_subject": worst,
+        "worst_subject_accuracy": per_subject[worst]["accuracy"],
+        "ece": expected_calibration_error(y, p),
+        "ece_bins": f"{ECE_BINS} equal-width bins of the predicted probability",
+        "per_subject": per_subject,
+    }
+
+
+def nested_loso(
+    data: Dataset, x: FloatArray, subsets: dict[str, tuple[str, ...]] = SUBSETS
+) -> dict[str, Any]:
+    """Outer LOSO around fit_procedure; the outer subject is never fitted, chosen or calibrated
+    on. Implausible windows are never fitted to but are scored and counted."""
+    y, groups = data.stress, data.subjects
+    p = np.zeros(len(y))
+    cut = np.zeros(len(y))
+    chosen: dict[str, dict[str, Any]] = {}
+    for subject in np.unique(groups):
+        test = groups == subject
+        fit = ~test & data.plausible
+        choice = fit_procedure(x[fit], y[fit], groups[fit], data.features, subsets)
+        p[test] = choice.probability(x[test][:, _columns(data.features, choice.features)])
+        cut[test] = choice.threshold
+        chosen[str(subject)] = {
+            "subset": choice.subset,
+            "C": choice.strength,
+            "threshold": choice.threshold,
+        }
+    return summary(y, p, cut, groups) | {"choices": chosen}
+
+
+def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) -> dict[str, Any]:
+    """Nested figures under the runtime protocol (headline), against the whole baseline
+    condition, and without heart data; then the procedure fitted on every subject, scored on
+    Stress-Predict if its folder is given and present."""
+    from vagus.model import cross_dataset  # noqa: PLC0415 - imports nested's names
+
+    runtime_x = normalise_first(data)
+    fit = data.plausible
+    result: dict[str, Any] = {
+        "protocol": f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable "
+        "60 s windows of each subject (a calibration from the first minutes, as at run time), "
+        "no labels used",
+        "runtime_protocol": nested_loso(data, runtime_x),
+        "baseline_condition": nested_loso(data, condition_x),
+        "without_heart": nested_loso(data, runtime_x, WITHOUT_HEART),
+    }
+    for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
+        choice = fit_procedure(
+            runtime_x[fit], data.stress[fit], data.subjects[fit], data.features, subsets
+        )
+        result[f"final_{name}"] = {
+            "subset": choice.subset,
+            "features": list(choice.features),
+            "C": choice.strength,
+            "threshold": choice.threshold,
+        }
+        if stress_predict is not None and stress_predict.is_dir():
+            result[f"cross_dataset_{name}"] = cross_dataset.evaluate(stress_predict, choice)
+    return result
