@@ -18,7 +18,7 @@ from vagus.config import VagusConfig
 def register(commands: Any) -> Handlers:
     importing = commands.add_parser(
         "import",
-        help="WFDB, E4, EDF/EDF+, ISHNE or actigraphy files as a recording",
+        help="WFDB, E4, EDF, ISHNE or actigraphy files as a recording",
         description="Convert a public recording into a vagus recording, so it replays through "
         "the same decoders and DSP as live data (docs/recording-format.md).",
     )

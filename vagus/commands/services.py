@@ -30,7 +30,7 @@ def register(commands: Any) -> Handlers:
 
     broker = commands.add_parser(
         "broker",
-        help="run the embedded broker (or --kafka: Apache Kafka) in the foreground",
+        help="run the embedded broker, or Apache Kafka (--kafka)",
         description="Run the bundled Kafka-compatible broker on loopback, in memory, until "
         "Ctrl-C. For development and demos only; production points at a real Kafka.",
     )
