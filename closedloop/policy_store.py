@@ -41,6 +41,7 @@ from stream.errors import SchemaError
 from stream.events import AnyEvent, AuditEntry, PolicySnapshot, PolicyVersion
 from stream.settings import KafkaSettings
 from stream.timeouts import TIMEOUTS, bounded
+from stream.topics import topic_partitions
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -108,10 +109,9 @@ async def read_records(
     found: list[LogRecord] = []
 
     async def to_the_end() -> list[LogRecord]:
-        known = consumer.partitions_for_topic(topic) or set()
-        if not known:  # an assign-only consumer knows no topic until metadata names it
-            await consumer.topics()  # (tansu answered with every topic; Apache Kafka does not)
-            known = consumer.partitions_for_topic(topic) or set()
+        known = consumer.partitions_for_topic(topic) or await topic_partitions(
+            settings, topic, timeout_s=TIMEOUTS.request_s
+        )
         wanted = sorted(known if partitions is None else set(partitions) & known)
         assigned = [TopicPartition(topic, p) for p in wanted]
         if not assigned:

@@ -118,3 +118,26 @@ async def create_topic_set(settings: KafkaSettings, *, timeout_s: float = 10.0) 
             )
     finally:
         await admin.close()
+
+
+async def topic_partitions(settings: KafkaSettings, topic: str, *, timeout_s: float) -> set[int]:
+    """The partition numbers of ``topic`` (empty when it does not exist), asked of the cluster.
+
+    An assign-only consumer knows a topic's partitions only once a metadata request names it,
+    and aiokafka's consumer has no public way to ask; tansu answers every metadata request with
+    every topic, Apache Kafka only with those named, so readers ask here when they do not know."""
+    admin = AIOKafkaAdminClient(
+        request_timeout_ms=int(timeout_s * 1000), **settings.client_kwargs()
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return {
+        int(p["partition"])
+        for t in described
+        if t["topic"] == topic and t["error_code"] == 0
+        for p in t["partitions"]
+    }
