@@ -25,8 +25,12 @@ async def _create(kafka: KafkaSettings) -> list[str]:
         created = await ensure_topics(
             admin, kafka.topics.all(), partitions=kafka.partitions, replication_factor=1
         )
-        described = await admin.describe_topics([kafka.topics.name("stress")])
-        assert len(described[0]["partitions"]) == kafka.partitions
+        # Apache Kafka creates a topic asynchronously: its metadata can list no partitions yet
+        stress = kafka.topics.name("stress")
+        async with asyncio.timeout(15):
+            while not (partitions := (await admin.describe_topics([stress]))[0]["partitions"]):
+                await asyncio.sleep(0.1)
+        assert len(partitions) == kafka.partitions
         again = await ensure_topics(admin, kafka.topics.all(), partitions=4, replication_factor=1)
         assert again == []
         return created
