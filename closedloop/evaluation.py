@@ -8,7 +8,12 @@ Spans, on event time (documented in docs/pipeline.md):
   skipped: a 60-s window ending then still holds session data).
 
 Each span reports the median of heart rate, RMSSD, SCR rate and stress score. A session is
-evaluated once the first window past the "after" span arrives, so the result is final when sent.
+evaluated at the first window past the "after" span once a stress score past it has arrived
+too: scores travel on another topic, so a window can be read before the scores of its own time,
+and an evaluation on windows alone could miss the after span's scores. One patient's scores
+arrive in order, so a score past the span means all of the span's are in. Where no score comes
+(scoring off, or still calibrating), windows SCORE_GRACE_S past the span decide alone. The
+result is final when sent.
 
 The evaluator's whole state (recent windows and scores, open sessions, running summaries) goes
 into the patient's snapshot (:meth:`SessionEvaluator.saved`), so a session running across a
@@ -35,6 +40,9 @@ NS = 1_000_000_000
 BEFORE_S = 300.0
 AFTER_SKIP_S = 60.0
 AFTER_S = 360.0
+#: how far windows may run past the "after" span before a session is evaluated without a score
+#: past it (hops are 10 s: six windows)
+SCORE_GRACE_S = 60.0
 #: Never keep more than this (a session that never ends must not grow the state for ever).
 HISTORY_S = 2 * 3600.0
 #: Without an open session, keep this much: "before" plus time for a late "started" outcome.
@@ -142,10 +150,16 @@ class SessionEvaluator:
         end = window.window_end_ns
         self._windows.append((end, values))
         self._forget_before(end)
+        latest_score = self._scores[-1][0] if self._scores else None
         done = [
             s
             for s in self._sessions.values()
-            if s.end_ns is not None and end > s.end_ns + AFTER_S * NS
+            if s.end_ns is not None
+            and end > (after_end := s.end_ns + AFTER_S * NS)
+            and (
+                (latest_score is not None and latest_score > after_end)
+                or end > after_end + SCORE_GRACE_S * NS
+            )
         ]
         return [self._evaluate(session, window) for session in done]
 

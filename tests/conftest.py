@@ -1,4 +1,4 @@
-"""Shared fixtures: one real broker for the whole session, isolated topics per test."""
+"""Shared fixtures: each broker (embedded, Apache Kafka) once a session, topics per test."""
 
 from __future__ import annotations
 
@@ -11,18 +11,39 @@ from typing import TYPE_CHECKING
 import pytest
 
 from stream.broker import EmbeddedBroker
+from stream.local_kafka import LocalKafka, java_missing
 from stream.settings import KafkaSettings
 
 if TYPE_CHECKING:  # tests.helpers loads the whole pipeline: only for the tests that ask
     from tests.helpers import EnrolledGateway
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """The embedded broker, or an external Kafka named by VAGUS_TEST_BOOTSTRAP."""
+#: every test of the broker tier runs on both: the embedded broker (tansu) and Apache Kafka
+BROKERS = ("embedded", "kafka")
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The embedded broker, or one local Apache Kafka node (stream.local_kafka); or, for both
+    parameters' first, an external Kafka named by VAGUS_TEST_BOOTSTRAP (the other skips).
+    Without Java the real-Kafka half says so in one line and skips; in CI (CI=true) it fails."""
     external = os.environ.get("VAGUS_TEST_BOOTSTRAP")
     if external:
+        if request.param != BROKERS[0]:
+            pytest.skip("VAGUS_TEST_BOOTSTRAP names the one broker to test")
         yield external
+        return
+    if request.param == "kafka":
+        missing = java_missing()
+        if missing and os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}: CI runs the broker tier on real Kafka", pytrace=False)
+        if missing:
+            pytest.skip(missing)
+        kafka = LocalKafka(1)
+        try:
+            yield kafka.start()
+        finally:
+            kafka.stop()
         return
     broker = EmbeddedBroker()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from closedloop.evaluation import SessionEvaluator
+from closedloop.evaluation import AFTER_S, SCORE_GRACE_S, SessionEvaluator
 from stream.events import (
     Features,
     FeatureWindow,
@@ -95,6 +95,41 @@ def test_nothing_is_evaluated_before_the_after_span_has_passed() -> None:
     evaluator.on_outcome(_outcome(0, "started", command))
     evaluator.on_outcome(_outcome(300, "aborted", command))
     assert evaluator.on_window(_window(660, 30, 70)) == []  # 360 s after the end: not yet
-    (evaluation,) = evaluator.on_window(_window(670, 30, 70))
+    assert evaluator.on_window(_window(670, 30, 70)) == []  # past it, but no score past it yet
+    evaluator.on_score(_score(670, 0.3))
+    (evaluation,) = evaluator.on_window(_window(680, 30, 70))
     assert evaluation.outcome == "aborted"
-    assert evaluator.on_window(_window(680, 30, 70)) == []  # evaluated once
+    assert evaluator.on_window(_window(690, 30, 70)) == []  # evaluated once
+
+
+def test_the_after_spans_scores_count_even_when_its_windows_are_read_first() -> None:
+    """Windows and scores travel on two topics: here every window comes before any score (a
+    fetch can deliver them so), and the evaluation still has the after span's scores."""
+    evaluator = SessionEvaluator()
+    command = new_event_id()
+    evaluator.on_outcome(_outcome(600, "started", command))
+    evaluator.on_outcome(_outcome(900, "completed", command))
+    early = [
+        e for second in range(300, 1300, 10) for e in evaluator.on_window(_window(second, 30, 70))
+    ]
+    assert early == []  # no score past the after span yet, and within the grace
+    for second in range(300, 1300, 10):
+        evaluator.on_score(_score(second, 0.9 if second <= 600 else 0.3))
+    (evaluation,) = evaluator.on_window(_window(1300, 30, 70))
+    assert evaluation.metrics["stress_score_after"] == pytest.approx(0.3)
+    assert evaluation.metrics["stress_score_change"] == pytest.approx(-0.6)
+
+
+def test_without_scores_windows_past_the_grace_decide_alone() -> None:
+    """Scoring off or still calibrating: no score ever comes, and the session is evaluated on
+    windows once they run SCORE_GRACE_S past the after span."""
+    evaluator = SessionEvaluator()
+    command = new_event_id()
+    evaluator.on_outcome(_outcome(0, "started", command))
+    evaluator.on_outcome(_outcome(300, "completed", command))
+    grace_end = 300 + AFTER_S + SCORE_GRACE_S
+    assert all(
+        evaluator.on_window(_window(t, 30, 70)) == [] for t in range(660, int(grace_end) + 1, 10)
+    )
+    (evaluation,) = evaluator.on_window(_window(grace_end + 10, 30, 70))
+    assert "stress_score_after" not in evaluation.metrics
