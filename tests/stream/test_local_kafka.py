@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from stream.local_kafka import KAFKA_VERSION, LocalKafka, java_missing
 
@@ -40,13 +41,25 @@ def _gone(pids: list[int]) -> bool:
     return True
 
 
+async def _create(bootstrap: str, topic: str, replicas: int) -> None:
+    """Create ``topic``, asking afresh while the cluster elects a new controller: an admin
+    client that still names the killed node as controller waits out its request timeout (seen
+    in CI with the active controller killed)."""
+    async with asyncio.timeout(120):
+        while True:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+            try:
+                await admin.start()
+                await admin.create_topics([NewTopic(topic, 2, replicas)])
+                return
+            except (TimeoutError, KafkaError):
+                await asyncio.sleep(1.0)
+            finally:
+                await admin.close()
+
+
 async def _round_trip(bootstrap: str, topic: str, *, replicas: int) -> list[bytes]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 2, replicas)])
-    finally:
-        await admin.close()
+    await _create(bootstrap, topic, replicas)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
