@@ -106,6 +106,18 @@ def free_loopback_port() -> int:
         return port
 
 
+def end_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM a child (if it still runs) and reap it; SIGKILL it if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
+
+
 class LocalBroker(Protocol):
     """A broker this process starts and stops: the embedded one, or a local Apache Kafka."""
 
@@ -242,14 +254,8 @@ class EmbeddedBroker:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate the broker and reap it; escalate to SIGKILL if it lingers."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout_s)
+        if process is not None:
+            end_process(process, timeout_s)
 
     def __enter__(self) -> EmbeddedBroker:
         self.start()

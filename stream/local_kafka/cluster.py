@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from stream.broker import die_with_parent, free_loopback_port, wait_exit
+from stream.broker import die_with_parent, end_process, free_loopback_port, wait_exit
 from stream.errors import BrokerError
 from stream.local_kafka.fetch import KAFKA_VERSION, java_missing, kafka_libs
 
@@ -224,16 +224,9 @@ class LocalKafka:
 
     def stop_node(self, node_index: int, timeout_s: float = 60.0) -> None:
         """A controlled shutdown of one node (SIGTERM, then SIGKILL if it lingers)."""
-        node = self._nodes[node_index]
-        process = node.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        process = self._nodes[node_index].process
+        if process is not None:
+            end_process(process, timeout_s)
 
     def start_node(self, node_index: int, timeout_s: float = 120.0) -> None:
         """Start a stopped or killed node again on its storage and wait for the cluster."""
@@ -251,13 +244,8 @@ class LocalKafka:
             if node.process is not None and node.process.poll() is None:
                 node.process.terminate()
         for node in nodes:
-            if node.process is None:
-                continue
-            try:
-                node.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                node.process.kill()
-                node.process.wait(timeout=30)
+            if node.process is not None:
+                end_process(node.process, 30.0)
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
