@@ -121,7 +121,7 @@ in_root() {
             exec chroot "$ROOT" /usr/bin/env -i \
                 PATH=/opt/vagus-venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 HOME=/root LANG=C.UTF-8 TERM="$TERM" QEMU_CPU="$CPU" \
-                PYTHONPATH=/vagus PYTHONDONTWRITEBYTECODE=1 NUMBA_CACHE_DIR=/var/cache/numba \
+                PYTHONPATH=/vagus PYTHONDONTWRITEBYTECODE=1 XDG_CACHE_HOME=/var/cache \
                 PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
                 "$@"' in_root "$@"
 }

@@ -34,6 +34,7 @@ from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.timeouts import TIMEOUTS
 from vagus import shutdown
 from vagus.config import ConfigError, VagusConfig
+from vagus.service_notify import ServiceNotifier, watchdog_running
 from vagus.state_paths import state_paths
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,16 @@ async def device_status(
             return [describe(s) for s in transport.statuses()]
 
 
+def ble_stall_limit_s(config: VagusConfig) -> float:
+    """How long a device session may go without progress before the watchdog holds back.
+
+    One turn of a session is a scan (``scan_timeout_s``), a connection attempt (bleak's
+    retries: about a minute at worst) and a back-off of up to ``reconnect_cap_s``; each ends
+    with progress. Twice the longest turn cannot be a sensor merely away from the patient.
+    """
+    return 2 * (config.live.scan_timeout_s + 60.0 + config.live.reconnect_cap_s)
+
+
 async def gateway_over(
     config: VagusConfig,
     *,
@@ -207,7 +218,10 @@ async def gateway_over(
     from vagus.outputs import build_outputs, warn_without_outputs  # noqa: PLC0415
     from vagus.warmup import warm_up  # noqa: PLC0415
 
-    # Before any device is read: a cold kernel cache compiles for about a minute (x86).
+    service = ServiceNotifier.from_environment()
+    # Before any device is read: a cold kernel cache compiles for about a minute (x86), for
+    # minutes on a Pi; systemd's watchdog starts with READY=1, after this.
+    service.notify("STATUS=preparing the signal-processing kernels")
     warm = await asyncio.to_thread(warm_up, config.windows)
     log.info("DSP kernels ready in %.1f s (%d warm-up windows)", warm.seconds, warm.windows)
     warn_without_outputs(config, real_bluetooth=ble.client is None)
@@ -231,16 +245,32 @@ async def gateway_over(
     # Bands connected and buttons claimed before the first command can arrive; released only
     # after the gateway has ended its last session (the band's last write is its 0).
     interrupted = None
+    stall_limit_s = ble_stall_limit_s(config)
+
+    def healthy() -> str | None:
+        """What the service watchdog pings on: the loop runs it, the BLE stack answers."""
+        stalled = transport.longest_stall_s()
+        if stalled > stall_limit_s:
+            return f"no BLE progress for {stalled:.0f} s (limit {stall_limit_s:.0f} s)"
+        try:
+            transport.check_alive()
+            gateway.check_alive()
+        except Exception as exc:  # noqa: BLE001 - reported as the unhealthy reason
+            return f"{exc}: {exc.__cause__ or ''}".rstrip(": ")
+        return None
+
     async with outputs.running(gateway.control):
         await gateway.start()
         try:
             try:
-                async with transport:
+                async with transport, watchdog_running(service, healthy):
+                    service.ready(f"gateway for {patient}: {len(targets)} device(s) configured")
                     await run_for(transport, seconds, gateway.check_alive, stop=stop)
                 await gateway.finish()
             except asyncio.CancelledError:  # SIGINT/SIGTERM: stop promptly, with the summary
                 interrupted = shutdown.absorb()
         finally:
+            service.stopping("draining the spool and the producer")
             drain_s = TIMEOUTS.shutdown_drain_s if interrupted else 5.0
             await gateway.stop(drain_timeout_s=drain_s)
     stats = gateway.stats

@@ -9,8 +9,8 @@ kernels from dsp.ecg.kernels, the same initial levels) inside one kernel;
 tests/dsp/test_ecg_fused.py holds the two equal at strap and clinical rates.
 
 numba's cache does not notice a change in a kernel this one calls from dsp.ecg.kernels (the
-decision rule): after changing one, delete the __pycache__ *.nbi/*.nbc files of dsp/ecg and
-dsp/streaming, or this module keeps the old rule compiled in.
+decision rule) by itself; dsp/__init__.py names the cache folder by a digest of every dsp
+source, so such a change starts a fresh cache.
 """
 
 from __future__ import annotations

@@ -80,6 +80,10 @@ class Transport:
     def statuses(self) -> list[DeviceStatus]:
         return [session.status for session in self.sessions]
 
+    def longest_stall_s(self) -> float:
+        """Seconds since the least recently progressing session moved on (0 without any)."""
+        return max((session.stalled_s() for session in self.sessions), default=0.0)
+
     async def start(self) -> None:
         install_address_redaction()
         self._pump = asyncio.create_task(self._deliver(), name="transport-sink")

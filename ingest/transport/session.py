@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,6 +91,16 @@ class DeviceSession:
         #: the BLE stack sets up a link can be swallowed there (seen with the virtual wearables:
         #: the session then waited for ever for a link loss, and SIGINT never ended the gateway).
         self._stop_requested = asyncio.Event()
+        #: When the session last moved on (a scan ended, a connection attempt ended, data came):
+        #: the service watchdog holds back when a BLE stack stops answering (stalled_s).
+        self._progress_at = time.monotonic()
+
+    def stalled_s(self) -> float:
+        """Seconds since the session last made progress."""
+        return time.monotonic() - self._progress_at
+
+    def _progressed(self) -> None:
+        self._progress_at = time.monotonic()
 
     def request_stop(self) -> None:
         """End the session at its next wait, as a cancellation would."""
@@ -103,7 +114,9 @@ class DeviceSession:
         """Connect and stream until cancelled; closes an open gap on the way out."""
         try:
             while not self._stop_requested.is_set():
+                self._progressed()
                 await self._connect_once()
+                self._progressed()
                 delay = self._backoff.next_delay()
                 log.info("%s: next connection attempt in %.2f s", self.name, delay)
                 with contextlib.suppress(TimeoutError):
@@ -136,6 +149,7 @@ class DeviceSession:
     async def _connect_once(self) -> None:
         try:
             device = await self._find()
+            self._progressed()
             if device is None:
                 log.info("%s: not advertising", self.name)
                 return
@@ -151,6 +165,7 @@ class DeviceSession:
         except _EXPECTED as exc:
             self._failed("connect", exc)
             return
+        self._progressed()
         self.status.connected = True
         self.status.connections += 1
         self._has_data = False
@@ -214,6 +229,7 @@ class DeviceSession:
         for gap in tracker.observe(record.gateway_time_ns):
             self._report_gap(gap)
         self.status.notifications += 1
+        self._progress_at = time.monotonic()  # inline: once per notification
         self.status.last_data_ns = record.gateway_time_ns
         self._emit(record)
 

@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stream.settings import KafkaSettings
 from vagus.commands.common import Handlers, run_async, with_bootstrap, writable_file
 from vagus.config import ConfigError, VagusConfig
+from vagus.service_notify import ServiceNotifier, keep_watchdog
+
+if TYPE_CHECKING:
+    from closedloop.app import ClosedLoopWorker
 
 #: How long `topics` waits for a cluster to list the partitions of topics it has just created
 #: (a real Kafka's metadata can lag a create by a moment); still missing then, they show null.
@@ -78,8 +83,32 @@ def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
         stats_path=args.stats_file,
         enrolment_file=config.enrolment.registry_path(),
     )
+    service = ServiceNotifier.from_environment()
+    if service.enabled:
+        worker.app.task(_worker_service(worker, service))
     worker.run()
     return 0
+
+
+def _worker_service(worker: ClosedLoopWorker, service: ServiceNotifier) -> Callable[[], Any]:
+    """A task on the worker's event loop: READY once its partitions are assigned, then
+    watchdog pings while no output has failed to reach the broker (after one, the worker is
+    stopping and systemd restarts it)."""
+
+    def healthy() -> str | None:
+        failed = worker.stats.failed_deliveries
+        return f"{failed} output(s) not delivered" if failed else None
+
+    async def run() -> None:
+        while not worker.stats.ready:  # noqa: ASYNC110 - a plain flag the worker sets
+            await asyncio.sleep(0.2)
+        service.ready("closed-loop worker: partitions assigned")
+        try:
+            await keep_watchdog(service, healthy)
+        finally:
+            service.stopping("closed-loop worker stopping")
+
+    return run
 
 
 def cmd_broker(args: argparse.Namespace, config: VagusConfig) -> int:
