@@ -102,10 +102,10 @@ async def _write(settings: KafkaSettings, topic: str, value: bytes) -> None:
 
 @pytest.mark.parametrize("listener", LISTENERS)
 async def test_a_gateway_writes_its_events_and_the_worker_reads_them(
-    deployment: Deployment, listener: Listener, tmp_path: Path
+    deployment: Deployment, listener: Listener, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The gateway's store-and-forward producer, as `vagus gateway` runs it (it tries to create
-    the topic set first, which its ACLs refuse): its events reach the worker's principal."""
+    the topic set first, which its ACLs refuse, and says so): its events reach the worker."""
     gateway = deployment.settings("gateway", listener)
     producer = SpoolingProducer(
         gateway, producer_id="secure-gateway", spool=Spool(tmp_path / "spool"), create_topics=True
@@ -120,6 +120,7 @@ async def test_a_gateway_writes_its_events_and_the_worker_reads_them(
         assert producer.broker_reachable and not len(producer.spool)
     finally:
         await producer.stop()
+    assert "cannot create the topics (TopicAuthorizationFailedError)" in caplog.text
     worker = deployment.settings("worker", listener)
     received = await _read(worker, worker.topics.name("stress"), len(sent))
     assert [e.event_id for e in received] == [e.event_id for e in sent]
@@ -231,6 +232,16 @@ async def test_a_gateway_cannot_read_another_topic(deployment: Deployment, suffi
     gateway = deployment.settings("gateway", "mtls")
     with pytest.raises(TopicAuthorizationFailedError):
         await _read(gateway, gateway.topics.name(suffix), 1, group_id=f"vagus-gateway-{PATIENT}")
+
+
+async def test_the_policy_log_reader_says_a_gateway_may_not_read_it(
+    deployment: Deployment,
+) -> None:
+    """The policy store's own reader: refused, not an empty log (which would read as "no
+    policy yet" and let the default stand)."""
+    gateway = deployment.settings("gateway", "scram")
+    with pytest.raises(TopicAuthorizationFailedError):
+        await policy_store.read_records(gateway, gateway.topics.name("policy"))
 
 
 async def test_a_gateway_cannot_join_the_workers_group(deployment: Deployment) -> None:
