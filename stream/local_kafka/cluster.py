@@ -27,11 +27,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from stream.broker import die_with_parent, end_process, free_loopback_port, wait_exit
 from stream.errors import BrokerError
 from stream.local_kafka.fetch import KAFKA_VERSION, java_missing, kafka_libs
-from stream.local_kafka.security import ClusterSecurity, Listener
+
+if TYPE_CHECKING:  # security.py needs `cryptography` (the dev extra): loaded for secure=True only
+    from stream.local_kafka.security import ClusterSecurity, Listener
 
 #: small heaps: three nodes share a 2-core development machine with the tests
 _HEAP = ("-Xms96m", "-Xmx320m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")
@@ -135,6 +138,8 @@ class LocalKafka:
             for i in range(1, self._count + 1)
         ]
         if self._secure:
+            from stream.local_kafka.security import ClusterSecurity  # noqa: PLC0415
+
             self.security = ClusterSecurity(self._root / "pki")
             for node in self._nodes:
                 node.mtls_port, node.scram_port = free_loopback_port(), free_loopback_port()
@@ -180,13 +185,7 @@ class LocalKafka:
             "auto.create.topics.enable": "true",
         }
         if self.security is not None:
-            settings |= self.security.broker_settings()
-            ssl, sasl = f"MTLS://127.0.0.1:{node.mtls_port}", f"SCRAM://127.0.0.1:{node.scram_port}"
-            settings["listeners"] = f"{settings['listeners']},{ssl},{sasl}"
-            settings["advertised.listeners"] = f"{settings['advertised.listeners']},{ssl},{sasl}"
-            settings["listener.security.protocol.map"] = (
-                f"{settings['listener.security.protocol.map']},MTLS:SSL,SCRAM:SASL_SSL"
-            )
+            settings = self.security.secured(settings, node.mtls_port, node.scram_port)
         node.directory.mkdir(parents=True)
         text = "".join(f"{key}={value}\n" for key, value in settings.items())
         (node.directory / "server.properties").write_text(text, encoding="utf-8")

@@ -153,9 +153,21 @@ class ClusterSecurity:
             self.client_files[principal] = self.authority.issue(principal)
             self.passwords[principal] = secrets.token_hex(16)
 
-    def broker_settings(self) -> dict[str, object]:
-        """The server.properties entries of the two client listeners and the authorizer; the
-        caller adds ``MTLS://`` and ``SCRAM://`` to ``listeners`` and ``advertised.listeners``."""
+    def secured(
+        self, settings: dict[str, object], mtls_port: int, scram_port: int
+    ) -> dict[str, object]:
+        """A node's server.properties ``settings`` with the two client listeners on loopback
+        ``mtls_port`` and ``scram_port``, their TLS and SASL settings, and the authorizer."""
+        mtls, scram = f"MTLS://127.0.0.1:{mtls_port}", f"SCRAM://127.0.0.1:{scram_port}"
+        protocols = f"{settings['listener.security.protocol.map']},MTLS:SSL,SCRAM:SASL_SSL"
+        return settings | {
+            "listeners": f"{settings['listeners']},{mtls},{scram}",
+            "advertised.listeners": f"{settings['advertised.listeners']},{mtls},{scram}",
+            "listener.security.protocol.map": protocols,
+            **self._listener_settings(),
+        }
+
+    def _listener_settings(self) -> dict[str, object]:
         scram = "listener.name.scram."
         return {
             "ssl.keystore.type": _STORE_TYPE,
