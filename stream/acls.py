@@ -25,6 +25,7 @@ __all__ = [
     "Operation",
     "Resource",
     "apply_grants",
+    "markdown_rows",
     "vagus_grants",
     "worker_app_id",
 ]
@@ -92,8 +93,10 @@ def vagus_grants(
     gateway: str = "gateway",
     worker: str = "worker",
     clinician: str = "clinician",
+    review: bool = False,
 ) -> list[Grant]:
-    """Every ACL the three principals need under ``topics``, and nothing more.
+    """Every ACL the three principals need under ``topics``, and nothing more; ``review`` adds
+    READ for the clinician on the audit, decisions and evaluations (for a review tool).
 
     Nobody is granted ``raw`` (nothing writes it yet) nor CREATE on the event topics: an admin
     creates the topic set (`vagus topics`); the gateway's own attempt is refused and logged.
@@ -162,9 +165,36 @@ def vagus_grants(
             clinician,
             _READ,
             topics,
-            "policy audit decisions evaluations",
-            "the policy log's read-after-write, history and review (assigned, no group)",
+            "policy",
+            "the policy log's history and read-after-write (assigned partitions, no group)",
         ),
+        *(
+            _topics(
+                clinician,
+                _READ,
+                topics,
+                "audit decisions evaluations",
+                "review of what the loop did (no vagus command reads these yet)",
+            )
+            if review
+            else []
+        ),
+    ]
+
+
+def markdown_rows(grants: list[Grant]) -> list[str]:
+    """The grants as rows of docs/security.md's table: one per principal, operations and why."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for grant in grants:
+        name = f"{grant.resource.name.lower()} `{grant.name}{'*' if grant.prefixed else ''}`"
+        key = (grant.principal, grant.why, name)
+        rows.setdefault(key, []).append(grant.operation.name)
+    merged: dict[tuple[str, str, str], list[str]] = {}
+    for (principal, why, name), operations in rows.items():
+        merged.setdefault((principal, ", ".join(operations), why), []).append(name)
+    return [
+        f"| {principal} | {operations} | {', '.join(names)} | {why} |"
+        for (principal, operations, why), names in merged.items()
     ]
 
 
