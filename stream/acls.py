@@ -148,11 +148,10 @@ def vagus_grants(
                 worker,
                 op,
                 Resource.TOPIC,
-                f"{app_id}-",
-                "faust's own topics (its partition assignor's leader topic)",
-                prefixed=True,
+                f"{app_id}-__assignor-__leader",
+                "faust creates and subscribes to its assignor's leader topic at every start",
             )
-            for op in (Operation.CREATE, *_READ, *_WRITE)
+            for op in (Operation.CREATE, *_READ)
         ],
         *_topics(
             clinician,
