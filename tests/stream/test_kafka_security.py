@@ -126,12 +126,15 @@ async def test_a_gateway_writes_its_events_and_the_worker_reads_them(
     assert [e.event_id for e in received] == [e.event_id for e in sent]
 
 
+@pytest.mark.parametrize("worker_listener", LISTENERS)
 async def test_clinician_gateway_and_worker_close_the_loop(
-    deployment: Deployment, tmp_path: Path, enrolled: EnrolledGateway
+    deployment: Deployment, tmp_path: Path, enrolled: EnrolledGateway, worker_listener: Listener
 ) -> None:
-    """A clinician's policy (SCRAM), a gateway's signed episode (SCRAM), the faust worker as a
-    process (mTLS) deciding on it, and the command back at the gateway's consumer group."""
-    clinician = deployment.settings("clinician", "scram")
+    """A clinician's policy, a gateway's signed episode, the faust worker as a process deciding
+    on it (faust's own credentials path), and the command back at the gateway's consumer group;
+    the worker on one listener, the others on the other."""
+    others: Listener = "scram" if worker_listener == "mtls" else "mtls"
+    clinician = deployment.settings("clinician", others)
     published = await policy_store.change(
         clinician,
         patient_id=PATIENT,
@@ -141,11 +144,11 @@ async def test_clinician_gateway_and_worker_close_the_loop(
         default=DEFAULT_POLICY,
     )
     assert published[0].version == 1
-    worker = deployment.settings("worker", "mtls")
+    worker = deployment.settings("worker", worker_listener)
     config_path = tmp_path / "config.json"
     config_path.write_bytes(msgspec.json.encode(enrolled.config(worker)))
     log_path = tmp_path / "worker.log"
-    gateway = deployment.settings("gateway", "scram")
+    gateway = deployment.settings("gateway", others)
     producer = SpoolingProducer(
         gateway,
         producer_id="secure-gateway",
