@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
 from stream.events import (
     AuditEntry,
@@ -89,14 +89,18 @@ async def ensure_topics(
     admin: AIOKafkaAdminClient, names: list[str], *, partitions: int, replication_factor: int
 ) -> list[str]:
     """Create the missing topics among ``names``; return the ones this call created."""
-    existing = set(await admin.list_topics())
+    existing = set(await admin.list_topics())  # under ACLs: only the topics we may describe
     missing = [name for name in names if name not in existing]
     if missing:
         # Another process may create them between our list and create: same outcome.
         with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(
+            response = await admin.create_topics(
                 [NewTopic(name, partitions, replication_factor) for name in missing]
             )
+            # the admin client returns per-topic errors (a refused CREATE) instead of raising
+            for topic, code, *_ in response.topic_errors:
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise for_code(code)(f"creating {topic}")
     return missing
 
 
@@ -135,6 +139,9 @@ async def topic_partitions(settings: KafkaSettings, topic: str, *, timeout_s: fl
             described = await admin.describe_topics([topic])
     finally:
         await admin.close()
+    if any(t["error_code"] == TopicAuthorizationFailedError.errno for t in described):
+        # not "no such topic": a reader without READ must not see an empty log
+        raise TopicAuthorizationFailedError(topic)
     return {
         int(p["partition"])
         for t in described

@@ -5,6 +5,9 @@ combined broker and controller (a static quorum of all nodes), on free loopback 
 storage formatted in a private temporary directory that stop() removes. Each JVM is tied to
 this process (PR_SET_PDEATHSIG), so a killed test run leaves no broker behind. The faults the
 fault tests need are here too: kill -9 a node, stop one and start it again on the same storage.
+
+``LocalKafka(1, secure=True)`` adds an mTLS and a SASL_SSL/SCRAM-SHA-512 listener, a CA and
+users made for the run, and an authorizer that refuses what no ACL allows (security.py).
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from stream.broker import die_with_parent, end_process, free_loopback_port, wait_exit
 from stream.errors import BrokerError
 from stream.local_kafka.fetch import KAFKA_VERSION, java_missing, kafka_libs
+
+if TYPE_CHECKING:  # security.py needs `cryptography` (the dev extra): loaded for secure=True only
+    from stream.local_kafka.security import ClusterSecurity, Listener
 
 #: small heaps: three nodes share a 2-core development machine with the tests
 _HEAP = ("-Xms96m", "-Xmx320m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")
@@ -51,19 +58,26 @@ class _Node:
     controller_port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = field(default=None)
+    mtls_port: int = 0  # the secured listeners' ports (secure clusters only)
+    scram_port: int = 0
 
 
 class LocalKafka:
     """``nodes`` (1 or 3) Kafka nodes; ``start()`` returns the bootstrap address once every
     node is registered, ``stop()`` returns once every JVM is gone and its storage removed."""
 
-    def __init__(self, nodes: int = 1, *, version: str = KAFKA_VERSION) -> None:
+    def __init__(
+        self, nodes: int = 1, *, version: str = KAFKA_VERSION, secure: bool = False
+    ) -> None:
         if nodes not in (1, 3):
             raise ValueError(f"a local Kafka has 1 or 3 nodes, not {nodes}")
         self.version = version
         self._count = nodes
+        self._secure = secure
         self._root: Path | None = None
         self._nodes: list[_Node] = []
+        #: The CA, certificates and SCRAM passwords of a secure cluster, once started.
+        self.security: ClusterSecurity | None = None
 
     @property
     def name(self) -> str:
@@ -73,9 +87,17 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
+        """The PLAINTEXT listeners (on a secure cluster: the inter-broker ones, super user)."""
         if not self._nodes:
             raise BrokerError("the local Kafka is not running")
         return ",".join(f"127.0.0.1:{n.port}" for n in self._nodes)
+
+    def secure_bootstrap(self, listener: Listener) -> str:
+        """A secure cluster's ``mtls`` or ``scram`` (SASL_SSL) listeners."""
+        if not self._nodes or self.security is None:
+            raise BrokerError("no secure local Kafka is running")
+        ports = [n.mtls_port if listener == "mtls" else n.scram_port for n in self._nodes]
+        return ",".join(f"127.0.0.1:{port}" for port in ports)
 
     def alive(self) -> bool:
         """Whether every node is running (False once one exited, was killed or stopped)."""
@@ -115,6 +137,12 @@ class LocalKafka:
             _Node(i, free_loopback_port(), free_loopback_port(), self._root / f"node{i}")
             for i in range(1, self._count + 1)
         ]
+        if self._secure:
+            from stream.local_kafka.security import ClusterSecurity  # noqa: PLC0415
+
+            self.security = ClusterSecurity(self._root / "pki")
+            for node in self._nodes:
+                node.mtls_port, node.scram_port = free_loopback_port(), free_loopback_port()
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         try:
             for node in self._nodes:
@@ -156,6 +184,8 @@ class LocalKafka:
             "group.min.session.timeout.ms": 500,
             "auto.create.topics.enable": "true",
         }
+        if self.security is not None:
+            settings = self.security.secured(settings, node.mtls_port, node.scram_port)
         node.directory.mkdir(parents=True)
         text = "".join(f"{key}={value}\n" for key, value in settings.items())
         (node.directory / "server.properties").write_text(text, encoding="utf-8")
@@ -172,6 +202,8 @@ class LocalKafka:
         command = self._java(
             libs, node, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", properties
         )
+        if self.security is not None:
+            command += self.security.scram_arguments()
         done = subprocess.run(  # noqa: S603 - java with fixed arguments
             command, capture_output=True, text=True, check=False, timeout=120
         )
@@ -249,6 +281,7 @@ class LocalKafka:
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+        self.security = None
 
     def __enter__(self) -> LocalKafka:
         self.start()
