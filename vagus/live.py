@@ -36,6 +36,7 @@ from vagus import shutdown
 from vagus.config import ConfigError, VagusConfig
 from vagus.service_notify import ServiceNotifier, watchdog_running
 from vagus.state_paths import state_paths
+from vagus.structured_logs import set_log_patient
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ async def gateway_over(
     from vagus.outputs import build_outputs, warn_without_outputs  # noqa: PLC0415
     from vagus.warmup import warm_up  # noqa: PLC0415
 
+    set_log_patient(patient)  # every log line from here on carries the pseudonym
     service = ServiceNotifier.from_environment()
     # Before any device is read: a cold kernel cache compiles for about a minute (x86), for
     # minutes on a Pi; systemd's watchdog starts with READY=1, after this.
