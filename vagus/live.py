@@ -34,6 +34,8 @@ from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.timeouts import TIMEOUTS
 from vagus import shutdown
 from vagus.config import ConfigError, VagusConfig
+from vagus.gateway_metrics import gateway_metrics
+from vagus.metrics import serving_metrics
 from vagus.service_notify import ServiceNotifier, watchdog_running
 from vagus.state_paths import state_paths
 from vagus.structured_logs import set_log_patient
@@ -265,7 +267,14 @@ async def gateway_over(
         await gateway.start()
         try:
             try:
-                async with transport, watchdog_running(service, healthy):
+                async with (
+                    transport,
+                    watchdog_running(service, healthy),
+                    serving_metrics(
+                        lambda lag: gateway_metrics(gateway, transport, lag),
+                        config.live.metrics_port,
+                    ),
+                ):
                     service.ready(f"gateway for {patient}: {len(targets)} device(s) configured")
                     await run_for(transport, seconds, gateway.check_alive, stop=stop)
                 await gateway.finish()
