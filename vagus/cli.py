@@ -40,6 +40,7 @@ from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
 from vagus.model import cli as model_cli
 from vagus.quiet_logs import quiet_broker_retries
+from vagus.structured_logs import JsonLines, PatientField, use_json
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     replay,
@@ -62,11 +63,13 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
 
 
 def configure_logging(verbose: bool) -> None:
-    """Our own progress at INFO with -v; client libraries only when something is wrong."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Our own progress at INFO with -v; client libraries only when something is wrong. One JSON
+    object per line when stderr is not a terminal (vagus.structured_logs)."""
+    handler = logging.StreamHandler()
+    handler.addFilter(PatientField())
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonLines() if use_json() else text)  # JSON for journald and files
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     for noisy in ("aiokafka", "faust", "mode", "kafka", "bleak", "bumble"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     quiet_broker_retries()  # a broker away is our one warning per change, not a line per retry

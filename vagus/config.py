@@ -141,6 +141,8 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     backend: Literal["bleak", "virtual"] = "bleak"
     scan_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
     reconnect_cap_s: Annotated[float, _within(1, 3600)] = 60.0
+    #: Prometheus metrics on 127.0.0.1 at this port (docs/observability.md); None: off.
+    metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
 
     def __post_init__(self) -> None:
         if self.patient_id is not None and not re.fullmatch(PATIENT_ID_PATTERN, self.patient_id):

@@ -34,8 +34,11 @@ from ingest.transport.targets import BleBackend, DeviceTarget
 from stream.timeouts import TIMEOUTS
 from vagus import shutdown
 from vagus.config import ConfigError, VagusConfig
+from vagus.gateway_metrics import gateway_metrics
+from vagus.metrics import serving_metrics
 from vagus.service_notify import ServiceNotifier, watchdog_running
 from vagus.state_paths import state_paths
+from vagus.structured_logs import set_log_patient
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +221,7 @@ async def gateway_over(
     from vagus.outputs import build_outputs, warn_without_outputs  # noqa: PLC0415
     from vagus.warmup import warm_up  # noqa: PLC0415
 
+    set_log_patient(patient)  # every log line from here on carries the pseudonym
     service = ServiceNotifier.from_environment()
     # Before any device is read: a cold kernel cache compiles for about a minute (x86), for
     # minutes on a Pi; systemd's watchdog starts with READY=1, after this.
@@ -263,7 +267,14 @@ async def gateway_over(
         await gateway.start()
         try:
             try:
-                async with transport, watchdog_running(service, healthy):
+                async with (
+                    transport,
+                    watchdog_running(service, healthy),
+                    serving_metrics(
+                        lambda lag: gateway_metrics(gateway, transport, lag),
+                        config.live.metrics_port,
+                    ),
+                ):
                     service.ready(f"gateway for {patient}: {len(targets)} device(s) configured")
                     await run_for(transport, seconds, gateway.check_alive, stop=stop)
                 await gateway.finish()

@@ -99,6 +99,10 @@ class DeviceSession:
         """Seconds since the session last made progress."""
         return time.monotonic() - self._progress_at
 
+    def _fields(self, event: str) -> dict[str, str]:
+        """The structured fields of this session's log lines (vagus.structured_logs)."""
+        return {"device": self.name, "event": event}
+
     def _progressed(self) -> None:
         self._progress_at = time.monotonic()
 
@@ -118,7 +122,12 @@ class DeviceSession:
                 await self._connect_once()
                 self._progressed()
                 delay = self._backoff.next_delay()
-                log.info("%s: next connection attempt in %.2f s", self.name, delay)
+                log.info(
+                    "%s: next connection attempt in %.2f s",
+                    self.name,
+                    delay,
+                    extra=self._fields("backoff"),
+                )
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._stop_requested.wait()
@@ -151,7 +160,7 @@ class DeviceSession:
             device = await self._find()
             self._progressed()
             if device is None:
-                log.info("%s: not advertising", self.name)
+                log.info("%s: not advertising", self.name, extra=self._fields("not_advertising"))
                 return
             lost = asyncio.Event()
             client = await establish_connection(
@@ -171,10 +180,10 @@ class DeviceSession:
         self._has_data = False
         try:
             await self._start(client)
-            log.info("%s: streaming", self.name)
+            log.info("%s: streaming", self.name, extra=self._fields("streaming"))
             if not await _lost_before_stop(lost, self._stop_requested):
                 raise asyncio.CancelledError  # stopped: the end of the data, as a cancellation
-            log.warning("%s: link lost", self.name)
+            log.warning("%s: link lost", self.name, extra=self._fields("link_lost"))
         except _EXPECTED as exc:
             self._failed("start-up", exc)
         except asyncio.CancelledError:
@@ -188,7 +197,9 @@ class DeviceSession:
     def _failed(self, stage: str, exc: BaseException) -> None:
         message = redact_addresses(str(exc)) or type(exc).__name__
         self.status.last_error = f"{stage}: {message}"
-        log.warning("%s: %s failed: %s", self.name, stage, message)
+        log.warning(
+            "%s: %s failed: %s", self.name, stage, message, extra=self._fields(f"{stage}_failed")
+        )
 
     def _on_disconnect(self, lost: asyncio.Event) -> None:
         if lost.is_set():
@@ -241,6 +252,7 @@ class DeviceSession:
             gap.stream,
             (gap.end_ns - gap.start_ns) / 1e9,
             gap.reason,
+            extra=self._fields("gap") | {"stream": gap.stream},
         )
         self._emit(gap)
 

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from stream.broker import free_loopback_port
 from tests.conftest import isolated_settings
 from tests.helpers import config_with_topics
+from tests.vagus.test_metrics import get, parse
 from vagus.service_notify import ServiceNotifier, keep_watchdog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,14 +187,20 @@ async def test_the_worker_is_ready_once_assigned_pings_and_says_stopping(
 ) -> None:
     config = await config_with_topics(isolated_settings(kafka_bootstrap), tmp_path)
     env = os.environ | {"NOTIFY_SOCKET": str(harness.path), "WATCHDOG_USEC": "1500000"}
+    port = free_loopback_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "vagus", "--config", str(config), "closedloop"],
+        [sys.executable, "-m", "vagus", "--config", str(config), "closedloop",
+         "--metrics-port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         ready = await asyncio.to_thread(harness.wait_for, "READY=1", 120)
         await asyncio.sleep(2.0)
         assert len([at for at in harness.pings() if at > ready]) >= 2
+        scraped = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
+        metrics = parse(scraped.decode())
+        assert metrics["vagus_worker_ready"] == [("", 1.0)]
+        assert metrics["vagus_worker_failed_deliveries_total"] == [("", 0.0)]
         worker.send_signal(signal.SIGTERM)
         await asyncio.to_thread(worker.wait, 30)
         await asyncio.to_thread(harness.wait_for, "STOPPING=1", 5)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from stream.settings import KafkaSettings
 from vagus.commands.common import Handlers, run_async, with_bootstrap, writable_file
 from vagus.config import ConfigError, VagusConfig
+from vagus.gateway_metrics import worker_metrics
+from vagus.metrics import serving_metrics
 from vagus.service_notify import ServiceNotifier, keep_watchdog
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ def register(commands: Any) -> Handlers:
     )
     closedloop.add_argument("--bootstrap", help="Kafka bootstrap address (default: config)")
     closedloop.add_argument("--stats-file", type=Path, help="write worker counters here")
+    closedloop.add_argument(
+        "--metrics-port",
+        type=_port,
+        help="serve Prometheus metrics on 127.0.0.1 at this port (docs/observability.md)",
+    )
 
     broker = commands.add_parser(
         "broker",
@@ -86,8 +93,27 @@ def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
     service = ServiceNotifier.from_environment()
     if service.enabled:
         worker.app.task(_worker_service(worker, service))
+    if args.metrics_port is not None:
+        worker.app.task(_worker_metrics(worker, args.metrics_port))
     worker.run()
     return 0
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def _worker_metrics(worker: ClosedLoopWorker, port: int) -> Callable[[], Any]:
+    """A task on the worker's event loop serving its metrics until the worker stops."""
+
+    async def run() -> None:
+        async with serving_metrics(lambda lag: worker_metrics(worker.stats, lag), port):
+            await asyncio.Event().wait()  # until faust cancels its tasks
+
+    return run
 
 
 def _worker_service(worker: ClosedLoopWorker, service: ServiceNotifier) -> Callable[[], Any]:
