@@ -21,6 +21,7 @@ from ingest.errors import IngestError
 from stream.errors import StreamError
 from vagus.commands import (
     analyze,
+    console,
     devices,
     doctor,
     enrol,
@@ -58,6 +59,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     outputs,
     analyze,
     report,
+    console,
 )
 
 
