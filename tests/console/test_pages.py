@@ -1,0 +1,132 @@
+"""The pages over a real server (`vagus console serve`), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from console import create_schema, open_database
+from console.store import Record, store_batch
+from console.svg import Band, Panel, render_timeline, utc
+from tests.console.conftest import ENGINES
+from tests.console.events import PATIENT, T0, S, encoded, score, story
+from tests.console.events import decision as decision_event
+from tests.console.postgres import fresh_database
+from tests.console.server import console_server, get
+
+#: A hold reason with markup in it: it must reach the page as text.
+MARKUP_REASON = "<b>quiet hours</b>"
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One server per engine for the whole module (starting one takes seconds)."""
+    tmp_path = tmp_path_factory.mktemp("pages")
+    if request.param == "sqlite":
+        database = str(tmp_path / "console.db")
+    else:
+        server: str = request.getfixturevalue("postgres_server")
+        database = fresh_database(server, f"pages_{uuid.uuid4().hex[:12]}")
+    events = story()
+    events.append(decision_event(99, MARKUP_REASON, score(35, 0.3)))
+    with open_database(database) as db:
+        create_schema(db)
+        store_batch(db, "t.all", 0, [Record(i, p) for i, p in enumerate(encoded(events))])
+    with console_server(database, log=tmp_path / "serve.log") as url:
+        yield url
+
+
+def test_serve_binds_to_loopback_by_default(served: str) -> None:
+    assert served.startswith("http://127.0.0.1:")
+
+
+def test_patient_list_shows_status_and_the_no_data_alert(served: str) -> None:
+    status, page = get(served + "/")
+    assert status == 200
+    row = page[page.index(f'data-patient="{PATIENT}"') :]
+    assert f'href="/patients/{PATIENT}"' in row
+    assert utc(T0 + 39 * 10 * S) in row  # last data: the 40th window
+    assert "ecg: ok (100%)" in row
+    assert "paced_breathing · completed" in row
+    assert "no data for 2 h" in row  # the story is months before the clock
+
+
+def test_patient_page_draws_the_timeline_with_session_and_threshold(served: str) -> None:
+    status, page = get(f"{served}/patients/{PATIENT}")
+    assert status == 200
+    assert page.count('<g class="panel"') == 4
+    for title in ("Heart rate", "RMSSD", "SCR rate", "Stress probability"):
+        assert f'data-title="{title}"' in page
+    assert '<g class="session"><title>paced_breathing · completed</title>' in page
+    assert '<g class="threshold"><title>policy threshold</title>' in page
+    assert page.count("<circle ") == 11  # one dot per decision, each a link to its why
+    assert "2026-03-10T14:23:20Z" in page  # the session's start, in the table
+
+
+def test_a_chosen_range_without_the_session_omits_it(served: str) -> None:
+    start, end = quote(utc(T0)[:19]), quote(utc(T0 + 150 * S)[:19])
+    status, page = get(f"{served}/patients/{PATIENT}?from={start}&to={end}")
+    assert status == 200
+    assert "No session in this range." in page
+    assert '<g class="session">' not in page
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=yesterday&to=today",
+        "from=2026-03-10T15:00",
+        "from=2026-03-10T15:00&to=2026-03-10T14:00",
+    ],
+)
+def test_a_range_that_cannot_be_read_is_a_bad_request(served: str, query: str) -> None:
+    status, page = get(f"{served}/patients/{PATIENT}?{query}")
+    assert status == 400
+    assert 'class="alert"' in page
+
+
+@pytest.mark.parametrize("path", ["/patients/alice", "/patients/p-zzzzzzzzzzzz", "/decisions/x"])
+def test_unknown_or_malformed_ids_are_not_found(served: str, path: str) -> None:
+    status, _ = get(served + path)
+    assert status == 404
+
+
+def test_why_names_the_limit_that_held(served: str) -> None:
+    status, page = get(f"{served}/decisions/decision-0021")
+    assert status == 200
+    assert "The loop <strong>held</strong>: cooldown of 1800 s since the last session" in page
+    assert "Limit: <strong>cooldown</strong> (cooldown since the last session)" in page
+    assert "<th>score_threshold</th><td>0.7</td>" in page  # the default policy, version 0
+    assert "<th>z_hrv_rmssd</th><td>-2.5</td>" in page  # the trigger's values
+
+
+def test_why_of_a_session_links_the_session(served: str) -> None:
+    status, page = get(f"{served}/decisions/decision-0020")
+    assert status == 200
+    assert "started a session" in page
+    assert "paced_breathing · completed, 2026-03-10T14:23:22Z" in page
+
+
+def test_text_from_events_is_escaped(served: str) -> None:
+    status, page = get(f"{served}/decisions/decision-0099")
+    assert status == 200
+    assert MARKUP_REASON not in page
+    assert html.escape(MARKUP_REASON, quote=False) in page
+
+
+def test_the_svg_says_when_a_panel_has_no_data() -> None:
+    figure = render_timeline(
+        [Panel("Heart rate", "bpm", []), Panel("RMSSD", "ms", [(T0, 30.0), (T0 + S, 35.0)])],
+        [Band(T0 + S // 2, T0 + S, "paced_breathing · <started>")],
+        T0,
+        T0 + S,
+    )
+    assert figure.count("no data in range") == 1
+    assert figure.count("<polyline") == 1
+    assert "&lt;started&gt;" in figure
