@@ -126,11 +126,17 @@ def open_database(url: str) -> Database:
     path = Path(url)
     if not path.parent.is_dir():
         raise DatabaseError(f"{path.parent} is not a folder")
-    # Autocommit off by hand (isolation_level=None, explicit BEGIN): sqlite3's implicit
-    # transactions would not cover a statement that only reads.
-    connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA foreign_keys=ON")
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a folder, not a SQLite database file")
+    try:
+        # Transactions by hand (isolation_level=None, explicit BEGIN): sqlite3's implicit ones
+        # would not cover a statement that only reads.
+        connection = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open the SQLite database {path}: {exc}") from exc
     return Database(_SqliteTransactions(connection), SQLITE, str(path))
 
 

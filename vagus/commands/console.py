@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def register(commands: Any) -> Handlers:
     console = commands.add_parser(
         "console",
-        help="the clinician console: web pages over a database fed from the topics",
+        help="the clinician's web pages over the topics",
         description="Keep the event topics in a database (SQLite, or PostgreSQL by URL) and "
         "serve pages over it: patients, timelines, and why each decision was taken.",
     )
@@ -47,7 +47,7 @@ def register(commands: Any) -> Handlers:
     ingest.add_argument("--bootstrap", help="Kafka bootstrap address (default: config)")
     ingest.add_argument("--once", action="store_true", help="stop when caught up")
     ingest.add_argument(
-        "--max-records", type=int, default=500, help="records per fetch (default 500)"
+        "--fetch-size", type=int, default=500, help="at most this many per fetch (default 500)"
     )
     return {"console": cmd_console}
 
@@ -63,10 +63,13 @@ def cmd_console(args: argparse.Namespace, config: VagusConfig) -> int:
 
 
 def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
+    from console import create_schema, open_database  # noqa: PLC0415
     from console.serve import bind, serve  # noqa: PLC0415 - the web stack only when serving
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
+    with open_database(args.db) as db:  # a database that cannot be used fails before the port
+        create_schema(db)
     sock = bind(args.host, args.port)
     kafka = config.kafka if config.kafka.bootstrap is not None else None
     host, port = sock.getsockname()[:2]
@@ -88,8 +91,8 @@ def _ingest(args: argparse.Namespace, config: VagusConfig) -> int:
 
     if config.kafka.bootstrap is None:
         raise ConfigError("console ingest needs a Kafka: --bootstrap or [kafka] bootstrap")
-    if args.max_records < 1:
-        raise ConfigError("--max-records must be at least 1")
+    if args.fetch_size < 1:
+        raise ConfigError("--fetch-size must be at least 1")
 
     async def go() -> int:
         import asyncio  # noqa: PLC0415
@@ -97,12 +100,10 @@ def _ingest(args: argparse.Namespace, config: VagusConfig) -> int:
         with open_database(args.db) as db:
             create_schema(db)
             if args.once:
-                result = await ingest_until_caught_up(
-                    config.kafka, db, max_records=args.max_records
-                )
+                result = await ingest_until_caught_up(config.kafka, db, max_records=args.fetch_size)
             else:
                 stop = asyncio.Event()  # set by nothing: runs until SIGINT or SIGTERM
-                result = await run_ingest(config.kafka, db, stop, max_records=args.max_records)
+                result = await run_ingest(config.kafka, db, stop, max_records=args.fetch_size)
         print(json.dumps({k: v for k, v in vars(result).items() if k != "partitions"}))
         return 0
 
