@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 from markupsafe import Markup
 
-from console import queries
+from console import queries, spans
 from console.db import Database
 from console.holds import DESCRIPTIONS
 from console.svg import Band, Panel, render_timeline, utc
@@ -104,12 +104,38 @@ def timeline(db: Database, patient_id: str, window: TimeRange, default: PolicySn
             panels.append(Panel(title, unit, points, fixed, [("policy threshold", steps)], marks))
         else:
             panels.append(Panel(title, unit, points, fixed))
-    bands = [
+    bands = [Band(a, b, "asleep", "sleep") for a, b in spans.sleep(db, patient_id, start, end)]
+    bands += [
+        Band(a, b, "stress episode", "episode")
+        for a, b in spans.episodes(db, patient_id, start, end)
+    ]
+    bands += [
         Band(s.start_ns or start, _session_end(s), session_label(s))
         for s in queries.sessions(db, patient_id, start - DEFAULT_RANGE_NS, end)
         if s.start_ns is not None
     ]
     return Markup(render_timeline(panels, bands, start, end))  # noqa: S704 - escaped in svg
+
+
+#: The response rows of a session: (label, metric key in the evaluation).
+RESPONSE_METRICS = (
+    ("RMSSD ms", "rmssd_ms"),
+    ("heart rate bpm", "heart_rate_bpm"),
+    ("stress", "stress_score"),
+)
+
+
+def response(session: queries.Session) -> list[tuple[str, list[str]]]:
+    """Median before / during / after and the change, per metric (the session evaluation)."""
+    metrics = (session.evaluation or {}).get("metrics")
+    if not isinstance(metrics, dict):
+        return []
+    rows = []
+    for label, key in RESPONSE_METRICS:
+        cells = [metrics.get(f"{key}_{span}") for span in ("before", "during", "after", "change")]
+        if any(isinstance(c, int | float) for c in cells):
+            rows.append((label, [f"{c:.3g}" if isinstance(c, int | float) else "—" for c in cells]))
+    return rows
 
 
 def _session_end(session: queries.Session) -> int:

@@ -63,6 +63,19 @@ def _tables(db: Database) -> list[str]:
             ended_ns {big},
             evaluation {text})""",
         "CREATE INDEX IF NOT EXISTS sessions_patient ON sessions (patient_id)",
+        f"""CREATE TABLE IF NOT EXISTS episodes (
+            episode_id {text} PRIMARY KEY,
+            patient_id {text} NOT NULL,
+            started_ns {big},
+            ended_ns {big})""",
+        "CREATE INDEX IF NOT EXISTS episodes_patient ON episodes (patient_id, started_ns)",
+        f"""CREATE TABLE IF NOT EXISTS sleep_epochs (
+            event_id {text} PRIMARY KEY,
+            patient_id {text} NOT NULL,
+            start_ns {big} NOT NULL,
+            end_ns {big} NOT NULL,
+            state {text} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS sleep_patient_time ON sleep_epochs (patient_id, start_ns)",
         f"""CREATE TABLE IF NOT EXISTS decisions (
             event_id {text} PRIMARY KEY,
             patient_id {text} NOT NULL,

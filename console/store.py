@@ -25,6 +25,8 @@ from stream.events import (
     PolicyVersion,
     SessionEvaluation,
     SignalQuality,
+    SleepWakeEpoch,
+    StressEpisode,
     StressScore,
     event_type_name,
 )
@@ -135,6 +137,20 @@ def _derive(db: Database, event: AnyEvent) -> None:
                 event.coverage,
             ),
         )
+    elif isinstance(event, StressEpisode):
+        _episode(db, event)
+    elif isinstance(event, SleepWakeEpoch):
+        db.execute(
+            "INSERT INTO sleep_epochs (event_id, patient_id, start_ns, end_ns, state)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                event.event_id,
+                event.patient_id,
+                event.epoch_start_ns,
+                event.epoch_start_ns + event.epoch_s * 10**9,
+                event.state,
+            ),
+        )
     elif isinstance(event, LoopDecision):
         _decision(db, event)
     elif isinstance(event, PolicyVersion):
@@ -162,6 +178,24 @@ def _measure(db: Database, event: AnyEvent, metric: str, value: float) -> None:
         " VALUES (?, ?, ?, ?, ?)",
         (event.event_id, metric, event.patient_id, event.gateway_time_ns, value),
     )
+
+
+def _episode(db: Database, event: StressEpisode) -> None:
+    """An episode's start and end fold into one row, in either arrival order."""
+    db.execute(
+        "INSERT INTO episodes (episode_id, patient_id) VALUES (?, ?)"
+        " ON CONFLICT (episode_id) DO NOTHING",
+        (event.episode_id, event.patient_id),
+    )
+    db.execute(
+        "UPDATE episodes SET started_ns = ? WHERE episode_id = ?",
+        (event.started_at_ns, event.episode_id),
+    )
+    if event.phase == "end":
+        db.execute(
+            "UPDATE episodes SET ended_ns = ? WHERE episode_id = ?",
+            (event.gateway_time_ns, event.episode_id),
+        )
 
 
 def _decision(db: Database, event: LoopDecision) -> None:

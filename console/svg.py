@@ -18,6 +18,9 @@ RIGHT = 20
 TOP = 24
 GAP = 26
 
+#: Shading by kind of span; sessions are drawn last, over episodes and sleep.
+BAND_FILLS = {"session": "#8fbc8f", "episode": "#f5b041", "sleep": "#aab7d4"}
+
 _X = Callable[[int], float]  # time_ns -> horizontal pixel
 _Y = Callable[[float], float]  # value -> vertical pixel
 
@@ -73,12 +76,18 @@ def render_timeline(
         right = min(x(max(band.end_ns, band.start_ns)), LEFT + plot_width)
         if right < LEFT or left > LEFT + plot_width:
             continue
+        fill = BAND_FILLS.get(band.css_class, "#cccccc")
+        label = band.css_class == "session"  # the others are named in the legend
         parts.append(
             f'<g class="{escape(band.css_class)}"><title>{escape(band.label)}</title>'
             f'<rect x="{left:.1f}" y="{TOP}" width="{max(right - left, 2):.1f}" '
-            f'height="{bottom - TOP}" fill="#8fbc8f" fill-opacity="0.35"/>'
-            f'<text x="{left + 2:.1f}" y="{TOP - 6}" font-size="11">{escape(band.label)}</text>'
-            "</g>"
+            f'height="{bottom - TOP}" fill="{fill}" fill-opacity="0.35"/>'
+            + (
+                f'<text x="{left + 2:.1f}" y="{TOP - 6}" font-size="11">{escape(band.label)}</text>'
+                if label
+                else ""
+            )
+            + "</g>"
         )
     for index, panel in enumerate(panels):
         top = TOP + index * (PANEL_HEIGHT + GAP)

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from console import queries
 from console.db import Database, open_database
-from console.pages import TimeRange, default_range, session_label, timeline, why
+from console.pages import TimeRange, default_range, response, session_label, timeline, why
 from console.svg import utc
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
@@ -54,6 +54,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["utc"] = lambda ns: "—" if ns is None else utc(int(ns))
     env.filters["session_label"] = session_label
+    env.filters["response"] = response
     return env
 
 

@@ -11,8 +11,11 @@ from stream.events import (
     InterventionCommand,
     InterventionOutcome,
     LoopDecision,
+    SessionEvaluation,
     SessionParameters,
     SignalQuality,
+    SleepWakeEpoch,
+    StressEpisode,
     StressScore,
 )
 
@@ -103,18 +106,69 @@ def decision(i: int, hold: str, trigger: StressScore) -> LoopDecision:
     )
 
 
+def episode(i: int, phase: str, started_i: int) -> StressEpisode:
+    return StressEpisode(
+        patient_id=PATIENT,
+        producer_id="test",
+        gateway_time_ns=T0 + i * 10 * S,
+        episode_id="episode-0001",
+        phase=phase,  # type: ignore[arg-type]
+        started_at_ns=T0 + started_i * 10 * S,
+        score=0.9,
+        trigger_window_id=f"window-{i:04d}",
+    )
+
+
+def sleep_epoch(i: int, state: str) -> SleepWakeEpoch:
+    """The 30 s epoch starting at ``T0 + 30 s * i``."""
+    return SleepWakeEpoch(
+        patient_id=PATIENT,
+        producer_id="test",
+        gateway_time_ns=T0 + (i + 1) * 30 * S,
+        epoch_start_ns=T0 + i * 30 * S,
+        epoch_s=30,
+        state=state,  # type: ignore[arg-type]
+        method="test",
+        activity_count=0.0,
+    )
+
+
+def evaluation(i: int) -> SessionEvaluation:
+    return SessionEvaluation(
+        patient_id=PATIENT,
+        producer_id="test",
+        gateway_time_ns=T0 + (i * 10 + 600) * S,
+        command_id=f"command-{i:04d}",
+        modality="paced_breathing",
+        outcome="completed",
+        session_start_ns=T0 + (i * 10 + 2) * S,
+        session_end_ns=T0 + (i * 10 + 302) * S,
+        metrics={
+            "rmssd_ms_before": 41.5,
+            "rmssd_ms_during": 30.0,
+            "rmssd_ms_after": 36.0,
+            "rmssd_ms_change": -5.5,
+        },
+    )
+
+
 def story() -> list[AnyEvent]:
-    """40 windows and scores, an episode from window 20 with a session and then holds."""
+    """40 windows and scores, a minute of sleep at the start, an episode over windows 20-30
+    with a session (and its evaluation) and then holds."""
     events: list[AnyEvent] = [quality(0)]
+    events += [sleep_epoch(0, "sleep"), sleep_epoch(1, "sleep"), sleep_epoch(2, "wake")]
     for i in range(40):
         value = 0.9 if 20 <= i < 30 else 0.2
         trigger = score(i, value)
         events += [window(i), trigger]
         if i == 20:
+            events.append(episode(i, "start", i))
             events += [decision(i, "", trigger), command(i), outcome(i, "started", i * 10 + 2)]
+        elif i == 30:
+            events.append(episode(i, "end", 20))
         elif 20 < i < 30:
             events.append(decision(i, "cooldown of 1800 s since the last session", trigger))
-    events.append(outcome(20, "completed", 20 * 10 + 302))
+    events += [outcome(20, "completed", 20 * 10 + 302), evaluation(20)]
     return events
 
 

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from console import create_schema, open_database
+from console.spans import merge_sleep
 from console.store import Record, store_batch
 from console.svg import Band, Panel, render_timeline, utc
 from tests.console.conftest import ENGINES
@@ -67,6 +68,9 @@ def test_patient_page_draws_the_timeline_with_session_and_threshold(served: str)
     assert '<g class="threshold"><title>policy threshold</title>' in page
     assert page.count("<circle ") == 11  # one dot per decision, each a link to its why
     assert "2026-03-10T14:23:20Z" in page  # the session's start, in the table
+    assert page.count('<g class="episode"><title>stress episode</title>') == 1
+    assert page.count('<g class="sleep"><title>asleep</title>') == 1  # two epochs, one span
+    assert "<tr><th>RMSSD ms</th><td>41.5</td><td>30</td><td>36</td><td>-5.5</td></tr>" in page
 
 
 def test_a_chosen_range_without_the_session_omits_it(served: str) -> None:
@@ -130,3 +134,14 @@ def test_the_svg_says_when_a_panel_has_no_data() -> None:
     assert figure.count("no data in range") == 1
     assert figure.count("<polyline") == 1
     assert "&lt;started&gt;" in figure
+
+
+def test_consecutive_sleep_epochs_merge_and_wake_or_a_gap_ends_them() -> None:
+    epochs = [
+        (0, 30, "sleep"),
+        (30, 60, "sleep"),
+        (60, 90, "wake"),
+        (90, 120, "sleep"),
+        (150, 180, "sleep"),
+    ]
+    assert merge_sleep(epochs) == [(0, 60), (90, 120), (150, 180)]

@@ -38,6 +38,8 @@ def test_storing_twice_changes_nothing(db: Database) -> None:
     assert {t: _count(db, t) for t in tables} == tables
     assert tables["events"] == len(payloads)
     assert tables["measurements"] == 40 * 3 + 40  # three features per window, one score each
+    assert db.query("SELECT started_ns < ended_ns FROM episodes") == [(1,)]
+    assert _count(db, "sleep_epochs") == 3
     assert stored_offsets(db) == {("t.all", 0): len(payloads)}
 
 
