@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from console import queries, spans
 from console.db import Database
+from console.effect import Effect, effect
 from console.holds import DESCRIPTIONS
 from console.svg import Band, Panel, render_timeline, utc
 from stream.events import PolicySnapshot
@@ -136,6 +137,21 @@ def response(session: queries.Session) -> list[tuple[str, list[str]]]:
         if any(isinstance(c, int | float) for c in cells):
             rows.append((label, [f"{c:.3g}" if isinstance(c, int | float) else "—" for c in cells]))
     return rows
+
+
+def effects(db: Database, patient_id: str) -> list[Effect]:
+    """Per modality and metric, the mean change over all the patient's evaluated sessions."""
+    changes: dict[tuple[str, str], list[float]] = {}
+    for session in queries.sessions(db, patient_id):
+        metrics = (session.evaluation or {}).get("metrics")
+        if not isinstance(metrics, dict):
+            continue
+        for label, key in RESPONSE_METRICS:
+            value = metrics.get(f"{key}_change")
+            if isinstance(value, int | float):
+                changes.setdefault((session.modality, label), []).append(float(value))
+    found = [effect(modality, label, values) for (modality, label), values in changes.items()]
+    return sorted((e for e in found if e is not None), key=lambda e: (e.modality, e.metric))
 
 
 def _session_end(session: queries.Session) -> int:

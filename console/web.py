@@ -22,7 +22,15 @@ from starlette.routing import Route
 
 from console import queries
 from console.db import Database, open_database
-from console.pages import TimeRange, default_range, response, session_label, timeline, why
+from console.pages import (
+    TimeRange,
+    default_range,
+    effects,
+    response,
+    session_label,
+    timeline,
+    why,
+)
 from console.svg import utc
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
@@ -108,6 +116,7 @@ def create_app(
                 if window is None
                 else queries.sessions(db, patient_id, window.start_ns, window.end_ns)
             )
+            measured = effects(db, patient_id)
             held = (
                 []
                 if window is None
@@ -121,6 +130,7 @@ def create_app(
             figure=figure,
             sessions=in_range,
             decisions=held,
+            effects=measured,
         )
 
     def decision(request: Request) -> Response:

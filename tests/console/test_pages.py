@@ -71,6 +71,10 @@ def test_patient_page_draws_the_timeline_with_session_and_threshold(served: str)
     assert page.count('<g class="episode"><title>stress episode</title>') == 1
     assert page.count('<g class="sleep"><title>asleep</title>') == 1  # two epochs, one span
     assert "<tr><th>RMSSD ms</th><td>41.5</td><td>30</td><td>36</td><td>-5.5</td></tr>" in page
+    assert (
+        "<tr><td>paced_breathing</td><td>RMSSD ms</td><td>1</td><td>-5.5</td>"
+        '<td><span class="muted">one session: no interval</span></td></tr>'
+    ) in page
 
 
 def test_a_chosen_range_without_the_session_omits_it(served: str) -> None:
