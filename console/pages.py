@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from markupsafe import Markup
 
 from console import queries, spans
 from console.db import Database
 from console.effect import Effect, effect
 from console.holds import DESCRIPTIONS
+from console.policies import policy_at, policy_log, threshold_steps
 from console.svg import Band, Panel, render_timeline, utc
 from stream.events import PolicySnapshot
 
@@ -56,30 +56,6 @@ def default_range(db: Database, patient_id: str) -> TimeRange | None:
     return TimeRange(max(first, last - DEFAULT_RANGE_NS), max(last, first + 1))
 
 
-def policy_at(
-    versions: list[queries.PolicyRecord], default: PolicySnapshot, version: int
-) -> dict[str, Any]:
-    """The policy of ``version`` (0: the configured default the worker starts with)."""
-    for record in versions:
-        if record.version == version:
-            return record.policy
-    if version == 0:
-        return dict(msgspec.to_builtins(default))
-    return {}
-
-
-def threshold_steps(
-    versions: list[queries.PolicyRecord], default: PolicySnapshot, start_ns: int
-) -> list[tuple[int, float]]:
-    """The policy threshold over time: the default, then each version from its time on."""
-    steps = [(start_ns, default.score_threshold)]
-    for record in versions:
-        threshold = record.policy.get("score_threshold")
-        if isinstance(threshold, int | float):
-            steps.append((max(record.time_ns, start_ns), float(threshold)))
-    return steps
-
-
 def session_label(session: queries.Session) -> str:
     return f"{session.modality} · {session.status or 'requested'}"
 
@@ -87,7 +63,7 @@ def session_label(session: queries.Session) -> str:
 def timeline(db: Database, patient_id: str, window: TimeRange, default: PolicySnapshot) -> Markup:
     """The patient's timeline over ``window`` as inline SVG."""
     start, end = window.start_ns, window.end_ns
-    versions = queries.policy_versions(db, patient_id)
+    log = policy_log(db, patient_id, default)
     marks = [
         (
             d.time_ns,
@@ -101,7 +77,7 @@ def timeline(db: Database, patient_id: str, window: TimeRange, default: PolicySn
     for metric, title, unit, fixed in METRICS:
         points = queries.series(db, patient_id, metric, start, end)
         if metric == "stress_score":
-            steps = threshold_steps(versions, default, start)
+            steps = threshold_steps(log, default, start)
             panels.append(Panel(title, unit, points, fixed, [("policy threshold", steps)], marks))
         else:
             panels.append(Panel(title, unit, points, fixed))
@@ -163,8 +139,9 @@ def _session_end(session: queries.Session) -> int:
 
 def why(db: Database, decision: queries.Decision, default: PolicySnapshot) -> dict[str, Any]:
     """Everything the "why" page says about one decision."""
-    versions = queries.policy_versions(db, decision.patient_id)
-    policy = policy_at(versions, default, decision.policy_version)
+    policy = policy_at(
+        policy_log(db, decision.patient_id, default), default, decision.policy_version
+    )
     trigger = queries.event_body(db, decision.trigger_event_id) or {}
     components = trigger.get("components")
     limit = decision.hold_limit

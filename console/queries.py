@@ -72,15 +72,6 @@ class Decision:
     command_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyRecord:
-    version: int
-    time_ns: int
-    changed_by: str
-    change_reason: str
-    policy: dict[str, object]
-
-
 SESSION_COLUMNS = (
     "command_id, modality, requested_ns, started_ns, ended_ns, status, duration_s,"
     " policy_version, evaluation"
@@ -216,18 +207,6 @@ def _decision(row: tuple[object, ...]) -> Decision:
         policy_version=int(str(version)),
         command_id=None if command is None else str(command),
     )
-
-
-def policy_versions(db: Database, patient_id: str) -> list[PolicyRecord]:
-    rows = db.query(
-        "SELECT version, time_ns, changed_by, change_reason, policy FROM policy_versions"
-        " WHERE patient_id = ? ORDER BY version",
-        (patient_id,),
-    )
-    return [
-        PolicyRecord(int(v), int(t), str(by), str(why), json.loads(str(p)))
-        for v, t, by, why, p in rows
-    ]
 
 
 def event_body(db: Database, event_id: str) -> dict[str, object] | None:

@@ -89,15 +89,6 @@ def _tables(db: Database) -> list[str]:
             policy_version INTEGER NOT NULL,
             command_id {text})""",
         "CREATE INDEX IF NOT EXISTS decisions_patient_time ON decisions (patient_id, time_ns)",
-        f"""CREATE TABLE IF NOT EXISTS policy_versions (
-            patient_id {text} NOT NULL,
-            version INTEGER NOT NULL,
-            event_id {text} NOT NULL UNIQUE,
-            time_ns {big} NOT NULL,
-            changed_by {text} NOT NULL,
-            change_reason {text} NOT NULL,
-            policy {text} NOT NULL,
-            PRIMARY KEY (patient_id, version))""",
         f"""CREATE TABLE IF NOT EXISTS offsets (
             topic {text} NOT NULL,
             kafka_partition INTEGER NOT NULL,

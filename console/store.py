@@ -22,7 +22,6 @@ from stream.events import (
     InterventionCommand,
     InterventionOutcome,
     LoopDecision,
-    PolicyVersion,
     SessionEvaluation,
     SignalQuality,
     SleepWakeEpoch,
@@ -153,21 +152,6 @@ def _derive(db: Database, event: AnyEvent) -> None:
         )
     elif isinstance(event, LoopDecision):
         _decision(db, event)
-    elif isinstance(event, PolicyVersion):
-        db.execute(
-            "INSERT INTO policy_versions (patient_id, version, event_id, time_ns, changed_by,"
-            " change_reason, policy) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (patient_id, version) DO NOTHING",
-            (
-                event.patient_id,
-                event.version,
-                event.event_id,
-                event.gateway_time_ns,
-                event.changed_by,
-                event.change_reason,
-                msgspec.json.encode(event.policy).decode(),
-            ),
-        )
     else:
         _session_step(db, event)
 

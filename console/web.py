@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
+import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -31,6 +32,7 @@ from console.pages import (
     timeline,
     why,
 )
+from console.policies import policy_log
 from console.svg import utc
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
@@ -133,6 +135,22 @@ def create_app(
             effects=measured,
         )
 
+    def policy_history(request: Request) -> Response:
+        patient_id = str(request.path_params["patient_id"])
+        if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
+            return not_found("a patient with that pseudonym")
+        with connected() as db:
+            if patient_id not in queries.patient_ids(db):
+                return not_found(f"patient {patient_id}")
+            log = policy_log(db, patient_id, policy)
+        return page(
+            "policy.html",
+            title=f"Policy history of {patient_id}",
+            patient_id=patient_id,
+            log=log,
+            current=dict(msgspec.to_builtins(log.state.policy)),
+        )
+
     def decision(request: Request) -> Response:
         event_id = str(request.path_params["event_id"])
         if not EVENT_ID.fullmatch(event_id):
@@ -147,6 +165,7 @@ def create_app(
     routes = [
         Route("/", patients),
         Route("/patients/{patient_id}", patient),
+        Route("/patients/{patient_id}/policy", policy_history),
         Route("/decisions/{event_id}", decision),
     ]
     return Starlette(routes=routes)

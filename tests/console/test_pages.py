@@ -7,17 +7,37 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import msgspec
 import pytest
 
+from closedloop.policy_log import PolicyState
+from closedloop.policy_store import candidate
 from console import create_schema, open_database
 from console.spans import merge_sleep
 from console.store import Record, store_batch
 from console.svg import Band, Panel, render_timeline, utc
+from stream.events import AnyEvent, PolicySnapshot
 from tests.console.conftest import ENGINES
 from tests.console.events import PATIENT, T0, S, encoded, score, story
 from tests.console.events import decision as decision_event
 from tests.console.postgres import fresh_database
 from tests.console.server import console_server, get
+
+
+def policy_records() -> list[AnyEvent]:
+    """A forged v1 (no audit entry) first in the log, then a clinician's audited v1."""
+    audited = candidate(
+        PolicyState(0, PolicySnapshot()),
+        PolicySnapshot(score_threshold=0.6),
+        patient_id=PATIENT,
+        actor="clinician:c-17",
+        reason="fewer false alarms",
+    )
+    forged = msgspec.structs.replace(
+        audited, event_id="forged-0001", audit=None, policy=PolicySnapshot(score_threshold=0.1)
+    )
+    return [forged, audited]
+
 
 #: A hold reason with markup in it: it must reach the page as text.
 MARKUP_REASON = "<b>quiet hours</b>"
@@ -36,6 +56,7 @@ def served(
         database = fresh_database(server, f"pages_{uuid.uuid4().hex[:12]}")
     events = story()
     events.append(decision_event(99, MARKUP_REASON, score(35, 0.3)))
+    events += policy_records()
     with open_database(database) as db:
         create_schema(db)
         store_batch(db, "t.all", 0, [Record(i, p) for i, p in enumerate(encoded(events))])
@@ -149,3 +170,20 @@ def test_consecutive_sleep_epochs_merge_and_wake_or_a_gap_ends_them() -> None:
         (150, 180, "sleep"),
     ]
     assert merge_sleep(epochs) == [(0, 60), (90, 120), (150, 180)]
+
+
+def test_policy_history_follows_the_loop_s_rule(served: str) -> None:
+    status, page = get(f"{served}/patients/{PATIENT}/policy")
+    assert status == 200
+    assert "<h2>Current: version 1</h2>" in page
+    assert "<tr><th>score_threshold</th><td>0.6</td></tr>" in page
+    accepted = page[
+        page.index('<table id="accepted">') : page.index(
+            "</table>", page.index('<table id="accepted">')
+        )
+    ]
+    assert "clinician:c-17" in accepted and "fewer false alarms" in accepted
+    assert "score_threshold: 0.7 → 0.6" in accepted
+    refused = page[page.index('<table id="refused">') :]
+    assert "no audit entry" in refused
+    assert "0.1" not in accepted
