@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from console import queries
 from console.db import Database, open_database
+from console.export import timeline_csv
 from console.pages import (
     TimeRange,
     default_range,
@@ -135,6 +136,24 @@ def create_app(
             effects=measured,
         )
 
+    def timeline_export(request: Request) -> Response:
+        patient_id = str(request.path_params["patient_id"])
+        if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
+            return not_found("a patient with that pseudonym")
+        with connected() as db:
+            if patient_id not in queries.patient_ids(db):
+                return not_found(f"patient {patient_id}")
+            try:
+                window = _requested_range(request) or default_range(db, patient_id)
+            except BadRangeError as exc:
+                return page("bad_request.html", 400, title="Bad range", message=str(exc))
+            body = timeline_csv(db, patient_id, window.start_ns, window.end_ns) if window else ""
+        return Response(
+            body or "time_utc,time_ns\n",
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{patient_id}-timeline.csv"'},
+        )
+
     def policy_history(request: Request) -> Response:
         patient_id = str(request.path_params["patient_id"])
         if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
@@ -166,6 +185,7 @@ def create_app(
         Route("/", patients),
         Route("/patients/{patient_id}", patient),
         Route("/patients/{patient_id}/policy", policy_history),
+        Route("/patients/{patient_id}/timeline.csv", timeline_export),
         Route("/decisions/{event_id}", decision),
     ]
     return Starlette(routes=routes)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -187,3 +190,31 @@ def test_policy_history_follows_the_loop_s_rule(served: str) -> None:
     refused = page[page.index('<table id="refused">') :]
     assert "no audit entry" in refused
     assert "0.1" not in accepted
+
+
+def test_the_timeline_exports_as_csv(served: str) -> None:
+    url = f"{served}/patients/{PATIENT}/timeline.csv"
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback
+        assert answer.headers["Content-Type"].startswith("text/csv")
+        assert f'filename="{PATIENT}-timeline.csv"' in answer.headers["Content-Disposition"]
+        rows = list(csv.reader(io.StringIO(answer.read().decode())))
+    assert rows[0] == [
+        "time_utc",
+        "time_ns",
+        "heart_rate_bpm",
+        "rmssd_ms",
+        "scr_rate_per_min",
+        "stress_score",
+    ]
+    assert len(rows) == 1 + 40
+    assert rows[1] == [utc(T0), str(T0), "60.0", "40.0", "1.0", "0.2"]
+    start, end = quote(utc(T0)[:19]), quote(utc(T0 + 95 * S)[:19])
+    _, body = get(f"{url}?from={start}&to={end}")
+    assert len(body.splitlines()) == 1 + 10  # windows 0-9
+
+
+def test_the_patient_page_links_the_csv_of_its_range(served: str) -> None:
+    _, page = get(f"{served}/patients/{PATIENT}")
+    link = html.unescape(page.split('<a id="csv" href="', 1)[1].split('"', 1)[0])
+    _, body = get(served + link)
+    assert len(body.splitlines()) == 1 + 40
