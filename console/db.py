@@ -165,7 +165,12 @@ class _SqliteTransactions:
 
 
 def _open_postgresql(url: str) -> Database:
-    import psycopg  # noqa: PLC0415 - only a clinic's server needs it
+    try:
+        import psycopg  # noqa: PLC0415 - only a clinic's server needs it
+    except ImportError as exc:
+        raise DatabaseError(
+            "PostgreSQL needs psycopg, in the 'console' extra: pip install -e '.[console]'"
+        ) from exc
 
     try:
         connection = psycopg.connect(url, connect_timeout=10)

@@ -64,7 +64,14 @@ def cmd_console(args: argparse.Namespace, config: VagusConfig) -> int:
 
 def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
     from console import create_schema, open_database  # noqa: PLC0415
-    from console.serve import bind, serve  # noqa: PLC0415 - the web stack only when serving
+
+    try:
+        from console.serve import bind, serve  # noqa: PLC0415 - the web stack only when serving
+    except ImportError as exc:
+        raise ConfigError(
+            f"the console's web pages need the 'console' extra ({exc.name} is missing):"
+            " pip install -e '.[console]'"
+        ) from exc
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
