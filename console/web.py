@@ -7,7 +7,6 @@ pseudonym is not looked up at all.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -35,28 +34,12 @@ from console.pages import (
 )
 from console.policies import policy_log
 from console.svg import utc
+from console.times import BadRangeError, parse_utc
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 
 TEMPLATES = Path(__file__).parent / "templates"
 EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
-
-
-class BadRangeError(ValueError):
-    """A time range the clinician typed that cannot be read."""
-
-
-def parse_utc(text: str) -> int:
-    """``2026-12-03T17:59`` or with seconds or a ``Z``/offset -> Unix ns (naive means UTC)."""
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRangeError(
-            f"{text!r} is not an ISO date and time (e.g. 2026-12-03T17:59)"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
 
 
 def _environment() -> jinja2.Environment:

@@ -25,6 +25,7 @@ from vagus.commands import (
     devices,
     doctor,
     enrol,
+    export,
     gateway,
     importing,
     outputs,
@@ -60,6 +61,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     analyze,
     report,
     console,
+    export,
 )
 
 
