@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vagus.cli import main
+from vagus.commands.console import exposure_warning
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,11 @@ def test_demo_refuses_a_console_db_in_a_missing_folder(
     )
     assert status == 2
     assert "missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("127.0.0.1", False), ("::1", False), ("0.0.0.0", True), ("::", True)],  # noqa: S104
+)
+def test_listening_beyond_loopback_is_warned(host: str, warned: bool) -> None:
+    assert (exposure_warning(host) is not None) == warned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -84,12 +85,25 @@ def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
     print(f"vagus console: http://{shown}:{port}/", file=sys.stderr, flush=True)
     if kafka is None:
         print("vagus console: no Kafka configured; showing the database as it is", file=sys.stderr)
+    warning = exposure_warning(host)
+    if warning:
+        print(f"vagus console: WARNING: {warning}", file=sys.stderr)
 
     async def go() -> int:
         await serve(args.db, sock, kafka=kafka, default_policy=config.policy)
         return 0
 
     return run_async(go)
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to say when the console listens on ``host`` (numeric) beyond this machine."""
+    if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
+        return None
+    return (
+        f"listening on {host}, beyond this host; the console has no accounts yet, so anyone who"
+        " reaches it sees every patient"
+    )
 
 
 def _ingest(args: argparse.Namespace, config: VagusConfig) -> int:
