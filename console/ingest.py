@@ -74,13 +74,14 @@ class Ingest:
         with contextlib.suppress(KafkaError, OSError, TimeoutError):
             await bounded(self._consumer.stop(), TIMEOUTS.stop_s, "the console ingest's stop")
 
-    async def _assign(self) -> None:
-        """Assign every partition of every event topic, each at its stored offset."""
+    async def _assign(self, *, again: bool = False) -> None:
+        """Assign every partition of every event topic, each at its stored offset (``again``:
+        also the partitions already assigned, to drop a position the database is not at)."""
         found: list[TopicPartition] = []
         for topic in self._settings.topics.events():
             parts = await topic_partitions(self._settings, topic, timeout_s=TIMEOUTS.request_s)
             found.extend(TopicPartition(topic, p) for p in sorted(parts))
-        if set(found) == set(self._assigned):
+        if set(found) == set(self._assigned) and not again:
             return
         offsets = await asyncio.to_thread(stored_offsets, self._db)
         self._consumer.assign(found)
@@ -117,14 +118,19 @@ class Ingest:
         backoff = Backoff(base_s=1.0, cap_s=30.0)
         loop = asyncio.get_running_loop()
         next_discovery = loop.time() + REDISCOVER_S
+        resume = False
         while not stop.is_set():
             try:
+                if resume:  # a fetch may have moved past records that were never stored
+                    await self._assign(again=True)
+                    resume = False
                 await self.step()
                 if loop.time() >= next_discovery:
                     await self._assign()
                     next_discovery = loop.time() + REDISCOVER_S
             except (KafkaError, BrokerTimeoutError, OSError) as exc:
                 log.warning("console ingest: broker unreachable (%s); retrying", exc)
+                resume = True
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(backoff.next_delay()):
                         await stop.wait()

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sqlite3
 from collections.abc import Generator
 
+import psycopg
 import uvicorn
 from aiokafka.errors import KafkaError
 
-from console.db import open_database
+from console.db import DatabaseError, open_database
 from console.ingest import run_ingest
 from console.schema import create_schema
 from console.web import create_app
@@ -27,6 +29,8 @@ from stream.events import PolicySnapshot
 from stream.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+#: What the database drivers raise when a statement or the connection fails.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 #: How long a stopping server may take to finish the requests it is answering.
 GRACE_S = 5.0
 
@@ -83,16 +87,17 @@ async def serve(
 
 
 async def _ingest(kafka: KafkaSettings, database: str, stop: asyncio.Event) -> None:
-    """Ingest until stopped; a broker not reachable at start is retried, never fatal."""
+    """Ingest until stopped. A broker or a database that fails is a warning, then a fresh
+    ingest on a fresh connection after a back-off, from the offsets the database holds."""
     backoff = Backoff(base_s=1.0, cap_s=30.0)
-    with open_database(database) as db:
-        while not stop.is_set():
-            try:
+    while not stop.is_set():
+        try:
+            with open_database(database) as db:
                 result = await run_ingest(kafka, db, stop)
-            except (KafkaError, BrokerTimeoutError, OSError) as exc:
-                log.warning("console ingest: cannot reach Kafka (%s); retrying", exc)
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(backoff.next_delay()):
-                        await stop.wait()
-                continue
-            log.info("console ingest stopped: %s", result)
+        except (KafkaError, BrokerTimeoutError, OSError, DatabaseError, *DRIVER_ERRORS) as exc:
+            log.warning("console ingest stopped (%s); starting again from the stored offsets", exc)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff.next_delay()):
+                    await stop.wait()
+            continue
+        log.info("console ingest stopped: %s", result)

@@ -6,15 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from console import Database, create_schema, ingest_until_caught_up, open_database
+from console import ingest as ingest_module
+from console.store import store_batch
 from console.svg import utc
+from ingest.transport.backoff import Backoff
 from stream.events import AnyEvent
 from stream.settings import KafkaSettings
 from stream.topics import create_topic_set
@@ -179,3 +184,41 @@ async def test_serve_ingests_while_it_serves(kafka: KafkaSettings, tmp_path: Pat
         await _wait_for(url + "/", f'data-patient="{PATIENT}"')
         await _produce(kafka, _messages(kafka, [window(500)]))  # later data arrives
         await _wait_for(url + "/", utc(window(500).gateway_time_ns))
+
+
+async def test_serve_s_ingest_starts_again_after_a_database_failure(
+    kafka: KafkaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first ingest dies on a database error midway; the next resumes from the offsets."""
+    from console import serve
+
+    await create_topic_set(kafka)
+    events = story()
+    await _produce(kafka, _messages(kafka, events))
+    database = str(tmp_path / "console.db")
+    with open_database(database) as db:
+        create_schema(db)
+    real_store = store_batch
+    calls = {"n": 0}
+
+    def failing_once(db: Database, *args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_store(db, *args)
+
+    monkeypatch.setattr(ingest_module, "store_batch", failing_once)
+    monkeypatch.setattr(serve, "Backoff", lambda **_: Backoff(base_s=0.05, cap_s=0.05))
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve._ingest(kafka, database, stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while _stored(database) < len(events):
+            assert asyncio.get_running_loop().time() < deadline, "never caught up"
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert calls["n"] > 2  # it failed once, then went on
+    with open_database(database) as db:
+        assert _assert_no_gap_or_repeat(db) == len(events)
