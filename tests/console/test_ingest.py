@@ -106,7 +106,7 @@ def _ingest_process(config: Path, database: str, log: Path) -> subprocess.Popen[
         "ingest",
         "--db",
         database,
-        "--max-records",
+        "--fetch-size",
         "7",
     ]
     with log.open("wb") as stderr:
