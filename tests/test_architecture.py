@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("dsp", "ingest", "stream", "closedloop", "hardware", "vagus")
+PACKAGES = ("dsp", "ingest", "stream", "closedloop", "hardware", "console", "vagus")
 CHECKED = (*PACKAGES, "bench", "scripts")  # bench and scripts sit outside the layers
 PROJECT = (*CHECKED, "tests")
 

@@ -21,9 +21,11 @@ from ingest.errors import IngestError
 from stream.errors import StreamError
 from vagus.commands import (
     analyze,
+    console,
     devices,
     doctor,
     enrol,
+    export,
     gateway,
     importing,
     outputs,
@@ -59,6 +61,8 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     outputs,
     analyze,
     report,
+    console,
+    export,
 )
 
 

@@ -106,6 +106,8 @@ class DemoOptions:
     run_dir: Path | None = None
     #: Start a local Apache Kafka (stream.local_kafka) instead of the embedded broker.
     local_kafka: bool = False
+    #: After the replay, ingest the demo's topics into this console database (vagus console).
+    console_db: str | None = None
 
 
 @contextlib.asynccontextmanager
@@ -239,6 +241,10 @@ async def run_demo(options: DemoOptions) -> DemoSummary:
             broker = _broker_for(options.config.kafka, work_dir, local_kafka=options.local_kafka)
             async with broker as (kafka, embedded):
                 summary = await _run_with_broker(options, kafka, embedded, work_dir, writer)
+                if options.console_db is not None and not summary.get("interrupted"):
+                    from vagus.demo_console_db import fill_console_db  # noqa: PLC0415
+
+                    summary |= await fill_console_db(kafka, options.console_db)
         finally:
             if writer is not None:
                 writer.close()

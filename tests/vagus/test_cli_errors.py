@@ -112,6 +112,9 @@ PATH_ARGUMENTS: dict[tuple[str, str], PathArgument] = {
         WRITE_FILE, ("report", "{recording}", "-o", "{bad}"), name="r.html"
     ),
     ("outputs test", "--wav"): PathArgument(WRITE_FOLDER, ("outputs", "test", "--wav", "{bad}")),
+    ("export fhir", "--output"): PathArgument(
+        WRITE_FILE, ("export", "fhir", "--db", "{tmp}/console.db", "-o", "{bad}"), name="b.json"
+    ),
 }
 
 #: Names that mean a path even when the argument has no ``type=Path``.

@@ -43,6 +43,12 @@ def register(commands: Any) -> Handlers:
         "(JDK 17+; fetched with Maven on first use)",
     )
     demo.add_argument("--summary-json", type=Path, help="also write the summary to this file")
+    demo.add_argument(
+        "--console-db",
+        metavar="DB",
+        help="afterwards, fill this clinician console database (a SQLite path or a\n"
+        "postgresql:// URL) from the demo's topics: vagus console serve --db DB",
+    )
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     demo.add_argument(
         "--output-dir",
@@ -78,6 +84,8 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
     if args.summary_json:
         writable_file(args.summary_json)
     writable_folder(args.output_dir)
+    if args.console_db and "://" not in args.console_db:
+        writable_file(Path(args.console_db))
     if args.kafka and args.bootstrap:
         raise ConfigError("--kafka starts a local Kafka; --bootstrap names one: pick one")
     run_dir = args.output_dir / time.strftime("run-%Y%m%dT%H%M%SZ", time.gmtime())
@@ -90,6 +98,7 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
         run_dir=run_dir,
         progress=sys.stderr,
         patient_keys=sys.stdin is not None and sys.stdin.isatty(),
+        console_db=args.console_db,
     )
     log_file = log_to_file(run_dir / "vagus-demo.log")
 
@@ -103,6 +112,11 @@ def cmd_demo(args: argparse.Namespace, config: VagusConfig) -> int:
         if args.summary_json:
             args.summary_json.write_text(json.dumps(summary, indent=2) + "\n")
         print(json.dumps(summary) if args.json else render_summary(summary))
+        if "console_db" in summary and not args.json:
+            print(
+                f"  console         {summary['console_events_stored']} events stored in"
+                f" {args.console_db}: vagus console serve --db {args.console_db}"
+            )
         problems = demo_problems(summary)
         if args.json:
             for problem in problems:

@@ -1,0 +1,218 @@
+"""What the pages show, read from the console's tables into small typed records.
+
+Every function takes an open :class:`~console.db.Database` and returns plain values; the pages
+(console.web) only format them. Times stay in Unix nanoseconds here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from console.db import Database
+
+#: Kinds of event that mean data arrived from the patient's sensors.
+DATA_KINDS = (
+    "feature_window",
+    "stress_score",
+    "signal_quality",
+    "stream_started",
+    "stream_gap",
+    "sleep_wake_epoch",
+)
+NO_DATA_ALERT_NS = 2 * 3600 * 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class StreamQuality:
+    stream: str
+    kind: str
+    coverage: float
+    time_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    command_id: str
+    modality: str
+    requested_ns: int | None
+    started_ns: int | None
+    ended_ns: int | None
+    status: str | None
+    duration_s: float | None
+    policy_version: int | None
+    evaluation: dict[str, object] | None
+
+    @property
+    def start_ns(self) -> int | None:
+        return self.started_ns if self.started_ns is not None else self.requested_ns
+
+
+@dataclass(frozen=True, slots=True)
+class PatientStatus:
+    patient_id: str
+    last_data_ns: int | None
+    quality: list[StreamQuality]
+    last_session: Session | None
+    alerts: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    event_id: str
+    patient_id: str
+    time_ns: int
+    episode_id: str
+    trigger_event_id: str
+    action: str
+    hold_reason: str
+    hold_limit: str | None
+    score: float | None
+    policy_version: int
+    command_id: str | None
+
+
+SESSION_COLUMNS = (
+    "command_id, modality, requested_ns, started_ns, ended_ns, status, duration_s,"
+    " policy_version, evaluation"
+)
+DECISION_COLUMNS = (
+    "event_id, patient_id, time_ns, episode_id, trigger_event_id, action, hold_reason,"
+    " hold_limit, score, policy_version, command_id"
+)
+
+
+def patient_ids(db: Database) -> list[str]:
+    return [str(row[0]) for row in db.query("SELECT DISTINCT patient_id FROM events ORDER BY 1")]
+
+
+def last_data_ns(db: Database, patient_id: str) -> int | None:
+    marks = ", ".join("?" for _ in DATA_KINDS)
+    rows = db.query(
+        f"SELECT MAX(time_ns) FROM events WHERE patient_id = ? AND kind IN ({marks})",  # noqa: S608
+        (patient_id, *DATA_KINDS),
+    )
+    return None if rows[0][0] is None else int(rows[0][0])
+
+
+def latest_quality(db: Database, patient_id: str) -> list[StreamQuality]:
+    """Each stream's newest signal-quality report."""
+    rows = db.query(
+        "SELECT q.stream, q.kind, q.coverage, q.time_ns FROM signal_quality q"
+        " WHERE q.patient_id = ? AND q.time_ns = (SELECT MAX(r.time_ns) FROM signal_quality r"
+        " WHERE r.patient_id = q.patient_id AND r.stream = q.stream) ORDER BY q.stream",
+        (patient_id,),
+    )
+    return [StreamQuality(str(s), str(k), float(c), int(t)) for s, k, c, t in rows]
+
+
+def sessions(
+    db: Database, patient_id: str, start_ns: int | None = None, end_ns: int | None = None
+) -> list[Session]:
+    """The patient's sessions, oldest first; within [start_ns, end_ns] when given."""
+    rows = [
+        _session(row)
+        for row in db.query(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE patient_id = ?",  # noqa: S608
+            (patient_id,),
+        )
+    ]
+    rows.sort(key=lambda s: s.start_ns or 0)
+    return [
+        s
+        for s in rows
+        if (start_ns is None or (s.start_ns or 0) >= start_ns)
+        and (end_ns is None or (s.start_ns or 0) <= end_ns)
+    ]
+
+
+def _session(row: tuple[object, ...]) -> Session:
+    command_id, modality, requested, started, ended, status, duration, version, evaluation = row
+    return Session(
+        command_id=str(command_id),
+        modality=str(modality),
+        requested_ns=_int(requested),
+        started_ns=_int(started),
+        ended_ns=_int(ended),
+        status=None if status is None else str(status),
+        duration_s=None if duration is None else float(str(duration)),
+        policy_version=_int(version),
+        evaluation=None if evaluation is None else json.loads(str(evaluation)),
+    )
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def patient_status(db: Database, patient_id: str, now_ns: int) -> PatientStatus:
+    last = last_data_ns(db, patient_id)
+    quality = latest_quality(db, patient_id)
+    history = sessions(db, patient_id)
+    alerts: list[str] = []
+    if last is None or now_ns - last > NO_DATA_ALERT_NS:
+        alerts.append("no data for 2 h")
+    alerts.extend(f"{q.stream}: {q.kind}" for q in quality if q.kind != "ok")
+    return PatientStatus(patient_id, last, quality, history[-1] if history else None, alerts)
+
+
+def series(
+    db: Database, patient_id: str, metric: str, start_ns: int, end_ns: int
+) -> list[tuple[int, float]]:
+    rows = db.query(
+        "SELECT time_ns, value FROM measurements WHERE patient_id = ? AND metric = ?"
+        " AND time_ns >= ? AND time_ns <= ? ORDER BY time_ns",
+        (patient_id, metric, start_ns, end_ns),
+    )
+    return [(int(t), float(v)) for t, v in rows]
+
+
+def data_span(db: Database, patient_id: str) -> tuple[int, int] | None:
+    rows = db.query(
+        "SELECT MIN(time_ns), MAX(time_ns) FROM measurements WHERE patient_id = ?", (patient_id,)
+    )
+    first, last = rows[0]
+    return None if first is None else (int(first), int(last))
+
+
+def decisions(db: Database, patient_id: str, start_ns: int, end_ns: int) -> list[Decision]:
+    rows = db.query(
+        f"SELECT {DECISION_COLUMNS} FROM decisions WHERE patient_id = ?"  # noqa: S608
+        " AND time_ns >= ? AND time_ns <= ? ORDER BY time_ns",
+        (patient_id, start_ns, end_ns),
+    )
+    return [_decision(row) for row in rows]
+
+
+def decision(db: Database, event_id: str) -> Decision | None:
+    rows = db.query(
+        f"SELECT {DECISION_COLUMNS} FROM decisions WHERE event_id = ?",  # noqa: S608
+        (event_id,),
+    )
+    return _decision(rows[0]) if rows else None
+
+
+def _decision(row: tuple[object, ...]) -> Decision:
+    eid, pid, time_ns, episode, trigger, action, reason, limit, score, version, command = row
+    return Decision(
+        event_id=str(eid),
+        patient_id=str(pid),
+        time_ns=int(str(time_ns)),
+        episode_id=str(episode),
+        trigger_event_id=str(trigger),
+        action=str(action),
+        hold_reason=str(reason),
+        hold_limit=None if limit is None else str(limit),
+        score=None if score is None else float(str(score)),
+        policy_version=int(str(version)),
+        command_id=None if command is None else str(command),
+    )
+
+
+def event_body(db: Database, event_id: str) -> dict[str, object] | None:
+    """An event as it was received (its JSON), or ``None`` when the console has not seen it."""
+    rows = db.query("SELECT body FROM events WHERE event_id = ?", (event_id,))
+    if not rows:
+        return None
+    body = json.loads(str(rows[0][0]))
+    return body if isinstance(body, dict) else None
