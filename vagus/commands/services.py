@@ -77,7 +77,15 @@ def register(commands: Any) -> Handlers:
 
 
 def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
-    from closedloop.app import ClosedLoopWorker  # noqa: PLC0415
+    try:
+        from closedloop.app import ClosedLoopWorker  # noqa: PLC0415
+    except ModuleNotFoundError as exc:  # a gateway-only install (docs/pi.md)
+        if exc.name not in {"faust", "mode"}:
+            raise
+        raise ConfigError(
+            "the closed-loop worker needs faust: install vagus with its worker extra"
+            " (pip install 'vagus[worker]')"
+        ) from exc
 
     if args.stats_file is not None:
         writable_file(args.stats_file)  # now, not at the worker's first write
