@@ -1,13 +1,14 @@
 """Kafka connection settings: any Kafka by bootstrap address, with TLS and SASL.
 
-Secrets never live in configuration files: the SASL password is read from the environment
-variable the settings name, at connect time.
+Secrets never live in configuration files: the SASL password is read at connect time from the
+environment variable the settings name, or from the credential systemd passes to the service.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -16,6 +17,8 @@ from aiokafka.helpers import create_ssl_context
 from stream.errors import ConfigurationError
 from stream.topics import TopicSet
 
+#: The file name systemd's ``LoadCredential=`` gives the SASL password (deploy/systemd).
+SASL_CREDENTIAL = "kafka-sasl-password"
 #: The embedded broker holds each fetch for the full wait even when data arrives (measured).
 EMBEDDED_FETCH_MAX_WAIT_MS = 20
 
@@ -103,12 +106,26 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         if context is not None:
             kwargs["ssl_context"] = context
         if self.sasl_mechanism is not None:
-            password = os.environ.get(self.sasl_password_env)
+            password = os.environ.get(self.sasl_password_env) or _credential(SASL_CREDENTIAL)
             if not password:
                 raise ConfigurationError(
-                    f"SASL is configured but ${self.sasl_password_env} is not set"
+                    f"SASL is configured but ${self.sasl_password_env} is not set and no"
+                    f" {SASL_CREDENTIAL} credential was passed (systemd's LoadCredential=)"
                 )
             kwargs["sasl_mechanism"] = self.sasl_mechanism
             kwargs["sasl_plain_username"] = self.sasl_username
             kwargs["sasl_plain_password"] = password
         return kwargs
+
+
+def _credential(name: str) -> str | None:
+    """A credential systemd passed to this service (``$CREDENTIALS_DIRECTORY/name``), without
+    its trailing newline; None outside a unit or when it was not passed."""
+    folder = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return None
+    try:
+        text = (Path(folder) / name).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return text.rstrip("\r\n") or None

@@ -86,6 +86,27 @@ def test_sasl_password_comes_only_from_the_environment(monkeypatch: pytest.Monke
     assert "sasl_plain_password" not in kafka.client_kwargs()
 
 
+def test_sasl_password_from_the_services_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Under systemd (LoadCredential=, deploy/systemd) the password is a file in the service's
+    credentials folder; the environment variable still wins."""
+    from stream.settings import KafkaSettings
+
+    sasl = KafkaSettings(
+        bootstrap="kafka.example:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="gateway",
+    )
+    monkeypatch.delenv("VAGUS_KAFKA_SASL_PASSWORD", raising=False)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    (tmp_path / "kafka-sasl-password").write_text("from-the-credential\n")
+    assert sasl.client_kwargs()["sasl_plain_password"] == "from-the-credential"
+    monkeypatch.setenv("VAGUS_KAFKA_SASL_PASSWORD", "from-the-environment")
+    assert sasl.client_kwargs()["sasl_plain_password"] == "from-the-environment"
+
+
 def test_cli_reports_a_bad_file_and_exits_2(tmp_path: Path) -> None:
     path = _write(tmp_path, "[policy]\nintensity = 0.95\n")
     result = run_vagus("--config", str(path), "recording", "info", "x.vrec")
