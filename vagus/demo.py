@@ -32,6 +32,7 @@ from typing import TextIO
 
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from hardware.audio import WavVibroacousticDevice
 from hardware.devices import FanOutDevice, SimulatedDevice
@@ -43,7 +44,7 @@ from stream.local_kafka import LocalKafka
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.timeouts import TIMEOUTS, bounded
-from stream.topics import ensure_topics
+from stream.topics import ensure_topics, until_writable
 from vagus import shutdown
 from vagus.config import VagusConfig
 from vagus.demo_console import KEY_HINT, ProgressPrinter, patient_keys
@@ -139,7 +140,7 @@ async def create_topics(settings: KafkaSettings) -> None:
     admin = AIOKafkaAdminClient(request_timeout_ms=TIMEOUTS.request_ms, **settings.client_kwargs())
     try:
         await bounded(admin.start(), TIMEOUTS.connect_s, "the admin client's start")
-        await bounded(
+        created = await bounded(
             ensure_topics(
                 admin,
                 settings.topics.all(),
@@ -151,6 +152,13 @@ async def create_topics(settings: KafkaSettings) -> None:
         )
     finally:
         await admin.close()
+    if created:  # Apache Kafka creates them asynchronously: first sends would fail
+        try:
+            await until_writable(
+                settings, created, partitions=settings.partitions, timeout_s=TIMEOUTS.request_s * 2
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("new topics not writable yet (%r); sending all the same", exc)
 
 
 class WorkerProcess:
