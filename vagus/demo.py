@@ -133,6 +133,8 @@ async def _broker_for(
     try:
         yield settings.for_embedded_broker(broker.start()), broker
     finally:
+        if isinstance(broker, LocalKafka):  # its storage goes with it: a controlled shutdown
+            broker.kill(0)  # (seconds) keeps nothing, and a signal's shutdown has 5 s in all
         broker.stop()
 
 
