@@ -35,6 +35,7 @@ from stream.signing import GatewayKey, sign_event
 from stream.spool import Spool
 from stream.spool_rounds import send_round
 from stream.spool_segments import SpooledEvent
+from stream.timeouts import TIMEOUTS, bounded
 from stream.topics import create_topic_set
 
 log = logging.getLogger(__name__)
@@ -304,10 +305,13 @@ class SpoolingProducer(EventProducer):
             )
 
     async def _close_client(self) -> None:
+        """Close the client within ``TIMEOUTS.stop_s``: aiokafka's stop waits for the records it
+        still holds, up to its request timeout, and a broker killed mid-round (seen with Apache
+        Kafka: 5 s) must not hold a shutdown. Records it held stay in the spool."""
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(KafkaError, OSError):
-                await client.stop()
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await bounded(client.stop(), TIMEOUTS.stop_s, "the spool forwarder's client stop")
 
     def status(self) -> dict[str, object]:
         stats = self.spool.stats

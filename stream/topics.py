@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
@@ -148,3 +149,27 @@ async def topic_partitions(settings: KafkaSettings, topic: str, *, timeout_s: fl
         if t["topic"] == topic and t["error_code"] == 0
         for p in t["partitions"]
     }
+
+
+async def until_writable(
+    settings: KafkaSettings, names: list[str], *, partitions: int, timeout_s: float
+) -> None:
+    """Wait until every partition of ``names`` answers at its leader (an end offset), or raise
+    TimeoutError after ``timeout_s``.
+
+    Apache Kafka creates topics asynchronously: a producer that writes to one at once meets
+    UnknownTopicOrPartition, then NotLeaderForPartition until the broker has taken up the
+    leadership it was given (over a second on a loaded two-core machine; with a one-second
+    request timeout a spooling producer reported the broker unreachable). tansu's topics are
+    ready when created."""
+    consumer = AIOKafkaConsumer(
+        request_timeout_ms=int(timeout_s * 1000), **settings.client_kwargs()
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            await consumer.start()
+            await consumer.end_offsets(
+                [TopicPartition(name, p) for name in names for p in range(partitions)]
+            )
+    finally:
+        await consumer.stop()

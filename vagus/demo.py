@@ -32,6 +32,7 @@ from typing import TextIO
 
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from hardware.audio import WavVibroacousticDevice
 from hardware.devices import FanOutDevice, SimulatedDevice
@@ -43,7 +44,7 @@ from stream.local_kafka import LocalKafka
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.timeouts import TIMEOUTS, bounded
-from stream.topics import ensure_topics
+from stream.topics import ensure_topics, until_writable
 from vagus import shutdown
 from vagus.config import VagusConfig
 from vagus.demo_console import KEY_HINT, ProgressPrinter, patient_keys
@@ -134,6 +135,8 @@ async def _broker_for(
     try:
         yield settings.for_embedded_broker(broker.start()), broker
     finally:
+        if isinstance(broker, LocalKafka):  # its storage goes with it: a controlled shutdown
+            broker.kill(0)  # (seconds) keeps nothing, and a signal's shutdown has 5 s in all
         broker.stop()
 
 
@@ -141,7 +144,7 @@ async def create_topics(settings: KafkaSettings) -> None:
     admin = AIOKafkaAdminClient(request_timeout_ms=TIMEOUTS.request_ms, **settings.client_kwargs())
     try:
         await bounded(admin.start(), TIMEOUTS.connect_s, "the admin client's start")
-        await bounded(
+        created = await bounded(
             ensure_topics(
                 admin,
                 settings.topics.all(),
@@ -153,6 +156,13 @@ async def create_topics(settings: KafkaSettings) -> None:
         )
     finally:
         await admin.close()
+    if created:  # Apache Kafka creates them asynchronously: first sends would fail
+        try:
+            await until_writable(
+                settings, created, partitions=settings.partitions, timeout_s=TIMEOUTS.request_s * 2
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("new topics not writable yet (%r); sending all the same", exc)
 
 
 class WorkerProcess:

@@ -329,10 +329,16 @@ def _run_problems(summary: DemoSummary) -> list[str]:
         )
     broker = summary.get("broker_died")
     if broker:
-        problems.append(
-            f"the embedded broker exited (status {broker['exit_status']}) during the run; "
-            "what it held is gone (memory storage)"
-        )
+        status = broker["exit_status"]
+        if summary.get("broker") == "embedded":
+            problems.append(
+                f"the embedded broker exited (status {status}) during the run; "
+                "what it held is gone (memory storage)"
+            )
+        else:  # a local Apache Kafka: its storage is a temporary folder, removed at the end
+            problems.append(
+                f"the broker ({summary.get('broker')}) exited (status {status}) during the run"
+            )
     if summary.get("interrupted"):
         problems.append(f"interrupted by {summary['interrupted']} before the end of the recording")
     return problems

@@ -66,6 +66,7 @@ def test_a_dead_letter_always_fits_the_broker_whatever_the_size(size: int, seed:
     )
 
 
+@pytest.mark.broker
 async def test_a_handling_failure_is_dead_lettered_counted_and_the_worker_goes_on(
     kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch, enrolled: EnrolledGateway
 ) -> None:

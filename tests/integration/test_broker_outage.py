@@ -2,11 +2,12 @@
 arrives afterwards, in order per patient, none lost - and the gateway's producer is restarted
 in the middle of the outage, so the spool must survive that too.
 
-The embedded broker keeps its data in memory only, so a stopped broker loses everything it held
-(checked below). The "returning" broker is therefore a fresh one on the same port, and the test
-reads what the first one delivered before stopping it; its topics are auto-created (4
-partitions, as configured) when the spool drains into it. A real Kafka keeps its log; nothing in
-the spool depends on either behaviour.
+On both brokers (tests/broker_fixtures.py). The test reads what the broker delivered before
+stopping it. A real Kafka node is stopped and started again on its port and storage, and comes
+back with its log: the read after the outage finds the earlier events again. The embedded
+broker keeps its data in memory only, so the "returning" broker is a fresh one on the same port,
+empty: its topics are auto-created (4 partitions, as configured) when the spool drains into it.
+Nothing in the spool depends on either behaviour.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from aiokafka import AIOKafkaConsumer
 from hardware.devices import SimulatedDevice
 from ingest.recording import DeviceRecord
 from ingest.replay import ReplayClock, Speed, open_recording, replay
-from stream.broker import EmbeddedBroker, free_loopback_port
 from stream.codec import decode_event
 from stream.events import Event, StreamGap
 from stream.settings import KafkaSettings
 from stream.spool import Spool, SpoolSettings
 from stream.spooling_producer import SpoolingProducer
+from tests.broker_fixtures import OutageBroker
 from tests.conftest import isolated_settings
 from tests.helpers import stream_gap
 from vagus.config import VagusConfig
@@ -96,12 +97,12 @@ def _producer(settings: KafkaSettings, spool_dir: Path, ledger: Delivered) -> Sp
     )
 
 
-async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Path) -> None:
-    started = time.monotonic()
-    port = free_loopback_port()
-    first = EmbeddedBroker(port=port)
-    settings = isolated_settings(first.start()).for_embedded_broker(f"127.0.0.1:{port}")
-    second = EmbeddedBroker(port=port)
+async def test_events_survive_a_broker_outage_and_a_gateway_restart(
+    tmp_path: Path, outage_broker: OutageBroker
+) -> None:
+    bootstrap = outage_broker.start()
+    started = time.monotonic()  # from the broker's start: a Kafka node takes seconds to start
+    settings = isolated_settings(bootstrap).for_embedded_broker(bootstrap)
     spool_dir = tmp_path / "spool"
     ledger = Delivered()
     sent: list[StreamGap] = []
@@ -112,11 +113,12 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
         before: list[Event] = []
         for second_of_stream in range(STREAM_S):
             if second_of_stream == OUTAGE[0]:
-                await producer.flush()
+                await _until_drained(producer, 30)  # all of the stream so far: delivered
                 before = await _consume_all(
                     settings, set(ledger.ids), 30, topics=[settings.topics.for_event(StreamGap)]
                 )
-                first.stop()
+                assert len({e.event_id for e in before}) == len(PATIENTS) * OUTAGE[0]
+                outage_broker.go_down()
             if second_of_stream == RESTART_AT:
                 assert producer.broker_reachable is False and len(producer.spool) > 0
                 waiting = len(producer.spool)
@@ -125,7 +127,7 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
                 assert len(producer.spool) == waiting
                 await producer.start()
             if second_of_stream == OUTAGE[1]:
-                second.start()  # its topics are auto-created as the spool drains (see above)
+                outage_broker.come_back()
             for patient in PATIENTS:
                 event = stream_gap(second_of_stream, producer_id="outage-test", patient_id=patient)
                 sent.append(event)
@@ -141,8 +143,6 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
         )
     finally:
         await producer.stop()
-        first.stop()
-        second.stop()
 
     received: dict[str, list[int]] = {p: [] for p in PATIENTS}
     seen: set[str] = set()
@@ -156,8 +156,10 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
     expected = {p: [e.gateway_time_ns for e in sent if e.patient_id == p] for p in PATIENTS}
     assert seen == {e.event_id for e in sent}, f"lost {len({e.event_id for e in sent} - seen)}"
     assert received == expected  # per patient: every event, in the order it was produced
-    # the second broker started empty (memory storage): nothing read before is read again
-    assert not {e.event_id for e in before} & {e.event_id for e in after}
+    if outage_broker.keeps_log:  # read again from the beginning: the log is whole
+        assert {e.event_id for e in after} == seen
+    else:  # the second broker started empty (memory storage): nothing read before is read again
+        assert not {e.event_id for e in before} & {e.event_id for e in after}
     assert '"last_event_sent_ns"' in (tmp_path / "status.json").read_text()
     wall = time.monotonic() - started
     print(
@@ -167,23 +169,28 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(tmp_path: Pa
     assert wall < 90
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open defect (issue 13): after an outage that lasts seconds of wall time, the events "
-    "the spool forwards to the returning embedded broker are acknowledged but never read back "
-    "(14 of 14 windows after the outage). Until the replay clock held time, the replay skipped "
-    "the outage in about no wall time and hid it; the same loss shows with the old clock when "
-    "the outage is made to last 3 s. Whether the forwarder or tansu's fresh topics lose them is "
-    "not yet known; the real-Kafka tier will tell.",
+#: Open on the embedded broker only: on Apache Kafka (a node stopped and started again on its
+#: storage) the same test passes.
+EMBEDDED_OUTAGE_DEFECT = (
+    "open defect (issue 13), embedded broker only: after an outage that lasts seconds of wall "
+    "time, the events the spool forwards to the returning embedded broker are acknowledged but "
+    "never read back (14 of 14 windows after the outage). Until the replay clock held time, the "
+    "replay skipped the outage in about no wall time and hid it; the same loss shows with the "
+    "old clock when the outage is made to last 3 s. On Apache Kafka every event arrives."
 )
-async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
+
+
+async def test_the_gateway_itself_rides_out_an_outage(
+    tmp_path: Path, outage_broker: OutageBroker, request: pytest.FixtureRequest
+) -> None:
     """The real Gateway (decoders, pipeline, command consumer, spooling producer) replaying the
     demo recording at 20x: the broker is down from 120 s to 180 s of stream time (the first
     windows close after 60 s); every event the gateway produced arrives, in production order
     per patient and topic."""
-    port = free_loopback_port()
-    first, second = EmbeddedBroker(port=port), EmbeddedBroker(port=port)
-    settings = isolated_settings(first.start()).for_embedded_broker(f"127.0.0.1:{port}")
+    if outage_broker.kind == "embedded":  # strict: a pass on the embedded broker fails, to be seen
+        request.applymarker(pytest.mark.xfail(strict=True, reason=EMBEDDED_OUTAGE_DEFECT))
+    bootstrap = outage_broker.start()
+    settings = isolated_settings(bootstrap).for_embedded_broker(bootstrap)
     reader = open_recording(DEFAULT_RECORDING)
     start_ns = reader.header.start_time_ns
     clock = ReplayClock(Speed(20.0))
@@ -208,15 +215,15 @@ async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
                 continue
             elapsed_s = (record.gateway_time_ns - start_ns) / 1e9
             if phase == 0 and elapsed_s >= GATEWAY_OUTAGE[0]:
-                await gateway.producer.flush()
+                await _until_drained(gateway.producer, 30)  # all so far: delivered
                 before = await _consume_all(
                     settings, set(gateway.ledger.ids()), 30, topics=settings.topics.events()
                 )
-                first.stop()
+                outage_broker.go_down()
                 phase = 1
             elif phase == 1 and elapsed_s >= GATEWAY_OUTAGE[1]:
                 assert gateway.producer.spool.stats.events > 0  # events were waiting on disk
-                second.start()  # its topics are auto-created as the spool drains (see above)
+                outage_broker.come_back()
                 phase = 2
             elif phase == 2 and elapsed_s >= GATEWAY_STREAM_S:
                 break
@@ -231,8 +238,6 @@ async def test_the_gateway_itself_rides_out_an_outage(tmp_path: Path) -> None:
         after = await _consume_all(settings, expected_ids, 60, topics=settings.topics.events())
     finally:
         await gateway.stop()
-        first.stop()
-        second.stop()
     assert before, "no events before the outage: the test would not test a resumption"
     read_ids = [e.event_id for e in before + after]
     assert set(read_ids) == set(gateway.ledger.ids())  # none lost

@@ -1,4 +1,5 @@
-"""The demo path end to end, as a user runs it: the real CLI, broker, faust worker and device."""
+"""The demo path end to end, as a user runs it: the real CLI, broker, faust worker and device;
+on each broker the demo starts for itself (the embedded one, and Apache Kafka with --kafka)."""
 
 from __future__ import annotations
 
@@ -50,12 +51,13 @@ def _run_watching_children(
     return process, children, stdout, stderr
 
 
-def test_demo_at_max_speed(tmp_path: Path) -> None:
+def test_demo_at_max_speed(tmp_path: Path, broker_args: list[str]) -> None:
     summary_path = tmp_path / "summary.json"
     process, children, _, stderr = _run_watching_children(
         [
             *VAGUS,
             "demo",
+            *broker_args,
             "--speed",
             "max",
             "--summary-json",
@@ -66,7 +68,10 @@ def test_demo_at_max_speed(tmp_path: Path) -> None:
     )
     assert process.returncode == 0, stderr[-2000:]
     summary = json.loads(summary_path.read_text())
-    assert summary["broker"] == "embedded"
+    if broker_args:
+        assert summary["broker"].startswith("Apache Kafka "), summary["broker"]
+    else:
+        assert summary["broker"] == "embedded"
     assert summary["windows"] >= 100
     assert summary["stress_episodes"] >= 1
     assert summary["sessions_started"] >= 1
@@ -106,9 +111,9 @@ def _carrier_and_modulation(path: Path) -> tuple[float, float]:
     return carrier, modulation
 
 
-def test_ctrl_c_mid_demo_leaves_nothing_running() -> None:
+def test_ctrl_c_mid_demo_leaves_nothing_running(broker_args: list[str]) -> None:
     process, children, _, stderr = _run_watching_children(
-        [*VAGUS, "demo", "--speed", "20x"], interrupt_after_s=6.0
+        [*VAGUS, "demo", *broker_args, "--speed", "20x"], interrupt_after_s=6.0
     )
     assert len(children) >= 2, "the demo never started its broker and worker"
     assert process.returncode == 130, stderr[-2000:]

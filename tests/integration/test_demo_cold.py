@@ -1,6 +1,9 @@
 """The default demo proves the loop on a slow, cold machine: an empty numba cache (every kernel
 compiles) and another process holding one of the two cores busy. Its outcome must not depend
 on the host's speed: a session in the stress phase, none in the baseline, none rejected.
+
+Embedded broker only: what it tests is the host (cold cache, busy core), not the broker; the
+demo on Apache Kafka is tests/integration/test_demo.py.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ closed-loop worker killed, SIGINT or SIGTERM. All through the real command line.
 Exit statuses (vagus.shutdown, docs/reliability.md): 130 after SIGINT, 143 after SIGTERM, each
 with the summary written; 1 when the demo did not show what it should (a child died); never 130
 when nothing interrupted the command.
+
+The tests that involve a broker run on each (tests/broker_fixtures.py): the demo's own broker is
+the embedded one or, with --kafka, an Apache Kafka node (a JVM: killing it is a broker crash).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from stream.broker import EmbeddedBroker, free_loopback_port
+from stream.broker import free_loopback_port
 from stream.spool import Spool
+from tests.broker_fixtures import KillableBroker
 from vagus.state_paths import StatePaths
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -132,11 +136,19 @@ def start() -> Iterator[Callable[[list[str]], Running]]:
         running.close()
 
 
-def _demo(start: Callable[[list[str]], Running], tmp_path: Path) -> Running:
+#: what the demo's broker process has in its command line, per `vagus demo` broker arguments
+def _broker_process(broker_args: list[str]) -> str:
+    return "kafka.Kafka" if broker_args else "tansu"
+
+
+def _demo(
+    start: Callable[[list[str]], Running], tmp_path: Path, broker_args: list[str] | None = None
+) -> Running:
     return start(
         [
             *VAGUS,
             "demo",
+            *(broker_args or []),
             "--speed",
             "60",
             "--json",
@@ -174,11 +186,11 @@ def _kafka_lines(stderr: str) -> list[str]:
 
 
 def test_a_broker_killed_mid_demo_ends_it_with_a_summary_and_no_flood(
-    start: Callable[[list[str]], Running], tmp_path: Path
+    start: Callable[[list[str]], Running], tmp_path: Path, broker_args: list[str]
 ) -> None:
-    demo = _demo(start, tmp_path)
-    demo.wait_for_stderr(_replaying, timeout_s=120)
-    os.kill(demo.child("tansu"), signal.SIGKILL)
+    demo = _demo(start, tmp_path, broker_args)
+    demo.wait_for_stderr(_replaying, timeout_s=180)
+    os.kill(demo.child(_broker_process(broker_args)), signal.SIGKILL)
     status, stdout, stderr, _ = demo.finish(within_s=AFTER_DEATH_S)
     assert status == 1, stderr  # the documented failure, not 130: nothing interrupted it
     assert "Traceback" not in stderr
@@ -190,9 +202,13 @@ def test_a_broker_killed_mid_demo_ends_it_with_a_summary_and_no_flood(
     _accounts_for_every_event(summary)
     assert json.loads((tmp_path / "summary.json").read_text())["broker_died"]
     assert _run_folder_summary(tmp_path)["broker_died"]
-    assert "the embedded broker exited" in stderr
+    if broker_args:
+        assert f"the broker ({summary['broker']}) exited (status -9)" in stderr, stderr
+    else:
+        assert "the embedded broker exited (status -9)" in stderr, stderr
 
 
+# the embedded broker only: the worker's death is the demo's to report, whatever its broker
 def test_a_worker_killed_mid_demo_is_reported_in_its_summary(
     start: Callable[[list[str]], Running], tmp_path: Path
 ) -> None:
@@ -210,11 +226,14 @@ def test_a_worker_killed_mid_demo_is_reported_in_its_summary(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_ends_a_demo_within_5_s_with_its_summary(
-    start: Callable[[list[str]], Running], tmp_path: Path, signum: signal.Signals
+    start: Callable[[list[str]], Running],
+    tmp_path: Path,
+    signum: signal.Signals,
+    broker_args: list[str],
 ) -> None:
-    demo = _demo(start, tmp_path)
-    demo.wait_for_stderr(_replaying, timeout_s=120)
-    children = {demo.child("tansu"), demo.child("closedloop")}
+    demo = _demo(start, tmp_path, broker_args)
+    demo.wait_for_stderr(_replaying, timeout_s=180)
+    children = {demo.child(_broker_process(broker_args)), demo.child("closedloop")}
     demo.process.send_signal(signum)
     status, stdout, stderr, took = demo.finish(within_s=60)
     assert took < SHUTDOWN_S, f"{took:.1f} s"
@@ -285,24 +304,26 @@ def test_one_signal_ends_a_recording_within_5_s_with_its_summary(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_one_signal_ends_the_worker_within_5_s_with_its_broker_gone(
-    start: Callable[[list[str]], Running], tmp_path: Path, signum: signal.Signals
+    start: Callable[[list[str]], Running],
+    tmp_path: Path,
+    signum: signal.Signals,
+    killable_broker: KillableBroker,
 ) -> None:
     """faust's graceful stop waits on the broker; with the broker killed it used to run on for
     30 s and more after SIGTERM. Now it ends within 5 s, stats written, saying why."""
     stats = tmp_path / "stats.json"
-    with EmbeddedBroker() as broker:
-        config = tmp_path / "w.toml"
-        config.write_text(
-            f'[kafka]\nbootstrap = "{broker.bootstrap}"\n'
-            f'[enrolment]\nregistry_file = "{tmp_path / "registry.json"}"\n'
-        )
-        subprocess.run([*VAGUS, "--config", str(config), "topics"], cwd=ROOT, check=True)
-        worker = start([*VAGUS, "--config", str(config), "closedloop", "--stats-file", str(stats)])
-        deadline = time.monotonic() + 60
-        while not (stats.exists() and json.loads(stats.read_text())["ready"]):
-            assert time.monotonic() < deadline and worker.process.poll() is None
-            time.sleep(0.2)
-        os.kill(broker.pid or 0, signal.SIGKILL)
+    config = tmp_path / "w.toml"
+    config.write_text(
+        f'[kafka]\nbootstrap = "{killable_broker.bootstrap}"\n'
+        f'[enrolment]\nregistry_file = "{tmp_path / "registry.json"}"\n'
+    )
+    subprocess.run([*VAGUS, "--config", str(config), "topics"], cwd=ROOT, check=True)
+    worker = start([*VAGUS, "--config", str(config), "closedloop", "--stats-file", str(stats)])
+    deadline = time.monotonic() + 60
+    while not (stats.exists() and json.loads(stats.read_text())["ready"]):
+        assert time.monotonic() < deadline and worker.process.poll() is None
+        time.sleep(0.2)
+    killable_broker.kill()
     stats.unlink()
     worker.process.send_signal(signum)
     status, _stdout, stderr, took = worker.finish(within_s=60)

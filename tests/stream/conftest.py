@@ -1,4 +1,5 @@
-"""The secured local Kafka, started once for the session by the tests that ask for it."""
+"""The secured local Kafka, started once for the session by the tests that ask for it, and
+the own-broker fixture (tests/broker_fixtures.py) on each broker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 
 from stream.local_kafka import LocalKafka, java_missing
 from stream.local_kafka.security import password_variable
+from tests.broker_fixtures import broker_args
+
+__all__ = ["broker_args", "secure_kafka"]
 
 
 @pytest.fixture(scope="session")

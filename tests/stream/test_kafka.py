@@ -1,4 +1,5 @@
-"""Producer, consumer, dead letters and deduplication against the real embedded broker."""
+"""Producer, consumer, dead letters and deduplication against each broker (the embedded one and
+Apache Kafka)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.topics import ensure_topics
 from tests.helpers import PATIENT, collecting_consumer, stress_score
+from vagus.demo import create_topics
 
 pytestmark = pytest.mark.broker
 
@@ -76,6 +78,21 @@ async def test_delivery_dead_letters_and_dedupe(kafka: KafkaSettings) -> None:
         assert b"\x00not json" in payloads  # kept whole, nothing silently dropped
     finally:
         await raw.stop()
+        await producer.stop()
+
+
+async def test_topics_take_writes_as_soon_as_they_are_created(kafka: KafkaSettings) -> None:
+    """Apache Kafka elects a new topic's leaders asynchronously: without the wait in
+    create_topics, a first write with a 1 s request timeout failed (UnknownTopicOrPartition,
+    then NotLeaderForPartition; 3 of 3 tries on one local node)."""
+    await create_topics(kafka)
+    producer = AIOKafkaProducer(request_timeout_ms=1000, acks="all", **kafka.client_kwargs())
+    await producer.start()
+    try:
+        for topic in kafka.topics.all():
+            for partition in range(kafka.partitions):
+                await producer.send_and_wait(topic, b"first", partition=partition)
+    finally:
         await producer.stop()
 
 

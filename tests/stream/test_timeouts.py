@@ -158,7 +158,8 @@ async def _close_all(writers: list[asyncio.StreamWriter]) -> None:
 @pytest.fixture
 async def proxied_kafka(tmp_path: Path) -> AsyncIterator[tuple[KafkaSettings, FreezingProxy]]:
     """Its own embedded broker behind a :class:`FreezingProxy` (freezing must not touch the
-    session's shared broker)."""
+    session's shared broker). Embedded only: the broker must advertise the proxy's address,
+    which stream.local_kafka's nodes do not offer; the bounds are the client's, not the broker's."""
     broker_port = free_loopback_port()
     proxy = FreezingProxy(broker_port)
     await proxy.start()

@@ -85,6 +85,7 @@ async def _start_session(kafka: KafkaSettings, band: Any) -> InterventionCommand
     return session
 
 
+@pytest.mark.broker
 async def test_the_gateway_runs_sessions_on_the_band_and_hears_both_buttons(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
@@ -123,6 +124,7 @@ async def test_the_gateway_runs_sessions_on_the_band_and_hears_both_buttons(
     assert controls_sent[1].quiet_until_ns is not None
 
 
+@pytest.mark.broker
 async def test_the_band_button_aborts_a_running_session(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:

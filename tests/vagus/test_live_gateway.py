@@ -21,6 +21,7 @@ from vagus.live import VIRTUAL_PATIENT_ID, gateway_over
 pytest.importorskip("bumble", reason="the virtual backend needs the optional bumble dependency")
 
 
+@pytest.mark.broker
 async def test_a_dropped_link_reaches_kafka_as_a_stream_gap(
     kafka: KafkaSettings, tmp_path: Path
 ) -> None:
@@ -70,6 +71,9 @@ async def test_a_dropped_link_reaches_kafka_as_a_stream_gap(
     assert HR_NAME not in wire
 
 
+# With no Kafka configured the command starts the embedded broker (the development path); the
+# live gateway against a configured Kafka runs on both brokers in the test above.
+@pytest.mark.broker
 def test_the_gateway_command_runs_live_and_stops_on_time(tmp_path: Path) -> None:
     config = tmp_path / "vagus.toml"
     config.write_text(f'[live]\nstate_dir = "{tmp_path / "state"}"\n')
