@@ -255,9 +255,12 @@ class Outputs:
         return sorted(ms for _, ms in self.decisions.values())
 
 
-async def read_outputs(kafka: KafkaSettings, decisions: int, timeout_s: float) -> Outputs:
+async def read_outputs(
+    kafka: KafkaSettings, decisions: int, inputs: set[str], timeout_s: float
+) -> Outputs:
     """Read the stress, decisions and commands topics from the start until ``decisions``
-    distinct decisions are in (or the timeout: the caller sees the shortfall)."""
+    distinct decisions and every id of ``inputs`` are in (or the timeout: the caller sees
+    the shortfall)."""
     topics = [kafka.topics.name(t) for t in ("stress", "decisions", "commands")]
     consumer = AIOKafkaConsumer(
         *topics, auto_offset_reset="earliest", fetch_max_wait_ms=100, **kafka.client_kwargs()
@@ -267,7 +270,7 @@ async def read_outputs(kafka: KafkaSettings, decisions: int, timeout_s: float) -
     try:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                while len(outputs.decisions) < decisions:
+                while len(outputs.decisions) < decisions or not inputs <= outputs.inputs:
                     for records in (await consumer.getmany(timeout_ms=200)).values():
                         for record in records:
                             _add(outputs, decode_event(record.value or b""), record.timestamp)
@@ -287,8 +290,15 @@ def _add(outputs: Outputs, event: AnyEvent, timestamp_ms: int) -> None:
         outputs.inputs.add(event.event_id)
 
 
-def longest_gap_s(times_ns: list[int], start_ns: int, end_ns: int) -> float:
-    """The longest interval between consecutive times that overlaps [start, end]."""
+def longest_gap_s(
+    times_ns: list[int], start_ns: int, end_ns: int, *, within: bool = False
+) -> float:
+    """The longest interval between consecutive times that overlaps [start, end] (``within``:
+    that lies inside it)."""
     ordered = sorted(times_ns)
-    gaps = [b - a for a, b in itertools.pairwise(ordered) if b >= start_ns and a <= end_ns]
+    gaps = [
+        b - a
+        for a, b in itertools.pairwise(ordered)
+        if ((a >= start_ns and b <= end_ns) if within else (b >= start_ns and a <= end_ns))
+    ]
     return round(max(gaps, default=0) / 1e9, 2)

@@ -31,7 +31,7 @@ def test_leader_kill_rolling_restart_and_outage_lose_nothing_and_decide_the_same
         pytest.skip(missing)
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "cluster_faults.py"), "--outage-s", str(OUTAGE_S),
-         "--patients", "8", "--json"],
+         "--patients", "8", "--block-s", "2", "--json"],
         capture_output=True, text=True, check=False, cwd=ROOT, timeout=420,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
