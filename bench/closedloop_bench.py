@@ -14,7 +14,7 @@ The workers' CPU time per event in phase 2 is printed too: unlike throughput it 
 with other load on the machine, so it is the figure to compare two versions of the worker by.
 
 Usage: .venv/bin/python bench/closedloop_bench.py [--patients 100] [--events 20000] [--json]
-       [--kafka [--nodes 3]] [--workers 2] [--partitions 4] [--rebalance]
+       [--kafka [--nodes 3]] [--workers 2] [--partitions 4] [--rebalance [RATE]]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from scale_out import Workers, rebalance_pauses
+from scale_out import REBALANCE_RATE_PER_S, Workers, rebalance_pauses
 
 from closedloop.decision import PatientLoopState, step
 from closedloop.policy import DEFAULT_POLICY
@@ -183,7 +183,7 @@ async def run(
     nodes: int = 1,
     workers: int = 1,
     partitions: int = 4,
-    rebalance: bool = False,
+    rebalance: float | None = None,
 ) -> dict[str, float | int | str | None]:
     broker: LocalBroker | None = None
     if bootstrap is None:
@@ -194,6 +194,8 @@ async def run(
         partitions=partitions,
         replication_factor=3 if local_kafka and nodes == 3 else 1,
     ).for_embedded_broker(address)
+    if local_kafka:  # the group's default 6 s session: with 1 s, loaded members drop out
+        kafka = msgspec.structs.replace(kafka, session_timeout_ms=6000, heartbeat_interval_ms=1000)
     workdir = Path(tempfile.mkdtemp(prefix="vagus-bench-"))
     # one enrolled gateway per patient: the worker acts only on what they sign
     registry = workdir / "registry.json"
@@ -235,15 +237,15 @@ async def run(
         paced_cpu_after = total_cpu(pids)
         latencies = np.array([(arrived[k] - sent[k]) / 1e6 for k in sent])
         pauses: dict[str, float | int | str | None] = {}
-        if rebalance:
-            pauses |= await rebalance_pauses(
-                kafka, group, lambda block: make_events(patients, 10 * patients, f"r{block}"), keys
-            )
+        if rebalance is not None:
+            blocks = lambda block: make_events(patients, 10 * patients, f"r{block}")  # noqa: E731
+            pauses |= await rebalance_pauses(kafka, group, blocks, keys, rebalance)
         result: dict[str, float | int | str | None] = {
             "broker": broker.name if broker is not None else str(bootstrap),
             "workers": workers,
             "partitions": partitions,
             "replication_factor": kafka.replication_factor,
+            "session_timeout_ms": kafka.session_timeout_ms,
             "patients": patients,
             "events": len(burst),
             "events_per_s": round(events_per_s, 1),
@@ -273,7 +275,15 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, choices=(1, 3), default=1, help="with --kafka")
     parser.add_argument("--workers", type=int, default=1, help="workers in the consumer group")
     parser.add_argument("--partitions", type=int, default=4, help="per topic (>= --workers)")
-    parser.add_argument("--rebalance", action="store_true", help="measure a join and a leave")
+    parser.add_argument(
+        "--rebalance",
+        type=float,
+        nargs="?",
+        const=REBALANCE_RATE_PER_S,
+        metavar="RATE",
+        help="measure a join and a leave with a paced stream (events/s, default "
+        f"{REBALANCE_RATE_PER_S:g})",
+    )
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args()
     if args.kafka and args.bootstrap:
