@@ -14,7 +14,7 @@ The workers' CPU time per event in phase 2 is printed too: unlike throughput it 
 with other load on the machine, so it is the figure to compare two versions of the worker by.
 
 Usage: .venv/bin/python bench/closedloop_bench.py [--patients 100] [--events 20000] [--json]
-       [--kafka [--nodes 3]] [--workers 2] [--partitions 4] [--rebalance [RATE]]
+       [--kafka [--nodes 3]] [--workers 2] [--partitions 4] [--rebalance [RATE]] [--paced-rate 1000]
 """
 
 from __future__ import annotations
@@ -184,6 +184,7 @@ async def run(
     workers: int = 1,
     partitions: int = 4,
     rebalance: float | None = None,
+    paced_rate: float = PACED_RATE_PER_S,
 ) -> dict[str, float | int | str | None]:
     broker: LocalBroker | None = None
     if bootstrap is None:
@@ -228,11 +229,11 @@ async def run(
         events_per_s = len(burst) / elapsed_s
         cpu_us_per_event = per_event_us(cpu_before, total_cpu(pids), len(burst))
 
-        paced = make_events(patients, min(total, 3000), "paced")
+        paced = make_events(patients, min(total, int(3 * paced_rate)), "paced")
         reading = asyncio.create_task(collect(kafka, {e.event_id for e in paced}, 120))
         await asyncio.sleep(1.0)  # the reader is caught up before the first paced event
         paced_cpu_before = total_cpu(pids)
-        sent = await produce(kafka, paced, keys, rate_per_s=PACED_RATE_PER_S)
+        sent = await produce(kafka, paced, keys, rate_per_s=paced_rate)
         arrived = await reading
         paced_cpu_after = total_cpu(pids)
         latencies = np.array([(arrived[k] - sent[k]) / 1e6 for k in sent])
@@ -252,7 +253,7 @@ async def run(
             "engine_events_per_s": round(reference, 1),
             "worker_vs_engine_ratio": round(events_per_s / reference, 4),
             "worker_cpu_us_per_event": cpu_us_per_event,
-            "paced_rate_per_s": PACED_RATE_PER_S,
+            "paced_rate_per_s": paced_rate,
             "paced_worker_cpu_us_per_event": per_event_us(
                 paced_cpu_before, paced_cpu_after, len(paced)
             ),
@@ -275,6 +276,12 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, choices=(1, 3), default=1, help="with --kafka")
     parser.add_argument("--workers", type=int, default=1, help="workers in the consumer group")
     parser.add_argument("--partitions", type=int, default=4, help="per topic (>= --workers)")
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=PACED_RATE_PER_S,
+        help=f"events/s of the latency phase (default {PACED_RATE_PER_S:g})",
+    )
     parser.add_argument(
         "--rebalance",
         type=float,
@@ -302,6 +309,7 @@ def main() -> None:
             workers=args.workers,
             partitions=args.partitions,
             rebalance=args.rebalance,
+            paced_rate=args.paced_rate,
         )
     )
     for key, value in result.items():
