@@ -225,7 +225,10 @@ def figures(run: Run, outputs: Outputs, reference: Outputs, timeline: Timeline, 
         "decisions": len(outputs.decisions),
         "reference_decisions": len(reference.decisions),
         "decisions_equal": outputs.essence() == reference.essence(),
-        "duplicate_sessions": run.device.duplicate_sessions(),
+        "duplicate_sessions": run.device.duplicate_sessions(outputs.episode_of()),
+        "device_commands_not_in_reference": len(
+            {c.event_id for c in run.device.commands} - reference.commands.keys()
+        ),
         "device_commands": len(run.device.commands),
         "reference_commands": len(reference.commands),
         "repeated_outputs_dropped": outputs.repeats,

@@ -123,9 +123,10 @@ class Device:
         if isinstance(event, InterventionCommand):
             self.commands.append(event)
 
-    def duplicate_sessions(self) -> int:
-        """Sessions started more than once: a repeated command, or two for one episode."""
-        episodes = {(c.patient_id, c.reason.trigger_window_id) for c in self.commands}
+    def duplicate_sessions(self, episode_of: dict[str, str]) -> int:
+        """Sessions started more than once: a repeated command, or a second one for an episode
+        (``episode_of``: command id -> its decision's episode)."""
+        episodes = {(c.patient_id, episode_of.get(c.event_id, c.event_id)) for c in self.commands}
         return len(self.commands) - len(episodes)
 
 
@@ -250,6 +251,10 @@ class Outputs:
             for i, c in self.commands.items()
         }
         return ids
+
+    def episode_of(self) -> dict[str, str]:
+        """Each command's episode, from the decision that carries it."""
+        return {d.command_id: d.episode_id for d, _ in self.decisions.values() if d.command_id}
 
     def decision_times_ms(self) -> list[int]:
         return sorted(ms for _, ms in self.decisions.values())

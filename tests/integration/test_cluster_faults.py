@@ -41,6 +41,7 @@ def test_leader_kill_rolling_restart_and_outage_lose_nothing_and_decide_the_same
     assert result["events"] > 0
     assert result["events_lost"] == 0
     assert result["duplicate_sessions"] == 0
+    assert result["device_commands_not_in_reference"] == 0
     assert result["worker_exits"] == []
     assert result["decisions"] == result["reference_decisions"] > 0
     assert result["decisions_equal"] is True
