@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, cast
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from closedloop.handling import EventHandler
 from closedloop.patients import PatientTable
 from closedloop.policy import DEFAULT_POLICY, validated
@@ -25,14 +27,22 @@ from closedloop.policy_store import read_records
 from closedloop.state_store import STATE_SUFFIX, read_partition
 from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
-from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
+from closedloop.transport import (
+    QuietMonitor,
+    RawSchema,
+    TunedApp,
+    faust_credentials,
+    transactional_id,
+)
 from closedloop.transport import register as register_transport
 from closedloop.worker_stop import DeadlineWorker
 from stream.codec import encode_event
 from stream.enrolment import GatewayRegistry
 from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected, Verdict
+from stream.idempotence import choose_idempotence
 from stream.settings import KafkaSettings
+from stream.timeouts import TIMEOUTS
 
 __all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker", "DeliveryError"]
 
@@ -73,6 +83,7 @@ class ClosedLoopWorker:
         policy: PolicySnapshot = DEFAULT_POLICY,
         stats_path: Path | None = None,
         enrolment_file: Path,
+        exactly_once: bool = False,
     ) -> None:
         self.settings = settings
         # One consumer group per topic set: "vagus-closedloop" for the default prefix.
@@ -81,7 +92,8 @@ class ClosedLoopWorker:
         self.stats = LoopStats(track_ids=stats_path is not None)
         self.stats_path = stats_path
         self.table = PatientTable(
-            validated(policy), read_partition=lambda p: read_partition(settings, p)
+            validated(policy),
+            read_partition=lambda p: read_partition(settings, p, committed_only=exactly_once),
         )
         self.handler = EventHandler(self.table, producer_id=self.producer_id)
         self._persisting = asyncio.Lock()
@@ -114,6 +126,8 @@ class ClosedLoopWorker:
             broker_rebalance_timeout=max(1.0, settings.session_timeout_ms / 1000),
             broker_commit_interval=COMMIT_INTERVAL_S,
             producer_acks=-1,
+            # faust's transactions: measured against at-least-once in bench/eos_bench.py
+            processing_guarantee="exactly_once" if exactly_once else "at_least_once",
             producer_linger=0.005,
             Monitor=QuietMonitor,
         )
@@ -123,6 +137,10 @@ class ClosedLoopWorker:
             schema=RawSchema(key_serializer="raw", value_serializer="raw"),
         )
         self._policy_topic = settings.topics.name("policy")
+        # Exactly-once: every topic has settings.partitions (vagus topics check), keys hash as
+        # the producer hashes them, so an output's partition is its input's.
+        self._partitioner = DefaultPartitioner()
+        self._all_partitions = list(range(settings.partitions))
         self.app.agent(inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
@@ -284,7 +302,19 @@ class ClosedLoopWorker:
         again after the restart, with the same output ids.
         """
         partition = self._partitions.get((topic, key))
-        delivery = await self.app.producer.send(topic, key, value, partition, None, None)
+        if self.app.in_transaction:  # in the transaction of the input partition it belongs to
+            partition = self._partitioner(key, self._all_partitions, self._all_partitions)
+            delivery = await self.app.producer.send(
+                topic,
+                key,
+                value,
+                partition,
+                None,
+                None,
+                transactional_id=transactional_id(self.app, self._policy_topic, partition),
+            )
+        else:
+            delivery = await self.app.producer.send(topic, key, value, partition, None, None)
         future = cast("asyncio.Future[Any]", delivery)
         future.add_done_callback(self._on_delivered)
         if partition is None:
@@ -322,7 +352,7 @@ class ClosedLoopWorker:
         """Run the worker until SIGINT or SIGTERM: faust stops it gracefully, within
         closedloop.worker_stop's deadline."""
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-        asyncio.run(self.load_policies())
+        asyncio.run(self._prepare())
         worker = DeadlineWorker(
             self.app, loglevel="warning", quiet=True, last_words=self._last_words
         )
@@ -330,6 +360,15 @@ class ClosedLoopWorker:
             worker.execute_from_commandline()
         finally:
             self._last_words()
+
+    async def _prepare(self) -> None:
+        """Before faust starts: the policy log folded, the producer's idempotence chosen."""
+        await self.load_policies()
+        choice = await choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s)
+        log.info("idempotent producer %s: %s", "on" if choice.enabled else "off", choice.reason)
+        self.app.idempotent_producer = choice.enabled
+        self.stats.idempotent_producer = choice.enabled
+        self.stats.idempotence_reason = choice.reason
 
     def _last_words(self) -> None:
         """What must happen however the worker ends: its stats written, its folder removed."""

@@ -35,6 +35,8 @@ class TunedApp(faust.App):
 
     fetch_max_wait_ms: int = 1500
     before_commit: Callable[[], Awaitable[None]] | None = None
+    #: Idempotent producer (stream.idempotence decides before the worker starts).
+    idempotent_producer: bool = False
 
 
 class RawSchema(faust.Schema[bytes, bytes]):
@@ -123,8 +125,24 @@ class _Consumer(faust_aiokafka.Consumer):
         return await super().wait_first(*coros, timeout=timeout)
 
 
+class _Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Any:
+        """faust makes its producer idempotent only inside transactions; ours where offered."""
+        extra = dict(super()._settings_extra())
+        if getattr(self.app, "idempotent_producer", False):
+            extra.update(acks="all", enable_idempotence=True)
+        return extra
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer
+
+
+def transactional_id(app: faust.App, input_topic: str, partition: int) -> str:
+    """The id of faust's transaction for one input partition (its TransactionManager's format):
+    outputs sent under it are committed with that partition's input offsets, or aborted."""
+    return f"{app.conf.id}-{app.assignor.group_for_topic(input_topic)}-{partition}"
 
 
 def register() -> None:

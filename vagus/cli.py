@@ -35,6 +35,7 @@ from vagus.commands import (
     resonance,
     services,
     session,
+    topics,
 )
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
@@ -45,6 +46,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     replay,
     recording,
     services,
+    topics,
     policy,
     resonance,
     model_cli,
