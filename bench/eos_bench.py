@@ -66,6 +66,7 @@ class Decisions:
         )
         self.first_seen: dict[str, int] = {}  # trigger event id -> arrival time
         self.records: Counter[str] = Counter()  # decision event id -> records
+        self.phase: dict[str, str] = {}  # decision event id -> the phase of its trigger
 
     async def start(self) -> None:
         await self._consumer.start()
@@ -87,11 +88,22 @@ class Decisions:
                 if isinstance(decision, LoopDecision):
                     self.first_seen.setdefault(decision.trigger_event_id, now)
                     self.records[decision.event_id] += 1
+                    self.phase[decision.event_id] = decision.trigger_event_id.split("-")[0]
+
+    def duplicates_by_phase(self) -> dict[str, int]:
+        """Records beyond one per decision, by the phase (warm, burst, paced, kill) of its
+        trigger: a duplicate of an earlier phase's decision can still appear after a kill."""
+        by_phase: Counter[str] = Counter()
+        for event_id, count in self.records.items():
+            by_phase[self.phase[event_id]] += count - 1
+        return {phase: n for phase, n in sorted(by_phase.items()) if n}
 
 
 class Worker:
     def __init__(self, config: Path, exactly_once: bool, log: Path) -> None:
+        self.stats = log.with_name("stats.json")
         self._command = [sys.executable, "-m", "vagus", "--config", str(config), "closedloop"]
+        self._command += ["--stats-file", str(self.stats)]
         self._command += ["--exactly-once"] if exactly_once else []
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -134,7 +146,10 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
         await decisions.start()
         warm = make_events(patients, 2 * patients, "warm")
         await produce(kafka, warm, keys)
-        await decisions.until({e.event_id for e in warm}, 120)
+        await decisions.until({e.event_id for e in warm}, 300)
+        stats = json.loads(worker.stats.read_text())
+        result["idempotent_producer"] = stats["idempotent_producer"]
+        result["idempotence_reason"] = stats["idempotence_reason"]
 
         burst = make_events(patients, total, "burst")
         cpu_before = cpu_seconds(pid)
@@ -161,7 +176,7 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
     finally:
         worker.stop()
         await decisions.stop()
-    result["worker_log_tail"] = (workdir / "worker.log").read_text(errors="replace")[-600:]
+    result["worker_log"] = str(workdir / "worker.log")
     return result
 
 
@@ -209,9 +224,8 @@ async def kill_mid_stream(
     finally:
         await uncommitted.stop()
     return {
-        "uncommitted_reader_duplicate_records": sum(
-            count - 1 for count in uncommitted.records.values()
-        ),
+        "duplicates_by_phase": decisions.duplicates_by_phase(),
+        "uncommitted_reader_duplicates_by_phase": uncommitted.duplicates_by_phase(),
         "kill_events": len(events),
         "kill_decision_records": records,
         "kill_duplicate_records": duplicates,
@@ -220,11 +234,11 @@ async def kill_mid_stream(
     }
 
 
-async def run(patients: int, total: int) -> list[dict[str, Any]]:
+async def run(patients: int, total: int, guarantees: list[str]) -> list[dict[str, Any]]:
     kafka = LocalKafka(1)
     address = kafka.start()
     try:
-        return [await measure(address, g, patients, total) for g in GUARANTEES]
+        return [await measure(address, g, patients, total) for g in guarantees]
     finally:
         kafka.stop()
 
@@ -233,13 +247,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--only", choices=GUARANTEES, help="measure one guarantee only")
     parser.add_argument("--json", action="store_true", help="last line: one JSON list")
     args = parser.parse_args()
-    results = asyncio.run(run(args.patients, args.events))
+    guarantees = [args.only] if args.only else list(GUARANTEES)
+    results = asyncio.run(run(args.patients, args.events, guarantees))
     for result in results:
         for key, value in result.items():
-            if key != "worker_log_tail":
-                print(f"{key:>26}: {value}")
+            print(f"{key:>36}: {value}")
         print()
     if args.json:
         print(json.dumps(results))
