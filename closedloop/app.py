@@ -11,6 +11,7 @@ twice: see docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -146,36 +147,44 @@ class ClosedLoopWorker:
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(0.5)(self._write_stats)
         self.app.before_commit = self._persist
+        # Exactly-once: a commit must not run while a record is half handled, or that record's
+        # outputs join the committing transaction without its offset or its snapshot, and a
+        # crash repeats them (bench/eos_bench.py measured such duplicates without this lock).
+        self.app.commit_lock = asyncio.Lock() if exactly_once else None
         self.app.timer(60.0)(self._forget_partitions)
 
     async def _decide(self, stream: Any) -> None:
         async for record in stream.events():
-            message = record.message
-            verdict = self.gate.check(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-            )
-            if isinstance(verdict, Rejected):
-                self.stats.dead_lettered += 1
-                if verdict.signature_failure is not None:
-                    self.stats.record_signature_rejected(verdict.signature_failure)
-                await self._send(verdict.dead_letter)
-                continue
-            try:
-                await self._handle_admitted(verdict, message)
-            except MisplacedEventError as exc:
-                # Unsigned policy records must not carry gateway events past the signature check,
-                # nor a signed gateway topic carry a policy past the clinicians' log.
-                self.stats.misplaced += 1
-                log.warning("dead-lettering %s: %s", _where(message), exc)
-                await self._dead_letter(message, str(exc))
-            except Exception as exc:
-                self.stats.handling_failures += 1
-                log.exception("dead-lettering %s after a handling failure", _where(message))
-                await self._dead_letter(message, f"handling failed: {type(exc).__name__}: {exc}")
+            async with self.app.commit_lock or contextlib.nullcontext():
+                await self._handle_record(record.message)
+
+    async def _handle_record(self, message: Any) -> None:
+        """Gate, decide and send one record (dead-lettered when it cannot be decided)."""
+        verdict = self.gate.check(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+        )
+        if isinstance(verdict, Rejected):
+            self.stats.dead_lettered += 1
+            if verdict.signature_failure is not None:
+                self.stats.record_signature_rejected(verdict.signature_failure)
+            await self._send(verdict.dead_letter)
+            return
+        try:
+            await self._handle_admitted(verdict, message)
+        except MisplacedEventError as exc:
+            # Unsigned policy records must not carry gateway events past the signature check,
+            # nor a signed gateway topic carry a policy past the clinicians' log.
+            self.stats.misplaced += 1
+            log.warning("dead-lettering %s: %s", _where(message), exc)
+            await self._dead_letter(message, str(exc))
+        except Exception as exc:
+            self.stats.handling_failures += 1
+            log.exception("dead-lettering %s after a handling failure", _where(message))
+            await self._dead_letter(message, f"handling failed: {type(exc).__name__}: {exc}")
 
     async def _dead_letter(self, message: Any, error: str) -> None:
         """Dead-letter an admitted record that could not be decided, saying why."""

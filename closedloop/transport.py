@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +39,9 @@ class TunedApp(faust.App):
     before_commit: Callable[[], Awaitable[None]] | None = None
     #: Idempotent producer (stream.idempotence decides before the worker starts).
     idempotent_producer: bool = False
+    #: Held by the agent while it handles a record and by a commit from ``before_commit`` to
+    #: the end (exactly-once, see ClosedLoopWorker); None: commits do not wait.
+    commit_lock: asyncio.Lock | None = None
 
 
 class RawSchema(faust.Schema[bytes, bytes]):
@@ -108,10 +113,12 @@ class _Consumer(faust_aiokafka.Consumer):
         queued (snapshots that account for every input handled so far) is on the broker
         before any of those inputs counts as consumed.
         """
-        before = getattr(self.app, "before_commit", None)
-        if before is not None:
-            await before()
-        return bool(await super()._commit_offsets(offsets, start_new_transaction))
+        lock = getattr(self.app, "commit_lock", None)
+        async with lock or contextlib.nullcontext():
+            before = getattr(self.app, "before_commit", None)
+            if before is not None:
+                await before()
+            return bool(await super()._commit_offsets(offsets, start_new_transaction))
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:  # noqa: ASYNC109
         """faust's race, except for its per-message ``(deliver, suspend_flow.wait())`` call."""
