@@ -43,7 +43,7 @@ from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected, Verdict
 from stream.idempotence import choose_idempotence
 from stream.settings import KafkaSettings
-from stream.timeouts import TIMEOUTS
+from stream.timeouts import TIMEOUTS, bounded
 
 __all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker", "DeliveryError"]
 
@@ -373,7 +373,11 @@ class ClosedLoopWorker:
     async def _prepare(self) -> None:
         """Before faust starts: the policy log folded, the producer's idempotence chosen."""
         await self.load_policies()
-        choice = await choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s)
+        choice = await bounded(
+            choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s),
+            TIMEOUTS.connect_s,
+            "the worker's producer-id question",
+        )
         log.info("idempotent producer %s: %s", "on" if choice.enabled else "off", choice.reason)
         self.app.idempotent_producer = choice.enabled
         self.stats.idempotent_producer = choice.enabled

@@ -270,7 +270,11 @@ async def publish_change(
         raise PolicyError("; ".join(problems))
     changes = parse_assignments(assignments)
     topic = settings.topics.name("policy")
-    idempotence = await choose_idempotence(settings, timeout_s=TIMEOUTS.connect_s)
+    idempotence = await bounded(
+        choose_idempotence(settings, timeout_s=TIMEOUTS.connect_s),
+        TIMEOUTS.connect_s,
+        "the policy writer's producer-id question",
+    )
     producer = AIOKafkaProducer(
         client_id=PRODUCER_ID,
         acks="all",

@@ -63,7 +63,11 @@ class EventProducer:
         return self._client
 
     async def start(self) -> None:
-        self.idempotence = await choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s)
+        self.idempotence = await bounded(
+            choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s),
+            TIMEOUTS.connect_s,
+            f"{self.producer_id}'s producer-id question",
+        )
         log.info("%s: idempotent %s (%s)", self.producer_id, *astuple(self.idempotence))
         self._client = AIOKafkaProducer(
             client_id=self.producer_id,
