@@ -88,7 +88,8 @@ def _layout_problems(topic: dict[str, Any], settings: KafkaSettings) -> list[str
             f"{name}: {len(partitions)} partitions, settings say {settings.partitions} (the "
             "closed loop pairs a patient's topics and loopstate by partition number)"
         )
-    replication = min((len(p["replicas"]) for p in partitions), default=0)
+    # distinct brokers: the embedded broker lists its one node once per replica asked for
+    replication = min((len(set(p["replicas"])) for p in partitions), default=0)
     if replication != settings.replication_factor:
         problems.append(
             f"{name}: replication factor {replication}, settings say {settings.replication_factor}"

@@ -26,9 +26,10 @@ def test_a_small_run_measures_both_guarantees() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "eos_bench.py"),
          "--patients", "4", "--events", "200", "--json"],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=600,
+        capture_output=True, text=True, check=False, cwd=ROOT, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert [r["guarantee"] for r in results] == ["at_least_once", "exactly_once"]
     for result in results:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import msgspec
@@ -80,3 +81,26 @@ async def test_check_reports_each_mismatch_and_exits_1(
     lines = checked.stdout.splitlines()
     assert f"MISMATCH {loopstate}: cleanup.policy is delete, expected compact" in "\n".join(lines)
     assert f"{len(problems)} mismatches in {len(kafka.topics.all())} topics" in lines
+
+
+@pytest.mark.broker
+def test_more_replicas_than_brokers_is_refused_or_reported(
+    kafka: KafkaSettings, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if os.environ.get("VAGUS_TEST_BOOTSTRAP"):
+        pytest.skip("the external test broker's kind is unknown")
+    config = _config(msgspec.structs.replace(kafka, replication_factor=3), tmp_path)
+    created = run_vagus("--config", config, "topics", "create")
+    if request.node.callspec.params["kafka_bootstrap"] == "kafka":  # one node cannot hold 3
+        assert created.returncode == 2, created.stdout + created.stderr
+        assert "topics refused:" in created.stderr
+        assert "InvalidReplicationFactorError" in created.stderr
+        return
+    # the embedded broker accepts any factor and keeps one copy: the check says so
+    assert created.returncode == 0, created.stderr
+    checked = run_vagus("--config", config, "topics", "check", "--json")
+    assert checked.returncode == 1
+    problems = _last_json(checked.stdout)["problems"]
+    assert problems == [
+        f"{name}: replication factor 1, settings say 3" for name in kafka.topics.all()
+    ]

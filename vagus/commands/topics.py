@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 from stream.settings import KafkaSettings
@@ -63,7 +64,13 @@ def cmd_topics(args: argparse.Namespace, config: VagusConfig) -> int:
 
 
 async def _create(kafka: KafkaSettings, *, as_json: bool) -> int:
-    topics = await ensure_and_describe(kafka)
+    from stream.topics import TopicCreationError  # noqa: PLC0415
+
+    try:
+        topics = await ensure_and_describe(kafka)
+    except TopicCreationError as exc:  # e.g. replication_factor above the number of brokers
+        print(f"vagus: {exc}", file=sys.stderr)
+        return 2
     print("\n".join(t["topic"] for t in topics))
     if as_json:
         print(json.dumps({"topics": topics}))
