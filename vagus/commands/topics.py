@@ -33,9 +33,25 @@ def register(commands: Any) -> Handlers:
     )
     _add_options(topics, defaults=True)
     actions = topics.add_subparsers(dest="topics_action", metavar="ACTION")
-    for name, what in (("create", "create the missing topics"), ("check", "check the topics")):
-        # SUPPRESS: an option given before the action is not reset by the action's defaults.
-        _add_options(actions.add_parser(name, help=what, description=what), defaults=False)
+    for name, what, description in (
+        (
+            "create",
+            "create the missing topics",
+            "Create the topics vagus uses that are missing, with their partitions, replication, "
+            "min ISR, cleanup policy and retention, then list them all. Safe to run again; run "
+            "it once before the first gateway or worker starts against a new Kafka.",
+        ),
+        (
+            "check",
+            "check the topics",
+            "Report each topic that is missing or differs from what vagus needs (partitions, "
+            "replication, cleanup policy, retention, min ISR), one line each, and what the "
+            "broker could not tell; exit 1 when anything differs.",
+        ),
+    ):
+        # defaults=False: an option given before the action is not reset by the action's.
+        parser = actions.add_parser(name, help=what, description=description)
+        _add_options(parser, defaults=False)
     return {"topics": cmd_topics}
 
 
