@@ -11,12 +11,15 @@ twice: see docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, cast
+
+from aiokafka.partitioner import DefaultPartitioner
 
 from closedloop.handling import EventHandler
 from closedloop.patients import PatientTable
@@ -25,14 +28,22 @@ from closedloop.policy_store import read_records
 from closedloop.state_store import STATE_SUFFIX, read_partition
 from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
-from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
+from closedloop.transport import (
+    QuietMonitor,
+    RawSchema,
+    TunedApp,
+    faust_credentials,
+    transactional_id,
+)
 from closedloop.transport import register as register_transport
 from closedloop.worker_stop import DeadlineWorker
 from stream.codec import encode_event
 from stream.enrolment import GatewayRegistry
 from stream.events import Event, PolicySnapshot, PolicyVersion
 from stream.gate import Admitted, MessageGate, Rejected, Verdict
+from stream.idempotence import choose_idempotence
 from stream.settings import KafkaSettings
+from stream.timeouts import TIMEOUTS, bounded
 
 __all__ = ["INPUT_SUFFIXES", "ClosedLoopWorker", "DeliveryError"]
 
@@ -73,6 +84,7 @@ class ClosedLoopWorker:
         policy: PolicySnapshot = DEFAULT_POLICY,
         stats_path: Path | None = None,
         enrolment_file: Path,
+        exactly_once: bool = False,
     ) -> None:
         self.settings = settings
         # One consumer group per topic set: "vagus-closedloop" for the default prefix.
@@ -81,7 +93,8 @@ class ClosedLoopWorker:
         self.stats = LoopStats(track_ids=stats_path is not None)
         self.stats_path = stats_path
         self.table = PatientTable(
-            validated(policy), read_partition=lambda p: read_partition(settings, p)
+            validated(policy),
+            read_partition=lambda p: read_partition(settings, p, committed_only=exactly_once),
         )
         self.handler = EventHandler(self.table, producer_id=self.producer_id)
         self._persisting = asyncio.Lock()
@@ -114,6 +127,8 @@ class ClosedLoopWorker:
             broker_rebalance_timeout=max(1.0, settings.session_timeout_ms / 1000),
             broker_commit_interval=COMMIT_INTERVAL_S,
             producer_acks=-1,
+            # faust's transactions: measured against at-least-once in bench/eos_bench.py
+            processing_guarantee="exactly_once" if exactly_once else "at_least_once",
             producer_linger=0.005,
             Monitor=QuietMonitor,
         )
@@ -123,41 +138,53 @@ class ClosedLoopWorker:
             schema=RawSchema(key_serializer="raw", value_serializer="raw"),
         )
         self._policy_topic = settings.topics.name("policy")
+        # Exactly-once: every topic has settings.partitions (vagus topics check), keys hash as
+        # the producer hashes them, so an output's partition is its input's.
+        self._partitioner = DefaultPartitioner()
+        self._all_partitions = list(range(settings.partitions))
         self.app.agent(inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.timer(0.5)(self._write_stats)
         self.app.before_commit = self._persist
+        # Exactly-once: a commit must not run while a record is half handled, or that record's
+        # outputs join the committing transaction without its offset or its snapshot, and a
+        # crash repeats them (bench/eos_bench.py measured such duplicates without this lock).
+        self.app.commit_lock = asyncio.Lock() if exactly_once else None
         self.app.timer(60.0)(self._forget_partitions)
 
     async def _decide(self, stream: Any) -> None:
         async for record in stream.events():
-            message = record.message
-            verdict = self.gate.check(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-                value=message.value,
-            )
-            if isinstance(verdict, Rejected):
-                self.stats.dead_lettered += 1
-                if verdict.signature_failure is not None:
-                    self.stats.record_signature_rejected(verdict.signature_failure)
-                await self._send(verdict.dead_letter)
-                continue
-            try:
-                await self._handle_admitted(verdict, message)
-            except MisplacedEventError as exc:
-                # Unsigned policy records must not carry gateway events past the signature check,
-                # nor a signed gateway topic carry a policy past the clinicians' log.
-                self.stats.misplaced += 1
-                log.warning("dead-lettering %s: %s", _where(message), exc)
-                await self._dead_letter(message, str(exc))
-            except Exception as exc:
-                self.stats.handling_failures += 1
-                log.exception("dead-lettering %s after a handling failure", _where(message))
-                await self._dead_letter(message, f"handling failed: {type(exc).__name__}: {exc}")
+            async with self.app.commit_lock or contextlib.nullcontext():
+                await self._handle_record(record.message)
+
+    async def _handle_record(self, message: Any) -> None:
+        """Gate, decide and send one record (dead-lettered when it cannot be decided)."""
+        verdict = self.gate.check(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+        )
+        if isinstance(verdict, Rejected):
+            self.stats.dead_lettered += 1
+            if verdict.signature_failure is not None:
+                self.stats.record_signature_rejected(verdict.signature_failure)
+            await self._send(verdict.dead_letter)
+            return
+        try:
+            await self._handle_admitted(verdict, message)
+        except MisplacedEventError as exc:
+            # Unsigned policy records must not carry gateway events past the signature check,
+            # nor a signed gateway topic carry a policy past the clinicians' log.
+            self.stats.misplaced += 1
+            log.warning("dead-lettering %s: %s", _where(message), exc)
+            await self._dead_letter(message, str(exc))
+        except Exception as exc:
+            self.stats.handling_failures += 1
+            log.exception("dead-lettering %s after a handling failure", _where(message))
+            await self._dead_letter(message, f"handling failed: {type(exc).__name__}: {exc}")
 
     async def _dead_letter(self, message: Any, error: str) -> None:
         """Dead-letter an admitted record that could not be decided, saying why."""
@@ -284,7 +311,19 @@ class ClosedLoopWorker:
         again after the restart, with the same output ids.
         """
         partition = self._partitions.get((topic, key))
-        delivery = await self.app.producer.send(topic, key, value, partition, None, None)
+        if self.app.in_transaction:  # in the transaction of the input partition it belongs to
+            partition = self._partitioner(key, self._all_partitions, self._all_partitions)
+            delivery = await self.app.producer.send(
+                topic,
+                key,
+                value,
+                partition,
+                None,
+                None,
+                transactional_id=transactional_id(self.app, self._policy_topic, partition),
+            )
+        else:
+            delivery = await self.app.producer.send(topic, key, value, partition, None, None)
         future = cast("asyncio.Future[Any]", delivery)
         future.add_done_callback(self._on_delivered)
         if partition is None:
@@ -322,7 +361,7 @@ class ClosedLoopWorker:
         """Run the worker until SIGINT or SIGTERM: faust stops it gracefully, within
         closedloop.worker_stop's deadline."""
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-        asyncio.run(self.load_policies())
+        asyncio.run(self._prepare())
         worker = DeadlineWorker(
             self.app, loglevel="warning", quiet=True, last_words=self._last_words
         )
@@ -330,6 +369,19 @@ class ClosedLoopWorker:
             worker.execute_from_commandline()
         finally:
             self._last_words()
+
+    async def _prepare(self) -> None:
+        """Before faust starts: the policy log folded, the producer's idempotence chosen."""
+        await self.load_policies()
+        choice = await bounded(
+            choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s),
+            TIMEOUTS.connect_s,
+            "the worker's producer-id question",
+        )
+        log.info("idempotent producer %s: %s", "on" if choice.enabled else "off", choice.reason)
+        self.app.idempotent_producer = choice.enabled
+        self.stats.idempotent_producer = choice.enabled
+        self.stats.idempotence_reason = choice.reason
 
     def _last_words(self) -> None:
         """What must happen however the worker ends: its stats written, its folder removed."""

@@ -39,6 +39,7 @@ from closedloop.policy_log import (
 from stream.codec import decode_event, encode_event
 from stream.errors import SchemaError
 from stream.events import AnyEvent, AuditEntry, PolicySnapshot, PolicyVersion
+from stream.idempotence import choose_idempotence
 from stream.settings import KafkaSettings
 from stream.timeouts import TIMEOUTS, bounded
 from stream.topics import topic_partitions
@@ -269,10 +270,15 @@ async def publish_change(
         raise PolicyError("; ".join(problems))
     changes = parse_assignments(assignments)
     topic = settings.topics.name("policy")
+    idempotence = await bounded(
+        choose_idempotence(settings, timeout_s=TIMEOUTS.connect_s),
+        TIMEOUTS.connect_s,
+        "the policy writer's producer-id question",
+    )
     producer = AIOKafkaProducer(
         client_id=PRODUCER_ID,
         acks="all",
-        enable_idempotence=False,  # unsupported by the bundled broker; the rule dedupes by id
+        enable_idempotence=idempotence.enabled,  # where offered; the rule dedupes by id anyway
         request_timeout_ms=TIMEOUTS.request_ms,
         **settings.client_kwargs(),
     )

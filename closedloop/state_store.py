@@ -103,11 +103,15 @@ def encode_snapshot(saved: PatientSnapshot) -> bytes:
     return msgspec.json.encode(saved)
 
 
-async def read_partition(settings: KafkaSettings, partition: int) -> dict[str, PatientSnapshot]:
-    """The latest snapshot of every patient on one state partition."""
+async def read_partition(
+    settings: KafkaSettings, partition: int, *, committed_only: bool = False
+) -> dict[str, PatientSnapshot]:
+    """The latest snapshot of every patient on one state partition; with ``committed_only``
+    (exactly-once workers) only snapshots of committed transactions, up to the stable end."""
     topic = settings.topics.name(STATE_SUFFIX)
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         request_timeout_ms=TIMEOUTS.request_ms,
         **settings.client_kwargs(),
@@ -127,7 +131,11 @@ async def read_partition(settings: KafkaSettings, partition: int) -> dict[str, P
                 except (msgspec.DecodeError, msgspec.ValidationError):
                     continue  # never written by us; the topic is internal
                 latest[saved.patient_id] = saved
-            high = consumer.highwater(assigned)
+            high = (
+                consumer.last_stable_offset(assigned)
+                if committed_only
+                else consumer.highwater(assigned)
+            )
             if high is not None and await consumer.position(assigned) >= high:
                 return latest
 

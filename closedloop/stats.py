@@ -39,6 +39,9 @@ class LoopStats:
     #: Inputs dead-lettered (counted in ``dead_lettered`` too) for being on the wrong topic: a
     #: policy version off the policy topic, or anything else on it.
     misplaced: int = 0
+    #: Whether the producer runs idempotent, and why (stream.idempotence); None: not chosen yet.
+    idempotent_producer: bool | None = None
+    idempotence_reason: str = ""
 
     def record_admitted(self, event: Event) -> None:
         self.admitted += 1

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +37,11 @@ class TunedApp(faust.App):
 
     fetch_max_wait_ms: int = 1500
     before_commit: Callable[[], Awaitable[None]] | None = None
+    #: Idempotent producer (stream.idempotence decides before the worker starts).
+    idempotent_producer: bool = False
+    #: Held by the agent while it handles a record and by a commit from ``before_commit`` to
+    #: the end (exactly-once, see ClosedLoopWorker); None: commits do not wait.
+    commit_lock: asyncio.Lock | None = None
 
 
 class RawSchema(faust.Schema[bytes, bytes]):
@@ -106,10 +113,12 @@ class _Consumer(faust_aiokafka.Consumer):
         queued (snapshots that account for every input handled so far) is on the broker
         before any of those inputs counts as consumed.
         """
-        before = getattr(self.app, "before_commit", None)
-        if before is not None:
-            await before()
-        return bool(await super()._commit_offsets(offsets, start_new_transaction))
+        lock = getattr(self.app, "commit_lock", None)
+        async with lock or contextlib.nullcontext():
+            before = getattr(self.app, "before_commit", None)
+            if before is not None:
+                await before()
+            return bool(await super()._commit_offsets(offsets, start_new_transaction))
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:  # noqa: ASYNC109
         """faust's race, except for its per-message ``(deliver, suspend_flow.wait())`` call."""
@@ -123,8 +132,24 @@ class _Consumer(faust_aiokafka.Consumer):
         return await super().wait_first(*coros, timeout=timeout)
 
 
+class _Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Any:
+        """faust makes its producer idempotent only inside transactions; ours where offered."""
+        extra = dict(super()._settings_extra())
+        if getattr(self.app, "idempotent_producer", False):
+            extra.update(acks="all", enable_idempotence=True)
+        return extra
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer
+
+
+def transactional_id(app: faust.App, input_topic: str, partition: int) -> str:
+    """The id of faust's transaction for one input partition (its TransactionManager's format):
+    outputs sent under it are committed with that partition's input offsets, or aborted."""
+    return f"{app.conf.id}-{app.assignor.group_for_topic(input_topic)}-{partition}"
 
 
 def register() -> None:

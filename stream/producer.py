@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import astuple
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from stream.events import Event
+from stream.idempotence import IdempotenceChoice, choose_idempotence
 from stream.settings import KafkaSettings
 from stream.signing import GatewayKey, sign_event
 from stream.timeouts import TIMEOUTS, bounded
@@ -47,18 +49,35 @@ class EventProducer:
         #: A gateway's key signs every event it sends (stream.signing); None sends them unsigned.
         self.signing_key = signing_key
         self._sensors = list(sensors)
-        self._producer = AIOKafkaProducer(
-            client_id=producer_id,
-            acks="all",
-            linger_ms=linger_ms,
-            enable_idempotence=False,  # unsupported by the bundled broker; consumers dedupe
-            # aiokafka gives up (and closes its socket) before our bound cancels it
-            request_timeout_ms=TIMEOUTS.request_ms,
-            **settings.client_kwargs(),
-        )
+        self._linger_ms = linger_ms
+        settings.client_kwargs()  # a configuration error shows here, not at start
+        self._client: AIOKafkaProducer | None = None
+        #: Decided at start: idempotent where the broker grants producer ids (stream.idempotence).
+        self.idempotence: IdempotenceChoice | None = None
         self._pending: set[asyncio.Future[object]] = set()
 
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._client is None:
+            raise RuntimeError(f"{self.producer_id} is not started")
+        return self._client
+
     async def start(self) -> None:
+        self.idempotence = await bounded(
+            choose_idempotence(self.settings, timeout_s=TIMEOUTS.connect_s),
+            TIMEOUTS.connect_s,
+            f"{self.producer_id}'s producer-id question",
+        )
+        log.info("%s: idempotent %s (%s)", self.producer_id, *astuple(self.idempotence))
+        self._client = AIOKafkaProducer(
+            client_id=self.producer_id,
+            acks="all",
+            linger_ms=self._linger_ms,
+            enable_idempotence=self.idempotence.enabled,  # consumers dedupe by id either way
+            # aiokafka gives up (and closes its socket) before our bound cancels it
+            request_timeout_ms=TIMEOUTS.request_ms,
+            **self.settings.client_kwargs(),
+        )
         await bounded(self._producer.start(), TIMEOUTS.connect_s, f"{self.producer_id}'s start")
 
     async def stop(self, drain_timeout_s: float = TIMEOUTS.flush_s) -> None:
@@ -73,7 +92,10 @@ class EventProducer:
             )
         finally:
             with contextlib.suppress(KafkaError, OSError, TimeoutError):
-                await bounded(self._producer.stop(), TIMEOUTS.stop_s, f"{self.producer_id}'s stop")
+                if self._client is not None:
+                    await bounded(
+                        self._client.stop(), TIMEOUTS.stop_s, f"{self.producer_id}'s stop"
+                    )
 
     async def send(self, event: Event) -> None:
         """Queue ``event``; delivery is confirmed by :meth:`flush` (or raises there)."""

@@ -24,6 +24,8 @@ EMBEDDED_FETCH_MAX_WAIT_MS = 20
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+#: auto: ask the broker (stream.idempotence); on: require it; off: never ask.
+Idempotence = Literal["auto", "on", "off"]
 
 # Bounds are msgspec constraints, checked whenever a file is decoded or converted (which also
 # refuses NaN and infinity); __post_init__ keeps only the checks that relate two keys.
@@ -45,6 +47,11 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     topic_prefix: str = "vagus"
     partitions: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 4
     replication_factor: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    #: Replicas that must hold a record before acks=all succeeds (at most replication_factor);
+    #: a cluster of three with two here survives the loss of one broker without losing data.
+    min_insync_replicas: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    #: Idempotent producers (no duplicates from producer retries) where the broker offers them.
+    idempotence: Idempotence = "auto"
     #: Short group timeouts make joins fast on a laptop; production may raise them.
     session_timeout_ms: Annotated[int, msgspec.Meta(ge=300, le=_MAX_TIMEOUT_MS)] = 6000
     heartbeat_interval_ms: Annotated[int, msgspec.Meta(ge=100, le=_MAX_TIMEOUT_MS // 3)] = 1000
@@ -64,6 +71,11 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             )
         if not (self.partitions >= 1 and self.replication_factor >= 1):  # settings built in code
             raise ConfigurationError("partitions and replication_factor must be at least 1")
+        if not 1 <= self.min_insync_replicas <= self.replication_factor:
+            raise ConfigurationError(
+                f"min_insync_replicas ({self.min_insync_replicas}) must be between 1 and "
+                f"replication_factor ({self.replication_factor}): more could never be in sync"
+            )
         if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
             raise ConfigurationError(
                 "heartbeat_interval_ms must be at most a third of session_timeout_ms"

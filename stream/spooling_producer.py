@@ -29,6 +29,7 @@ from ingest.transport.backoff import Backoff
 from stream.codec import decode_event
 from stream.errors import SchemaError, StreamError
 from stream.events import Event
+from stream.idempotence import IdempotenceChoice, choose_idempotence
 from stream.producer import EventProducer, ProduceSensor
 from stream.settings import KafkaSettings
 from stream.signing import GatewayKey, sign_event
@@ -97,6 +98,8 @@ class SpoolingProducer(EventProducer):
         self._status_dirty = False
         self._failure: Exception | None = None
         self._cautious_left = _CAUTIOUS_EVENTS
+        #: Asked of the broker at each connection (it may have been replaced meanwhile).
+        self.idempotence: IdempotenceChoice | None = None
 
     def _new_client(self, request_timeout_ms: int) -> AIOKafkaProducer:
         return AIOKafkaProducer(
@@ -104,7 +107,8 @@ class SpoolingProducer(EventProducer):
             acks="all",
             linger_ms=0,
             request_timeout_ms=request_timeout_ms,
-            enable_idempotence=False,  # unsupported by the bundled broker; consumers dedupe
+            # where the broker grants producer ids (stream.idempotence); consumers dedupe anyway
+            enable_idempotence=self.idempotence is not None and self.idempotence.enabled,
             **self.settings.client_kwargs(),
         )
 
@@ -233,6 +237,10 @@ class SpoolingProducer(EventProducer):
                 if created:
                     log.info("created %d topics", len(created))
             self._topics_pending = False
+        choice = await choose_idempotence(self.settings, timeout_s=timeout_s)
+        if choice != self.idempotence:
+            log.info("idempotent delivery %s: %s", "on" if choice.enabled else "off", choice.reason)
+        self.idempotence = choice
         self._client = self._new_client(self._request_timeout_ms)
         async with asyncio.timeout(timeout_s):
             await self._client.start()

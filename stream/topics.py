@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
+from aiokafka.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
 
 from stream.events import (
     AuditEntry,
@@ -86,23 +92,54 @@ class TopicSet:
         return sorted(self.name(suffix) for suffix in suffixes)
 
 
+class TopicCreationError(KafkaError):  # type: ignore[misc]  # aiokafka is untyped
+    """The cluster refused to create some topics (too few brokers for the replication, a
+    config it rejects, no permission); the message names each topic and the broker's error."""
+
+
 async def ensure_topics(
-    admin: AIOKafkaAdminClient, names: list[str], *, partitions: int, replication_factor: int
+    admin: AIOKafkaAdminClient,
+    names: list[str],
+    *,
+    partitions: int,
+    replication_factor: int,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """Create the missing topics among ``names``; return the ones this call created."""
+    """Create the missing topics among ``names``, each with its ``configs`` (by topic name,
+    see stream.topic_configs); return the ones this call created. Raises
+    :class:`TopicCreationError` when the cluster refuses any (TopicAuthorizationFailedError
+    when every refusal is for want of permission)."""
     existing = set(await admin.list_topics())  # under ACLs: only the topics we may describe
     missing = [name for name in names if name not in existing]
     if missing:
+        configs = configs or {}
+        new = [
+            NewTopic(
+                name, partitions, replication_factor, topic_configs=dict(configs.get(name, {}))
+            )
+            for name in missing
+        ]
         # Another process may create them between our list and create: same outcome.
         with contextlib.suppress(TopicAlreadyExistsError):
-            response = await admin.create_topics(
-                [NewTopic(name, partitions, replication_factor) for name in missing]
-            )
+            response = await admin.create_topics(new)
             # the admin client returns per-topic errors (a refused CREATE) instead of raising
-            for topic, code, *_ in response.topic_errors:
-                if code not in (0, TopicAlreadyExistsError.errno):
-                    raise for_code(code)(f"creating {topic}")
+            errors = [
+                e for e in response.topic_errors if e[1] not in (0, TopicAlreadyExistsError.errno)
+            ]
+            if errors and all(e[1] == TopicAuthorizationFailedError.errno for e in errors):
+                raise TopicAuthorizationFailedError(
+                    "creating " + ", ".join(str(e[0]) for e in errors)
+                )
+            if errors:
+                raise TopicCreationError("topics refused: " + "; ".join(map(_refusal, errors)))
     return missing
+
+
+def _refusal(error: tuple[object, ...]) -> str:
+    """One topic's CreateTopics error as text: ``(name, code[, message])`` by protocol version."""
+    name, code = error[0], int(str(error[1]))
+    message = error[2] if len(error) > 2 and error[2] else None  # v1+ carries a message
+    return f"{name}: {for_code(code).__name__}" + (f" ({message})" if message else "")
 
 
 async def create_topic_set(settings: KafkaSettings, *, timeout_s: float = 10.0) -> list[str]:
@@ -115,14 +152,23 @@ async def create_topic_set(settings: KafkaSettings, *, timeout_s: float = 10.0) 
     try:
         async with asyncio.timeout(timeout_s):
             await admin.start()
-            return await ensure_topics(
-                admin,
-                settings.topics.all(),
-                partitions=settings.partitions,
-                replication_factor=settings.replication_factor,
-            )
+            return await ensure_topic_set(admin, settings)
     finally:
         await admin.close()
+
+
+async def ensure_topic_set(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> list[str]:
+    """Create the missing topics of ``settings.topics`` with their partitions, replication and
+    configs (stream.topic_configs); return the ones created."""
+    from stream.topic_configs import configs_by_topic  # noqa: PLC0415 - it imports this module
+
+    return await ensure_topics(
+        admin,
+        settings.topics.all(),
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
+        configs=configs_by_topic(settings),
+    )
 
 
 async def topic_partitions(settings: KafkaSettings, topic: str, *, timeout_s: float) -> set[int]:

@@ -37,6 +37,7 @@ from vagus.commands import (
     resonance,
     services,
     session,
+    topics,
 )
 from vagus.commands.common import Handlers
 from vagus.config import ConfigError, load_config
@@ -48,6 +49,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     replay,
     recording,
     services,
+    topics,
     policy,
     resonance,
     model_cli,

@@ -44,7 +44,7 @@ from stream.local_kafka import LocalKafka
 from stream.producer import EventProducer
 from stream.settings import KafkaSettings
 from stream.timeouts import TIMEOUTS, bounded
-from stream.topics import ensure_topics, until_writable
+from stream.topics import ensure_topic_set, until_writable
 from vagus import shutdown
 from vagus.config import VagusConfig
 from vagus.demo_console import KEY_HINT, ProgressPrinter, patient_keys
@@ -145,12 +145,7 @@ async def create_topics(settings: KafkaSettings) -> None:
     try:
         await bounded(admin.start(), TIMEOUTS.connect_s, "the admin client's start")
         created = await bounded(
-            ensure_topics(
-                admin,
-                settings.topics.all(),
-                partitions=settings.partitions,
-                replication_factor=settings.replication_factor,
-            ),
+            ensure_topic_set(admin, settings),  # with each topic's configs (topic_configs)
             TIMEOUTS.request_s * 2,  # a list and a create
             "topic creation",
         )

@@ -143,7 +143,7 @@ class LocalKafka:
             self.security = ClusterSecurity(self._root / "pki")
             for node in self._nodes:
                 node.mtls_port, node.scram_port = free_loopback_port(), free_loopback_port()
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = _new_cluster_id()
         try:
             for node in self._nodes:
                 self._configure(node)
@@ -326,3 +326,12 @@ async def _brokers_seen(bootstrap: str, want: int, timeout_s: float) -> int:
                 await admin.close()
         await asyncio.sleep(0.5)
     return seen
+
+
+def _new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, URL-safe base64 without padding, never starting with
+    "-" (the storage tool would read it as an option; Kafka's own generator redraws too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id

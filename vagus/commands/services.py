@@ -1,16 +1,14 @@
-"""Long-running services and set-up: the closed-loop worker, the embedded broker, topics."""
+"""Long-running services: the closed-loop worker, the embedded broker or Apache Kafka."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stream.settings import KafkaSettings
 from vagus.commands.common import Handlers, run_async, with_bootstrap, writable_file
 from vagus.config import ConfigError, VagusConfig
 from vagus.gateway_metrics import worker_metrics
@@ -19,10 +17,6 @@ from vagus.service_notify import ServiceNotifier, keep_watchdog
 
 if TYPE_CHECKING:
     from closedloop.app import ClosedLoopWorker
-
-#: How long `topics` waits for a cluster to list the partitions of topics it has just created
-#: (a real Kafka's metadata can lag a create by a moment); still missing then, they show null.
-DESCRIBE_TIMEOUT_S = 10.0
 
 
 def register(commands: Any) -> Handlers:
@@ -38,6 +32,12 @@ def register(commands: Any) -> Handlers:
         "--metrics-port",
         type=_port,
         help="serve Prometheus metrics on 127.0.0.1 at this port (docs/observability.md)",
+    )
+    closedloop.add_argument(
+        "--exactly-once",
+        action="store_true",
+        help="faust transactions instead of at-least-once with deduplication (real Kafka only; "
+        "measured in docs/broker.md)",
     )
 
     broker = commands.add_parser(
@@ -60,20 +60,7 @@ def register(commands: Any) -> Handlers:
         help="with --kafka: one KRaft node, or three (replication 3, min ISR 2)",
     )
 
-    topics = commands.add_parser(
-        "topics",
-        help="create the topic set on a Kafka",
-        description="Create the topics vagus uses that are missing, with the configured "
-        "partitions and replication factor, and list them all. Safe to run again; run it once "
-        "before the first gateway or worker starts against a new Kafka.",
-    )
-    topics.add_argument("--bootstrap", help="Kafka bootstrap address (default: config)")
-    topics.add_argument(
-        "--json",
-        action="store_true",
-        help="last line: one JSON object with each topic's partitions and replication factor",
-    )
-    return {"closedloop": cmd_closedloop, "broker": cmd_broker, "topics": cmd_topics}
+    return {"closedloop": cmd_closedloop, "broker": cmd_broker}
 
 
 def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
@@ -97,6 +84,7 @@ def cmd_closedloop(args: argparse.Namespace, config: VagusConfig) -> int:
         policy=config.policy,
         stats_path=args.stats_file,
         enrolment_file=config.enrolment.registry_path(),
+        exactly_once=args.exactly_once,
     )
     service = ServiceNotifier.from_environment()
     if service.enabled:
@@ -165,70 +153,5 @@ def cmd_broker(args: argparse.Namespace, config: VagusConfig) -> int:
             return 1
         finally:
             broker.stop()
-
-    return run_async(go)
-
-
-async def ensure_and_describe(kafka: KafkaSettings) -> list[dict[str, Any]]:
-    """Create the missing topics, then report every topic as the cluster has it: an existing
-    topic keeps the partitions it was made with, whatever the configuration says now."""
-    from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
-
-    from stream.timeouts import TIMEOUTS, bounded  # noqa: PLC0415
-    from stream.topics import ensure_topics  # noqa: PLC0415
-
-    names = kafka.topics.all()
-    admin = AIOKafkaAdminClient(request_timeout_ms=TIMEOUTS.request_ms, **kafka.client_kwargs())
-    try:
-        await bounded(admin.start(), TIMEOUTS.connect_s, "the admin client's start")
-        created = set(
-            await bounded(
-                ensure_topics(
-                    admin,
-                    names,
-                    partitions=kafka.partitions,
-                    replication_factor=kafka.replication_factor,
-                ),
-                TIMEOUTS.request_s * 2,  # a list and a create
-                "topic creation",
-            )
-        )
-        found: dict[str, list[dict[str, Any]]] = {}
-        deadline = asyncio.get_running_loop().time() + DESCRIBE_TIMEOUT_S
-        while True:
-            described = await bounded(
-                admin.describe_topics(names), TIMEOUTS.request_s, "a topic description"
-            )
-            found = {t["topic"]: t["partitions"] for t in described if t["error_code"] == 0}
-            done = all(found.get(name) for name in names)
-            if done or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-    return [
-        {
-            "topic": name,
-            "partitions": len(found[name]) if found.get(name) else None,
-            "replication_factor": (
-                max(len(p["replicas"]) for p in found[name]) if found.get(name) else None
-            ),
-            "created": name in created,
-        }
-        for name in names
-    ]
-
-
-def cmd_topics(args: argparse.Namespace, config: VagusConfig) -> int:
-    kafka = with_bootstrap(config, args.bootstrap).kafka
-    if kafka.bootstrap is None:
-        raise ConfigError("topics needs --bootstrap or kafka.bootstrap")
-
-    async def go() -> int:
-        topics = await ensure_and_describe(kafka)
-        print("\n".join(t["topic"] for t in topics))
-        if args.json:
-            print(json.dumps({"topics": topics}))
-        return 0
 
     return run_async(go)
