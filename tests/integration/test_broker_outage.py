@@ -120,7 +120,12 @@ async def test_events_survive_a_broker_outage_and_a_gateway_restart(
                 assert len({e.event_id for e in before}) == len(PATIENTS) * OUTAGE[0]
                 outage_broker.go_down()
             if second_of_stream == RESTART_AT:
-                assert producer.broker_reachable is False and len(producer.spool) > 0
+                # the forwarder notices within its send round's timeout (longer than this
+                # test's 1.5 s of wall time when the idempotent producer is retrying)
+                async with asyncio.timeout(30):
+                    while producer.broker_reachable is not False:
+                        await asyncio.sleep(0.1)
+                assert len(producer.spool) > 0
                 waiting = len(producer.spool)
                 await producer.stop(drain_timeout_s=0.5)  # the gateway restarts...
                 producer = _producer(settings, spool_dir, ledger)  # ...and finds its spool
