@@ -115,6 +115,15 @@ class Worker:
             )
         return self.process.pid
 
+    async def first_stats(self, timeout_s: float) -> dict[str, Any]:
+        """The worker's counters once it has written them: it writes on a 0.5 s timer, and under
+        load its first decisions can reach us before the timer's first tick."""
+        async with asyncio.timeout(timeout_s):
+            while not self.stats.exists():  # noqa: ASYNC110 - another process writes it
+                await asyncio.sleep(0.1)
+        stats: dict[str, Any] = json.loads(self.stats.read_text())
+        return stats
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()  # SIGKILL: no flush, no commit, no goodbye
@@ -147,7 +156,7 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
         warm = make_events(patients, 2 * patients, "warm")
         await produce(kafka, warm, keys)
         await decisions.until({e.event_id for e in warm}, 300)
-        stats = json.loads(worker.stats.read_text())
+        stats = await worker.first_stats(timeout_s=60)
         result["idempotent_producer"] = stats["idempotent_producer"]
         result["idempotence_reason"] = stats["idempotence_reason"]
 

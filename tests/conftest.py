@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,9 +14,29 @@ import pytest
 from stream.broker import EmbeddedBroker
 from stream.local_kafka import LocalKafka, java_missing
 from stream.settings import KafkaSettings
+from vagus.quiet_logs import CLIENT_LOGGERS
 
 if TYPE_CHECKING:  # tests.helpers loads the whole pipeline: only for the tests that ask
     from tests.helpers import EnrolledGateway
+
+
+#: loggers our commands quieten when they run; in-process command tests must not carry a
+#: quietened library logger into the next test, whose caplog would then see nothing
+QUIETENED_LOGGERS = (
+    *("", "aiokafka", "kafka", "faust", "mode", "numba", "bleak", "bumble"),
+    *CLIENT_LOGGERS,  # vagus.quiet_logs puts its retry filter on these
+)
+
+
+@pytest.fixture(autouse=True)
+def _loggers_as_they_were() -> Iterator[None]:
+    """Each test leaves the quietened loggers' levels and filters as it found them."""
+    loggers = [logging.getLogger(name) for name in QUIETENED_LOGGERS]
+    before = [(logger.level, list(logger.filters)) for logger in loggers]
+    yield
+    for logger, (level, filters) in zip(loggers, before, strict=True):
+        logger.setLevel(level)
+        logger.filters[:] = filters
 
 
 #: every test of the broker tier runs on both: the embedded broker (tansu) and Apache Kafka

@@ -44,6 +44,11 @@ RETRY_PREFIXES = (
     "Connection at",
 )
 
+#: What in a retry line says the fault is ours to fix (a certificate, a password), not the
+#: broker's absence: such a line is never dropped for good, only repeated at most this often.
+CONFIGURATION_FAULTS = ("CERTIFICATE_VERIFY_FAILED", "SSL", "certificate", "Sasl", "Authentication")
+CONFIGURATION_FAULT_EVERY_S = 30.0
+
 
 class BrokerRetryFilter(logging.Filter):
     """Drops the client's retry lines (``keep_every_s`` None), or keeps one per kind that often."""
@@ -60,9 +65,13 @@ class BrokerRetryFilter(logging.Filter):
         kind = next((p for p in RETRY_PREFIXES if message.startswith(p)), None)
         if kind is None:
             return True
+        keep_every_s = self.keep_every_s
+        if any(fault in record.getMessage() for fault in CONFIGURATION_FAULTS):
+            kind = f"{kind} (configuration)"
+            keep_every_s = keep_every_s or CONFIGURATION_FAULT_EVERY_S
         now = time.monotonic()
         last = self._last_kept.get(kind)
-        if self.keep_every_s is None or (last is not None and now - last < self.keep_every_s):
+        if keep_every_s is None or (last is not None and now - last < keep_every_s):
             self.dropped += 1
             self._dropped_since[kind] = self._dropped_since.get(kind, 0) + 1
             return False

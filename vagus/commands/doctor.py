@@ -94,13 +94,16 @@ async def check_broker(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
 
     if config.kafka.bootstrap is None:
         return {"configured": False, "reachable": None}
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors name the address
+    library_log = logging.getLogger("aiokafka")
+    level_before = library_log.level
+    library_log.setLevel(logging.CRITICAL)  # its errors name the address
     started = time.monotonic()
     try:
         client = AIOKafkaClient(
             request_timeout_ms=int(timeout_s * 1000), **config.kafka.client_kwargs()
         )
     except StreamError as exc:
+        library_log.setLevel(level_before)
         return {"configured": True, "reachable": False, "error": str(exc)}
     try:
         async with asyncio.timeout(timeout_s):
@@ -110,6 +113,7 @@ async def check_broker(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
         return {"configured": True, "reachable": False, "error": type(exc).__name__}
     finally:
         await client.close()
+        library_log.setLevel(level_before)
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return {"configured": True, "reachable": True, "brokers": brokers, "response_ms": elapsed_ms}
 
