@@ -16,12 +16,14 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, cast
 
 from aiokafka.partitioner import DefaultPartitioner
 
 from closedloop.handling import EventHandler
+from closedloop.lag import InputPositions
 from closedloop.patients import PatientTable
 from closedloop.policy import DEFAULT_POLICY, validated
 from closedloop.policy_store import read_records
@@ -106,6 +108,8 @@ class ClosedLoopWorker:
         self._crash: asyncio.Future[None] | None = None
         self._undelivered: BaseException | None = None
         self._partitions: dict[tuple[str, bytes], int] = {}
+        suffixes = {settings.topics.name(suffix): suffix for suffix in INPUT_SUFFIXES}
+        self.positions = InputPositions(suffixes.get)
         register_transport()
         # Tables live in memory and in Kafka; faust still creates a data folder, by default in the
         # working directory. A private temporary one, removed with the app, keeps the tree clean.
@@ -160,6 +164,7 @@ class ClosedLoopWorker:
 
     async def _handle_record(self, message: Any) -> None:
         """Gate, decide and send one record (dead-lettered when it cannot be decided)."""
+        self.positions.handled(message.topic, message.partition, message.offset)
         verdict = self.gate.check(
             topic=message.topic,
             partition=message.partition,
@@ -234,7 +239,15 @@ class ClosedLoopWorker:
         inputs = {self.settings.topics.name(suffix) for suffix in INPUT_SUFFIXES}
         for partition in sorted({tp.partition for tp in assigned if tp.topic in inputs}):
             await self.table.ensure_loaded(partition)
+        self.positions.forget(assigned)
         self.stats.ready = True
+
+    def input_lag(self) -> dict[str, int]:
+        """Records waiting on this worker's input partitions, by topic (closedloop.lag)."""
+        if not self.stats.ready:
+            return {}
+        consumer = self.app.consumer
+        return self.positions.lag_by_topic(consumer.assignment(), consumer.highwater)
 
     async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Forget partitions another worker now owns (faust sends ``(app, revoked, signal=)``).
@@ -259,12 +272,12 @@ class ClosedLoopWorker:
         async with self._persisting:
             pending = self.table.take_snapshots()
             await self._all_delivered()
-            if not pending:
-                return
             topic = self.settings.topics.name(STATE_SUFFIX)
             for patient, saved in pending:
                 await self._produce(topic, patient.encode("ascii"), saved)
-            await self._all_delivered()
+            if pending:
+                await self._all_delivered()
+            self.stats.state_saved_at = time.time()
 
     async def _all_delivered(self) -> None:
         """Wait for everything queued; refuse to go on (and so to commit) if any was lost."""

@@ -42,6 +42,8 @@ class LoopStats:
     #: Whether the producer runs idempotent, and why (stream.idempotence); None: not chosen yet.
     idempotent_producer: bool | None = None
     idempotence_reason: str = ""
+    #: When every changed patient's state was last on the broker (Unix seconds); None: not yet.
+    state_saved_at: float | None = None
 
     def record_admitted(self, event: Event) -> None:
         self.admitted += 1

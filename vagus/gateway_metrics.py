@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from vagus.metrics import LoopLag, Metric
@@ -72,8 +73,11 @@ def gateway_metrics(gateway: Gateway, transport: Transport, lag: LoopLag) -> lis
     ]  # fmt: skip
 
 
-def worker_metrics(stats: LoopStats, lag: LoopLag) -> list[Metric]:
+def worker_metrics(
+    stats: LoopStats, lag: LoopLag, input_lag: Mapping[str, int], now_s: float
+) -> list[Metric]:
     w = "vagus_worker_"
+    saved_at = stats.state_saved_at
     return [
         Metric.one(f"{w}events_admitted_total", "counter", "input events admitted",
                    stats.admitted),
@@ -90,4 +94,10 @@ def worker_metrics(stats: LoopStats, lag: LoopLag) -> list[Metric]:
         Metric.one(f"{w}ready", "gauge", "1 once partitions are assigned", float(stats.ready)),
         Metric.one(f"{w}event_loop_lag_seconds", "gauge",
                    "largest lateness of a 0.25 s timer since the last scrape", lag.take_worst()),
+        Metric(f"{w}consumer_lag_records", "gauge",
+               "records waiting on this worker's input partitions",
+               [({"topic": topic}, n) for topic, n in sorted(input_lag.items())]),
+        Metric.one(f"{w}state_snapshot_age_seconds", "gauge",
+                   "seconds since every changed patient's state was last on the broker",
+                   None if saved_at is None else max(0.0, now_s - saved_at)),
     ]  # fmt: skip

@@ -201,6 +201,11 @@ async def test_the_worker_is_ready_once_assigned_pings_and_says_stopping(
         metrics = parse(scraped.decode())
         assert metrics["vagus_worker_ready"] == [("", 1.0)]
         assert metrics["vagus_worker_failed_deliveries_total"] == [("", 0.0)]
+        lag = dict(metrics["vagus_worker_consumer_lag_records"])
+        assert {'{topic="stress"}', '{topic="policy"}'} <= lag.keys()
+        assert set(lag.values()) == {0.0}  # nothing written, nothing waiting
+        [(_, age)] = metrics["vagus_worker_state_snapshot_age_seconds"]
+        assert 0.0 <= age < 60.0
         worker.send_signal(signal.SIGTERM)
         await asyncio.to_thread(worker.wait, 30)
         await asyncio.to_thread(harness.wait_for, "STOPPING=1", 5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from vagus.commands.common import Handlers, run_async, with_bootstrap, writable_file
 from vagus.config import ConfigError, VagusConfig
 from vagus.gateway_metrics import worker_metrics
-from vagus.metrics import serving_metrics
+from vagus.metrics import LoopLag, Metric, serving_metrics
 from vagus.service_notify import ServiceNotifier, keep_watchdog
 
 if TYPE_CHECKING:
@@ -106,7 +107,10 @@ def _worker_metrics(worker: ClosedLoopWorker, port: int) -> Callable[[], Any]:
     """A task on the worker's event loop serving its metrics until the worker stops."""
 
     async def run() -> None:
-        async with serving_metrics(lambda lag: worker_metrics(worker.stats, lag), port):
+        def scrape(lag: LoopLag) -> list[Metric]:
+            return worker_metrics(worker.stats, lag, worker.input_lag(), time.time())
+
+        async with serving_metrics(scrape, port):
             await asyncio.Event().wait()  # until faust cancels its tasks
 
     return run
