@@ -43,13 +43,18 @@ from stream.spool_segments import (
 )
 from stream.spool_settings import SpoolSettings
 
-__all__ = ["Spool", "SpoolError", "SpoolSettings", "SpoolStats"]
+__all__ = ["Spool", "SpoolError", "SpoolSettings", "SpoolStats", "SpoolWriteError"]
 
 log = logging.getLogger(__name__)
 
 
 class SpoolError(StreamError):
     """The spool directory cannot be used (locked by another process, unwritable, ...)."""
+
+
+class SpoolWriteError(SpoolError):
+    """The disk refused one append (full, read-only, failing): that event is not stored, the
+    spool is consistent, and a later append may succeed."""
 
 
 class Spool:
@@ -127,9 +132,12 @@ class Spool:
         record = encode_record(SpooledEvent(seq, spooled_at_ns, topic, key, payload))
         if len(record) > self.settings.max_bytes // 2:
             raise SpoolError(f"an event of {len(record)} bytes does not fit the spool")
-        self._make_room(len(record))
-        if self._tail is None or self._tail_bytes >= self.settings.segment_bytes:
-            self._roll(seq)
+        try:
+            self._make_room(len(record))
+            if self._tail is None or self._tail_bytes >= self.settings.segment_bytes:
+                self._roll(seq)
+        except OSError as exc:
+            raise SpoolWriteError(f"cannot start a spool segment: {exc.strerror or exc}") from exc
         assert self._tail is not None
         offset = self._tail_bytes
         try:
@@ -138,7 +146,7 @@ class Spool:
                 raise OSError(f"short write ({written} of {len(record)} bytes)")
         except OSError as exc:
             self._abandon_tail(offset)
-            raise SpoolError(f"cannot append to the spool: {exc.strerror or exc}") from exc
+            raise SpoolWriteError(f"cannot append to the spool: {exc.strerror or exc}") from exc
         self._tail_bytes += len(record)
         self._next_seq += 1
         self.appended += 1
@@ -161,13 +169,21 @@ class Spool:
         self._tail = None
 
     def _roll(self, first_seq: int) -> None:
+        """Start the segment whose first record will be ``first_seq``. After a refused append
+        that segment may be the last one already (nothing was stored since it was started):
+        it is started again, empty, rather than listed twice or written after a torn record."""
         if self._tail is not None:
-            self._sync(self._tail)
-            self._tail.close()
+            tail, self._tail = self._tail, None
+            try:
+                self._sync(tail)
+            finally:
+                tail.close()
         path = segment_path(self.directory, first_seq)
-        self._tail = open_private(path, "ab", buffering=0)
+        again = bool(self._segments) and self._segments[-1] == path
+        self._tail = open_private(path, "wb" if again else "ab", buffering=0)
         self._tail_bytes = 0
-        self._segments.append(path)
+        if not again:
+            self._segments.append(path)
         self._sync_directory()
 
     def _make_room(self, incoming: int) -> None:

@@ -34,6 +34,7 @@ from stream.producer import EventProducer, ProduceSensor
 from stream.settings import KafkaSettings
 from stream.signing import GatewayKey, sign_event
 from stream.spool import Spool
+from stream.spool_hold import HeldEvents
 from stream.spool_rounds import send_round
 from stream.spool_segments import SpooledEvent
 from stream.timeouts import TIMEOUTS, bounded
@@ -76,6 +77,8 @@ class SpoolingProducer(EventProducer):
         self._client: AIOKafkaProducer | None = None
         self._request_timeout_ms = request_timeout_ms
         self.spool = spool
+        #: What the disk refused to spool (full, read-only), in order, until it takes it again.
+        self.held = HeldEvents()
         self._status_path = status_path
         self._retry = Backoff(base_s=retry_interval_s, cap_s=max(retry_interval_s, retry_cap_s))
         #: Create the topic set (or find it there) before the first event goes out, and again
@@ -141,6 +144,13 @@ class SpoolingProducer(EventProducer):
                 await self._task
             self._task = None
         await self._close_client()
+        if not self.held.drain(self.spool):
+            self.held.lost += len(self.held)
+            log.error(
+                "%d events lost at stop: the disk refused the spool (%s)",
+                len(self.held),
+                self.held.refusal,
+            )
         if len(self.spool):
             log.warning("%d events stay spooled for the next start", len(self.spool))
         self._write_status(force=True)
@@ -149,12 +159,15 @@ class SpoolingProducer(EventProducer):
     async def send_to(self, topic: str, event: Event) -> None:
         """Append ``event`` to the spool (validated first); the forwarder delivers it."""
         payload = sign_event(event, self.signing_key)
-        self.spool.append(topic=topic, key=event.patient_id.encode("ascii"), payload=payload)
+        key = event.patient_id.encode("ascii")
+        self.held.store(self.spool, topic=topic, key=key, payload=payload)
         self._wake.set()
 
     async def flush(self) -> None:
         """Wait until the spool is empty, or until the broker is found unreachable (then the
-        spool is synced to disk and the events wait there)."""
+        spool is synced to disk and the events wait there). Events the disk refused stay
+        held in memory (stream.spool_hold); this does not wait for the disk."""
+        self.held.drain(self.spool)
         async with self._changed:
             await self._changed.wait_for(
                 lambda: (
@@ -339,6 +352,11 @@ class SpoolingProducer(EventProducer):
                     "evicted": self.spool.losses.evicted,
                     "torn_tails": self.spool.losses.torn_tails,
                 },
+            },
+            "held": {
+                "events": len(self.held),
+                "lost": self.held.lost,
+                "disk_refusal": self.held.refusal,
             },
         }
 

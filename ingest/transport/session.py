@@ -26,6 +26,7 @@ from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationReco
 from ingest.transport.backoff import Backoff
 from ingest.transport.gaps import Gap, GapTracker
 from ingest.transport.identity import device_id_for, redact_addresses
+from ingest.transport.radio_trouble import radio_trouble
 from ingest.transport.startup import (
     BleakLink,
     DeviceInformation,
@@ -195,11 +196,11 @@ class DeviceSession:
                 await client.disconnect()
 
     def _failed(self, stage: str, exc: BaseException) -> None:
-        message = redact_addresses(str(exc)) or type(exc).__name__
+        trouble = radio_trouble(exc)  # the gateway's own radio or BlueZ, not the sensor
+        message = trouble or redact_addresses(str(exc)) or type(exc).__name__
         self.status.last_error = f"{stage}: {message}"
-        log.warning(
-            "%s: %s failed: %s", self.name, stage, message, extra=self._fields(f"{stage}_failed")
-        )
+        event = "radio_unavailable" if trouble else f"{stage}_failed"
+        log.warning("%s: %s failed: %s", self.name, stage, message, extra=self._fields(event))
 
     def _on_disconnect(self, lost: asyncio.Event) -> None:
         if lost.is_set():
