@@ -145,3 +145,41 @@ def test_the_same_policy_changes_nothing_and_data_outside_the_days_is_left_out(
         )
     assert same.changes == [] and same.sessions_current == 1
     assert later.decisions == 0 and later.changes == []
+
+
+def two_episodes_twenty_minutes_apart() -> list[AnyEvent]:
+    """Two high-scoring episodes, starting at 14:23:20 and 14:43:20 UTC."""
+    second = {"episode_id": "episode-0002"}
+    return [
+        quality(0),
+        episode(20, "start", 20),
+        episode(25, "end", 20),
+        msgspec.structs.replace(episode(140, "start", 140), **second),
+        msgspec.structs.replace(episode(145, "end", 140), **second),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("now", "proposed", "change", "limit"),
+    [
+        ({}, {"cooldown_s": 600.0}, "would start", "cooldown since the last session"),
+        (
+            {"cooldown_s": 600.0},
+            {"cooldown_s": 600.0, "max_sessions_per_day": 1},
+            "would not start",
+            "daily cap of sessions",
+        ),
+    ],
+)
+def test_cooldown_and_daily_cap_changes_name_their_limit(
+    database: str, now: dict[str, float], proposed: dict[str, float], change: str, limit: str
+) -> None:
+    stored(database, two_episodes_twenty_minutes_apart())
+    current = msgspec.structs.replace(CURRENT, **now)
+    with open_database(database) as db:
+        found = preview(
+            db, PATIENT, current, msgspec.structs.replace(CURRENT, **proposed), end_ns=END
+        )
+    (changed,) = found.changes
+    assert (changed.change, changed.limit) == (change, limit)
+    assert changed.time_ns == T0 + 1400 * S  # the second episode's start

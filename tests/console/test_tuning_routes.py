@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 import pytest
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
@@ -192,3 +193,18 @@ def test_publish_goes_through_the_audited_path_and_history_shows_who(
     accepted = history[history.index('<table id="accepted">') :]
     assert "clinician:c-17" in accepted and "fewer false alarms" in accepted
     assert "score_threshold: 0.7 → 0.8" in accepted
+
+
+def test_each_form_carries_the_csrf_field_it_is_given(console_db: str) -> None:
+    token = Markup('<input type="hidden" name="csrf" value="t-1">')
+    routes = tuning_routes(
+        console_db, never_publish, clock_ns=lambda: END, csrf_field=lambda _: token
+    )
+    app = Starlette(routes=routes, middleware=[Middleware(FakeAccount)])
+    with TestClient(app) as web:
+        form = web.get(TUNING, headers=CLINICIAN).text
+        preview = web.post(
+            f"{TUNING}/preview", data=current_form(score_threshold="0.8"), headers=CLINICIAN
+        ).text
+    assert form.count(str(token)) == 1
+    assert preview.count(str(token)) == 1  # the publish form
