@@ -74,6 +74,10 @@ class Preview:
     decisions: int
     changes: list[Change]
     days: list[DayCount]
+    #: The loop's stored decisions in the days, and how many of them the replay with the
+    #: current policy takes the same way (start or hold): a check on the replay itself.
+    stored: int = 0
+    reproduced: int = 0
 
     @property
     def sessions_current(self) -> int:
@@ -141,7 +145,31 @@ def preview(
         if change is not None:
             changes.append(change)
     day_counts = [DayCount(day, c[0], c[1]) for day, c in sorted(counts.items())]
-    return Preview(start_ns, end_ns, len(before.keys() | after.keys()), changes, day_counts)
+    stored = stored_decisions(db, patient_id, start_ns, end_ns)
+    reproduced = sum(
+        1
+        for trigger, started in stored.items()
+        if trigger in before and before[trigger].started == started
+    )
+    return Preview(
+        start_ns,
+        end_ns,
+        len(before.keys() | after.keys()),
+        changes,
+        day_counts,
+        stored=len(stored),
+        reproduced=reproduced,
+    )
+
+
+def stored_decisions(db: Database, patient_id: str, start_ns: int, end_ns: int) -> dict[str, bool]:
+    """Whether the loop started a session, by trigger event id, as it logged its decisions."""
+    rows = db.query(
+        "SELECT trigger_event_id, action FROM decisions WHERE patient_id = ?"
+        " AND time_ns >= ? AND time_ns <= ?",
+        (patient_id, start_ns, end_ns),
+    )
+    return {str(trigger): action == "start_session" for trigger, action in rows}
 
 
 def _time(before: dict[str, Replayed], after: dict[str, Replayed], trigger: str) -> int:

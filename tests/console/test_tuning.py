@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from closedloop.decision import PatientLoopState, step
 from closedloop.policy import SAFE_RANGES, PolicyError, with_changes
 from closedloop.policy_store import parse_assignments
 from console import create_schema, open_database
@@ -183,3 +184,29 @@ def test_cooldown_and_daily_cap_changes_name_their_limit(
     (changed,) = found.changes
     assert (changed.change, changed.limit) == (change, limit)
     assert changed.time_ns == T0 + 1400 * S  # the second episode's start
+
+
+def test_the_replay_reproduces_decisions_the_loop_logged_with_the_current_policy(
+    database: str,
+) -> None:
+    """Decisions logged by the decision step itself are all taken the same way by the replay;
+    the hand-written story's are not all (its session is triggered by a score, before the
+    episode opens), and the check says so."""
+    inputs = two_episodes_twenty_minutes_apart()
+    state = PatientLoopState(policy=CURRENT)
+    logged = [step(state, event, producer_id="worker").decision for event in inputs]
+    decisions = [d for d in logged if d is not None]
+    stored(database, inputs + decisions)
+    proposed = msgspec.structs.replace(CURRENT, cooldown_s=600.0)
+    with open_database(database) as db:
+        found = preview(db, PATIENT, CURRENT, proposed, end_ns=END)
+    assert found.stored == len(decisions) == 2
+    assert found.reproduced == 2
+
+
+def test_the_check_counts_decisions_the_replay_takes_otherwise(database: str) -> None:
+    stored(database, story())
+    with open_database(database) as db:
+        found = preview(db, PATIENT, CURRENT, CURRENT, end_ns=END)
+    assert found.stored == 10  # the story's logged decisions: windows 20-29
+    assert found.reproduced == 9  # window 20's score came before its episode opened
