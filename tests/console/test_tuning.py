@@ -196,7 +196,7 @@ def test_the_replay_reproduces_decisions_the_loop_logged_with_the_current_policy
     state = PatientLoopState(policy=CURRENT)
     logged = [step(state, event, producer_id="worker").decision for event in inputs]
     decisions = [d for d in logged if d is not None]
-    stored(database, inputs + decisions)
+    stored(database, [*inputs, *decisions])
     proposed = msgspec.structs.replace(CURRENT, cooldown_s=600.0)
     with open_database(database) as db:
         found = preview(db, PATIENT, CURRENT, proposed, end_ns=END)
