@@ -9,6 +9,7 @@ transaction as the rows read below it; ``ingest_errors`` keeps what could not be
 from __future__ import annotations
 
 from console.db import Database, DatabaseError
+from console.registry import registry_tables
 
 SCHEMA_VERSION = 1
 
@@ -102,6 +103,7 @@ def _tables(db: Database) -> list[str]:
             error {text} NOT NULL,
             payload {text} NOT NULL,
             UNIQUE (topic, kafka_partition, kafka_offset))""",
+        *registry_tables(big, text),
     ]
 
 

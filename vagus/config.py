@@ -25,6 +25,7 @@ from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 from stream.settings import KafkaSettings
 from stream.spool import SpoolSettings
+from vagus.config_console import ConsoleSettings
 from vagus.config_outputs import ControlSettings, OutputSettings, outputs_problem
 from vagus.safety_check import safety_conflicts
 from vagus.scoring_calibration import MAX_ABS_INTERCEPT, MAX_SLOPE, PatientCalibration
@@ -179,6 +180,8 @@ class VagusConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     outputs: list[OutputSettings] = msgspec.field(default_factory=list)
     #: The patient's physical controls (buttons).
     controls: list[ControlSettings] = msgspec.field(default_factory=list)
+    #: The clinician console's database, for the enrolment check of `vagus policy set`.
+    console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
 
     def __post_init__(self) -> None:
         problem = outputs_problem(self.outputs, self.controls)

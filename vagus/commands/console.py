@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from console.db import DatabaseError
+from vagus.commands import console_registry
 from vagus.commands.common import Handlers, run_async, with_bootstrap
 from vagus.config import ConfigError, VagusConfig
 
@@ -50,12 +51,15 @@ def register(commands: Any) -> Handlers:
     ingest.add_argument(
         "--fetch-size", type=int, default=500, help="at most this many per fetch (default 500)"
     )
+    console_registry.register(console_commands)
     return {"console": cmd_console}
 
 
 def cmd_console(args: argparse.Namespace, config: VagusConfig) -> int:
-    config = with_bootstrap(config, args.bootstrap)
     try:
+        if args.console_command in console_registry.COMMANDS:
+            return console_registry.run(args)
+        config = with_bootstrap(config, args.bootstrap)
         if args.console_command == "serve":
             return _serve(args, config)
         return _ingest(args, config)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from vagus.commands.common import Handlers, iso_utc, run_async, with_bootstrap
+from vagus.commands.console_registry import check_policy_writable
 from vagus.config import ConfigError, VagusConfig
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ def cmd_policy(args: argparse.Namespace, config: VagusConfig) -> int:
 
     async def go() -> int:
         if args.policy_command == "set":
+            check_policy_writable(config, args.patient)
             published = await policy_store.publish_change(
                 kafka,
                 patient_id=args.patient,
