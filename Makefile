@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint typecheck unit bench clean recording
+.PHONY: demo test lint typecheck unit bench clean recording pi-check
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vagus needs Python 3.11 or newer")'
@@ -40,6 +40,12 @@ unit: $(DEV_STAMP)
 
 recording: $(DEV_STAMP)
 	$(BIN)/python scripts/make_demo_recording.py -o vagus/data/demo-session.vrec
+
+# make pi-check: the gateway on emulated arm64 (Pi OS bookworm, Python 3.11), every feature window
+# compared with x86; needs root; builds or reuses the root (docs/pi.md, "arm64 under emulation").
+# PI_CHECK_PYTHON=/path/to/python uses that interpreter for the x86 side instead of .venv's.
+pi-check: $(if $(PI_CHECK_PYTHON),,$(RUNTIME_STAMP))
+	scripts/pi_check.sh $(or $(PI_CHECK_PYTHON),$(abspath $(BIN)/python))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
