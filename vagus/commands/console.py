@@ -11,6 +11,7 @@ from typing import Any
 
 from console.db import DatabaseError
 from vagus.commands.common import Handlers, run_async, with_bootstrap
+from vagus.commands.console_users import cmd_users, register_users
 from vagus.config import ConfigError, VagusConfig
 
 DB_HELP = "the console's database: a SQLite file path or a postgresql:// URL"
@@ -50,6 +51,7 @@ def register(commands: Any) -> Handlers:
     ingest.add_argument(
         "--fetch-size", type=int, default=500, help="at most this many per fetch (default 500)"
     )
+    register_users(console_commands)
     return {"console": cmd_console}
 
 
@@ -58,6 +60,8 @@ def cmd_console(args: argparse.Namespace, config: VagusConfig) -> int:
     try:
         if args.console_command == "serve":
             return _serve(args, config)
+        if args.console_command == "users":
+            return cmd_users(args)
         return _ingest(args, config)
     except DatabaseError as exc:  # one line and exit 2, as the CLI reports a bad setting
         raise ConfigError(str(exc)) from exc
@@ -101,8 +105,8 @@ def exposure_warning(host: str) -> str | None:
     if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
         return None
     return (
-        f"listening on {host}, beyond this host; the console has no accounts yet, so anyone who"
-        " reaches it sees every patient"
+        f"listening on {host}, beyond this host; session cookies are Secure, so browsers log in"
+        " only through an https front (a TLS proxy) to this address"
     )
 
 
