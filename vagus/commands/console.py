@@ -56,7 +56,7 @@ def register(commands: Any) -> Handlers:
 
 
 def cmd_console(args: argparse.Namespace, config: VagusConfig) -> int:
-    config = with_bootstrap(config, args.bootstrap)
+    config = with_bootstrap(config, getattr(args, "bootstrap", None))
     try:
         if args.console_command == "serve":
             return _serve(args, config)
