@@ -124,7 +124,10 @@ async def _read_form(request: Request, receive: Receive) -> dict[str, str] | Non
     body = b"".join(chunks).decode("utf-8", "replace")
     if body and kind != "application/x-www-form-urlencoded":
         return None
-    form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=200))
+    try:
+        form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=200))
+    except ValueError:  # more fields than any form of the console has
+        return None
     form["\0body"] = body
     return form
 
