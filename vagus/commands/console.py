@@ -80,8 +80,11 @@ def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
+    from console.accounts import accounts  # noqa: PLC0415
+
     with open_database(args.db) as db:  # a database that cannot be used fails before the port
         create_schema(db)
+        nobody = not accounts(db)
     sock = bind(args.host, args.port)
     kafka = config.kafka if config.kafka.bootstrap is not None else None
     host, port = sock.getsockname()[:2]
@@ -92,6 +95,16 @@ def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
     warning = exposure_warning(host)
     if warning:
         print(f"vagus console: WARNING: {warning}", file=sys.stderr)
+    else:
+        print(
+            "vagus console: plain http on loopback: session cookies without Secure", file=sys.stderr
+        )
+    if nobody:
+        print(
+            "vagus console: no account yet; make the first with"
+            " `vagus console users add NAME --role admin --db DB`",
+            file=sys.stderr,
+        )
 
     async def go() -> int:
         await serve(args.db, sock, kafka=kafka, default_policy=config.policy)
