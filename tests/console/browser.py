@@ -72,9 +72,22 @@ def chromium(profile: Path) -> Iterator[WebDriver]:
     try:
         driver.set_page_load_timeout(60)
         yield driver
+    except BaseException:
+        _keep_failure(driver, profile.parent.name)
+        raise
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _keep_failure(driver: WebDriver, name: str) -> None:
+    """The page a failing test ended on, as a screenshot and its DOM, beside the others."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        driver.save_screenshot(str(ARTEFACTS / f"failed-{name}.png"))
+        (ARTEFACTS / f"failed-{name}.html").write_text(driver.page_source)
+    except Exception:  # noqa: BLE001 - the test's own error is the one to report
+        return
 
 
 def log_in(driver: WebDriver, base: str, name: str, password: str = PASSWORD) -> None:
@@ -96,7 +109,9 @@ def submit_and_wait(driver: WebDriver, button: WebElement) -> None:
 
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    wait = WebDriverWait(driver, 30)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:
