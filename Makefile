@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint typecheck unit bench clean recording pi-check
+.PHONY: demo test lint typecheck unit bench clean recording pi-check browser browser-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vagus needs Python 3.11 or newer")'
@@ -37,6 +37,17 @@ typecheck: $(DEV_STAMP)
 
 unit: $(DEV_STAMP)
 	$(BIN)/pytest -m "not broker"
+
+# The console's browser tests: Debian's chromium and its driver (apt-get; as root, or via sudo),
+# then the tests. Nothing is downloaded by Selenium (tests/console/browser.py).
+browser-deps:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y --no-install-recommends chromium chromium-driver; }
+
+browser: browser-deps $(DEV_STAMP)
+	$(BIN)/pytest tests/console/test_browser.py
 
 recording: $(DEV_STAMP)
 	$(BIN)/python scripts/make_demo_recording.py -o vagus/data/demo-session.vrec

@@ -4,10 +4,12 @@
 and its JSON; the other tables are what the pages draw, derived from an event only the first time
 its id is stored. ``offsets`` holds each topic-partition's next offset and is written in the same
 transaction as the rows read below it; ``ingest_errors`` keeps what could not be read.
+The account tables (``console.accounts``) are created here too.
 """
 
 from __future__ import annotations
 
+from console.accounts import account_tables
 from console.db import Database, DatabaseError
 from console.registry import registry_tables
 
@@ -110,7 +112,7 @@ def _tables(db: Database) -> list[str]:
 def create_schema(db: Database) -> None:
     """Create the tables that are missing; refuse a database of another schema version."""
     with db.transaction():
-        for statement in _tables(db):
+        for statement in [*_tables(db), *account_tables(db)]:
             db.execute(statement)
         db.execute(
             "INSERT INTO console_meta (key, value) VALUES ('schema_version', ?)"

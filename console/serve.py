@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import sqlite3
@@ -67,7 +68,11 @@ async def serve(
     """Serve the console on ``sock`` (and ingest from ``kafka``) until cancelled."""
     with open_database(database) as db:
         create_schema(db)
-    app = create_app(database, default_policy=default_policy)
+    # Cookies go out Secure unless the console serves plain http on loopback (a browser on this
+    # host): beyond it, only an https front (a TLS proxy) lets a browser log in.
+    host = str(sock.getsockname()[0]).partition("%")[0]
+    secure = not ipaddress.ip_address(host).is_loopback
+    app = create_app(database, default_policy=default_policy, secure_cookies=secure)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = _Server(config)
     stop = asyncio.Event()

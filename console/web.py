@@ -1,26 +1,31 @@
 """The console's web application (Starlette): server-rendered pages, no script, no CDN.
 
 Each request opens its own database connection and closes it (a SQLite file or a PostgreSQL
-server); the pages only read. Patients appear by pseudonym only, and a path that is not a
-pseudonym is not looked up at all.
+server). Every route but ``/login`` sits behind :class:`console.auth.AuthGate`; a patient the
+account may not see is answered exactly as one that does not exist (404). Patients appear by
+pseudonym only, and a path that is not a pseudonym is not looked up at all.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 import msgspec
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from console import queries
+from console.auth import AuthGate, csrf_token, current_account, may_see_patient, visible
+from console.auth_admin import admin_routes
+from console.auth_pages import Render, login_routes
 from console.db import Database, open_database
 from console.export import timeline_csv
 from console.pages import (
@@ -57,44 +62,47 @@ def create_app(
     *,
     default_policy: PolicySnapshot | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
+    secure_cookies: bool = True,
 ) -> Starlette:
     """The console over ``database`` (a SQLite path or a PostgreSQL URL).
 
     ``default_policy`` is the policy the closed loop applies before a patient's first version
-    (the configuration's); ``clock_ns`` is "now" for the no-data alert.
+    (the configuration's); ``clock_ns`` is "now" for the no-data alert and for sessions;
+    ``secure_cookies`` is False only when serving plain http on loopback.
     """
-    env = _environment()
+    page = _renderer(_environment())
     policy = default_policy or PolicySnapshot()
 
-    @contextmanager
-    def connected() -> Iterator[Database]:
-        with open_database(database) as db:
-            yield db
+    def connected() -> Database:
+        return open_database(database)
 
-    def page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
-        html = env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status_code)
+    def not_found(request: Request, what: str) -> Response:
+        return page(request, "not_found.html", 404, title="Not found", what=what)
 
-    def not_found(what: str) -> HTMLResponse:
-        return page("not_found.html", 404, title="Not found", what=what)
+    def known(request: Request, db: Database, patient_id: str) -> bool:
+        """The patient has data and this account may see it (both answered alike: 404)."""
+        account = current_account(request)
+        return may_see_patient(account, patient_id) and patient_id in queries.patient_ids(db)
 
     def patients(request: Request) -> Response:
         now = clock_ns()
+        account = current_account(request)
         with connected() as db:
-            rows = [queries.patient_status(db, p, now) for p in queries.patient_ids(db)]
-        return page("patients.html", title="Patients", patients=rows, now_ns=now)
+            shown = visible(account, queries.patient_ids(db))
+            rows = [queries.patient_status(db, p, now) for p in shown]
+        return page(request, "patients.html", title="Patients", patients=rows, now_ns=now)
 
     def patient(request: Request) -> Response:
         patient_id = str(request.path_params["patient_id"])
         if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
-            return not_found("a patient with that pseudonym")
+            return not_found(request, "a patient with that pseudonym")
         with connected() as db:
-            if patient_id not in queries.patient_ids(db):
-                return not_found(f"patient {patient_id}")
+            if not known(request, db, patient_id):
+                return not_found(request, f"patient {patient_id}")
             try:
                 window = _requested_range(request) or default_range(db, patient_id)
             except BadRangeError as exc:
-                return page("bad_request.html", 400, title="Bad range", message=str(exc))
+                return page(request, "bad_request.html", 400, title="Bad range", message=str(exc))
             status = queries.patient_status(db, patient_id, clock_ns())
             figure = None if window is None else timeline(db, patient_id, window, policy)
             in_range = (
@@ -109,6 +117,7 @@ def create_app(
                 else queries.decisions(db, patient_id, window.start_ns, window.end_ns)
             )
         return page(
+            request,
             "patient.html",
             title=patient_id,
             status=status,
@@ -122,14 +131,14 @@ def create_app(
     def timeline_export(request: Request) -> Response:
         patient_id = str(request.path_params["patient_id"])
         if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
-            return not_found("a patient with that pseudonym")
+            return not_found(request, "a patient with that pseudonym")
         with connected() as db:
-            if patient_id not in queries.patient_ids(db):
-                return not_found(f"patient {patient_id}")
+            if not known(request, db, patient_id):
+                return not_found(request, f"patient {patient_id}")
             try:
                 window = _requested_range(request) or default_range(db, patient_id)
             except BadRangeError as exc:
-                return page("bad_request.html", 400, title="Bad range", message=str(exc))
+                return page(request, "bad_request.html", 400, title="Bad range", message=str(exc))
             body = timeline_csv(db, patient_id, window.start_ns, window.end_ns) if window else ""
         return Response(
             body or "time_utc,time_ns\n",
@@ -140,12 +149,13 @@ def create_app(
     def policy_history(request: Request) -> Response:
         patient_id = str(request.path_params["patient_id"])
         if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
-            return not_found("a patient with that pseudonym")
+            return not_found(request, "a patient with that pseudonym")
         with connected() as db:
-            if patient_id not in queries.patient_ids(db):
-                return not_found(f"patient {patient_id}")
+            if not known(request, db, patient_id):
+                return not_found(request, f"patient {patient_id}")
             log = policy_log(db, patient_id, policy)
         return page(
+            request,
             "policy.html",
             title=f"Policy history of {patient_id}",
             patient_id=patient_id,
@@ -156,13 +166,13 @@ def create_app(
     def decision(request: Request) -> Response:
         event_id = str(request.path_params["event_id"])
         if not EVENT_ID.fullmatch(event_id):
-            return not_found("a decision with that id")
+            return not_found(request, "a decision with that id")
         with connected() as db:
             found = queries.decision(db, event_id)
-            if found is None:
-                return not_found(f"decision {event_id}")
+            if found is None or not may_see_patient(current_account(request), found.patient_id):
+                return not_found(request, f"decision {event_id}")
             context = why(db, found, policy)
-        return page("decision.html", title="Why", **context)
+        return page(request, "decision.html", title="Why", **context)
 
     routes = [
         Route("/", patients),
@@ -170,8 +180,38 @@ def create_app(
         Route("/patients/{patient_id}/policy", policy_history),
         Route("/patients/{patient_id}/timeline.csv", timeline_export),
         Route("/decisions/{event_id}", decision),
+        *login_routes(connected, page, clock_ns, secure_cookies),
+        *admin_routes(connected, page, clock_ns),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(AuthGate, database=database, clock_ns=clock_ns)],
+        exception_handlers={HTTPException: _refusal_page(page)},
+    )
+
+
+def _renderer(env: jinja2.Environment) -> Render:
+    def page(
+        request: Request, name: str, status_code: int = 200, **context: object
+    ) -> HTMLResponse:
+        account = request.scope.get("account")
+        html = env.get_template(name).render(account=account, csrf=csrf_token(request), **context)
+        return HTMLResponse(html, status_code=status_code)
+
+    return page
+
+
+def _refusal_page(page: Render) -> Callable[[Request, Exception], Response]:
+    """A 403 (or other refusal) as a page for a logged-in account, bare text otherwise."""
+
+    def refused(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "error"
+        if "account" not in request.scope:
+            return Response(detail, status, media_type="text/plain")
+        return page(request, "bad_request.html", status, title="Not allowed", message=detail)
+
+    return refused
 
 
 def _requested_range(request: Request) -> TimeRange | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import io
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,53 @@ def test_demo_refuses_a_console_db_in_a_missing_folder(
 )
 def test_listening_beyond_loopback_is_warned(host: str, warned: bool) -> None:
     assert (exposure_warning(host) is not None) == warned
+
+
+def _users(
+    argv: list[str], stdin: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    status = main(["console", "users", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_users_add_reads_the_password_from_stdin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "c.db")
+    secret = "a secret long enough"
+    status, out, err = _users(
+        ["add", "root", "--role", "admin", "--db", db], secret + "\n", monkeypatch, capsys
+    )
+    assert status == 0 and secret not in out + err
+    assert out == "added root (admin)\n"
+    _users(["add", "ann", "--role", "clinician", "--db", db], secret + "\n", monkeypatch, capsys)
+    status, out, _ = _users(
+        ["assign", "ann", "p-0123456789ab", "--db", db], "", monkeypatch, capsys
+    )
+    assert status == 0
+    status, out, _ = _users(["list", "--db", db], "", monkeypatch, capsys)
+    assert out.splitlines() == ["ann\tclinician\tactive\tp-0123456789ab", "root\tadmin\tactive\t-"]
+    from console import open_database
+    from console.accounts import audit_log, verify_password
+
+    with open_database(db) as opened:
+        assert verify_password(opened, "root", secret) is not None
+        assert {actor for _, actor, _, _ in audit_log(opened)} == {f"cli:{getpass.getuser()}"}
+
+
+@pytest.mark.parametrize(("stdin", "says"), [("", "at least 12"), ("short\n", "at least 12")])
+def test_users_add_refuses_an_empty_or_short_password(
+    stdin: str,
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = str(tmp_path / "c.db")
+    status, _, err = _users(
+        ["add", "ann", "--role", "admin", "--db", db], stdin, monkeypatch, capsys
+    )
+    assert status == 2 and says in err
+    assert _users(["list", "--db", db], "", monkeypatch, capsys)[1] == ""

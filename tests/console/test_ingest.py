@@ -24,7 +24,7 @@ from stream.events import AnyEvent
 from stream.settings import KafkaSettings
 from stream.topics import create_topic_set
 from tests.console.events import PATIENT, encoded, score, story, window
-from tests.console.server import console_server, get
+from tests.console.server import Client, add_people, console_server, logged_in
 
 pytestmark = [pytest.mark.broker]
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,10 +162,10 @@ async def test_killed_mid_stream_resumes_without_gap_or_repeat(
         assert int(db.query("SELECT COUNT(*) FROM ingest_errors")[0][0]) == len(BROKEN)
 
 
-async def _wait_for(url: str, text: str, timeout_s: float = 60.0) -> str:
+async def _wait_for(client: Client, path: str, text: str, timeout_s: float = 60.0) -> str:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        _, page = await asyncio.to_thread(get, url)
+        _, page = await asyncio.to_thread(client.get, path)
         if text in page:
             return page
         assert asyncio.get_running_loop().time() < deadline, f"{text!r} never appeared"
@@ -180,10 +180,12 @@ async def test_serve_ingests_while_it_serves(kafka: KafkaSettings, tmp_path: Pat
     )
     await _produce(kafka, _messages(kafka, [window(0), score(0, 0.4)]))
     database = str(tmp_path / "console.db")
+    add_people(database)
     with console_server(database, log=tmp_path / "serve.log", config=config) as url:
-        await _wait_for(url + "/", f'data-patient="{PATIENT}"')
+        engineer = logged_in(url, "engineer")
+        await _wait_for(engineer, "/", f'data-patient="{PATIENT}"')
         await _produce(kafka, _messages(kafka, [window(500)]))  # later data arrives
-        await _wait_for(url + "/", utc(window(500).gateway_time_ns))
+        await _wait_for(engineer, "/", utc(window(500).gateway_time_ns))
 
 
 async def test_serve_s_ingest_starts_again_after_a_database_failure(

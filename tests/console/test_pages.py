@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -24,7 +23,7 @@ from tests.console.conftest import ENGINES
 from tests.console.events import PATIENT, T0, S, encoded, score, story
 from tests.console.events import decision as decision_event
 from tests.console.postgres import fresh_database
-from tests.console.server import console_server, get
+from tests.console.server import Client, add_people, console_server, logged_in
 
 
 def policy_records() -> list[AnyEvent]:
@@ -49,7 +48,7 @@ MARKUP_REASON = "<b>quiet hours</b>"
 @pytest.fixture(scope="module", params=ENGINES)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Iterator[Client]:
     """One server per engine for the whole module (starting one takes seconds)."""
     tmp_path = tmp_path_factory.mktemp("pages")
     if request.param == "sqlite":
@@ -63,16 +62,17 @@ def served(
     with open_database(database) as db:
         create_schema(db)
         store_batch(db, "t.all", 0, [Record(i, p) for i, p in enumerate(encoded(events))])
+    add_people(database, (PATIENT,))
     with console_server(database, log=tmp_path / "serve.log") as url:
-        yield url
+        yield logged_in(url, "clinician")
 
 
-def test_serve_binds_to_loopback_by_default(served: str) -> None:
-    assert served.startswith("http://127.0.0.1:")
+def test_serve_binds_to_loopback_by_default(served: Client) -> None:
+    assert served.base.startswith("http://127.0.0.1:")
 
 
-def test_patient_list_shows_status_and_the_no_data_alert(served: str) -> None:
-    status, page = get(served + "/")
+def test_patient_list_shows_status_and_the_no_data_alert(served: Client) -> None:
+    status, page = served.get("/")
     assert status == 200
     row = page[page.index(f'data-patient="{PATIENT}"') :]
     assert f'href="/patients/{PATIENT}"' in row
@@ -82,8 +82,8 @@ def test_patient_list_shows_status_and_the_no_data_alert(served: str) -> None:
     assert "no data for 2 h" in row  # the story is months before the clock
 
 
-def test_patient_page_draws_the_timeline_with_session_and_threshold(served: str) -> None:
-    status, page = get(f"{served}/patients/{PATIENT}")
+def test_patient_page_draws_the_timeline_with_session_and_threshold(served: Client) -> None:
+    status, page = served.get(f"/patients/{PATIENT}")
     assert status == 200
     assert page.count('<g class="panel"') == 4
     for title in ("Heart rate", "RMSSD", "SCR rate", "Stress probability"):
@@ -101,9 +101,9 @@ def test_patient_page_draws_the_timeline_with_session_and_threshold(served: str)
     ) in page
 
 
-def test_a_chosen_range_without_the_session_omits_it(served: str) -> None:
+def test_a_chosen_range_without_the_session_omits_it(served: Client) -> None:
     start, end = quote(utc(T0)[:19]), quote(utc(T0 + 150 * S)[:19])
-    status, page = get(f"{served}/patients/{PATIENT}?from={start}&to={end}")
+    status, page = served.get(f"/patients/{PATIENT}?from={start}&to={end}")
     assert status == 200
     assert "No session in this range." in page
     assert '<g class="session">' not in page
@@ -117,20 +117,20 @@ def test_a_chosen_range_without_the_session_omits_it(served: str) -> None:
         "from=2026-03-10T15:00&to=2026-03-10T14:00",
     ],
 )
-def test_a_range_that_cannot_be_read_is_a_bad_request(served: str, query: str) -> None:
-    status, page = get(f"{served}/patients/{PATIENT}?{query}")
+def test_a_range_that_cannot_be_read_is_a_bad_request(served: Client, query: str) -> None:
+    status, page = served.get(f"/patients/{PATIENT}?{query}")
     assert status == 400
     assert 'class="alert"' in page
 
 
 @pytest.mark.parametrize("path", ["/patients/alice", "/patients/p-zzzzzzzzzzzz", "/decisions/x"])
-def test_unknown_or_malformed_ids_are_not_found(served: str, path: str) -> None:
-    status, _ = get(served + path)
+def test_unknown_or_malformed_ids_are_not_found(served: Client, path: str) -> None:
+    status, _ = served.get(path)
     assert status == 404
 
 
-def test_why_names_the_limit_that_held(served: str) -> None:
-    status, page = get(f"{served}/decisions/decision-0021")
+def test_why_names_the_limit_that_held(served: Client) -> None:
+    status, page = served.get("/decisions/decision-0021")
     assert status == 200
     assert "The loop <strong>held</strong>: cooldown of 1800 s since the last session" in page
     assert "Limit: <strong>cooldown</strong> (cooldown since the last session)" in page
@@ -138,15 +138,15 @@ def test_why_names_the_limit_that_held(served: str) -> None:
     assert "<th>z_hrv_rmssd</th><td>-2.5</td>" in page  # the trigger's values
 
 
-def test_why_of_a_session_links_the_session(served: str) -> None:
-    status, page = get(f"{served}/decisions/decision-0020")
+def test_why_of_a_session_links_the_session(served: Client) -> None:
+    status, page = served.get("/decisions/decision-0020")
     assert status == 200
     assert "started a session" in page
     assert "paced_breathing · completed, 2026-03-10T14:23:22Z" in page
 
 
-def test_text_from_events_is_escaped(served: str) -> None:
-    status, page = get(f"{served}/decisions/decision-0099")
+def test_text_from_events_is_escaped(served: Client) -> None:
+    status, page = served.get("/decisions/decision-0099")
     assert status == 200
     assert MARKUP_REASON not in page
     assert html.escape(MARKUP_REASON, quote=False) in page
@@ -175,8 +175,8 @@ def test_consecutive_sleep_epochs_merge_and_wake_or_a_gap_ends_them() -> None:
     assert merge_sleep(epochs) == [(0, 60), (90, 120), (150, 180)]
 
 
-def test_policy_history_follows_the_loop_s_rule(served: str) -> None:
-    status, page = get(f"{served}/patients/{PATIENT}/policy")
+def test_policy_history_follows_the_loop_s_rule(served: Client) -> None:
+    status, page = served.get(f"/patients/{PATIENT}/policy")
     assert status == 200
     assert "<h2>Current: version 1</h2>" in page
     assert "<tr><th>score_threshold</th><td>0.6</td></tr>" in page
@@ -192,12 +192,13 @@ def test_policy_history_follows_the_loop_s_rule(served: str) -> None:
     assert "0.1" not in accepted
 
 
-def test_the_timeline_exports_as_csv(served: str) -> None:
-    url = f"{served}/patients/{PATIENT}/timeline.csv"
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback
-        assert answer.headers["Content-Type"].startswith("text/csv")
-        assert f'filename="{PATIENT}-timeline.csv"' in answer.headers["Content-Disposition"]
-        rows = list(csv.reader(io.StringIO(answer.read().decode())))
+def test_the_timeline_exports_as_csv(served: Client) -> None:
+    url = f"/patients/{PATIENT}/timeline.csv"
+    status, text, headers = served.request(url)
+    assert status == 200
+    assert headers["content-type"].startswith("text/csv")
+    assert f'filename="{PATIENT}-timeline.csv"' in headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == [
         "time_utc",
         "time_ns",
@@ -209,12 +210,12 @@ def test_the_timeline_exports_as_csv(served: str) -> None:
     assert len(rows) == 1 + 40
     assert rows[1] == [utc(T0), str(T0), "60.0", "40.0", "1.0", "0.2"]
     start, end = quote(utc(T0)[:19]), quote(utc(T0 + 95 * S)[:19])
-    _, body = get(f"{url}?from={start}&to={end}")
+    _, body = served.get(f"{url}?from={start}&to={end}")
     assert len(body.splitlines()) == 1 + 10  # windows 0-9
 
 
-def test_the_patient_page_links_the_csv_of_its_range(served: str) -> None:
-    _, page = get(f"{served}/patients/{PATIENT}")
+def test_the_patient_page_links_the_csv_of_its_range(served: Client) -> None:
+    _, page = served.get(f"/patients/{PATIENT}")
     link = html.unescape(page.split('<a id="csv" href="', 1)[1].split('"', 1)[0])
-    _, body = get(served + link)
+    _, body = served.get(link)
     assert len(body.splitlines()) == 1 + 40

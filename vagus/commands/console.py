@@ -12,6 +12,7 @@ from typing import Any
 from console.db import DatabaseError
 from vagus.commands import console_registry
 from vagus.commands.common import Handlers, run_async, with_bootstrap
+from vagus.commands.console_users import cmd_users, register_users
 from vagus.config import ConfigError, VagusConfig
 
 DB_HELP = "the console's database: a SQLite file path or a postgresql:// URL"
@@ -52,6 +53,7 @@ def register(commands: Any) -> Handlers:
         "--fetch-size", type=int, default=500, help="at most this many per fetch (default 500)"
     )
     console_registry.register(console_commands)
+    register_users(console_commands)
     return {"console": cmd_console}
 
 
@@ -59,6 +61,8 @@ def cmd_console(args: argparse.Namespace, config: VagusConfig) -> int:
     try:
         if args.console_command in console_registry.COMMANDS:
             return console_registry.run(args)
+        if args.console_command == "users":
+            return cmd_users(args)
         config = with_bootstrap(config, args.bootstrap)
         if args.console_command == "serve":
             return _serve(args, config)
@@ -80,8 +84,11 @@ def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
+    from console.accounts import accounts  # noqa: PLC0415
+
     with open_database(args.db) as db:  # a database that cannot be used fails before the port
         create_schema(db)
+        nobody = not accounts(db)
     sock = bind(args.host, args.port)
     kafka = config.kafka if config.kafka.bootstrap is not None else None
     host, port = sock.getsockname()[:2]
@@ -92,6 +99,16 @@ def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
     warning = exposure_warning(host)
     if warning:
         print(f"vagus console: WARNING: {warning}", file=sys.stderr)
+    else:
+        print(
+            "vagus console: plain http on loopback: session cookies without Secure", file=sys.stderr
+        )
+    if nobody:
+        print(
+            "vagus console: no account yet; make the first with"
+            " `vagus console users add NAME --role admin --db DB`",
+            file=sys.stderr,
+        )
 
     async def go() -> int:
         await serve(args.db, sock, kafka=kafka, default_policy=config.policy)
@@ -105,8 +122,8 @@ def exposure_warning(host: str) -> str | None:
     if ipaddress.ip_address(host.partition("%")[0]).is_loopback:
         return None
     return (
-        f"listening on {host}, beyond this host; the console has no accounts yet, so anyone who"
-        " reaches it sees every patient"
+        f"listening on {host}, beyond this host; session cookies are Secure, so browsers log in"
+        " only through an https front (a TLS proxy) to this address"
     )
 
 
