@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 from console.db import DatabaseError, open_database
 from console.ingest import run_ingest
 from console.schema import create_schema
+from console.tuning import kafka_publisher
 from console.web import create_app
 from ingest.transport.backoff import Backoff
 from stream.errors import BrokerTimeoutError
@@ -72,7 +73,10 @@ async def serve(
     # host): beyond it, only an https front (a TLS proxy) lets a browser log in.
     host = str(sock.getsockname()[0]).partition("%")[0]
     secure = not ipaddress.ip_address(host).is_loopback
-    app = create_app(database, default_policy=default_policy, secure_cookies=secure)
+    publish = None if kafka is None else kafka_publisher(kafka, default_policy)
+    app = create_app(
+        database, default_policy=default_policy, secure_cookies=secure, publish=publish
+    )
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = _Server(config)
     stop = asyncio.Event()

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from closedloop.policy import PolicyError
+from console.auth import csrf_token
 from console.db import Database, open_database, redacted
 from console.policies import policy_log
 from console.registry import enrolment
@@ -48,8 +49,17 @@ class Account(Protocol):
     role: str
 
 
-def _no_csrf(request: Request) -> Markup:
-    return Markup("")
+def _csrf_input(request: Request) -> Markup:
+    """The session's anti-forgery token as a hidden field (console.auth checks it on POST)."""
+    return Markup('<input type="hidden" name="csrf" value="{}">').format(csrf_token(request))
+
+
+def _any_patient(account: Account, patient_id: str) -> bool:
+    return True
+
+
+def _tuning_role(account: Account, patient_id: str) -> bool:
+    return account.role in TUNING_ROLES
 
 
 def _environment() -> jinja2.Environment:
@@ -67,9 +77,14 @@ def tuning_routes(
     default_policy: PolicySnapshot | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
     preview_days: int = DEFAULT_DAYS,
-    csrf_field: Callable[[Request], Markup] = _no_csrf,
+    csrf_field: Callable[[Request], Markup] = _csrf_input,
+    may_see: Callable[[Any, str], bool] = _any_patient,
+    may_change: Callable[[Any, str], bool] = _tuning_role,
 ) -> list[Route]:
-    """GET ``/patients/{id}/tuning``, POST ``.../tuning/preview`` and ``.../tuning/publish``."""
+    """GET ``/patients/{id}/tuning``, POST ``.../tuning/preview`` and ``.../tuning/publish``.
+
+    ``may_see`` and ``may_change`` decide per account and patient (the console passes
+    ``console.auth``'s rules: a clinician sees and tunes assigned patients only)."""
     pages = _TuningPages(
         database,
         publish,
@@ -77,6 +92,8 @@ def tuning_routes(
         clock_ns=clock_ns,
         preview_days=preview_days,
         csrf_field=csrf_field,
+        may_see=may_see,
+        may_change=may_change,
     )
     prefix = "/patients/{patient_id}/tuning"
     return [
@@ -96,7 +113,11 @@ class _TuningPages:
         clock_ns: Callable[[], int],
         preview_days: int,
         csrf_field: Callable[[Request], Markup],
+        may_see: Callable[[Any, str], bool],
+        may_change: Callable[[Any, str], bool],
     ) -> None:
+        self._may_see = may_see
+        self._may_change = may_change
         self._env = _environment()
         self._database = database
         self._publish = publish
@@ -108,7 +129,12 @@ class _TuningPages:
     def _page(
         self, request: Request, name: str, status_code: int = 200, **context: Any
     ) -> Response:
-        html = self._env.get_template(name).render(csrf_field=self._csrf_field(request), **context)
+        html = self._env.get_template(name).render(
+            csrf_field=self._csrf_field(request),
+            account=request.scope.get("account"),
+            csrf=csrf_token(request),
+            **context,
+        )
         return HTMLResponse(html, status_code=status_code)
 
     def _refused(self, request: Request, status_code: int, message: str) -> Response:
@@ -122,10 +148,12 @@ class _TuningPages:
         if account is None:
             return self._refused(request, 401, "sign in to tune a patient's policy")
         patient_id = str(request.path_params["patient_id"])
-        if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
+        if not re.fullmatch(PATIENT_ID_PATTERN, patient_id) or not self._may_see(
+            account, patient_id
+        ):
             return self._refused(request, 404, "there is no patient with that pseudonym")
-        if writes and account.role not in TUNING_ROLES:
-            message = f"the {account.role} role may not change policies (clinician, admin)"
+        if writes and not self._may_change(account, patient_id):
+            message = f"this {account.role} account may not change this patient's policy"
             return self._refused(request, 403, message)
         return patient_id, account
 

@@ -22,8 +22,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from closedloop.policy import PolicyError
+from closedloop.policy_store import Published
 from console import queries
-from console.auth import AuthGate, csrf_token, current_account, may_see_patient, visible
+from console.auth import (
+    AuthGate,
+    csrf_token,
+    current_account,
+    may_see_patient,
+    may_tune,
+    visible,
+)
 from console.auth_admin import admin_routes
 from console.auth_pages import Render, login_routes
 from console.db import Database, open_database
@@ -40,6 +49,8 @@ from console.pages import (
 from console.policies import policy_log
 from console.svg import utc
 from console.times import BadRangeError, parse_utc
+from console.tuning import Publish
+from console.tuning_routes import tuning_routes
 from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 
@@ -63,12 +74,15 @@ def create_app(
     default_policy: PolicySnapshot | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
     secure_cookies: bool = True,
+    publish: Publish | None = None,
 ) -> Starlette:
     """The console over ``database`` (a SQLite path or a PostgreSQL URL).
 
     ``default_policy`` is the policy the closed loop applies before a patient's first version
     (the configuration's); ``clock_ns`` is "now" for the no-data alert and for sessions;
-    ``secure_cookies`` is False only when serving plain http on loopback.
+    ``secure_cookies`` is False only when serving plain http on loopback; ``publish`` writes a
+    tuned policy through the audited path (console.tuning.kafka_publisher), None when the
+    console has no broker: the tuning form and preview work, publishing is refused.
     """
     page = _renderer(_environment())
     policy = default_policy or PolicySnapshot()
@@ -182,6 +196,14 @@ def create_app(
         Route("/decisions/{event_id}", decision),
         *login_routes(connected, page, clock_ns, secure_cookies),
         *admin_routes(connected, page, clock_ns),
+        *tuning_routes(
+            database,
+            publish or _no_broker,
+            default_policy=policy,
+            clock_ns=clock_ns,
+            may_see=may_see_patient,
+            may_change=may_tune,
+        ),
     ]
     return Starlette(
         routes=routes,
@@ -224,3 +246,12 @@ def _requested_range(request: Request) -> TimeRange | None:
     if end <= start:
         raise BadRangeError("the range must end after it starts")
     return TimeRange(start, end)
+
+
+async def _no_broker(patient_id: str, assignments: list[str], actor: str, reason: str) -> Published:
+    """Publishing without a broker: refused, with what to do instead."""
+    del patient_id, assignments, actor, reason
+    raise PolicyError(
+        "this console has no broker to publish to: start it with the Kafka settings "
+        "(`vagus console serve` with [kafka] configured)"
+    )

@@ -183,3 +183,22 @@ def test_bad_passwords_lock_the_account(base: str) -> None:
     assert status == 429
     assert "logins are locked for 15 more minute(s)" in body
     assert logged_in(base, "engineer").get("/")[0] == 200  # other accounts still log in
+
+
+def test_tuning_follows_the_roles_and_the_csrf_token(base: str) -> None:
+    """The tuning pages sit behind the same gate: a clinician tunes assigned patients only,
+    an engineer or an admin looks but does not change, every POST carries the session's token."""
+    tuning = f"/patients/{PATIENT}/tuning"
+    assert Client(base).get(tuning)[0] == 401
+    clinician = logged_in(base, "clinician")
+    status, form = clinician.get(tuning)
+    assert status == 200 and 'name="csrf"' in form and 'id="not-enrolled"' in form
+    fields = {"csrf": clinician.csrf(tuning), "score_threshold": "0.8"}
+    assert clinician.request(f"{tuning}/preview", {"score_threshold": "0.8"})[0] == 403  # token
+    assert clinician.request(f"{tuning}/preview", fields)[0] == 409  # reached: not enrolled
+    assert logged_in(base, "stranger").get(tuning)[0] == 404
+    for name in ("engineer", "admin"):
+        client = logged_in(base, name)
+        assert client.get(tuning)[0] == 200
+        fields = {"csrf": client.csrf(tuning), "score_threshold": "0.8"}
+        assert client.request(f"{tuning}/preview", fields)[0] == 403, name

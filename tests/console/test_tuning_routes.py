@@ -98,7 +98,7 @@ def test_a_role_that_may_not_tune_sees_the_form_but_cannot_preview(console_db: s
         assert web.get(TUNING, headers=viewer).status_code == 200
         answer = web.post(f"{TUNING}/preview", data=current_form(), headers=viewer)
         assert answer.status_code == 403
-        assert "may not change policies" in answer.text
+        assert "may not change this patient's policy" in answer.text
         published = web.post(f"{TUNING}/publish", data=current_form(), headers=viewer)
         assert published.status_code == 403
 
