@@ -62,9 +62,13 @@ build() {
     mkdir -p "$CACHE"
     local package work release
     package=$(kernel_package)
-    [[ -n $package ]] || die "no linux-image package known to apt (run apt-get update)"
+    if [[ -z $package ]]; then
+        apt-get update -qq >&2
+        package=$(kernel_package)
+    fi
+    [[ -n $package ]] || die "apt knows no linux-image package for linux-image-amd64"
+    rm -rf "$CACHE"/build.*  # left by an interrupted build
     work=$(mktemp -d "$CACHE/build.XXXXXX")
-    trap 'rm -rf "$work"' RETURN
         local deb=("$CACHE/$package"_*.deb)
     if [[ ! -f ${deb[0]} ]]; then
         (cd "$CACHE" && apt-get download -qq "$package" 2>/dev/null) || {
@@ -95,6 +99,7 @@ build() {
     (cd "$init" && find . | cpio -o -H newc --quiet | gzip -1) >"$CACHE/initramfs.cpio.gz"
     cp "$work/kernel/boot/vmlinuz-$release" "$CACHE/vmlinuz"
     echo "$release" >"$CACHE/release"
+    rm -rf "$work"
     rm -f "$CACHE"/.built-v*
     touch "$stamp"
     log "built: kernel $release, ${#order[@]} modules, in $CACHE"
@@ -161,6 +166,7 @@ run() {
     done
     wait "$qemu_pid" || true
     qemu_pid=
+    wait  # the tails: they print what is left and end with QEMU (the caller's last line is ours)
     if [[ ! -f $out/status ]]; then
         log "the guest ended without a status; its console:"
         tail -n 60 "$out/console.log" >&2
