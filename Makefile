@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test lint typecheck unit bench clean recording pi-check browser browser-deps
+.PHONY: demo test lint typecheck unit bench clean recording pi-check browser browser-deps bluez-check
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vagus needs Python 3.11 or newer")'
@@ -48,6 +48,11 @@ browser-deps:
 
 browser: browser-deps $(DEV_STAMP)
 	$(BIN)/pytest tests/console/test_browser.py
+
+# The BLE tests marked `bluez` through real BlueZ (bleak's default backend over D-Bus) in a
+# QEMU guest with hci_vhci; needs root (apt-get for QEMU, busybox, bluez). Last line: JSON.
+bluez-check: $(DEV_STAMP)
+	VAGUS_PYTHON=$(abspath $(BIN))/python $(BIN)/python scripts/bluez_guest_check.py
 
 recording: $(DEV_STAMP)
 	$(BIN)/python scripts/make_demo_recording.py -o vagus/data/demo-session.vrec

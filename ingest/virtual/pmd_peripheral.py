@@ -208,8 +208,9 @@ class PolarPmdPeripheral(HeartRatePeripheral):
         self._next_timestamp_ns += ECG_SAMPLES_PER_FRAME * 1_000_000_000 // ECG_RATE_HZ
         if self.subscriber_count(self.data):
             self.frames_while_subscribed.append(frame)
-        await self.notify_value(self.data, frame)
+        # Recorded first: a stop that cancels this task mid-notify may still deliver the frame.
         self.frames_sent.append(frame)
+        await self.notify_value(self.data, frame)
 
     def on_link_lost(self) -> None:
         self._stop_stream()

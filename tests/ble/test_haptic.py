@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import pytest
 from bleak import BleakClient
 
 from hardware.ble_haptic import BleHapticDevice
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ingest.virtual.link import VirtualRadio
 
 
+@pytest.mark.bluez
 async def test_haptic_intensity_follows_the_breath_over_gatt(radio: VirtualRadio) -> None:
     from ingest.virtual.peripherals import VIRTUAL_COMMAND_UUID, SampleStreamPeripheral
 
@@ -39,6 +41,7 @@ async def test_haptic_intensity_follows_the_breath_over_gatt(radio: VirtualRadio
     assert levels[4 * 30] == 0
 
 
+@pytest.mark.bluez
 async def test_a_band_that_drops_out_ends_the_session_as_failed(radio: VirtualRadio) -> None:
     from ingest.virtual.peripherals import VIRTUAL_COMMAND_UUID, SampleStreamPeripheral
 

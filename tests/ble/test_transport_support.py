@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from ingest.transport.targets import BleBackend
 from ingest.virtual.link import VirtualRadio
 
 SECRET = bytes(range(32))
+SLOWDOWN = 10.0 if os.environ.get("VAGUS_BLUEZ_GUEST") else 1.0
+"""How much longer waits may take in ``make bluez-check``'s guest: it is software-emulated."""
 
 
 class AcceleratedClock:
@@ -60,6 +63,6 @@ def fast_backoff() -> Backoff:
 
 
 async def wait_for(predicate: Callable[[], bool], within_s: float = 10.0) -> None:
-    async with asyncio.timeout(within_s):
+    async with asyncio.timeout(within_s * SLOWDOWN):
         while not predicate():
             await asyncio.sleep(0.005)
