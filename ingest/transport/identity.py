@@ -24,11 +24,17 @@ SECRET_FILE = "device-id.key"  # noqa: S105 (a file name, not a secret)
 SECRET_BYTES = 32
 ID_CHARS = 8
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-#: A 48-bit Bluetooth address as BlueZ and bumble print it (``AA:BB:CC:DD:EE:FF``) or with dashes.
+#: A 48-bit Bluetooth address as BlueZ and bumble print it (``AA:BB:CC:DD:EE:FF``), with dashes,
+#: or inside a BlueZ D-Bus object path (``/org/bluez/hci0/dev_AA_BB_CC_DD_EE_FF``).
 ADDRESS_PATTERN = re.compile(
-    r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])"
+    r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[:_-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])"
 )
 REDACTED = "<address>"
+#: A device's advertised name or alias in bleak's dumps of BlueZ properties
+#: (``'Name': <dbus_fast.signature.Variant ('s', Polar H10 A1B2C3D4)>``): names carry serial
+#: numbers, and the dumps list every device BlueZ has heard, the neighbours' included.
+DBUS_NAME_PATTERN = re.compile(r"('(?:Name|Alias)': <[\w.]*Variant \('s', ).*?(\)>)")
+REDACTED_NAME = "<name>"
 _FORMATTER = logging.Formatter()
 
 
@@ -79,7 +85,13 @@ def device_id_for(address: str, secret: bytes) -> str:
 
 
 def redact_addresses(text: str) -> str:
+    """``text`` without Bluetooth addresses or BlueZ's advertised names."""
+    text = DBUS_NAME_PATTERN.sub(rf"\g<1>{REDACTED_NAME}\g<2>", text)
     return ADDRESS_PATTERN.sub(REDACTED, text)
+
+
+def _sensitive(message: str) -> bool:
+    return ADDRESS_PATTERN.search(message) is not None or "Variant ('s'" in message
 
 
 class _RedactingFactory:
@@ -95,7 +107,7 @@ class _RedactingFactory:
             message = record.getMessage()
         except (TypeError, ValueError):
             return record  # a malformed record is logging's own business
-        if ADDRESS_PATTERN.search(message):
+        if _sensitive(message):
             record.msg, record.args = redact_addresses(message), ()
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact_addresses(_FORMATTER.formatException(record.exc_info))

@@ -36,10 +36,7 @@ from tests.ble.test_transport_support import (
 EDA = load_builtin("vagus-eda-v1")
 
 
-@pytest.mark.bluez(
-    known_defect="with BlueZ, bleak's debug records carry advertised names and D-Bus device "
-    "paths (dev_F0_00_...): address redaction misses both"
-)
+@pytest.mark.bluez
 async def test_three_devices_stream_at_once_and_a_vanished_strap_returns(
     radio: VirtualRadio, caplog: pytest.LogCaptureFixture
 ) -> None:

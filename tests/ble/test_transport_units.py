@@ -103,6 +103,28 @@ def test_redaction_hides_addresses_in_every_log_record(caplog: pytest.LogCapture
     ), "UUIDs are not addresses"
 
 
+def test_redaction_hides_bluez_object_paths_and_advertised_names(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What bleak's BlueZ backend logs at DEBUG: D-Bus signals with object paths and property
+    dumps that name every device heard (names carry serials)."""
+    install_address_redaction()
+    body = [
+        "/org/bluez/hci0/dev_F0_00_00_00_00_04",
+        "{'Name': <dbus_fast.signature.Variant ('s', Polar H10 A1B2C3D4)>, "
+        "'Alias': <dbus_fast.signature.Variant ('s', Strap (4711))>, "
+        "'RSSI': <dbus_fast.signature.Variant ('n', -60)>}",
+    ]
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("bleak.backends.bluezdbus.manager").debug(
+            "received D-Bus signal: %s.%s (%s): %s", "org.bluez", "X", "/", body
+        )
+    assert "F0_00" not in caplog.text and "A1B2C3D4" not in caplog.text
+    assert "4711" not in caplog.text
+    assert "dev_<address>" in caplog.text and caplog.text.count("<name>") == 2
+    assert "('n', -60)" in caplog.text  # other properties stay readable
+
+
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))
 def test_set_local_time_round_trips(moment: datetime) -> None:
     moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000, tzinfo=UTC)
