@@ -166,7 +166,9 @@ class DeviceSession:
             lost = asyncio.Event()
             client = await establish_connection(
                 BleakClientWithServiceCache,
-                device,
+                # the advertised name (it may carry a serial) never reaches a library's log:
+                # bleak-retry-connector prints the device's name; it gets the pseudonymous id
+                BLEDevice(device.address, self.name, device.details),
                 self.name,  # bleak-retry-connector logs this name: the pseudonymous id
                 disconnected_callback=lambda _client: self._on_disconnect(lost),
                 max_attempts=self._connect_attempts,
