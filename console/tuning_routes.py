@@ -153,7 +153,7 @@ class _TuningPages:
         ):
             return self._refused(request, 404, "there is no patient with that pseudonym")
         if writes and not self._may_change(account, patient_id):
-            message = f"this {account.role} account may not change this patient's policy"
+            message = f"this {account.role} account may not change the policy of this patient"
             return self._refused(request, 403, message)
         return patient_id, account
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -30,6 +31,7 @@ from console.web import create_app
 from stream.events import PolicySnapshot
 from stream.settings import KafkaSettings
 from tests.console.events import PATIENT, T0, S, encoded, story
+from tests.console.server import PASSWORD, add_people
 from vagus.demo import create_topics
 
 END = T0 + 3600 * S
@@ -98,7 +100,7 @@ def test_a_role_that_may_not_tune_sees_the_form_but_cannot_preview(console_db: s
         assert web.get(TUNING, headers=viewer).status_code == 200
         answer = web.post(f"{TUNING}/preview", data=current_form(), headers=viewer)
         assert answer.status_code == 403
-        assert "may not change this patient's policy" in answer.text
+        assert "may not change the policy of this patient" in answer.text
         published = web.post(f"{TUNING}/publish", data=current_form(), headers=viewer)
         assert published.status_code == 403
 
@@ -188,7 +190,13 @@ def test_publish_goes_through_the_audited_path_and_history_shows_who(
         (version,) = policy_log(db, PATIENT, PolicySnapshot()).accepted
     assert version.changed_by == "clinician:c-17"
     assert version.audit is not None and version.audit.new == {"score_threshold": "0.8"}
-    with TestClient(create_app(console_db)) as web:
+    add_people(console_db, (PATIENT,))
+    with TestClient(create_app(console_db, secure_cookies=False)) as web:
+        login = web.get("/login").text
+        token = re.search(r'name="login_csrf" value="([^"]+)"', login)
+        assert token, login
+        fields = {"login_csrf": token[1], "name": "engineer", "password": PASSWORD, "next": "/"}
+        assert web.post("/login", data=fields, follow_redirects=False).status_code == 303
         history = html.unescape(web.get(f"/patients/{PATIENT}/policy").text)
     accepted = history[history.index('<table id="accepted">') :]
     assert "clinician:c-17" in accepted and "fewer false alarms" in accepted
