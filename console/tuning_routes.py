@@ -28,6 +28,7 @@ from closedloop.policy import PolicyError
 from console.auth import csrf_token
 from console.db import Database, open_database, redacted
 from console.policies import policy_log
+from console.queries import last_data_ns
 from console.registry import enrolment
 from console.svg import utc
 from console.tuning import Publish, form_fields, proposal, publish_tuning
@@ -39,6 +40,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 #: Who may preview and publish a change.
 TUNING_ROLES = frozenset({"clinician", "admin"})
 MAX_FORM_BYTES = 64 * 1024
+#: Past the last data, how long the preview still looks for the decisions that data caused.
+DECISION_MARGIN_NS = 60 * 10**9
 FORM_ONLY = (
     f"send the form URL-encoded (application/x-www-form-urlencoded, at most {MAX_FORM_BYTES} bytes)"
 )
@@ -157,6 +160,13 @@ class _TuningPages:
             return self._refused(request, 403, message)
         return patient_id, account
 
+    def _end_ns(self, db: Database, patient_id: str) -> int:
+        """Where the preview's days end: this patient's last data (a gateway offline for a week
+        still has a week to show), never later than now."""
+        last = last_data_ns(db, patient_id)
+        now = self._clock_ns()
+        return now if last is None else min(now, last + DECISION_MARGIN_NS)
+
     def _current(self, db: Database, patient_id: str) -> tuple[int, PolicySnapshot]:
         state = policy_log(db, patient_id, self._default).state
         return state.version, state.policy
@@ -215,8 +225,9 @@ class _TuningPages:
                     request, patient_id, db, status_code=400, errors=str(exc), shown=form
                 )
             found = preview(
-                db, patient_id, policy, proposed.policy, end_ns=self._clock_ns(), days=self._days
-            )
+                db, patient_id, policy, proposed.policy, end_ns=self._end_ns(db, patient_id),
+                days=self._days,
+            )  # fmt: skip
         before, after = msgspec.structs.asdict(policy), msgspec.structs.asdict(proposed.policy)
         return self._page(
             request,
