@@ -8,6 +8,8 @@ pseudonym only, and a path that is not a pseudonym is not looked up at all.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import time
 from collections.abc import Callable
@@ -37,6 +39,7 @@ from console.auth_admin import admin_routes
 from console.auth_pages import Render, login_routes
 from console.db import Database, open_database
 from console.export import timeline_csv
+from console.fhir import fhir_bundle
 from console.pages import (
     TimeRange,
     default_range,
@@ -55,6 +58,9 @@ from stream.events import PolicySnapshot
 from stream.ids import PATIENT_ID_PATTERN
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: An export of one patient's range: the CSV timeline, the FHIR bundle.
+Export = Callable[[Database, str, TimeRange | None], Response]
+NO_RANGE = TimeRange(0, -1)
 EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 
 
@@ -107,6 +113,25 @@ def create_app(
         return page(request, "patients.html", title="Patients", patients=rows, now_ns=now)
 
     def patient(request: Request) -> Response:
+        def render(db: Database, patient_id: str, window: TimeRange | None) -> Response:
+            spans = [] if window is None else [window.start_ns, window.end_ns]
+            return page(
+                request,
+                "patient.html",
+                title=patient_id,
+                status=queries.patient_status(db, patient_id, clock_ns()),
+                window=window,
+                figure=None if window is None else timeline(db, patient_id, window, policy),
+                sessions=queries.sessions(db, patient_id, *spans) if spans else [],
+                decisions=queries.decisions(db, patient_id, *spans) if spans else [],
+                effects=effects(db, patient_id),
+            )
+
+        return shown_range(request, render)
+
+    def shown_range(request: Request, render: Export) -> Response:
+        """What the patient page and its exports share: a pseudonym this account may see, a
+        valid range (the page's default when none is asked; None without data)."""
         patient_id = str(request.path_params["patient_id"])
         if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
             return not_found(request, "a patient with that pseudonym")
@@ -117,48 +142,13 @@ def create_app(
                 window = _requested_range(request) or default_range(db, patient_id)
             except BadRangeError as exc:
                 return page(request, "bad_request.html", 400, title="Bad range", message=str(exc))
-            status = queries.patient_status(db, patient_id, clock_ns())
-            figure = None if window is None else timeline(db, patient_id, window, policy)
-            in_range = (
-                []
-                if window is None
-                else queries.sessions(db, patient_id, window.start_ns, window.end_ns)
-            )
-            measured = effects(db, patient_id)
-            held = (
-                []
-                if window is None
-                else queries.decisions(db, patient_id, window.start_ns, window.end_ns)
-            )
-        return page(
-            request,
-            "patient.html",
-            title=patient_id,
-            status=status,
-            window=window,
-            figure=figure,
-            sessions=in_range,
-            decisions=held,
-            effects=measured,
-        )
+            return render(db, patient_id, window)
 
     def timeline_export(request: Request) -> Response:
-        patient_id = str(request.path_params["patient_id"])
-        if not re.fullmatch(PATIENT_ID_PATTERN, patient_id):
-            return not_found(request, "a patient with that pseudonym")
-        with connected() as db:
-            if not known(request, db, patient_id):
-                return not_found(request, f"patient {patient_id}")
-            try:
-                window = _requested_range(request) or default_range(db, patient_id)
-            except BadRangeError as exc:
-                return page(request, "bad_request.html", 400, title="Bad range", message=str(exc))
-            body = timeline_csv(db, patient_id, window.start_ns, window.end_ns) if window else ""
-        return Response(
-            body or "time_utc,time_ns\n",
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{patient_id}-timeline.csv"'},
-        )
+        return shown_range(request, _timeline_csv)
+
+    def fhir_export(request: Request) -> Response:
+        return shown_range(request, functools.partial(_fhir_json, now_ns=clock_ns()))
 
     def policy_history(request: Request) -> Response:
         patient_id = str(request.path_params["patient_id"])
@@ -193,6 +183,7 @@ def create_app(
         Route("/patients/{patient_id}", patient),
         Route("/patients/{patient_id}/policy", policy_history),
         Route("/patients/{patient_id}/timeline.csv", timeline_export),
+        Route("/patients/{patient_id}/fhir.json", fhir_export),
         Route("/decisions/{event_id}", decision),
         *login_routes(connected, page, clock_ns, secure_cookies),
         *admin_routes(connected, page, clock_ns),
@@ -254,4 +245,25 @@ async def _no_broker(patient_id: str, assignments: list[str], actor: str, reason
     raise PolicyError(
         "this console has no broker to publish to: start it with the Kafka settings "
         "(`vagus console serve` with [kafka] configured)"
+    )
+
+
+def _timeline_csv(db: Database, patient_id: str, window: TimeRange | None) -> Response:
+    window = window or NO_RANGE
+    body = timeline_csv(db, patient_id, window.start_ns, window.end_ns)
+    return _attachment(body or "time_utc,time_ns\n", "text/csv", f"{patient_id}-timeline.csv")
+
+
+def _fhir_json(db: Database, patient_id: str, window: TimeRange | None, *, now_ns: int) -> Response:
+    window = window or NO_RANGE
+    bundle = fhir_bundle(db, [patient_id], window.start_ns, window.end_ns, now_ns=now_ns)
+    body = json.dumps(bundle, indent=1) + "\n"
+    return _attachment(body, "application/fhir+json", f"{patient_id}-fhir.json")
+
+
+def _attachment(body: str, media_type: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -219,3 +219,24 @@ def test_the_patient_page_links_the_csv_of_its_range(served: Client) -> None:
     link = html.unescape(page.split('<a id="csv" href="', 1)[1].split('"', 1)[0])
     _, body = served.get(link)
     assert len(body.splitlines()) == 1 + 40
+
+
+def test_the_patient_page_exports_its_range_as_a_fhir_bundle(served: Client) -> None:
+    """The same Bundle as `vagus export fhir` for the range shown, validated by a FHIR library;
+    the subject is the pseudonym and nothing else."""
+    from fhir.resources.R4B.bundle import Bundle  # R4B validates the R4 elements used
+
+    _, page = served.get(f"/patients/{PATIENT}")
+    link = html.unescape(page.split('<a id="fhir" href="', 1)[1].split('"', 1)[0])
+    status, text, headers = served.request(link)
+    assert status == 200 and headers["content-type"].startswith("application/fhir+json")
+    assert f'filename="{PATIENT}-fhir.json"' in headers["content-disposition"]
+    bundle = msgspec.json.decode(text)
+    Bundle.model_validate(bundle)
+    subjects = {e["resource"]["subject"]["reference"] for e in bundle["entry"]}
+    assert subjects == {f"Patient/{PATIENT}"}
+    heart = [
+        e for e in bundle["entry"]
+        if e["resource"]["code"]["coding"][0].get("code") == "8867-4"
+    ]  # fmt: skip
+    assert len(heart) == 40  # one per window of the range shown
