@@ -32,7 +32,10 @@ def register(console_commands: Any) -> None:
         help="who enrols (any plain name for now; a console account once accounts exist)",
     )
     listing = console_commands.add_parser(
-        "enrolled", help="list enrolled patients", description="Print the registry as JSON."
+        "enrolled",
+        help="list enrolled patients",
+        description="Print the console's registry as JSON: each enrolled pseudonym, who "
+        "enrolled it and when (UTC).",
     )
     listing.add_argument("--db", required=True, help=DB_HELP)
     unenrol = console_commands.add_parser(

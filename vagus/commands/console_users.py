@@ -34,13 +34,28 @@ def register_users(console_commands: Any) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("clinician", "engineer", "admin"))
     add.add_argument("--db", required=True, help=DB_HELP)
-    listing = actions.add_parser("list", help="list the accounts, roles and assigned patients")
+    listing = actions.add_parser(
+        "list",
+        help="list the accounts, roles and assigned patients",
+        description="One line per account: its name, role, whether it is active, and the "
+        "patients assigned to it (clinicians see only those).",
+    )
     listing.add_argument("--db", required=True, help=DB_HELP)
-    assign = actions.add_parser("assign", help="assign a patient to a clinician")
+    assign = actions.add_parser(
+        "assign",
+        help="assign a patient to a clinician",
+        description="Let the clinician NAME see and tune PATIENT; recorded in the audit trail "
+        "as a change made from the shell.",
+    )
     assign.add_argument("name")
     assign.add_argument("patient", help="the patient's pseudonym (p-...)")
     assign.add_argument("--db", required=True, help=DB_HELP)
-    disable = actions.add_parser("disable", help="disable an account (its sessions end)")
+    disable = actions.add_parser(
+        "disable",
+        help="disable an account (its sessions end)",
+        description="Disable the account NAME: it can no longer log in and its open sessions "
+        "end at their next request; its audit entries stay.",
+    )
     disable.add_argument("name")
     disable.add_argument("--db", required=True, help=DB_HELP)
 
