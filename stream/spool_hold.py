@@ -22,7 +22,7 @@ __all__ = ["HeldEvents"]
 
 log = logging.getLogger(__name__)
 
-#: About an hour of one patient's events (a window and its events every few seconds).
+#: Held events at most: a bound on memory while the disk refuses, the oldest dropped past it.
 DEFAULT_LIMIT = 5000
 #: Losses are logged at most this often while the disk keeps refusing (with the running total).
 LOSS_LOG_EVERY_S = 60.0

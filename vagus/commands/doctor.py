@@ -87,23 +87,29 @@ def check_devices(config: VagusConfig) -> list[dict[str, Any]]:
 
 async def check_broker(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
     """A metadata request with a short timeout: reachable, how many brokers, how fast."""
-    from aiokafka import AIOKafkaClient  # noqa: PLC0415
-    from aiokafka.errors import KafkaError  # noqa: PLC0415
-
-    from stream.errors import StreamError  # noqa: PLC0415
-
     if config.kafka.bootstrap is None:
         return {"configured": False, "reachable": None}
     library_log = logging.getLogger("aiokafka")
     level_before = library_log.level
     library_log.setLevel(logging.CRITICAL)  # its errors name the address
+    try:
+        return await _metadata(config, timeout_s)
+    finally:
+        library_log.setLevel(level_before)
+
+
+async def _metadata(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
+    from aiokafka import AIOKafkaClient  # noqa: PLC0415
+    from aiokafka.errors import KafkaError  # noqa: PLC0415
+
+    from stream.errors import StreamError  # noqa: PLC0415
+
     started = time.monotonic()
     try:
         client = AIOKafkaClient(
             request_timeout_ms=int(timeout_s * 1000), **config.kafka.client_kwargs()
         )
     except StreamError as exc:
-        library_log.setLevel(level_before)
         return {"configured": True, "reachable": False, "error": str(exc)}
     try:
         async with asyncio.timeout(timeout_s):
@@ -113,7 +119,6 @@ async def check_broker(config: VagusConfig, timeout_s: float) -> dict[str, Any]:
         return {"configured": True, "reachable": False, "error": type(exc).__name__}
     finally:
         await client.close()
-        library_log.setLevel(level_before)
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return {"configured": True, "reachable": True, "brokers": brokers, "response_ms": elapsed_ms}
 
