@@ -167,6 +167,17 @@ def assign(
         audit(db, actor, f"{'assign' if assigned else 'unassign'} {patient_id}", name, now_ns)
 
 
+def set_password(db: Database, name: str, password: str, *, actor: str, now_ns: int) -> None:
+    """Replace ``name``'s password hash (the rule of :func:`add_account`); the audit entry
+    names the change, never the password. Sessions are the caller's to end (a page keeps
+    the one the change was made in)."""
+    hashed = _hasher().hash(check_password(password))
+    with db.transaction():
+        _must_exist(db, name)
+        db.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (hashed, name))
+        audit(db, actor, "change password", name, now_ns)
+
+
 def find_account(db: Database, name: str) -> Account | None:
     rows = db.query("SELECT role, disabled FROM accounts WHERE name = ?", (name,))
     if not rows:
@@ -210,10 +221,15 @@ def audit(db: Database, actor: str, action: str, subject: str, now_ns: int) -> N
     )
 
 
-def audit_log(db: Database, limit: int = 50) -> list[tuple[int, str, str, str]]:
+def audit_log(
+    db: Database, limit: int = 50, *, actions: tuple[str, ...] = ()
+) -> list[tuple[int, str, str, str]]:
+    """The latest entries, newest first; only those whose action is in ``actions`` if given."""
+    where = f" WHERE action IN ({', '.join('?' * len(actions))})" if actions else ""
     rows = db.query(
-        "SELECT time_ns, actor, action, subject FROM account_audit ORDER BY id DESC LIMIT ?",
-        (limit,),
+        f"SELECT time_ns, actor, action, subject FROM account_audit{where}"  # noqa: S608 - only ?s
+        " ORDER BY id DESC LIMIT ?",
+        (*actions, limit),
     )
     return [(int(t), str(a), str(x), str(s)) for t, a, x, s in rows]
 

@@ -84,6 +84,12 @@ def end_session(db: Database, token: str) -> None:
         db.execute("DELETE FROM web_sessions WHERE token_hash = ?", (_digest(token),))
 
 
+def end_sessions_of(db: Database, name: str) -> int:
+    """End every session of the account ``name`` (after a password change); how many."""
+    with db.transaction():
+        return db.execute("DELETE FROM web_sessions WHERE account = ?", (name,))
+
+
 def csrf_matches(session: LoginSession, offered: str) -> bool:
     """Constant-time comparison of the form's token with the session's."""
     return secrets.compare_digest(session.csrf.encode(), offered.encode())

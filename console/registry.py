@@ -6,7 +6,9 @@ a console database is configured, by ``vagus policy set``), so a typo in a pseud
 create a policy for a patient nobody looks after. The table is created by
 :func:`console.schema.create_schema` like every other console table.
 
-The enrolling actor is any plain name for now; once the console has accounts it must name one.
+From the CLI the enrolling actor is any plain name; from the console's admin page it is the
+signed-in account (:func:`enrol_as`, :func:`unenrol_as`), checked against ``accounts`` and audited
+in ``account_audit`` like every other account change.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from closedloop.policy import PolicyError
+from console.accounts import audit, find_account
 from console.db import Database, Row, open_database, redacted
 from stream.ids import PATIENT_ID_PATTERN
 
@@ -97,6 +100,33 @@ def unenrol(db: Database, patient_id: str) -> bool:
     checked_patient(patient_id)
     with db.transaction():
         return db.execute("DELETE FROM enrolled_patients WHERE patient_id = ?", (patient_id,)) == 1
+
+
+def enrol_as(db: Database, patient_id: str, account: str, now_ns: int) -> tuple[Enrolment, bool]:
+    """:func:`enrol` with an enabled console account as actor (never free text); a new
+    enrolment is audited."""
+    with db.transaction():
+        _enabled_account(db, account)
+        found, added = enrol(db, patient_id, account, now_ns)
+        if added:
+            audit(db, account, "enrol", patient_id, now_ns)
+    return found, added
+
+
+def unenrol_as(db: Database, patient_id: str, account: str, now_ns: int) -> bool:
+    """:func:`unenrol` by an enabled console account; a removal is audited."""
+    with db.transaction():
+        _enabled_account(db, account)
+        removed = unenrol(db, patient_id)
+        if removed:
+            audit(db, account, "unenrol", patient_id, now_ns)
+    return removed
+
+
+def _enabled_account(db: Database, name: str) -> None:
+    found = find_account(db, name)
+    if found is None or found.disabled:
+        raise RegistryError(f"{name[:64]!r} is not an enabled console account")
 
 
 def require_enrolled(db: Database, patient_id: str) -> Enrolment:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from closedloop.policy import PolicyError
 from closedloop.policy_store import Published
 from console import queries
+from console.account_pages import account_routes
 from console.auth import (
     AuthGate,
     csrf_token,
@@ -38,6 +39,7 @@ from console.auth import (
 from console.auth_admin import admin_routes
 from console.auth_pages import Render, login_routes
 from console.db import Database, open_database
+from console.enrol_pages import enrol_routes
 from console.export import timeline_csv
 from console.fhir import fhir_bundle
 from console.pages import (
@@ -186,6 +188,8 @@ def create_app(
         Route("/patients/{patient_id}/fhir.json", fhir_export),
         Route("/decisions/{event_id}", decision),
         *login_routes(connected, page, clock_ns, secure_cookies),
+        *account_routes(connected, page, clock_ns, secure_cookies),
+        *enrol_routes(connected, page, clock_ns),
         *admin_routes(connected, page, clock_ns),
         *tuning_routes(
             database,
