@@ -169,8 +169,8 @@ def assign(
 
 def set_password(db: Database, name: str, password: str, *, actor: str, now_ns: int) -> None:
     """Replace ``name``'s password hash (the rule of :func:`add_account`); the audit entry
-    names the change, never the password. Sessions are the caller's to end (a page keeps
-    the one the change was made in)."""
+    names the change, never the password. Sessions are the caller's to end
+    (``console.account_pages`` ends them all and re-issues the one the change was made in)."""
     hashed = _hasher().hash(check_password(password))
     with db.transaction():
         _must_exist(db, name)
