@@ -138,8 +138,8 @@ def require_enrolled(db: Database, patient_id: str) -> Enrolment:
     if found is None:
         raise NotEnrolledError(
             f"{patient_id} is not enrolled in the console's registry ({redacted(db.url)});"
-            f" a clinician enrols them first: vagus console enrol {patient_id}"
-            f" --db {redacted(db.url)} --actor NAME"
+            f" an admin enrols them first, on the console's Enrolment page or with:"
+            f" vagus console enrol {patient_id} --db {redacted(db.url)} --actor NAME"
         )
     return found
 
