@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 
 from ingest.private_files import write_private
 from ingest.transport.backoff import Backoff
@@ -48,6 +54,13 @@ OUTAGE_REPORT_INTERVAL_S = 30.0
 _MAX_BATCH = 500
 #: Events delivered one by one after a (re)connection before rounds go full.
 _CAUTIOUS_EVENTS = 50
+#: The broker answered and refused this client (its ACLs): not an outage, a misconfiguration
+#: that waiting will not cure, so it is named as such; the events are spooled all the same.
+_REFUSALS = (
+    TopicAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 
 
 class SpoolingProducer(EventProducer):
@@ -100,6 +113,8 @@ class SpoolingProducer(EventProducer):
         self._last_status = 0.0
         self._status_dirty = False
         self._failure: Exception | None = None
+        #: The refusal's error name while the broker refuses this client's writes, else None.
+        self.refusal: str | None = None
         self._cautious_left = _CAUTIOUS_EVENTS
         #: Asked of the broker at each connection (it may have been replaced meanwhile).
         self.idempotence: IdempotenceChoice | None = None
@@ -272,6 +287,7 @@ class SpoolingProducer(EventProducer):
         elif self.broker_reachable is None:
             log.info("broker reachable; %d events waiting", len(self.spool))
         self.broker_reachable = True
+        self.refusal = None
         self.unreachable.clear()
         self._outage_since = None
         for event in delivered:
@@ -290,16 +306,27 @@ class SpoolingProducer(EventProducer):
             sensor.on_delivered(topic, delivered)
 
     async def _on_failure(self, exc: BaseException) -> None:
-        if self.broker_reachable is not False:
-            self.outages += 1
+        refusal = type(exc).__name__ if isinstance(exc, _REFUSALS) else None
+        if refusal is not None and refusal != self.refusal:
+            log.error(
+                "the broker refuses this gateway's writes (%s): not authorised; check the "
+                "gateway's ACLs and credentials (docs/security.md). Spooling events to disk "
+                "(%d waiting), retrying in the background",
+                refusal,
+                len(self.spool),
+            )
+        elif refusal is None and (self.broker_reachable is not False or self.refusal is not None):
             log.warning(
                 "broker unreachable (%s); spooling events to disk (%d waiting)",
                 type(exc).__name__,
                 len(self.spool),
             )
-            self._outage_began()
-        else:
+        elif self.broker_reachable is False:
             self._report_outage()
+        if self.broker_reachable is not False:
+            self.outages += 1
+            self._outage_began()
+        self.refusal = refusal
         self.broker_reachable = False
         self._topics_pending = self._create_topics
         await self._close_client()  # a fresh client after an outage: no stale metadata
@@ -320,7 +347,8 @@ class SpoolingProducer(EventProducer):
         if now - self._outage_reported >= OUTAGE_REPORT_INTERVAL_S:
             self._outage_reported = now
             log.warning(
-                "broker unreachable for %.0f s, %d events spooled",
+                "broker %s for %.0f s, %d events spooled",
+                "unreachable" if self.refusal is None else f"refusing writes ({self.refusal})",
                 self._outage_s(),
                 len(self.spool),
             )
@@ -340,6 +368,7 @@ class SpoolingProducer(EventProducer):
             "updated_ns": time.time_ns(),
             "last_event_sent_ns": self.last_delivered_ns,
             "broker_reachable": self.broker_reachable,
+            "broker_refusal": self.refusal,
             "delivered": self.delivered,
             "outages": self.outages,
             "spool": {

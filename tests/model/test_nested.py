@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vagus.config import WindowSettings
 from vagus.model.dataset import Dataset
 from vagus.model.nested import (
+    CALIBRATION_WINDOWS,
     SUBSETS,
+    after_calibration,
     expected_calibration_error,
     nested_loso,
     normalise_first,
@@ -96,3 +99,25 @@ def test_tags_segments_agree_with_the_data_sets_stress_label() -> None:
         agree += label == round(float(np.mean(theirs)))
     assert total >= 40
     assert agree == total
+
+
+def test_runtime_protocol_counts_only_windows_after_the_gateways_calibration() -> None:
+    """The calibration windows are the gateway's default period in 60 s windows; the ones up to
+    the last of them (an implausible one among them included) are not counted, as the gateway
+    reports them as calibrating rather than scoring them."""
+    assert WindowSettings().calibration_s == CALIBRATION_WINDOWS * 60.0
+    labels = {s: np.array([0] * 8 + [1, 1, 0, 0]) for s in ("a", "b", "c", "d")}
+    data = _synthetic(labels)
+    plausible = data.plausible.copy()
+    plausible[1] = False  # subject a's second window: skipped by its calibration
+    data = dataclasses.replace(data, plausible=plausible)
+    counted = after_calibration(data, 3)
+    assert counted.reshape(4, 12)[0].tolist() == [False] * 4 + [True] * 8
+    assert counted.reshape(4, 12)[1:].tolist() == [[False] * 3 + [True] * 9] * 3
+    result = nested_loso(data, normalise_first(data, 3), counted=counted)
+    assert {s: m["windows"] for s, m in result["per_subject"].items()} == {
+        "a": 8,
+        "b": 9,
+        "c": 9,
+        "d": 9,
+    }

@@ -26,7 +26,7 @@ from aiokafka.errors import (
 
 from closedloop import policy_store
 from closedloop.policy import DEFAULT_POLICY
-from stream.acls import apply_grants, vagus_grants, worker_app_id
+from stream.acls import Grant, Operation, Resource, apply_grants, vagus_grants, worker_app_id
 from stream.codec import decode_event
 from stream.consumer import EventConsumer
 from stream.events import AnyEvent, InterventionCommand, StressEpisode
@@ -123,6 +123,49 @@ async def test_a_gateway_writes_its_events_and_the_worker_reads_them(
     assert "cannot create the topics (TopicAuthorizationFailedError)" in caplog.text
     worker = deployment.settings("worker", listener)
     received = await _read(worker, worker.topics.name("stress"), len(sent))
+    assert [e.event_id for e in received] == [e.event_id for e in sent]
+
+
+async def test_a_refused_write_is_named_as_refusal_spooled_and_drained_once_granted(
+    deployment: Deployment, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway whose principal may not write the stress topic (here the clinician's): the
+    broker answers, so this is not an outage. The producer names the refusal once, reports it
+    in its status, keeps every event in the spool, and delivers them once the ACL is granted."""
+    refused = deployment.settings("clinician")
+    producer = SpoolingProducer(
+        refused,
+        producer_id="refused-gateway",
+        spool=Spool(tmp_path / "spool"),
+        retry_interval_s=0.2,
+        retry_cap_s=0.5,
+    )
+    sent = [stress_score(i, "refused-gateway") for i in range(3)]
+    topic = refused.topics.name("stress")
+    await producer.start()
+    try:
+        for event in sent:
+            await producer.send_to(topic, event)
+        async with asyncio.timeout(30):
+            while producer.refusal is None:
+                await asyncio.sleep(0.05)
+        assert producer.refusal == "TopicAuthorizationFailedError"
+        assert producer.status()["broker_refusal"] == "TopicAuthorizationFailedError"
+        assert len(producer.spool) == len(sent)
+        await asyncio.sleep(1.5)  # several retries, each refused again
+        refusals = [r for r in caplog.records if "refuses this gateway's writes" in r.message]
+        assert len(refusals) == 1 and refusals[0].levelname == "ERROR"
+        assert "broker unreachable (" not in caplog.text
+        grant = Grant("clinician", Operation.WRITE, Resource.TOPIC, topic, "this test")
+        await apply_grants(deployment.settings(ADMIN), [grant])
+        async with asyncio.timeout(30):  # flush() returns at each refusal: wait for the drain
+            while len(producer.spool):
+                await asyncio.sleep(0.1)
+        assert producer.refusal is None and not len(producer.spool)
+    finally:
+        await producer.stop()
+    worker = deployment.settings("worker")
+    received = await _read(worker, topic, len(sent))
     assert [e.event_id for e in received] == [e.event_id for e in sent]
 
 

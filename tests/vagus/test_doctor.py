@@ -100,13 +100,34 @@ def test_broker_down_with_events_spooled(
     assert report["spool"]["events"] == 4 and report["spool"]["oldest"]
     assert report["gateway"]["last_event_sent"] is None
     assert report["gateway"]["gateway_saw_broker"] is False
+    assert report["gateway"]["gateway_broker_refusal"] is None
     assert "broker unreachable" in report["problems"]
+    assert not any("refuses" in p for p in report["problems"])
     assert ADDRESS not in text and "Alice" not in text and bootstrap not in text
     # Never enrolled: the loop would ignore this gateway, and staff are told so.
     assert report["enrolment"]["enrolled"] is False
     assert any(p.startswith("gateway not enrolled") for p in report["problems"])
     assert main(["--config", str(_config(tmp_path, bootstrap)), "doctor", "--timeout", "1"]) == 1
     assert "enrolled:  NO" in capsys.readouterr().out
+
+
+def test_a_gateway_refused_by_the_brokers_acls_is_told_apart_from_an_outage(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway's status names a refusal (tests/stream/test_kafka_security.py makes one on a
+    real secured Kafka); doctor reads it and says what to check."""
+    bootstrap = f"127.0.0.1:{free_loopback_port()}"
+    asyncio.run(_run_gateway_producer(isolated_settings(bootstrap), state_dir, 1))
+    status_file = StatePaths.under(state_dir).status_file
+    status = json.loads(status_file.read_text())
+    status_file.write_text(json.dumps(status | {"broker_refusal": "TopicAuthorizationFailedError"}))
+    code, report, _ = _doctor(_config(tmp_path, bootstrap), capsys)
+    assert code == 1
+    assert report["gateway"]["gateway_broker_refusal"] == "TopicAuthorizationFailedError"
+    assert (
+        "the broker refuses the gateway's writes (TopicAuthorizationFailedError): check its ACLs"
+        " and credentials (docs/security.md)" in report["problems"]
+    )
 
 
 def test_nothing_configured_is_reported_not_crashed(

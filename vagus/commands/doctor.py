@@ -157,6 +157,7 @@ def check_spool_and_status(config: VagusConfig) -> tuple[dict[str, Any], dict[st
             "last_event_sent": _iso(sent) if isinstance(sent, int) else None,
             "last_event_age_s": round((now - sent) / 1e9, 1) if isinstance(sent, int) else None,
             "gateway_saw_broker": saved.get("broker_reachable"),
+            "gateway_broker_refusal": saved.get("broker_refusal"),
             "evicted_events": saved.get("spool", {}).get("evicted", 0),
             "updated": _iso(saved.get("updated_ns")),
         }
@@ -188,6 +189,12 @@ def problems_in(report: dict[str, Any]) -> list[str]:
         problems.append("no Kafka bootstrap configured")
     elif not broker["reachable"]:
         problems.append("broker unreachable")
+    refusal = report.get("gateway", {}).get("gateway_broker_refusal")
+    if refusal:
+        problems.append(
+            f"the broker refuses the gateway's writes ({refusal}): check its ACLs and"
+            " credentials (docs/security.md)"
+        )
     spool = report["spool"]
     if spool["oldest_age_s"] is not None and spool["oldest_age_s"] > STALE_SPOOL_S:
         problems.append(f"{spool['events']} events waiting in the spool")

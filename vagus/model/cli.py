@@ -69,7 +69,9 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
     lines += ["| procedure | accuracy | macro-F1 | worst subject | ECE |", "|---|---|---|---|---|"]
     for key, title in (
         ("runtime_protocol", "runtime protocol"),
-        ("baseline_condition", "baseline condition as calibration"),
+        ("short_calibration", "runtime protocol, 5-minute calibration"),
+        ("robust_baseline", "runtime protocol, median/MAD baseline"),
+        ("baseline_condition", "baseline condition as calibration, every window"),
         ("without_heart", "runtime protocol, no heart data"),
     ):
         m = nested[key]
@@ -86,22 +88,32 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
             f"\nfitted on all subjects, {name.replace('_', ' ')}: {', '.join(final['features'])}; "
             f"C {final['C']}, threshold {final['threshold']:.2f}"
         )
-        cross = nested.get(f"cross_dataset_{name}")
-        if cross is None:
-            continue
-        lines += [f"\n#### Stress-Predict, {name.replace('_', ' ')} ({cross['mapping']})\n"]
-        lines += [
-            "| subjects | accuracy | macro-F1 | windows | coverage |",
-            "|---|---|---|---|---|",
-        ]
-        rows = {"pooled": cross["pooled"]} | cross["per_subject"]
-        rows |= {key: cross[key] for key in ("without_hyperventilation", "without_s01")}
-        for label, m in rows.items():
-            coverage = f"{m['coverage']:.2f}" if "coverage" in m else "-"
-            lines.append(
-                f"| {label} | {_three(m['accuracy'])} | {_three(m['macro_f1'])} | {m['windows']} "
-                f"| {coverage} |"
-            )
+        for suffix, protocol in (
+            ("", ""),
+            ("_short_calibration", ", 5-minute calibration"),
+            ("_robust_baseline", ", median/MAD baseline"),
+        ):
+            cross = nested.get(f"cross_dataset_{name}{suffix}")
+            if cross is not None:
+                title = f"Stress-Predict, {name.replace('_', ' ')}{protocol} ({cross['mapping']})"
+                lines += _cross_table(title, cross)
+    return lines
+
+
+def _cross_table(title: str, cross: dict[str, Any]) -> list[str]:
+    lines = [f"\n#### {title}\n"]
+    lines += [
+        "| subjects | accuracy | macro-F1 | windows | coverage |",
+        "|---|---|---|---|---|",
+    ]
+    rows = {"pooled": cross["pooled"]} | cross["per_subject"]
+    rows |= {key: cross[key] for key in ("without_hyperventilation", "without_s01")}
+    for label, m in rows.items():
+        coverage = f"{m['coverage']:.2f}" if "coverage" in m else "-"
+        lines.append(
+            f"| {label} | {_three(m['accuracy'])} | {_three(m['macro_f1'])} | {m['windows']} "
+            f"| {coverage} |"
+        )
     return lines
 
 
@@ -198,6 +210,9 @@ def json_summary(report: dict[str, Any]) -> dict[str, Any]:
         "cross_dataset_accuracy": cross.get("accuracy"),  # None (null): nothing scored
         "cross_dataset_macro_f1": cross.get("macro_f1"),
         "cross_dataset_coverage": cross.get("coverage", 0.0),
+        "cross_dataset_without_heart_accuracy": nested.get("cross_dataset_without_heart", {})
+        .get("pooled", {})
+        .get("accuracy"),
         "protocol": nested["protocol"],
         "per_subject": runtime["per_subject"],
         "choices": runtime["choices"],  # what each outer fold's inner loop chose

@@ -3,7 +3,8 @@
 Features come from the raw files through the runtime's own feature code (dsp.stress for EDA and
 ACC, dsp.pulse for beats from BVP, dsp.stress's time-domain HRV), per 60 s window from the
 recording's start, never from anything the dataset's authors computed. The per-patient baseline
-is the runtime protocol's: the first CALIBRATION_WINDOWS usable windows.
+is the runtime protocol's: the first CALIBRATION_WINDOWS usable windows (the gateway's default
+20 minutes, inside which Stress-Predict's first stressor falls), which are then not scored.
 
 Segments come from the tags_SXX.csv markers. Stress-Predict's phases, and how they map onto
 WESAD's binary label: Stroop test and interview (a TSST-like speech task) -> stress, as is
@@ -17,6 +18,7 @@ seconds) or failing the pulse gate are not scored and lower the coverage.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -30,15 +32,15 @@ from sklearn.metrics import accuracy_score, f1_score
 from dsp.pulse import pulse_beats
 from dsp.stress import acc_features, eda_features, eda_traces
 from dsp.stress.features import hrv_time_features
-from vagus.model.nested import CALIBRATION_WINDOWS, Choice
+from vagus.model.nested import CALIBRATION_WINDOWS, Choice, baseline_z
 
 FloatArray = npt.NDArray[np.float64]
 
 WINDOW_S = 60.0
 MIN_INSIDE_S = 50.0
 EDA_SETTLED_US = 0.05  # below this the E4's electrodes have not made contact yet
-# E4 ACC is stored in 1/64 g; the runtime's acc_features takes mg. `vagus import e4` is being
-# fixed on another branch to store mg; until then the conversion is done here.
+# Raw E4 exports hold ACC in 1/64 g; the runtime's acc_features takes mg (`vagus import e4`
+# converts with the same factor).
 MG_PER_E4_UNIT = 1000.0 / 64.0
 SUBJECTS = ("S01", "S02", "S03")
 # Segment labels between consecutive tags (1 stress, 0 non-stress, -1 unused); before the first
@@ -83,8 +85,10 @@ def _labels(tags: list[float], subject: str, ends: FloatArray) -> tuple[list[int
     return labels, breathing
 
 
+@functools.cache
 def subject_windows(folder: Path, subject: str) -> dict[str, Any]:
-    """Feature rows (or None where the gates refuse the window) and labels of one recording."""
+    """Feature rows (or None where the gates refuse the window) and labels of one recording
+    (kept: each protocol and feature set scores the same windows; callers must not mutate)."""
     eda, bvp, acc = (read_e4(folder / f"{n}.csv") for n in ("EDA", "BVP", "ACC"))
     tags = [float(line) for line in (folder / f"tags_{subject}.csv").read_text().split()]
     settled = int(np.argmax(eda.values >= EDA_SETTLED_US))
@@ -111,23 +115,23 @@ def subject_windows(folder: Path, subject: str) -> dict[str, Any]:
     return {"rows": rows, "labels": labels, "hyperventilation": breathing}
 
 
-def _score(choice: Choice, rows: list[dict[str, float] | None]) -> list[float | None]:
-    """Per-patient baseline from the first usable windows, then the fitted procedure."""
+def _score(
+    choice: Choice, rows: list[dict[str, float] | None], calibration: int, robust: bool
+) -> list[float | None]:
+    """Per-patient baseline from the first ``calibration`` usable windows (unscored, as at run
+    time), then the fitted procedure on the windows after them."""
     names = choice.features
     usable = [
         i
         for i, r in enumerate(rows)
         if r is not None and all(map(math.isfinite, (r[n] for n in names)))
     ]
-    if len(usable) <= CALIBRATION_WINDOWS:
+    if len(usable) <= calibration:
         return [None] * len(rows)
     matrix = np.array([[rows[i][n] for n in names] for i in usable])  # type: ignore[index]
-    reference = matrix[:CALIBRATION_WINDOWS]
-    sd = reference.std(axis=0, ddof=1)
-    z = (matrix - reference.mean(axis=0)) / np.where(sd > 1e-9, sd, 1.0)
-    p = choice.probability(np.clip(z, -8.0, 8.0))
+    p = choice.probability(baseline_z(matrix, matrix[:calibration], robust=robust))
     out: list[float | None] = [None] * len(rows)
-    for k, i in enumerate(usable[CALIBRATION_WINDOWS:], start=CALIBRATION_WINDOWS):
+    for k, i in enumerate(usable[calibration:], start=calibration):
         out[i] = float(p[k])
     return out
 
@@ -143,8 +147,11 @@ def _figures(y: list[int], p: list[float], threshold: float) -> dict[str, float 
     }
 
 
-def evaluate(root: Path, choice: Choice) -> dict[str, Any]:
-    """Scores of every labelled window; coverage counts the labelled windows left unscored."""
+def evaluate(
+    root: Path, choice: Choice, calibration: int = CALIBRATION_WINDOWS, *, robust: bool = False
+) -> dict[str, Any]:
+    """Scores of every labelled window after calibration; coverage counts the labelled windows
+    left unscored (calibration windows included)."""
     per_subject: dict[str, Any] = {}
     pooled: list[tuple[str, int, float, bool]] = []
     for subject in SUBJECTS:
@@ -152,7 +159,7 @@ def evaluate(root: Path, choice: Choice) -> dict[str, Any]:
         if not folder.is_dir():
             continue
         windows = subject_windows(folder, subject)
-        scores = _score(choice, windows["rows"])
+        scores = _score(choice, windows["rows"], calibration, robust)
         labelled = [i for i, label in enumerate(windows["labels"]) if label >= 0]
         items = [
             (subject, windows["labels"][i], score, windows["hyperventilation"][i])

@@ -5,11 +5,14 @@ strength, Platt calibration, decision threshold) is chosen by an inner leave-one
 the remaining subjects only, so the outer subject is never seen before it is scored. What is
 reported is therefore what the procedure gives a new wearer, not what its best fold gave.
 
-Normalisation follows the runtime (``RUNTIME``): each subject's features are z-scored against
-their own first ``CALIBRATION_WINDOWS`` windows in time order (mean, SD ddof 1, clip), with no
-label used; ``CONDITION`` (against the whole labelled baseline condition, as the card used to
-report) is kept for comparison. The candidate grid is small on purpose: few, robust features
-the runtime computes from any wrist or chest device, and a regularised logistic regression.
+Normalisation and scoring follow the runtime (``RUNTIME``): each subject's features are z-scored
+against their own first ``CALIBRATION_WINDOWS`` windows in time order (mean, SD ddof 1, clip),
+as many as the gateway's default calibration period holds, with no label used; and, as the
+gateway reports those windows as ``calibrating`` rather than scoring them, only the windows after
+them count. A 5-minute calibration and ``CONDITION`` (against the whole labelled baseline
+condition, every window counted, as the card used to report) are kept for comparison. The
+candidate grid is small on purpose: few, robust features the runtime computes from any wrist or
+chest device, and a regularised logistic regression.
 """
 
 from __future__ import annotations
@@ -25,13 +28,27 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
+from vagus.config import WindowSettings
 from vagus.model.dataset import CLIP, MIN_SD, Dataset
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int_]
+BoolArray = npt.NDArray[np.bool_]
 
-#: First windows of each subject (60 s each) that form their baseline under the runtime protocol.
-CALIBRATION_WINDOWS = 5
+WINDOW_S = 60.0  # the WESAD feature table's windows, back to back
+#: First windows of each subject that form their baseline under the runtime protocol: the
+#: gateway's default calibration period (calibration_s, 1200 s) in 60 s windows.
+CALIBRATION_WINDOWS = round(WindowSettings().calibration_s / WINDOW_S)
+#: A 5-minute calibration, reported beside it (the shortest the card has figures for).
+SHORT_CALIBRATION_WINDOWS = 5
+RUNTIME_KEY = "runtime_protocol"
+#: The calibrations evaluated: (windows, robust). Robust: median and 1.4826 x MAD instead of
+#: mean and SD, so a stressor inside a minority of the calibration windows moves it less.
+CALIBRATIONS: dict[str, tuple[int, bool]] = {
+    RUNTIME_KEY: (CALIBRATION_WINDOWS, False),
+    "short_calibration": (SHORT_CALIBRATION_WINDOWS, False),
+    "robust_baseline": (CALIBRATION_WINDOWS, True),
+}
 RUNTIME = "first_minutes"
 CONDITION = "baseline_condition"
 #: Feature subsets the inner loop chooses among: EDA level and responses, heart rate, motion.
@@ -85,16 +102,27 @@ class Choice:
         return np.asarray(1.0 / (1.0 + np.exp(-self.logit(x))), dtype=np.float64)
 
 
-def normalise_first(data: Dataset, windows: int = CALIBRATION_WINDOWS) -> FloatArray:
+def baseline_z(values: FloatArray, reference: FloatArray, *, robust: bool = False) -> FloatArray:
+    """values z-scored against the reference windows' mean and SD (ddof 1), or their median and
+    1.4826 x MAD when robust; a scale at or under MIN_SD counts as 1; clipped to +/-CLIP."""
+    if robust:
+        centre = np.median(reference, axis=0)
+        scale = 1.4826 * np.median(np.abs(reference - centre), axis=0)
+    else:
+        centre, scale = reference.mean(axis=0), reference.std(axis=0, ddof=1)
+    scale = np.where(scale > MIN_SD, scale, 1.0)
+    return np.asarray(np.clip((values - centre) / scale, -CLIP, CLIP), dtype=np.float64)
+
+
+def normalise_first(
+    data: Dataset, windows: int = CALIBRATION_WINDOWS, *, robust: bool = False
+) -> FloatArray:
     """Each subject z-scored against their first ``windows`` plausible windows (time order)."""
     out = np.empty_like(data.values)
     for subject in np.unique(data.subjects):
         rows = np.flatnonzero(data.subjects == subject)  # load() sorts by subject, then time
         reference = data.values[rows[data.plausible[rows]][:windows]]
-        mean = reference.mean(axis=0)
-        sd = reference.std(axis=0, ddof=1)
-        sd = np.where(sd > MIN_SD, sd, 1.0)
-        out[rows] = np.clip((data.values[rows] - mean) / sd, -CLIP, CLIP)
+        out[rows] = baseline_z(data.values[rows], reference, robust=robust)
     return out
 
 
@@ -190,11 +218,26 @@ def summary(
     }
 
 
+def after_calibration(data: Dataset, windows: int = CALIBRATION_WINDOWS) -> BoolArray:
+    """Windows after each subject's calibration (the last of its first ``windows`` plausible
+    ones): what the runtime scores; the calibration windows themselves it does not."""
+    out = np.ones(len(data.stress), dtype=bool)
+    for subject in np.unique(data.subjects):
+        rows = np.flatnonzero(data.subjects == subject)
+        last = rows[data.plausible[rows]][:windows][-1]
+        out[rows[rows <= last]] = False
+    return out
+
+
 def nested_loso(
-    data: Dataset, x: FloatArray, subsets: dict[str, tuple[str, ...]] = SUBSETS
+    data: Dataset,
+    x: FloatArray,
+    subsets: dict[str, tuple[str, ...]] = SUBSETS,
+    counted: BoolArray | None = None,
 ) -> dict[str, Any]:
     """Outer LOSO around fit_procedure; the outer subject is never fitted, chosen or calibrated
-    on. Implausible windows are never fitted to but are scored and counted."""
+    on. Implausible windows are never fitted to but are scored; the figures are over the
+    ``counted`` windows (all when None)."""
     y, groups = data.stress, data.subjects
     p = np.zeros(len(y))
     cut = np.zeros(len(y))
@@ -210,35 +253,44 @@ def nested_loso(
             "C": choice.strength,
             "threshold": choice.threshold,
         }
-    return summary(y, p, cut, groups) | {"choices": chosen}
+    m = np.ones(len(y), dtype=bool) if counted is None else counted
+    return summary(y[m], p[m], cut[m], groups[m]) | {"choices": chosen}
 
 
 def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) -> dict[str, Any]:
-    """Nested figures under the runtime protocol (headline), against the whole baseline
-    condition, and without heart data; then the procedure fitted on every subject, scored on
+    """Nested figures under the runtime protocol (headline) and its variants (a 5-minute
+    calibration, a median/MAD baseline), against the whole baseline condition, and without heart
+    data; then, per calibration, the procedure fitted on every subject and scored on
     Stress-Predict if its folder is given and present."""
     from vagus.model import cross_dataset  # noqa: PLC0415 - imports nested's names
 
-    runtime_x = normalise_first(data)
-    fit = data.plausible
     result: dict[str, Any] = {
         "protocol": f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable "
-        "60 s windows of each subject (a calibration from the first minutes, as at run time), "
-        "no labels used",
-        "runtime_protocol": nested_loso(data, runtime_x),
-        "baseline_condition": nested_loso(data, condition_x),
-        "without_heart": nested_loso(data, runtime_x, WITHOUT_HEART),
+        "60 s windows of each subject (the gateway's default calibration period), no labels "
+        "used; only the windows after them counted, as the gateway scores",
     }
-    for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
-        choice = fit_procedure(
-            runtime_x[fit], data.stress[fit], data.subjects[fit], data.features, subsets
-        )
-        result[f"final_{name}"] = {
-            "subset": choice.subset,
-            "features": list(choice.features),
-            "C": choice.strength,
-            "threshold": choice.threshold,
-        }
-        if stress_predict is not None and stress_predict.is_dir():
-            result[f"cross_dataset_{name}"] = cross_dataset.evaluate(stress_predict, choice)
+    fit = data.plausible
+    for key, (windows, robust) in CALIBRATIONS.items():
+        x = normalise_first(data, windows, robust=robust)
+        counted = after_calibration(data, windows)
+        result[key] = nested_loso(data, x, counted=counted)
+        if key == RUNTIME_KEY:
+            result["baseline_condition"] = nested_loso(data, condition_x)
+            result["without_heart"] = nested_loso(data, x, WITHOUT_HEART, counted=counted)
+        suffix = "" if key == RUNTIME_KEY else f"_{key}"
+        for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
+            choice = fit_procedure(
+                x[fit], data.stress[fit], data.subjects[fit], data.features, subsets
+            )
+            if key == RUNTIME_KEY:
+                result[f"final_{name}"] = {
+                    "subset": choice.subset,
+                    "features": list(choice.features),
+                    "C": choice.strength,
+                    "threshold": choice.threshold,
+                }
+            if stress_predict is not None and stress_predict.is_dir():
+                result[f"cross_dataset_{name}{suffix}"] = cross_dataset.evaluate(
+                    stress_predict, choice, windows, robust=robust
+                )
     return result
