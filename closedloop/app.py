@@ -3,9 +3,9 @@
 Only wiring lives here: the faust app and its agent, timers and rebalance hooks. Each record
 passes the shared gate (validation, dead letters, deduplication); its partition's patients are
 restored (closedloop.patients); closedloop.handling evaluates and decides; the outputs are queued
-to the broker, and the changed patients' snapshots follow in groups, after the outputs they
-account for and before the inputs' offsets are committed (at-least-once, nothing triggered
-twice: see docs/architecture.md).
+to the broker (closedloop.outputs), and the changed patients' snapshots follow in groups, after
+the outputs they account for and before the inputs' offsets are committed (at-least-once,
+nothing triggered twice: see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -18,25 +18,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, cast
-
-from aiokafka.partitioner import DefaultPartitioner
+from typing import Any
 
 from closedloop.handling import EventHandler
 from closedloop.lag import InputPositions
+from closedloop.outputs import DeliveryError, OutputQueue
 from closedloop.patients import PatientTable
 from closedloop.policy import DEFAULT_POLICY, validated
 from closedloop.policy_store import read_records
 from closedloop.state_store import STATE_SUFFIX, read_partition
 from closedloop.stats import LoopStats
 from closedloop.transport import SCHEME as TRANSPORT_SCHEME
-from closedloop.transport import (
-    QuietMonitor,
-    RawSchema,
-    TunedApp,
-    faust_credentials,
-    transactional_id,
-)
+from closedloop.transport import QuietMonitor, RawSchema, TunedApp, faust_credentials
 from closedloop.transport import register as register_transport
 from closedloop.worker_stop import DeadlineWorker
 from stream.codec import encode_event
@@ -65,10 +58,6 @@ COMMIT_INTERVAL_S = 0.5
 #: socket write of the producer (which releases the GIL) can leave the deciding thread waiting
 #: that long to get it back; 0.5 ms bounds the wait.
 GIL_SWITCH_INTERVAL_S = 0.0005
-
-
-class DeliveryError(RuntimeError):
-    """An output never reached the broker: its input must not be committed."""
 
 
 class MisplacedEventError(Exception):
@@ -105,9 +94,6 @@ class ClosedLoopWorker:
             verifier=GatewayRegistry(enrolment_file),
             signed_topics={settings.topics.name(suffix) for suffix in SIGNED_SUFFIXES},
         )
-        self._crash: asyncio.Future[None] | None = None
-        self._undelivered: BaseException | None = None
-        self._partitions: dict[tuple[str, bytes], int] = {}
         suffixes = {settings.topics.name(suffix): suffix for suffix in INPUT_SUFFIXES}
         self.positions = InputPositions(suffixes.get)
         register_transport()
@@ -142,10 +128,9 @@ class ClosedLoopWorker:
             schema=RawSchema(key_serializer="raw", value_serializer="raw"),
         )
         self._policy_topic = settings.topics.name("policy")
-        # Exactly-once: every topic has settings.partitions (vagus topics check), keys hash as
-        # the producer hashes them, so an output's partition is its input's.
-        self._partitioner = DefaultPartitioner()
-        self._all_partitions = list(range(settings.partitions))
+        self.outputs = OutputQueue(
+            self.app, self.stats, policy_topic=self._policy_topic, partitions=settings.partitions
+        )
         self.app.agent(inputs, name="decide")(self._decide)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_partitions_assigned.connect(self._on_assigned)
@@ -155,7 +140,7 @@ class ClosedLoopWorker:
         # outputs join the committing transaction without its offset or its snapshot, and a
         # crash repeats them (bench/eos_bench.py measured such duplicates without this lock).
         self.app.commit_lock = asyncio.Lock() if exactly_once else None
-        self.app.timer(60.0)(self._forget_partitions)
+        self.app.timer(60.0)(self.outputs.forget_partitions)
 
     async def _decide(self, stream: Any) -> None:
         async for record in stream.events():
@@ -271,19 +256,13 @@ class ClosedLoopWorker:
         """
         async with self._persisting:
             pending = self.table.take_snapshots()
-            await self._all_delivered()
+            await self.outputs.all_delivered()
             topic = self.settings.topics.name(STATE_SUFFIX)
             for patient, saved in pending:
-                await self._produce(topic, patient.encode("ascii"), saved)
+                await self.outputs.produce(topic, patient.encode("ascii"), saved)
             if pending:
-                await self._all_delivered()
+                await self.outputs.all_delivered()
             self.stats.state_saved_at = time.time()
-
-    async def _all_delivered(self) -> None:
-        """Wait for everything queued; refuse to go on (and so to commit) if any was lost."""
-        await self.app.producer.flush()
-        if self._undelivered is not None:
-            raise DeliveryError(f"an output was not delivered: {self._undelivered!r}")
 
     async def load_policies(self, partitions: list[int] | None = None) -> None:
         """Fold the policy log (of ``partitions``, else all) from where the fold stands to the
@@ -311,57 +290,10 @@ class ClosedLoopWorker:
 
     async def _send(self, event: Event) -> None:
         topic_name = self.settings.topics.for_event(type(event))
-        await self._produce(topic_name, event.patient_id.encode("ascii"), encode_event(event))
+        await self.outputs.produce(
+            topic_name, event.patient_id.encode("ascii"), encode_event(event)
+        )
         self.stats.record_produced(topic_name, event)
-
-    async def _produce(self, topic: str, key: bytes, value: bytes) -> None:
-        """Queue one record on faust's producer, not awaited one by one.
-
-        faust's own Topic.send wraps each record in channel and future objects that cost more
-        than the send itself; the producer underneath is the same one faust flushes before it
-        commits offsets, and _persist flushes it before any snapshot. A record the producer
-        finally fails to deliver stops the worker: its inputs are then not committed and run
-        again after the restart, with the same output ids.
-        """
-        partition = self._partitions.get((topic, key))
-        if self.app.in_transaction:  # in the transaction of the input partition it belongs to
-            partition = self._partitioner(key, self._all_partitions, self._all_partitions)
-            delivery = await self.app.producer.send(
-                topic,
-                key,
-                value,
-                partition,
-                None,
-                None,
-                transactional_id=transactional_id(self.app, self._policy_topic, partition),
-            )
-        else:
-            delivery = await self.app.producer.send(topic, key, value, partition, None, None)
-        future = cast("asyncio.Future[Any]", delivery)
-        future.add_done_callback(self._on_delivered)
-        if partition is None:
-            future.add_done_callback(lambda done: self._remember_partition(topic, key, done))
-
-    def _remember_partition(self, topic: str, key: bytes, delivery: asyncio.Future[Any]) -> None:
-        """Keep where the producer's partitioner put a key: hashing it per record is costly.
-
-        The cache is emptied by :meth:`_forget_partitions`, so a topic that gains partitions is
-        partitioned by the producer again within a minute.
-        """
-        if not delivery.cancelled() and delivery.exception() is None:
-            self._partitions[topic, key] = delivery.result().partition
-
-    async def _forget_partitions(self) -> None:
-        self._partitions.clear()
-
-    def _on_delivered(self, delivery: asyncio.Future[Any]) -> None:
-        error = None if delivery.cancelled() else delivery.exception()
-        if error is None:
-            return
-        self.stats.failed_deliveries += 1
-        self._undelivered = error
-        log.error("an output was not delivered, stopping: %r", error)
-        self._crash = asyncio.ensure_future(self.app.crash(error))
 
     async def _write_stats(self) -> None:
         self.write_stats()

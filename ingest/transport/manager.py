@@ -27,20 +27,70 @@ Sink = Callable[[NotificationRecord | Marker | DeviceRecord], Awaitable[None]]
 GapSink = Callable[[Gap], Awaitable[None]]
 
 
-class MonotonicStamp:
-    """Gateway arrival times from ``clock`` (Unix ns), forced strictly increasing: a wall clock
-    stepped back by NTP must not make later data look older."""
+#: A wall-clock reading further behind the monotonic expectation than this is a step back.
+CLOCK_STEP_TOLERANCE_NS = 10_000_000
 
-    def __init__(self, clock: Callable[[], int]) -> None:
+
+class MonotonicStamp:
+    """Gateway arrival times (Unix ns) that never go back, and keep their spacing when the wall
+    clock steps back.
+
+    Normally the stamp is the wall clock. When the wall clock steps back (NTP correcting a clock
+    that ran ahead, or someone setting it), the stamps continue on the monotonic clock instead,
+    ``lead_ns`` ahead of the wall clock: every stream keeps its real sample spacing and all
+    devices stay on one timeline, instead of the times being forced forward 1 ns apart until the
+    wall clock caught up. Events from before the step were stamped on the same (fast) clock, so
+    the timeline stays consistent with them. A later forward step first uses up the lead, and
+    only the rest moves the stamps forward (a gap the engine reports). The lead lasts until the
+    wall clock steps forward again or the gateway restarts; ``lead_ns`` is exported as a metric.
+
+    Without ``monotonic`` (tests that drive ``clock`` by hand) the stamps are only forced
+    strictly increasing.
+    """
+
+    def __init__(
+        self, clock: Callable[[], int], monotonic: Callable[[], int] | None = None
+    ) -> None:
         self._clock = clock
+        self._monotonic = monotonic
         self._last: int | None = None
+        self._last_monotonic = 0
+        self.lead_ns = 0
 
     def __call__(self) -> int:
-        now = self._clock()
+        wall = self._clock()
+        now = wall + self.lead_ns
+        if self._last is not None and self._monotonic is not None:
+            elapsed = self._monotonic()
+            expected = self._last + (elapsed - self._last_monotonic)
+            self._last_monotonic = elapsed
+            if now < expected - CLOCK_STEP_TOLERANCE_NS:
+                self._stepped_back(expected - now)
+                now = expected
+            elif now > expected + CLOCK_STEP_TOLERANCE_NS and self.lead_ns:
+                used = min(self.lead_ns, now - expected)
+                self.lead_ns -= used
+                now -= used
+                log.info(
+                    "the gateway clock stepped forward; %.3f s of the lead used up, %.3f s left",
+                    used / 1e9,
+                    self.lead_ns / 1e9,
+                )
+        elif self._monotonic is not None:
+            self._last_monotonic = self._monotonic()
         if self._last is not None and now <= self._last:
             now = self._last + 1
         self._last = now
         return now
+
+    def _stepped_back(self, step_ns: int) -> None:
+        self.lead_ns += step_ns
+        log.warning(
+            "the gateway clock stepped back %.3f s; arrival times continue on the monotonic "
+            "clock, %.3f s ahead of the wall clock, until it steps forward or the gateway restarts",
+            step_ns / 1e9,
+            self.lead_ns / 1e9,
+        )
 
 
 class Transport:
@@ -55,13 +105,18 @@ class Transport:
         on_gap: GapSink | None = None,
         backend: BleBackend | None = None,
         clock: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], int] | None = None,
         backoff: Callable[[], Backoff] = Backoff,
         scan_timeout_s: float = 10.0,
     ) -> None:
         self._sink = sink
         self._on_gap = on_gap
         self._queue: asyncio.Queue[TransportItem | None] = asyncio.Queue()
-        self.stamp = MonotonicStamp(clock)
+        # The system's monotonic clock partners the system's wall clock; a hand-driven clock
+        # (tests) has none unless one is given with it.
+        if monotonic is None and clock is time.time_ns:
+            monotonic = time.monotonic_ns
+        self.stamp = MonotonicStamp(clock, monotonic)
         self.sessions = [
             DeviceSession(
                 target,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from bleak.backends.scanner import AdvertisementData
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.devices.registry import match_advertisement
@@ -29,7 +29,7 @@ from ingest.transport.identity import (
     load_or_create_secret,
     redact_addresses,
 )
-from ingest.transport.manager import MonotonicStamp
+from ingest.transport.manager import CLOCK_STEP_TOLERANCE_NS, MonotonicStamp
 from ingest.transport.scanner import advertisement_of
 from stream.ids import DEVICE_ID_PATTERN
 
@@ -189,3 +189,41 @@ def test_gap_tracker_gaps_are_ordered_spans(events: list[tuple[bool, int]]) -> N
             tracker.disconnected(at)
         else:
             assert all(g.start_ns < g.end_ns == at for g in tracker.observe(at))
+
+
+def test_after_the_wall_clock_steps_back_stamps_keep_the_monotonic_pace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An hour back: the stamps go on at the monotonic clock's pace, an hour ahead of the wall
+    clock, said once; the wall clock's step forward again uses the lead up, nothing jumps."""
+    s, hour = 10**9, 3600 * 10**9
+    walls = iter([0, 1 * s, 2 * s - hour, 3 * s - hour, 4 * s, 5 * s + 7 * s])
+    monotonic = iter([0, 1 * s, 2 * s, 3 * s, 4 * s, 5 * s])
+    stamp = MonotonicStamp(lambda: next(walls), lambda: next(monotonic))
+    with caplog.at_level(logging.INFO, logger="ingest.transport.manager"):
+        stamps = [stamp() for _ in range(4)]
+        assert stamps == [0, 1 * s, 2 * s, 3 * s] and stamp.lead_ns == hour
+        assert stamp() == 4 * s and stamp.lead_ns == 0  # the step forward ends the lead
+        assert stamp() == 12 * s  # a forward step without a lead is followed (a gap)
+    backs = [r for r in caplog.records if "stepped back" in r.getMessage()]
+    assert len(backs) == 1 and "3600.000 s" in backs[0].getMessage()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(10**13), 10**13), min_size=1, max_size=40))
+def test_stamps_never_go_back_and_never_fall_behind_the_wall_clock(steps: list[int]) -> None:
+    """Whatever the wall clock does around a steady monotonic one (1 s a reading): stamps rise,
+    are never behind the wall clock, sit exactly lead_ns ahead of it after a step back, and keep
+    the monotonic pace across every step back."""
+    wall_now, mono_now = [10**18], [0]
+    stamp = MonotonicStamp(lambda: wall_now[0], lambda: mono_now[0])
+    last = stamp()
+    for step in steps:
+        mono_now[0] += 10**9
+        wall_now[0] += 10**9 + step
+        now = stamp()
+        assert now > last and now >= wall_now[0]
+        assert stamp.lead_ns >= 0
+        if step < -CLOCK_STEP_TOLERANCE_NS:
+            assert now - last == 10**9 and now == wall_now[0] + stamp.lead_ns
+        last = now

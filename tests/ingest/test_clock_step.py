@@ -3,7 +3,8 @@ from the time saved at the last shutdown): what the ECG timing does.
 
 A forward step costs four frames (each refused with a clear error, counted as a decode error),
 then the stream follows the corrected clock with one hole the size of the step, which the
-engine reports as a gap. A backward step is a known defect (docs/field-problems.md).
+engine reports as a gap. A backward step never reaches the decoder: the transport's stamps go on
+at the monotonic clock's pace, ahead of the wall clock (ingest.transport.manager.MonotonicStamp).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ingest.decoding import DeviceDecoder
 from ingest.errors import DecodeError
 from ingest.notification import Notification
 from ingest.profiles.polar_pmd import PMD_DATA_UUID, encode_pmd_ecg_frame
+from ingest.transport.manager import MonotonicStamp
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -61,13 +63,24 @@ def test_a_step_under_a_minute_is_absorbed_without_refusing_anything() -> None:
     assert np.diff(times).min() > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: after the gateway clock steps back, sample times are forced forward "
-    "1 ns apart until the new clock catches up (docs/field-problems.md)",
-)
-def test_a_backward_step_keeps_the_sample_spacing() -> None:
-    times, refused, _ = _stream(-3600 * S)
-    assert refused == 4
-    after = np.diff(times)[-5 * 73 :]
-    assert np.abs(after - PERIOD_NS).max() < MS
+def test_a_backward_step_keeps_the_sample_spacing_through_the_gateways_stamp() -> None:
+    """Arrivals stamped as the transport stamps them (wall clock partnered by the monotonic
+    clock): after the wall clock steps back an hour, the stamps go on at the monotonic pace, so
+    the decoder refuses nothing and every sample keeps its 130 Hz spacing."""
+    wall = iter([0])
+    monotonic = iter([0])
+    stamp = MonotonicStamp(lambda: next(wall), lambda: next(monotonic))
+    decoder = DeviceDecoder("d-01234567", "polar-h10")
+    times: list[int] = []
+    for k in range(20):
+        elapsed = (k * 73 + 72) * PERIOD_NS + 5 * MS
+        step = -3600 * S if k >= STEP_AT_FRAME else 0
+        wall = iter([T0 + elapsed + step])
+        monotonic = iter([elapsed])
+        arrival = stamp()
+        payload = encode_pmd_ecg_frame(10 * S + (k * 73 + 72) * PERIOD_NS, np.zeros(73))
+        (block,) = decoder.decode(Notification("d-01234567", PMD_DATA_UUID, arrival, payload))
+        times += block.times_ns.tolist()
+    assert len(times) == 20 * 73, "nothing refused"
+    assert np.abs(np.diff(times) - PERIOD_NS).max() < MS
+    assert stamp.lead_ns == pytest.approx(3600 * S, abs=MS)
