@@ -240,6 +240,11 @@ class LocalKafka:
             if seen.result() < self._count:
                 raise BrokerError(f"the Kafka cluster did not form within {timeout_s} s")
 
+    def server_log(self, node_index: int = 0) -> str:
+        """One node's broker log (WARN and above, plus the start line), for tests and failures."""
+        path = self._nodes[node_index].directory / "server.log"
+        return path.read_text(errors="replace") if path.is_file() else ""
+
     def _tail(self, node: _Node) -> str:
         for name in ("server.log", "stdout.log"):
             path = node.directory / name

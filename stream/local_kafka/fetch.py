@@ -4,11 +4,13 @@ The pinned version's jars (org.apache.kafka:kafka_2.13 and kafka-tools, with the
 dependencies) are copied by `mvn dependency:copy-dependencies` on this package's pom.xml into
 ``$XDG_CACHE_HOME/vagus/kafka-<version>/libs`` (default ~/.cache). Nothing is downloaded from
 anywhere but the Maven repositories Maven is configured with, and nothing is built. A marker
-file written last makes an interrupted fetch start again rather than run half a classpath.
+file written last makes an interrupted fetch start again rather than run half a classpath; it
+holds a digest of the version and pom.xml, so a changed pom fetches again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -44,10 +46,16 @@ def java_missing() -> str | None:
     return None
 
 
+def _fingerprint(version: str) -> str:
+    return hashlib.sha256(version.encode() + b"\0" + POM.read_bytes()).hexdigest()
+
+
 def kafka_libs(version: str = KAFKA_VERSION) -> Path:
-    """The directory of the broker's jars, fetched with Maven on first use."""
+    """The directory of the broker's jars, fetched with Maven on first use (and again when
+    pom.xml changed since)."""
     libs = cache_root() / f"kafka-{version}" / "libs"
-    if (libs / _COMPLETE).is_file():
+    marker = libs / _COMPLETE
+    if marker.is_file() and marker.read_text(encoding="utf-8") == _fingerprint(version):
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -68,7 +76,7 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
     if done.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
         raise BrokerError(f"Maven could not resolve Kafka {version}: {' | '.join(tail)}")
-    (staging / _COMPLETE).write_text(version, encoding="utf-8")
+    (staging / _COMPLETE).write_text(_fingerprint(version), encoding="utf-8")
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     return libs

@@ -88,6 +88,8 @@ def test_one_node_takes_idempotent_writes_and_stops_without_a_trace() -> None:
         bootstrap = kafka.start()
         assert kafka.alive() and len(kafka.pids()) == 1
         assert KAFKA_VERSION in kafka.name
+        # The broker logs through SLF4J: with no binding on the classpath its log stays empty.
+        assert "Kafka Server started (kafka.server.KafkaRaftServer)" in kafka.server_log()
         assert asyncio.run(_round_trip(bootstrap, "one", replicas=1)) == [
             f"m{i}".encode() for i in range(5)
         ]
