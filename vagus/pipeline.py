@@ -114,8 +114,6 @@ class FeaturePipeline:
         """Hold one notification's samples (the gateway's per-notification path: kept lean,
         since it runs ~13,600 times an hour against one window every hop)."""
         times = block.times_ns
-        if len(times) == 0:
-            return
         if self.engine.add(block.stream, times, block.values, block.rate_hz):
             self._notices.append(
                 StreamStarted(
@@ -189,6 +187,8 @@ class FeaturePipeline:
 
     def advance(self, watermark_ns: int) -> list[ClosedWindow]:
         """Close every window that ends before ``watermark_ns - lateness - look-ahead``."""
+        if watermark_ns < self.engine.clock.not_before_ns:  # most notifications: nothing due
+            return []
         results = self.engine.advance(watermark_ns)
         return [self._close(r) for r in results] if results else []
 

@@ -26,7 +26,9 @@ class WindowClock:
         self.hold_ns = int((lateness_s + lookahead_s) * NS)
         self.origin_ns: int | None = None
         self.next_index = 0
-        self._not_before_ns = _NEVER
+        #: No watermark below this can close a window: callers on the per-notification path
+        #: compare with it inline rather than call :meth:`may_close`.
+        self.not_before_ns = _NEVER
 
     def start(self, first_ns: int) -> None:
         """Set the origin from the first sample of any stream (later calls change nothing)."""
@@ -42,7 +44,7 @@ class WindowClock:
     def may_close(self, watermark_ns: int) -> bool:
         """False when the watermark cannot close the next window (most calls: one per
         notification against one window per hop, so this is kept to one comparison)."""
-        return watermark_ns >= self._not_before_ns and self.origin_ns is not None
+        return watermark_ns >= self.not_before_ns and self.origin_ns is not None
 
     def due(self, watermark_ns: int) -> tuple[int, int] | None:
         """The next window's bounds if the watermark closes it, else None."""
@@ -58,4 +60,4 @@ class WindowClock:
     def rearm(self) -> None:
         """After a watermark closed what it could: the watermark the next window needs."""
         if self.origin_ns is not None:
-            self._not_before_ns = self.bounds(self.next_index)[1] + self.hold_ns
+            self.not_before_ns = self.bounds(self.next_index)[1] + self.hold_ns
