@@ -253,7 +253,11 @@ class LocalKafka:
         return "no log"
 
     def kill(self, node_index: int) -> None:
-        """kill -9 one node (the fault tests' leader crash); its storage stays for restart."""
+        """kill -9 one node (the fault tests' leader crash); its storage stays for restart. A
+        cluster whose start failed (no Java, say) has no node to kill: nothing happens, so a
+        caller's clean-up cannot hide the reason the start failed."""
+        if not 0 <= node_index < len(self._nodes):
+            return
         node = self._nodes[node_index]
         if node.process is not None and node.process.poll() is None:
             node.process.send_signal(signal.SIGKILL)

@@ -152,3 +152,17 @@ def test_demo_runs_on_a_local_apache_kafka(tmp_path: Path) -> None:
     assert summary["broker"].startswith(f"Apache Kafka {KAFKA_VERSION}")
     assert summary["sessions_started"] >= 1
     assert summary["events_lost"] == 0
+
+
+def test_demo_on_kafka_without_java_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    """The README's promise, on a PATH that has no java: one line naming what is missing, exit
+    2, no traceback (the demo's clean-up once hid the reason behind an IndexError)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "vagus", "demo", "--kafka", "--speed", "max"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+        env=os.environ | {"PATH": str(tmp_path)},  # an empty folder: no java, no mvn
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "vagus: real Kafka needs a Java runtime (JDK 17 or newer) on PATH; none found"
+    ]
