@@ -63,10 +63,10 @@ async def test_an_undelivered_output_stops_the_worker(
     monkeypatch.setattr(worker.app, "crash", crash)
     delivered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     delivered.set_result(SimpleNamespace(partition=1))
-    worker._on_delivered(delivered)
+    worker.outputs._on_delivered(delivered)
     failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     failed.set_exception(KafkaTimeoutError("request timed out"))
-    worker._on_delivered(failed)
+    worker.outputs._on_delivered(failed)
     await asyncio.sleep(0)
     assert worker.stats.failed_deliveries == 1
     assert [type(c) for c in crashes] == [KafkaTimeoutError]
