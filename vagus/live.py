@@ -265,6 +265,7 @@ async def gateway_over(
     # after the gateway has ended its last session (the band's last write is its 0).
     interrupted = None
     stall_limit_s = ble_stall_limit_s(config)
+    reporter = health_reporter(config, gateway, transport)  # gateway_health: batteries, backlog
 
     def healthy() -> str | None:
         """What the service watchdog pings on: the loop runs it, the BLE stack answers."""
@@ -284,7 +285,7 @@ async def gateway_over(
             try:
                 async with (
                     transport,
-                    reporting(health_reporter(config, gateway, transport)) as health,
+                    reporting(reporter) as health,
                     watchdog_running(service, healthy),
                     serving_metrics(
                         lambda lag: gateway_metrics(gateway, transport, lag),
@@ -308,6 +309,7 @@ async def gateway_over(
         "decode_errors": sum(stats.decode_errors.values()),
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gateway.pipeline.counters.stream_gaps,
+        "health_reports_sent": len(reporter.sent),
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],

@@ -43,10 +43,12 @@ async def test_the_live_gateway_reports_batteries_and_its_backlog(
     assert all(d["connections"] >= 1 for d in devices.values())
     events = await read_events(kafka, kafka.topics.name("quality"), 3)
     deadline = asyncio.get_running_loop().time() + 20
-    while len([e for e in events if isinstance(e, GatewayHealth)]) < 2:
+    assert summary["health_reports_sent"] >= 2
+    while len([e for e in events if isinstance(e, GatewayHealth)]) < summary["health_reports_sent"]:
         assert asyncio.get_running_loop().time() < deadline, events
         events = await read_events(kafka, kafka.topics.name("quality"), len(events) + 1)
     health = [e for e in events if isinstance(e, GatewayHealth)]
+    assert len(health) == summary["health_reports_sent"]
     assert all(h.patient_id == VIRTUAL_PATIENT_ID for h in health)
     # the first when the devices connected, then (at least) the periodic one 5 s later
     assert health[0].devices
