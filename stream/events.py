@@ -183,8 +183,8 @@ class DeviceBattery(msgspec.Struct, frozen=True, kw_only=True):
     """One configured device as the gateway last saw it (pseudonymous id only)."""
 
     device_id: DeviceId
-    #: Battery Level (0x2A19) in percent; ``None`` when the device has no Battery Service. A
-    #: disconnected device keeps the value last read from it.
+    #: Battery Level (0x2A19) in percent; ``None`` when the device has no Battery Service (or
+    #: was not read yet: found, still connecting). A disconnected device keeps its last value.
     battery_percent: Percent | None
     connected: bool
 
