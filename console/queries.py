@@ -21,6 +21,10 @@ DATA_KINDS = (
     "sleep_wake_epoch",
 )
 NO_DATA_ALERT_NS = 2 * 3600 * 10**9
+#: A device battery below this (percent) is an alert on the patient list.
+LOW_BATTERY_PERCENT = 20
+#: A spool whose oldest event has waited longer than this (seconds) is an alert.
+BACKLOG_ALERT_S = 2 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +53,25 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayHealthRow:
+    """The patient's newest ``gateway_health``: its weakest device battery and the backlog."""
+
+    time_ns: int
+    battery_percent: int | None
+    battery_device_id: str | None
+    spool_events: int
+    spool_oldest_age_s: float | None
+    broker_refusal: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PatientStatus:
     patient_id: str
     last_data_ns: int | None
     quality: list[StreamQuality]
     last_session: Session | None
     alerts: list[str]
+    health: GatewayHealthRow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,15 +162,51 @@ def _int(value: object) -> int | None:
     return None if value is None else int(str(value))
 
 
+def gateway_health(db: Database, patient_id: str) -> GatewayHealthRow | None:
+    """The patient's newest gateway health report, or ``None`` before the first."""
+    rows = db.query(
+        "SELECT time_ns, battery_percent, battery_device_id, spool_events, spool_oldest_age_s,"
+        " broker_refusal FROM gateway_health WHERE patient_id = ?",
+        (patient_id,),
+    )
+    if not rows:
+        return None
+    time_ns, battery, device, events, age, refusal = rows[0]
+    return GatewayHealthRow(
+        time_ns=int(str(time_ns)),
+        battery_percent=_int(battery),
+        battery_device_id=None if device is None else str(device),
+        spool_events=int(str(events)),
+        spool_oldest_age_s=None if age is None else float(str(age)),
+        broker_refusal=None if refusal is None else str(refusal),
+    )
+
+
+def health_alerts(health: GatewayHealthRow | None) -> list[str]:
+    """A flat battery and a stuck backlog, in words, before the data stop."""
+    if health is None:
+        return []
+    alerts = []
+    if health.battery_percent is not None and health.battery_percent < LOW_BATTERY_PERCENT:
+        alerts.append(f"battery low: {health.battery_percent} %")
+    age = health.spool_oldest_age_s
+    if age is not None and age > BACKLOG_ALERT_S:
+        alerts.append(f"gateway backlog: events waiting {age / 3600:.1f} h")
+    return alerts
+
+
 def patient_status(db: Database, patient_id: str, now_ns: int) -> PatientStatus:
     last = last_data_ns(db, patient_id)
     quality = latest_quality(db, patient_id)
     history = sessions(db, patient_id)
+    health = gateway_health(db, patient_id)
     alerts: list[str] = []
     if last is None or now_ns - last > NO_DATA_ALERT_NS:
         alerts.append("no data for 2 h")
     alerts.extend(f"{q.stream}: {q.kind}" for q in quality if q.kind != "ok")
-    return PatientStatus(patient_id, last, quality, history[-1] if history else None, alerts)
+    alerts.extend(health_alerts(health))
+    last_session = history[-1] if history else None
+    return PatientStatus(patient_id, last, quality, last_session, alerts, health)
 
 
 def series(

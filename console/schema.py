@@ -92,6 +92,17 @@ def _tables(db: Database) -> list[str]:
             policy_version INTEGER NOT NULL,
             command_id {text})""",
         "CREATE INDEX IF NOT EXISTS decisions_patient_time ON decisions (patient_id, time_ns)",
+        # The latest gateway_health per patient (newest by gateway time): the patient list's
+        # battery and spool backlog. Added without a schema version: an older database gains it.
+        f"""CREATE TABLE IF NOT EXISTS gateway_health (
+            patient_id {text} PRIMARY KEY,
+            event_id {text} NOT NULL,
+            time_ns {big} NOT NULL,
+            battery_percent INTEGER,
+            battery_device_id {text},
+            spool_events {big} NOT NULL,
+            spool_oldest_age_s {real},
+            broker_refusal {text})""",
         f"""CREATE TABLE IF NOT EXISTS offsets (
             topic {text} NOT NULL,
             kafka_partition INTEGER NOT NULL,

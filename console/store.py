@@ -19,6 +19,7 @@ from stream.errors import SchemaError
 from stream.events import (
     AnyEvent,
     FeatureWindow,
+    GatewayHealth,
     InterventionCommand,
     InterventionOutcome,
     LoopDecision,
@@ -152,8 +153,39 @@ def _derive(db: Database, event: AnyEvent) -> None:
         )
     elif isinstance(event, LoopDecision):
         _decision(db, event)
+    elif isinstance(event, GatewayHealth):
+        _gateway_health(db, event)
     else:
         _session_step(db, event)
+
+
+def _gateway_health(db: Database, event: GatewayHealth) -> None:
+    """Keep the patient's newest report (by gateway time: a late redelivery changes nothing),
+    reduced to its weakest battery and the backlog."""
+    known = [d for d in event.devices if d.battery_percent is not None]
+    weakest = min(known, key=lambda d: d.battery_percent or 0, default=None)
+    db.execute(
+        "INSERT INTO gateway_health (patient_id, event_id, time_ns, battery_percent,"
+        " battery_device_id, spool_events, spool_oldest_age_s, broker_refusal)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (patient_id) DO UPDATE SET"
+        " event_id = excluded.event_id, time_ns = excluded.time_ns,"
+        " battery_percent = excluded.battery_percent,"
+        " battery_device_id = excluded.battery_device_id,"
+        " spool_events = excluded.spool_events,"
+        " spool_oldest_age_s = excluded.spool_oldest_age_s,"
+        " broker_refusal = excluded.broker_refusal"
+        " WHERE excluded.time_ns >= gateway_health.time_ns",
+        (
+            event.patient_id,
+            event.event_id,
+            event.gateway_time_ns,
+            None if weakest is None else weakest.battery_percent,
+            None if weakest is None else weakest.device_id,
+            event.spool_events,
+            event.spool_oldest_age_s,
+            event.broker_refusal,
+        ),
+    )
 
 
 def _measure(db: Database, event: AnyEvent, metric: str, value: float) -> None:

@@ -176,6 +176,36 @@ class StreamStarted(Event, frozen=True, kw_only=True, tag="stream_started"):
     rate_hz: Annotated[float, msgspec.Meta(gt=0, le=100_000)] | None = None
 
 
+Percent = Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class DeviceBattery(msgspec.Struct, frozen=True, kw_only=True):
+    """One configured device as the gateway last saw it (pseudonymous id only)."""
+
+    device_id: DeviceId
+    #: Battery Level (0x2A19) in percent; ``None`` when the device has no Battery Service (or
+    #: was not read yet: found, still connecting). A disconnected device keeps its last value.
+    battery_percent: Percent | None
+    connected: bool
+
+
+class GatewayHealth(Event, frozen=True, kw_only=True, tag="gateway_health"):
+    """The gateway's own state: each device's battery and link, and what waits in its spool.
+
+    Sent when a device connects and then periodically, so a clinician sees a flat strap or a
+    stuck gateway (a growing backlog, a broker refusing its writes) before the data stop.
+    ``gateway_time_ns`` is when the gateway took the reading; no device clock stands behind it.
+    """
+
+    devices: tuple[DeviceBattery, ...]
+    #: Events waiting in the gateway's spool (and in memory, when the disk refused them).
+    spool_events: Annotated[int, msgspec.Meta(ge=0)]
+    #: How long the oldest waiting event has waited; ``None`` with an empty spool.
+    spool_oldest_age_s: NonNegative | None = None
+    #: The error name while the broker refuses this gateway's writes (an ACL, a quota).
+    broker_refusal: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
 class SessionParameters(msgspec.Struct, frozen=True, kw_only=True):
     """What the output device should render."""
 
@@ -345,6 +375,7 @@ AnyEvent = (
     | SignalQuality
     | StreamGap
     | StreamStarted
+    | GatewayHealth
     | InterventionCommand
     | LoopDecision
     | InterventionOutcome
@@ -364,6 +395,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SignalQuality,
     StreamGap,
     StreamStarted,
+    GatewayHealth,
     InterventionCommand,
     LoopDecision,
     InterventionOutcome,

@@ -142,6 +142,9 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     backend: Literal["bleak", "virtual"] = "bleak"
     scan_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
     reconnect_cap_s: Annotated[float, _within(1, 3600)] = 60.0
+    #: Seconds between gateway_health reports (batteries re-read, spool backlog); one is also
+    #: sent whenever a device connects (vagus.health).
+    health_interval_s: Annotated[float, _within(5, 86400)] = 900.0
     #: Prometheus metrics on 127.0.0.1 at this port (docs/observability.md); None: off.
     metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.recording import (
     DeviceRecord,
@@ -35,10 +35,14 @@ from stream.timeouts import TIMEOUTS
 from vagus import shutdown
 from vagus.config import ConfigError, VagusConfig
 from vagus.gateway_metrics import gateway_metrics
+from vagus.health import HealthReporter, reporting
 from vagus.metrics import serving_metrics
 from vagus.service_notify import ServiceNotifier, watchdog_running
 from vagus.state_paths import state_paths
 from vagus.structured_logs import set_log_patient
+
+if TYPE_CHECKING:
+    from vagus.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +206,17 @@ def ble_stall_limit_s(config: VagusConfig) -> float:
     return 2 * (config.live.scan_timeout_s + 60.0 + config.live.reconnect_cap_s)
 
 
+def health_reporter(config: VagusConfig, gateway: Gateway, transport: Transport) -> HealthReporter:
+    """The gateway's ``gateway_health`` reports over the transport's device sessions."""
+    return HealthReporter(
+        sources=transport.sessions,
+        producer=gateway.producer,
+        patient_id=gateway.patient_id,
+        producer_id=gateway.producer.producer_id,
+        interval_s=config.live.health_interval_s,
+    )
+
+
 async def gateway_over(
     config: VagusConfig,
     *,
@@ -250,6 +265,7 @@ async def gateway_over(
     # after the gateway has ended its last session (the band's last write is its 0).
     interrupted = None
     stall_limit_s = ble_stall_limit_s(config)
+    reporter = health_reporter(config, gateway, transport)  # gateway_health: batteries, backlog
 
     def healthy() -> str | None:
         """What the service watchdog pings on: the loop runs it, the BLE stack answers."""
@@ -269,6 +285,7 @@ async def gateway_over(
             try:
                 async with (
                     transport,
+                    reporting(reporter) as health,
                     watchdog_running(service, healthy),
                     serving_metrics(
                         lambda lag: gateway_metrics(gateway, transport, lag),
@@ -276,7 +293,8 @@ async def gateway_over(
                     ),
                 ):
                     service.ready(f"gateway for {patient}: {len(targets)} device(s) configured")
-                    await run_for(transport, seconds, gateway.check_alive, stop=stop)
+                    checks = (gateway.check_alive, health.check_alive)
+                    await run_for(transport, seconds, *checks, stop=stop)
                 await gateway.finish()
             except asyncio.CancelledError:  # SIGINT/SIGTERM: stop promptly, with the summary
                 interrupted = shutdown.absorb()
@@ -291,6 +309,7 @@ async def gateway_over(
         "decode_errors": sum(stats.decode_errors.values()),
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gateway.pipeline.counters.stream_gaps,
+        "health_reports_sent": len(reporter.sent),
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from ingest.transport.startup import (
     BleakLink,
     DeviceInformation,
     StartupError,
+    read_battery_percent,
     read_device_information,
 )
 from ingest.transport.targets import BleBackend, DeviceTarget
@@ -41,6 +43,8 @@ TransportItem = NotificationRecord | Marker | DeviceRecord | Gap
 Emit = Callable[[TransportItem], None]
 NotifyCallback = Callable[[BleakGATTCharacteristic, bytearray], None]
 _EXPECTED = (BleakError, TimeoutError, StartupError, OSError, EOFError)
+#: A battery re-read that takes longer than this is given up (the last value stands).
+BATTERY_READ_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -95,6 +99,24 @@ class DeviceSession:
         #: When the session last moved on (a scan ended, a connection attempt ended, data came):
         #: the service watchdog holds back when a BLE stack stops answering (stalled_s).
         self._progress_at = time.monotonic()
+        #: Connections whose Battery and Device Information were read (the gateway's health
+        #: reporter sends a report for each); the client of the open one, for re-reads.
+        self.ready_connections = 0
+        self._client: BleakClient | None = None
+
+    async def read_battery(self) -> int | None:
+        """Re-read Battery Level through the open connection, keep it in ``status.info``, and
+        return it; without a connection (or when the read fails) the last value read."""
+        client = self._client
+        info = self.status.info
+        if client is not None and info is not None and self.status.connected:
+            level = None
+            with contextlib.suppress(*_EXPECTED):
+                async with asyncio.timeout(BATTERY_READ_TIMEOUT_S):
+                    level = await read_battery_percent(client)
+            if level is not None and self.status.info is info:
+                self.status.info = dataclasses.replace(info, battery_percent=level)
+        return self.status.info.battery_percent if self.status.info is not None else None
 
     def stalled_s(self) -> float:
         """Seconds since the session last made progress."""
@@ -193,6 +215,7 @@ class DeviceSession:
             self._stopping = True  # the end of the data, not a gap in it
             raise
         finally:
+            self._client = None
             self._on_disconnect(lost)
             with contextlib.suppress(*_EXPECTED):
                 await client.disconnect()
@@ -217,6 +240,8 @@ class DeviceSession:
         characteristics are subscribed by that start-up and never reach the sink."""
         self._subscribed = set()
         self.status.info = await read_device_information(client)
+        self._client = client
+        self.ready_connections += 1
         for uuid in self.kind.gatt.data:
             if client.services.get_characteristic(uuid) is None:
                 raise StartupError(f"{self.kind.name} device lacks characteristic {uuid}")

@@ -3,7 +3,8 @@
 A device's own start-up (the Polar H10's control-point sequence) belongs to its kind
 (:meth:`ingest.devices.DeviceKind.start`); the session runs it through :class:`BleakLink`, the
 bleak side of the small :class:`~ingest.devices.GattLink` interface a kind's start-up talks to.
-Battery and Device Information are read here, for ``vagus devices status``.
+Battery and Device Information are read here, for ``vagus devices status``; the battery again
+for the gateway's health reports (vagus.health).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from bleak.exc import BleakError
 
 from ingest.devices.kind import StartupError
 
-__all__ = ["BleakLink", "DeviceInformation", "StartupError", "read_device_information"]
+__all__ = [
+    "BleakLink",
+    "DeviceInformation",
+    "StartupError",
+    "read_battery_percent",
+    "read_device_information",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +57,16 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("utf-8", errors="replace").rstrip("\0").strip() or None if value else None
 
 
+async def read_battery_percent(client: BleakClient) -> int | None:
+    """Battery Level (0x2A19) in percent; ``None`` without a Battery Service or a valid value."""
+    battery = await _read(client, BATTERY_LEVEL_UUID)
+    return battery[0] if battery and battery[0] <= 100 else None
+
+
 async def read_device_information(client: BleakClient) -> DeviceInformation:
     """Battery (0x2A19) and Device Information strings; ``None`` for what a device lacks."""
-    battery = await _read(client, BATTERY_LEVEL_UUID)
     return DeviceInformation(
-        battery_percent=battery[0] if battery and battery[0] <= 100 else None,
+        battery_percent=await read_battery_percent(client),
         manufacturer=_text(await _read(client, MANUFACTURER_UUID)),
         model=_text(await _read(client, MODEL_UUID)),
         firmware=_text(await _read(client, FIRMWARE_UUID)),
