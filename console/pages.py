@@ -16,6 +16,7 @@ from console.db import Database
 from console.effect import Effect, effect
 from console.holds import DESCRIPTIONS
 from console.policies import policy_at, policy_log, threshold_steps
+from console.randomised_effect import Comparison, comparison
 from console.svg import Band, Panel, render_timeline, utc
 from stream.events import PolicySnapshot
 
@@ -128,6 +129,11 @@ def effects(db: Database, patient_id: str) -> list[Effect]:
                 changes.setdefault((session.modality, label), []).append(float(value))
     found = [effect(modality, label, values) for (modality, label), values in changes.items()]
     return sorted((e for e in found if e is not None), key=lambda e: (e.modality, e.metric))
+
+
+def randomised(db: Database, patient_id: str, default: PolicySnapshot) -> Comparison:
+    """The micro-randomised estimate of a session's effect on the same metrics as above."""
+    return comparison(db, patient_id, default, RESPONSE_METRICS)
 
 
 def _session_end(session: queries.Session) -> int:

@@ -269,3 +269,27 @@ def event_body(db: Database, event_id: str) -> dict[str, object] | None:
         return None
     body = json.loads(str(rows[0][0]))
     return body if isinstance(body, dict) else None
+
+
+def randomisation_points(db: Database, patient_id: str) -> list[Decision]:
+    """The decisions that started a session or were micro-randomised to none, oldest first:
+    the candidates for the micro-randomised comparison (console.randomised_effect)."""
+    rows = db.query(
+        f"SELECT {DECISION_COLUMNS} FROM decisions WHERE patient_id = ?"  # noqa: S608
+        " AND (action = 'start_session' OR hold_limit = 'micro_randomised') ORDER BY time_ns",
+        (patient_id,),
+    )
+    return [_decision(row) for row in rows]
+
+
+def measurements(
+    db: Database, patient_id: str, metrics: tuple[str, ...], start_ns: int, end_ns: int
+) -> list[tuple[str, int, float]]:
+    """(metric, time, value) of ``metrics`` within [start_ns, end_ns], oldest first."""
+    marks = ", ".join("?" for _ in metrics)
+    rows = db.query(
+        "SELECT metric, time_ns, value FROM measurements WHERE patient_id = ?"  # noqa: S608
+        f" AND metric IN ({marks}) AND time_ns >= ? AND time_ns <= ? ORDER BY time_ns",
+        (patient_id, *metrics, start_ns, end_ns),
+    )
+    return [(str(m), int(str(t)), float(str(v))) for m, t, v in rows]

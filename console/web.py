@@ -46,6 +46,7 @@ from console.pages import (
     TimeRange,
     default_range,
     effects,
+    randomised,
     response,
     session_label,
     timeline,
@@ -127,6 +128,7 @@ def create_app(
                 sessions=queries.sessions(db, patient_id, *spans) if spans else [],
                 decisions=queries.decisions(db, patient_id, *spans) if spans else [],
                 effects=effects(db, patient_id),
+                randomised=randomised(db, patient_id, policy),
             )
 
         return shown_range(request, render)
