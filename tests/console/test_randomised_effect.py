@@ -253,7 +253,8 @@ def test_the_page_shows_the_estimate_with_its_interval(database: str) -> None:
 
 def test_the_page_says_when_micro_randomisation_never_ran(database: str) -> None:
     add_people(database)
-    stored(database, story())
+    stored(database, [*story(), *point(35, 7), evaluated(35, {"rmssd_ms": 3.0})])
     text = page(database, PolicySnapshot())
     assert "Micro-randomisation never ran for this patient" in text
+    assert "1 session(s) ran under a policy version the console has no record of" in text
     assert 'id="randomised"' not in text
