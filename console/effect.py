@@ -4,7 +4,8 @@ Each evaluated session contributes its change (median after minus median before,
 worker's ``session_evaluation``). The interval is Student's t: mean ± t(0.975, n-1) · s / √n,
 which assumes roughly normal changes and independent sessions; with one session there is no
 interval. Not an estimate of a causal effect: sessions start when stress is high, so some
-recovery would follow anyway (micro-randomisation is what estimates the effect; not built yet).
+recovery would follow anyway; the micro-randomised comparison (console/randomised_effect.py)
+is what estimates the effect.
 """
 
 from __future__ import annotations
