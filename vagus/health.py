@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 #: How long stopping waits for a report under way (a battery read is bounded at 5 s).
 STOP_WAIT_S = 6.0
+#: Reports kept in memory (a day's at the default interval): the gateway runs for weeks.
+KEPT_REPORTS = 96
 
 
 class BatterySource(Protocol):
@@ -65,7 +68,9 @@ class HealthReporter:
         self.interval_s = interval_s
         self.clock = clock
         self.poll_s = poll_s
-        self.sent: list[GatewayHealth] = []
+        #: The latest reports sent (at most KEPT_REPORTS); ``reports_sent`` counts them all.
+        self.sent: deque[GatewayHealth] = deque(maxlen=KEPT_REPORTS)
+        self.reports_sent = 0
         self._connections_seen = [0] * len(self.sources)
 
     async def measure(self, *, reread: bool = True) -> GatewayHealth:
@@ -104,6 +109,7 @@ class HealthReporter:
         health = await self.measure(reread=reread)
         await self.producer.send(health)
         self.sent.append(health)
+        self.reports_sent += 1
         log.info(
             "health: %d device(s), lowest battery %s, %d event(s) spooled",
             len(health.devices),

@@ -309,7 +309,7 @@ async def gateway_over(
         "decode_errors": sum(stats.decode_errors.values()),
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gateway.pipeline.counters.stream_gaps,
-        "health_reports_sent": len(reporter.sent),
+        "health_reports_sent": reporter.reports_sent,
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
         "outputs": [output.title for output in outputs.built],

@@ -81,14 +81,14 @@ async def test_a_connection_reports_at_once_and_the_interval_reads_again(
     reporter = reporter_for(producer, strap, unseen, interval_s=1.0)
     async with reporting(reporter):
         await asyncio.sleep(0.1)
-        assert reporter.sent == []  # nothing connected, no interval passed
+        assert list(reporter.sent) == []  # nothing connected, no interval passed
         strap.connect()
         await wait_for(lambda: len(reporter.sent) == 1, within_s=0.5)
         assert strap.reads == 0, "the connection's report uses the battery its start-up read"
         strap.battery = 15
         await wait_for(lambda: len(reporter.sent) == 3, within_s=5)
     assert strap.reads >= 2
-    first, second, third = reporter.sent[:3]
+    first, second, third = list(reporter.sent)[:3]
     assert [d.device_id for d in first.devices] == ["d-0123abcd"]  # never found: left out
     assert (lowest_battery(first), lowest_battery(third)) == (80, 15)
     for earlier, later in ((first, second), (second, third)):
