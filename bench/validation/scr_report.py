@@ -64,7 +64,8 @@ times the session's median piece, and "flat" otherwise. Pooled over the sessions
 The previous default ("slope", kept for the stress model's features) is the second row. The
 "response" rules (`dsp.eda.response_rules`): rise within 4 s, amplitude above the tonic level
 (a rising tonic is not counted) >= 0.05 µS and >= 3 robust noise SDs of the sample-to-sample
-change within 30 s.
+change within 30 s; rises whose peaks are closer than 2 s are one response (the
+same 2 s the matching and the consensus use).
 """
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.eda.phasic import RELATIVE_MIN, decompose_eda, find_phasic_scrs
-from dsp.eda.response_rules import response_mask_kernel
+from dsp.eda.response_rules import merge_close_kernel, response_mask_kernel
 from dsp.eda.scr_record import (
     NOT_RECOVERED,
     FloatArray,
@@ -116,7 +116,8 @@ def detect_scrs(
 
     method="response" (default): the slope detector's rises (with no amplitude floor of its
     own) kept when they rise within 4 s and their amplitude above the tonic level reaches
-    min_amplitude_us and three noise standard deviations (dsp.eda.response_rules).
+    min_amplitude_us and three noise standard deviations; peaks closer than 2 s are one
+    response (dsp.eda.response_rules).
 
     method="slope": low-pass 1 Hz, differentiate (µS/s), smooth the derivative over
     0.5 s; an SCR starts where the slope rises above 0.01 µS/s (moved back to where the rise
@@ -149,9 +150,10 @@ def detect_scrs(
     _refine_kernel(x, onsets, peaks, width)
     if method == "response":
         kept = response_mask_kernel(x, fs, onsets, peaks, float(min_amplitude_us))
+        onsets, peaks = merge_close_kernel(x, float(fs), onsets[kept], peaks[kept])
     else:
         kept = x[peaks] - x[onsets] >= min_amplitude_us
-    onsets, peaks = onsets[kept], peaks[kept]
+        onsets, peaks = onsets[kept], peaks[kept]
     limits = np.append(onsets[1:], x.size)
     return build_scr_set(x, fs, onsets=onsets, peaks=peaks, limits=limits)
 

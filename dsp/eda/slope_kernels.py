@@ -27,7 +27,7 @@ from dsp.eda.detect import (
     _refine_kernel,
     _scr_kernel,
 )
-from dsp.eda.response_rules import response_mask_kernel
+from dsp.eda.response_rules import merge_close_kernel, response_mask_kernel
 from dsp.filters import butter_lowpass_sos, prepared_sos, sosfiltfilt_kernel
 
 FloatArray = npt.NDArray[np.float64]
@@ -79,7 +79,7 @@ def response_scr_kernel(
     slope detector's rises that pass dsp.eda.response_rules."""
     onsets, peaks = slope_scr_kernel(x, fs, 0.0)
     keep = response_mask_kernel(x, fs, onsets, peaks, min_amplitude)
-    return onsets[keep], peaks[keep]
+    return merge_close_kernel(x, fs, onsets[keep], peaks[keep])
 
 
 def _checked(clean_us: FloatArray, fs: float) -> FloatArray:

@@ -51,6 +51,22 @@ def test_noise_raises_the_floor_on_noisy_signal() -> None:
     assert len(detect_scrs(noisy, FS)) < plain / 2
 
 
+def test_a_notch_in_one_rise_is_one_response_and_two_rises_apart_are_two() -> None:
+    for fs in (4.0, 32.0):
+        t = np.arange(0, 60, 1 / fs)
+        # 0.2 µS up, a 0.05 µS dip, 0.2 µS up again: the peaks are 1.5 s apart
+        notched = 2.0 + np.interp(t, [0, 20, 21.5, 22, 23, 60], [0, 0, 0.2, 0.15, 0.35, 0])
+        assert len(detect_scrs(notched, fs, method="slope")) == 2  # the plain detector splits it
+        one = detect_scrs(notched, fs)
+        assert len(one) == 1
+        assert 23.0 <= one.peak_idx[0] / fs <= 23.5 and one.onset_idx[0] / fs < 20.5
+        # the same two rises 6 s apart are two responses
+        apart = 2.0 + np.interp(
+            t, [0, 20, 21.5, 22, 26, 27.5, 60], [0, 0, 0.2, 0.15, 0.15, 0.35, 0]
+        )
+        assert len(detect_scrs(apart, fs)) == 2
+
+
 def test_tonic_kernel_is_the_zero_phase_butterworth() -> None:
     x = np.cumsum(np.random.default_rng(0).normal(size=400))
     for fs in (4.0, 32.0):
