@@ -27,8 +27,8 @@ from vagus.config import StressModelSettings
 from vagus.model.dataset import MAX_RMSSD_MS, MEAN_RR_MS
 from vagus.scoring_calibration import PatientCalibration, refit_recalibration
 
-MODEL_METHOD = "stress-mlp/1"
-#: z-scores shown with every score: the ones a clinician reads first.
+MODEL_METHOD = "stress-logistic/2"
+#: z-scores shown with every score (those the model uses): the ones a clinician reads first.
 HEADLINE = ("hrv_mean_rr", "hrv_rmssd", "scl_mean", "scr_peak_count")
 
 
@@ -69,7 +69,12 @@ class StressScorer:
         self.baseline = RunningBaseline(
             self.model.features, clip=self.model.clip, min_sd=self.model.min_sd
         )
-        self._headline = [(f"z_{name}", self.model.features.index(name)) for name in HEADLINE]
+        # The model indexes its inputs by name and may use only some features: show those it has.
+        self._headline = [
+            (f"z_{name}", self.model.features.index(name))
+            for name in HEADLINE
+            if name in self.model.features
+        ]
         threshold = settings.threshold if settings.threshold is not None else self.model.threshold
         self.calibration = PatientCalibration(
             threshold=threshold,

@@ -1,12 +1,13 @@
 """The trained stress model at run time: LiteRT, loaded once, gated by signal quality.
 
-The .tflite holds the MLP with its Platt calibration folded into the output layer, so its output
-is already a calibrated probability; the JSON sidecar next to it holds what the graph cannot: the
-feature order and transforms, the clip, and the decision threshold. Normalisation is per patient
-(mean and SD over their calibration period), exactly as in training, where each subject was
-z-scored against their own baseline windows. Windows the model was never meant to judge (too few
-or too many rejected beats, heavy motion, missing inputs) get no probability at all rather than a
-confident-looking number.
+The .tflite holds the model (a chain of dense layers; today one, a logistic regression) with its
+Platt calibration folded into the output layer, so its output is already a calibrated
+probability; the JSON sidecar next to it holds what the graph cannot: which features it takes
+(looked up by name, in its input order) and their transforms, the clip, and the decision
+threshold. Normalisation is per patient (mean and SD over their calibration period), as in
+training, where each subject was z-scored against their own first calibration windows. Windows
+the model was never meant to judge (too few or too many rejected beats, heavy motion, missing
+inputs) get no probability at all rather than a confident-looking number.
 """
 
 from __future__ import annotations
@@ -89,11 +90,11 @@ class StressModel:
         self.min_sd = float(sidecar["normalisation"]["min_sd"])
         self.threshold = float(sidecar["threshold"])
         # Where the heart features it was validated on came from; WESAD's were E4 BVP beats, so
-        # a sidecar that predates the field (the bundled one) means pulse.
+        # a sidecar that predates the field means pulse (the bundled one declares it).
         self.beat_source: str = str(sidecar.get("beat_source", "pulse"))
         self.gate = QualityGate()
         self.baseline = baseline
-        # The built-in kernels without the default XNNPACK delegate: for a 38-input MLP the
+        # The built-in kernels without the default XNNPACK delegate: for a model this small the
         # delegate saves nothing, prints a line to stderr from C++ on every load, and picks
         # CPU-specific kernels (outputs differ from the built-ins by at most 4e-7).
         self._interpreter = Interpreter(

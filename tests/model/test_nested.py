@@ -17,8 +17,10 @@ from vagus.model.nested import (
     SUBSETS,
     after_calibration,
     expected_calibration_error,
+    final_fit,
     nested_loso,
     normalise_first,
+    report,
 )
 
 STRESS_PREDICT = (
@@ -121,3 +123,23 @@ def test_runtime_protocol_counts_only_windows_after_the_gateways_calibration() -
         "c": 9,
         "d": 9,
     }
+
+
+def test_report_hands_back_the_final_fit_its_figures_name() -> None:
+    """What training exports is the runtime protocol's with-heart final fit, the same one the
+    figures list, not a second fit that could differ."""
+    labels = np.array([0] * 22 + [1] * 6 + [0] * 4)
+    data = _synthetic({s: labels for s in ("a", "b", "c", "d")}, seed=5)
+    result = report(data, normalise_first(data), None)
+    shipped = result.shipped
+    final = result.figures["final_with_heart"]
+    assert (final["subset"], final["features"], final["C"], final["threshold"]) == (
+        shipped.subset,
+        list(shipped.features),
+        shipped.strength,
+        shipped.threshold,
+    )
+    again = final_fit(data, normalise_first(data, CALIBRATION_WINDOWS))
+    assert again.features == shipped.features and again.platt == shipped.platt
+    np.testing.assert_array_equal(again.weights, shipped.weights)
+    assert "scl_mean" in shipped.features  # the signal the synthetic labels carry

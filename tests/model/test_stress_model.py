@@ -1,4 +1,5 @@
-"""The exported model, its writer and its runtime: parity, refusal, round trip, a training smoke."""
+"""The exported model, its writer and its runtime: the shipped file is the validated procedure's
+final fit, parity, refusal, round trip, a training smoke."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from dsp.stress import DEFAULT_MODEL, QualityInputs, StressModel
+from dsp.stress import DEFAULT_MODEL, FEATURE_NAMES, QualityInputs, StressModel
+from vagus.model import export
+from vagus.model.dataset import Dataset
+from vagus.model.nested import RUNTIME_KEY, Choice
 from vagus.model.tflite_writer import mlp_forward, mlp_to_tflite, read_mlp
 
 DATA = (
@@ -26,22 +30,96 @@ def _csv() -> Path:
 
 
 @pytest.mark.shared_data
-def test_tflite_matches_float_model_on_every_training_window() -> None:
-    from vagus.model.dataset import load, normalise
+def test_bundled_file_is_the_validated_procedures_final_fit_on_every_window() -> None:
+    """Refit the nested procedure on every subject (runtime protocol, with heart data) and score
+    all 590 windows both ways: the .tflite must give Choice.probability, so the nested figures
+    describe what runs. 1e-5: float32 weights and inputs in the file against float64 here."""
+    from vagus.model.dataset import load
+    from vagus.model.nested import final_fit, normalise_first
 
     data = load(_csv())
-    x = normalise(data).astype(np.float32)
+    x = normalise_first(data)
+    choice = final_fit(data, x)
     model = StressModel()
-    assert model.features == data.features
-    expected = mlp_forward(read_mlp(DEFAULT_MODEL.read_bytes()), x.astype(np.float64))[:, 0]
-    got = np.array([model.probability(row[None, :]) for row in x])
+    assert model.features == list(choice.features)
+    assert model.threshold == choice.threshold
+    inputs = x[:, [data.features.index(name) for name in choice.features]]
+    got = np.array([model.probability(row[None, :]) for row in inputs.astype(np.float32)])
     assert len(got) == len(data.stress) == 590
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got, choice.probability(inputs), rtol=0, atol=1e-5)
+    assert np.ptp(got) > 0.9  # not a constant: the comparison can fail
+
+
+def _choice(features: tuple[str, ...], seed: int) -> Choice:
+    rng = np.random.default_rng(seed)
+    return Choice(
+        subset="synthetic",
+        features=features,
+        strength=0.1,
+        platt=(1.7, -0.4),
+        threshold=0.55,
+        weights=rng.normal(size=len(features)),
+        bias=float(rng.normal()),
+    )
+
+
+def _figures() -> dict[str, object]:
+    per_subject = {"a": {"accuracy": 0.9, "macro_f1": 0.8, "windows": 10}}
+    runtime = {
+        "accuracy": 0.9,
+        "macro_f1": 0.8,
+        "worst_subject": "a",
+        "worst_subject_accuracy": 0.9,
+        "ece": 0.05,
+        "ece_bins": "10",
+        "per_subject": per_subject,
+    }
+    return {"protocol": "synthetic", RUNTIME_KEY: runtime}
+
+
+def test_exported_file_gives_the_choices_calibrated_probability(tmp_path: Path) -> None:
+    """A Choice through export.write and StressModel: one dense layer with the Platt map folded
+    in, features looked up by name whatever the order of the window's dict."""
+    names = ["hrv_rmssd", "scl_mean", "acc_sma", "hrv_lf_hf_ratio", "scr_peak_count"]
+    choice = _choice(("scr_peak_count", "hrv_lf_hf_ratio", "scl_mean"), seed=3)
+    data = Dataset(
+        names,
+        [f"z_{n}" if n != "hrv_lf_hf_ratio" else n for n in names],
+        np.zeros((2, len(names))),
+        np.array([0, 1]),
+        np.array(["a", "a"]),
+        np.zeros(2, dtype=bool),
+        np.ones(2, dtype=bool),
+        "synthetic",
+    )
+    described = export.sidecar(choice, data, "synthetic.csv", _figures(), {"note": "none"})
+    path = export.write(tmp_path, choice, described)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert [f["name"] for f in sidecar["features"]] == list(choice.features)
+    assert [f["transform"] for f in sidecar["features"]] == [None, "log", None]
+    assert sidecar["architecture"]["hidden"] == []
+    assert sidecar["validation"]["accuracy"] == 0.9 and sidecar["validation"]["windows"] == 10
+
+    (weights, bias), *rest = read_mlp(path.read_bytes())
+    assert not rest and np.shape(weights) == (3, 1) and np.shape(bias) == (1,)
+    model = StressModel(path)
+    assert model.features == list(choice.features) and model.threshold == 0.55
+    x = np.clip(np.random.default_rng(4).normal(0, 3, (200, 3)), -8, 8)
+    got = np.array([model.probability(row[None, :]) for row in x.astype(np.float32)])
+    np.testing.assert_allclose(got, choice.probability(x), rtol=0, atol=1e-5)
+    assert np.ptp(got) > 0.5
+
+    raw = {"scl_mean": 3.0, "hrv_rmssd": 40.0, "hrv_lf_hf_ratio": np.e, "scr_peak_count": 2.0}
+    vector = model.vector(raw)
+    assert vector is not None
+    np.testing.assert_allclose(vector, [2.0, 1.0, 3.0])  # model order, ln applied
 
 
 @pytest.mark.shared_data
 def test_runtime_baseline_reproduces_training_normalisation() -> None:
-    from vagus.model.dataset import load, normalise
+    """The runtime protocol: a subject's first CALIBRATION_WINDOWS plausible windows."""
+    from vagus.model.dataset import load
+    from vagus.model.nested import CALIBRATION_WINDOWS, normalise_first
 
     data = load(_csv())
     subject = data.subjects == data.subjects[0]
@@ -50,12 +128,16 @@ def test_runtime_baseline_reproduces_training_normalisation() -> None:
         if column == "hrv_lf_hf_ratio":
             for row in rows:
                 row[data.features[j]] = float(np.exp(row[data.features[j]]))
-    calibration = (data.calibration & data.plausible)[subject]
+    plausible = data.plausible[subject]
+    calibration = [r for r, ok in zip(rows, plausible, strict=True) if ok][:CALIBRATION_WINDOWS]
     model = StressModel()
-    model.fit_baseline([r for r, c in zip(rows, calibration, strict=True) if c])
-    vector = model.vector(rows[-1])
-    assert vector is not None
-    np.testing.assert_allclose(model.normalise(vector)[0], normalise(data)[subject][-1], atol=1e-5)
+    model.fit_baseline(calibration)
+    columns = [data.features.index(name) for name in model.features]
+    expected = normalise_first(data)[subject][:, columns]
+    for k in (len(rows) // 2, len(rows) - 1):
+        vector = model.vector(rows[k])
+        assert vector is not None
+        np.testing.assert_allclose(model.normalise(vector)[0], expected[k], atol=1e-5)
 
 
 def test_runtime_refuses_poor_signal_heavy_motion_and_missing_features() -> None:
@@ -73,19 +155,22 @@ def test_runtime_refuses_poor_signal_heavy_motion_and_missing_features() -> None
     assert model.score(window, noisy).quality_flag == "poor_signal"
     assert model.score(window, moving).probability is None
     assert model.score(window, moving).quality_flag == "motion"
-    partial = {k: v for k, v in window.items() if k != "hrv_rmssd"}
+    dropped = model.features[0]
+    partial = {k: v for k, v in window.items() if k != dropped}
     assert model.score(partial, GOOD).quality_flag == "missing_features"
-    assert model.score(window | {"hrv_rmssd": float("nan")}, GOOD).probability is None
+    assert model.score(window | {dropped: float("nan")}, GOOD).probability is None
 
 
-def test_writer_round_trips_a_random_mlp_exactly() -> None:
+@pytest.mark.parametrize("sizes", [(6, 9, 4, 1), (5, 1)])
+def test_writer_round_trips_a_random_mlp_exactly(sizes: tuple[int, ...]) -> None:
+    """Hidden layers, and none (a logistic regression: one dense layer, then LOGISTIC)."""
     rng = np.random.default_rng(7)
-    sizes = (6, 9, 4, 1)
     layers = [
         (rng.normal(size=(a, b)).astype(np.float32), rng.normal(size=b).astype(np.float32))
         for a, b in itertools.pairwise(sizes)
     ]
     blob = mlp_to_tflite(layers)
+    assert len(read_mlp(blob)) == len(sizes) - 1
     for (weights, bias), (back_w, back_b) in zip(layers, read_mlp(blob), strict=True):
         assert np.array_equal(back_w, weights)
         assert np.array_equal(back_b, bias)
@@ -103,9 +188,22 @@ def test_writer_round_trips_a_random_mlp_exactly() -> None:
 
 def test_sidecar_describes_the_committed_model() -> None:
     sidecar = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    names = [f["name"] for f in sidecar["features"]]
     assert not any("temp" in f["source_column"] for f in sidecar["features"])
+    assert set(names) <= set(FEATURE_NAMES)  # the gateway computes every input
     assert 0.0 < sidecar["threshold"] < 1.0
     assert "non-commercial" in sidecar["licence"]
+    assert sidecar["beat_source"] == "pulse"
+    assert sidecar["architecture"]["hidden"] == []
+    assert sidecar["architecture"]["kind"] == "logistic regression"
+    assert "first 20 usable 60 s windows" in sidecar["normalisation"]["method"]
+    validation = sidecar["validation"]
+    assert validation["method"].startswith("nested leave-one-subject-out")
+    for key in ("accuracy", "macro_f1", "worst_subject_accuracy", "ece"):
+        assert 0.0 <= validation[key] <= 1.0
+    assert "NOT the shipped model" in sidecar["comparison_not_shipped"]["note"]
+    (weights, bias), *rest = read_mlp(DEFAULT_MODEL.read_bytes())
+    assert not rest and np.shape(weights) == (len(names), 1) and np.shape(bias) == (1,)
 
 
 @pytest.mark.shared_data
@@ -114,7 +212,15 @@ def test_training_smoke_on_four_subjects(tmp_path: Path) -> None:
 
     report = run(_csv(), tmp_path, subjects=["S3", "S4", "S5", "S6"])
     assert report["subjects"] == 4
-    assert 0.5 < report["loso_accuracy"] <= 1.0
+    assert 0.5 < report["loso_accuracy"] <= 1.0  # the comparison MLP's
     assert 0.0 <= report["loso_brier"] < 0.25
     model = StressModel(tmp_path / "stress_model.tflite")
-    assert model.features == StressModel().features
+    exported = report["exported"]
+    assert model.features == exported["features"]
+    assert model.threshold == exported["threshold"] == report["threshold"]
+    sidecar = json.loads((tmp_path / "stress_model.json").read_text())
+    runtime = report["nested"]["runtime_protocol"]
+    assert sidecar["validation"]["accuracy"] == runtime["accuracy"]
+    assert sidecar["validation"]["worst_subject"] == runtime["worst_subject"]
+    final = report["nested"]["final_with_heart"]
+    assert (final["features"], final["C"]) == (exported["features"], exported["C"])

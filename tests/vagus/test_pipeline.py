@@ -99,12 +99,17 @@ def test_episode_during_stress_and_never_in_baseline(
     starts = [
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "start"
     ]
-    assert len(starts) == 1
+    assert 1 <= len(starts) <= 2
     assert phases["stress"] <= starts[0].gateway_time_ns < phases["stress"] + 120 * NS
+    # The bundled logistic model (issue 15: the nested procedure's final fit) also calls a
+    # stretch of this recording's recovery stress, about 5 minutes after it (scores up to 0.73
+    # against its threshold 0.65, with mean RR and RMSSD still 2-3 SDs of the synthetic
+    # baseline's narrow spread under it); docs/model-card.md reports it. Not in the baseline.
+    assert all(phases["recovery"] + 120 * NS <= e.gateway_time_ns for e in starts[1:])
     ends = [
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "end"
     ]
-    assert len(ends) == 1 and phases["recovery"] <= ends[0].gateway_time_ns
+    assert len(ends) == len(starts) and phases["recovery"] <= ends[0].gateway_time_ns
     baseline_scores = [
         e.score
         for w in closed

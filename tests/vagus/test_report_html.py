@@ -92,7 +92,7 @@ def _window_events(index: int) -> list[AnyEvent]:
         window_id=window.event_id,
         window_end_ns=end,
         score=None if calibrating else (0.95 if stressed else 0.1),
-        method="stress-mlp/1",
+        method="stress-logistic/2",
         quality="calibrating" if calibrating else "ok",
         threshold=None if calibrating else 0.46,
     )

@@ -1,4 +1,5 @@
-"""`vagus model train`: retrain from scratch, print LOSO tables, write the .tflite and sidecar."""
+"""`vagus model train`: retrain from scratch, print the nested and comparison tables, write the
+.tflite and sidecar of the nested procedure's final fit."""
 
 from __future__ import annotations
 
@@ -36,10 +37,13 @@ def register(subparsers: Any) -> dict[str, Any]:
     commands = model.add_subparsers(dest="model_command", required=True)
     train = commands.add_parser(
         "train",
-        help="leave-one-subject-out evaluation, baselines, calibration and .tflite export",
-        description="Evaluate the MLP and two baselines leaving one subject out, with and "
-        "without skin temperature, then fit on all subjects and write stress_model.tflite and "
-        "its JSON sidecar. Use it after changing the features or the training data.",
+        help="nested leave-one-subject-out evaluation, comparisons and .tflite export",
+        description="Evaluate the model-building procedure by nested leave-one-subject-out "
+        "under the gateway's calibration protocol, then write its fit on all subjects as "
+        "stress_model.tflite and its JSON sidecar (the model the nested figures describe). "
+        "The former MLP and two baselines are evaluated leaving one subject out, with and "
+        "without skin temperature, for comparison only. Use it after changing the features or "
+        "the training data.",
     )
     train.add_argument("--data", type=Path, default=DEFAULT_DATA, help="WESAD feature CSV")
     train.add_argument(
@@ -121,15 +125,21 @@ def render(report: dict[str, Any]) -> str:
     """Markdown tables, so the model card can quote a run verbatim."""
     head = "| {} | accuracy | macro-F1 | AUROC | Brier |\n|---|---|---|---|---|"
     lines = render_nested(report["nested"]) if "nested" in report else []
-    lines.append("\n### Exported MLP: LOSO without nesting of the feature choice")
+    lines.append(
+        "\n### Comparison, not the shipped model: 38-feature MLP and baselines, LOSO without "
+        "nesting of the feature choice, normalised against the baseline condition"
+    )
     for variant, title in (("evaluation", "without"), ("with_temperature", "with")):
-        lines += [f"\n### LOSO overall, {title} skin temperature\n", head.format("model")]
+        lines += [
+            f"\n### Comparison LOSO overall, {title} skin temperature\n",
+            head.format("model"),
+        ]
         for name, result in report[variant].items():
             lines.append(_row(name, result["overall"]))
             lines.append(_row(f"{name}, after calibration period", result["after_calibration"]))
     evaluation = report["evaluation"]
     lines += [
-        "\n### Per subject, exported MLP (threshold of its own fold)\n",
+        "\n### Per subject, comparison MLP (threshold of its own fold)\n",
         head.format("subject"),
     ]
     per_subject = evaluation["mlp"]["per_subject"]
@@ -147,14 +157,18 @@ def render(report: dict[str, Any]) -> str:
             f"| {subject} | {evaluation['logistic']['per_subject'][subject]['accuracy']:.3f} "
             f"| {evaluation['boosting']['per_subject'][subject]['accuracy']:.3f} |"
         )
-    lines += ["\n### Reliability, exported MLP (LOSO, pooled)\n"]
+    lines += ["\n### Reliability, comparison MLP (LOSO, pooled)\n"]
     lines += ["| bin | windows | mean predicted | observed stress |", "|---|---|---|---|"]
     lines += [
         f"| {b['bin']} | {b['windows']} | {b['mean_predicted']:.3f} | {b['observed_stress']:.3f} |"
         for b in evaluation["mlp"]["reliability"]
     ]
+    exported = report["exported"]
     lines.append(
-        f"\nexported: threshold {report['threshold']:.2f}, L2 alpha {report['l2_alpha']}, "
+        f"\nexported (the nested procedure's final fit): {exported['kind']} on "
+        f"{', '.join(exported['features'])} (subset {exported['subset']}), C {exported['C']}, "
+        f"Platt slope {exported['platt_slope']:.3f} and intercept "
+        f"{exported['platt_intercept']:.3f} folded in, threshold {exported['threshold']:.2f}; "
         f"{report['subjects']} subjects, {report['seconds']} s, written to {report['out_dir']}"
     )
     return "\n".join(lines)
@@ -195,8 +209,9 @@ def cmd_model(args: argparse.Namespace, config: object = None) -> int:
 
 
 def json_summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The headline figures first: nested LOSO under the runtime protocol, then across data
-    sets; the old (non-nested) LOSO of the exported MLP after them."""
+    """The headline figures first: nested LOSO under the runtime protocol (they describe the
+    exported model), then across data sets; the (non-nested) LOSO of the former MLP, which is
+    not exported, after them as a comparison."""
     nested = report["nested"]
     runtime = nested["runtime_protocol"]
     cross = nested.get("cross_dataset_with_heart", {}).get("pooled", {})

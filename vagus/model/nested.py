@@ -13,6 +13,9 @@ them count. A 5-minute calibration and ``CONDITION`` (against the whole labelled
 condition, every window counted, as the card used to report) are kept for comparison. The
 candidate grid is small on purpose: few, robust features the runtime computes from any wrist or
 chest device, and a regularised logistic regression.
+
+What ships is this procedure's final fit (``final_fit``: every subject, runtime protocol, with
+heart data), exported by vagus.model.export, so the nested figures describe the bundled model.
 """
 
 from __future__ import annotations
@@ -257,7 +260,25 @@ def nested_loso(
     return summary(y[m], p[m], cut[m], groups[m]) | {"choices": chosen}
 
 
-def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) -> dict[str, Any]:
+def final_fit(
+    data: Dataset, x: FloatArray, subsets: dict[str, tuple[str, ...]] = SUBSETS
+) -> Choice:
+    """The procedure fitted on every subject's plausible windows; with SUBSETS on the runtime
+    protocol's normalisation this is the model that ships (what the nested figures describe)."""
+    fit = data.plausible
+    return fit_procedure(x[fit], data.stress[fit], data.subjects[fit], data.features, subsets)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The nested figures (JSON-ready) and the fit they describe, so training exports that very
+    fit rather than fitting again."""
+
+    figures: dict[str, Any]
+    shipped: Choice  # final_fit with heart data under the runtime protocol
+
+
+def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) -> Report:
     """Nested figures under the runtime protocol (headline) and its variants (a 5-minute
     calibration, a median/MAD baseline), against the whole baseline condition, and without heart
     data; then, per calibration, the procedure fitted on every subject and scored on
@@ -269,7 +290,7 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
         "60 s windows of each subject (the gateway's default calibration period), no labels "
         "used; only the windows after them counted, as the gateway scores",
     }
-    fit = data.plausible
+    shipped: Choice | None = None
     for key, (windows, robust) in CALIBRATIONS.items():
         x = normalise_first(data, windows, robust=robust)
         counted = after_calibration(data, windows)
@@ -279,9 +300,7 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
             result["without_heart"] = nested_loso(data, x, WITHOUT_HEART, counted=counted)
         suffix = "" if key == RUNTIME_KEY else f"_{key}"
         for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
-            choice = fit_procedure(
-                x[fit], data.stress[fit], data.subjects[fit], data.features, subsets
-            )
+            choice = final_fit(data, x, subsets)
             if key == RUNTIME_KEY:
                 result[f"final_{name}"] = {
                     "subset": choice.subset,
@@ -289,8 +308,11 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
                     "C": choice.strength,
                     "threshold": choice.threshold,
                 }
+                if name == "with_heart":
+                    shipped = choice
             if stress_predict is not None and stress_predict.is_dir():
                 result[f"cross_dataset_{name}{suffix}"] = cross_dataset.evaluate(
                     stress_predict, choice, windows, robust=robust
                 )
-    return result
+    assert shipped is not None  # CALIBRATIONS always holds RUNTIME_KEY
+    return Report(result, shipped)

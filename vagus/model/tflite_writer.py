@@ -1,7 +1,8 @@
 """Write a small float32 MLP as a .tflite flatbuffer, without TensorFlow.
 
 The schema's object API (``ai_edge_litert.schema_py_generated``) is enough for a chain of
-FULLY_CONNECTED layers with fused RELU and a final LOGISTIC, and keeping TensorFlow out means the
+FULLY_CONNECTED layers with fused RELU and a final LOGISTIC (one layer and no hidden one is a
+logistic regression, the shipped stress model), and keeping TensorFlow out means the
 gateway and the training extra need nothing heavier than the LiteRT wheel. The numpy twin
 :func:`mlp_forward` is the reference the exported file is tested against.
 """

@@ -1,19 +1,19 @@
-"""Train, evaluate (leave-one-subject-out) and export the stress model.
+"""Train, evaluate and export the stress model.
 
-Every choice that could leak the held-out subject is made inside the training subjects only: the
-MLP's L2 strength, its Platt calibration and its decision threshold come from a grouped inner
-cross-validation, so the LOSO numbers are what an unseen wearer should expect.
-
-Normalisation mirrors the gateway: each subject's features are z-scored against that subject's
-own calibration period (WESAD's baseline condition, raw_label 1), not against the whole session.
-The CSV's ``z_*`` columns are whole-session z-scores; because a z-score is affine in the raw value,
-re-normalising them against the calibration windows gives exactly the calibration-period z-score
-of the raw feature, so no future data reaches the model.
+What ships is the nested procedure's final fit (vagus.model.nested, exported by
+vagus.model.export): a logistic regression on a few features chosen by inner folds, normalised
+as the gateway does (against each patient's first calibration windows), so the nested figures
+describe the bundled file. The 38-feature MLP that shipped before, and two baselines, are still
+evaluated here by leave-one-subject-out for comparison; none of them is exported. Their L2
+strength, Platt calibration and threshold come from a grouped inner cross-validation, but their
+features are fixed beforehand and they are normalised against WESAD's baseline condition
+(raw_label 1): the CSV's ``z_*`` columns are whole-session z-scores, and because a z-score is
+affine in the raw value, re-normalising them against the calibration windows gives exactly the
+calibration-period z-score of the raw feature, so no future data reaches a model.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -30,9 +30,10 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_
 from sklearn.model_selection import GroupKFold
 from sklearn.neural_network import MLPClassifier
 
-from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset, load, normalise
+from vagus.model import export
+from vagus.model.dataset import Dataset, load, normalise
 from vagus.model.nested import report as nested_report
-from vagus.model.tflite_writer import Layer, mlp_forward, write_mlp
+from vagus.model.tflite_writer import Layer, mlp_forward
 
 FloatArray = npt.NDArray[np.float64]
 Metrics = dict[str, float]
@@ -77,7 +78,7 @@ class FittedMlp:
     threshold: float
 
 
-def fit_exported(x: FloatArray, y: npt.NDArray[np.int_], groups: npt.NDArray[Any]) -> FittedMlp:
+def fit_mlp(x: FloatArray, y: npt.NDArray[np.int_], groups: npt.NDArray[Any]) -> FittedMlp:
     """Inner grouped CV picks alpha (log-loss), then Platt and threshold on its OOF logits."""
     folds = list(GroupKFold(INNER_FOLDS).split(x, y, groups))
     oof = {alpha: np.zeros(len(y)) for alpha in ALPHAS}
@@ -115,7 +116,7 @@ Scorer = Callable[
 def _mlp(
     x: FloatArray, y: npt.NDArray[np.int_], groups: npt.NDArray[Any], xt: FloatArray
 ) -> tuple[FloatArray, float]:
-    fitted = fit_exported(x, y, groups)
+    fitted = fit_mlp(x, y, groups)
     return mlp_forward(fitted.layers, xt)[:, 0], fitted.threshold
 
 
@@ -160,7 +161,7 @@ def reliability(y: npt.NDArray[np.int_], p: FloatArray, bins: int = 10) -> list[
 
 
 def evaluate(data: Dataset) -> dict[str, Any]:
-    """LOSO metrics per subject and pooled for the exported MLP and both baselines."""
+    """LOSO metrics per subject and pooled for the (no longer shipped) MLP and both baselines."""
     x = normalise(data)
     after = ~data.calibration
     result: dict[str, Any] = {}
@@ -196,7 +197,8 @@ def _subset(data: Dataset, subjects: list[str]) -> Dataset:
 
 
 def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> dict[str, Any]:
-    """Evaluate with and without skin temperature, then export the model without it."""
+    """Nested figures and the shipped model's export; the MLP and baselines for comparison,
+    with and without skin temperature."""
     start = time.perf_counter()
     data = load(data_path)
     warm = load(data_path, with_temperature=True)
@@ -204,63 +206,33 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         data, warm = _subset(data, subjects), _subset(warm, subjects)
     evaluation = evaluate(data)
     with_temperature = evaluate(warm)
-    x = normalise(data)
-    nested = nested_report(data, x, data_path.parent / "stress_predict")
-    fitted = fit_exported(
-        x[data.plausible], data.stress[data.plausible], data.subjects[data.plausible]
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tflite_path = out_dir / "stress_model.tflite"
-    write_mlp(fitted.layers, tflite_path, "vagus stress MLP (WESAD, non-commercial academic use)")
-    overall = evaluation["mlp"]["overall"]
-    sidecar = {
-        "format": "vagus-stress-model/1",
-        "model": tflite_path.name,
-        "features": [
-            {"name": f, "source_column": c, "transform": "log" if c in LOG_TRANSFORMED else None}
-            for f, c in zip(data.features, data.columns, strict=True)
-        ],
-        "normalisation": {
-            "method": "per-patient z-score against the calibration period (mean, SD ddof=1)",
-            "clip": CLIP,
-            "min_sd": MIN_SD,
-        },
-        "calibration": {
-            "method": "platt",
-            "slope": fitted.platt[0],
-            "intercept": fitted.platt[1],
-            "folded_into_output_layer": True,
-        },
-        "threshold": fitted.threshold,
-        "beat_source": "pulse",  # WESAD's heart features come from E4 BVP beats
-        "architecture": {"hidden": [HIDDEN], "activation": "relu", "l2_alpha": fitted.alpha},
-        "training_data": {
-            "file": data_path.name,
-            "sha256": data.sha256,
-            "windows": len(data.stress),
-            "fitted_windows": int(data.plausible.sum()),
-            "subjects": sorted(set(data.subjects.tolist())),
-        },
+    nested = nested_report(data, normalise(data), data_path.parent / "stress_predict")
+    shipped = nested.shipped
+    comparison = {
+        "note": "NOT the shipped model: leave-one-subject-out without nesting of the feature "
+        "choice, normalised against each subject's WESAD baseline condition, of the "
+        "38-feature MLP (16 ReLU units) that shipped before and of two baselines",
         "seed": SEED,
         "loso": {name: evaluation[name]["overall"] for name in ("mlp", "logistic", "boosting")}
         | {
             f"{name}_with_temperature": with_temperature[name]["overall"]
             for name in ("mlp", "logistic", "boosting")
         },
-        "licence": "inherits WESAD: non-commercial academic use only",
     }
-    (out_dir / "stress_model.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    described = export.sidecar(shipped, data, data_path.name, nested.figures, comparison)
+    export.write(out_dir, shipped, described)
+    overall = evaluation["mlp"]["overall"]
     return {
-        "loso_accuracy": overall["accuracy"],
+        "loso_accuracy": overall["accuracy"],  # the MLP's, a comparison: not the shipped model
         "loso_macro_f1": overall["macro_f1"],
         "loso_auroc": overall["auroc"],
         "loso_brier": overall["brier"],
         "subjects": len(set(data.subjects.tolist())),
-        "threshold": fitted.threshold,
-        "l2_alpha": fitted.alpha,
+        "threshold": shipped.threshold,  # the exported model's
+        "exported": export.summary(shipped),
         "evaluation": evaluation,
         "with_temperature": with_temperature,
-        "nested": nested,
+        "nested": nested.figures,
         "out_dir": str(out_dir),
         "seconds": round(time.perf_counter() - start, 1),
     }

@@ -1,0 +1,118 @@
+"""Write the validated procedure's final fit as the gateway's .tflite and its JSON sidecar.
+
+What ships is what the nested figures evaluate (issue 15): ``nested.final_fit`` under the runtime
+protocol, a regularised logistic regression on a few features. It is one FULLY_CONNECTED layer
+(k inputs, 1 output) and a LOGISTIC, with the Platt map folded into the layer (w' = a w,
+b' = a b + c), so the file returns the calibrated probability ``Choice.probability`` gives; the
+sidecar lists only the chosen features, in the order of the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
+from vagus.model.nested import CALIBRATION_WINDOWS, RUNTIME_KEY, Choice
+from vagus.model.tflite_writer import Layer, write_mlp
+
+FORMAT = "vagus-stress-model/1"
+KIND = "logistic regression"
+NORMALISATION = (
+    f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable 60 s windows "
+    "(calibration period), mean, SD ddof=1"
+)
+DESCRIPTION = "vagus stress logistic regression (WESAD, non-commercial academic use)"
+
+
+def logistic_layer(choice: Choice) -> Layer:
+    """The fitted weights with the Platt map folded in: one (k, 1) layer, no hidden layer."""
+    slope, intercept = choice.platt
+    weights = slope * np.asarray(choice.weights, dtype=np.float64)[:, None]
+    return weights, np.array([slope * choice.bias + intercept])
+
+
+def summary(choice: Choice) -> dict[str, Any]:
+    """What was exported, JSON-ready (the training report and `--json` carry it)."""
+    return {
+        "kind": KIND,
+        "subset": choice.subset,
+        "features": list(choice.features),
+        "C": choice.strength,
+        "threshold": choice.threshold,
+        "platt_slope": choice.platt[0],
+        "platt_intercept": choice.platt[1],
+    }
+
+
+def validation(figures: dict[str, Any]) -> dict[str, Any]:
+    """The nested runtime-protocol figures from nested.report: the ones that describe the file."""
+    runtime = figures[RUNTIME_KEY]
+    return {
+        "method": "nested leave-one-subject-out of the model-building procedure "
+        "(vagus/model/nested.py); this file is that procedure fitted on every subject",
+        "protocol": figures["protocol"],
+        "accuracy": runtime["accuracy"],
+        "macro_f1": runtime["macro_f1"],
+        "worst_subject": runtime["worst_subject"],
+        "worst_subject_accuracy": runtime["worst_subject_accuracy"],
+        "ece": runtime["ece"],
+        "ece_bins": runtime["ece_bins"],
+        "windows": sum(m["windows"] for m in runtime["per_subject"].values()),
+    }
+
+
+def sidecar(
+    choice: Choice,
+    data: Dataset,
+    training_file: str,
+    figures: dict[str, Any],
+    comparison: dict[str, Any],
+) -> dict[str, Any]:
+    """The vagus-stress-model/1 sidecar; ``comparison`` holds figures of models that do not ship."""
+    columns = dict(zip(data.features, data.columns, strict=True))
+    return {
+        "format": FORMAT,
+        "model": "stress_model.tflite",
+        "features": [
+            {
+                "name": name,
+                "source_column": columns[name],
+                "transform": "log" if columns[name] in LOG_TRANSFORMED else None,
+            }
+            for name in choice.features
+        ],
+        "normalisation": {"method": NORMALISATION, "clip": CLIP, "min_sd": MIN_SD},
+        "calibration": {
+            "method": "platt",
+            "slope": choice.platt[0],
+            "intercept": choice.platt[1],
+            "folded_into_output_layer": True,
+        },
+        "threshold": choice.threshold,
+        "beat_source": "pulse",  # WESAD's heart features come from E4 BVP beats
+        "architecture": {"hidden": [], "kind": KIND, "C": choice.strength, "subset": choice.subset},
+        "validation": validation(figures),
+        "training_data": {
+            "file": training_file,
+            "sha256": data.sha256,
+            "windows": len(data.stress),
+            "fitted_windows": int(data.plausible.sum()),
+            "subjects": sorted(set(data.subjects.tolist())),
+        },
+        "comparison_not_shipped": comparison,
+        "licence": "inherits WESAD: non-commercial academic use only",
+    }
+
+
+def write(out_dir: Path, choice: Choice, described: dict[str, Any]) -> Path:
+    """stress_model.tflite and stress_model.json into ``out_dir``; returns the .tflite's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tflite_path = out_dir / str(described["model"])
+    write_mlp([logistic_layer(choice)], tflite_path, DESCRIPTION)
+    text = json.dumps(described, indent=2) + "\n"
+    tflite_path.with_suffix(".json").write_text(text, encoding="utf-8")
+    return tflite_path
