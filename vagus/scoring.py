@@ -13,6 +13,7 @@ re-calibrates.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from stream.events import ScoreQuality
 from vagus.config import StressModelSettings
 from vagus.model.dataset import MAX_RMSSD_MS, MEAN_RR_MS
 from vagus.scoring_calibration import PatientCalibration, refit_recalibration
+
+log = logging.getLogger(__name__)
 
 MODEL_METHOD = "stress-logistic/2"
 #: z-scores shown with every score (those the model uses): the ones a clinician reads first.
@@ -135,6 +138,7 @@ class StressScorer:
         if self.state_path is None:
             return
         state = {
+            "model": self.model.identity,
             "baseline": self.baseline.to_json(),
             "calibration": {
                 "threshold": self.calibration.threshold,
@@ -146,9 +150,29 @@ class StressScorer:
         write_private(self.state_path, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
 
     def _load(self, path: Path) -> None:
+        """Resume the saved baseline. A threshold and Platt correction saved under another
+        model (or before states named their model) are not resumed: they were fitted to that
+        model's probabilities, and an old threshold on a new model can fire far more often. The
+        patient keeps their baseline (each feature's statistics stand alone) and gets this
+        model's defaults, with a warning, until a clinician sets them again."""
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-            self.baseline = RunningBaseline.from_json(state["baseline"], self.model.features)
-            self.calibration = PatientCalibration(**state["calibration"])
+            baseline = RunningBaseline.from_json(state["baseline"], self.model.features)
+            saved = PatientCalibration(**state["calibration"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: unusable stress-model state: {exc}") from exc
+        baseline.clip, baseline.min_sd = self.model.clip, self.model.min_sd  # this model's rule
+        self.baseline = baseline
+        if state.get("model") == self.model.identity:
+            self.calibration = saved
+            return
+        log.warning(
+            "%s: saved under another stress model; baseline kept, threshold %.2f and Platt "
+            "correction (%.3f, %.3f) replaced by this model's (threshold %.2f)",
+            path.name,
+            saved.threshold,
+            saved.platt_slope,
+            saved.platt_intercept,
+            self.calibration.threshold,
+        )
+        self.save()

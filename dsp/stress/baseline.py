@@ -116,18 +116,28 @@ class RunningBaseline:
 
     @classmethod
     def from_json(cls, state: dict[str, Any], names: Sequence[str]) -> RunningBaseline:
-        """Restore a saved baseline; refuse one saved for another feature set or malformed."""
+        """Restore a saved baseline; refuse one malformed or missing one of ``names``.
+
+        Each feature's statistics are kept apart, so a baseline saved for more features (a
+        model that used more inputs) restores the ones asked for: a new model need not make the
+        patient calibrate again."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a {STATE_FORMAT} state: format {state.get('format')!r}")
-        if list(state["features"]) != list(names):
-            raise ValueError("the saved baseline was made for a different feature list")
+        saved = list(state["features"])
+        missing = [name for name in names if name not in saved]
+        if missing:
+            raise ValueError(f"the saved baseline has no statistics for {', '.join(missing)}")
         baseline = cls(
             names, clip=float(state["clip"]), min_sd=float(state["min_sd"]), frozen=state["frozen"]
         )
+        columns = [saved.index(name) for name in names]
+        count, mean, m2 = (np.asarray(state[k]) for k in ("count", "mean", "m2"))
+        if {a.shape for a in (count, mean, m2)} != {(len(saved),)}:
+            raise ValueError("the saved baseline's statistics are malformed")
         baseline.windows = int(state["windows"])
-        baseline.count = np.asarray(state["count"], dtype=np.int64)
-        baseline.mean = np.asarray(state["mean"], dtype=np.float64)
-        baseline.m2 = np.asarray(state["m2"], dtype=np.float64)
+        baseline.count = count[columns].astype(np.int64)
+        baseline.mean = mean[columns].astype(np.float64)
+        baseline.m2 = m2[columns].astype(np.float64)
         shapes = {a.shape for a in (baseline.count, baseline.mean, baseline.m2)}
         finite = all(math.isfinite(v) for v in [*baseline.mean, *baseline.m2])
         if shapes != {(len(names),)} or not finite or np.any(baseline.count < 0):

@@ -12,6 +12,7 @@ inputs) get no probability at all rather than a confident-looking number.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -89,6 +90,9 @@ class StressModel:
         self.clip = float(sidecar["normalisation"]["clip"])
         self.min_sd = float(sidecar["normalisation"]["min_sd"])
         self.threshold = float(sidecar["threshold"])
+        # Which model this is, for state made with it: a patient's threshold and Platt
+        # correction are fitted to one model's probabilities and mean nothing for another's.
+        self.identity = hashlib.sha256(model_path.read_bytes()).hexdigest()
         # Where the heart features it was validated on came from; WESAD's were E4 BVP beats, so
         # a sidecar that predates the field means pulse (the bundled one declares it).
         self.beat_source: str = str(sidecar.get("beat_source", "pulse"))

@@ -59,8 +59,13 @@ def test_a_frozen_baseline_refuses_updates_and_survives_json(tmp_path: Path) -> 
     probe = np.array([5.0, -1.0, 2.0])
     np.testing.assert_array_equal(restored.z_scores(probe), baseline.z_scores(probe))
     assert restored.frozen and restored.windows == 2
-    with pytest.raises(ValueError, match="different feature list"):
-        RunningBaseline.from_json(baseline.to_json(), ("a", "b", "c"))
+    with pytest.raises(ValueError, match="no statistics for x, y"):
+        RunningBaseline.from_json(baseline.to_json(), ("x", NAMES[1], "y"))
+    # a model with fewer inputs restores just those, each with its own statistics
+    fewer = (NAMES[2], NAMES[0])
+    subset = RunningBaseline.from_json(baseline.to_json(), fewer)
+    np.testing.assert_array_equal(subset.z_scores(probe[[2, 0]]), baseline.z_scores(probe)[[2, 0]])
+    assert subset.frozen and subset.windows == 2
     broken = baseline.to_json() | {"mean": [1.0, float("nan"), 0.0]}
     with pytest.raises(ValueError, match="malformed"):
         RunningBaseline.from_json(broken, NAMES)

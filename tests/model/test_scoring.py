@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from pathlib import Path
 
@@ -186,3 +188,28 @@ def test_a_beat_source_the_model_was_not_validated_on_is_refused(model: StressMo
     with pytest.raises(ValueError, match="validated on pulse beats only; heart data from ecg"):
         StressScorer(settings=StressModelSettings(), model=model, beat_source="ecg")
     assert StressScorer(settings=StressModelSettings(), model=model, beat_source="pulse")
+
+
+def test_a_new_model_keeps_the_baseline_but_not_the_old_models_threshold(
+    tmp_path: Path, model: StressModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A threshold fitted to one model's probabilities is not carried over to another model."""
+    scorer = _calibrated(model, tmp_path)
+    window = _window(model, np.random.default_rng(5), 0.5)
+    assert scorer.score(window, GOOD, in_calibration_period=False).quality == "ok"  # frozen
+    scorer.set_calibration(PatientCalibration(threshold=0.3, platt_slope=1.2, platt_intercept=0.1))
+    path = tmp_path / "stress-p.json"
+    same = StressScorer(settings=StressModelSettings(), state_path=path, model=model)
+    assert same.calibration == scorer.calibration and not same.calibrating
+    state = json.loads(path.read_text())
+    state["model"] = "0" * 64  # saved under another model
+    path.write_text(json.dumps(state))
+    with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
+        other = StressScorer(settings=StressModelSettings(), state_path=path, model=model)
+    assert "saved under another stress model" in caplog.text and "threshold 0.30" in caplog.text
+    assert other.calibration.threshold == model.threshold
+    assert (other.calibration.platt_slope, other.calibration.platt_intercept) == (1.0, 0.0)
+    assert not other.calibrating  # the baseline is kept: no new calibration period
+    probe = scorer.baseline.mean.copy()
+    np.testing.assert_array_equal(other.baseline.z_scores(probe), scorer.baseline.z_scores(probe))
+    assert json.loads(path.read_text())["model"] == model.identity  # rewritten under this model
