@@ -108,17 +108,16 @@ class StreamBuffer:
         if type(shaped) is not np.ndarray or shaped.dtype is not _FLOAT64:
             shaped = np.asarray(values, dtype=_FLOAT64)
         n = times.size
-        if times.ndim != 1 or shaped.size != n * self.channels:
-            raise ValueError(
-                f"{shaped.size} values for {n} sample times of {self.channels} channel(s)"
-            )
+        channels = self.channels
+        if times.ndim != 1 or shaped.size != n * channels:
+            raise ValueError(f"{shaped.size} values for {n} sample times of {channels} channel(s)")
         if n:
             self._pending_times.append(times)
-            if self.channels == 1:
+            if channels == 1:
                 if shaped.ndim != 1:
                     shaped = shaped.reshape(-1)
-            elif shaped.ndim != 2 or shaped.shape[1] != self.channels:
-                shaped = shaped.reshape(n, self.channels)
+            elif shaped.ndim != 2 or shaped.shape[1] != channels:
+                shaped = shaped.reshape(n, channels)
             self._pending_values.append(shaped)
             self._pending_n += n
             self.total_samples += n

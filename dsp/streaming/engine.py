@@ -209,28 +209,31 @@ class Engine:
         stage scans for itself: the log is complete before the stage closes), and return the
         gaps that end before ``end_ns`` (all of them when None); the rest wait for the window
         they end in, so each window reports what it reported when scans stopped at its end."""
-        found = self._find_gaps(stream, stage)
+        latest, longest = stage.latest_step()
         held = self._held.get(stream)
-        if held:
-            found = held + found
-        if not found:
-            return found
-        due = [gap for gap in found if end_ns is None or gap.end_ns < end_ns]
-        self._held[stream] = [gap for gap in found if gap not in due]
+        if latest is not None:
+            rate = stage.rate_hz
+            if rate and longest <= self._limits.get(rate, -1.0) and stream not in self._links:
+                # the usual case: the buffer's order check saw every new step, none a gap
+                self._scanned[stream] = (latest + 1, latest)
+            elif found := self._find_gaps(stream, stage, latest, longest):
+                held = held + found if held else found
+        if not held:
+            return []
+        due = [gap for gap in held if end_ns is None or gap.end_ns < end_ns]
+        self._held[stream] = [gap for gap in held if gap not in due]
         return due
 
-    def _find_gaps(self, stream: str, stage: Stage) -> list[Gap]:
-        """The one gap rule (dsp.streaming.gaps) on the samples held and not yet scanned, and
-        on the step from the last one scanned: a step longer than the rate's limit, or the step
-        in which a link went down, is a gap; it is marked, and returned."""
-        latest, longest = stage.latest_step()
-        if latest is None:
-            return []
+    def _find_gaps(self, stream: str, stage: Stage, latest: int, longest: float) -> list[Gap]:
+        """The one gap rule (dsp.streaming.gaps) on the samples held and not yet scanned (the
+        latest at ``latest``; ``longest``, the stage's latest_step), and on the step from the
+        last one scanned: a step longer than the rate's limit, or the step in which a link went
+        down, is a gap; it is marked, and returned."""
         until_ns = latest + 1
         scanned, last = self._scanned.get(stream, (_NO_SAMPLE, _NO_SAMPLE))
         links = self._links.get(stream)
         rate = stage.rate_hz
-        if rate and links is None:  # the usual case: one kernel call, or none
+        if rate and links is None:  # one kernel call, or none
             limit = self._limits.get(rate)
             if limit is None:
                 limit = self._limits[rate] = jump_limit_ns(rate)
@@ -311,16 +314,20 @@ class Engine:
         quality: dict[str, StreamQuality] = {}
         gate = None
         gaps: list[Gap] = []
+        span = end - start
         for stream, stage in self._stages.items():
-            gaps += self._gaps_until(stream, stage, end)
+            if due := self._gaps_until(stream, stage, end):
+                gaps += due
             part = stage.close(start, end)
             readable |= part.readable
             model |= part.model
             if part.rr_gate_fraction is not None:
                 gate = part.rr_gate_fraction
-            if stage.rate_hz:
-                coverage = min(1.0, part.present / (stage.rate_hz * (end - start) / NS))
-                gap_share = stage.gaps.overlap_ns(start, end) / (end - start)
+            if rate := stage.rate_hz:
+                coverage = min(1.0, part.present / (rate * span / NS))
+                log = stage.gaps
+                gap_share = log.overlap_ns(start, end) / span if log.starts.size else 0.0
                 quality[stream] = StreamQuality(coverage, gap_share)
-        finite = {name: v for name, v in model.items() if math.isfinite(v)}
+        isfinite = math.isfinite
+        finite = {name: v for name, v in model.items() if isfinite(v)}
         return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps))
