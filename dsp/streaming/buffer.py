@@ -13,6 +13,7 @@ it equal to SampleBuffer on shuffled, trimmed streams.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import numba
@@ -39,15 +40,19 @@ class SampleSource(Protocol):
 
 
 @numba.njit(cache=True)
-def order_check_kernel(times: TimesNs, first: int, end: int) -> tuple[bool, int]:
-    """(times[first:end] non-decreasing, its largest value); first < end."""
+def order_check_kernel(times: TimesNs, first: int, end: int) -> tuple[bool, int, int]:
+    """(times[first:end] non-decreasing, its largest value, its longest step between neighbours
+    that are in order: 0 when there is none); first < end."""
     ordered = True
     largest = times[first]
+    longest = 0
     for i in range(first + 1, end):
         if times[i] < times[i - 1]:
             ordered = False
+        elif times[i] - times[i - 1] > longest:
+            longest = times[i] - times[i - 1]
         largest = max(largest, times[i])
-    return ordered, largest
+    return ordered, largest, longest
 
 
 @numba.njit(cache=True)
@@ -84,6 +89,11 @@ class StreamBuffer:
         self._pending_values: list[Values] = []  # (n,) for one channel, else (n, channels)
         self._pending_n = 0
         self.total_samples = 0
+        #: the longest step between neighbouring times checked since take_longest_step, and
+        #: whether every such step was seen (not when a block came out of order, or the step
+        #: into new rows was trimmed away)
+        self._longest_step = 0
+        self._steps_seen = True
 
     def __len__(self) -> int:
         return self._end - self._start + self._pending_n
@@ -98,17 +108,16 @@ class StreamBuffer:
         if type(shaped) is not np.ndarray or shaped.dtype is not _FLOAT64:
             shaped = np.asarray(values, dtype=_FLOAT64)
         n = times.size
-        if times.ndim != 1 or shaped.size != n * self.channels:
-            raise ValueError(
-                f"{shaped.size} values for {n} sample times of {self.channels} channel(s)"
-            )
+        channels = self.channels
+        if times.ndim != 1 or shaped.size != n * channels:
+            raise ValueError(f"{shaped.size} values for {n} sample times of {channels} channel(s)")
         if n:
             self._pending_times.append(times)
-            if self.channels == 1:
+            if channels == 1:
                 if shaped.ndim != 1:
                     shaped = shaped.reshape(-1)
-            elif shaped.ndim != 2 or shaped.shape[1] != self.channels:
-                shaped = shaped.reshape(n, self.channels)
+            elif shaped.ndim != 2 or shaped.shape[1] != channels:
+                shaped = shaped.reshape(n, channels)
             self._pending_values.append(shaped)
             self._pending_n += n
             self.total_samples += n
@@ -144,9 +153,14 @@ class StreamBuffer:
         if self._pending_times:
             self._append_pending()
         if self._checked < self._end:
-            first = max(self._checked - 1, self._start)  # include the boundary pair
-            ordered, newest = order_check_kernel(self._times, first, self._end)
+            boundary = self._checked > self._start  # include the boundary pair
+            first = self._checked - 1 if boundary else self._start
+            ordered, newest, longest = order_check_kernel(self._times, first, self._end)
             self._sorted = self._sorted and ordered
+            if not ordered or not (boundary or self._latest is None):
+                self._steps_seen = False
+            elif longest > self._longest_step:
+                self._longest_step = longest
             self._latest = newest if self._latest is None else max(self._latest, newest)
             self._checked = self._end
         if not self._sorted:
@@ -161,6 +175,16 @@ class StreamBuffer:
         """The latest sample time ever added (trimmed samples included); None before any."""
         self._settle()
         return None if self._latest is None else int(self._latest)
+
+    def take_longest_step(self) -> tuple[int | None, float]:
+        """(latest_ns, the longest step between neighbouring sample times added since the last
+        call, the step into them included; inf when not known: a block came out of order, or
+        what they follow was trimmed). The engine's gap scan needs no pass of its own over
+        samples whose longest step is within the jump limit: the order check made that pass."""
+        self._settle()
+        longest = float(self._longest_step) if self._steps_seen else math.inf
+        self._longest_step, self._steps_seen = 0, True
+        return None if self._latest is None else int(self._latest), longest
 
     @property
     def first_ns(self) -> int | None:

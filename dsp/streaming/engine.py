@@ -46,6 +46,8 @@ QualityKind = Literal["ok", "degraded", "gap"]
 _NO_STEPS = np.zeros(0, dtype=np.int64)
 _NO_SAMPLE = -(2**63)
 StageFactory = Callable[[GapLog], Stage]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,10 @@ class Engine:
         self._factories = stages
         self._other = other
         self._stages: dict[str, Stage] = {}
+        #: per stream: (its stage's hold, the stage): one lookup per notification
+        self._holds: dict[str, tuple[Callable[[IntArray, FloatArray], None], Stage]] = {}
+        #: jump_limit_ns per rate, worked out once
+        self._limits: dict[float, float] = {}
         self._gaps: dict[str, GapLog] = {}
         self._links: dict[str, GapLog] = {}  # link losses, per stream they cut
         #: per stream: (scanned up to, the last sample time scanned or _NO_SAMPLE)
@@ -146,21 +152,31 @@ class Engine:
     ) -> bool:
         """Hold one block of ``stream``'s samples (its rate when the source knows it); True when
         this block started the stream. Kept lean: it runs once per notification, so a known
-        stream costs one dict lookup and the stage's own add (an empty block is held as nothing)."""
-        stage = self._stages.get(stream)
-        if stage is None:
-            if len(times_ns) == 0:
-                return False
-            self.clock.start(int(times_ns[0]))
-            make = self._factories.get(stream, self._other)
-            stage = self._stages[stream] = make(self._gap_log(stream))
-            opened = True
-        else:
-            opened = False
+        stream costs one dict lookup and the stage's hold, its buffer's extend (an empty block
+        is held as nothing)."""
+        held = self._holds.get(stream)
+        if held is None:
+            return self._open(stream, times_ns, values, rate_hz)
+        hold, stage = held
+        hold(times_ns, values)
+        if rate_hz:
+            stage.rate_hz = rate_hz
+        return False
+
+    def _open(
+        self, stream: str, times_ns: IntArray, values: FloatArray, rate_hz: float | None
+    ) -> bool:
+        """A stream's first block: its stage, made by the stream's name."""
+        if len(times_ns) == 0:
+            return False
+        self.clock.start(int(times_ns[0]))
+        make = self._factories.get(stream, self._other)
+        stage = self._stages[stream] = make(self._gap_log(stream))
+        self._holds[stream] = (stage.hold, stage)
         stage.add(times_ns, values)
         if rate_hz:
             stage.rate_hz = rate_hz
-        return opened
+        return True
 
     def _gap_log(self, stream: str) -> GapLog:
         return self._gaps.setdefault(stream, GapLog())
@@ -193,24 +209,38 @@ class Engine:
         stage scans for itself: the log is complete before the stage closes), and return the
         gaps that end before ``end_ns`` (all of them when None); the rest wait for the window
         they end in, so each window reports what it reported when scans stopped at its end."""
-        latest = stage.latest_ns
-        held = self._held.setdefault(stream, [])
+        latest, longest = stage.latest_step()
+        held = self._held.get(stream)
         if latest is not None:
-            held += self._find_gaps(stream, stage, latest + 1)
+            rate = stage.rate_hz
+            if rate and longest <= self._limits.get(rate, -1.0) and stream not in self._links:
+                # the usual case: the buffer's order check saw every new step, none a gap
+                self._scanned[stream] = (latest + 1, latest)
+            elif found := self._find_gaps(stream, stage, latest, longest):
+                held = held + found if held else found
         if not held:
-            return held[:0]
+            return []
         due = [gap for gap in held if end_ns is None or gap.end_ns < end_ns]
         self._held[stream] = [gap for gap in held if gap not in due]
         return due
 
-    def _find_gaps(self, stream: str, stage: Stage, until_ns: int) -> list[Gap]:
-        """The one gap rule (dsp.streaming.gaps) on the samples not yet scanned before
-        ``until_ns``, and on the step from the last one scanned: a step longer than the rate's
-        limit, or the step in which a link went down, is a gap; it is marked, and returned."""
+    def _find_gaps(self, stream: str, stage: Stage, latest: int, longest: float) -> list[Gap]:
+        """The one gap rule (dsp.streaming.gaps) on the samples held and not yet scanned (the
+        latest at ``latest``; ``longest``, the stage's latest_step), and on the step from the
+        last one scanned: a step longer than the rate's limit, or the step in which a link went
+        down, is a gap; it is marked, and returned."""
+        until_ns = latest + 1
         scanned, last = self._scanned.get(stream, (_NO_SAMPLE, _NO_SAMPLE))
         links = self._links.get(stream)
-        if stage.rate_hz and links is None:  # the usual case: one kernel call
-            pairs, newest = stage.jumps(scanned, until_ns, last, jump_limit_ns(stage.rate_hz))
+        rate = stage.rate_hz
+        if rate and links is None:  # one kernel call, or none
+            limit = self._limits.get(rate)
+            if limit is None:
+                limit = self._limits[rate] = jump_limit_ns(rate)
+            if longest <= limit:  # the buffer's order check saw every new step: none is a gap
+                self._scanned[stream] = (until_ns, latest)
+                return []
+            pairs, newest = stage.jumps(scanned, until_ns, last, limit)
             self._scanned[stream] = (until_ns, newest)
             if not pairs.size:
                 return []
@@ -284,16 +314,20 @@ class Engine:
         quality: dict[str, StreamQuality] = {}
         gate = None
         gaps: list[Gap] = []
+        span = end - start
         for stream, stage in self._stages.items():
-            gaps += self._gaps_until(stream, stage, end)
+            if due := self._gaps_until(stream, stage, end):
+                gaps += due
             part = stage.close(start, end)
             readable |= part.readable
             model |= part.model
             if part.rr_gate_fraction is not None:
                 gate = part.rr_gate_fraction
-            if stage.rate_hz:
-                coverage = min(1.0, part.present / (stage.rate_hz * (end - start) / NS))
-                gap_share = stage.gaps.overlap_ns(start, end) / (end - start)
+            if rate := stage.rate_hz:
+                coverage = min(1.0, part.present / (rate * span / NS))
+                log = stage.gaps
+                gap_share = log.overlap_ns(start, end) / span if log.starts.size else 0.0
                 quality[stream] = StreamQuality(coverage, gap_share)
-        finite = {name: v for name, v in model.items() if math.isfinite(v)}
+        isfinite = math.isfinite
+        finite = {name: v for name, v in model.items() if isfinite(v)}
         return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps))

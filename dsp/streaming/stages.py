@@ -28,6 +28,7 @@ tests/reference/streaming.py's stages always take it, and tests hold both equal.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -103,11 +104,15 @@ class Stage(Protocol):
     #: the rate used for coverage and filters: the latest block's, else the stage's nominal one
     rate_hz: float
     gaps: GapLog
+    #: what ``add`` does (the buffer's own extend): the engine calls it once per notification
+    hold: Callable[[npt.NDArray[np.int64], npt.NDArray[np.float64]], None]
 
     @property
     def latest_ns(self) -> int | None: ...
 
     def add(self, times_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> None: ...
+
+    def latest_step(self) -> tuple[int | None, float]: ...
 
     def mark_gap(self, start_ns: int, end_ns: int) -> None: ...
 
@@ -132,13 +137,22 @@ class CountStage:
         self.gaps = gaps
         self.rate_hz = self.NOMINAL_RATE_HZ
         self.buffer: SampleStore = buffer if buffer is not None else StreamBuffer(self.CHANNELS)
+        self.hold: Callable[[npt.NDArray[np.int64], npt.NDArray[np.float64]], None]
+        self.hold = self.buffer.extend
 
     @property
     def latest_ns(self) -> int | None:
         return self.buffer.latest_ns
 
     def add(self, times_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> None:
-        self.buffer.extend(times_ns, values)
+        self.hold(times_ns, values)
+
+    def latest_step(self) -> tuple[int | None, float]:
+        """(latest_ns, the longest step between neighbouring sample times since the last call;
+        inf when not known, and always on a reference store): StreamBuffer.take_longest_step."""
+        if isinstance(self.buffer, StreamBuffer):
+            return self.buffer.take_longest_step()
+        return self.buffer.latest_ns, math.inf
 
     def mark_gap(self, start_ns: int, end_ns: int) -> None:
         self.gaps.add(start_ns, end_ns)

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsp.eda import detect_scrs
-from dsp.eda.response_rules import tonic_kernel
+from dsp.eda.response_rules import (
+    MAX_RISE_S,
+    NOISE_MULTIPLE,
+    NOISE_WINDOW_S,
+    noise_sd_kernel,
+    response_mask_kernel,
+    stands_out_kernel,
+    tonic_kernel,
+)
 from dsp.filters import butter_lowpass_sos, sosfiltfilt
 
 FS = 4.0
@@ -72,3 +82,64 @@ def test_tonic_kernel_is_the_zero_phase_butterworth() -> None:
     for fs in (4.0, 32.0):
         expected = sosfiltfilt(butter_lowpass_sos(0.05, fs), x)
         np.testing.assert_allclose(tonic_kernel(x, fs), expected, rtol=0, atol=1e-9)
+
+
+def _mask_plain(
+    x: np.ndarray, fs: float, onsets: np.ndarray, peaks: np.ndarray, floor: float
+) -> np.ndarray:
+    """The rules as first written: the tonic level always, both medians for every rise."""
+    keep = np.zeros(peaks.size, dtype=bool)
+    if peaks.size == 0:
+        return keep
+    tonic = tonic_kernel(x, fs)
+    reach = round(NOISE_WINDOW_S * fs)
+    for k, (o, p) in enumerate(zip(onsets.tolist(), peaks.tolist(), strict=True)):
+        if (p - o) / fs > MAX_RISE_S:
+            continue
+        amplitude = x[p] - x[o] - max(0.0, tonic[p] - tonic[o])
+        if amplitude < floor:
+            continue
+        noise = noise_sd_kernel(x, max(0, p - reach), min(x.size, p + reach + 1))
+        keep[k] = amplitude >= NOISE_MULTIPLE * noise
+    return keep
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 600),
+    noise=st.sampled_from([0.0, 1e-4, 0.005, 0.05, 0.3]),
+    trend=st.sampled_from([0.0, 0.002, -0.01, 0.05]),
+    floor=st.sampled_from([0.0, 0.01, 0.05]),
+)
+def test_the_mask_equals_the_rules_as_first_written(
+    seed: int, n: int, noise: float, trend: float, floor: float
+) -> None:
+    """The shortcuts (the tonic level made once needed, the medians skipped where a one-pass
+    bound decides) change no decision, on clean, noisy, trending and quantised signals."""
+    rng = np.random.default_rng(seed)
+    x = 2.0 + trend * np.arange(n) + rng.normal(0.0, noise, n)
+    x[rng.random(n) < 0.05] += rng.uniform(0.0, 0.5)
+    if seed % 3 == 0:
+        x = np.round(x, 2)  # repeated values: ties in both medians
+    onsets = rng.integers(0, n, size=rng.integers(0, 12))
+    peaks = np.minimum(onsets + rng.integers(0, 30, size=onsets.size), n - 1)
+    got = response_mask_kernel(x, FS, onsets, peaks, floor)
+    np.testing.assert_array_equal(got, _mask_plain(x, FS, onsets, peaks, floor))
+
+
+def test_stands_out_decides_as_the_medians_do_at_the_boundary() -> None:
+    """Amplitudes at, just below and just above NOISE_MULTIPLE noise SDs, and far above it
+    (where the one-pass bound decides), on spans from none to hundreds of changes."""
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(1, 300))
+        x = np.cumsum(rng.normal(0.0, rng.choice([1e-3, 0.02, 0.2]), n))
+        if rng.random() < 0.3:
+            x[rng.integers(0, n, size=n // 3)] += 1.0  # outliers: the bound alone cannot decide
+        lo = int(rng.integers(0, n))
+        hi = int(rng.integers(lo, n + 1))
+        threshold = NOISE_MULTIPLE * noise_sd_kernel(x, lo, hi)
+        for amplitude in (threshold, np.nextafter(threshold, 0.0), np.nextafter(threshold, 9.0),
+                          10.0 * threshold + 1e-12, 0.0):  # fmt: skip
+            assert stands_out_kernel(x, lo, hi, amplitude) == (amplitude >= threshold)

@@ -70,10 +70,12 @@ def test_bounds_equal_searchsorted(times: np.ndarray, a: int, b: int) -> None:
     want = np.searchsorted(ordered, (a, b), side="left").tolist()
     assert list(bounds_kernel(ordered, a, b)) == want
     first = int(times.size // 3)
-    ok, largest = order_check_kernel(times, first, times.size)
+    ok, largest, longest = order_check_kernel(times, first, times.size)
     part = times[first:]
+    steps = np.diff(part)
     assert ok == (not np.any(part[1:] < part[:-1]))
     assert largest == part.max()
+    assert longest == max(steps[steps >= 0].max(initial=0), 0)
 
 
 def test_bad_blocks_are_clear_errors() -> None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsp.streaming import CountStage, Engine, StreamQuality, WindowClock
+from dsp.streaming.gaps import GapLog
+from tests.reference.sample_buffer import SampleBuffer
 
 NS = 1_000_000_000
 T0 = 1_000 * NS
@@ -116,3 +120,50 @@ def test_a_jump_past_a_windows_end_is_logged_before_it_closes_and_reported_once(
     trailing = engine.take_gaps()
     assert [(g.start_ns - T0, g.end_ns - T0) for g in trailing] == [(20_900_000_000, 22 * NS)]
     assert engine.take_gaps() == []
+
+
+def _on_reference(gaps: GapLog) -> CountStage:
+    """A CountStage on the reference SampleBuffer: its gap scan always takes the kernel."""
+    return CountStage(gaps, SampleBuffer(1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), links=st.booleans())
+def test_the_scan_skipped_by_the_order_check_finds_what_the_kernel_finds(
+    seed: int, links: bool
+) -> None:
+    """The gap scan skips its kernel when the buffer's order check saw no step over the limit;
+    against an engine whose stages never skip it (reference buffers), the same gaps come out
+    with the same windows, on jumps of every size, blocks out of order, duplicate times, rows
+    trimmed away in a long silence of one stream while another goes on, and link losses."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([0.1, 0.1, 0.1, 0.0, 0.25, 0.31, 0.6, 2.0, 400.0], size=900,
+                       p=[0.5, 0.2, 0.1, 0.05, 0.05, 0.04, 0.03, 0.02, 0.01])  # fmt: skip
+    times = T0 + np.cumsum((steps * NS).astype(np.int64))
+    cuts = np.sort(rng.choice(np.arange(1, times.size), size=80, replace=False))
+    blocks = np.split(times, cuts)
+    due = [int(block[-1]) for block in blocks]  # arrival order, before some come late
+    for i in rng.choice(len(blocks) - 1, size=4, replace=False):
+        blocks[i], blocks[i + 1] = blocks[i + 1], blocks[i]
+    steady = np.arange(T0, int(times[-1]) + 1, NS, dtype=np.int64)  # "y": 1 Hz, never silent
+    arrivals = [(at, "x", block) for at, block in zip(due, blocks, strict=True)]
+    arrivals += [(int(steady[i]), "y", steady[i : i + 5]) for i in range(0, steady.size, 5)]
+    arrivals.sort(key=lambda item: item[0])
+    engines = [
+        Engine(window_s=10.0, hop_s=5.0, lateness_s=0.0, stages={}, other=make)
+        for make in (CountStage, _on_reference)
+    ]
+    seen: list[list[object]] = [[], []]
+    watermark = 0
+    for k, (_, stream, block) in enumerate(arrivals):
+        watermark = max(watermark, int(block.max()))
+        for engine, out in zip(engines, seen, strict=True):
+            engine.add(stream, block, np.ones(block.size), 10.0 if stream == "x" else 1.0)
+            if links and k % 17 == 5:
+                engine.mark_link_loss(stream, int(block[0]) - 1, int(block[0]))
+            out.extend((r.start_ns, r.end_ns, r.gaps, r.quality) for r in engine.advance(watermark))
+    for engine, out in zip(engines, seen, strict=True):
+        out.extend((r.start_ns, r.end_ns, r.gaps, r.quality) for r in engine.finish())
+        out.extend(engine.take_gaps())
+    assert seen[0] == seen[1]
+    assert any(r[2] for r in seen[0] if isinstance(r, tuple))  # some windows have gaps

@@ -221,6 +221,31 @@ def summary(
     }
 
 
+#: Stress windows put into a held-out subject's calibration to see what a stressor inside it
+#: does: 5 (a quarter of the 20) and 10 (half).
+POISONED_WINDOWS = (5, 10)
+
+
+def normalise_poisoned(
+    data: Dataset, stressed: int, windows: int = CALIBRATION_WINDOWS, *, robust: bool = False
+) -> tuple[FloatArray, BoolArray]:
+    """Each subject z-scored against a calibration that held a stressor: their first
+    ``windows - stressed`` plausible windows (rest, on WESAD) and their first ``stressed``
+    plausible stress windows, as if the stressor had come during calibration. Returns the
+    normalised values and the windows to count: after the calibration, without the stress
+    windows it used (at run time those would have been calibration windows, unscored)."""
+    out = np.empty_like(data.values)
+    counted = after_calibration(data, windows - stressed)
+    for subject in np.unique(data.subjects):
+        rows = np.flatnonzero(data.subjects == subject)
+        usable = rows[data.plausible[rows]]
+        stress_rows = usable[data.stress[usable] == 1][:stressed]
+        reference = np.concatenate((usable[: windows - stressed], stress_rows))
+        out[rows] = baseline_z(data.values[rows], data.values[reference], robust=robust)
+        counted[stress_rows] = False
+    return out, counted
+
+
 def after_calibration(data: Dataset, windows: int = CALIBRATION_WINDOWS) -> BoolArray:
     """Windows after each subject's calibration (the last of its first ``windows`` plausible
     ones): what the runtime scores; the calibration windows themselves it does not."""
@@ -237,10 +262,12 @@ def nested_loso(
     x: FloatArray,
     subsets: dict[str, tuple[str, ...]] = SUBSETS,
     counted: BoolArray | None = None,
+    scored: FloatArray | None = None,
 ) -> dict[str, Any]:
     """Outer LOSO around fit_procedure; the outer subject is never fitted, chosen or calibrated
     on. Implausible windows are never fitted to but are scored; the figures are over the
-    ``counted`` windows (all when None)."""
+    ``counted`` windows (all when None). ``scored``, when given, is what the outer subject is
+    scored on instead of ``x`` (the same windows normalised another way)."""
     y, groups = data.stress, data.subjects
     p = np.zeros(len(y))
     cut = np.zeros(len(y))
@@ -249,7 +276,8 @@ def nested_loso(
         test = groups == subject
         fit = ~test & data.plausible
         choice = fit_procedure(x[fit], y[fit], groups[fit], data.features, subsets)
-        p[test] = choice.probability(x[test][:, _columns(data.features, choice.features)])
+        outer = x if scored is None else scored
+        p[test] = choice.probability(outer[test][:, _columns(data.features, choice.features)])
         cut[test] = choice.threshold
         chosen[str(subject)] = {
             "subset": choice.subset,
@@ -314,5 +342,11 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
                 result[f"cross_dataset_{name}{suffix}"] = cross_dataset.evaluate(
                     stress_predict, choice, windows, robust=robust
                 )
+    for stressed in POISONED_WINDOWS:
+        for robust in (False, True):
+            clean = normalise_first(data, robust=robust)
+            x_poisoned, counted = normalise_poisoned(data, stressed, robust=robust)
+            key = f"poisoned_{stressed}" + ("_robust_baseline" if robust else "")
+            result[key] = nested_loso(data, clean, counted=counted, scored=x_poisoned)
     assert shipped is not None  # CALIBRATIONS always holds RUNTIME_KEY
     return Report(result, shipped)
