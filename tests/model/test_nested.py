@@ -20,6 +20,7 @@ from vagus.model.nested import (
     final_fit,
     nested_loso,
     normalise_first,
+    normalise_poisoned,
     report,
 )
 
@@ -143,3 +144,22 @@ def test_report_hands_back_the_final_fit_its_figures_name() -> None:
     assert again.features == shipped.features and again.platt == shipped.platt
     np.testing.assert_array_equal(again.weights, shipped.weights)
     assert "scl_mean" in shipped.features  # the signal the synthetic labels carry
+
+
+def test_a_poisoned_calibration_holds_the_first_stress_windows_and_does_not_count_them() -> None:
+    """The calibration is the first windows - k plausible windows plus the first k plausible
+    stress windows; those stress windows are not scored, everything after the shortened rest
+    part is; k = 0 is the runtime protocol itself."""
+    labels = {s: np.array([0] * 6 + [1] * 4 + [0] * 6) for s in ("a", "b", "c", "d")}
+    data = _synthetic(labels, seed=2)
+    x, counted = normalise_poisoned(data, 2, windows=5)
+    rows = np.flatnonzero(data.subjects == "a")
+    reference = data.values[rows[[0, 1, 2, 6, 7]]]  # 3 rest windows, the first 2 stress windows
+    mean, sd = reference.mean(axis=0), reference.std(axis=0, ddof=1)
+    np.testing.assert_allclose(x[rows], np.clip((data.values[rows] - mean) / sd, -8, 8))
+    assert counted[rows].tolist() == [False] * 3 + [True] * 3 + [False] * 2 + [True] * 8
+    clean, clean_counted = normalise_poisoned(data, 0, windows=5)
+    np.testing.assert_array_equal(clean, normalise_first(data, 5))
+    np.testing.assert_array_equal(clean_counted, after_calibration(data, 5))
+    result = nested_loso(data, normalise_first(data, 5), counted=counted, scored=x)
+    assert sum(m["windows"] for m in result["per_subject"].values()) == int(counted.sum())

@@ -77,6 +77,8 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
         ("robust_baseline", "runtime protocol, median/MAD baseline"),
         ("baseline_condition", "baseline condition as calibration, every window"),
         ("without_heart", "runtime protocol, no heart data"),
+        ("poisoned_5", "stressor in calibration (5 of 20 windows), mean/SD"),
+        ("poisoned_5_robust_baseline", "stressor in calibration (5 of 20 windows), median/MAD"),
     ):
         m = nested[key]
         lines.append(
