@@ -74,6 +74,10 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     min_calibration_windows: Annotated[int, _within(2, 10_000)] = 60
     #: An episode ends when the probability stays this far below the threshold.
     episode_hysteresis: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] = 0.2
+    #: How the patient's baseline is estimated, and so which bundled model scores them:
+    #: "mean_sd" (the default model) or "median_mad" (its twin trained on median/MAD
+    #: calibrations, for a calibration that may not be at rest; docs/model-card.md).
+    baseline: Literal["mean_sd", "median_mad"] = "mean_sd"
 
     def __post_init__(self) -> None:
         PatientCalibration(  # raises ValueError naming the impossible value

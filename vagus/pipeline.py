@@ -32,7 +32,7 @@ from stream.events import (
 from stream.ids import new_event_id
 from vagus.config import StressModelSettings, WindowSettings
 from vagus.quality import QUALITY_REFRESH_S, QualityReporter
-from vagus.scoring import MODEL_METHOD, StressScorer, WindowScore
+from vagus.scoring import StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
 #: take_notices' answer when there is no news; returned, never filled.
@@ -64,8 +64,6 @@ def baseline_state_path(state_dir: Path, patient_id: str) -> Path:
 class FeaturePipeline:
     """One patient's windows, baseline and episode state."""
 
-    method = MODEL_METHOD
-
     def __init__(
         self,
         *,
@@ -85,6 +83,8 @@ class FeaturePipeline:
         stress = stress if stress is not None else StressModelSettings()
         state = baseline_state_path(state_dir, patient_id) if state_dir is not None else None
         self.scorer = StressScorer(settings=stress, state_path=state)
+        #: names the scorer in every stress event (which model, which baseline estimator)
+        self.method = self.scorer.method
         self._hysteresis = stress.episode_hysteresis
         threshold = self.scorer.calibration.threshold
         self._episodes = EpisodeTracker(
@@ -245,7 +245,7 @@ class FeaturePipeline:
                 window_id=window.event_id,
                 window_end_ns=window.window_end_ns,
                 score=result.probability,
-                method=MODEL_METHOD,
+                method=self.method,
                 quality=result.quality,
                 components=result.components,
                 threshold=threshold if result.quality == "ok" else None,

@@ -21,7 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dsp.stress import QualityInputs, RunningBaseline, StressModel
+from dsp.stress import (
+    DEFAULT_MODEL,
+    ROBUST_MODEL,
+    EstimatorMismatchError,
+    QualityInputs,
+    RunningBaseline,
+    StressModel,
+)
 from ingest.private_files import private_dir, write_private
 from stream.events import ScoreQuality
 from vagus.config import StressModelSettings
@@ -31,6 +38,8 @@ from vagus.scoring_calibration import PatientCalibration, refit_recalibration
 log = logging.getLogger(__name__)
 
 MODEL_METHOD = "stress-logistic/2"
+#: The same procedure trained and run with a median/MAD baseline ([stress_model] baseline).
+ROBUST_METHOD = "stress-logistic-robust/2"
 #: z-scores shown with every score (those the model uses): the ones a clinician reads first.
 HEADLINE = ("hrv_mean_rr", "hrv_rmssd", "scl_mean", "scr_peak_count")
 
@@ -64,14 +73,22 @@ class StressScorer:
     ) -> None:
         """``beat_source`` ("ecg", "pulse"): where this patient's heart data come from; one the
         model was not validated on is refused here, with the reason (ValueError)."""
-        self.model = model if model is not None else StressModel()
+        if model is None:
+            model = StressModel(
+                ROBUST_MODEL if settings.baseline == "median_mad" else DEFAULT_MODEL
+            )
+        elif model.estimator != settings.baseline:
+            raise ValueError(
+                f"the stress model's baseline is {model.estimator}; the settings ask for "
+                f"{settings.baseline}"
+            )
+        self.model = model
+        self.method = ROBUST_METHOD if model.estimator == "median_mad" else MODEL_METHOD
         if beat_source is not None and (reason := self.model.source_refusal(beat_source)):
             raise ValueError(reason)
         self.settings = settings
         self.state_path = state_path
-        self.baseline = RunningBaseline(
-            self.model.features, clip=self.model.clip, min_sd=self.model.min_sd
-        )
+        self.baseline = self._fresh_baseline()
         # The model indexes its inputs by name and may use only some features: show those it has.
         self._headline = [
             (f"z_{name}", self.model.features.index(name))
@@ -86,6 +103,12 @@ class StressScorer:
         )
         if state_path is not None and state_path.is_file():
             self._load(state_path)
+
+    def _fresh_baseline(self) -> RunningBaseline:
+        model = self.model
+        return RunningBaseline(
+            model.features, clip=model.clip, min_sd=model.min_sd, estimator=model.estimator
+        )
 
     @property
     def calibrating(self) -> bool:
@@ -157,8 +180,15 @@ class StressScorer:
         model's defaults, with a warning, until a clinician sets them again."""
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-            baseline = RunningBaseline.from_json(state["baseline"], self.model.features)
             saved = PatientCalibration(**state["calibration"])
+            baseline = RunningBaseline.from_json(
+                state["baseline"], self.model.features, self.model.estimator
+            )
+        except EstimatorMismatchError as exc:
+            # Switched between mean/SD and median/MAD: the saved statistics cannot be turned
+            # into the other kind, so this patient calibrates again (and says so).
+            log.warning("%s: %s; calibrating again", path.name, exc)
+            baseline = self._fresh_baseline()
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: unusable stress-model state: {exc}") from exc
         baseline.clip, baseline.min_sd = self.model.clip, self.model.min_sd  # this model's rule

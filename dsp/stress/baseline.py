@@ -10,13 +10,19 @@ rise and half-recovery times (no recovery before the next response). In training
 value became z = 0 (the baseline mean), so here too it scores as z = 0 and is skipped by the
 running statistics; a feature never defined during calibration scores 0 throughout, as a
 feature without baseline statistics did in training.
+
+The "median_mad" estimator (a model trained on median/MAD calibrations declares it) keeps the
+calibration windows instead, and after each one sets the centre to the median and the scale
+to 1.4826 x the median absolute deviation of each feature; the z-score arithmetic is the same.
+A stressor inside a minority of the calibration windows moves the median and the MAD much
+less than the mean and the SD (docs/model-card.md measures what it does to the model).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,16 +33,34 @@ FloatArray = npt.NDArray[np.float64]
 
 NEUTRAL_WHEN_UNDEFINED = frozenset({"scr_rise_time_mean", "scr_recovery_time_mean"})
 STATE_FORMAT = "vagus-stress-baseline/1"
+Estimator = Literal["mean_sd", "median_mad"]
+ESTIMATORS: tuple[Estimator, ...] = ("mean_sd", "median_mad")
+_MAD_TO_SD = 1.4826  # a normal distribution's SD per median absolute deviation
+
+
+class EstimatorMismatchError(ValueError):
+    """A saved baseline made by another estimator than the model needs."""
 
 
 class RunningBaseline:
     """Welford statistics per feature, over (already transformed) feature vectors."""
 
     def __init__(
-        self, names: Sequence[str], *, clip: float, min_sd: float, frozen: bool = False
+        self,
+        names: Sequence[str],
+        *,
+        clip: float,
+        min_sd: float,
+        frozen: bool = False,
+        estimator: Estimator = "mean_sd",
     ) -> None:
         if not (clip > 0 and min_sd >= 0):
             raise ValueError(f"need clip > 0 and min_sd >= 0, got {clip} and {min_sd}")
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown baseline estimator {estimator!r}; use one of {ESTIMATORS}")
+        self.estimator: Estimator = estimator
+        #: the calibration windows, kept by the median_mad estimator only
+        self.rows: list[FloatArray] = []
         self.names = tuple(names)
         self.clip = clip
         self.min_sd = min_sd
@@ -66,10 +90,29 @@ class RunningBaseline:
             raise ValueError("a calibration window needs every (non-neutral) feature finite")
         seen = np.isfinite(values)
         self.windows += 1
+        if self.estimator == "median_mad":
+            self.rows.append(values.astype(np.float64, copy=True))
+            self._robust_statistics()
+            return
         self.count[seen] += 1
         delta = values[seen] - self.mean[seen]
         self.mean[seen] += delta / self.count[seen]
         self.m2[seen] += delta * (values[seen] - self.mean[seen])
+
+    def _robust_statistics(self) -> None:
+        """Median and MAD scale of the kept windows, stored as mean and m2 (m2 = scale^2 x
+        (count - 1)) so that the z-scores and the SD rule are computed as for mean_sd."""
+        table = np.vstack(self.rows)
+        for k in range(table.shape[1]):
+            column = table[:, k][np.isfinite(table[:, k])]
+            self.count[k] = column.size
+            if column.size == 0:
+                self.mean[k] = self.m2[k] = 0.0
+                continue
+            centre = float(np.median(column))
+            scale = _MAD_TO_SD * float(np.median(np.abs(column - centre)))
+            self.mean[k] = centre
+            self.m2[k] = scale * scale * max(column.size - 1, 0)
 
     def sd(self) -> FloatArray:
         """Sample SD (ddof 1); 1 where it is at or under min_sd or undefined (training's rule)."""
@@ -112,25 +155,44 @@ class RunningBaseline:
             "count": self.count.tolist(),
             "mean": self.mean.tolist(),
             "m2": self.m2.tolist(),
+            "estimator": self.estimator,
+            "rows": [[v if math.isfinite(v) else None for v in row.tolist()] for row in self.rows],
         }
 
     @classmethod
-    def from_json(cls, state: dict[str, Any], names: Sequence[str]) -> RunningBaseline:
-        """Restore a saved baseline; refuse one malformed or missing one of ``names``.
+    def from_json(
+        cls, state: dict[str, Any], names: Sequence[str], estimator: Estimator = "mean_sd"
+    ) -> RunningBaseline:
+        """Restore a saved baseline; refuse one malformed, missing one of ``names``, or made
+        by another estimator (EstimatorMismatchError: its statistics mean something else).
 
         Each feature's statistics are kept apart, so a baseline saved for more features (a
         model that used more inputs) restores the ones asked for: a new model need not make the
         patient calibrate again."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a {STATE_FORMAT} state: format {state.get('format')!r}")
+        saved_estimator = state.get("estimator", "mean_sd")  # states before it: mean_sd
+        state = {"rows": []} | state
+        if saved_estimator != estimator:
+            raise EstimatorMismatchError(
+                f"the saved baseline was made with {saved_estimator}, this model needs {estimator}"
+            )
         saved = list(state["features"])
         missing = [name for name in names if name not in saved]
         if missing:
             raise ValueError(f"the saved baseline has no statistics for {', '.join(missing)}")
         baseline = cls(
-            names, clip=float(state["clip"]), min_sd=float(state["min_sd"]), frozen=state["frozen"]
+            names,
+            clip=float(state["clip"]),
+            min_sd=float(state["min_sd"]),
+            frozen=state["frozen"],
+            estimator=estimator,
         )
         columns = [saved.index(name) for name in names]
+        rows = [np.array([math.nan if v is None else float(v) for v in r]) for r in state["rows"]]
+        if any(row.size != len(saved) for row in rows):
+            raise ValueError("the saved baseline's calibration windows are malformed")
+        baseline.rows = [row[columns] for row in rows]
         count, mean, m2 = (np.asarray(state[k]) for k in ("count", "mean", "m2"))
         if {a.shape for a in (count, mean, m2)} != {(len(saved),)}:
             raise ValueError("the saved baseline's statistics are malformed")

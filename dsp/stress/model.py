@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from dsp.stress.baseline import ESTIMATORS, Estimator
 from dsp.stress.model_kernels import transform_kernel
 
 try:
@@ -31,6 +32,9 @@ except ImportError:  # pragma: no cover - older Pis with only tflite-runtime (nu
     from tflite_runtime.interpreter import Interpreter, OpResolverType
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "vagus" / "data" / "stress_model.tflite"
+#: The same procedure trained on median/MAD calibrations (for a calibration that may not be
+#: at rest: docs/model-card.md).
+ROBUST_MODEL = DEFAULT_MODEL.with_name("stress_model_robust.tflite")
 QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]
 
 
@@ -89,6 +93,10 @@ class StressModel:
         self._absent = [math.nan] * self._n  # transform's default per feature
         self.clip = float(sidecar["normalisation"]["clip"])
         self.min_sd = float(sidecar["normalisation"]["min_sd"])
+        # How the per-patient baseline is estimated: as in the training the figures describe.
+        self.estimator: Estimator = sidecar["normalisation"].get("estimator", "mean_sd")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"{model_path}: unknown baseline estimator {self.estimator!r}")
         self.threshold = float(sidecar["threshold"])
         # Which model this is, for state made with it: a patient's threshold and Platt
         # correction are fitted to one model's probabilities and mean nothing for another's.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.stress import FEATURE_NAMES, RunningBaseline
+from dsp.stress import FEATURE_NAMES, EstimatorMismatchError, RunningBaseline
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
 CSV = DATA / "wesad_wrist_features_60s.csv"
@@ -89,3 +89,33 @@ def test_running_baseline_reproduces_training_normalisation() -> None:
                 baseline.add(data.values[i])
         got = np.array([baseline.z_scores(data.values[i]) for i in rows])
         np.testing.assert_allclose(got, expected[rows], atol=1e-9)
+
+
+def test_median_mad_baseline_is_the_training_normalisation_and_survives_json() -> None:
+    """The median/MAD estimator gives nested.baseline_z(robust=True) on the same windows, also
+    after a restart in the middle of the calibration."""
+    from vagus.model.nested import baseline_z
+
+    rng = np.random.default_rng(7)
+    rows = rng.normal(0, 1, (20, 3)) * [1.0, 5.0, 0.2]
+    rows[:5, 0] += 6.0  # a stressor in a quarter of the calibration
+    baseline = RunningBaseline(("a", "b", "c"), clip=8.0, min_sd=1e-6, estimator="median_mad")
+    for row in rows[:12]:
+        baseline.add(row)
+    resumed = RunningBaseline.from_json(baseline.to_json(), ("a", "b", "c"), "median_mad")
+    for row in rows[12:]:
+        baseline.add(row)
+        resumed.add(row)
+    probe = rng.normal(0, 3, (50, 3))
+    expected = baseline_z(probe, rows, robust=True)
+    for b in (baseline, resumed):
+        got = np.array([b.z_scores(p) for p in probe])
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    plain = RunningBaseline(("a", "b", "c"), clip=8.0, min_sd=1e-6)
+    for row in rows:
+        plain.add(row)
+    assert plain.sd()[0] > 1.5 * baseline.sd()[0]  # the stressor widens the SD, not the MAD
+    with pytest.raises(EstimatorMismatchError, match="made with median_mad"):
+        RunningBaseline.from_json(baseline.to_json(), ("a", "b", "c"))
+    with pytest.raises(ValueError, match="unknown baseline estimator"):
+        RunningBaseline(("a",), clip=8.0, min_sd=0.0, estimator="mean")  # type: ignore[arg-type]

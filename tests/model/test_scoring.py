@@ -213,3 +213,29 @@ def test_a_new_model_keeps_the_baseline_but_not_the_old_models_threshold(
     probe = scorer.baseline.mean.copy()
     np.testing.assert_array_equal(other.baseline.z_scores(probe), scorer.baseline.z_scores(probe))
     assert json.loads(path.read_text())["model"] == model.identity  # rewritten under this model
+
+
+def test_the_median_mad_setting_scores_with_the_robust_twin_and_recalibrates_a_mean_sd_state(
+    tmp_path: Path, model: StressModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """[stress_model] baseline chooses the bundled model, the baseline estimator and the method
+    named in events; a saved mean/SD baseline cannot become a median/MAD one, so the patient
+    calibrates again, with a warning, instead of the gateway failing to start."""
+    robust = StressScorer(settings=StressModelSettings(baseline="median_mad"))
+    assert robust.model.estimator == robust.baseline.estimator == "median_mad"
+    assert robust.method == "stress-logistic-robust/2"
+    assert StressScorer(settings=StressModelSettings()).method == "stress-logistic/2"
+    with pytest.raises(ValueError, match="settings ask for median_mad"):
+        StressScorer(settings=StressModelSettings(baseline="median_mad"), model=model)
+    scorer = _calibrated(model, tmp_path)
+    window = _window(model, np.random.default_rng(5), 0.5)
+    assert scorer.score(window, GOOD, in_calibration_period=False).quality == "ok"  # saved
+    path = tmp_path / "stress-p.json"
+    with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
+        switched = StressScorer(
+            settings=StressModelSettings(baseline="median_mad"), state_path=path
+        )
+    assert "made with mean_sd, this model needs median_mad; calibrating again" in caplog.text
+    assert switched.calibrating and switched.baseline.windows == 0
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"baseline": "mean"}, StressModelSettings)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from dsp.stress import DEFAULT_MODEL, FEATURE_NAMES, QualityInputs, StressModel
+from dsp.stress import DEFAULT_MODEL, FEATURE_NAMES, ROBUST_MODEL, QualityInputs, StressModel
 from vagus.model import export
 from vagus.model.dataset import Dataset
 from vagus.model.nested import RUNTIME_KEY, Choice
@@ -48,6 +48,27 @@ def test_bundled_file_is_the_validated_procedures_final_fit_on_every_window() ->
     assert len(got) == len(data.stress) == 590
     np.testing.assert_allclose(got, choice.probability(inputs), rtol=0, atol=1e-5)
     assert np.ptp(got) > 0.9  # not a constant: the comparison can fail
+
+
+@pytest.mark.shared_data
+def test_bundled_robust_twin_is_the_procedures_final_fit_on_median_mad_calibrations() -> None:
+    """The same for the median/MAD twin ([stress_model] baseline = "median_mad")."""
+    from vagus.model.dataset import load
+    from vagus.model.nested import final_fit, normalise_first
+
+    data = load(_csv())
+    x = normalise_first(data, robust=True)
+    choice = final_fit(data, x)
+    model = StressModel(ROBUST_MODEL)
+    assert model.estimator == "median_mad" and StressModel().estimator == "mean_sd"
+    assert model.features == list(choice.features) and model.threshold == choice.threshold
+    inputs = x[:, [data.features.index(name) for name in choice.features]]
+    got = np.array([model.probability(row[None, :]) for row in inputs.astype(np.float32)])
+    np.testing.assert_allclose(got, choice.probability(inputs), rtol=0, atol=1e-5)
+    assert np.ptp(got) > 0.9
+    sidecar = json.loads(ROBUST_MODEL.with_suffix(".json").read_text())
+    assert "median, 1.4826 x MAD" in sidecar["normalisation"]["method"]
+    assert sidecar["validation"]["stressor_in_calibration"]["macro_f1"] > 0.0
 
 
 def _choice(features: tuple[str, ...], seed: int) -> Choice:

@@ -32,12 +32,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NS = 1_000_000_000
 
 
-@pytest.fixture(scope="module")
-def windows() -> tuple[list[ClosedWindow], dict[str, int]]:
+def _replay(stress: StressModelSettings | None = None) -> tuple[list[ClosedWindow], dict[str, int]]:
     reader = RecordingReader(DEFAULT_RECORDING)
     decoders = {d.device_id: DeviceDecoder(d.device_id, d.profile) for d in reader.header.devices}
     pipeline = FeaturePipeline(
-        patient_id=reader.header.patient_id, producer_id="test", windows=WindowSettings()
+        patient_id=reader.header.patient_id,
+        producer_id="test",
+        windows=WindowSettings(),
+        stress=stress,
     )
     closed: list[ClosedWindow] = []
     phases: dict[str, int] = {}
@@ -51,6 +53,26 @@ def windows() -> tuple[list[ClosedWindow], dict[str, int]]:
     closed += pipeline.finish()
     assert reader.report.intact
     return closed, phases
+
+
+@pytest.fixture(scope="module")
+def windows() -> tuple[list[ClosedWindow], dict[str, int]]:
+    return _replay()
+
+
+def test_the_median_mad_twin_scores_the_demo_recording_under_its_own_name() -> None:
+    """``[stress_model] baseline = "median_mad"``: every stress event names the robust twin; it
+    calls the simulated stress phase and, from two minutes into recovery, nothing (the demo's
+    baseline phase is all calibration, so recovery is where a false call would show)."""
+    closed, phases = _replay(StressModelSettings(baseline="median_mad"))
+    scores = [e for w in closed for e in w.events if isinstance(e, StressScore)]
+    assert scores and {s.method for s in scores} == {"stress-logistic-robust/2"}
+    scored = [s for s in scores if s.quality == "ok" and s.score is not None]
+    stress_end = phases["recovery"]
+    stress = [s.score for s in scored if phases["stress"] + 60 * NS <= s.window_end_ns < stress_end]
+    calm = [s.score for s in scored if s.window_end_ns >= stress_end + 120 * NS]
+    assert len(stress) >= 10 and min(stress) > 0.5
+    assert len(calm) >= 10 and max(calm) < 0.37  # the twin's threshold
 
 
 def _in(window: ClosedWindow, phases: dict[str, int], phase: str, margin_s: float = 60) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
-from vagus.model.nested import CALIBRATION_WINDOWS, RUNTIME_KEY, Choice
+from vagus.model.nested import CALIBRATION_WINDOWS, ROBUST_KEY, RUNTIME_KEY, Choice
 from vagus.model.tflite_writer import Layer, write_mlp
 
 FORMAT = "vagus-stress-model/1"
@@ -25,6 +25,15 @@ NORMALISATION = (
     f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable 60 s windows "
     "(calibration period), mean, SD ddof=1"
 )
+ROBUST_NORMALISATION = (
+    f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable 60 s windows "
+    "(calibration period), median, 1.4826 x MAD"
+)
+#: file name and nested-figure key of each bundled model, by baseline estimator
+FILES = {
+    "mean_sd": ("stress_model.tflite", RUNTIME_KEY),
+    "median_mad": ("stress_model_robust.tflite", ROBUST_KEY),
+}
 DESCRIPTION = "vagus stress logistic regression (WESAD, non-commercial academic use)"
 
 
@@ -48,9 +57,11 @@ def summary(choice: Choice) -> dict[str, Any]:
     }
 
 
-def validation(figures: dict[str, Any]) -> dict[str, Any]:
-    """The nested runtime-protocol figures from nested.report: the ones that describe the file."""
-    runtime = figures[RUNTIME_KEY]
+def validation(figures: dict[str, Any], key: str = RUNTIME_KEY) -> dict[str, Any]:
+    """The nested figures from nested.report that describe the file (``key``: its protocol),
+    with what a stressor inside the calibration does to them."""
+    runtime = figures[key]
+    poisoned = figures.get("poisoned_5" + ("" if key == RUNTIME_KEY else f"_{key}"))
     return {
         "method": "nested leave-one-subject-out of the model-building procedure "
         "(vagus/model/nested.py); this file is that procedure fitted on every subject",
@@ -62,6 +73,15 @@ def validation(figures: dict[str, Any]) -> dict[str, Any]:
         "ece": runtime["ece"],
         "ece_bins": runtime["ece_bins"],
         "windows": sum(m["windows"] for m in runtime["per_subject"].values()),
+        "stressor_in_calibration": None
+        if poisoned is None
+        else {
+            "protocol": "5 of the 20 calibration windows are stress windows",
+            "accuracy": poisoned["accuracy"],
+            "macro_f1": poisoned["macro_f1"],
+            "worst_subject_accuracy": poisoned["worst_subject_accuracy"],
+            "ece": poisoned["ece"],
+        },
     }
 
 
@@ -71,12 +91,17 @@ def sidecar(
     training_file: str,
     figures: dict[str, Any],
     comparison: dict[str, Any],
+    *,
+    estimator: str = "mean_sd",
 ) -> dict[str, Any]:
-    """The vagus-stress-model/1 sidecar; ``comparison`` holds figures of models that do not ship."""
+    """The vagus-stress-model/1 sidecar; ``comparison`` holds figures of models that do not ship;
+    ``estimator`` says which of the two bundled models this is."""
     columns = dict(zip(data.features, data.columns, strict=True))
+    name, key = FILES[estimator]
+    method = NORMALISATION if estimator == "mean_sd" else ROBUST_NORMALISATION
     return {
         "format": FORMAT,
-        "model": "stress_model.tflite",
+        "model": name,
         "features": [
             {
                 "name": name,
@@ -85,7 +110,7 @@ def sidecar(
             }
             for name in choice.features
         ],
-        "normalisation": {"method": NORMALISATION, "clip": CLIP, "min_sd": MIN_SD},
+        "normalisation": {"method": method, "estimator": estimator, "clip": CLIP, "min_sd": MIN_SD},
         "calibration": {
             "method": "platt",
             "slope": choice.platt[0],
@@ -95,7 +120,7 @@ def sidecar(
         "threshold": choice.threshold,
         "beat_source": "pulse",  # WESAD's heart features come from E4 BVP beats
         "architecture": {"hidden": [], "kind": KIND, "C": choice.strength, "subset": choice.subset},
-        "validation": validation(figures),
+        "validation": validation(figures, key),
         "training_data": {
             "file": training_file,
             "sha256": data.sha256,

@@ -221,6 +221,10 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
     }
     described = export.sidecar(shipped, data, data_path.name, nested.figures, comparison)
     export.write(out_dir, shipped, described)
+    twin = export.sidecar(
+        nested.robust, data, data_path.name, nested.figures, {}, estimator="median_mad"
+    )
+    export.write(out_dir, nested.robust, twin)
     overall = evaluation["mlp"]["overall"]
     return {
         "loso_accuracy": overall["accuracy"],  # the MLP's, a comparison: not the shipped model
@@ -230,6 +234,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         "subjects": len(set(data.subjects.tolist())),
         "threshold": shipped.threshold,  # the exported model's
         "exported": export.summary(shipped),
+        "exported_robust_baseline": export.summary(nested.robust),
         "evaluation": evaluation,
         "with_temperature": with_temperature,
         "nested": nested.figures,
