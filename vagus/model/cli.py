@@ -40,7 +40,8 @@ def register(subparsers: Any) -> dict[str, Any]:
         help="nested leave-one-subject-out evaluation, comparisons and .tflite export",
         description="Evaluate the model-building procedure by nested leave-one-subject-out "
         "under the gateway's calibration protocol, then write its fit on all subjects as "
-        "stress_model.tflite and its JSON sidecar (the model the nested figures describe). "
+        "stress_model.tflite and its JSON sidecar (the model the nested figures describe), "
+        "and its twin fitted on median/MAD calibrations as stress_model_robust.tflite. "
         "The former MLP and two baselines are evaluated leaving one subject out, with and "
         "without skin temperature, for comparison only. Use it after changing the features or "
         "the training data.",
@@ -50,7 +51,7 @@ def register(subparsers: Any) -> dict[str, Any]:
         "--out",
         type=Path,
         default=Path("out/model"),
-        help="where stress_model.tflite and .json go (vagus/data to refresh the bundled model)",
+        help="where the two models and their .json go (vagus/data to refresh the bundled ones)",
     )
     train.add_argument("--json", action="store_true", help="last line: one JSON object")
     return {"model": cmd_model}
