@@ -67,10 +67,12 @@ def test_the_median_mad_twin_scores_the_demo_recording_under_its_own_name() -> N
     closed, phases = _replay(StressModelSettings(baseline="median_mad"))
     scores = [e for w in closed for e in w.events if isinstance(e, StressScore)]
     assert scores and {s.method for s in scores} == {"stress-logistic-robust/2"}
-    scored = [s for s in scores if s.quality == "ok" and s.score is not None]
+    scored = [
+        (s.window_end_ns, s.score) for s in scores if s.quality == "ok" and s.score is not None
+    ]
     stress_end = phases["recovery"]
-    stress = [s.score for s in scored if phases["stress"] + 60 * NS <= s.window_end_ns < stress_end]
-    calm = [s.score for s in scored if s.window_end_ns >= stress_end + 120 * NS]
+    stress = [p for end, p in scored if phases["stress"] + 60 * NS <= end < stress_end]
+    calm = [p for end, p in scored if end >= stress_end + 120 * NS]
     assert len(stress) >= 10 and min(stress) > 0.5
     assert len(calm) >= 10 and max(calm) < 0.37  # the twin's threshold
 
