@@ -213,10 +213,10 @@ class Engine:
         held = self._held.get(stream)
         if latest is not None:
             rate = stage.rate_hz
-            if rate and longest <= self._limits.get(rate, -1.0) and stream not in self._links:
+            if rate and longest <= self._limit(rate) and stream not in self._links:
                 # the usual case: the buffer's order check saw every new step, none a gap
                 self._scanned[stream] = (latest + 1, latest)
-            elif found := self._find_gaps(stream, stage, latest, longest):
+            elif found := self._find_gaps(stream, stage, latest):
                 held = held + found if held else found
         if not held:
             return []
@@ -224,23 +224,24 @@ class Engine:
         self._held[stream] = [gap for gap in held if gap not in due]
         return due
 
-    def _find_gaps(self, stream: str, stage: Stage, latest: int, longest: float) -> list[Gap]:
+    def _limit(self, rate: float) -> float:
+        """jump_limit_ns(rate), worked out once per rate."""
+        limit = self._limits.get(rate)
+        if limit is None:
+            limit = self._limits[rate] = jump_limit_ns(rate)
+        return limit
+
+    def _find_gaps(self, stream: str, stage: Stage, latest: int) -> list[Gap]:
         """The one gap rule (dsp.streaming.gaps) on the samples held and not yet scanned (the
-        latest at ``latest``; ``longest``, the stage's latest_step), and on the step from the
-        last one scanned: a step longer than the rate's limit, or the step in which a link went
-        down, is a gap; it is marked, and returned."""
+        latest at ``latest``), and on the step from the last one scanned: a step longer than
+        the rate's limit, or the step in which a link went down, is a gap; it is marked, and
+        returned. _gaps_until skips the call when the buffer's order check saw no such step."""
         until_ns = latest + 1
         scanned, last = self._scanned.get(stream, (_NO_SAMPLE, _NO_SAMPLE))
         links = self._links.get(stream)
         rate = stage.rate_hz
-        if rate and links is None:  # one kernel call, or none
-            limit = self._limits.get(rate)
-            if limit is None:
-                limit = self._limits[rate] = jump_limit_ns(rate)
-            if longest <= limit:  # the buffer's order check saw every new step: none is a gap
-                self._scanned[stream] = (until_ns, latest)
-                return []
-            pairs, newest = stage.jumps(scanned, until_ns, last, limit)
+        if rate and links is None:  # one kernel call
+            pairs, newest = stage.jumps(scanned, until_ns, last, self._limit(rate))
             self._scanned[stream] = (until_ns, newest)
             if not pairs.size:
                 return []
@@ -257,7 +258,7 @@ class Engine:
             times = np.concatenate((np.array([last], dtype=np.int64), times))
         steps = _NO_STEPS  # no rate, no jump rule: a stream without one has link losses only
         if stage.rate_hz:
-            steps = jump_steps_kernel(times, jump_limit_ns(stage.rate_hz))
+            steps = jump_steps_kernel(times, self._limit(stage.rate_hz))
         cut: set[int] = set()
         if links is not None and links.starts.size:
             # the step from the last sample at or before the link went down to the next one

@@ -172,7 +172,6 @@ class RunningBaseline:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a {STATE_FORMAT} state: format {state.get('format')!r}")
         saved_estimator = state.get("estimator", "mean_sd")  # states before it: mean_sd
-        state = {"rows": []} | state
         if saved_estimator != estimator:
             raise EstimatorMismatchError(
                 f"the saved baseline was made with {saved_estimator}, this model needs {estimator}"
@@ -189,7 +188,8 @@ class RunningBaseline:
             estimator=estimator,
         )
         columns = [saved.index(name) for name in names]
-        rows = [np.array([math.nan if v is None else float(v) for v in r]) for r in state["rows"]]
+        saved_rows = state.get("rows", [])
+        rows = [np.array([math.nan if v is None else float(v) for v in r]) for r in saved_rows]
         if any(row.size != len(saved) for row in rows):
             raise ValueError("the saved baseline's calibration windows are malformed")
         baseline.rows = [row[columns] for row in rows]

@@ -299,6 +299,16 @@ def final_fit(
     return fit_procedure(x[fit], data.stress[fit], data.subjects[fit], data.features, subsets)
 
 
+def _described(choice: Choice) -> dict[str, Any]:
+    """A final fit's choices, JSON-ready."""
+    return {
+        "subset": choice.subset,
+        "features": list(choice.features),
+        "C": choice.strength,
+        "threshold": choice.threshold,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """The nested figures (JSON-ready) and the fit they describe, so training exports that very
@@ -334,22 +344,12 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
         for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
             choice = final_fit(data, x, subsets)
             if key == RUNTIME_KEY:
-                result[f"final_{name}"] = {
-                    "subset": choice.subset,
-                    "features": list(choice.features),
-                    "C": choice.strength,
-                    "threshold": choice.threshold,
-                }
+                result[f"final_{name}"] = _described(choice)
                 if name == "with_heart":
                     shipped = choice
             if key == ROBUST_KEY and name == "with_heart":
                 robust_twin = choice
-                result["final_with_heart_robust_baseline"] = {
-                    "subset": choice.subset,
-                    "features": list(choice.features),
-                    "C": choice.strength,
-                    "threshold": choice.threshold,
-                }
+                result["final_with_heart_robust_baseline"] = _described(choice)
             if stress_predict is not None and stress_predict.is_dir():
                 result[f"cross_dataset_{name}{suffix}"] = cross_dataset.evaluate(
                     stress_predict, choice, windows, robust=robust
