@@ -45,12 +45,19 @@ from stream.signing import GatewayKey
 from vagus.config import EnrolmentSettings, VagusConfig
 from vagus.demo import create_topics
 
+METADATA_MAX_AGE_MS = 5_000
+ASSIGNMENT_TIMEOUT_S = 60.0
+LOG_TAIL_CHARS = 1500
 #: Below either worker's throughput on a loaded 2-core machine, so latency is not queueing.
 PACED_RATE_PER_S = 100.0
 PACED_EVENTS = 500
 KILL_RATE_PER_S = 200.0
 KILL_AFTER_S = 2.0
 GUARANTEES = ("at_least_once", "exactly_once")
+
+
+class StalledError(RuntimeError):
+    """A phase whose decisions did not all arrive in time: says which, and how the worker is."""
 
 
 class Decisions:
@@ -62,6 +69,9 @@ class Decisions:
             auto_offset_reset="earliest",
             isolation_level=isolation_level,
             fetch_max_wait_ms=kafka.fetch_max_wait_ms,
+            # a topic missing from the first metadata answer is otherwise looked up again only
+            # after the default five minutes, and nothing would be read until then
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             **kafka.client_kwargs(),
         )
         self.first_seen: dict[str, int] = {}  # trigger event id -> arrival time
@@ -70,6 +80,9 @@ class Decisions:
 
     async def start(self) -> None:
         await self._consumer.start()
+        async with asyncio.timeout(ASSIGNMENT_TIMEOUT_S):
+            while not self._consumer.assignment():  # noqa: ASYNC110 - aiokafka assigns
+                await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         await self._consumer.stop()
@@ -89,6 +102,10 @@ class Decisions:
                     self.first_seen.setdefault(decision.trigger_event_id, now)
                     self.records[decision.event_id] += 1
                     self.phase[decision.event_id] = decision.trigger_event_id.split("-")[0]
+
+    def progress(self) -> str:
+        assigned = sorted(f"{p.topic}[{p.partition}]" for p in self._consumer.assignment())
+        return f"{len(self.first_seen)} triggers decided so far, reading {assigned or 'nothing'}"
 
     def duplicates_by_phase(self) -> dict[str, int]:
         """Records beyond one per decision, by the phase (warm, burst, paced, kill) of its
@@ -129,6 +146,14 @@ class Worker:
         self.process.kill()  # SIGKILL: no flush, no commit, no goodbye
         self.process.wait()
 
+    def state(self) -> str:
+        """Whether the worker still runs, and the end of its log: what a stalled run needs."""
+        assert self.process is not None
+        code = self.process.poll()
+        status = "running" if code is None else f"exited with code {code}"
+        tail = self._log.read_text(errors="replace")[-LOG_TAIL_CHARS:] if self._log.exists() else ""
+        return f"worker (pid {self.process.pid}) {status}; its log ends:\n{tail}"
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -150,9 +175,11 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
     worker = Worker(config, guarantee == "exactly_once", workdir / "worker.log")
     decisions = Decisions(kafka)
     result: dict[str, Any] = {"guarantee": guarantee, "patients": patients}
+    phase = "start"
     try:
         pid = worker.start()
         await decisions.start()
+        phase = "warm"
         warm = make_events(patients, 2 * patients, "warm")
         await produce(kafka, warm, keys)
         await decisions.until({e.event_id for e in warm}, 300)
@@ -160,6 +187,7 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
         result["idempotent_producer"] = stats["idempotent_producer"]
         result["idempotence_reason"] = stats["idempotence_reason"]
 
+        phase = "burst"
         burst = make_events(patients, total, "burst")
         cpu_before = cpu_seconds(pid)
         started = time.time_ns()
@@ -170,6 +198,7 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
         result["events_per_s"] = round(len(burst) / ((last - started) / 1e9), 1)
         result["worker_cpu_us_per_event"] = per_event_us(cpu_before, cpu_seconds(pid), len(burst))
 
+        phase = "paced"
         paced = make_events(patients, PACED_EVENTS, "paced")
         reading = asyncio.create_task(decisions.until({e.event_id for e in paced}, 120))
         sent = await produce(kafka, paced, keys, rate_per_s=PACED_RATE_PER_S)
@@ -179,9 +208,14 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
         result["p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
         result["p99_ms"] = round(float(np.percentile(latencies, 99)), 1)
 
+        phase = "kill"
         result |= await kill_mid_stream(
             kafka, keys, worker=worker, decisions=decisions, patients=patients, total=total
         )
+    except TimeoutError as exc:
+        raise StalledError(
+            f"{guarantee}: the {phase} phase stalled; {decisions.progress()}; {worker.state()}"
+        ) from exc
     finally:
         worker.stop()
         await decisions.stop()
@@ -260,7 +294,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="last line: one JSON list")
     args = parser.parse_args()
     guarantees = [args.only] if args.only else list(GUARANTEES)
-    results = asyncio.run(run(args.patients, args.events, guarantees))
+    try:
+        results = asyncio.run(run(args.patients, args.events, guarantees))
+    except StalledError as stalled:
+        sys.exit(f"eos_bench: {stalled}")  # last on stderr, where a failing test shows its end
     for result in results:
         for key, value in result.items():
             print(f"{key:>36}: {value}")
