@@ -95,6 +95,7 @@ class FeaturePipeline:
             hop_s=windows.hop_s,
             lateness_s=windows.lateness_s,
             stages=stages,
+            features=self.scorer.model.features,  # no work for features the model does not take
         )
         self._devices: dict[str, str] = {}
         self._episode_id: str | None = None

@@ -32,7 +32,8 @@ _STREAMS = (("ecg", 130.0, 73, "uV"), ("eda", 4.0, 4, "uS"), ("acc", 25.0, 25, "
 @dataclass(frozen=True, slots=True)
 class WarmUp:
     windows: int
-    #: the most model features one window had (38 when every stream's path ran in full)
+    #: the most model features one window had (all the model's stages compute when every
+    #: stream's path ran in full: 33 for the bundled model, which takes no spectral HRV)
     model_features: int
     seconds: float
 

@@ -42,12 +42,11 @@ from dsp.streaming.buffer import StreamBuffer
 from dsp.streaming.gaps import jump_limit_ns
 from dsp.streaming.heart_kernels import FALLBACK as HEART_FALLBACK
 from dsp.streaming.heart_kernels import STATUS, heart_kernel
-from dsp.streaming.rr import TWIDDLES, WELCH, heart_results
+from dsp.streaming.rr import TWIDDLES, WELCH, HeartResults, heart_results
 from dsp.stress.features import BAND_EDGES
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-HeartResults = tuple[dict[str, float | int | None], dict[str, float], float | None]
 
 DONE, FALLBACK = 0, 1
 NOT_SEEN = -(2**63)
@@ -66,7 +65,7 @@ def ecg_window_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     jump_ns: float,
     min_present: float,
     detection: tuple[float, FloatArray, int, FloatArray, int, IntArray],
-    heart: tuple[float, FloatArray, FloatArray, tuple[FloatArray, FloatArray]],
+    heart: tuple[float, FloatArray, FloatArray, tuple[FloatArray, FloatArray], bool],
     beats: IntArray,
     detector: tuple[FloatArray, IntArray, IntArray],
 ) -> tuple[int, int, IntArray, FloatArray, int, FloatArray, IntArray, IntArray]:
@@ -120,8 +119,8 @@ def ecg_window_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     b_hi = lower_bound_in(beats, 0, beats.shape[0], stop)
     recent = beats[b_lo:b_hi]
     real = np.ones(max(recent.shape[0] - 1, 0), dtype=np.bool_)  # no gap is logged
-    period_ms, bands, welch, twiddles = heart
-    out = heart_kernel(recent, real, period_ms, start, stop, bands, welch, twiddles)
+    period_ms, bands, welch, twiddles, with_spectrum = heart
+    out = heart_kernel(recent, real, period_ms, start, stop, bands, welch, twiddles, with_spectrum)
     return DONE, present, beats, out, seen, levels, marks, pending
 
 
@@ -133,7 +132,7 @@ def _empty() -> FloatArray:
 class EcgWindow:
     """The kernel's fixed inputs for one ECG rate."""
 
-    def __init__(self, fs: float, look_back_s: float) -> None:
+    def __init__(self, fs: float, look_back_s: float, *, with_spectrum: bool = True) -> None:
         factor = ecg_params.detection_factor(fs, full_rate=False)
         band, band_pad, high, high_pad, widths = plan(float(fs), factor)
         self.fs = fs
@@ -154,7 +153,8 @@ class EcgWindow:
         )
         self.jump_ns = jump_limit_ns(fs)
         self.detection = (fs / factor, band, band_pad, high, high_pad, widths)
-        self.heart = (1000.0 / fs, BAND_EDGES, WELCH, TWIDDLES)
+        self.with_spectrum = with_spectrum  # see dsp.streaming.rr.heart_features
+        self.heart = (1000.0 / fs, BAND_EDGES, WELCH, TWIDDLES, with_spectrum)
 
 
 def ecg_window(
@@ -196,4 +196,7 @@ def ecg_window(
     recent, real = _NO_BEATS, _NO_INTERVALS
     if heart[STATUS] == HEART_FALLBACK:  # heart_results takes the reference path on them
         recent, real = tracker.between(end - int(plan_.settings[LOOK_BACK]), end)
-    return present, heart_results(heart, recent, real, fs=plan_.fs, start=start, end=end)
+    results = heart_results(
+        heart, recent, real, fs=plan_.fs, start=start, end=end, with_spectrum=plan_.with_spectrum
+    )
+    return present, results

@@ -12,7 +12,7 @@ episodes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,13 +109,17 @@ class Engine:
         lateness_s: float,
         stages: Mapping[str, StageFactory] = STAGES,
         other: StageFactory = CountStage,
+        features: Collection[str] | None = None,
     ) -> None:
-        """``stages`` and ``other`` choose a stream's stage (tests pass reference stages)."""
+        """``stages`` and ``other`` choose a stream's stage (tests pass reference stages).
+        ``features``: the model features the windows need (None: every one); a stage may skip
+        the work of the others, which are then absent from ``model_features``."""
         self.clock = WindowClock(
             window_s=window_s, hop_s=hop_s, lateness_s=lateness_s, lookahead_s=LOOKAHEAD_S
         )
         self._factories = stages
         self._other = other
+        self._features = None if features is None else frozenset(features)
         self._stages: dict[str, Stage] = {}
         #: per stream: (its stage's hold, the stage): one lookup per notification
         self._holds: dict[str, tuple[Callable[[IntArray, FloatArray], None], Stage]] = {}
@@ -172,6 +176,8 @@ class Engine:
         self.clock.start(int(times_ns[0]))
         make = self._factories.get(stream, self._other)
         stage = self._stages[stream] = make(self._gap_log(stream))
+        if self._features is not None:
+            stage.want(self._features)
         self._holds[stream] = (stage.hold, stage)
         stage.add(times_ns, values)
         if rate_hz:

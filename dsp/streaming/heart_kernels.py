@@ -54,9 +54,11 @@ def heart_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     bands: FloatArray,
     welch: FloatArray,
     twiddles: tuple[FloatArray, FloatArray],
+    with_spectrum: bool,
 ) -> FloatArray:
     """See the module docstring; ``welch`` is (resample Hz, segment s), ``twiddles`` its DFT
-    tables (dsp.hrv_welch_kernels.welch_twiddles)."""
+    tables (dsp.hrv_welch_kernels.welch_twiddles). Without ``with_spectrum`` the band powers
+    stay NaN: no Welch spectrum for a model that takes none of them."""
     out = np.full(_SIZE, np.nan)
     out[STATUS] = BEATS_ONLY
     out[BEATS] = np.count_nonzero(beats_ns >= start)
@@ -83,7 +85,7 @@ def heart_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     out[RMSSD], out[SDNN], out[MEAN_NN] = readable[0], readable[2], readable[3]
     out[FLAGGED_SHARE] = _share(flagged, judged)
     out[GATE] = max(1.0 - _share(clean, judged), out[FLAGGED_SHARE])
-    if not _model_hrv(times, kept, end, bands, welch, twiddles, out):
+    if not _model_hrv(times, kept, end, bands, welch, twiddles, with_spectrum, out):
         out[STATUS] = FALLBACK  # the reference raises the clear error
     return out
 
@@ -96,6 +98,7 @@ def _model_hrv(  # noqa: PLR0917 - numba takes no keyword-only arguments
     bands: FloatArray,
     welch: FloatArray,
     twiddles: tuple[FloatArray, FloatArray],
+    with_spectrum: bool,
     out: FloatArray,
 ) -> bool:
     """dsp.stress.features.hrv_features on the beat times (s, relative to the window's end)
@@ -105,6 +108,8 @@ def _model_hrv(  # noqa: PLR0917 - numba takes no keyword-only arguments
     starts = beats_s[:-1]
     model_recent = starts >= -_TIME_WINDOW_S
     out[TIME_FEATURES] = hrv_time_kernel(model_rr[model_recent], kept[model_recent])
+    if not with_spectrum:
+        return True
     spectral = kept & (starts >= -_FREQUENCY_WINDOW_S)
     t = beats_s[1:][spectral]
     nn = model_rr[spectral]

@@ -38,10 +38,18 @@ from dsp.streaming.heart_kernels import (
     heart_kernel,
 )
 from dsp.streaming.rr_kernels import DONE, rr_series_kernel
-from dsp.stress.features import BAND_EDGES, HRV_FEATURES, frequency_dict, hrv_features
+from dsp.stress.features import (
+    BAND_EDGES,
+    HRV_FEATURES,
+    SPECTRAL_HRV_FEATURES,
+    frequency_dict,
+    hrv_features,
+)
 from dsp.stress.features_kernels import hrv_time_kernel
 
 NS = 1_000_000_000
+#: (readable HRV, the model's HRV features, the share the score gate judges by)
+HeartResults = tuple[dict[str, float | int | None], dict[str, float], float | None]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -108,23 +116,44 @@ def rr_series_reference(
 
 
 def heart_features(
-    beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
-) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
+    beats_ns: IntArray,
+    real: BoolArray,
+    *,
+    fs: float,
+    start: int,
+    end: int,
+    with_spectrum: bool = True,
+) -> HeartResults:
     """Readable HRV of the window [start, end) and the model's 13 HRV features, from the beats
     of the look-back (ns, sorted), whether each interval between them is real, and the ECG
     rate fs (Hz). Third: the share the score gate judges by (see the module docstring).
+    Without ``with_spectrum`` the five spectral features are left out (a model that takes none
+    of them need not pay for a Welch spectrum every window).
     One kernel call (dsp.streaming.heart_kernels); heart_features_reference is its twin."""
-    values = heart_kernel(beats_ns, real, 1000.0 / fs, start, end, BAND_EDGES, WELCH, TWIDDLES)
-    return heart_results(values, beats_ns, real, fs=fs, start=start, end=end)
+    values = heart_kernel(
+        beats_ns, real, 1000.0 / fs, start, end, BAND_EDGES, WELCH, TWIDDLES, with_spectrum
+    )
+    return heart_results(
+        values, beats_ns, real, fs=fs, start=start, end=end, with_spectrum=with_spectrum
+    )
 
 
 def heart_results(
-    values: FloatArray, beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
-) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
+    values: FloatArray,
+    beats_ns: IntArray,
+    real: BoolArray,
+    *,
+    fs: float,
+    start: int,
+    end: int,
+    with_spectrum: bool = True,
+) -> HeartResults:
     """heart_features' values from heart_kernel's output (dsp.streaming.ecg_window computes
     it inside a larger kernel); its FALLBACK status takes the reference path on the inputs."""
     if values[STATUS] == FALLBACK:
-        return heart_features_reference(beats_ns, real, fs=fs, start=start, end=end)
+        return heart_features_reference(
+            beats_ns, real, fs=fs, start=start, end=end, with_spectrum=with_spectrum
+        )
     in_window = int(values[BEATS])
     if values[STATUS] != FULL:
         return {"beats": in_window}, {}, None
@@ -140,15 +169,21 @@ def heart_results(
     model = dict(zip(HRV_FEATURES[:8], values[TIME_FEATURES].tolist(), strict=True))
     powers = values[BAND_POWERS].tolist()
     if math.isnan(powers[0]):
-        model |= dict.fromkeys(HRV_FEATURES[8:], math.nan)
+        model |= dict.fromkeys(SPECTRAL_HRV_FEATURES, math.nan)
     else:
         model |= frequency_dict(dict(zip(("vlf", "lf", "hf", "vhf"), powers, strict=True)))
     return readable, model, float(values[GATE])
 
 
 def heart_features_reference(
-    beats_ns: IntArray, real: BoolArray, *, fs: float, start: int, end: int
-) -> tuple[dict[str, float | int | None], dict[str, float], float | None]:
+    beats_ns: IntArray,
+    real: BoolArray,
+    *,
+    fs: float,
+    start: int,
+    end: int,
+    with_spectrum: bool = True,
+) -> HeartResults:
     """numpy twin of heart_features (the step-by-step path around the same definitions)."""
     in_window = int(np.count_nonzero(beats_ns >= start))
     if beats_ns.size < 3:
@@ -172,4 +207,7 @@ def heart_features_reference(
     }
     rejected = float(1.0 - np.mean(clean[judged]))
     gate = max(rejected, float(np.mean(flagged[judged])))
-    return readable, hrv_features((beat_times - end) / NS, kept), gate
+    model = hrv_features((beat_times - end) / NS, kept)
+    if not with_spectrum:
+        model |= dict.fromkeys(SPECTRAL_HRV_FEATURES, math.nan)
+    return readable, model, gate

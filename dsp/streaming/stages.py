@@ -45,7 +45,7 @@ from dsp.streaming.eda_traces import EdaTraceTracker
 from dsp.streaming.eda_window import eda_window
 from dsp.streaming.gaps import GapLog
 from dsp.streaming.rr import heart_features
-from dsp.stress.features import HRV_FREQUENCY_WINDOW_S
+from dsp.stress.features import HRV_FREQUENCY_WINDOW_S, SPECTRAL_HRV_FEATURES
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ
 
 NS = 1_000_000_000
@@ -124,6 +124,8 @@ class Stage(Protocol):
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow: ...
 
+    def want(self, features: frozenset[str]) -> None: ...
+
     def trim(self, keep_from_ns: int) -> None: ...
 
 
@@ -181,6 +183,10 @@ class CountStage:
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         return StageWindow(self.buffer.count(start_ns, end_ns), _NOTHING, {})
 
+    def want(self, features: frozenset[str]) -> None:
+        """The model features the windows need (the engine's ``features``): a stage may skip
+        work for the others; this one has none to skip."""
+
     def trim(self, keep_from_ns: int) -> None:
         self.buffer.trim(keep_from_ns)
         self.gaps.trim(keep_from_ns)
@@ -198,6 +204,12 @@ class EcgStage(CountStage):
         super().__init__(gaps, buffer)
         self.beats = BeatTracker(gaps)
         self._plan: EcgWindow | None = None
+        self._with_spectrum = True
+
+    def want(self, features: frozenset[str]) -> None:
+        """No Welch spectrum every window unless one of the spectral HRV features is wanted."""
+        self._with_spectrum = not features.isdisjoint(SPECTRAL_HRV_FEATURES)
+        self._plan = None
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         window = self._one_call(start_ns, end_ns)
@@ -208,7 +220,7 @@ class EcgStage(CountStage):
         if not isinstance(self.buffer, StreamBuffer):
             return None
         if self._plan is None or self._plan.fs != self.rate_hz:
-            self._plan = EcgWindow(self.rate_hz, HISTORY_S)
+            self._plan = EcgWindow(self.rate_hz, HISTORY_S, with_spectrum=self._with_spectrum)
         fused = ecg_window(
             self.beats,
             self.buffer,
@@ -230,7 +242,9 @@ class EcgStage(CountStage):
         if not self._enough(present):
             return StageWindow(present, _NOTHING, {})
         beats, real = self.beats.between(end - int(HISTORY_S * NS), end)
-        readable, model, gate = heart_features(beats, real, fs=self.rate_hz, start=start, end=end)
+        readable, model, gate = heart_features(
+            beats, real, fs=self.rate_hz, start=start, end=end, with_spectrum=self._with_spectrum
+        )
         return StageWindow(present, readable, model, gate)
 
     def trim(self, keep_from_ns: int) -> None:

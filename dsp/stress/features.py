@@ -64,6 +64,8 @@ HRV_FEATURES = (
     "hrv_total_power",
     "hrv_lf_hf_ratio",
 )
+#: The HRV features that need the 180 s Welch spectrum (the rest are time-domain).
+SPECTRAL_HRV_FEATURES = HRV_FEATURES[8:]
 ACC_FEATURES = (
     "acc_x_std",
     "acc_y_std",
@@ -99,7 +101,7 @@ def hrv_frequency_features(t_s: npt.ArrayLike, nn_ms: npt.ArrayLike) -> dict[str
     """Welch band powers (ms^2) of NN intervals ending at times t_s (s) over ~180 s."""
     t = np.asarray(t_s, dtype=np.float64)
     nn = np.asarray(nn_ms, dtype=np.float64)
-    names = HRV_FEATURES[8:]
+    names = SPECTRAL_HRV_FEATURES
     if nn.size < _MIN_FREQUENCY_BEATS:
         return _nan_dict(names)
     power = dict(zip(_BANDS, welch_band_powers(t, nn, BAND_EDGES).tolist(), strict=True))
