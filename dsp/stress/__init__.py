@@ -2,7 +2,7 @@
 per-patient running baseline, the LiteRT model runner with its quality gate, and the hysteresis
 that turns per-window scores into episodes."""
 
-from dsp.stress.baseline import EstimatorMismatchError, RunningBaseline
+from dsp.stress.baseline import EstimatorMismatchError, RunningBaseline, robust_centre_scale
 from dsp.stress.episodes import EpisodeTracker, Transition
 from dsp.stress.features import (
     ACC_FEATURES,
@@ -41,4 +41,5 @@ __all__ = [
     "eda_features",
     "eda_traces",
     "hrv_features",
+    "robust_centre_scale",
 ]

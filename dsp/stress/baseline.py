@@ -38,6 +38,14 @@ ESTIMATORS: tuple[Estimator, ...] = ("mean_sd", "median_mad")
 _MAD_TO_SD = 1.4826  # a normal distribution's SD per median absolute deviation
 
 
+def robust_centre_scale(values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per column of ``values`` (windows x features, or one feature's windows): the median and
+    1.4826 x the median absolute deviation, the median_mad estimator's centre and scale. One
+    definition for the gateway's baseline and for training's (vagus.model.nested)."""
+    centre = np.median(values, axis=0)
+    return centre, _MAD_TO_SD * np.median(np.abs(values - centre), axis=0)
+
+
 class EstimatorMismatchError(ValueError):
     """A saved baseline made by another estimator than the model needs."""
 
@@ -109,8 +117,7 @@ class RunningBaseline:
             if column.size == 0:
                 self.mean[k] = self.m2[k] = 0.0
                 continue
-            centre = float(np.median(column))
-            scale = _MAD_TO_SD * float(np.median(np.abs(column - centre)))
+            centre, scale = (float(v) for v in robust_centre_scale(column))
             self.mean[k] = centre
             self.m2[k] = scale * scale * max(column.size - 1, 0)
 

@@ -31,6 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
+from dsp.stress import robust_centre_scale
 from vagus.config import WindowSettings
 from vagus.model.dataset import CLIP, MIN_SD, Dataset
 
@@ -110,8 +111,7 @@ def baseline_z(values: FloatArray, reference: FloatArray, *, robust: bool = Fals
     """values z-scored against the reference windows' mean and SD (ddof 1), or their median and
     1.4826 x MAD when robust; a scale at or under MIN_SD counts as 1; clipped to +/-CLIP."""
     if robust:
-        centre = np.median(reference, axis=0)
-        scale = 1.4826 * np.median(np.abs(reference - centre), axis=0)
+        centre, scale = robust_centre_scale(reference)
     else:
         centre, scale = reference.mean(axis=0), reference.std(axis=0, ddof=1)
     scale = np.where(scale > MIN_SD, scale, 1.0)
