@@ -32,7 +32,8 @@ Where the result can differ from detect_r_peaks on the whole span, by design:
   tests/dsp/test_streaming_equals_batch.py, 2.4 s before the run's end, by 0.38-0.47 against a
   390 range of baseline). The band-pass that finds and decides the beats settles within EDGE_S
   and is unaffected. Where two samples of a refine window are a near-tie (a wide PVC against
-  the record's polarity, whose "extremum" is a window edge: 0.047 apart there), the stream can
+  the record's polarity, whose "extremum" is a window edge: 0.047 apart there, 1.3 of a 778
+  range in a second counterexample at 360 Hz), the stream can
   take the other one: the same beat, another sample of its window (up to 2 * REFINE_HALF_S).
 * floating point: the runs' filters start at the run (steady state of its first sample), the
   whole record's earlier; after OVERLAP_S the difference is ~1e-12 relative, so a candidate on
