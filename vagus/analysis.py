@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from dsp.stress import StressModel
 from ingest.replay import open_recording
 from stream.events import Event, Features, FeatureWindow, SignalQuality, StressEpisode, StressScore
 from vagus.config import VagusConfig
@@ -158,8 +159,11 @@ def _parse(kind: ColumnKind, text: str) -> Cell:
     return text
 
 
-def analyze_recording(path: Path, config: VagusConfig | None = None) -> WindowTable:
-    """Run the gateway's pipeline over the recording at ``path``: one row per window.
+def analyze_recording(
+    path: Path, config: VagusConfig | None = None, *, model: StressModel | None = None
+) -> WindowTable:
+    """Run the gateway's pipeline over the recording at ``path``: one row per window
+    (``model``: a stress model file other than the bundled one the configuration chooses).
 
     No broker and no clock: windows close on the data's own time, as they do in the gateway.
     The patient's baseline is learnt afresh in a temporary state directory, so no real
@@ -177,6 +181,7 @@ def analyze_recording(path: Path, config: VagusConfig | None = None) -> WindowTa
             patient_id=header.patient_id,
             producer_id=PRODUCER_ID,
             state_dir=Path(state_dir),
+            model=model,
         )
         for record in reader:
             for closed in driver.handle(record):

@@ -78,8 +78,18 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     #: "mean_sd" (the default model) or "median_mad" (its twin trained on median/MAD
     #: calibrations, for a calibration that may not be at rest; docs/model-card.md).
     baseline: Literal["mean_sd", "median_mad"] = "mean_sd"
+    #: What the model reads: "with_heart" (the default model: EDA, heart and motion) or
+    #: "without_heart" (its twin on EDA and motion only, for a patient whose devices give the
+    #: gateway no heart data, such as an E4 or another wrist device without ECG; lower accuracy,
+    #: docs/model-card.md). Only the mean/SD baseline has a model without heart data.
+    inputs: Literal["with_heart", "without_heart"] = "with_heart"
 
     def __post_init__(self) -> None:
+        if self.inputs == "without_heart" and self.baseline != "mean_sd":
+            raise ValueError(
+                "stress_model: inputs = 'without_heart' has a model only for baseline = "
+                "'mean_sd' (no median/MAD model without heart data is bundled)"
+            )
         PatientCalibration(  # raises ValueError naming the impossible value
             threshold=0.5 if self.threshold is None else self.threshold,
             platt_slope=self.platt_slope,

@@ -11,6 +11,7 @@ not scored.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from dsp.streaming import LINK, STAGES, Engine, Gap, WindowResult
 from dsp.streaming.clock import NS
 from dsp.streaming.engine import StageFactory
-from dsp.stress import EpisodeTracker, Transition
+from dsp.stress import EpisodeTracker, StressModel, Transition
 from ingest.decoding import SampleBlock
 from stream.events import (
     Event,
@@ -34,6 +35,8 @@ from vagus.config import StressModelSettings, WindowSettings
 from vagus.quality import QUALITY_REFRESH_S, QualityReporter
 from vagus.scoring import StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
+
+log = logging.getLogger(__name__)
 
 #: take_notices' answer when there is no news; returned, never filled.
 _NONE_STARTED: list[Event] = []
@@ -74,15 +77,18 @@ class FeaturePipeline:
         state_dir: Path | None = None,
         quality_refresh_s: float | None = QUALITY_REFRESH_S,
         stages: Mapping[str, StageFactory] = STAGES,
+        model: StressModel | None = None,
     ) -> None:
-        """``stages`` chooses each stream's stage (tests pass reference stages)."""
+        """``stages`` chooses each stream's stage (tests pass reference stages); ``model``, a
+        stress model file other than the bundled one the settings choose (training scores the
+        files it has just written through this very path)."""
         self.patient_id = patient_id
         self.producer_id = producer_id
         self.settings = windows
         self.counters = PipelineCounters()
         stress = stress if stress is not None else StressModelSettings()
         state = baseline_state_path(state_dir, patient_id) if state_dir is not None else None
-        self.scorer = StressScorer(settings=stress, state_path=state)
+        self.scorer = StressScorer(settings=stress, state_path=state, model=model)
         #: names the scorer in every stress event (which model, which baseline estimator)
         self.method = self.scorer.method
         self._hysteresis = stress.episode_hysteresis
@@ -104,6 +110,7 @@ class FeaturePipeline:
             patient_id=patient_id, producer_id=producer_id, refresh_s=quality_refresh_s
         )
         self._notices: list[Event] = []
+        self._advised = False  # _advise_inputs has spoken
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
         """Adopt a patient's new threshold or Platt correction; the episode hysteresis follows."""
@@ -254,8 +261,28 @@ class FeaturePipeline:
         ]
         if result.quality != "calibrating":
             self.counters.scored += 1
+        if not self._advised:
+            self._advise_inputs(window, past_calibration=window.window_end_ns > calibration_end)
         episode = self._episode(window, result)
         return events if episode is None else [*events, episode]
+
+    def _advise_inputs(self, window: FeatureWindow, *, past_calibration: bool) -> None:
+        """Once per run: a model that reads heart data refuses every window of a patient with
+        no ECG stream (heart data come from ECG only), which looks like a broken sensor; say
+        which setting fits such a patient. Only once a whole calibration period has passed with
+        skin data and no ECG, so a strap that connects late is not taken for a missing one."""
+        if "ecg" in window.coverage or not self.scorer.model.gate.needs_beats:
+            self._advised = True  # an ECG stream exists, or the model needs none: nothing to say
+            return
+        if not past_calibration or window.coverage.get("eda", 0) <= 0:
+            return
+        self._advised = True
+        log.warning(
+            "patient %s: no ECG stream, so the stress model (which reads heart data) refuses "
+            "every window as poor_signal; for a patient without an ECG device set "
+            '[stress_model] inputs = "without_heart" (docs/configuration.md)',
+            self.patient_id,
+        )
 
     def _episode(self, window: FeatureWindow, result: WindowScore) -> StressEpisode | None:
         """Feed the hysteresis (unusable windows neither start nor end an episode)."""

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from dsp.stress import StressModel
 from ingest.decoder_set import DecoderSet
 from ingest.errors import DecodeError
 from ingest.recording import DeviceEntry, DeviceRecord, Marker, NotificationRecord
@@ -50,14 +51,17 @@ class RecordDriver:
         producer_id: str,
         state_dir: Path | None,
         stats: GatewayStats | None = None,
+        model: StressModel | None = None,
     ) -> RecordDriver:
-        """The driver a gateway runs; ``state_dir`` keeps the patient's calibration baseline."""
+        """The driver a gateway runs; ``state_dir`` keeps the patient's calibration baseline;
+        ``model``: see FeaturePipeline."""
         pipeline = FeaturePipeline(
             patient_id=patient_id,
             producer_id=producer_id,
             windows=config.windows,
             stress=config.stress_model,
             state_dir=state_dir,
+            model=model,
         )
         return cls(DecoderSet(devices), pipeline, stats)
 

@@ -23,8 +23,9 @@ import numpy as np
 
 from dsp.stress import (
     DEFAULT_MODEL,
+    NO_HEART_MODEL,
     ROBUST_MODEL,
-    EstimatorMismatchError,
+    BaselineMismatchError,
     QualityInputs,
     RunningBaseline,
     StressModel,
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 MODEL_METHOD = "stress-logistic/2"
 #: The same procedure trained and run with a median/MAD baseline ([stress_model] baseline).
 ROBUST_METHOD = "stress-logistic-robust/2"
+#: The same procedure on EDA and motion only ([stress_model] inputs = "without_heart").
+NO_HEART_METHOD = "stress-logistic-no-heart/2"
 #: z-scores shown with every score (those the model uses): the ones a clinician reads first.
 HEADLINE = ("hrv_mean_rr", "hrv_rmssd", "scl_mean", "scr_peak_count")
 
@@ -51,6 +54,19 @@ class WindowScore:
     probability: float | None
     quality: ScoreQuality
     components: dict[str, float] = field(default_factory=dict)
+
+
+def bundled_model(settings: StressModelSettings) -> Path:
+    """The bundled model the settings choose (baseline estimator, with or without heart data)."""
+    if settings.inputs == "without_heart":
+        return NO_HEART_MODEL  # StressModelSettings allows it with mean/SD only
+    return ROBUST_MODEL if settings.baseline == "median_mad" else DEFAULT_MODEL
+
+
+def _method(model: StressModel) -> str:
+    if not model.gate.needs_beats:
+        return NO_HEART_METHOD
+    return ROBUST_METHOD if model.estimator == "median_mad" else MODEL_METHOD
 
 
 def _plausible(features: Mapping[str, float]) -> bool:
@@ -74,16 +90,21 @@ class StressScorer:
         """``beat_source`` ("ecg", "pulse"): where this patient's heart data come from; one the
         model was not validated on is refused here, with the reason (ValueError)."""
         if model is None:
-            model = StressModel(
-                ROBUST_MODEL if settings.baseline == "median_mad" else DEFAULT_MODEL
-            )
+            model = StressModel(bundled_model(settings))
         elif model.estimator != settings.baseline:
             raise ValueError(
                 f"the stress model's baseline is {model.estimator}; the settings ask for "
                 f"{settings.baseline}"
             )
         self.model = model
-        self.method = ROBUST_METHOD if model.estimator == "median_mad" else MODEL_METHOD
+        if model.gate.needs_beats != (settings.inputs == "with_heart"):
+            raise ValueError(
+                f"the stress model reads {'' if model.gate.needs_beats else 'no '}heart data; "
+                f"the settings ask for inputs {settings.inputs}"
+            )
+        self.method = _method(model)
+        # Heart plausibility gates the baseline only for a model that reads heart data.
+        self._checks_heart = model.gate.needs_beats
         if beat_source is not None and (reason := self.model.source_refusal(beat_source)):
             raise ValueError(reason)
         self.settings = settings
@@ -125,7 +146,7 @@ class StressScorer:
         if not self.baseline.usable(values):
             return WindowScore(None, "missing_features")
         if self.calibrating:
-            if not _plausible(features):
+            if self._checks_heart and not _plausible(features):
                 return WindowScore(None, "poor_signal")
             self.baseline.add(values)
             enough = self.baseline.windows >= self.settings.min_calibration_windows
@@ -184,9 +205,10 @@ class StressScorer:
             baseline = RunningBaseline.from_json(
                 state["baseline"], self.model.features, self.model.estimator
             )
-        except EstimatorMismatchError as exc:
-            # Switched between mean/SD and median/MAD: the saved statistics cannot be turned
-            # into the other kind, so this patient calibrates again (and says so).
+        except BaselineMismatchError as exc:
+            # Switched between mean/SD and median/MAD, or to a model reading inputs the saved
+            # baseline never had (heart data): nothing to resume, so this patient calibrates
+            # again (and says so).
             log.warning("%s: %s; calibrating again", path.name, exc)
             baseline = self._fresh_baseline()
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -2,7 +2,7 @@
 per-patient running baseline, the LiteRT model runner with its quality gate, and the hysteresis
 that turns per-window scores into episodes."""
 
-from dsp.stress.baseline import EstimatorMismatchError, RunningBaseline, robust_centre_scale
+from dsp.stress.baseline import BaselineMismatchError, RunningBaseline, robust_centre_scale
 from dsp.stress.episodes import EpisodeTracker, Transition
 from dsp.stress.features import (
     ACC_FEATURES,
@@ -14,6 +14,7 @@ from dsp.stress.features import (
 from dsp.stress.features_eda import EDA_FEATURES, EdaTraces, eda_features, eda_traces
 from dsp.stress.model import (
     DEFAULT_MODEL,
+    NO_HEART_MODEL,
     ROBUST_MODEL,
     ModelScore,
     PatientBaseline,
@@ -27,10 +28,11 @@ __all__ = [
     "EDA_FEATURES",
     "FEATURE_NAMES",
     "HRV_FEATURES",
+    "NO_HEART_MODEL",
     "ROBUST_MODEL",
+    "BaselineMismatchError",
     "EdaTraces",
     "EpisodeTracker",
-    "EstimatorMismatchError",
     "ModelScore",
     "PatientBaseline",
     "QualityInputs",

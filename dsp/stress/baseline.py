@@ -46,8 +46,9 @@ def robust_centre_scale(values: FloatArray) -> tuple[FloatArray, FloatArray]:
     return centre, _MAD_TO_SD * np.median(np.abs(values - centre), axis=0)
 
 
-class EstimatorMismatchError(ValueError):
-    """A saved baseline made by another estimator than the model needs."""
+class BaselineMismatchError(ValueError):
+    """A saved baseline the model cannot use: made by another estimator, or holding no
+    statistics for one of its features (saved for a model that read fewer inputs)."""
 
 
 class RunningBaseline:
@@ -170,8 +171,8 @@ class RunningBaseline:
     def from_json(
         cls, state: dict[str, Any], names: Sequence[str], estimator: Estimator = "mean_sd"
     ) -> RunningBaseline:
-        """Restore a saved baseline; refuse one malformed, missing one of ``names``, or made
-        by another estimator (EstimatorMismatchError: its statistics mean something else).
+        """Restore a saved baseline; refuse one malformed (ValueError), or one missing one of
+        ``names`` or made by another estimator (BaselineMismatchError: nothing to resume).
 
         Each feature's statistics are kept apart, so a baseline saved for more features (a
         model that used more inputs) restores the ones asked for: a new model need not make the
@@ -180,13 +181,15 @@ class RunningBaseline:
             raise ValueError(f"not a {STATE_FORMAT} state: format {state.get('format')!r}")
         saved_estimator = state.get("estimator", "mean_sd")  # states before it: mean_sd
         if saved_estimator != estimator:
-            raise EstimatorMismatchError(
+            raise BaselineMismatchError(
                 f"the saved baseline was made with {saved_estimator}, this model needs {estimator}"
             )
         saved = list(state["features"])
         missing = [name for name in names if name not in saved]
         if missing:
-            raise ValueError(f"the saved baseline has no statistics for {', '.join(missing)}")
+            raise BaselineMismatchError(
+                f"the saved baseline has no statistics for {', '.join(missing)}"
+            )
         baseline = cls(
             names,
             clip=float(state["clip"]),

@@ -35,6 +35,11 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "vagus" / "data" / "stress
 #: The same procedure trained on median/MAD calibrations (for a calibration that may not be
 #: at rest: docs/model-card.md).
 ROBUST_MODEL = DEFAULT_MODEL.with_name("stress_model_robust.tflite")
+#: The same procedure without heart data (EDA and motion only), for a patient whose devices give
+#: the gateway no heart data it can use (an E4 or another wrist device without ECG).
+NO_HEART_MODEL = DEFAULT_MODEL.with_name("stress_model_no_heart.tflite")
+#: A sidecar's beat_source for a model that takes no heart data at all.
+NO_BEATS = "none"
 QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]
 
 
@@ -49,15 +54,17 @@ class QualityInputs:
 
 @dataclass(frozen=True, slots=True)
 class QualityGate:
-    """Defaults mirror vagus.pipeline: MIN_BEATS, MAX_ARTIFACT_FRACTION, MAX_MOTION_FRACTION."""
+    """Defaults mirror vagus.pipeline: MIN_BEATS, MAX_ARTIFACT_FRACTION, MAX_MOTION_FRACTION.
+    ``needs_beats`` False (a model without heart data): the beat checks do not apply."""
 
     min_beats: int = 20
     max_rr_artifact_fraction: float = 0.2
     max_motion_fraction: float = 0.5
+    needs_beats: bool = True
 
     def flag(self, quality: QualityInputs) -> QualityFlag:
         artifacts = quality.rr_artifact_fraction
-        if (
+        if self.needs_beats and (
             quality.beats < self.min_beats
             or artifacts is None
             or not artifacts <= self.max_rr_artifact_fraction
@@ -103,8 +110,9 @@ class StressModel:
         self.identity = hashlib.sha256(model_path.read_bytes()).hexdigest()
         # Where the heart features it was validated on came from; WESAD's were E4 BVP beats, so
         # a sidecar that predates the field means pulse (the bundled one declares it).
+        # "none": the model takes no heart data, so a window needs no beats to be scored.
         self.beat_source: str = str(sidecar.get("beat_source", "pulse"))
-        self.gate = QualityGate()
+        self.gate = QualityGate(needs_beats=self.beat_source != NO_BEATS)
         self.baseline = baseline
         # The built-in kernels without the default XNNPACK delegate: for a model this small the
         # delegate saves nothing, prints a line to stderr from C++ on every load, and picks
@@ -121,8 +129,9 @@ class StressModel:
         """Why heart data from ``beat_source`` ("ecg", "pulse") must not be scored, or None.
 
         ECG R-peaks and pulse peaks differ (transit-time jitter, blunter peaks, other artefacts),
-        so a model is only trusted on the beat source it was validated on."""
-        if beat_source == self.beat_source:
+        so a model is only trusted on the beat source it was validated on. A model without heart
+        data refuses none: it never reads them."""
+        if self.beat_source in (beat_source, NO_BEATS):
             return None
         return (
             f"the stress model was validated on {self.beat_source} beats only; "

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.stress import FEATURE_NAMES, EstimatorMismatchError, RunningBaseline
+from dsp.stress import FEATURE_NAMES, BaselineMismatchError, RunningBaseline
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
 CSV = DATA / "wesad_wrist_features_60s.csv"
@@ -59,7 +59,7 @@ def test_a_frozen_baseline_refuses_updates_and_survives_json(tmp_path: Path) -> 
     probe = np.array([5.0, -1.0, 2.0])
     np.testing.assert_array_equal(restored.z_scores(probe), baseline.z_scores(probe))
     assert restored.frozen and restored.windows == 2
-    with pytest.raises(ValueError, match="no statistics for x, y"):
+    with pytest.raises(BaselineMismatchError, match="no statistics for x, y"):
         RunningBaseline.from_json(baseline.to_json(), ("x", NAMES[1], "y"))
     # a model with fewer inputs restores just those, each with its own statistics
     fewer = (NAMES[2], NAMES[0])
@@ -115,7 +115,7 @@ def test_median_mad_baseline_is_the_training_normalisation_and_survives_json() -
     for row in rows:
         plain.add(row)
     assert plain.sd()[0] > 1.5 * baseline.sd()[0]  # the stressor widens the SD, not the MAD
-    with pytest.raises(EstimatorMismatchError, match="made with median_mad"):
+    with pytest.raises(BaselineMismatchError, match="made with median_mad"):
         RunningBaseline.from_json(baseline.to_json(), ("a", "b", "c"))
     with pytest.raises(ValueError, match="unknown baseline estimator"):
         RunningBaseline(("a",), clip=8.0, min_sd=0.0, estimator="mean")  # type: ignore[arg-type]

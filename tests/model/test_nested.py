@@ -144,6 +144,9 @@ def test_report_hands_back_the_final_fit_its_figures_name() -> None:
     assert again.features == shipped.features and again.platt == shipped.platt
     np.testing.assert_array_equal(again.weights, shipped.weights)
     assert "scl_mean" in shipped.features  # the signal the synthetic labels carry
+    no_heart = result.no_heart
+    assert list(no_heart.features) == result.figures["final_without_heart"]["features"]
+    assert not any(name.startswith("hrv_") for name in no_heart.features)
 
 
 def test_a_poisoned_calibration_holds_the_first_stress_windows_and_does_not_count_them() -> None:

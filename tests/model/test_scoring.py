@@ -239,3 +239,51 @@ def test_the_median_mad_setting_scores_with_the_robust_twin_and_recalibrates_a_m
     assert switched.calibrating and switched.baseline.windows == 0
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"baseline": "mean"}, StressModelSettings)
+
+
+def test_inputs_without_heart_score_a_patient_whose_devices_give_no_heart_data(
+    tmp_path: Path, model: StressModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """[stress_model] inputs = "without_heart": the bundled model on EDA and motion only; windows
+    with no beats and no heart features calibrate and are scored (the default model refuses
+    every one of them), the method says so, and switching to the default model later makes the
+    patient calibrate again rather than resume a baseline with no heart statistics."""
+    settings = StressModelSettings(inputs="without_heart", min_calibration_windows=20)
+    scorer = StressScorer(settings=settings, state_path=tmp_path / "stress-p.json")
+    assert scorer.method == "stress-logistic-no-heart/2"
+    assert not any(name.startswith("hrv_") for name in scorer.model.features)
+    no_beats = QualityInputs(beats=0, rr_artifact_fraction=None, motion_fraction=0.0)
+    rng = np.random.default_rng(6)
+    skin_only = [
+        {k: v for k, v in _window(model, rng).items() if not k.startswith("hrv_")}
+        | {"acc_magnitude_std": 1.0 + rng.normal(0, 0.2)}
+        for _ in range(20)
+    ]
+    default = StressScorer(settings=StressModelSettings(min_calibration_windows=20))
+    for window in skin_only:
+        result = scorer.score(window, no_beats, in_calibration_period=True)
+        assert result.quality == "calibrating"
+        refused = default.score(window, no_beats, in_calibration_period=True)
+        assert refused.quality == "poor_signal"
+    calm = scorer.score(skin_only[0], no_beats, in_calibration_period=False)
+    stressed_window = {
+        k: v for k, v in _window(model, rng, 1.0).items() if not k.startswith("hrv_")
+    } | {"acc_magnitude_std": 3.0}
+    stressed = scorer.score(stressed_window, no_beats, in_calibration_period=False)
+    assert calm.quality == stressed.quality == "ok"
+    assert calm.probability is not None and stressed.probability is not None
+    assert stressed.probability > scorer.calibration.threshold > calm.probability
+
+    with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
+        back = StressScorer(settings=StressModelSettings(), state_path=tmp_path / "stress-p.json")
+    assert "no statistics for" in caplog.text and "calibrating again" in caplog.text
+    assert back.calibrating and back.baseline.windows == 0
+
+
+def test_inputs_without_heart_are_refused_where_no_such_model_exists(model: StressModel) -> None:
+    with pytest.raises(ValueError, match="only for baseline = 'mean_sd'"):
+        StressModelSettings(inputs="without_heart", baseline="median_mad")
+    with pytest.raises(ValueError, match="reads heart data; the settings ask for inputs without"):
+        StressScorer(settings=StressModelSettings(inputs="without_heart"), model=model)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"inputs": "eda"}, StressModelSettings)

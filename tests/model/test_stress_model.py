@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from dsp.stress import DEFAULT_MODEL, FEATURE_NAMES, ROBUST_MODEL, QualityInputs, StressModel
+from dsp.stress import (
+    DEFAULT_MODEL,
+    FEATURE_NAMES,
+    NO_HEART_MODEL,
+    ROBUST_MODEL,
+    QualityInputs,
+    StressModel,
+)
 from vagus.model import export
 from vagus.model.dataset import Dataset
 from vagus.model.nested import RUNTIME_KEY, Choice
@@ -69,6 +76,44 @@ def test_bundled_robust_twin_is_the_procedures_final_fit_on_median_mad_calibrati
     sidecar = json.loads(ROBUST_MODEL.with_suffix(".json").read_text())
     assert "median, 1.4826 x MAD" in sidecar["normalisation"]["method"]
     assert sidecar["validation"]["stressor_in_calibration"]["macro_f1"] > 0.0
+
+
+@pytest.mark.shared_data
+def test_bundled_no_heart_twin_is_the_procedures_final_fit_without_heart_data() -> None:
+    """The same for the model without heart data ([stress_model] inputs = "without_heart"):
+    the procedure's choice among WITHOUT_HEART, and a sidecar saying it reads no beats."""
+    from vagus.model.dataset import load
+    from vagus.model.nested import WITHOUT_HEART, final_fit, normalise_first
+
+    data = load(_csv())
+    x = normalise_first(data)
+    choice = final_fit(data, x, WITHOUT_HEART)
+    model = StressModel(NO_HEART_MODEL)
+    assert model.features == list(choice.features) and model.threshold == choice.threshold
+    assert not any(name.startswith("hrv_") for name in model.features)
+    inputs = x[:, [data.features.index(name) for name in choice.features]]
+    got = np.array([model.probability(row[None, :]) for row in inputs.astype(np.float32)])
+    np.testing.assert_allclose(got, choice.probability(inputs), rtol=0, atol=1e-5)
+    assert np.ptp(got) > 0.9
+    sidecar = json.loads(NO_HEART_MODEL.with_suffix(".json").read_text())
+    assert sidecar["beat_source"] == "none" and model.estimator == "mean_sd"
+    assert sidecar["validation"]["stress_predict"]["gateway_replay"]["windows"] > 0
+
+
+def test_a_model_without_heart_data_needs_no_beats_but_still_refuses_motion() -> None:
+    """No beats, or beats all artefact, are no reason to refuse a model that never reads them;
+    heavy motion still is; and it refuses no beat source (it reads none)."""
+    model = StressModel(NO_HEART_MODEL)
+    window = {name: 1.0 for name in model.features}
+    model.fit_baseline([{n: v + k for n, v in window.items()} for k in (0.0, 0.5, 1.0)])
+    no_beats = QualityInputs(beats=0, rr_artifact_fraction=None, motion_fraction=0.05)
+    assert model.score(window, no_beats).quality_flag == "ok"
+    assert model.score(window, no_beats) == model.score(window, GOOD)
+    moving = QualityInputs(beats=0, rr_artifact_fraction=None, motion_fraction=0.9)
+    assert model.score(window, moving).quality_flag == "motion"
+    assert model.source_refusal("ecg") is None
+    assert StressModel().source_refusal("ecg") is not None  # the default model reads beats
+    assert StressModel().score(window, no_beats).quality_flag == "poor_signal"
 
 
 def _choice(features: tuple[str, ...], seed: int) -> Choice:
@@ -245,3 +290,6 @@ def test_training_smoke_on_four_subjects(tmp_path: Path) -> None:
     assert sidecar["validation"]["worst_subject"] == runtime["worst_subject"]
     final = report["nested"]["final_with_heart"]
     assert (final["features"], final["C"]) == (exported["features"], exported["C"])
+    no_heart = StressModel(tmp_path / "stress_model_no_heart.tflite")
+    assert no_heart.features == report["exported_without_heart"]["features"]
+    assert not no_heart.gate.needs_beats and model.gate.needs_beats

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import statistics
 import subprocess
 import sys
@@ -284,3 +285,33 @@ def test_an_eda_sensor_too_slow_for_the_model_is_reported_not_a_crash() -> None:
         if isinstance(e, StressScore)
     ]
     assert scores and {s.quality for s in scores} == {"missing_features"}
+
+
+@pytest.mark.parametrize("inputs", ["with_heart", "without_heart"])
+def test_a_patient_without_ecg_is_scored_without_heart_data_or_told_which_setting_fits(
+    inputs: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """EDA and ACC only (an E4 on the wrist): the default model refuses every window as
+    poor_signal and, once a calibration period has passed, the log says (once) which setting
+    fits; inputs = "without_heart" calibrates on those windows and scores them."""
+    pipeline = FeaturePipeline(
+        patient_id="p-7k3m9q2x4v8w",
+        producer_id="test",
+        windows=WindowSettings(calibration_s=60.0),
+        stress=StressModelSettings(inputs=inputs, min_calibration_windows=2),  # type: ignore[arg-type]
+    )
+    for block in _blocks(10**18, 300, ecg_noise_only=False, acc_sd_mg=5.0):
+        if block.stream != "ecg":
+            pipeline.add(block)
+    with caplog.at_level(logging.WARNING, logger="vagus.pipeline"):
+        closed = pipeline.advance(10**18 + 300 * NS)
+    qualities = [e.quality for w in closed for e in w.events if isinstance(e, StressScore)]
+    advice = [r for r in caplog.records if 'inputs = "without_heart"' in r.getMessage()]
+    if inputs == "with_heart":
+        assert qualities and set(qualities) == {"poor_signal"}
+        assert len(advice) == 1 and "p-7k3m9q2x4v8w" in advice[0].getMessage()
+    else:
+        assert qualities[0] == "calibrating" and qualities[-1] == "ok"
+        assert set(qualities) == {"calibrating", "ok"} and not advice
+        methods = {e.method for w in closed for e in w.events if isinstance(e, StressScore)}
+        assert methods == {"stress-logistic-no-heart/2"}

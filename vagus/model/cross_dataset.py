@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,9 @@ import numpy.typing as npt
 from sklearn.metrics import accuracy_score, f1_score
 
 from dsp.pulse import pulse_beats
-from dsp.stress import acc_features, eda_features, eda_traces
+from dsp.stress import StressModel, acc_features, eda_features, eda_traces
 from dsp.stress.features import hrv_time_features
+from vagus.config import StressModelSettings, VagusConfig
 from vagus.model.nested import CALIBRATION_WINDOWS, Choice, baseline_z
 
 FloatArray = npt.NDArray[np.float64]
@@ -147,43 +150,98 @@ def _figures(y: list[int], p: list[float], threshold: float) -> dict[str, float 
     }
 
 
+#: (subject, label, probability, whether the window is hyperventilation) of one scored window
+Scored = tuple[str, int, float, bool]
+
+
+def _aggregate(
+    scored: dict[str, list[Scored]], labelled: dict[str, int], threshold: float
+) -> dict[str, Any]:
+    """Per-subject and pooled figures; coverage: scored share of the labelled windows."""
+    per_subject = {
+        subject: _figures([t[1] for t in items], [t[2] for t in items], threshold)
+        | {
+            "coverage": len(items) / max(labelled[subject], 1),
+            "labelled_windows": labelled[subject],
+        }
+        for subject, items in scored.items()
+    }
+    pooled = [t for items in scored.values() for t in items]
+    calm = [t for t in pooled if not t[3]]
+    confirmed = [t for t in pooled if t[0] != "S01"]
+    coverage = len(pooled) / max(sum(labelled.values()), 1)
+    return {
+        "pooled": _figures([t[1] for t in pooled], [t[2] for t in pooled], threshold)
+        | {"coverage": coverage},
+        "without_hyperventilation": _figures([t[1] for t in calm], [t[2] for t in calm], threshold),
+        "without_s01": _figures([t[1] for t in confirmed], [t[2] for t in confirmed], threshold),
+        "per_subject": per_subject,
+        "mapping": "Stroop, interview, hyperventilation -> stress; consent/baseline, relax, "
+        "questionnaire -> non-stress",
+    }
+
+
 def evaluate(
     root: Path, choice: Choice, calibration: int = CALIBRATION_WINDOWS, *, robust: bool = False
 ) -> dict[str, Any]:
     """Scores of every labelled window after calibration; coverage counts the labelled windows
     left unscored (calibration windows included)."""
-    per_subject: dict[str, Any] = {}
-    pooled: list[tuple[str, int, float, bool]] = []
+    scored: dict[str, list[Scored]] = {}
+    labelled: dict[str, int] = {}
     for subject in SUBJECTS:
         folder = root / subject
         if not folder.is_dir():
             continue
         windows = subject_windows(folder, subject)
         scores = _score(choice, windows["rows"], calibration, robust)
-        labelled = [i for i, label in enumerate(windows["labels"]) if label >= 0]
-        items = [
+        kept = [i for i, label in enumerate(windows["labels"]) if label >= 0]
+        labelled[subject] = len(kept)
+        scored[subject] = [
             (subject, windows["labels"][i], score, windows["hyperventilation"][i])
-            for i in labelled
+            for i in kept
             if (score := scores[i]) is not None
         ]
-        pooled += items
-        per_subject[subject] = _figures(
-            [t[1] for t in items], [t[2] for t in items], choice.threshold
-        ) | {"coverage": len(items) / max(len(labelled), 1), "labelled_windows": len(labelled)}
-    y = [t[1] for t in pooled]
-    p = [t[2] for t in pooled]
-    calm = [t for t in pooled if not t[3]]
-    confirmed = [t for t in pooled if t[0] != "S01"]
-    labelled_total = sum(s["labelled_windows"] for s in per_subject.values())
-    return {
-        "pooled": _figures(y, p, choice.threshold) | {"coverage": len(y) / max(labelled_total, 1)},
-        "without_hyperventilation": _figures(
-            [t[1] for t in calm], [t[2] for t in calm], choice.threshold
-        ),
-        "without_s01": _figures(
-            [t[1] for t in confirmed], [t[2] for t in confirmed], choice.threshold
-        ),
-        "per_subject": per_subject,
-        "mapping": "Stroop, interview, hyperventilation -> stress; consent/baseline, relax, "
-        "questionnaire -> non-stress",
+    return _aggregate(scored, labelled, choice.threshold)
+
+
+def replay(root: Path, model_path: Path, settings: StressModelSettings) -> dict[str, Any]:
+    """Stress-Predict through the gateway itself: each recording imported as `vagus import e4`
+    imports it and run through the gateway's signal path (vagus.analysis.analyze_recording: its
+    windows, 60 s every 10 s, its calibration period, gates and scorer) with the model file at
+    ``model_path`` and default settings otherwise. Every labelled window it scores counts;
+    calibrating and refused windows lower the coverage."""
+    from ingest.importers.e4 import import_e4  # noqa: PLC0415 - only this evaluation imports
+    from vagus.analysis import analyze_recording  # noqa: PLC0415
+
+    model = StressModel(model_path)
+    config = VagusConfig(stress_model=settings)
+    scored: dict[str, list[Scored]] = {}
+    labelled: dict[str, int] = {}
+    refusals: dict[str, dict[str, int]] = {}
+    for subject in SUBJECTS:
+        folder = root / subject
+        if not folder.is_dir():
+            continue
+        with tempfile.TemporaryDirectory(prefix="vagus-stress-predict-") as scratch:
+            recording = Path(scratch) / "recording"
+            import_e4(folder, recording)
+            table = analyze_recording(recording, config, model=model)
+        tags = [float(line) for line in (folder / f"tags_{subject}.csv").read_text().split()]
+        ends = np.array(table.column("window_end_ns"), dtype=np.float64) / 1e9
+        labels, breathing = _labels(tags, subject, ends)
+        qualities = table.column("score_quality")
+        probabilities = table.column("stress_probability")
+        kept = [i for i, label in enumerate(labels) if label >= 0]
+        labelled[subject] = len(kept)
+        refusals[subject] = dict(Counter(str(qualities[i]) for i in kept))
+        scored[subject] = [
+            (subject, labels[i], float(p), breathing[i])
+            for i in kept
+            if qualities[i] == "ok" and isinstance(p := probabilities[i], float)
+        ]
+    threshold = settings.threshold if settings.threshold is not None else model.threshold
+    return _aggregate(scored, labelled, threshold) | {
+        "window_qualities": refusals,
+        "windows": "the gateway's: 60 s, every 10 s (overlapping, so neighbours are not "
+        "independent)",
     }

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from dsp.stress.model import NO_BEATS
 from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
-from vagus.model.nested import CALIBRATION_WINDOWS, ROBUST_KEY, RUNTIME_KEY, Choice
+from vagus.model.nested import (
+    CALIBRATION_WINDOWS,
+    ROBUST_KEY,
+    RUNTIME_KEY,
+    WITHOUT_HEART_KEY,
+    Choice,
+)
 from vagus.model.tflite_writer import Layer, write_mlp
 
 FORMAT = "vagus-stress-model/1"
@@ -29,11 +36,19 @@ ROBUST_NORMALISATION = (
     f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable 60 s windows "
     "(calibration period), median, 1.4826 x MAD"
 )
-#: file name and nested-figure key of each bundled model, by baseline estimator
+#: file name, nested-figure key and cross-data-set key of each bundled model
 FILES = {
-    "mean_sd": ("stress_model.tflite", RUNTIME_KEY),
-    "median_mad": ("stress_model_robust.tflite", ROBUST_KEY),
+    "mean_sd": ("stress_model.tflite", RUNTIME_KEY, "cross_dataset_with_heart"),
+    "median_mad": (
+        "stress_model_robust.tflite",
+        ROBUST_KEY,
+        f"cross_dataset_with_heart_{ROBUST_KEY}",
+    ),
+    "no_heart": ("stress_model_no_heart.tflite", WITHOUT_HEART_KEY, "cross_dataset_without_heart"),
 }
+Variant = Literal["mean_sd", "median_mad", "no_heart"]
+#: nested-figure key prefix of a bundled file's Stress-Predict replay through the gateway
+REPLAY_KEY = "gateway_replay"
 DESCRIPTION = "vagus stress logistic regression (WESAD, non-commercial academic use)"
 
 
@@ -57,11 +72,14 @@ def summary(choice: Choice) -> dict[str, Any]:
     }
 
 
-def validation(figures: dict[str, Any], key: str = RUNTIME_KEY) -> dict[str, Any]:
-    """The nested figures from nested.report that describe the file (``key``: its protocol),
-    with what a stressor inside the calibration does to them."""
+def validation(figures: dict[str, Any], variant: Variant = "mean_sd") -> dict[str, Any]:
+    """The nested figures from nested.report that describe the file, with what a stressor
+    inside the calibration does to them (where measured) and its Stress-Predict figures."""
+    _, key, cross_key = FILES[variant]
     runtime = figures[key]
     poisoned = figures.get("poisoned_5" + ("" if key == RUNTIME_KEY else f"_{key}"))
+    cross = figures.get(cross_key, {}).get("pooled")
+    replayed = figures.get(f"{REPLAY_KEY}_{variant}", {}).get("pooled")
     return {
         "method": "nested leave-one-subject-out of the model-building procedure "
         "(vagus/model/nested.py); this file is that procedure fitted on every subject",
@@ -82,6 +100,13 @@ def validation(figures: dict[str, Any], key: str = RUNTIME_KEY) -> dict[str, Any
             "worst_subject_accuracy": poisoned["worst_subject_accuracy"],
             "ece": poisoned["ece"],
         },
+        # None: the folder was absent
+        "stress_predict": None
+        if cross is None and replayed is None
+        else {
+            "gateway_replay": replayed,  # this file through the gateway's own signal path
+            "first_20_windows_60s": cross,  # the nested protocol's windows and calibration
+        },
     }
 
 
@@ -92,12 +117,13 @@ def sidecar(
     figures: dict[str, Any],
     comparison: dict[str, Any],
     *,
-    estimator: str = "mean_sd",
+    variant: Variant = "mean_sd",
 ) -> dict[str, Any]:
     """The vagus-stress-model/1 sidecar; ``comparison`` holds figures of models that do not ship;
-    ``estimator`` says which of the two bundled models this is."""
+    ``variant`` says which of the bundled models this is."""
     columns = dict(zip(data.features, data.columns, strict=True))
-    name, key = FILES[estimator]
+    name = FILES[variant][0]
+    estimator = "median_mad" if variant == "median_mad" else "mean_sd"
     method = NORMALISATION if estimator == "mean_sd" else ROBUST_NORMALISATION
     return {
         "format": FORMAT,
@@ -118,9 +144,10 @@ def sidecar(
             "folded_into_output_layer": True,
         },
         "threshold": choice.threshold,
-        "beat_source": "pulse",  # WESAD's heart features come from E4 BVP beats
+        # WESAD's heart features come from E4 BVP beats; "none": the model reads no heart data
+        "beat_source": NO_BEATS if variant == "no_heart" else "pulse",
         "architecture": {"hidden": [], "kind": KIND, "C": choice.strength, "subset": choice.subset},
-        "validation": validation(figures, key),
+        "validation": validation(figures, variant),
         "training_data": {
             "file": training_file,
             "sha256": data.sha256,

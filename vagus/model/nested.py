@@ -15,7 +15,8 @@ candidate grid is small on purpose: few, robust features the runtime computes fr
 chest device, and a regularised logistic regression.
 
 What ships is this procedure's final fit (``final_fit``: every subject, runtime protocol, with
-heart data), exported by vagus.model.export, so the nested figures describe the bundled model.
+heart data), exported by vagus.model.export, so the nested figures describe the bundled model;
+beside it, its fit on median/MAD calibrations and its fit without heart data (WITHOUT_HEART).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ CALIBRATION_WINDOWS = round(WindowSettings().calibration_s / WINDOW_S)
 SHORT_CALIBRATION_WINDOWS = 5
 RUNTIME_KEY = "runtime_protocol"
 ROBUST_KEY = "robust_baseline"
+#: The runtime protocol without heart data (the subsets of WITHOUT_HEART).
+WITHOUT_HEART_KEY = "without_heart"
 #: The calibrations evaluated: (windows, robust). Robust: median and 1.4826 x MAD instead of
 #: mean and SD, so a stressor inside a minority of the calibration windows moves it less.
 CALIBRATIONS: dict[str, tuple[int, bool]] = {
@@ -317,6 +320,7 @@ class Report:
     figures: dict[str, Any]
     shipped: Choice  # final_fit with heart data under the runtime protocol
     robust: Choice  # the same with median/MAD calibrations: the bundled robust twin
+    no_heart: Choice  # final_fit without heart data under the runtime protocol
 
 
 def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) -> Report:
@@ -333,13 +337,14 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
     }
     shipped: Choice | None = None
     robust_twin: Choice | None = None
+    no_heart: Choice | None = None
     for key, (windows, robust) in CALIBRATIONS.items():
         x = normalise_first(data, windows, robust=robust)
         counted = after_calibration(data, windows)
         result[key] = nested_loso(data, x, counted=counted)
         if key == RUNTIME_KEY:
             result["baseline_condition"] = nested_loso(data, condition_x)
-            result["without_heart"] = nested_loso(data, x, WITHOUT_HEART, counted=counted)
+            result[WITHOUT_HEART_KEY] = nested_loso(data, x, WITHOUT_HEART, counted=counted)
         suffix = "" if key == RUNTIME_KEY else f"_{key}"
         for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
             choice = final_fit(data, x, subsets)
@@ -347,6 +352,8 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
                 result[f"final_{name}"] = _described(choice)
                 if name == "with_heart":
                     shipped = choice
+                else:
+                    no_heart = choice
             if key == ROBUST_KEY and name == "with_heart":
                 robust_twin = choice
                 result["final_with_heart_robust_baseline"] = _described(choice)
@@ -362,4 +369,5 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
             result[key] = nested_loso(data, clean, counted=counted, scored=x_poisoned)
     assert shipped is not None  # CALIBRATIONS holds both keys
     assert robust_twin is not None
-    return Report(result, shipped, robust_twin)
+    assert no_heart is not None
+    return Report(result, shipped, robust_twin, no_heart)

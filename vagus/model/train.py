@@ -30,8 +30,10 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_
 from sklearn.model_selection import GroupKFold
 from sklearn.neural_network import MLPClassifier
 
-from vagus.model import export
+from vagus.config import StressModelSettings
+from vagus.model import cross_dataset, export
 from vagus.model.dataset import Dataset, load, normalise
+from vagus.model.nested import Choice
 from vagus.model.nested import report as nested_report
 from vagus.model.tflite_writer import Layer, mlp_forward
 
@@ -196,6 +198,14 @@ def _subset(data: Dataset, subjects: list[str]) -> Dataset:
     )
 
 
+#: The settings that choose each bundled file at run time.
+VARIANT_SETTINGS: dict[export.Variant, StressModelSettings] = {
+    "mean_sd": StressModelSettings(),
+    "median_mad": StressModelSettings(baseline="median_mad"),
+    "no_heart": StressModelSettings(inputs="without_heart"),
+}
+
+
 def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> dict[str, Any]:
     """Nested figures and the shipped model's export; the MLP and baselines for comparison,
     with and without skin temperature."""
@@ -219,12 +229,27 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
             for name in ("mlp", "logistic", "boosting")
         },
     }
-    described = export.sidecar(shipped, data, data_path.name, nested.figures, comparison)
-    export.write(out_dir, shipped, described)
-    twin = export.sidecar(
-        nested.robust, data, data_path.name, nested.figures, {}, estimator="median_mad"
-    )
-    export.write(out_dir, nested.robust, twin)
+    files: dict[export.Variant, tuple[Choice, dict[str, Any]]] = {
+        "mean_sd": (shipped, comparison),
+        "median_mad": (nested.robust, {}),
+        "no_heart": (nested.no_heart, {}),
+    }
+
+    def write_files() -> None:
+        for variant, (choice, compared) in files.items():
+            described = export.sidecar(
+                choice, data, data_path.name, nested.figures, compared, variant=variant
+            )
+            export.write(out_dir, choice, described)
+
+    write_files()
+    stress_predict = data_path.parent / "stress_predict"
+    if stress_predict.is_dir():  # the files just written, through the gateway's own path
+        for variant in files:
+            nested.figures[f"{export.REPLAY_KEY}_{variant}"] = cross_dataset.replay(
+                stress_predict, out_dir / export.FILES[variant][0], VARIANT_SETTINGS[variant]
+            )
+        write_files()  # the same .tflite files; the sidecars now hold the replay figures
     overall = evaluation["mlp"]["overall"]
     return {
         "loso_accuracy": overall["accuracy"],  # the MLP's, a comparison: not the shipped model
@@ -235,6 +260,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         "threshold": shipped.threshold,  # the exported model's
         "exported": export.summary(shipped),
         "exported_robust_baseline": export.summary(nested.robust),
+        "exported_without_heart": export.summary(nested.no_heart),
         "evaluation": evaluation,
         "with_temperature": with_temperature,
         "nested": nested.figures,
