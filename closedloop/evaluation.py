@@ -8,12 +8,16 @@ Spans, on event time (documented in docs/pipeline.md):
   skipped: a 60-s window ending then still holds session data).
 
 Each span reports the median of heart rate, RMSSD, SCR rate and stress score. A session is
-evaluated at the first window past the "after" span once a stress score past it has arrived
-too: scores travel on another topic, so a window can be read before the scores of its own time,
-and an evaluation on windows alone could miss the after span's scores. One patient's scores
-arrive in order, so a score past the span means all of the span's are in. Where no score comes
-(scoring off, or still calibrating), windows SCORE_GRACE_S past the span decide alone. The
-result is final when sent.
+evaluated at the first window past the "after" span once a stress score event past it has
+arrived too: scores travel on another topic, so a window can be read before the scores of its
+own time (a worker catching up on a backlog can read many minutes of windows first), and an
+evaluation on windows alone could miss the after span's scores. One patient's scores arrive in
+order, so a score event past the span means all of the span's are in; every event counts, the
+ones without a value (calibrating, refused) too, since the gateway sends one for every window.
+Where no score event has ever come for the patient (scoring off), windows SCORE_GRACE_S past
+the span decide alone; where they came but stopped (a stalled stream), windows SCORE_WAIT_S past
+it do, so the session is still evaluated before it would be forgotten. The result is final
+when sent.
 
 The evaluator's whole state (recent windows and scores, open sessions, running summaries) goes
 into the patient's snapshot (:meth:`SessionEvaluator.saved`), so a session running across a
@@ -41,8 +45,11 @@ BEFORE_S = 300.0
 AFTER_SKIP_S = 60.0
 AFTER_S = 360.0
 #: how far windows may run past the "after" span before a session is evaluated without a score
-#: past it (hops are 10 s: six windows)
+#: past it, for a patient of whom no score event has come at all (hops are 10 s: six windows)
 SCORE_GRACE_S = 60.0
+#: the same for a patient whose score events came before but do not come past the span: long
+#: enough for a worker to catch up on a backlog, well within HISTORY_S
+SCORE_WAIT_S = 1800.0
 #: Never keep more than this (a session that never ends must not grow the state for ever).
 HISTORY_S = 2 * 3600.0
 #: Without an open session, keep this much: "before" plus time for a late "started" outcome.
@@ -96,6 +103,8 @@ class EvaluatorSnapshot(msgspec.Struct, kw_only=True):
         default_factory=list
     )
     scores: list[tuple[int, float]] = msgspec.field(default_factory=list)
+    #: the latest score event's window end, valued or not (None: no score event yet)
+    score_events_until: int | None = None
     #: command id -> [modality, start_ns, end_ns or None, outcome]
     sessions: list[tuple[str, Modality, int, int | None, OutcomeStatus]] = msgspec.field(
         default_factory=list
@@ -114,12 +123,18 @@ class SessionEvaluator:
     _scores: deque[tuple[int, float]] = field(default_factory=deque)
     _sessions: dict[str, _Session] = field(default_factory=dict)
     _effectiveness: dict[str, _Running] = field(default_factory=dict)
+    #: the latest score event's window end, valued or not: how far the score stream has come
+    _score_events_until: int | None = None
 
     def on_score(self, score: StressScore) -> bool:
         """Scores travel on another topic than windows, so they are joined by time, not order.
 
-        Returns whether the score was kept (scores without a value are not).
+        Returns whether the score was kept (scores without a value are not: they only move
+        how far the score stream has come, which a replay after a restart restores).
         """
+        until = self._score_events_until
+        end = score.window_end_ns
+        self._score_events_until = end if until is None else max(until, end)
         if score.score is None:
             return False
         self._scores.append((score.window_end_ns, score.score))
@@ -150,18 +165,21 @@ class SessionEvaluator:
         end = window.window_end_ns
         self._windows.append((end, values))
         self._forget_before(end)
-        latest_score = self._scores[-1][0] if self._scores else None
         done = [
             s
             for s in self._sessions.values()
-            if s.end_ns is not None
-            and end > (after_end := s.end_ns + AFTER_S * NS)
-            and (
-                (latest_score is not None and latest_score > after_end)
-                or end > after_end + SCORE_GRACE_S * NS
-            )
+            if s.end_ns is not None and self._after_span_complete(s.end_ns + AFTER_S * NS, end)
         ]
         return [self._evaluate(session, window) for session in done]
+
+    def _after_span_complete(self, after_end: float, window_end: int) -> bool:
+        """Whether windows and scores up to ``after_end`` are all in (module docstring)."""
+        if window_end <= after_end:
+            return False
+        until = self._score_events_until
+        if until is None:
+            return window_end > after_end + SCORE_GRACE_S * NS
+        return until > after_end or window_end > after_end + SCORE_WAIT_S * NS
 
     def _forget_before(self, now_ns: int) -> None:
         """Drop what no session can still need, so the saved state stays small."""
@@ -183,6 +201,7 @@ class SessionEvaluator:
                 for t, v in self._windows
             ],
             scores=list(self._scores),
+            score_events_until=self._score_events_until,
             sessions=[
                 (s.command_id, s.modality, s.start_ns, s.end_ns, s.outcome)
                 for s in self._sessions.values()
@@ -212,6 +231,7 @@ class SessionEvaluator:
                 for command_id, modality, start, end, outcome in saved.sessions
             },
             _effectiveness={m: _Running(*values) for m, values in saved.effectiveness.items()},
+            _score_events_until=saved.score_events_until,
         )
 
     def _evaluate(self, session: _Session, latest: FeatureWindow) -> Evaluation:

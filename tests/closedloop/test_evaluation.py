@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from closedloop.evaluation import AFTER_S, SCORE_GRACE_S, SessionEvaluator
+from closedloop.evaluation import (
+    AFTER_S,
+    SCORE_GRACE_S,
+    SCORE_WAIT_S,
+    EvaluatorSnapshot,
+    SessionEvaluator,
+)
 from stream.events import (
     Features,
     FeatureWindow,
@@ -43,7 +50,7 @@ def _outcome(at_s: float, status: OutcomeStatus, command_id: str) -> Interventio
     )
 
 
-def _score(end_s: float, value: float) -> StressScore:
+def _score(end_s: float, value: float | None) -> StressScore:
     return StressScore(
         patient_id=PATIENT,
         producer_id="t",
@@ -52,7 +59,7 @@ def _score(end_s: float, value: float) -> StressScore:
         window_end_ns=T0 + int(end_s * S),
         score=value,
         method="t",
-        quality="ok",
+        quality="ok" if value is not None else "calibrating",
     )
 
 
@@ -133,3 +140,62 @@ def test_without_scores_windows_past_the_grace_decide_alone() -> None:
     )
     (evaluation,) = evaluator.on_window(_window(grace_end + 10, 30, 70))
     assert "stress_score_after" not in evaluation.metrics
+
+
+def _session_with_scores_until(last_score_s: float) -> SessionEvaluator:
+    """A session from 600 s to 900 s (after span to 1260 s), windows and scores every 10 s from
+    300 s, the scores stopping at ``last_score_s``."""
+    evaluator = SessionEvaluator()
+    command = new_event_id()
+    evaluator.on_outcome(_outcome(600, "started", command))
+    evaluator.on_outcome(_outcome(900, "completed", command))
+    for second in range(300, int(last_score_s) + 1, 10):
+        evaluator.on_score(_score(second, 0.9 if second <= 600 else 0.3))
+    return evaluator
+
+
+def test_a_backlog_of_windows_far_ahead_of_the_scores_waits_for_them() -> None:
+    """A worker catching up reads windows up to 10 minutes ahead of the scores (more than the
+    grace for a patient without scores): the session waits for a score event past the span,
+    and its evaluation has the after span's scores (the restart test's intermittent miss)."""
+    evaluator = _session_with_scores_until(900)
+    early = [
+        e for second in range(300, 1900, 10) for e in evaluator.on_window(_window(second, 30, 70))
+    ]
+    assert early == []
+    for second in range(910, 1280, 10):
+        evaluator.on_score(_score(second, 0.3))
+    (evaluation,) = evaluator.on_window(_window(1900, 30, 70))
+    assert evaluation.metrics["stress_score_after"] == pytest.approx(0.3)
+    assert evaluation.metrics["stress_score_change"] == pytest.approx(-0.6)
+
+
+def test_score_events_without_a_value_also_say_the_span_is_complete() -> None:
+    """Refused or calibrating windows still send a score event: one past the span completes it
+    at once, without any grace."""
+    evaluator = _session_with_scores_until(900)
+    for second in range(300, 1270, 10):
+        assert evaluator.on_window(_window(second, 30, 70)) == []
+    evaluator.on_score(_score(1270, None))
+    (evaluation,) = evaluator.on_window(_window(1270, 30, 70))
+    assert "stress_score_after" not in evaluation.metrics  # none of the span's had a value
+
+
+def test_scores_that_stop_leave_windows_to_decide_after_the_wait() -> None:
+    evaluator = _session_with_scores_until(1000)
+    after_end = 900 + AFTER_S
+    limit = int(after_end + SCORE_WAIT_S)
+    assert all(evaluator.on_window(_window(t, 30, 70)) == [] for t in range(300, limit + 1, 10))
+    (evaluation,) = evaluator.on_window(_window(limit + 10, 30, 70))
+    assert evaluation.metrics["stress_score_after"] == pytest.approx(0.3)  # 960-1000 s
+
+
+def test_how_far_the_scores_came_survives_a_restart() -> None:
+    evaluator = _session_with_scores_until(1270)
+    saved = msgspec.json.decode(msgspec.json.encode(evaluator.saved()), type=EvaluatorSnapshot)
+    assert saved.score_events_until == T0 + 1270 * S
+    restored = SessionEvaluator.restored(saved)
+    (evaluation,) = restored.on_window(_window(1270, 30, 70))
+    assert evaluation.metrics["stress_score_after"] == pytest.approx(0.3)
+    old = msgspec.json.decode(b'{"windows": [], "scores": []}', type=EvaluatorSnapshot)
+    assert old.score_events_until is None  # snapshots written before the field still load
