@@ -37,6 +37,8 @@ from vagus.scoring import StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration
 
 log = logging.getLogger(__name__)
+#: the streams heart data come from (ECG, wrist pulse): those whose stage ranks as a beat source
+HEART_STREAMS = tuple(name for name, stage in STAGES.items() if stage.HEART_RANK > 0)
 
 #: take_notices' answer when there is no news; returned, never filled.
 _NONE_STARTED: list[Event] = []
@@ -261,27 +263,33 @@ class FeaturePipeline:
         ]
         if result.quality != "calibrating":
             self.counters.scored += 1
-        if not self._advised:
-            self._advise_inputs(window, past_calibration=window.window_end_ns > calibration_end)
+        if not self._advised and window.window_end_ns > calibration_end:
+            self._advise_inputs(window, result)
         episode = self._episode(window, result)
         return events if episode is None else [*events, episode]
 
-    def _advise_inputs(self, window: FeatureWindow, *, past_calibration: bool) -> None:
-        """Once per run: a model that reads heart data refuses every window of a patient with
-        no ECG stream (heart data come from ECG only), which looks like a broken sensor; say
-        which setting fits such a patient. Only once a whole calibration period has passed with
-        skin data and no ECG, so a strap that connects late is not taken for a missing one."""
-        if "ecg" in window.coverage or not self.scorer.model.gate.needs_beats:
-            self._advised = True  # an ECG stream exists, or the model needs none: nothing to say
+    def _advise_inputs(self, window: FeatureWindow, result: WindowScore) -> None:
+        """Once per run: a model that reads heart data cannot calibrate on a patient whose
+        devices give it none (no ECG or pulse stream) or whose wrist pulse fails the beat
+        checks most of the time, which looks like a broken sensor; say which setting fits.
+        Only once the calibration period is over with skin data and the baseline still short,
+        so a strap that connects late is not taken for a missing one."""
+        scorer = self.scorer
+        if not scorer.model.gate.needs_beats or not scorer.calibrating:
             return
-        if not past_calibration or window.coverage.get("eda", 0) <= 0:
+        if result.quality != "poor_signal" or window.coverage.get("eda", 0) <= 0:
             return
         self._advised = True
+        sources = [s for s in HEART_STREAMS if s in window.coverage]
         log.warning(
-            "patient %s: no ECG stream, so the stress model (which reads heart data) refuses "
-            "every window as poor_signal; for a patient without an ECG device set "
-            '[stress_model] inputs = "without_heart" (docs/configuration.md)',
+            "patient %s: the calibration period is over and the stress model, which reads heart "
+            "data, has %d of the %d usable windows it needs (heart data from: %s); for a patient "
+            "without an ECG device, or whose wrist pulse is this disturbed, set [stress_model] "
+            'inputs = "without_heart" (docs/configuration.md)',
             self.patient_id,
+            scorer.baseline.windows,
+            scorer.settings.min_calibration_windows,
+            ", ".join(sources) or "no stream",
         )
 
     def _episode(self, window: FeatureWindow, result: WindowScore) -> StressEpisode | None:

@@ -30,6 +30,7 @@ from dsp.streaming.stages import (
     CountStage,
     Readable,
     Stage,
+    StageWindow,
 )
 from dsp.stress import QualityInputs
 
@@ -322,19 +323,26 @@ class Engine:
         gate = None
         gaps: list[Gap] = []
         span = end - start
+        heart: StageWindow | None = None  # the best-ranked beat source with heart data
+        heart_rank = -1
         for stream, stage in self._stages.items():
             if due := self._gaps_until(stream, stage, end):
                 gaps += due
             part = stage.close(start, end)
-            readable |= part.readable
-            model |= part.model
-            if part.rr_gate_fraction is not None:
-                gate = part.rr_gate_fraction
+            if part.rr_gate_fraction is None:
+                readable |= part.readable
+                model |= part.model
+            elif (rank := getattr(stage, "HEART_RANK", 0)) > heart_rank:
+                heart, heart_rank = part, rank
             if rate := stage.rate_hz:
                 coverage = min(1.0, part.present / (rate * span / NS))
                 log = stage.gaps
                 gap_share = log.overlap_ns(start, end) / span if log.starts.size else 0.0
                 quality[stream] = StreamQuality(coverage, gap_share)
+        if heart is not None:  # one source's heart numbers, never a mix of two
+            readable |= heart.readable
+            model |= heart.model
+            gate = heart.rr_gate_fraction
         isfinite = math.isfinite
         finite = {name: v for name, v in model.items() if isfinite(v)}
         return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps))

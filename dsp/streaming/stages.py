@@ -44,6 +44,7 @@ from dsp.streaming.ecg_window import EcgWindow, ecg_window
 from dsp.streaming.eda_traces import EdaTraceTracker
 from dsp.streaming.eda_window import eda_window
 from dsp.streaming.gaps import GapLog
+from dsp.streaming.pulse import pulse_window
 from dsp.streaming.rr import heart_features
 from dsp.stress.features import HRV_FREQUENCY_WINDOW_S, SPECTRAL_HRV_FEATURES
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ
@@ -134,6 +135,9 @@ class CountStage:
 
     CHANNELS: ClassVar[int] = 1
     NOMINAL_RATE_HZ: ClassVar[float] = 0.0
+    #: a beat source's precedence when two give heart data in one window (the engine takes
+    #: the highest's, whole): ECG over wrist pulse; 0 for streams that give none
+    HEART_RANK: ClassVar[int] = 0
 
     def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
         self.gaps = gaps
@@ -199,6 +203,7 @@ class EcgStage(CountStage):
     """Beats (carried between windows), RR, HRV and the model's heart features."""
 
     NOMINAL_RATE_HZ = 130.0
+    HEART_RANK = 2
 
     def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
         super().__init__(gaps, buffer)
@@ -339,6 +344,22 @@ class AccStage(CountStage):
         return StageWindow(present, numbers[0], numbers[1])
 
 
+class PulseStage(CountStage):
+    """Wrist pulse (BVP/PPG): each window's beats, the pulse gate, time-domain HRV
+    (dsp.streaming.pulse). Below an ECG in precedence: a pulse beat lags and blurs an R-peak."""
+
+    NOMINAL_RATE_HZ = 64.0
+    HEART_RANK = 1
+
+    def close(self, start_ns: int, end_ns: int) -> StageWindow:
+        present = self.buffer.count(start_ns, end_ns)
+        if not self._enough(present):
+            return StageWindow(present, _NOTHING, {})
+        trace = self.buffer.window(start_ns, end_ns)[1][:, 0]
+        readable, model, rejected = pulse_window(trace, self.rate_hz)
+        return StageWindow(present, readable, model, rejected)
+
+
 class StrapHeartRateStage(CountStage):
     """The strap's own heart-rate readings: their mean over the window."""
 
@@ -354,6 +375,8 @@ class StrapHeartRateStage(CountStage):
 #: them); any other stream is a CountStage.
 STAGES: dict[str, type[CountStage]] = {
     "ecg": EcgStage,
+    "bvp": PulseStage,  # an E4's BVP.csv (`vagus import e4`)
+    "ppg": PulseStage,
     "eda": EdaStage,
     "acc": AccStage,
     "hr": StrapHeartRateStage,

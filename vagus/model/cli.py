@@ -15,14 +15,15 @@ from vagus.commands.common import writable_folder
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
 ) / "wesad_wrist_features_60s.csv"
-#: Which bundled model the cross-data-set headline scores: the one the gateway runs for
-#: Stress-Predict's device, an E4 on the wrist. The gateway takes heart data from ECG only, so an
-#: E4 wearer gives it none and is configured with [stress_model] inputs = "without_heart"
+#: Which bundled model the cross-data-set headline scores: the one an E4 wearer needs. The
+#: gateway reads heart data from the E4's wrist pulse (BVP) too, but on Stress-Predict it passes
+#: the beat checks in too few windows for the model with heart data to finish its calibration,
+#: so such a patient is configured with [stress_model] inputs = "without_heart"
 #: (docs/devices.md); the model with heart data is reported beside it (it scores nothing there).
 CROSS_DATASET_VARIANT = "no_heart"
 CROSS_DATASET_MODEL = (
-    "stress_model_no_heart (inputs without_heart: what the gateway runs for an E4, which gives "
-    "it no heart data)"
+    "stress_model_no_heart (inputs without_heart: what an E4 wearer needs; their wrist pulse "
+    "passes the beat checks too rarely for the model with heart data to calibrate)"
 )
 #: The bundled files replayed through the gateway on Stress-Predict, and their table titles.
 REPLAYED = {

@@ -32,8 +32,9 @@ import numpy.typing as npt
 from sklearn.metrics import accuracy_score, f1_score
 
 from dsp.pulse import pulse_beats
-from dsp.stress import StressModel, acc_features, eda_features, eda_traces
+from dsp.stress import QualityInputs, StressModel, acc_features, eda_features, eda_traces
 from dsp.stress.features import hrv_time_features
+from dsp.stress.model import QualityGate
 from vagus.config import StressModelSettings, VagusConfig
 from vagus.model.nested import CALIBRATION_WINDOWS, Choice, baseline_z
 
@@ -46,6 +47,8 @@ EDA_SETTLED_US = 0.05  # below this the E4's electrodes have not made contact ye
 # converts with the same factor).
 MG_PER_E4_UNIT = 1000.0 / 64.0
 SUBJECTS = ("S01", "S02", "S03")
+#: the beat checks the gateway's scorer applies to every window of a model with heart data
+SCORE_GATE = QualityGate()
 # Segment labels between consecutive tags (1 stress, 0 non-stress, -1 unused); before the first
 # tag is consent/baseline (0).
 _PHASES = {
@@ -109,8 +112,11 @@ def subject_windows(folder: Path, subject: str) -> dict[str, Any]:
         b0 = round((end - WINDOW_S - bvp.start_s) * bvp.fs)
         beats = pulse_beats(bvp.values[b0 : b0 + round(WINDOW_S * bvp.fs)], bvp.fs)
         heart = hrv_time_features(np.diff(beats.times_s) * 1000.0, beats.keep)
-        # A window failing the pulse gate has no heart data: a model that needs it refuses it.
-        features |= heart if beats.usable else dict.fromkeys(heart, math.nan)
+        # A window failing the pulse gate, or the score gate the gateway applies after it, has
+        # no heart data: a model that needs it refuses it (dsp.streaming.pulse, the same way).
+        scored = QualityInputs(beats.times_s.size, beats.artefact_fraction, None)
+        usable = beats.usable and SCORE_GATE.flag(scored) == "ok"
+        features |= heart if usable else dict.fromkeys(heart, math.nan)
         a0 = round((end - WINDOW_S - acc.start_s) * acc.fs)
         window_acc = acc.values[a0 : a0 + round(WINDOW_S * acc.fs)] * MG_PER_E4_UNIT
         rows.append(features | acc_features(window_acc))
