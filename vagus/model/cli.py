@@ -116,26 +116,22 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
             ("_short_calibration", ", 5-minute calibration"),
             ("_robust_baseline", ", median/MAD baseline"),
         ):
-            cross = nested.get(f"cross_dataset_{name}{suffix}")
-            if cross is not None:
-                title = (
-                    f"Stress-Predict offline, 60 s windows, {name.replace('_', ' ')}{protocol} "
-                    f"({cross['mapping']})"
-                )
-                lines += _cross_table(title, cross)
-    for variant, title in REPLAYED.items():
-        replayed = nested.get(f"gateway_replay_{variant}")
-        if replayed is not None:
-            heading = (
-                f"Stress-Predict through the gateway (vagus analyze), {title}: windows of 60 s "
-                f"every 10 s, 20-minute calibration ({replayed['mapping']})"
-            )
-            lines += _cross_table(heading, replayed)
+            title = f"Stress-Predict offline, 60 s windows, {name.replace('_', ' ')}{protocol}"
+            lines += _cross_table(title, nested.get(f"cross_dataset_{name}{suffix}"))
+    for variant, model in REPLAYED.items():
+        title = (
+            f"Stress-Predict through the gateway (vagus analyze), {model}: windows of 60 s "
+            "every 10 s, 20-minute calibration"
+        )
+        lines += _cross_table(title, nested.get(f"gateway_replay_{variant}"))
     return lines
 
 
-def _cross_table(title: str, cross: dict[str, Any]) -> list[str]:
-    lines = [f"\n#### {title}\n"]
+def _cross_table(title: str, cross: dict[str, Any] | None) -> list[str]:
+    """One Stress-Predict table (none when that evaluation did not run)."""
+    if cross is None:
+        return []
+    lines = [f"\n#### {title} ({cross['mapping']})\n"]
     lines += [
         "| subjects | accuracy | macro-F1 | windows | coverage |",
         "|---|---|---|---|---|",
