@@ -79,9 +79,9 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     #: calibrations, for a calibration that may not be at rest; docs/model-card.md).
     baseline: Literal["mean_sd", "median_mad"] = "mean_sd"
     #: What the model reads: "with_heart" (the default model: EDA, heart and motion) or
-    #: "without_heart" (its twin on EDA and motion only, for a patient whose devices give the
-    #: gateway no heart data, such as an E4 or another wrist device without ECG; lower accuracy,
-    #: docs/model-card.md). Only the mean/SD baseline has a model without heart data.
+    #: "without_heart" (its twin on EDA and motion only, for a patient without usable heart
+    #: data: no ECG, and wrist pulse too disturbed for the beat checks, as on an E4; lower
+    #: accuracy, docs/model-card.md). Only the mean/SD baseline has a model without heart data.
     inputs: Literal["with_heart", "without_heart"] = "with_heart"
 
     def __post_init__(self) -> None:

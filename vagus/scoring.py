@@ -103,8 +103,6 @@ class StressScorer:
                 f"the settings ask for inputs {settings.inputs}"
             )
         self.method = _method(model)
-        # Heart plausibility gates the baseline only for a model that reads heart data.
-        self._checks_heart = model.gate.needs_beats
         if beat_source is not None and (reason := self.model.source_refusal(beat_source)):
             raise ValueError(reason)
         self.settings = settings
@@ -146,7 +144,8 @@ class StressScorer:
         if not self.baseline.usable(values):
             return WindowScore(None, "missing_features")
         if self.calibrating:
-            if self._checks_heart and not _plausible(features):
+            # heart plausibility gates the baseline only of a model that reads heart data
+            if self.model.gate.needs_beats and not _plausible(features):
                 return WindowScore(None, "poor_signal")
             self.baseline.add(values)
             enough = self.baseline.windows >= self.settings.min_calibration_windows

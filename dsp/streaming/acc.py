@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from dsp.activity import activity_summary
 from dsp.streaming.buffer import rows_between
+from dsp.streaming.readable import finite
 from dsp.stress.features import ACC_FEATURES, E4_ACC_UNITS_PER_MG, acc_features
 from dsp.stress.features_kernels import acc_kernel
 
@@ -25,10 +26,6 @@ FloatArray = npt.NDArray[np.float64]
 MOTION_THRESHOLD_G = 0.1  # activity_summary's default
 _EPOCH_S = 1.0  # dsp.activity's epoch
 Readable = dict[str, float | None]
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 @numba.njit(cache=True)
@@ -67,8 +64,8 @@ def acc_window(acc_mg: npt.ArrayLike, fs: float) -> tuple[Readable, dict[str, fl
         return acc_window_reference(acc, fs)  # its checks raise the clear error
     values = acc_window_kernel(acc, float(fs), MOTION_THRESHOLD_G).tolist()
     readable: Readable = {
-        "activity_enmo_g": _finite(values[0]),
-        "motion_fraction": _finite(values[1]),
+        "activity_enmo_g": finite(values[0]),
+        "motion_fraction": finite(values[1]),
     }
     return readable, dict(zip(ACC_FEATURES, values[2:], strict=True))
 
@@ -96,7 +93,7 @@ def acc_window_reference(acc_mg: npt.ArrayLike, fs: float) -> tuple[Readable, di
     samples = np.asarray(acc_mg, dtype=np.float64)
     activity = activity_summary(samples / 1000.0, fs)
     readable: Readable = {
-        "activity_enmo_g": _finite(activity.mean_enmo_g),
-        "motion_fraction": _finite(activity.motion_fraction),
+        "activity_enmo_g": finite(activity.mean_enmo_g),
+        "motion_fraction": finite(activity.motion_fraction),
     }
     return readable, acc_features(samples)

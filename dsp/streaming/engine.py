@@ -22,13 +22,13 @@ import numpy.typing as npt
 from dsp.streaming.beat_kernels import jump_steps_kernel
 from dsp.streaming.clock import WindowClock
 from dsp.streaming.gaps import Gap, GapLog, GapReason, jump_limit_ns
+from dsp.streaming.readable import Readable
 from dsp.streaming.stages import (
     HISTORY_S,
     LOOKAHEAD_S,
     NS,
     STAGES,
     CountStage,
-    Readable,
     Stage,
     StageWindow,
 )

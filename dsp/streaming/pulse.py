@@ -10,19 +10,12 @@ pulse intervals that fail the gate this often would say little.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
 from dsp.pulse import pulse_beats
+from dsp.streaming.readable import Readable, heart_readable
 from dsp.stress.features import hrv_time_features
-
-Readable = dict[str, float | int | None]
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def pulse_window(
@@ -33,18 +26,11 @@ def pulse_window(
     (dsp.pulse: fewer than 20 beats or more than 30 % of intervals rejected): it has no usable
     heart data, and the score gate refuses it on the share."""
     beats = pulse_beats(np.ascontiguousarray(trace, dtype=np.float64), rate_hz)
-    readable: Readable = {
-        "beats": int(beats.times_s.size),
-        "rr_artifact_fraction": beats.artefact_fraction,
-    }
-    if beats.times_s.size < 3 or not beats.keep.any():
-        return readable, {}, beats.artefact_fraction
+    count, rejected = int(beats.times_s.size), beats.artefact_fraction
+    if count < 3 or not beats.keep.any():
+        return {"beats": count, "rr_artifact_fraction": rejected}, {}, rejected
     heart = hrv_time_features(np.diff(beats.times_s) * 1000.0, beats.keep)
-    mean_nn = heart["hrv_mean_rr"]
-    readable |= {
-        "heart_rate_bpm": _finite(60000.0 / mean_nn) if mean_nn > 0 else None,
-        "mean_nn_ms": _finite(mean_nn),
-        "rmssd_ms": _finite(heart["hrv_rmssd"]),
-        "sdnn_ms": _finite(heart["hrv_sdnn"]),
-    }
-    return readable, heart if beats.usable else {}, beats.artefact_fraction
+    readable = heart_readable(
+        count, heart["hrv_mean_rr"], heart["hrv_rmssd"], heart["hrv_sdnn"], rejected
+    )
+    return readable, heart if beats.usable else {}, rejected

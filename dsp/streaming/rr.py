@@ -37,6 +37,7 @@ from dsp.streaming.heart_kernels import (
     TIME_FEATURES,
     heart_kernel,
 )
+from dsp.streaming.readable import heart_readable
 from dsp.streaming.rr_kernels import DONE, rr_series_kernel
 from dsp.stress.features import (
     BAND_EDGES,
@@ -55,10 +56,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 WELCH = np.array([WELCH_RESAMPLE_HZ, WELCH_SEGMENT_S])
 TWIDDLES = welch_twiddles(BAND_EDGES, WELCH_RESAMPLE_HZ, WELCH_SEGMENT_S)
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def corrected_series(
@@ -157,15 +154,13 @@ def heart_results(
     in_window = int(values[BEATS])
     if values[STATUS] != FULL:
         return {"beats": in_window}, {}, None
-    mean_nn = float(values[MEAN_NN])
-    readable: dict[str, float | int | None] = {
-        "beats": in_window,
-        "heart_rate_bpm": _finite(60000.0 / mean_nn),
-        "mean_nn_ms": _finite(mean_nn),
-        "rmssd_ms": _finite(float(values[RMSSD])),
-        "sdnn_ms": _finite(float(values[SDNN])),
-        "rr_artifact_fraction": float(values[FLAGGED_SHARE]),
-    }
+    readable = heart_readable(
+        in_window,
+        float(values[MEAN_NN]),
+        float(values[RMSSD]),
+        float(values[SDNN]),
+        float(values[FLAGGED_SHARE]),
+    )
     model = dict(zip(HRV_FEATURES[:8], values[TIME_FEATURES].tolist(), strict=True))
     powers = values[BAND_POWERS].tolist()
     if math.isnan(powers[0]):
@@ -197,14 +192,7 @@ def heart_features_reference(
         return {"beats": in_window}, {}, None
     # dsp.hrv.time_domain's definitions, from the fused kernel: [rmssd, pnn50, sdnn, mean, ...]
     rmssd, _, sdnn, mean_nn = hrv_time_kernel(rr[recent], kept[recent]).tolist()[:4]
-    readable: dict[str, float | int | None] = {
-        "beats": in_window,
-        "heart_rate_bpm": _finite(60000.0 / mean_nn),
-        "mean_nn_ms": _finite(mean_nn),
-        "rmssd_ms": _finite(rmssd),
-        "sdnn_ms": _finite(sdnn),
-        "rr_artifact_fraction": float(np.mean(flagged[judged])),
-    }
+    readable = heart_readable(in_window, mean_nn, rmssd, sdnn, float(np.mean(flagged[judged])))
     rejected = float(1.0 - np.mean(clean[judged]))
     gate = max(rejected, float(np.mean(flagged[judged])))
     model = hrv_features((beat_times - end) / NS, kept)

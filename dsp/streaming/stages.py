@@ -45,6 +45,7 @@ from dsp.streaming.eda_traces import EdaTraceTracker
 from dsp.streaming.eda_window import eda_window
 from dsp.streaming.gaps import GapLog
 from dsp.streaming.pulse import pulse_window
+from dsp.streaming.readable import Readable, finite
 from dsp.streaming.rr import heart_features
 from dsp.stress.features import HRV_FREQUENCY_WINDOW_S, SPECTRAL_HRV_FEATURES
 from dsp.stress.features_eda import ALIGN_S, SMOOTH_HZ
@@ -54,12 +55,6 @@ HISTORY_S = HRV_FREQUENCY_WINDOW_S
 LOOKAHEAD_S = ALIGN_S
 _SCR_FLOOR_US = 0.05  # detect_scrs' default min_amplitude_us
 _MIN_SECONDS = 5.0  # a stream with less than this in the window yields no features
-
-Readable = dict[str, float | int | None]
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +387,7 @@ def _skin(eda_us: npt.NDArray[np.float64], rate: float) -> Readable:
     if math.isnan(level) or samples.size == 0:  # the reference raises the clear error
         return _skin_reference(eda_us, rate)
     return {
-        "scl_us": _finite(level),
+        "scl_us": finite(level),
         "scr_count": count,
         "scr_rate_per_min": 60.0 * count / (len(eda_us) / rate),
     }
@@ -403,7 +398,7 @@ def _skin_reference(eda_us: npt.NDArray[np.float64], rate: float) -> Readable:
     clean = clean_eda(eda_us, rate)
     scrs = detect_scrs(clean, rate, prefiltered=True)
     return {
-        "scl_us": _finite(float(np.median(clean))),
+        "scl_us": finite(float(np.median(clean))),
         "scr_count": len(scrs.peak_idx),
         "scr_rate_per_min": scr_rate_per_min(scrs, len(eda_us) / rate),
     }

@@ -36,7 +36,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "vagus" / "data" / "stress
 #: at rest: docs/model-card.md).
 ROBUST_MODEL = DEFAULT_MODEL.with_name("stress_model_robust.tflite")
 #: The same procedure without heart data (EDA and motion only), for a patient whose devices give
-#: the gateway no heart data it can use (an E4 or another wrist device without ECG).
+#: the gateway no heart data it can use (no ECG, and wrist pulse too disturbed, as on an E4).
 NO_HEART_MODEL = DEFAULT_MODEL.with_name("stress_model_no_heart.tflite")
 #: A sidecar's beat_source for a model that takes no heart data at all.
 NO_BEATS = "none"

@@ -223,7 +223,7 @@ def replay(root: Path, model_path: Path, settings: StressModelSettings) -> dict[
     config = VagusConfig(stress_model=settings)
     scored: dict[str, list[Scored]] = {}
     labelled: dict[str, int] = {}
-    refusals: dict[str, dict[str, int]] = {}
+    window_qualities: dict[str, dict[str, int]] = {}
     for subject in SUBJECTS:
         folder = root / subject
         if not folder.is_dir():
@@ -239,7 +239,7 @@ def replay(root: Path, model_path: Path, settings: StressModelSettings) -> dict[
         probabilities = table.column("stress_probability")
         kept = [i for i, label in enumerate(labels) if label >= 0]
         labelled[subject] = len(kept)
-        refusals[subject] = dict(Counter(str(qualities[i]) for i in kept))
+        window_qualities[subject] = dict(Counter(str(qualities[i]) for i in kept))
         scored[subject] = [
             (subject, labels[i], float(p), breathing[i])
             for i in kept
@@ -247,7 +247,7 @@ def replay(root: Path, model_path: Path, settings: StressModelSettings) -> dict[
         ]
     threshold = settings.threshold if settings.threshold is not None else model.threshold
     return _aggregate(scored, labelled, threshold) | {
-        "window_qualities": refusals,
+        "window_qualities": window_qualities,
         "windows": "the gateway's: 60 s, every 10 s (overlapping, so neighbours are not "
         "independent)",
     }
