@@ -87,6 +87,8 @@ def test_replay_scores_an_e4_wearer_without_heart_data_and_refuses_them_with_it(
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "S03").symlink_to((STRESS_PREDICT / "S03").resolve())
+        published = cross_dataset.PUBLISHED_LABELS
+        (root / published).symlink_to((STRESS_PREDICT / published).resolve())
         without = cross_dataset.replay(root, NO_HEART_MODEL, WITHOUT_HEART)
         default = cross_dataset.replay(
             root, bundled_model(StressModelSettings()), VagusConfig().stress_model
@@ -101,3 +103,40 @@ def test_replay_scores_an_e4_wearer_without_heart_data_and_refuses_them_with_it(
     assert default["pooled"] == {"accuracy": None, "macro_f1": None, "windows": 0, "coverage": 0.0}
     # measured 0.83 on 2026-12-05 (S03, 190 windows): a regression guard, not a goal
     assert without["pooled"]["accuracy"] > 0.6
+    # the study labelled S03 itself: the headline holds it, with the labels' agreement
+    headline = without["published_labels"]
+    assert headline["subjects"] == ["S03"]
+    assert headline["accuracy"] == without["pooled"]["accuracy"]
+    assert headline["label_agreement"]["S03"] > 0.99
+
+
+def _scored(subject: str, label: int, probability: float) -> cross_dataset.Scored:
+    return (subject, label, probability, False)
+
+
+def test_the_headline_holds_only_wearers_the_study_labelled() -> None:
+    """S01's labels are this project's reading of a contradictory time log: it is counted over
+    every wearer but not in the figures over the study's own labels."""
+    scored = {
+        "S01": [_scored("S01", 1, 0.1), _scored("S01", 0, 0.9)],  # both wrong
+        "S02": [_scored("S02", 1, 0.9), _scored("S02", 0, 0.1)],  # both right
+    }
+    figures = cross_dataset._aggregate(scored, {"S01": 4, "S02": 2}, 0.5, {"S01": None, "S02": 1.0})
+    assert figures["pooled"]["accuracy"] == 0.5
+    assert figures["published_labels"]["accuracy"] == 1.0
+    assert figures["published_labels"]["subjects"] == ["S02"]
+    assert figures["published_labels"]["coverage"] == 1.0  # 2 of S02's 2 labelled windows
+    nobody = cross_dataset._aggregate(scored, {"S01": 4, "S02": 2}, 0.5, {"S01": None})
+    assert nobody["published_labels"]["accuracy"] is None
+    # labels the study published but the tag segments contradict are not the study's labels
+    at_odds = cross_dataset._aggregate(scored, {"S01": 4, "S02": 2}, 0.5, {"S02": 0.9})
+    assert at_odds["published_labels"]["subjects"] == []
+
+
+@pytest.mark.shared_data
+@needs_stress_predict
+def test_the_studys_own_labels_match_the_tag_segments_and_leave_s01_out() -> None:
+    agreement = {s: cross_dataset.label_agreement(STRESS_PREDICT, s) for s in ("S01", "S02", "S03")}
+    assert agreement["S01"] is None  # not in the study's label file
+    assert agreement["S02"] == 1.0
+    assert agreement["S03"] is not None and agreement["S03"] > 0.99  # a few boundary seconds

@@ -14,15 +14,24 @@ non-stress. For S01 the time log lists Stroop before Baseline; following the dat
 the protocol order (baseline first, Stroop after the first relax). A window counts when at least
 50 s of it lie in one segment; windows before the EDA sensor settles (it reads 0 µS for the first
 seconds) or failing the pulse gate are not scored and lower the coverage.
+
+The headline figures are over the wearers whose labels the study itself published: its authors'
+per-second stress label (PUBLISHED_LABELS) holds S02 and S03, and leaves S01 out. Their
+per-second labels are checked against the tag segments above (``label_agreement``); S01's labels
+are this project's reading of a time log that contradicts itself, so S01 is reported beside the
+headline, in the figures over every wearer, not inside it.
 """
 
 from __future__ import annotations
 
+import bisect
+import csv
 import functools
 import itertools
 import math
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +66,12 @@ _PHASES = {
     "S03": (1, 0, 1, 0, 1, 0, 0, 0),
 }
 _HYPERVENTILATION = {"S01": 5, "S02": 4, "S03": 4}  # index of the segment after that tag
+#: The study's own 1 Hz stress label (participant number, unix second, label) for the
+#: participants its authors kept; participant n is the raw export folder S0n.
+PUBLISHED_LABELS = "Improved_All_Combined_hr_rsp_binary.csv"
+#: A wearer counts as labelled by the study only where its labels and the tag segments (which
+#: label the windows) agree on this share of its seconds; a few seconds at the boundaries differ.
+MIN_LABEL_AGREEMENT = 0.99
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,43 @@ def _labels(tags: list[float], subject: str, ends: FloatArray) -> tuple[list[int
         labels.append(phases[best] if inside[best] >= MIN_INSIDE_S else -1)
         breathing.append(best == _HYPERVENTILATION[subject] + 1)
     return labels, breathing
+
+
+def segment_label(tags: list[float], subject: str, t: float) -> int:
+    """The tag segments' label (1 stress, 0 non-stress, -1 unused) at unix second ``t``."""
+    return (0, *_PHASES[subject], -1)[bisect.bisect_right(tags, t)]
+
+
+@functools.cache
+def published_labels(root: Path) -> dict[str, dict[int, int]]:
+    """Per wearer in SUBJECTS whom the study's label file holds: its label per unix second.
+    Empty when the file is absent (then no figure rests on published labels)."""
+    path = root / PUBLISHED_LABELS
+    if not path.is_file():
+        return {}
+    wanted = {str(int(subject[1:])): subject for subject in SUBJECTS}
+    out: dict[str, dict[int, int]] = {}
+    with path.open(newline="", encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            subject = wanted.get(row["Participant"].strip())
+            if subject is not None:
+                out.setdefault(subject, {})[int(float(row["Time(sec)"]))] = int(float(row["Label"]))
+    return out
+
+
+def label_agreement(root: Path, subject: str) -> float | None:
+    """Share of the study's labelled seconds inside the tagged session on which the tag
+    segments' label equals the study's; None for a wearer the study did not label."""
+    seconds = published_labels(root).get(subject)
+    if not seconds:
+        return None
+    tags = [float(line) for line in (root / subject / f"tags_{subject}.csv").read_text().split()]
+    compared = [
+        (label, mine)
+        for t, label in seconds.items()
+        if (mine := segment_label(tags, subject, t)) >= 0
+    ]
+    return sum(label == mine for label, mine in compared) / max(len(compared), 1)
 
 
 @functools.cache
@@ -161,9 +213,14 @@ Scored = tuple[str, int, float, bool]
 
 
 def _aggregate(
-    scored: dict[str, list[Scored]], labelled: dict[str, int], threshold: float
+    scored: dict[str, list[Scored]],
+    labelled: dict[str, int],
+    threshold: float,
+    published: dict[str, float | None],
 ) -> dict[str, Any]:
-    """Per-subject and pooled figures; coverage: scored share of the labelled windows."""
+    """Per-subject and pooled figures; coverage: scored share of the labelled windows.
+    ``published``: each wearer's agreement with the study's own labels (None: not labelled by
+    the study); the wearers it labelled, in agreement with the tags, give the headline."""
     per_subject = {
         subject: _figures([t[1] for t in items], [t[2] for t in items], threshold)
         | {
@@ -174,13 +231,22 @@ def _aggregate(
     }
     pooled = [t for items in scored.values() for t in items]
     calm = [t for t in pooled if not t[3]]
-    confirmed = [t for t in pooled if t[0] != "S01"]
+    kept = sorted(s for s, agree in published.items() if (agree or 0.0) >= MIN_LABEL_AGREEMENT)
+    confirmed = [t for t in pooled if t[0] in kept]
     coverage = len(pooled) / max(sum(labelled.values()), 1)
     return {
         "pooled": _figures([t[1] for t in pooled], [t[2] for t in pooled], threshold)
         | {"coverage": coverage},
         "without_hyperventilation": _figures([t[1] for t in calm], [t[2] for t in calm], threshold),
-        "without_s01": _figures([t[1] for t in confirmed], [t[2] for t in confirmed], threshold),
+        "published_labels": _figures(
+            [t[1] for t in confirmed], [t[2] for t in confirmed], threshold
+        )
+        | {
+            "coverage": len(confirmed) / max(sum(labelled.get(s, 0) for s in kept), 1),
+            "subjects": kept,
+            "label_agreement": {s: published[s] for s in kept},
+            "source": f"{PUBLISHED_LABELS}: the study's per-second stress label",
+        },
         "per_subject": per_subject,
         "mapping": "Stroop, interview, hyperventilation -> stress; consent/baseline, relax, "
         "questionnaire -> non-stress",
@@ -207,7 +273,11 @@ def evaluate(
             for i in kept
             if (score := scores[i]) is not None
         ]
-    return _aggregate(scored, labelled, choice.threshold)
+    return _aggregate(scored, labelled, choice.threshold, _agreements(root, scored))
+
+
+def _agreements(root: Path, subjects: Iterable[str]) -> dict[str, float | None]:
+    return {subject: label_agreement(root, subject) for subject in subjects}
 
 
 def replay(root: Path, model_path: Path, settings: StressModelSettings) -> dict[str, Any]:
@@ -246,7 +316,7 @@ def replay(root: Path, model_path: Path, settings: StressModelSettings) -> dict[
             if qualities[i] == "ok" and isinstance(p := probabilities[i], float)
         ]
     threshold = settings.threshold if settings.threshold is not None else model.threshold
-    return _aggregate(scored, labelled, threshold) | {
+    return _aggregate(scored, labelled, threshold, _agreements(root, scored)) | {
         "window_qualities": window_qualities,
         "windows": "the gateway's: 60 s, every 10 s (overlapping, so neighbours are not "
         "independent)",

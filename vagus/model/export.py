@@ -79,7 +79,8 @@ def validation(figures: dict[str, Any], variant: Variant = "mean_sd") -> dict[st
     runtime = figures[key]
     poisoned = figures.get("poisoned_5" + ("" if key == RUNTIME_KEY else f"_{key}"))
     cross = figures.get(cross_key, {}).get("pooled")
-    replayed = figures.get(f"{REPLAY_KEY}_{variant}", {}).get("pooled")
+    replay = figures.get(f"{REPLAY_KEY}_{variant}", {})
+    replayed = replay.get("pooled")
     return {
         "method": "nested leave-one-subject-out of the model-building procedure "
         "(vagus/model/nested.py); this file is that procedure fitted on every subject",
@@ -105,6 +106,8 @@ def validation(figures: dict[str, Any], variant: Variant = "mean_sd") -> dict[st
         if cross is None and replayed is None
         else {
             "gateway_replay": replayed,  # this file through the gateway's own signal path
+            # the same, over the wearers whose labels the study published (the headline)
+            "gateway_replay_published_labels": replay.get("published_labels"),
             "first_20_windows_60s": cross,  # the nested protocol's windows and calibration
         },
     }
