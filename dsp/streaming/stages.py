@@ -44,6 +44,7 @@ from dsp.streaming.ecg_window import EcgWindow, ecg_window
 from dsp.streaming.eda_traces import EdaTraceTracker
 from dsp.streaming.eda_window import eda_window
 from dsp.streaming.gaps import GapLog
+from dsp.streaming.intervals import interval_window
 from dsp.streaming.pulse import pulse_window
 from dsp.streaming.readable import Readable, finite
 from dsp.streaming.rr import heart_features
@@ -131,7 +132,8 @@ class CountStage:
     CHANNELS: ClassVar[int] = 1
     NOMINAL_RATE_HZ: ClassVar[float] = 0.0
     #: a beat source's precedence when two give heart data in one window (the engine takes
-    #: the highest's, whole): ECG over wrist pulse; 0 for streams that give none
+    #: the highest's, whole): ECG, then a strap's RR intervals, then wrist pulse, then a
+    #: wrist device's own intervals; 0 for streams that give none
     HEART_RANK: ClassVar[int] = 0
 
     def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
@@ -198,7 +200,7 @@ class EcgStage(CountStage):
     """Beats (carried between windows), RR, HRV and the model's heart features."""
 
     NOMINAL_RATE_HZ = 130.0
-    HEART_RANK = 2
+    HEART_RANK = 4
 
     def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
         super().__init__(gaps, buffer)
@@ -344,7 +346,7 @@ class PulseStage(CountStage):
     (dsp.streaming.pulse). Below an ECG in precedence: a pulse beat lags and blurs an R-peak."""
 
     NOMINAL_RATE_HZ = 64.0
-    HEART_RANK = 1
+    HEART_RANK = 2
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         present = self.buffer.count(start_ns, end_ns)
@@ -353,6 +355,64 @@ class PulseStage(CountStage):
         trace = self.buffer.window(start_ns, end_ns)[1][:, 0]
         readable, model, rejected = pulse_window(trace, self.rate_hz)
         return StageWindow(present, readable, model, rejected)
+
+
+class IntervalStage(CountStage):
+    """Intervals a device computed (dsp.streaming.intervals): HRV from its values, gated by the
+    share corrected and the share of the window no interval covers. Irregular: no nominal rate,
+    so no coverage or sample-jump rule of its own (the gate's covered share says it)."""
+
+    #: milliseconds per unit of the stream's values
+    MS_PER_UNIT: ClassVar[float] = 1.0
+    #: the clock the device times its beats on (Hz): a beat is known to one tick of it
+    RESOLUTION_HZ: ClassVar[float] = 1000.0
+
+    def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
+        super().__init__(gaps, buffer)
+        self._with_spectrum = True
+
+    def want(self, features: frozenset[str]) -> None:
+        """No Welch spectrum every window unless one of the spectral HRV features is wanted."""
+        self._with_spectrum = not features.isdisjoint(SPECTRAL_HRV_FEATURES)
+
+    def close(self, start_ns: int, end_ns: int) -> StageWindow:
+        present = self.buffer.count(start_ns, end_ns)
+        if present < 3:
+            return StageWindow(present, _NOTHING, {})
+        stamps, values = self.buffer.window(end_ns - int(HISTORY_S * NS), end_ns)
+        readable, model, gate = interval_window(
+            stamps,
+            values[:, 0] * self.MS_PER_UNIT,
+            resolution_hz=self.RESOLUTION_HZ,
+            start=start_ns,
+            end=end_ns,
+            with_spectrum=self._with_spectrum,
+        )
+        return StageWindow(present, readable, model, gate)
+
+
+class StrapIntervalStage(IntervalStage):
+    """A Heart Rate Service strap's RR intervals (ms, timed in 1/1024 s): its own R-peaks, so
+    above wrist pulse, below the ECG itself (whose beats the validated detector finds)."""
+
+    RESOLUTION_HZ = 1024.0
+    HEART_RANK = 3
+
+
+class E4IntervalStage(IntervalStage):
+    """An E4's IBI.csv (seconds, stamped on the 64 Hz BVP clock): beats the E4 found in its own
+    pulse; below the BVP trace itself, whose beats the gateway finds with the validated pulse
+    path (dsp.pulse)."""
+
+    MS_PER_UNIT = 1000.0
+    RESOLUTION_HZ = 64.0
+    HEART_RANK = 1
+
+
+class PulseIntervalStage(IntervalStage):
+    """Pulse-to-pulse intervals (PPI, ms) a watch or band computed; below a pulse trace."""
+
+    HEART_RANK = 1
 
 
 class StrapHeartRateStage(CountStage):
@@ -372,6 +432,9 @@ STAGES: dict[str, type[CountStage]] = {
     "ecg": EcgStage,
     "bvp": PulseStage,  # an E4's BVP.csv (`vagus import e4`)
     "ppg": PulseStage,
+    "rr": StrapIntervalStage,  # a Heart Rate Service strap's RR intervals
+    "ibi": E4IntervalStage,  # an E4's IBI.csv (`vagus import e4`)
+    "ppi": PulseIntervalStage,
     "eda": EdaStage,
     "acc": AccStage,
     "hr": StrapHeartRateStage,
