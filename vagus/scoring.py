@@ -1,7 +1,9 @@
 """One patient's stress scoring: baseline, quality gate, LiteRT model, personal calibration.
 
 Order per window: the quality gate first (poor signal and heavy motion are never scored and never
-enter the baseline, and say so even during calibration), then complete inputs, then the
+enter the baseline, and say so even during calibration), then complete inputs, then, for a model
+that reads heart data, the heart source (a window whose heart numbers come from another stream
+than the baseline's is ``poor_signal``: its z-scores would compare two sources), then the
 calibration period (usable windows with plausible heart data feed the running baseline and are
 reported as ``calibrating``, unscored: the model's inputs are z-scores against that baseline, so
 there is nothing to score against yet), then the model, then the patient's Platt correction and
@@ -108,6 +110,9 @@ class StressScorer:
         self.settings = settings
         self.state_path = state_path
         self.baseline = self._fresh_baseline()
+        self._refused_source: str | None = None
+        #: how logs name this patient's scorer: their state file (named by pseudonym), if any
+        self._label = state_path.name if state_path is not None else "stress scorer"
         # The model indexes its inputs by name and may use only some features: show those it has.
         self._headline = [
             (f"z_{name}", self.model.features.index(name))
@@ -137,17 +142,16 @@ class StressScorer:
         self, features: Mapping[str, float], quality: QualityInputs, *, in_calibration_period: bool
     ) -> WindowScore:
         """Gate, learn the baseline or score; see the module docstring for the order."""
-        flag = self.model.gate.flag(quality)
         values = self.model.transform(features)
-        if flag != "ok":
-            return WindowScore(None, flag)
-        if not self.baseline.usable(values):
-            return WindowScore(None, "missing_features")
+        if (refused := self._refusal(values, quality)) is not None:
+            return WindowScore(None, refused)
         if self.calibrating:
             # heart plausibility gates the baseline only of a model that reads heart data
             if self.model.gate.needs_beats and not _plausible(features):
                 return WindowScore(None, "poor_signal")
             self.baseline.add(values)
+            if self.model.gate.needs_beats and self.baseline.heart_source is None:
+                self.baseline.heart_source = quality.heart_source
             enough = self.baseline.windows >= self.settings.min_calibration_windows
             if in_calibration_period or not enough:
                 return WindowScore(None, "calibrating")
@@ -161,6 +165,38 @@ class StressScorer:
         for key, index in self._headline:
             components[key] = float(z[index])
         return WindowScore(self.calibration.apply(raw), "ok", components)
+
+    def _refusal(self, values: np.ndarray, quality: QualityInputs) -> ScoreQuality | None:
+        """Why a window is not scored nor learnt (the gate, incomplete inputs, another heart
+        source than the baseline's), or None."""
+        flag = self.model.gate.flag(quality)
+        if flag != "ok":
+            return flag
+        if not self.baseline.usable(values):
+            return "missing_features"
+        if self.model.gate.needs_beats and not self._same_heart_source(quality.heart_source):
+            return "poor_signal"
+        return None
+
+    def _same_heart_source(self, source: str | None) -> bool:
+        """Whether a window's heart numbers come from the baseline's source (any source while
+        the baseline has none yet, or a caller that does not say); says once per change why not."""
+        expected = self.baseline.heart_source
+        if expected is None or source is None or source == expected:
+            self._refused_source = None
+            return True
+        if source != self._refused_source:
+            self._refused_source = source
+            log.warning(
+                "%s: heart data now come from %s, the baseline from %s; such windows are not "
+                "scored until %s is back (a baseline learnt on one source says nothing about "
+                "another's heart numbers)",
+                self._label,
+                source,
+                expected,
+                expected,
+            )
+        return False
 
     def set_calibration(self, calibration: PatientCalibration) -> None:
         """Adopt a new threshold or Platt correction (validated on construction) and persist it."""

@@ -85,6 +85,8 @@ class WindowResult:
     rr_gate_fraction: float | None = None
     #: gaps found in the sample times up to the window's end since the last window
     gaps: tuple[Gap, ...] = ()
+    #: the stream the heart numbers came from (the best-ranked beat source), if any
+    heart_source: str | None = None
 
     @property
     def coverage(self) -> dict[str, float]:
@@ -96,6 +98,7 @@ class WindowResult:
             beats=int(self.readable.get("beats") or 0),
             rr_artifact_fraction=self.rr_gate_fraction,
             motion_fraction=self.readable.get("motion_fraction"),
+            heart_source=self.heart_source,
         )
 
 
@@ -325,6 +328,7 @@ class Engine:
         span = end - start
         heart: StageWindow | None = None  # the best-ranked beat source with heart data
         heart_rank = -1
+        heart_source = None
         for stream, stage in self._stages.items():
             if due := self._gaps_until(stream, stage, end):
                 gaps += due
@@ -333,7 +337,7 @@ class Engine:
                 readable |= part.readable
                 model |= part.model
             elif (rank := getattr(stage, "HEART_RANK", 0)) > heart_rank:
-                heart, heart_rank = part, rank
+                heart, heart_rank, heart_source = part, rank, stream
             if rate := stage.rate_hz:
                 coverage = min(1.0, part.present / (rate * span / NS))
                 log = stage.gaps
@@ -345,4 +349,4 @@ class Engine:
             gate = heart.rr_gate_fraction
         isfinite = math.isfinite
         finite = {name: v for name, v in model.items() if isfinite(v)}
-        return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps))
+        return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps), heart_source)

@@ -16,6 +16,11 @@ calibration windows instead, and after each one sets the centre to the median an
 to 1.4826 x the median absolute deviation of each feature; the z-score arithmetic is the same.
 A stressor inside a minority of the calibration windows moves the median and the MAD much
 less than the mean and the SD (docs/model-card.md measures what it does to the model).
+
+The baseline also remembers which stream its heart features came from (an ECG, a strap's RR
+intervals, wrist pulse): heart numbers from another source differ in level and spread (a pulse
+beat lags and blurs an R-peak), so z-scores against this baseline mean something only for
+windows from the same source (vagus.scoring refuses the others).
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class RunningBaseline:
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown baseline estimator {estimator!r}; use one of {ESTIMATORS}")
         self.estimator: Estimator = estimator
+        #: the stream the calibration windows' heart features came from (None: none yet)
+        self.heart_source: str | None = None
         #: the calibration windows, kept by the median_mad estimator only
         self.rows: list[FloatArray] = []
         self.names = tuple(names)
@@ -164,6 +171,7 @@ class RunningBaseline:
             "mean": self.mean.tolist(),
             "m2": self.m2.tolist(),
             "estimator": self.estimator,
+            "heart_source": self.heart_source,
             "rows": [[v if math.isfinite(v) else None for v in row.tolist()] for row in self.rows],
         }
 
@@ -207,6 +215,10 @@ class RunningBaseline:
         if {a.shape for a in (count, mean, m2)} != {(len(saved),)}:
             raise ValueError("the saved baseline's statistics are malformed")
         baseline.windows = int(state["windows"])
+        source = state.get("heart_source")  # states before it: not known
+        if source is not None and not isinstance(source, str):
+            raise ValueError("the saved baseline's heart source is malformed")
+        baseline.heart_source = source
         baseline.count = count[columns].astype(np.int64)
         baseline.mean = mean[columns].astype(np.float64)
         baseline.m2 = m2[columns].astype(np.float64)

@@ -50,6 +50,8 @@ class QualityInputs:
     beats: int
     rr_artifact_fraction: float | None
     motion_fraction: float | None
+    #: the stream the window's heart numbers came from (dsp.streaming.stages.HEART_RANK), if any
+    heart_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,3 +287,53 @@ def test_inputs_without_heart_are_refused_where_no_such_model_exists(model: Stre
         StressScorer(settings=StressModelSettings(inputs="without_heart"), model=model)
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"inputs": "eda"}, StressModelSettings)
+
+
+def test_heart_numbers_from_another_source_than_the_baselines_are_not_scored(
+    tmp_path: Path, model: StressModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A baseline learnt on the ECG: when the ECG strap is off and the window's heart numbers
+    come from wrist pulse, the window is refused (z-scores of pulse against an ECG baseline
+    compare two sources), said once, and scoring resumes with the ECG; after a restart too."""
+    ecg = QualityInputs(beats=70, rr_artifact_fraction=0.0, motion_fraction=0.0, heart_source="ecg")
+    pulse = QualityInputs(
+        beats=70, rr_artifact_fraction=0.0, motion_fraction=0.0, heart_source="bvp"
+    )
+    scorer = StressScorer(
+        settings=StressModelSettings(min_calibration_windows=30),
+        state_path=tmp_path / "stress-p.json",
+        model=model,
+    )
+    rng = np.random.default_rng(8)
+    for _ in range(30):
+        assert scorer.score(_window(model, rng), ecg, in_calibration_period=True).quality == (
+            "calibrating"
+        )
+    # a pulse window inside the calibration period is not learnt either
+    assert scorer.score(_window(model, rng), pulse, in_calibration_period=True).quality == (
+        "poor_signal"
+    )
+    assert scorer.baseline.windows == 30 and scorer.baseline.heart_source == "ecg"
+    with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
+        for _ in range(3):
+            refused = scorer.score(_window(model, rng), pulse, in_calibration_period=False)
+            assert refused.quality == "poor_signal" and refused.probability is None
+    assert caplog.text.count("heart data now come from bvp, the baseline from ecg") == 1
+    assert "stress-p.json" in caplog.text  # the pseudonymous state file names the patient
+    assert scorer.score(_window(model, rng), ecg, in_calibration_period=False).quality == "ok"
+    resumed = StressScorer(
+        settings=StressModelSettings(min_calibration_windows=30),
+        state_path=tmp_path / "stress-p.json",
+        model=model,
+    )
+    assert resumed.baseline.heart_source == "ecg"
+    assert resumed.score(_window(model, rng), pulse, in_calibration_period=False).quality == (
+        "poor_signal"
+    )
+    # a model without heart data reads none, so it never asks where they came from
+    no_heart = StressScorer(settings=StressModelSettings(inputs="without_heart"))
+    window = {k: v for k, v in _window(model, rng).items() if not k.startswith("hrv_")} | {
+        "acc_magnitude_std": 1.0
+    }
+    assert no_heart.score(window, pulse, in_calibration_period=True).quality == "calibrating"
+    assert no_heart.baseline.heart_source is None

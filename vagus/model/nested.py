@@ -338,8 +338,9 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
     shipped: Choice | None = None
     robust_twin: Choice | None = None
     no_heart: Choice | None = None
+    normalised: dict[tuple[int, bool], FloatArray] = {}
     for key, (windows, robust) in CALIBRATIONS.items():
-        x = normalise_first(data, windows, robust=robust)
+        x = normalised[windows, robust] = normalise_first(data, windows, robust=robust)
         counted = after_calibration(data, windows)
         result[key] = nested_loso(data, x, counted=counted)
         if key == RUNTIME_KEY:
@@ -363,7 +364,7 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
                 )
     for stressed in POISONED_WINDOWS:
         for robust in (False, True):
-            clean = normalise_first(data, robust=robust)
+            clean = normalised[CALIBRATION_WINDOWS, robust]  # both are in CALIBRATIONS
             x_poisoned, counted = normalise_poisoned(data, stressed, robust=robust)
             key = f"poisoned_{stressed}" + ("_robust_baseline" if robust else "")
             result[key] = nested_loso(data, clean, counted=counted, scored=x_poisoned)
