@@ -56,6 +56,25 @@ KILL_AFTER_S = 2.0
 GUARANTEES = ("at_least_once", "exactly_once")
 
 
+def group_settings(address: str) -> KafkaSettings:
+    """Settings for a fresh topic set on the local Apache Kafka at ``address``, with the
+    consumer group's default session (6 s, as closedloop_bench gives Apache Kafka).
+
+    ``for_embedded_broker``'s 1 s session is for tansu's slow joins; Apache Kafka joins at once
+    whatever the session. aiokafka sends no heartbeat while a member's partition-assignment
+    callback runs, and the exactly-once worker's (a transactional producer per input partition,
+    each state partition read back) took 1.5 s on a loaded 2-core machine: the broker then
+    dropped the member right after its first join and a second rebalance ran mid-phase, after
+    which a decision could be missing for good (see CHANGELOG, "Fixed (eos bench)").
+    """
+    defaults = KafkaSettings()
+    return msgspec.structs.replace(
+        KafkaSettings(topic_prefix=f"eos{uuid.uuid4().hex[:8]}").for_embedded_broker(address),
+        session_timeout_ms=defaults.session_timeout_ms,
+        heartbeat_interval_ms=defaults.heartbeat_interval_ms,
+    )
+
+
 class StalledError(RuntimeError):
     """A phase whose decisions did not all arrive in time: says which, and how the worker is."""
 
@@ -161,7 +180,7 @@ class Worker:
 
 
 async def measure(address: str, guarantee: str, patients: int, total: int) -> dict[str, Any]:
-    kafka = KafkaSettings(topic_prefix=f"eos{uuid.uuid4().hex[:8]}").for_embedded_broker(address)
+    kafka = group_settings(address)
     workdir = Path(tempfile.mkdtemp(prefix="vagus-eos-bench-"))
     registry = workdir / "registry.json"
     keys: dict[str, GatewayKey] = {
