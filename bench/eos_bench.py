@@ -256,7 +256,9 @@ async def kill_mid_stream(
     wanted = {e.event_id for e in events}
     before = sum(decisions.records.values())
     sending = asyncio.create_task(produce(kafka, events, keys, rate_per_s=KILL_RATE_PER_S))
-    await asyncio.sleep(KILL_AFTER_S)
+    # mid-stream whatever the run's size: at most halfway through sending
+    kill_after_s = min(KILL_AFTER_S, 0.5 * len(events) / KILL_RATE_PER_S)
+    await asyncio.sleep(kill_after_s)
     worker.kill()
     killed_at = time.monotonic()
     worker.start()
@@ -289,6 +291,8 @@ async def kill_mid_stream(
         "duplicates_by_phase": decisions.duplicates_by_phase(),
         "uncommitted_reader_duplicates_by_phase": uncommitted.duplicates_by_phase(),
         "kill_events": len(events),
+        "kill_after_s": kill_after_s,
+        "kill_sending_s": len(events) / KILL_RATE_PER_S,
         "kill_decision_records": records,
         "kill_duplicate_records": duplicates,
         "kill_lost_triggers": lost,

@@ -75,6 +75,11 @@ class PatientTable:
         finally:
             self._loading.pop(partition, None)
 
+    def keep_only(self, partitions: set[int]) -> None:
+        """Forget every partition this worker held but no longer owns (after a rebalance)."""
+        held = self.loaded_partitions | set(self.partition_of.values())
+        self.forget(held - partitions)
+
     def forget(self, partitions: set[int]) -> None:
         """Drop partitions another worker now owns; their state is reloaded if they return."""
         self.loaded_partitions -= partitions

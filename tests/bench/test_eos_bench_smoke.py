@@ -35,5 +35,6 @@ def test_a_small_run_measures_both_guarantees() -> None:
     for result in results:
         assert result["events"] == 200 and result["events_per_s"] > 0
         assert result["kill_lost_triggers"] == 0
+        assert result["kill_after_s"] < result["kill_sending_s"]  # the kill lands mid-stream
         assert result["idempotent_producer"] is True
     assert results[1]["duplicates_by_phase"] == {}

@@ -1,0 +1,97 @@
+"""A rebalance keeps the patients of the partitions a worker keeps and drops the others.
+
+A consumer-group rebalance revokes every partition before it assigns (the eager protocol). Under
+exactly-once the transaction of a partition the worker keeps goes on, so its patients' state in
+memory is the one that will be committed; reloading the committed snapshots instead turned that
+state back while the gate still dropped the inputs the older snapshot lacked as duplicates, and
+bench/eos_bench.py saw a decision lost for good. The worker's handlers are driven directly here,
+with a snapshot reader that counts its reads.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from closedloop.app import ClosedLoopWorker
+from closedloop.patients import PatientTable
+from closedloop.policy import DEFAULT_POLICY
+from closedloop.state_store import PatientSnapshot
+from stream.settings import KafkaSettings
+
+STRESS = "vagus.stress"
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+class CountingReader:
+    """Snapshots of no patient, counting which partitions were read."""
+
+    def __init__(self) -> None:
+        self.reads: Counter[int] = Counter()
+
+    async def __call__(self, partition: int) -> dict[str, PatientSnapshot]:
+        self.reads[partition] += 1
+        return {}
+
+
+async def _table_with_two_patients(reader: CountingReader) -> PatientTable:
+    table = PatientTable(DEFAULT_POLICY, read_partition=reader)
+    for partition, patient in ((0, "p-aaaaaaaaaaaa"), (1, "p-bbbbbbbbbbbb")):
+        await table.ensure_loaded(partition)
+        table.mark_applied(patient, topic=STRESS, partition=partition, offset=7)
+    return table
+
+
+async def test_keep_only_forgets_the_partitions_no_longer_owned() -> None:
+    reader = CountingReader()
+    table = await _table_with_two_patients(reader)
+    table.keep_only({0})
+    assert table.loaded_partitions == {0}
+    assert table.already_applied("p-aaaaaaaaaaaa", STRESS, 7)  # kept, not reloaded
+    assert not table.already_applied("p-bbbbbbbbbbbb", STRESS, 7)  # dropped
+    await table.ensure_loaded(1)
+    await table.ensure_loaded(0)
+    assert reader.reads == Counter({0: 1, 1: 2})
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> ClosedLoopWorker:
+    return ClosedLoopWorker(
+        KafkaSettings(), enrolment_file=tmp_path / "enrolled.json", exactly_once=True
+    )
+
+
+async def test_a_rebalance_that_hands_back_the_same_partitions_keeps_their_patients(
+    worker: ClosedLoopWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saves = []
+
+    async def persist() -> None:
+        saves.append(True)
+
+    reader = CountingReader()
+    worker.table = await _table_with_two_patients(reader)
+    monkeypatch.setattr(worker, "_persist", persist)
+    stress = worker.settings.topics.name("stress")
+    everything = {TP(stress, 0), TP(stress, 1)}
+
+    await worker._on_revoked(worker.app, everything, signal=None)
+    assert saves == [True]  # the changed patients are saved as the rebalance starts
+    await worker._on_assigned(worker.app, everything, signal=None)
+    assert reader.reads == Counter({0: 1, 1: 1})  # nothing read back
+    assert worker.table.already_applied("p-aaaaaaaaaaaa", STRESS, 7)
+    assert worker.table.already_applied("p-bbbbbbbbbbbb", STRESS, 7)
+
+    # the next rebalance moves partition 1 to another worker: only its patients go
+    await worker._on_revoked(worker.app, everything, signal=None)
+    await worker._on_assigned(worker.app, {TP(stress, 0)}, signal=None)
+    assert worker.table.loaded_partitions == {0}
+    assert worker.table.already_applied("p-aaaaaaaaaaaa", STRESS, 7)
+    assert not worker.table.already_applied("p-bbbbbbbbbbbb", STRESS, 7)
