@@ -359,8 +359,10 @@ class PulseStage(CountStage):
 
 class IntervalStage(CountStage):
     """Intervals a device computed (dsp.streaming.intervals): HRV from its values, gated by the
-    share corrected and the share of the window no interval covers. Irregular: no nominal rate,
-    so no coverage or sample-jump rule of its own (the gate's covered share says it)."""
+    share corrected and the share of the window no interval covers. Irregular: no nominal rate
+    (a strap's RR blocks carry none, so no coverage or sample-jump rule applies; an importer's
+    nominal one only adds those to the stream's quality). Whether beats are missing is read
+    from the intervals themselves (dsp.streaming.intervals)."""
 
     #: milliseconds per unit of the stream's values
     MS_PER_UNIT: ClassVar[float] = 1.0
