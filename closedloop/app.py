@@ -218,8 +218,8 @@ class ClosedLoopWorker:
             await self._persist()
 
     async def _on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Drop the patients of partitions this worker lost, and restore those of newly
-        assigned ones before their inputs arrive.
+        """Drop the patients of partitions this worker lost, and start restoring those of newly
+        assigned ones (each input waits for its partition's load).
 
         Patients of partitions the worker keeps stay as they are in memory. A rebalance revokes
         every partition before it assigns (the eager protocol), and under exactly-once the kept
@@ -232,8 +232,8 @@ class ClosedLoopWorker:
         inputs = {self.settings.topics.name(suffix) for suffix in INPUT_SUFFIXES}
         owned = {tp.partition for tp in assigned if tp.topic in inputs}
         self.table.keep_only(owned)
-        for partition in sorted(owned):
-            await self.table.ensure_loaded(partition)
+        for partition in sorted(owned):  # inputs wait for their partition's load
+            self.table.start_loading(partition)
         self.positions.forget(assigned)
         self.stats.ready = True
 

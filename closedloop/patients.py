@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 SnapshotReader = Callable[[int], Awaitable[dict[str, PatientSnapshot]]]
 
 
+def _log_failed_load(partition: int, done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and (error := done.exception()) is not None:
+        log.warning("restoring the patients of partition %d failed: %s", partition, error)
+
+
 class PatientTable:
     """Per-patient state for the partitions this worker owns."""
 
@@ -48,6 +53,20 @@ class PatientTable:
         self.policy_offsets: dict[int, int] = {}
         self._dirty: set[str] = set()
         self._loading: dict[int, asyncio.Future[None]] = {}
+        #: bumped when a partition is forgotten, so a load begun before that is disowned
+        self._generation: dict[int, int] = {}
+
+    def start_loading(self, partition: int) -> None:
+        """Begin restoring a partition's patients, without waiting (the worker's assignment
+        callback: aiokafka sends no heartbeat while it runs, so reading every state partition
+        there could outlast the group session). A failure is logged; the next input of the
+        partition retries the load and, failing again, is dead-lettered with the reason."""
+        if partition in self.loaded_partitions or partition in self._loading:
+            return
+        generation = self._generation.get(partition, 0)
+        loading = asyncio.ensure_future(self._load(partition, generation))
+        loading.add_done_callback(lambda done: _log_failed_load(partition, done))
+        self._loading[partition] = loading
 
     async def ensure_loaded(self, partition: int) -> None:
         """Before the first input of a partition this worker owns, restore its patients.
@@ -55,17 +74,18 @@ class PatientTable:
         Loading starts as soon as the partition is assigned; an input that arrives meanwhile
         waits for that same load rather than starting another.
         """
-        if partition in self.loaded_partitions:
-            return
-        loading = self._loading.get(partition)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load(partition))
-            self._loading[partition] = loading
-        await asyncio.shield(loading)
+        self.start_loading(partition)
+        if (loading := self._loading.get(partition)) is not None:
+            await asyncio.shield(loading)
 
-    async def _load(self, partition: int) -> None:
+    async def _load(self, partition: int, generation: int) -> None:
+        """Restore one partition; a load the partition was forgotten during (a rebalance gave it
+        away meanwhile) changes nothing."""
         try:
-            for patient, saved in (await self._read_partition(partition)).items():
+            saved_patients = await self._read_partition(partition)
+            if self._generation.get(partition, 0) != generation:
+                return
+            for patient, saved in saved_patients.items():
                 self.states[patient] = restore(saved)
                 self.evaluators[patient] = restore_evaluator(saved)
                 self.offsets[patient] = dict(saved.offsets)
@@ -73,16 +93,21 @@ class PatientTable:
                 self.partition_of[patient] = partition
             self.loaded_partitions.add(partition)
         finally:
-            self._loading.pop(partition, None)
+            if self._generation.get(partition, 0) == generation:
+                self._loading.pop(partition, None)
 
     def keep_only(self, partitions: set[int]) -> None:
         """Forget every partition this worker held but no longer owns (after a rebalance)."""
-        held = self.loaded_partitions | set(self.partition_of.values())
+        held = self.loaded_partitions | set(self.partition_of.values()) | set(self._loading)
         self.forget(held - partitions)
 
     def forget(self, partitions: set[int]) -> None:
-        """Drop partitions another worker now owns; their state is reloaded if they return."""
+        """Drop partitions another worker now owns; their state is reloaded if they return, and
+        a load still under way for one of them is disowned."""
         self.loaded_partitions -= partitions
+        for partition in partitions:
+            self._generation[partition] = self._generation.get(partition, 0) + 1
+            self._loading.pop(partition, None)
         for patient in [p for p, part in self.partition_of.items() if part in partitions]:
             self.states.pop(patient, None)
             self.evaluators.pop(patient, None)

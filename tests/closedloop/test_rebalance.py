@@ -4,12 +4,16 @@ A consumer-group rebalance revokes every partition before it assigns (the eager 
 exactly-once the transaction of a partition the worker keeps goes on, so its patients' state in
 memory is the one that will be committed; reloading the committed snapshots instead turned that
 state back while the gate still dropped the inputs the older snapshot lacked as duplicates, and
-bench/eos_bench.py saw a decision lost for good. The worker's handlers are driven directly here,
-with a snapshot reader that counts its reads.
+bench/eos_bench.py saw a decision lost for good. The assignment only starts the loads (aiokafka
+sends no heartbeat while it runs); a load under way when its partition is lost changes nothing.
+The worker's handlers and the table are driven directly here, with snapshot readers that count
+their reads.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
@@ -95,3 +99,48 @@ async def test_a_rebalance_that_hands_back_the_same_partitions_keeps_their_patie
     assert worker.table.loaded_partitions == {0}
     assert worker.table.already_applied("p-aaaaaaaaaaaa", STRESS, 7)
     assert not worker.table.already_applied("p-bbbbbbbbbbbb", STRESS, 7)
+
+
+class GatedReader(CountingReader):
+    """Holds each read until released: a rebalance can come while a load is under way."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.fail_first = fail_first
+
+    async def __call__(self, partition: int) -> dict[str, PatientSnapshot]:
+        self.reads[partition] += 1
+        await self.release.wait()
+        if self.fail_first and self.reads[partition] == 1:
+            raise TimeoutError("the state partition did not answer")
+        return {}
+
+
+async def test_a_load_under_way_when_its_partition_is_lost_changes_nothing() -> None:
+    reader = GatedReader()
+    table = PatientTable(DEFAULT_POLICY, read_partition=reader)
+    table.start_loading(2)  # the assignment callback does not wait for it
+    await asyncio.sleep(0)
+    table.keep_only(set())  # the next rebalance gives partition 2 away
+    reader.release.set()
+    await asyncio.sleep(0.01)
+    assert table.loaded_partitions == set()
+    # given back later, it is read again, not taken from the disowned load
+    await table.ensure_loaded(2)
+    assert table.loaded_partitions == {2} and reader.reads[2] == 2
+
+
+async def test_a_failed_load_is_logged_and_the_next_input_retries_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reader = GatedReader(fail_first=True)
+    reader.release.set()
+    table = PatientTable(DEFAULT_POLICY, read_partition=reader)
+    with caplog.at_level(logging.WARNING, logger="closedloop.patients"):
+        table.start_loading(3)
+        await asyncio.sleep(0.01)
+    assert "restoring the patients of partition 3 failed" in caplog.text
+    assert table.loaded_partitions == set()
+    await table.ensure_loaded(3)
+    assert table.loaded_partitions == {3} and reader.reads[3] == 2
