@@ -72,11 +72,12 @@ class PatientTable:
         """Before the first input of a partition this worker owns, restore its patients.
 
         Loading starts as soon as the partition is assigned; an input that arrives meanwhile
-        waits for that same load rather than starting another.
+        waits for that same load rather than starting another (and for a new one, should a
+        rebalance disown the load it waited for).
         """
-        self.start_loading(partition)
-        if (loading := self._loading.get(partition)) is not None:
-            await asyncio.shield(loading)
+        while partition not in self.loaded_partitions:
+            self.start_loading(partition)
+            await asyncio.shield(self._loading[partition])
 
     async def _load(self, partition: int, generation: int) -> None:
         """Restore one partition; a load the partition was forgotten during (a rebalance gave it

@@ -144,3 +144,14 @@ async def test_a_failed_load_is_logged_and_the_next_input_retries_it(
     assert table.loaded_partitions == set()
     await table.ensure_loaded(3)
     assert table.loaded_partitions == {3} and reader.reads[3] == 2
+
+
+async def test_an_input_waiting_on_a_disowned_load_waits_for_a_new_one() -> None:
+    reader = GatedReader()
+    table = PatientTable(DEFAULT_POLICY, read_partition=reader)
+    waiting = asyncio.ensure_future(table.ensure_loaded(4))
+    await asyncio.sleep(0)
+    table.keep_only(set())  # a rebalance disowns the load the input waits for
+    reader.release.set()
+    await asyncio.wait_for(waiting, 1.0)
+    assert table.loaded_partitions == {4} and reader.reads[4] == 2
