@@ -104,14 +104,33 @@ def log_in(driver: WebDriver, base: str, name: str, password: str = PASSWORD) ->
 def submit_and_wait(driver: WebDriver, button: WebElement) -> None:
     """Click ``button`` and wait until the page it leads to has replaced this one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
     wait = WebDriverWait(driver, 30)
-    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda _: _replaced(old))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _replaced(old: WebElement) -> bool:
+    """Whether ``old`` is no longer in the page. Chromium reports it either as a stale element
+    or, when asked while the new document is being attached, as an inspector error saying the
+    node does not belong to the document (seen once in CI on chromium 156): both mean replaced."""
+    from selenium.common.exceptions import (
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+
+    try:
+        old.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def screenshot(driver: WebDriver, name: str) -> Path:
