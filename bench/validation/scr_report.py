@@ -37,8 +37,17 @@ how small one may be; 0.05 µS is the usual floor for ambulatory recordings, Bou
 Not used: FLIRT 0.0.2 (the last release) decomposes each window with its own copy of cvxEDA
 and reports a count of the phasic part's peaks (scipy's `find_peaks(prominence=0.9)`) among
 its window statistics: no list of responses to match, and it would be a second cvxEDA vote.
-EDA-Explorer (Taylor et al. 2015) is not published as a package. pyphysio installs (with
-nilearn, dask, xarray, netCDF4 and more) but was not tried in the time this had.
+EDA-Explorer (Taylor et al. 2015) is not published as a package. pyphysio 4.10 (Bizzego et
+al. 2019; it installs with nilearn, dask, xarray, netCDF4 and more) was tried on 2026-12-05 as a
+fifth vote, which would also end the 2-2 ties of four tools (of our 36 unmatched peaks, 21 have
+two tools within 2 s, 3 have one, and 12 have three or four, whose consensus response was
+matched to another of our peaks or placed more than 2 s away): its own pipeline,
+`DriverEstim` (Bateman deconvolution, Benedek and Kaernbach's mean time constants) then
+`PhasicEstim` and
+`PeakDetection(delta=0.05)` on the phasic driver, found 317, 1,785, 3,868 and 2,647 responses
+in the four sessions (the consensus: 0, 60, 94, 50): at 4 Hz the deconvolved driver is mostly
+noise, and 0.05 in its units is not 0.05 µS of trough-to-peak rise. Making it usable would mean
+choosing its threshold by looking at its output, so it is not used.
 
 Matching: one to one, closest pairs first, within {tol:.0f} s (an SCR rises over 1-3 s; the
 tools disagree about where one peaks: the 95th percentiles of their pairwise offsets were
