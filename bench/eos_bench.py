@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,12 +234,14 @@ async def measure(address: str, guarantee: str, patients: int, total: int) -> di
         )
     except TimeoutError as exc:
         raise StalledError(
-            f"{guarantee}: the {phase} phase stalled; {decisions.progress()}; {worker.state()}"
+            f"{guarantee}: the {phase} phase stalled; {decisions.progress()}; {worker.state()}; "
+            f"its files are kept in {workdir}"
         ) from exc
     finally:
         worker.stop()
         await decisions.stop()
-    result["worker_log"] = str(workdir / "worker.log")
+    # The folder holds gateway keys and the worker's log: kept only when a phase stalled.
+    shutil.rmtree(workdir, ignore_errors=True)
     return result
 
 

@@ -43,18 +43,20 @@ def beat_series(
     valid &= intervals_ms <= MAX_INTERVAL_MS
     stamps = stamps_ns[valid]
     values_ns = np.round(intervals_ms[valid] * 1e6).astype(np.int64)
-    beats = np.empty(stamps.size, dtype=np.int64)
-    real = np.zeros(max(stamps.size - 1, 0), dtype=np.bool_)
-    for k in range(stamps.size):
-        if k == 0:
-            beats[k] = stamps[k]
-            continue
-        step = int(stamps[k] - stamps[k - 1])
-        if abs(step - int(values_ns[k])) <= CONTIGUOUS_SHARE * values_ns[k]:
-            beats[k] = beats[k - 1] + values_ns[k]
-            real[k - 1] = True
-        else:  # beats were lost (or the stamps jumped): start again at this stamp
-            beats[k] = max(int(stamps[k]), int(beats[k - 1]) + 1)
+    if stamps.size == 0:
+        return stamps.astype(np.int64), np.zeros(0, dtype=np.bool_)
+    # a step between stamps that matches its interval continues the series; else beats were
+    # lost (or the stamps jumped) and a run starts again at that stamp
+    real = np.abs(np.diff(stamps) - values_ns[1:]) <= CONTIGUOUS_SHARE * values_ns[1:]
+    starts = np.flatnonzero(np.concatenate(([True], ~real)))
+    run = np.cumsum(np.concatenate(([True], ~real))) - 1  # each beat's run
+    summed = np.cumsum(np.where(np.concatenate(([False], real)), values_ns, 0))
+    offset = summed - summed[starts][run]  # the run's intervals so far
+    anchors = stamps[starts].astype(np.int64)
+    ends = np.concatenate((starts[1:], [stamps.size])) - 1
+    for r in range(1, anchors.size):  # a run never starts before the previous run's last beat
+        anchors[r] = max(anchors[r], anchors[r - 1] + offset[ends[r - 1]] + 1)
+    beats = np.asarray(anchors[run] + offset, dtype=np.int64)
     return beats, real
 
 

@@ -142,6 +142,7 @@ class CountStage:
         self.buffer: SampleStore = buffer if buffer is not None else StreamBuffer(self.CHANNELS)
         self.hold: Callable[[npt.NDArray[np.int64], npt.NDArray[np.float64]], None]
         self.hold = self.buffer.extend
+        self._with_spectrum = True  # until want() says the model needs none
 
     @property
     def latest_ns(self) -> int | None:
@@ -185,8 +186,9 @@ class CountStage:
         return StageWindow(self.buffer.count(start_ns, end_ns), _NOTHING, {})
 
     def want(self, features: frozenset[str]) -> None:
-        """The model features the windows need (the engine's ``features``): a stage may skip
-        work for the others; this one has none to skip."""
+        """The model features the windows need (the engine's ``features``): a heart stage
+        computes no Welch spectrum every window unless a spectral HRV feature is wanted."""
+        self._with_spectrum = not features.isdisjoint(SPECTRAL_HRV_FEATURES)
 
     def trim(self, keep_from_ns: int) -> None:
         self.buffer.trim(keep_from_ns)
@@ -206,12 +208,10 @@ class EcgStage(CountStage):
         super().__init__(gaps, buffer)
         self.beats = BeatTracker(gaps)
         self._plan: EcgWindow | None = None
-        self._with_spectrum = True
 
     def want(self, features: frozenset[str]) -> None:
-        """No Welch spectrum every window unless one of the spectral HRV features is wanted."""
-        self._with_spectrum = not features.isdisjoint(SPECTRAL_HRV_FEATURES)
-        self._plan = None
+        super().want(features)
+        self._plan = None  # planned with or without the spectrum
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         window = self._one_call(start_ns, end_ns)
@@ -368,14 +368,6 @@ class IntervalStage(CountStage):
     MS_PER_UNIT: ClassVar[float] = 1.0
     #: the clock the device times its beats on (Hz): a beat is known to one tick of it
     RESOLUTION_HZ: ClassVar[float] = 1000.0
-
-    def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
-        super().__init__(gaps, buffer)
-        self._with_spectrum = True
-
-    def want(self, features: frozenset[str]) -> None:
-        """No Welch spectrum every window unless one of the spectral HRV features is wanted."""
-        self._with_spectrum = not features.isdisjoint(SPECTRAL_HRV_FEATURES)
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         present = self.buffer.count(start_ns, end_ns)

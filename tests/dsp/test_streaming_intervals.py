@@ -9,7 +9,12 @@ import pytest
 
 from dsp.streaming import Engine
 from dsp.streaming.engine import WindowResult
-from dsp.streaming.intervals import beat_series, covered_share, interval_window
+from dsp.streaming.intervals import (
+    CONTIGUOUS_SHARE,
+    beat_series,
+    covered_share,
+    interval_window,
+)
 from dsp.streaming.rr import heart_features
 from dsp.streaming.stages import (
     STAGES,
@@ -88,6 +93,45 @@ def test_a_dropped_beat_breaks_the_series_instead_of_making_a_long_interval() ->
     broken[3], broken[8] = np.nan, 40.0
     beats, real = beat_series(stamps, broken)
     assert beats.size == 10 and not real[2] and not real[6]
+
+
+def _beat_series_by_definition(
+    stamps: np.ndarray, intervals_ms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """beat_series' rule one beat at a time: continue by the interval when the step between
+    stamps matches it (within CONTIGUOUS_SHARE), else restart at the stamp, never going back."""
+    keep = np.isfinite(intervals_ms) & (intervals_ms >= 200.0) & (intervals_ms <= 3000.0)
+    stamps, values = stamps[keep], np.round(intervals_ms[keep] * 1e6).astype(np.int64)
+    beats: list[int] = []
+    real: list[bool] = []
+    for k, (stamp, value) in enumerate(zip(stamps.tolist(), values.tolist(), strict=True)):
+        if k and abs(stamp - stamps[k - 1] - value) <= CONTIGUOUS_SHARE * value:
+            beats.append(beats[-1] + value)
+            real.append(True)
+        else:
+            beats.append(stamp if not k else max(stamp, beats[-1] + 1))
+            if k:
+                real.append(False)
+    return np.array(beats, dtype=np.int64), np.array(real, dtype=bool)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_beat_series_follows_its_rule_through_breaks_jitter_and_stamps_that_go_back(
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    intervals = rng.uniform(150.0, 3200.0, n) if seed % 5 == 0 else rng.normal(800.0, 60.0, n)
+    intervals[rng.random(n) < 0.03] = np.nan
+    steps = intervals * (1 + rng.normal(0.0, 0.05, n))  # stamps wobble around the values
+    steps[rng.random(n) < 0.05] *= 2.0  # a lost beat
+    steps[rng.random(n) < 0.02] = -300.0  # the stamps jump back
+    stamps = (1e12 + np.cumsum(np.nan_to_num(steps, nan=800.0)) * 1e6).astype(np.int64)
+    beats, real = beat_series(stamps, intervals)
+    want_beats, want_real = _beat_series_by_definition(stamps, intervals)
+    np.testing.assert_array_equal(beats, want_beats)
+    np.testing.assert_array_equal(real, want_real)
+    assert np.all(np.diff(beats) > 0)
 
 
 def test_beats_the_device_dropped_count_against_the_window() -> None:
