@@ -281,16 +281,20 @@ def encode_pmd_ppi_frame(
     intervals = np.asarray(intervals_ms, dtype=np.int64)
     if intervals.ndim != 1:
         raise ValueError(f"intervals_ms must be 1-D, got shape {intervals.shape}")
-    fields = np.broadcast_arrays(
-        intervals,
-        np.asarray(hr_bpm, dtype=np.int64),
-        np.asarray(error_ms, dtype=np.int64),
-        np.asarray(blocker, dtype=bool),
-        np.asarray(skin_contact, dtype=bool),
-        np.asarray(skin_contact_supported, dtype=bool),
-    )
+    mismatch = "per-sample fields must be scalars or match intervals_ms in length"
+    try:
+        fields = np.broadcast_arrays(
+            intervals,
+            np.asarray(hr_bpm, dtype=np.int64),
+            np.asarray(error_ms, dtype=np.int64),
+            np.asarray(blocker, dtype=bool),
+            np.asarray(skin_contact, dtype=bool),
+            np.asarray(skin_contact_supported, dtype=bool),
+        )
+    except ValueError as exc:
+        raise ValueError(mismatch) from exc
     if fields[0].shape != intervals.shape:
-        raise ValueError("per-sample fields must be scalars or match intervals_ms in length")
+        raise ValueError(mismatch)
     interval, hr, error, blocked, contact, supported = fields
     for name, values, limit in (
         ("intervals_ms", interval, 0xFFFF),

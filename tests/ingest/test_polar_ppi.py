@@ -173,6 +173,7 @@ def test_malformed_ppi_frames_are_refused(payload: bytes, message: str) -> None:
         ({"intervals_ms": [800], "hr_bpm": 256}, "hr_bpm"),
         ({"intervals_ms": [800], "error_ms": -1}, "error_ms"),
         ({"intervals_ms": [800], "hr_bpm": [60, 61]}, "match intervals_ms"),
+        ({"intervals_ms": [800, 801], "blocker": [True, False, True]}, "match intervals_ms"),
         ({"intervals_ms": [[800]]}, "1-D"),
     ],
 )
@@ -292,7 +293,11 @@ def _kind_of(name: str, *uuids: str) -> str | None:
 
 
 def test_the_registry_knows_the_optical_kind() -> None:
-    assert isinstance(device_kind("polar-optical"), PolarOpticalDevice)
+    kind = device_kind("polar-optical")
+    assert isinstance(kind, PolarOpticalDevice)
+    assert kind.gatt.data == (PMD_DATA_UUID,)
+    assert set(kind.gatt.data).isdisjoint(kind.gatt.control)
+    assert kind.recognises(Advertisement(frozenset(kind.gatt.services[:1]))) > Recognition.NO
 
 
 @pytest.mark.parametrize(
