@@ -152,12 +152,16 @@ class PolarH10Device:
         data=(HEART_RATE_MEASUREMENT_UUID, PMD_DATA_UUID),
         control=(PMD_CONTROL_POINT_UUID, PSFTP_MTU_UUID),
     )
-    # Only the H10 streams ECG over PMD; H9, H7, OH1 and Verity Sense are heart-rate devices.
+    # Only the H10 streams ECG over PMD; H9 and H7 are heart-rate devices, and OH1 and Verity
+    # Sense stream PPI over PMD (polar_optical.py).
     name_prefixes: Final = ("Polar H10",)
 
     def recognises(self, advertisement: Advertisement) -> Recognition:
         if advertisement.local_name.startswith(self.name_prefixes):
             return Recognition.SPECIFIC
+        if advertisement.local_name.startswith("Polar "):
+            # Another Polar model by name (a Verity Sense or OH1 serves PMD too): not an H10.
+            return Recognition.NO
         if PMD_SERVICE_UUID in advertisement.service_uuids:
             return Recognition.SPECIFIC
         return Recognition.NO

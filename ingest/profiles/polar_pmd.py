@@ -10,11 +10,19 @@ set = delta compressed), then samples. Supported here: ECG raw type 0 (int24 µV
 types 0/1/2 (int8/int16/int24 x,y,z in mG), and delta-compressed ACC types 0x80 and 0x81 (a
 16-bit reference sample, then blocks of [bit width u8, count u8, LSB-first packed signed deltas]).
 The SDK has no compressed ECG parser, so compressed ECG is rejected rather than guessed.
+
+PPI (pulse-to-pulse intervals of an optical sensor, Verity Sense and OH1) is frame type 0 only,
+6 bytes per interval: u8 heart rate (bpm), u16 LE interval (ms), u16 LE error estimate (ms), u8
+flags (bit 0 blocker: interval invalid, movement or occlusion; bit 1 skin contact; bit 2 skin
+contact supported), as the SDK's ``PpiData`` reads it. Its timestamp is not a sample time: the
+SDK's ``TimeSystemExplained.md`` says a stream whose samples have no defined time (PPI) carries
+zero there, so it is kept as sent and never used to place beats.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +56,7 @@ __all__ = [
     "MeasurementType",
     "PmdAccFrame",
     "PmdEcgFrame",
+    "PmdPpiFrame",
     "SettingType",
     "decode_control_point_response",
     "decode_delta_samples",
@@ -57,6 +66,7 @@ __all__ = [
     "encode_get_settings",
     "encode_pmd_acc_frame",
     "encode_pmd_ecg_frame",
+    "encode_pmd_ppi_frame",
     "encode_start_measurement",
     "encode_stop_measurement",
     "polar_to_unix_ns",
@@ -74,6 +84,11 @@ _COMPRESSED = 0x80
 _MEASUREMENT_TYPE_MASK = 0x3F
 _ACC_AXES = 3
 _ACC_RAW_WIDTHS = {0: 1, 1: 2, 2: 3}
+_PPI_SAMPLE = np.dtype([("hr", "u1"), ("interval", "<u2"), ("error", "<u2"), ("flags", "u1")])
+"""One PPI sample on the wire: 6 bytes, packed (numpy adds no padding to this dtype)."""
+_PPI_BLOCKER, _PPI_SKIN_CONTACT, _PPI_SKIN_CONTACT_SUPPORTED = 0x01, 0x02, 0x04
+
+_Array = TypeVar("_Array", bound=np.ndarray[Any, Any])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -97,12 +112,32 @@ class PmdAccFrame:
     frame_type: int = 1
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class PmdPpiFrame:
+    """Pulse-to-pulse intervals, one entry per detected pulse, oldest first.
+
+    ``timestamp_ns`` is as the sensor sent it and means nothing (0 from a Verity Sense or OH1;
+    see module doc): beat times come from the intervals and the arrival time. ``blocker`` marks
+    an interval the sensor itself calls invalid; ``skin_contact`` means something only where
+    ``skin_contact_supported`` is set.
+    """
+
+    timestamp_ns: int
+    hr_bpm: npt.NDArray[np.int32]
+    interval_ms: npt.NDArray[np.int32]
+    error_ms: npt.NDArray[np.int32]
+    blocker: npt.NDArray[np.bool_]
+    skin_contact: npt.NDArray[np.bool_]
+    skin_contact_supported: npt.NDArray[np.bool_]
+    frame_type: int = 0
+
+
 def polar_to_unix_ns(timestamp_ns: int) -> int:
     """Convert a PMD timestamp (ns since 2000-01-01) to Unix nanoseconds."""
     return timestamp_ns + POLAR_EPOCH_UNIX_NS
 
 
-def _frozen(array: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+def _frozen(array: _Array) -> _Array:
     array.flags.writeable = False
     return array
 
@@ -140,9 +175,31 @@ def _decode_acc(frame_type: int, content: bytes, factor: float | None) -> npt.ND
     raise DecodeError(f"PMD ACC frame type 0x{frame_type:02x} ({frame_type}) is not supported")
 
 
+def _decode_ppi(timestamp_ns: int, frame_type: int, content: bytes) -> PmdPpiFrame:
+    if frame_type != 0:
+        raise DecodeError(f"PMD PPI frame type 0x{frame_type:02x} ({frame_type}) is not supported")
+    if len(content) % _PPI_SAMPLE.itemsize:
+        raise DecodeError(
+            f"PMD PPI frame type 0: sample data is {len(content)} bytes, "
+            f"expected a multiple of {_PPI_SAMPLE.itemsize}"
+        )
+    samples = np.frombuffer(content, dtype=_PPI_SAMPLE)
+    flags = samples["flags"]
+    return PmdPpiFrame(
+        timestamp_ns=timestamp_ns,
+        hr_bpm=_frozen(samples["hr"].astype(np.int32)),
+        interval_ms=_frozen(samples["interval"].astype(np.int32)),
+        error_ms=_frozen(samples["error"].astype(np.int32)),
+        blocker=_frozen((flags & _PPI_BLOCKER) != 0),
+        skin_contact=_frozen((flags & _PPI_SKIN_CONTACT) != 0),
+        skin_contact_supported=_frozen((flags & _PPI_SKIN_CONTACT_SUPPORTED) != 0),
+        frame_type=frame_type,
+    )
+
+
 def decode_pmd_data(
     payload: bytes, *, acc_factor: float | None = None
-) -> PmdEcgFrame | PmdAccFrame:
+) -> PmdEcgFrame | PmdAccFrame | PmdPpiFrame:
     """Decode one PMD data notification; raise DecodeError for anything else.
 
     ``acc_factor`` is the FACTOR setting reported by the sensor; only compressed ACC frames
@@ -164,6 +221,8 @@ def decode_pmd_data(
     if measurement_type == MeasurementType.ACC:
         samples = _decode_acc(frame_type, content, acc_factor)
         return PmdAccFrame(timestamp_ns, _frozen(samples), frame_type)
+    if measurement_type == MeasurementType.PPI:
+        return _decode_ppi(timestamp_ns, frame_type, content)
     raise DecodeError(f"PMD measurement type {measurement_type} is not supported")
 
 
@@ -202,3 +261,53 @@ def encode_pmd_acc_frame(
         raise ValueError(f"samples_mg must have shape (n, 3), got {values.shape}")
     body = _pack_signed(values, _ACC_RAW_WIDTHS[frame_type], "samples_mg")
     return _header(MeasurementType.ACC, timestamp_ns, frame_type) + body
+
+
+def encode_pmd_ppi_frame(
+    intervals_ms: npt.ArrayLike,
+    *,
+    hr_bpm: npt.ArrayLike = 0,
+    error_ms: npt.ArrayLike = 0,
+    blocker: npt.ArrayLike = False,
+    skin_contact: npt.ArrayLike = True,
+    skin_contact_supported: npt.ArrayLike = True,
+    timestamp_ns: int = 0,
+) -> bytes:
+    """Build a PPI frame (type 0); per-sample fields broadcast against ``intervals_ms``.
+
+    ``timestamp_ns`` defaults to 0, what a Verity Sense or OH1 sends. Raises ValueError for a
+    value that does not fit its field (u8 heart rate, u16 interval and error).
+    """
+    intervals = np.asarray(intervals_ms, dtype=np.int64)
+    if intervals.ndim != 1:
+        raise ValueError(f"intervals_ms must be 1-D, got shape {intervals.shape}")
+    mismatch = "per-sample fields must be scalars or match intervals_ms in length"
+    try:
+        fields = np.broadcast_arrays(
+            intervals,
+            np.asarray(hr_bpm, dtype=np.int64),
+            np.asarray(error_ms, dtype=np.int64),
+            np.asarray(blocker, dtype=bool),
+            np.asarray(skin_contact, dtype=bool),
+            np.asarray(skin_contact_supported, dtype=bool),
+        )
+    except ValueError as exc:
+        raise ValueError(mismatch) from exc
+    if fields[0].shape != intervals.shape:
+        raise ValueError(mismatch)
+    interval, hr, error, blocked, contact, supported = fields
+    for name, values, limit in (
+        ("intervals_ms", interval, 0xFFFF),
+        ("hr_bpm", hr, 0xFF),
+        ("error_ms", error, 0xFFFF),
+    ):
+        if values.size and (values.min() < 0 or values.max() > limit):
+            raise ValueError(f"{name}: values must be in [0, {limit}]")
+    samples = np.empty(intervals.size, dtype=_PPI_SAMPLE)
+    samples["hr"], samples["interval"], samples["error"] = hr, interval, error
+    samples["flags"] = (
+        blocked * _PPI_BLOCKER
+        + contact * _PPI_SKIN_CONTACT
+        + supported * _PPI_SKIN_CONTACT_SUPPORTED
+    )
+    return _header(MeasurementType.PPI, timestamp_ns, 0) + samples.tobytes()

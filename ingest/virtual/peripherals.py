@@ -2,7 +2,8 @@
 
 They exist so the live ingest path (bleak, bleak-retry-connector, decoders) can be exercised
 end to end without hardware: a heart-rate strap and a sensor for a declarative sample-stream
-profile here, a Polar H10-like PMD sensor in :mod:`ingest.virtual.pmd_peripheral`. Each one
+profile here, a Polar H10-like PMD sensor in :mod:`ingest.virtual.pmd_peripheral`, a Polar
+Verity Sense streaming PPI in :mod:`ingest.virtual.ppi_peripheral`. Each one
 re-advertises after losing its link (as real sensors do) and can drop the link itself to test
 reconnection.
 """
