@@ -122,6 +122,9 @@ class PolarH10Decoder:
 
     def _decode_pmd(self, notification: Notification) -> SampleBlock:
         frame = decode_pmd_data(notification.payload)
+        if not isinstance(frame, PmdEcgFrame | PmdAccFrame):
+            # before the clock guard: a stray frame (PPI is stamped 0) must not move the clock
+            raise DecodeError(f"the H10 streams ECG and ACC, not {type(frame).__name__}")
         device_ns = polar_to_unix_ns(frame.timestamp_ns)
         if self._guard.admit(device_ns, notification.gateway_time_ns):
             # The device clock really moved (set at connect, reset): old offsets no longer apply.
@@ -129,9 +132,7 @@ class PolarH10Decoder:
         offset = self._aligner.offset_ns(device_ns, notification.gateway_time_ns)
         if isinstance(frame, PmdEcgFrame):
             return self._timed(frame.samples_uv, device_ns + offset, POLAR_ECG_HZ, "ecg", "uV")
-        if isinstance(frame, PmdAccFrame):
-            return self._timed(frame.samples_mg, device_ns + offset, POLAR_ACC_HZ, "acc", "mG")
-        raise DecodeError(f"unsupported PMD frame {type(frame).__name__}")
+        return self._timed(frame.samples_mg, device_ns + offset, POLAR_ACC_HZ, "acc", "mG")
 
     def _timed(
         self, samples: npt.NDArray[np.int32], last_ns: int, rate_hz: float, stream: str, unit: str

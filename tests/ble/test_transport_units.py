@@ -152,7 +152,8 @@ def test_profiles_are_matched_most_specific_first() -> None:
     assert _profile("Polar H10 1A2B3C4D", HEART_RATE_SERVICE_UUID) == "polar-h10"
     assert _profile("Polar H9 1A2B3C4D", HEART_RATE_SERVICE_UUID) == "heart-rate"
     assert _profile(None, PMD_SERVICE_UUID) == "polar-h10"
-    assert _profile("Polar Sense 1", HEART_RATE_SERVICE_UUID) == "heart-rate"
+    assert _profile("Polar Sense 1", HEART_RATE_SERVICE_UUID) == "polar-optical"  # PPI over PMD
+    assert _profile("Polar OH1 1", HEART_RATE_SERVICE_UUID) == "polar-optical"
     eda = _profile(None, "103d5e47-51cb-420a-8f8d-eb9c61364548")
     assert eda == "sample-stream:vagus-eda-v1"
     assert _profile("Kettle", "0000180f-0000-1000-8000-00805f9b34fb") is None

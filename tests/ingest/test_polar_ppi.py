@@ -368,3 +368,25 @@ async def test_the_start_up_without_ps_ftp_only_starts_ppi() -> None:
 async def test_a_refused_ppi_start_raises() -> None:
     with pytest.raises(StartupError, match="start PPI: the sensor answered NOT_SUPPORTED"):
         await PolarOpticalDevice().start(FakeLink(status=3), ARRIVAL_NS)
+
+
+def test_a_stray_ppi_frame_on_an_h10_is_refused_before_it_can_move_the_ecg_clock() -> None:
+    """A PPI frame is stamped 0 (year 2000). On an H10 it is a bad frame: refused, and the ECG
+    frames after it keep their times, as if it had never come."""
+    from ingest.devices.polar_h10 import PolarH10Decoder
+    from ingest.profiles.polar_pmd import encode_pmd_ecg_frame
+
+    def ecg_times(decoder: PolarH10Decoder, stray: bool) -> list[int]:
+        times = []
+        for k in range(6):
+            arrival = ARRIVAL_NS + k * 10**9
+            if stray and k == 0:
+                with pytest.raises(DecodeError, match="streams ECG and ACC"):
+                    decoder.decode(_ppi(encode_pmd_ppi_frame([900]), arrival - 10**8))
+            stamp = 800_000_000_000_000_000 + k * 10**9
+            payload = encode_pmd_ecg_frame(stamp, np.arange(130))
+            (block,) = decoder.decode(_ppi(payload, arrival))
+            times.append(int(block.times_ns[-1]))
+        return times
+
+    assert ecg_times(PolarH10Decoder(DEVICE), True) == ecg_times(PolarH10Decoder(DEVICE), False)
