@@ -32,6 +32,14 @@ class DecoderSet:
         """A device declared mid-recording (a DeviceRecord) replaces any earlier decoder."""
         self._decoders[device.device_id] = decoder_for(device)
 
+    def refused_samples(self) -> dict[str, int]:
+        """Per device id, the values its device marked invalid and its decoder left out."""
+        return {device_id: d.refused_samples for device_id, d in self._decoders.items()}
+
+    def clock_corrections(self) -> dict[str, int]:
+        """Per device id, the blocks moved forward because the device's clock went back."""
+        return {device_id: d.clock_corrections for device_id, d in self._decoders.items()}
+
     def decode(self, record: NotificationRecord) -> list[SampleBlock]:
         """The record's samples; raises :class:`DecodeError` for bytes that do not fit."""
         decoder = self._decoders.get(record.device_id)

@@ -34,6 +34,11 @@ class DeviceDecoder:
         self._last_ns: dict[str, int] = {}
         self.clock_corrections = 0
 
+    @property
+    def refused_samples(self) -> int:
+        """Values the device itself marked invalid, left out of the blocks (see SampleDecoder)."""
+        return int(getattr(self._decoder, "refused_samples", 0))
+
     def decode(self, notification: Notification) -> list[SampleBlock]:
         """Samples in ``notification``; raises :class:`DecodeError` for bytes that do not fit.
 

@@ -26,6 +26,7 @@ NS = 1_000_000_000
 def gateway_metrics(gateway: Gateway, transport: Transport, lag: LoopLag) -> list[Metric]:
     stats = gateway.stats
     producer = gateway.producer
+    decoders = gateway.driver.decoders
     spool = producer.spool.stats
     devices = [(s, {"device": s.device_id or "unseen", "profile": s.profile}) for s in
                transport.statuses()]  # fmt: skip
@@ -38,6 +39,12 @@ def gateway_metrics(gateway: Gateway, transport: Transport, lag: LoopLag) -> lis
                    stats.notifications),
         Metric(f"{g}decode_errors_total", "counter", "notifications that failed to decode",
                [({"kind": kind}, n) for kind, n in sorted(stats.decode_errors.items())]),
+        Metric(f"{g}refused_samples_total", "counter",
+               "values a device marked invalid itself, left out of its stream",
+               [({"device": d}, n) for d, n in sorted(decoders.refused_samples().items())]),
+        Metric(f"{g}clock_corrections_total", "counter",
+               "sample blocks moved forward because a device's clock went back",
+               [({"device": d}, n) for d, n in sorted(decoders.clock_corrections().items())]),
         Metric.one(f"{g}windows_total", "counter", "feature windows closed",
                    gateway.pipeline.counters.windows),
         Metric.one(f"{g}stream_gaps_total", "counter", "stream_gap events sent",

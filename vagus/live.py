@@ -307,6 +307,7 @@ async def gateway_over(
         "patient_id": patient,
         "notifications": stats.notifications,
         "decode_errors": sum(stats.decode_errors.values()),
+        "refused_samples": sum(gateway.driver.decoders.refused_samples().values()),
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gateway.pipeline.counters.stream_gaps,
         "health_reports_sent": reporter.reports_sent,

@@ -107,7 +107,12 @@ class GattLink(Protocol):
 
 
 class SampleDecoder(Protocol):
-    """One device's codec and clock: notifications in, samples on the gateway's clock out."""
+    """One device's codec and clock: notifications in, samples on the gateway's clock out.
+
+    A decoder whose device marks some of its own values invalid (a PPI interval with the
+    blocker bit) leaves them out of its blocks and counts them in an ``int`` attribute
+    ``refused_samples``, which the gateway reports (:attr:`DeviceDecoder.refused_samples`):
+    left out, never lost without a trace."""
 
     def decode(self, notification: Notification) -> list[SampleBlock]:
         """Raises :class:`~ingest.errors.DecodeError` for bytes that do not fit; never else."""

@@ -51,7 +51,7 @@ class PolarOpticalDecoder:
     """One optical sensor's PPI frames: ``ppi`` (ms, at the beat that ends each interval) and
     ``hr`` (the sensor's bpm at each beat).
 
-    ``refused_intervals`` counts the intervals not emitted: blocker bit set, or skin contact
+    ``refused_samples`` counts the intervals not emitted: blocker bit set, or skin contact
     supported but absent. ``hr`` leaves out beats without skin contact and 0 bpm (no lock yet).
     """
 
@@ -59,7 +59,7 @@ class PolarOpticalDecoder:
         self.device_id = device_id
         self._kind_name = kind_name
         self._beats = BeatTimeReconstructor()
-        self.refused_intervals = 0
+        self.refused_samples = 0
 
     def decode(self, notification: Notification) -> list[SampleBlock]:
         characteristic = notification.characteristic.lower()
@@ -79,7 +79,7 @@ class PolarOpticalDecoder:
         no_contact = frame.skin_contact_supported & ~frame.skin_contact
         refused = frame.blocker | no_contact
         if refused.any():
-            self.refused_intervals += int(refused.sum())
+            self.refused_samples += int(refused.sum())
             log.debug(
                 "PPI: %d of %d intervals refused (blocker %d, no skin contact %d)",
                 int(refused.sum()),

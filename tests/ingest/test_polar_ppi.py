@@ -206,14 +206,14 @@ def _streams(blocks: list[SampleBlock]) -> dict[str, tuple[list[int], list[float
     return {b.stream: (b.times_ns.tolist(), b.values.tolist()) for b in blocks}
 
 
-def test_refused_intervals_are_counted_not_emitted_but_keep_their_time() -> None:
+def test_refused_samples_are_counted_not_emitted_but_keep_their_time() -> None:
     decoder = PolarOpticalDecoder(DEVICE)
     blocks = decoder.decode(_ppi(KNOWN))
     streams = _streams(blocks)
     # Beats end at the arrival and step back by every interval, the refused ones included.
     beats = [ARRIVAL_NS - ms * 1_000_000 for ms in (2775, 1950, 750, 0)]
     assert streams["ppi"] == ([beats[0], beats[3]], [800.0, 750.0])
-    assert decoder.refused_intervals == 2
+    assert decoder.refused_samples == 2
     # hr: not where contact is absent (third) and not 0 bpm; the blocker alone does not hide it.
     assert streams["hr"] == ([beats[0], beats[1], beats[3]], [72.0, 73.0, 74.0])
     ppi = next(b for b in blocks if b.stream == "ppi")
@@ -229,7 +229,7 @@ def test_refusals_add_up_across_frames_and_are_logged_without_the_device(
     caplog.set_level(logging.DEBUG, logger="ingest.devices.polar_optical")
     decoder.decode(_ppi(KNOWN))
     decoder.decode(_ppi(encode_pmd_ppi_frame([900, 910], blocker=True), ARRIVAL_NS + 2 * 10**9))
-    assert decoder.refused_intervals == 4
+    assert decoder.refused_samples == 4
     messages = [r.getMessage() for r in caplog.records]
     assert messages == [
         "PPI: 2 of 4 intervals refused (blocker 1, no skin contact 1)",
@@ -238,11 +238,11 @@ def test_refusals_add_up_across_frames_and_are_logged_without_the_device(
     assert all(DEVICE not in m for m in messages)
 
 
-def test_a_frame_of_refused_intervals_only_gives_no_ppi_block() -> None:
+def test_a_frame_of_refused_samples_only_gives_no_ppi_block() -> None:
     decoder = PolarOpticalDecoder(DEVICE)
     blocks = decoder.decode(_ppi(encode_pmd_ppi_frame([900], hr_bpm=66, skin_contact=False)))
     assert blocks == []
-    assert decoder.refused_intervals == 1
+    assert decoder.refused_samples == 1
 
 
 def test_beat_times_increase_across_frames_and_never_pass_their_arrival() -> None:
@@ -390,3 +390,19 @@ def test_a_stray_ppi_frame_on_an_h10_is_refused_before_it_can_move_the_ecg_clock
         return times
 
     assert ecg_times(PolarH10Decoder(DEVICE), True) == ecg_times(PolarH10Decoder(DEVICE), False)
+
+
+def test_the_gateway_reports_per_device_how_many_values_a_device_refused() -> None:
+    """What the decoder leaves out is not lost without a trace: the decoder set the gateway
+    and replays use reports it per device (the gateway's refused_samples_total metric)."""
+    from ingest.decoder_set import DecoderSet
+    from ingest.recording import NotificationRecord
+
+    decoders = DecoderSet({DEVICE: "polar-optical", "d-strap001": "heart-rate"})
+    assert decoders.refused_samples() == {DEVICE: 0, "d-strap001": 0}
+    for k, blocker in enumerate((False, True, True)):
+        payload = encode_pmd_ppi_frame([900, 910], blocker=blocker)
+        decoders.decode(
+            NotificationRecord(DEVICE, PMD_DATA_UUID, ARRIVAL_NS + k * 10**9, None, payload)
+        )
+    assert decoders.refused_samples() == {DEVICE: 4, "d-strap001": 0}

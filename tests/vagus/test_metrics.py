@@ -102,6 +102,10 @@ def test_the_gateway_serves_its_counters_while_it_streams(tmp_path: Path) -> Non
         assert metrics["vagus_gateway_spool_events"][0][1] >= 0
         assert metrics["vagus_gateway_event_loop_lag_seconds"][0][1] >= 0
         assert metrics["vagus_gateway_ble_stall_seconds"][0][1] < 60
+        # the virtual devices send no value they mark invalid; each device has its counter
+        refused = metrics["vagus_gateway_refused_samples_total"]
+        assert len(refused) == 3 and all(v == 0.0 for _, v in refused)
+        assert all(re.search(r'device="d-[0-9a-z]{8}"', labels) for labels, _ in refused)
     finally:
         gateway.terminate()
         gateway.wait(timeout=60)
