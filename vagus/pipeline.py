@@ -270,8 +270,9 @@ class FeaturePipeline:
 
     def _advise_inputs(self, window: FeatureWindow, result: WindowScore) -> None:
         """Once per run: a model that reads heart data cannot calibrate on a patient whose
-        devices give it none (no ECG or pulse stream) or whose wrist pulse fails the beat
-        checks most of the time, which looks like a broken sensor; say which setting fits.
+        devices give it none, or only beats of a kind it was not validated on (ECG for a model
+        trained on wrist pulse), or whose wrist pulse fails the beat checks most of the time,
+        which looks like a broken sensor; say which setting fits.
         Only once the calibration period is over with skin data and the baseline still short,
         so a strap that connects late is not taken for a missing one."""
         scorer = self.scorer
@@ -284,8 +285,8 @@ class FeaturePipeline:
         log.warning(
             "patient %s: the calibration period is over and the stress model, which reads heart "
             "data, has %d of the %d usable windows it needs (heart data from: %s); for a patient "
-            "without an ECG device, or whose wrist pulse is this disturbed, set [stress_model] "
-            'inputs = "without_heart" (docs/configuration.md)',
+            "without a wrist-pulse device, or whose wrist pulse is this disturbed, set "
+            '[stress_model] inputs = "without_heart", the default (docs/configuration.md)',
             self.patient_id,
             scorer.baseline.windows,
             scorer.settings.min_calibration_windows,

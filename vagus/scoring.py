@@ -2,8 +2,11 @@
 
 Order per window: the quality gate first (poor signal and heavy motion are never scored and never
 enter the baseline, and say so even during calibration), then complete inputs, then, for a model
-that reads heart data, the heart source (a window whose heart numbers come from another stream
-than the baseline's is ``poor_signal``: its z-scores would compare two sources), then the
+that reads heart data, the kind of beats (a window whose heart numbers were measured on beats
+of a kind the model was not validated on, ECG R-peaks for a model trained on wrist pulse, is
+``poor_signal``, with the reason said once) and the heart source (a window whose heart numbers
+come from another stream than the baseline's is ``poor_signal``: its z-scores would compare
+two sources), then the
 calibration period (usable windows with plausible heart data feed the running baseline and are
 reported as ``calibrating``, unscored: the model's inputs are z-scores against that baseline, so
 there is nothing to score against yet), then the model, then the patient's Platt correction and
@@ -111,6 +114,7 @@ class StressScorer:
         self.state_path = state_path
         self.baseline = self._fresh_baseline()
         self._refused_source: str | None = None
+        self._refused_kinds: set[str] = set()  # beat kinds the model refused, said once each
         #: how logs name this patient's scorer: their state file (named by pseudonym), if any
         self._label = state_path.name if state_path is not None else "stress scorer"
         # The model indexes its inputs by name and may use only some features: show those it has.
@@ -174,9 +178,30 @@ class StressScorer:
             return flag
         if not self.baseline.usable(values):
             return "missing_features"
+        if self.model.gate.needs_beats and not self._validated_beats(quality.beat_kind):
+            return "poor_signal"
         if self.model.gate.needs_beats and not self._same_heart_source(quality.heart_source):
             return "poor_signal"
         return None
+
+    def _validated_beats(self, kind: str | None) -> bool:
+        """Whether the window's beats are of the kind the model was validated on (any, when
+        the caller does not say); says once per kind why not."""
+        if kind is None:
+            return True
+        reason = self.model.source_refusal(kind)
+        if reason is None:
+            return True
+        if kind not in self._refused_kinds:
+            self._refused_kinds.add(kind)
+            log.warning(
+                "%s: %s: such windows are not scored; for heart data from %s beats, "
+                '[stress_model] inputs = "without_heart" (the default) scores EDA and motion',
+                self._label,
+                reason,
+                kind,
+            )
+        return False
 
     def _same_heart_source(self, source: str | None) -> bool:
         """Whether a window's heart numbers come from the baseline's source (any source while

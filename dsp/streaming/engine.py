@@ -87,6 +87,8 @@ class WindowResult:
     gaps: tuple[Gap, ...] = ()
     #: the stream the heart numbers came from (the best-ranked beat source), if any
     heart_source: str | None = None
+    #: what that stream's beats were measured on ("ecg" or "pulse"; its stage's BEAT_KIND)
+    beat_kind: str | None = None
 
     @property
     def coverage(self) -> dict[str, float]:
@@ -99,6 +101,7 @@ class WindowResult:
             rr_artifact_fraction=self.rr_gate_fraction,
             motion_fraction=self.readable.get("motion_fraction"),
             heart_source=self.heart_source,
+            beat_kind=self.beat_kind,
         )
 
 
@@ -328,7 +331,7 @@ class Engine:
         span = end - start
         heart: StageWindow | None = None  # the best-ranked beat source with heart data
         heart_rank = -1
-        heart_source = None
+        heart_source = beat_kind = None
         for stream, stage in self._stages.items():
             if due := self._gaps_until(stream, stage, end):
                 gaps += due
@@ -338,6 +341,7 @@ class Engine:
                 model |= part.model
             elif (rank := getattr(stage, "HEART_RANK", 0)) > heart_rank:
                 heart, heart_rank, heart_source = part, rank, stream
+                beat_kind = getattr(stage, "BEAT_KIND", None)
             if rate := stage.rate_hz:
                 coverage = min(1.0, part.present / (rate * span / NS))
                 log = stage.gaps
@@ -349,4 +353,6 @@ class Engine:
             gate = heart.rr_gate_fraction
         isfinite = math.isfinite
         finite = {name: v for name, v in model.items() if isfinite(v)}
-        return WindowResult(start, end, readable, finite, quality, gate, tuple(gaps), heart_source)
+        return WindowResult(
+            start, end, readable, finite, quality, gate, tuple(gaps), heart_source, beat_kind
+        )

@@ -135,6 +135,10 @@ class CountStage:
     #: the highest's, whole): ECG, then a strap's RR intervals, then wrist pulse, then a
     #: wrist device's own intervals; 0 for streams that give none
     HEART_RANK: ClassVar[int] = 0
+    #: what the heart numbers were measured on, for a model validated on one kind only:
+    #: "ecg" (R-peaks: the ECG itself, or a strap's RR from its own R-peaks) or "pulse"
+    #: (wrist or arm pulse: a BVP/PPG trace, or the intervals a device found in one)
+    BEAT_KIND: ClassVar[str | None] = None
 
     def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
         self.gaps = gaps
@@ -203,6 +207,7 @@ class EcgStage(CountStage):
 
     NOMINAL_RATE_HZ = 130.0
     HEART_RANK = 4
+    BEAT_KIND = "ecg"
 
     def __init__(self, gaps: GapLog, buffer: SampleStore | None = None) -> None:
         super().__init__(gaps, buffer)
@@ -347,6 +352,7 @@ class PulseStage(CountStage):
 
     NOMINAL_RATE_HZ = 64.0
     HEART_RANK = 2
+    BEAT_KIND = "pulse"
 
     def close(self, start_ns: int, end_ns: int) -> StageWindow:
         present = self.buffer.count(start_ns, end_ns)
@@ -391,6 +397,7 @@ class StrapIntervalStage(IntervalStage):
 
     RESOLUTION_HZ = 1024.0
     HEART_RANK = 3
+    BEAT_KIND = "ecg"
 
 
 class E4IntervalStage(IntervalStage):
@@ -401,12 +408,14 @@ class E4IntervalStage(IntervalStage):
     MS_PER_UNIT = 1000.0
     RESOLUTION_HZ = 64.0
     HEART_RANK = 1
+    BEAT_KIND = "pulse"
 
 
 class PulseIntervalStage(IntervalStage):
     """Pulse-to-pulse intervals (PPI, ms) a watch or band computed; below a pulse trace."""
 
     HEART_RANK = 1
+    BEAT_KIND = "pulse"
 
 
 class StrapHeartRateStage(CountStage):

@@ -52,6 +52,8 @@ class QualityInputs:
     motion_fraction: float | None
     #: the stream the window's heart numbers came from (dsp.streaming.stages.HEART_RANK), if any
     heart_source: str | None = None
+    #: what those beats were measured on, "ecg" or "pulse" (dsp.streaming.stages.BEAT_KIND)
+    beat_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,6 +185,8 @@ def test_an_interval_stream_alone_gives_the_window_its_heart_numbers(
     assert last.score_inputs.beats >= 74
     assert last.score_inputs.rr_artifact_fraction is not None
     assert last.score_inputs.rr_artifact_fraction < 0.05
+    # a strap's RR come from its own R-peaks; an E4's IBI and a band's PPI from pulse
+    assert last.score_inputs.beat_kind == ("ecg" if stream == "rr" else "pulse")
 
 
 @pytest.mark.parametrize("worn", ["ecg", "bvp"])
@@ -216,6 +218,9 @@ def test_precedence_ecg_then_strap_intervals_then_pulse_then_wrist_intervals(wor
     blocks += _interval_blocks("rr", np.full(105, 1250.0), 1.0)  # 48 bpm
     last = _run(blocks, 130)[-1]
     assert last.readable["heart_rate_bpm"] == pytest.approx(expected_bpm, abs=1.0)
+    assert (last.heart_source, last.beat_kind) == (
+        ("ecg", "ecg") if worn == "ecg" else ("rr", "ecg")
+    )
     # an E4's own intervals never displace the pulse trace the gateway reads itself
     if worn == "bvp":
         ibi = _interval_blocks("ibi", np.full(105, 1250.0), 1000.0)

@@ -90,17 +90,22 @@ def test_replay_scores_an_e4_wearer_without_heart_data_and_refuses_them_with_it(
         published = cross_dataset.PUBLISHED_LABELS
         (root / published).symlink_to((STRESS_PREDICT / published).resolve())
         without = cross_dataset.replay(root, NO_HEART_MODEL, WITHOUT_HEART)
-        default = cross_dataset.replay(
-            root, bundled_model(StressModelSettings()), VagusConfig().stress_model
-        )
+        heart = StressModelSettings(inputs="with_heart")
+        with_heart = cross_dataset.replay(root, bundled_model(heart), heart)
+    assert bundled_model(VagusConfig().stress_model) == NO_HEART_MODEL  # the default
     qualities = without["window_qualities"]["S03"]
     assert set(qualities) == {"calibrating", "ok"}
     assert without["pooled"]["windows"] == qualities["ok"] > 100
     assert 0.0 < without["pooled"]["coverage"] < 1.0  # the calibration windows are not scored
     # with heart data: beats from the E4's pulse pass the gates in too few windows to finish
     # the calibration, so nothing is scored
-    assert "ok" not in default["window_qualities"]["S03"]
-    assert default["pooled"] == {"accuracy": None, "macro_f1": None, "windows": 0, "coverage": 0.0}
+    assert "ok" not in with_heart["window_qualities"]["S03"]
+    assert with_heart["pooled"] == {
+        "accuracy": None,
+        "macro_f1": None,
+        "windows": 0,
+        "coverage": 0.0,
+    }
     # measured 0.83 on 2026-12-05 (S03, 190 windows): a regression guard, not a goal
     assert without["pooled"]["accuracy"] > 0.6
     # the study labelled S03 itself: the headline holds it, with the labels' agreement

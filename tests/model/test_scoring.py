@@ -6,6 +6,7 @@ import json
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -13,8 +14,14 @@ import pytest
 
 from dsp.stress import QualityInputs, StressModel
 from vagus.config import ConfigError, StressModelSettings, load_config
-from vagus.scoring import StressScorer
+from vagus.scoring import StressScorer, WindowScore
 from vagus.scoring_calibration import PatientCalibration, refit_recalibration
+
+
+def _heart(**settings: Any) -> StressModelSettings:
+    """Settings for the bundled model that reads heart data (the ``model`` fixture)."""
+    return StressModelSettings(inputs="with_heart", **settings)
+
 
 GOOD = QualityInputs(beats=70, rr_artifact_fraction=0.0, motion_fraction=0.0)
 NOISY = QualityInputs(beats=70, rr_artifact_fraction=0.5, motion_fraction=0.0)
@@ -40,7 +47,7 @@ def _window(model: StressModel, rng: np.random.Generator, shift: float = 0.0) ->
 
 def _calibrated(model: StressModel, tmp_path: Path | None = None) -> StressScorer:
     scorer = StressScorer(
-        settings=StressModelSettings(min_calibration_windows=30),
+        settings=_heart(min_calibration_windows=30),
         state_path=None if tmp_path is None else tmp_path / "stress-p.json",
         model=model,
     )
@@ -53,7 +60,7 @@ def _calibrated(model: StressModel, tmp_path: Path | None = None) -> StressScore
 
 
 def test_poor_signal_and_motion_are_refused_and_never_learnt(model: StressModel) -> None:
-    scorer = StressScorer(settings=StressModelSettings(min_calibration_windows=2), model=model)
+    scorer = StressScorer(settings=_heart(min_calibration_windows=2), model=model)
     rng = np.random.default_rng(1)
     for quality, flag in ((NOISY, "poor_signal"), (MOVING, "motion")):
         result = scorer.score(_window(model, rng, 5.0), quality, in_calibration_period=True)
@@ -72,7 +79,7 @@ def test_poor_signal_and_motion_are_refused_and_never_learnt(model: StressModel)
 
 
 def test_calibration_continues_until_enough_usable_windows(model: StressModel) -> None:
-    scorer = StressScorer(settings=StressModelSettings(min_calibration_windows=5), model=model)
+    scorer = StressScorer(settings=_heart(min_calibration_windows=5), model=model)
     rng = np.random.default_rng(2)
     for quality in (GOOD, NOISY, GOOD, MOVING, GOOD):
         scorer.score(_window(model, rng), quality, in_calibration_period=True)
@@ -165,29 +172,59 @@ def test_state_round_trip_resumes_without_recalibrating(tmp_path: Path, model: S
     window = _window(model, rng, 0.5)
     first = scorer.score(window, GOOD, in_calibration_period=False)
     assert (tmp_path / "stress-p.json").is_file()
-    resumed = StressScorer(
-        settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
-    )
+    resumed = StressScorer(settings=_heart(), state_path=tmp_path / "stress-p.json", model=model)
     assert not resumed.calibrating
     assert resumed.score(window, GOOD, in_calibration_period=True) == first
     resumed.recalibrate([0.7] * 8 + [0.95] * 4, [False] * 8 + [True] * 4)
-    again = StressScorer(
-        settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
-    )
+    again = StressScorer(settings=_heart(), state_path=tmp_path / "stress-p.json", model=model)
     assert again.calibration == resumed.calibration != scorer.calibration
     (tmp_path / "stress-p.json").write_text('{"baseline": {"format": "other"}}')
     with pytest.raises(ValueError, match="unusable stress-model state"):
-        StressScorer(
-            settings=StressModelSettings(), state_path=tmp_path / "stress-p.json", model=model
-        )
+        StressScorer(settings=_heart(), state_path=tmp_path / "stress-p.json", model=model)
 
 
 def test_a_beat_source_the_model_was_not_validated_on_is_refused(model: StressModel) -> None:
     assert model.beat_source == "pulse"  # WESAD's heart features: E4 BVP beats
     assert model.source_refusal("pulse") is None
     with pytest.raises(ValueError, match="validated on pulse beats only; heart data from ecg"):
-        StressScorer(settings=StressModelSettings(), model=model, beat_source="ecg")
-    assert StressScorer(settings=StressModelSettings(), model=model, beat_source="pulse")
+        StressScorer(settings=_heart(), model=model, beat_source="ecg")
+    assert StressScorer(settings=_heart(), model=model, beat_source="pulse")
+
+
+def test_windows_of_beats_the_model_was_not_validated_on_are_neither_learnt_nor_scored(
+    model: StressModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The runtime's side of the refusal: each window says what its beats were measured on
+    (dsp.streaming.stages.BEAT_KIND); ECG R-peaks on a model trained on wrist pulse are
+    poor_signal, never enter the baseline, and the reason is said once."""
+    ecg = QualityInputs(
+        beats=70, rr_artifact_fraction=0.0, motion_fraction=0.0, heart_source="rr", beat_kind="ecg"
+    )
+    pulse = QualityInputs(
+        beats=70,
+        rr_artifact_fraction=0.0,
+        motion_fraction=0.0,
+        heart_source="bvp",
+        beat_kind="pulse",
+    )
+    scorer = StressScorer(settings=_heart(min_calibration_windows=2), model=model)
+    rng = np.random.default_rng(9)
+    with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
+        for in_period in (True, True, False, False):
+            refused = scorer.score(_window(model, rng), ecg, in_calibration_period=in_period)
+            assert refused == WindowScore(None, "poor_signal")
+    assert scorer.baseline.windows == 0
+    assert caplog.text.count("validated on pulse beats only; heart data from ecg beats") == 1
+    assert 'inputs = "without_heart"' in caplog.text
+    for _ in range(2):
+        scorer.score(_window(model, rng), pulse, in_calibration_period=False)
+    assert scorer.score(_window(model, rng), pulse, in_calibration_period=False).quality == "ok"
+    # the model without heart data reads no beats: their kind does not matter to it
+    no_heart = StressScorer(settings=StressModelSettings(inputs="without_heart"))
+    window = {k: v for k, v in _window(model, rng).items() if not k.startswith("hrv_")} | {
+        "acc_magnitude_std": 1.0
+    }
+    assert no_heart.score(window, ecg, in_calibration_period=True).quality == "calibrating"
 
 
 def test_a_new_model_keeps_the_baseline_but_not_the_old_models_threshold(
@@ -199,13 +236,13 @@ def test_a_new_model_keeps_the_baseline_but_not_the_old_models_threshold(
     assert scorer.score(window, GOOD, in_calibration_period=False).quality == "ok"  # frozen
     scorer.set_calibration(PatientCalibration(threshold=0.3, platt_slope=1.2, platt_intercept=0.1))
     path = tmp_path / "stress-p.json"
-    same = StressScorer(settings=StressModelSettings(), state_path=path, model=model)
+    same = StressScorer(settings=_heart(), state_path=path, model=model)
     assert same.calibration == scorer.calibration and not same.calibrating
     state = json.loads(path.read_text())
     state["model"] = "0" * 64  # saved under another model
     path.write_text(json.dumps(state))
     with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
-        other = StressScorer(settings=StressModelSettings(), state_path=path, model=model)
+        other = StressScorer(settings=_heart(), state_path=path, model=model)
     assert "saved under another stress model" in caplog.text and "threshold 0.30" in caplog.text
     assert other.calibration.threshold == model.threshold
     assert (other.calibration.platt_slope, other.calibration.platt_intercept) == (1.0, 0.0)
@@ -221,20 +258,19 @@ def test_the_median_mad_setting_scores_with_the_robust_twin_and_recalibrates_a_m
     """[stress_model] baseline chooses the bundled model, the baseline estimator and the method
     named in events; a saved mean/SD baseline cannot become a median/MAD one, so the patient
     calibrates again, with a warning, instead of the gateway failing to start."""
-    robust = StressScorer(settings=StressModelSettings(baseline="median_mad"))
+    robust = StressScorer(settings=_heart(baseline="median_mad"))
     assert robust.model.estimator == robust.baseline.estimator == "median_mad"
     assert robust.method == "stress-logistic-robust/2"
-    assert StressScorer(settings=StressModelSettings()).method == "stress-logistic/2"
+    assert StressScorer(settings=_heart()).method == "stress-logistic/2"
+    assert StressScorer(settings=StressModelSettings()).method == "stress-logistic-no-heart/2"
     with pytest.raises(ValueError, match="settings ask for median_mad"):
-        StressScorer(settings=StressModelSettings(baseline="median_mad"), model=model)
+        StressScorer(settings=_heart(baseline="median_mad"), model=model)
     scorer = _calibrated(model, tmp_path)
     window = _window(model, np.random.default_rng(5), 0.5)
     assert scorer.score(window, GOOD, in_calibration_period=False).quality == "ok"  # saved
     path = tmp_path / "stress-p.json"
     with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
-        switched = StressScorer(
-            settings=StressModelSettings(baseline="median_mad"), state_path=path
-        )
+        switched = StressScorer(settings=_heart(baseline="median_mad"), state_path=path)
     assert "made with mean_sd, this model needs median_mad; calibrating again" in caplog.text
     assert switched.calibrating and switched.baseline.windows == 0
     with pytest.raises(msgspec.ValidationError):
@@ -244,10 +280,11 @@ def test_the_median_mad_setting_scores_with_the_robust_twin_and_recalibrates_a_m
 def test_inputs_without_heart_score_a_patient_whose_devices_give_no_heart_data(
     tmp_path: Path, model: StressModel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """[stress_model] inputs = "without_heart": the bundled model on EDA and motion only; windows
-    with no beats and no heart features calibrate and are scored (the default model refuses
-    every one of them), the method says so, and switching to the default model later makes the
-    patient calibrate again rather than resume a baseline with no heart statistics."""
+    """[stress_model] inputs = "without_heart" (the default): the bundled model on EDA and motion
+    only; windows with no beats and no heart features calibrate and are scored (the model with
+    heart data refuses every one of them), the method says so, and switching to the model with
+    heart data later makes the patient calibrate again rather than resume a baseline with no
+    heart statistics."""
     settings = StressModelSettings(inputs="without_heart", min_calibration_windows=20)
     scorer = StressScorer(settings=settings, state_path=tmp_path / "stress-p.json")
     assert scorer.method == "stress-logistic-no-heart/2"
@@ -259,11 +296,11 @@ def test_inputs_without_heart_score_a_patient_whose_devices_give_no_heart_data(
         | {"acc_magnitude_std": 1.0 + rng.normal(0, 0.2)}
         for _ in range(20)
     ]
-    default = StressScorer(settings=StressModelSettings(min_calibration_windows=20))
+    with_heart = StressScorer(settings=_heart(min_calibration_windows=20))
     for window in skin_only:
         result = scorer.score(window, no_beats, in_calibration_period=True)
         assert result.quality == "calibrating"
-        refused = default.score(window, no_beats, in_calibration_period=True)
+        refused = with_heart.score(window, no_beats, in_calibration_period=True)
         assert refused.quality == "poor_signal"
     calm = scorer.score(skin_only[0], no_beats, in_calibration_period=False)
     stressed_window = {
@@ -275,14 +312,16 @@ def test_inputs_without_heart_score_a_patient_whose_devices_give_no_heart_data(
     assert stressed.probability > scorer.calibration.threshold > calm.probability
 
     with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
-        back = StressScorer(settings=StressModelSettings(), state_path=tmp_path / "stress-p.json")
+        back = StressScorer(settings=_heart(), state_path=tmp_path / "stress-p.json")
     assert "no statistics for" in caplog.text and "calibrating again" in caplog.text
     assert back.calibrating and back.baseline.windows == 0
 
 
 def test_inputs_without_heart_are_refused_where_no_such_model_exists(model: StressModel) -> None:
-    with pytest.raises(ValueError, match="only for baseline = 'mean_sd'"):
+    with pytest.raises(ValueError, match="median_mad' has a bundled model only with heart data"):
         StressModelSettings(inputs="without_heart", baseline="median_mad")
+    with pytest.raises(ValueError, match="set inputs = 'with_heart' too"):
+        StressModelSettings(baseline="median_mad")  # the default inputs are without heart data
     with pytest.raises(ValueError, match="reads heart data; the settings ask for inputs without"):
         StressScorer(settings=StressModelSettings(inputs="without_heart"), model=model)
     with pytest.raises(msgspec.ValidationError):
@@ -300,7 +339,7 @@ def test_heart_numbers_from_another_source_than_the_baselines_are_not_scored(
         beats=70, rr_artifact_fraction=0.0, motion_fraction=0.0, heart_source="bvp"
     )
     scorer = StressScorer(
-        settings=StressModelSettings(min_calibration_windows=30),
+        settings=_heart(min_calibration_windows=30),
         state_path=tmp_path / "stress-p.json",
         model=model,
     )
@@ -322,7 +361,7 @@ def test_heart_numbers_from_another_source_than_the_baselines_are_not_scored(
     assert "stress-p.json" in caplog.text  # the pseudonymous state file names the patient
     assert scorer.score(_window(model, rng), ecg, in_calibration_period=False).quality == "ok"
     resumed = StressScorer(
-        settings=StressModelSettings(min_calibration_windows=30),
+        settings=_heart(min_calibration_windows=30),
         state_path=tmp_path / "stress-p.json",
         model=model,
     )

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsp.stress import DEFAULT_MODEL
+from dsp.stress import NO_HEART_MODEL
 from ingest.decoding import DeviceDecoder, SampleBlock
 from ingest.recording import Marker, NotificationRecord, RecordingReader
 from stream.events import SignalQuality, StressEpisode, StressScore
 from vagus.config import StressModelSettings, WindowSettings
 from vagus.demo import DEFAULT_RECORDING
 from vagus.pipeline import ClosedWindow, FeaturePipeline
-from vagus.scoring import MODEL_METHOD
+from vagus.scoring import MODEL_METHOD, NO_HEART_METHOD, ROBUST_METHOD
 from vagus.scoring_calibration import PatientCalibration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,21 +61,23 @@ def windows() -> tuple[list[ClosedWindow], dict[str, int]]:
     return _replay()
 
 
-def test_the_median_mad_twin_scores_the_demo_recording_under_its_own_name() -> None:
-    """``[stress_model] baseline = "median_mad"``: every stress event names the robust twin; it
-    calls the simulated stress phase and, from two minutes into recovery, nothing (the demo's
-    baseline phase is all calibration, so recovery is where a false call would show)."""
-    closed, phases = _replay(StressModelSettings(baseline="median_mad"))
+@pytest.mark.parametrize(
+    ("baseline", "method"), [("mean_sd", MODEL_METHOD), ("median_mad", ROBUST_METHOD)]
+)
+def test_a_model_with_heart_data_refuses_the_demos_ecg_beats_and_says_why(
+    baseline: str, method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bundled models with heart data were trained on wrist-pulse beats: on the demo's
+    chest-strap ECG every window is refused (never learnt, never scored), the events name the
+    model, and the reason is logged once (issue 15: a source the model was not validated on)."""
+    settings = StressModelSettings(baseline=baseline, inputs="with_heart")  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="vagus.scoring"):
+        closed, _ = _replay(settings)
     scores = [e for w in closed for e in w.events if isinstance(e, StressScore)]
-    assert scores and {s.method for s in scores} == {"stress-logistic-robust/2"}
-    scored = [
-        (s.window_end_ns, s.score) for s in scores if s.quality == "ok" and s.score is not None
-    ]
-    stress_end = phases["recovery"]
-    stress = [p for end, p in scored if phases["stress"] + 60 * NS <= end < stress_end]
-    calm = [p for end, p in scored if end >= stress_end + 120 * NS]
-    assert len(stress) >= 10 and min(stress) > 0.5
-    assert len(calm) >= 10 and max(calm) < 0.37  # the twin's threshold
+    assert len(scores) > 150 and {s.method for s in scores} == {method}
+    assert {s.quality for s in scores} == {"poor_signal"}
+    reason = "validated on pulse beats only; heart data from ecg beats are refused"
+    assert caplog.text.count(reason) == 1
 
 
 def _in(window: ClosedWindow, phases: dict[str, int], phase: str, margin_s: float = 60) -> bool:
@@ -117,33 +119,34 @@ def test_features_match_the_simulated_physiology(
         assert min(window.window.coverage.values()) >= 0.95
 
 
-def test_episode_during_stress_and_never_in_baseline(
+def test_episode_from_the_onset_of_stress_and_never_in_the_calm_baseline(
     windows: tuple[list[ClosedWindow], dict[str, int]],
 ) -> None:
+    """The default model (skin conductance, SCR count, wrist motion) on the simulated session.
+    The recording's fidgeting ramps in over a 12 s sigmoid around the stress marker
+    (scripts/make_demo_recording.py), and the motion input sees it before the marker: the
+    first episode starts at most 30 s before it. The recovery's occasional fidgets, which the
+    still calibration never saw, make later episodes there; docs/model-card.md reports them."""
     closed, phases = windows
     starts = [
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "start"
     ]
-    assert 1 <= len(starts) <= 2
-    assert phases["stress"] <= starts[0].gateway_time_ns < phases["stress"] + 120 * NS
-    # The bundled logistic model (issue 15: the nested procedure's final fit) also calls a
-    # stretch of this recording's recovery stress, about 5 minutes after it (scores up to 0.73
-    # against its threshold 0.65, with mean RR and RMSSD still 2-3 SDs of the synthetic
-    # baseline's narrow spread under it); docs/model-card.md reports it. Not in the baseline.
-    assert all(phases["recovery"] + 120 * NS <= e.gateway_time_ns for e in starts[1:])
+    assert 1 <= len(starts) <= 3
+    assert phases["stress"] - 30 * NS <= starts[0].gateway_time_ns < phases["stress"] + 120 * NS
+    assert all(phases["recovery"] + 60 * NS <= e.gateway_time_ns for e in starts[1:])
     ends = [
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "end"
     ]
     assert len(ends) == len(starts) and phases["recovery"] <= ends[0].gateway_time_ns
-    baseline_scores = [
+    stress_scores = [
         e.score
         for w in closed
         for e in w.events
         if isinstance(e, StressScore)
         and e.score is not None
-        and e.gateway_time_ns < phases["stress"]
+        and phases["stress"] + 60 * NS <= e.window_end_ns <= phases["recovery"]
     ]
-    assert baseline_scores and max(baseline_scores) < 0.4
+    assert len(stress_scores) >= 20 and min(stress_scores) > 0.99
 
 
 def test_calibration_then_scoring(windows: tuple[list[ClosedWindow], dict[str, int]]) -> None:
@@ -154,14 +157,14 @@ def test_calibration_then_scoring(windows: tuple[list[ClosedWindow], dict[str, i
     assert all(s.window_end_ns <= phases["baseline"] + 1200 * NS + NS for s in calibrating)
     assert len(calibrating) >= 100
     assert sum(s.quality == "ok" for s in scores) >= 75
-    assert {s.method for s in scores} == {MODEL_METHOD}
+    assert {s.method for s in scores} == {NO_HEART_METHOD}  # the default model
 
 
 def test_episodes_come_from_the_models_scores(
     windows: tuple[list[ClosedWindow], dict[str, int]],
 ) -> None:
     closed, _ = windows
-    threshold = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["threshold"]
+    threshold = json.loads(NO_HEART_MODEL.with_suffix(".json").read_text())["threshold"]
     scores = [e for w in closed for e in w.events if isinstance(e, StressScore)]
     by_window = {s.window_id: s for s in scores}
     episodes = [e for w in closed for e in w.events if isinstance(e, StressEpisode)]
@@ -228,9 +231,11 @@ def _blocks(
 
 @pytest.mark.parametrize(
     ("ecg_noise_only", "acc_sd_mg", "expected"),
-    [(True, 5.0, "poor_signal"), (False, 800.0, "motion"), (False, 5.0, "ok")],
+    # an ECG of noise does not stop the default model, which reads no beats (the model with
+    # heart data's beat checks: tests/model/test_scoring.py); heavy motion refuses any window
+    [(True, 5.0, "ok"), (False, 800.0, "motion"), (False, 5.0, "ok")],
 )
-def test_poor_signal_and_heavy_motion_windows_are_not_scored(
+def test_heavy_motion_is_refused_and_a_noisy_ecg_does_not_stop_the_default_model(
     ecg_noise_only: bool, acc_sd_mg: float, expected: str
 ) -> None:
     pipeline = FeaturePipeline(

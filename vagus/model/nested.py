@@ -368,6 +368,10 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
             x_poisoned, counted = normalise_poisoned(data, stressed, robust=robust)
             key = f"poisoned_{stressed}" + ("_robust_baseline" if robust else "")
             result[key] = nested_loso(data, clean, counted=counted, scored=x_poisoned)
+            if not robust:  # the default model's procedure too (no median/MAD twin of it)
+                result[f"{key}_{WITHOUT_HEART_KEY}"] = nested_loso(
+                    data, clean, WITHOUT_HEART, counted=counted, scored=x_poisoned
+                )
     assert shipped is not None  # CALIBRATIONS holds both keys
     assert robust_twin is not None
     assert no_heart is not None

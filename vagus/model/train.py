@@ -200,8 +200,8 @@ def _subset(data: Dataset, subjects: list[str]) -> Dataset:
 
 #: The settings that choose each bundled file at run time.
 VARIANT_SETTINGS: dict[export.Variant, StressModelSettings] = {
-    "mean_sd": StressModelSettings(),
-    "median_mad": StressModelSettings(baseline="median_mad"),
+    "mean_sd": StressModelSettings(inputs="with_heart"),
+    "median_mad": StressModelSettings(baseline="median_mad", inputs="with_heart"),
     "no_heart": StressModelSettings(inputs="without_heart"),
 }
 
