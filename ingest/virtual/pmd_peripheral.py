@@ -10,39 +10,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from bumble import gatt
 from bumble.device import Connection
 
-from ingest.errors import DecodeError
 from ingest.profiles.polar_pmd import (
-    PMD_CONTROL_POINT_UUID,
-    PMD_DATA_UUID,
-    PMD_SERVICE_UUID,
     POLAR_EPOCH_UNIX_NS,
     MeasurementType,
     SettingType,
     encode_pmd_ecg_frame,
 )
-from ingest.profiles.polar_time import PSFTP_MTU_UUID, PSFTP_SERVICE_UUID, decode_set_local_time
-from ingest.virtual.characteristics import (
-    INDICATE,
-    NOTIFY,
-    READ,
-    READABLE,
-    WRITE,
-    WRITEABLE,
-    characteristic,
-)
-from ingest.virtual.link import VirtualRadio, gatt_uuid
-from ingest.virtual.peripherals import HeartRatePeripheral
+from ingest.virtual.link import VirtualRadio
+from ingest.virtual.pmd_sensor import OP_SETTINGS, OP_START, OP_STOP, PmdSensor
 
 __all__ = ["ECG_RATE_HZ", "ECG_SAMPLES_PER_FRAME", "PolarPmdPeripheral", "synthetic_ecg_uv"]
 
-_RESPONSE, _OP_SETTINGS, _OP_START, _OP_STOP = 0xF0, 0x01, 0x02, 0x03
 _SUCCESS, _INVALID_OP, _NOT_SUPPORTED, _INVALID_LENGTH, _INVALID_PARAMETER = 0, 1, 3, 4, 5
 _ALREADY_IN_STATE, _INVALID_RESOLUTION, _INVALID_RATE, _INVALID_MTU = 6, 7, 8, 10
 ECG_RATE_HZ, ECG_RESOLUTION_BITS, ECG_SAMPLES_PER_FRAME = 130, 14, 73
@@ -64,7 +47,7 @@ def synthetic_ecg_uv(
     return np.rint(1200.0 * np.exp(-(((phase - 0.5) / 0.012) ** 2)) - 50.0).astype(np.int64)
 
 
-class PolarPmdPeripheral(HeartRatePeripheral):
+class PolarPmdPeripheral(PmdSensor):
     """A Polar H10 stand-in: Heart Rate plus the PMD service streaming ECG at 130 Hz.
 
     The control point answers with indications ``[0xF0, op, type, status, more, params...]``;
@@ -87,68 +70,24 @@ class PolarPmdPeripheral(HeartRatePeripheral):
         first_timestamp_ns: int = 800_000_000_000_000_000,
         clock_ns: Callable[[], int] | None = None,
     ) -> None:
-        self.control_point = characteristic(
-            PMD_CONTROL_POINT_UUID,
-            READ | WRITE | INDICATE,
-            gatt.CharacteristicValue(read=lambda _c: b"\x0f\x05\x00", write=self._on_control),
-            READABLE | WRITEABLE,
-        )
-        self.data = characteristic(PMD_DATA_UUID, NOTIFY)
-        pmd = gatt.Service(gatt_uuid(PMD_SERVICE_UUID), [self.control_point, self.data])
-        psftp_mtu = characteristic(
-            PSFTP_MTU_UUID,
-            WRITE | NOTIFY,
-            gatt.CharacteristicValue(write=self._on_psftp),
-            WRITEABLE,
-        )
-        psftp = gatt.Service(gatt_uuid(PSFTP_SERVICE_UUID), [psftp_mtu])
-        super().__init__(
-            radio,
-            name,
-            manufacturer="Polar Electro Oy",
-            model="H10",
-            extra_services=[pmd, psftp],
-        )
+        super().__init__(radio, name, model="H10", features=b"\x0f\x05\x00")
         self._clock_ns = clock_ns
         self._clock_offset_ns = 0 if clock_ns is None else _H10_DEFAULT_UNIX_NS - clock_ns()
-        self.local_time_set: list[datetime] = []
-        """Every SET_LOCAL_TIME the sensor accepted over PS-FTP, in order."""
-        self.frames_while_subscribed: list[bytes] = []
-        """Frames notified while a central was subscribed to the data characteristic."""
         self.frame_interval_s = frame_interval_s
         self.ecg_uv = np.asarray(synthetic_ecg_uv(ECG_RATE_HZ * 10) if ecg_uv is None else ecg_uv)
         self._next_timestamp_ns = first_timestamp_ns
         self._cursor = 0
-        self._stream: asyncio.Task[Any] | None = None
-        self.frames_sent: list[bytes] = []
-
-    @property
-    def streaming(self) -> bool:
-        return self._stream is not None and not self._stream.done()
-
-    def _on_control(self, connection: Connection, value: bytes) -> None:
-        # Answer after the ATT Write Response has gone out, as a device does.
-        self.spawn(self._answer(connection, bytes(value)))
-
-    async def _answer(self, connection: Connection, request: bytes) -> None:
-        op = request[0] if request else 0
-        kind = request[1] if len(request) > 1 else 0
-        status, params = self._handle(connection, op, kind, request[2:])
-        response = bytes([_RESPONSE, op, kind, status, 0]) + params
-        await self.device.indicate_subscriber(connection, self.control_point, response)
-        if status == _SUCCESS and op == _OP_START:
-            self._stream = self.spawn(self._stream_ecg())
 
     def _handle(
         self, connection: Connection, op: int, kind: int, params: bytes
     ) -> tuple[int, bytes]:
-        if op not in (_OP_SETTINGS, _OP_START, _OP_STOP):
+        if op not in (OP_SETTINGS, OP_START, OP_STOP):
             return _INVALID_OP, b""
         if kind != MeasurementType.ECG:
             return _NOT_SUPPORTED, b""
-        if op == _OP_SETTINGS:
+        if op == OP_SETTINGS:
             return _SUCCESS, _ECG_SETTINGS
-        if op == _OP_STOP:
+        if op == OP_STOP:
             status = _SUCCESS if self.streaming else _ALREADY_IN_STATE
             self._stop_stream()
             return status, b""
@@ -178,16 +117,11 @@ class PolarPmdPeripheral(HeartRatePeripheral):
             return None
         return self._clock_ns() + self._clock_offset_ns - POLAR_EPOCH_UNIX_NS
 
-    def _on_psftp(self, _connection: Connection, value: bytes) -> None:
-        try:
-            query = decode_set_local_time(bytes(value))
-        except DecodeError:
-            return  # a real sensor answers with an error frame; nothing here reads it
-        self.local_time_set.append(query.moment)
+    def _clock_set(self, moment: datetime) -> None:
         if self._clock_ns is not None:
-            self._clock_offset_ns = int(query.moment.timestamp() * 1e9) - self._clock_ns()
+            self._clock_offset_ns = int(moment.timestamp() * 1e9) - self._clock_ns()
 
-    async def _stream_ecg(self) -> None:
+    async def _stream_frames(self) -> None:
         """One frame per ``frame_interval_s``; on ``clock_ns``, each frame as soon as the sensor
         clock reaches its last sample (checked every millisecond), so device time keeps pace
         with the clock and a slow event loop makes the sensor send a backlog, not stretch time."""
@@ -206,16 +140,4 @@ class PolarPmdPeripheral(HeartRatePeripheral):
         self._cursor += ECG_SAMPLES_PER_FRAME
         frame = encode_pmd_ecg_frame(self._next_timestamp_ns, self.ecg_uv[idx])
         self._next_timestamp_ns += ECG_SAMPLES_PER_FRAME * 1_000_000_000 // ECG_RATE_HZ
-        if self.subscriber_count(self.data):
-            self.frames_while_subscribed.append(frame)
-        # Recorded first: a stop that cancels this task mid-notify may still deliver the frame.
-        self.frames_sent.append(frame)
-        await self.notify_value(self.data, frame)
-
-    def on_link_lost(self) -> None:
-        self._stop_stream()
-
-    def _stop_stream(self) -> None:
-        if self._stream is not None:
-            self._stream.cancel()
-            self._stream = None
+        await self._notify_frame(frame)
