@@ -31,6 +31,19 @@ CONTACT = [True, True, True, True, False, True, True, True, True, True, True]
 FRAMES = 12  # two passes over the intervals at two a frame, and a bit
 
 
+def _transport(radio: VirtualRadio, sense: PolarSensePeripheral, got: Collected) -> Transport:
+    """The gateway's transport, through bleak on the virtual radio, to the sensor alone."""
+    return Transport(
+        [DeviceTarget(OPTICAL, address=sense.address, label="upper arm")],
+        secret=SECRET,
+        sink=got.sink,
+        on_gap=got.on_gap,
+        backend=virtual_backend(radio),
+        backoff=fast_backoff,
+        scan_timeout_s=2.0,
+    )
+
+
 async def test_scan_tells_a_verity_sense_from_an_h10_and_a_strap(radio: VirtualRadio) -> None:
     async with (
         PolarSensePeripheral(radio),
@@ -50,15 +63,7 @@ async def test_ppi_from_a_virtual_verity_sense_reaches_the_decoder(radio: Virtua
         skin_contact=CONTACT,
         frame_interval_s=0.02,
     ) as sense:
-        transport = Transport(
-            [DeviceTarget(OPTICAL, address=sense.address, label="upper arm")],
-            secret=SECRET,
-            sink=got.sink,
-            on_gap=got.on_gap,
-            backend=virtual_backend(radio),
-            backoff=fast_backoff,
-            scan_timeout_s=2.0,
-        )
+        transport = _transport(radio, sense, got)
         async with transport:
             await wait_for(lambda: len(got.notifications(PMD_DATA_UUID)) >= FRAMES)
         assert sense.start_requests == [b"\x02\x03"], "PPI started once, with no settings"
@@ -95,15 +100,7 @@ async def test_ppi_from_a_virtual_verity_sense_reaches_the_decoder(radio: Virtua
 async def test_a_refused_ppi_start_fails_the_connection(radio: VirtualRadio) -> None:
     got = Collected()
     async with PolarSensePeripheral(radio, ppi_start_status=3, frame_interval_s=0.02) as sense:
-        transport = Transport(
-            [DeviceTarget(OPTICAL, address=sense.address, label="upper arm")],
-            secret=SECRET,
-            sink=got.sink,
-            on_gap=got.on_gap,
-            backend=virtual_backend(radio),
-            backoff=fast_backoff,
-            scan_timeout_s=2.0,
-        )
+        transport = _transport(radio, sense, got)
         async with transport:
             session = transport.sessions[0]
             await wait_for(lambda: sense.connection_count >= 2)

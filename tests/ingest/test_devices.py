@@ -8,7 +8,6 @@ start-up is testable without bleak, over a few-line :class:`~ingest.devices.Gatt
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from ingest.profiles.pmd_control import (
 )
 from ingest.profiles.polar_pmd import PMD_CONTROL_POINT_UUID
 from ingest.profiles.polar_time import PSFTP_MTU_UUID, decode_set_local_time
+from tests.pmd_link import FakeLink
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ("dsp", "ingest", "stream", "closedloop", "hardware", "vagus", "bench", "scripts")
@@ -121,29 +121,6 @@ def test_the_name_check_sees_a_string_switch(tmp_path: Path) -> None:
     )
     hits = _name_literals(switch, {"polar-h10"}, root=tmp_path)
     assert hits == ["switch.py:3: 'polar-h10'", "switch.py:3: 'sample-stream:'"]
-
-
-class FakeLink:
-    """The GATT a start-up sees, without bleak: a Polar H10's control point that answers every
-    request with ``status`` (0 = success), and a PS-FTP characteristic when ``psftp``."""
-
-    def __init__(self, *, psftp: bool = True, status: int = 0) -> None:
-        self.characteristics = {PMD_CONTROL_POINT_UUID} | ({PSFTP_MTU_UUID} if psftp else set())
-        self.status = status
-        self.writes: list[tuple[str, bytes]] = []
-        self.listeners: dict[str, Callable[[bytes], None]] = {}
-
-    def has(self, uuid: str) -> bool:
-        return uuid in self.characteristics
-
-    async def write(self, uuid: str, payload: bytes) -> None:
-        self.writes.append((uuid, payload))
-        if uuid == PMD_CONTROL_POINT_UUID:
-            self.listeners[uuid](b"\xf0\x09\x00\x00\x00")  # an unrelated answer is ignored
-            self.listeners[uuid](bytes([0xF0, payload[0], payload[1], self.status, 0]))
-
-    async def subscribe(self, uuid: str, on_value: Callable[[bytes], None]) -> None:
-        self.listeners[uuid] = on_value
 
 
 async def test_the_h10_start_up_sets_the_clock_then_starts_ecg() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -41,6 +40,7 @@ from ingest.profiles.polar_pmd import (
     encode_pmd_ppi_frame,
 )
 from ingest.profiles.polar_time import PSFTP_MTU_UUID
+from tests.pmd_link import FakeLink
 
 DEVICE = "d-0123abcd"
 ARRIVAL_NS = 1_765_000_000_000_000_000
@@ -328,27 +328,6 @@ def test_the_optical_and_h10_kinds_never_tie_on_a_named_sensor() -> None:
     assert PolarOpticalDevice().recognises(h10) is Recognition.GENERIC
     assert PolarH10Device().recognises(h10) is Recognition.SPECIFIC
     assert PolarOpticalDevice().recognises(Advertisement(frozenset())) is Recognition.NO
-
-
-class FakeLink:
-    """A control point that answers each request with ``status``, and PS-FTP when ``psftp``."""
-
-    def __init__(self, *, psftp: bool = True, status: int = 0) -> None:
-        self.characteristics = {PMD_CONTROL_POINT_UUID} | ({PSFTP_MTU_UUID} if psftp else set())
-        self.status = status
-        self.writes: list[tuple[str, bytes]] = []
-        self.listeners: dict[str, Callable[[bytes], None]] = {}
-
-    def has(self, uuid: str) -> bool:
-        return uuid in self.characteristics
-
-    async def write(self, uuid: str, payload: bytes) -> None:
-        self.writes.append((uuid, payload))
-        if uuid == PMD_CONTROL_POINT_UUID:
-            self.listeners[uuid](bytes([0xF0, payload[0], payload[1], self.status, 0]))
-
-    async def subscribe(self, uuid: str, on_value: Callable[[bytes], None]) -> None:
-        self.listeners[uuid] = on_value
 
 
 async def test_the_start_up_sets_the_clock_then_starts_ppi_without_settings() -> None:
