@@ -278,12 +278,17 @@ class _TuningPages:
 async def _form(request: Request) -> dict[str, str] | None:
     """A URL-encoded form's fields (the last value of each), or ``None`` for another body.
 
-    Read by hand (no multipart parser needed); blank values are kept: a blank optional key
-    means "unset".
+    Behind the accounts gate (console.auth) the form is the one it read and checked the CSRF
+    token of (``scope["form"]``), not parsed a second time; without the gate (tests mounting the
+    routes alone) it is read by hand (no multipart parser needed). Blank values are kept: a
+    blank optional key means "unset".
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type != "application/x-www-form-urlencoded":
         return None
+    gated: Mapping[str, str] | None = request.scope.get("form")
+    if gated is not None:
+        return dict(gated)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return None
