@@ -282,6 +282,38 @@ def randomisation_points(db: Database, patient_id: str) -> list[Decision]:
     return [_decision(row) for row in rows]
 
 
+#: Spans per statement in measurements_in_spans (3 parameters each, far under SQLite's and
+#: PostgreSQL's limits on a statement's parameters).
+SPANS_PER_QUERY = 500
+
+
+def measurements_in_spans(
+    db: Database, patient_id: str, metrics: tuple[str, ...], spans: list[tuple[int, int]]
+) -> list[list[tuple[str, int, float]]]:
+    """Per span [start_ns, end_ns], its (metric, time, value) of ``metrics``, oldest first: one
+    statement for up to SPANS_PER_QUERY spans (a row in two spans is in both lists)."""
+    found: list[list[tuple[str, int, float]]] = [[] for _ in spans]
+    marks = ", ".join("?" for _ in metrics)
+    for first in range(0, len(spans), SPANS_PER_QUERY):
+        chunk = spans[first : first + SPANS_PER_QUERY]
+        values = ", ".join(
+            "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))" for _ in chunk
+        )
+        rows = db.query(
+            "SELECT s.column1, m.metric, m.time_ns, m.value FROM measurements m"  # noqa: S608
+            f" JOIN (VALUES {values}) AS s ON m.time_ns >= s.column2 AND m.time_ns <= s.column3"
+            f" WHERE m.patient_id = ? AND m.metric IN ({marks}) ORDER BY m.time_ns",
+            (
+                *(x for k, (lo, hi) in enumerate(chunk, first) for x in (k, lo, hi)),
+                patient_id,
+                *metrics,
+            ),
+        )
+        for k, metric, at_ns, value in rows:
+            found[int(str(k))].append((str(metric), int(str(at_ns)), float(str(value))))
+    return found
+
+
 def measurements(
     db: Database, patient_id: str, metrics: tuple[str, ...], start_ns: int, end_ns: int
 ) -> list[tuple[str, int, float]]:

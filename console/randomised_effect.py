@@ -167,8 +167,17 @@ def control_changes(
 ) -> dict[str, float]:
     """Median after minus median before, per metric key that has values in both spans."""
     before, after = spans(time_ns, duration_s)
+    found = queries.measurements(db, patient_id, keys, before[0], after[1])
+    return _changes(found, time_ns, duration_s, keys)
+
+
+def _changes(
+    found: Sequence[tuple[str, int, float]], time_ns: int, duration_s: float, keys: tuple[str, ...]
+) -> dict[str, float]:
+    """control_changes from the measurements of [before's start, after's end]."""
+    before, after = spans(time_ns, duration_s)
     values: dict[tuple[str, str], list[float]] = {}
-    for metric, at_ns, value in queries.measurements(db, patient_id, keys, before[0], after[1]):
+    for metric, at_ns, value in found:
         for span, (low, high) in (("before", before), ("after", after)):
             if low <= at_ns <= high and math.isfinite(value):
                 values.setdefault((metric, span), []).append(value)
@@ -195,10 +204,22 @@ def comparison(
     faced = {d.event_id: _faced_the_coin(d, log, default, coin_versions) for d in started}
     treated = _treated_changes(db, patient_id, [d for d in started if faced[d.event_id]], keys)
     control: dict[str, list[float]] = {key: [] for key in keys}
-    for point in controls:
-        policy = policy_at(log, default, point.policy_version)
-        duration_s = float(policy.get("session_duration_s", default.session_duration_s))
-        for key, value in control_changes(db, patient_id, point.time_ns, duration_s, keys).items():
+    durations = [
+        float(
+            policy_at(log, default, point.policy_version).get(
+                "session_duration_s", default.session_duration_s
+            )
+        )
+        for point in controls
+    ]
+    windows = [
+        (before[0], after[1])
+        for point, duration_s in zip(controls, durations, strict=True)
+        for before, after in [spans(point.time_ns, duration_s)]
+    ]
+    found = queries.measurements_in_spans(db, patient_id, keys, windows)  # one query, not N
+    for point, duration_s, measured in zip(controls, durations, found, strict=True):
+        for key, value in _changes(measured, point.time_ns, duration_s, keys).items():
             control[key].append(value)
     rows = []
     for label, key in metrics:

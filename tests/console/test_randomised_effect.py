@@ -258,3 +258,23 @@ def test_the_page_says_when_micro_randomisation_never_ran(database: str) -> None
     assert "Micro-randomisation never ran for this patient" in text
     assert "1 session(s) ran under a policy version the console has no record of" in text
     assert 'id="randomised"' not in text
+
+
+def test_the_spans_query_returns_each_span_what_a_query_per_span_returns(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control points' measurements come in one statement per SPANS_PER_QUERY spans;
+    overlapping spans, an empty one and a chunk boundary give what one query each gives."""
+    from console import queries
+
+    stored(database, measured(60))
+    keys = tuple(key for _, key in RESPONSE_METRICS)
+    spans = [(T0, T0 + 100 * S), (T0 + 50 * S, T0 + 200 * S), (T0 - 90 * S, T0 - S)]
+    spans += [(T0 + 590 * S, T0 + 10_000 * S)]
+    monkeypatch.setattr(queries, "SPANS_PER_QUERY", 3)
+    with open_database(database) as db:
+        batched = queries.measurements_in_spans(db, PATIENT, keys, spans)
+        one_each = [queries.measurements(db, PATIENT, keys, lo, hi) for lo, hi in spans]
+    assert [len(found) for found in batched] == [len(found) for found in one_each]
+    assert [sorted(found) for found in batched] == [sorted(found) for found in one_each]
+    assert batched[0] and batched[1] and not batched[2] and batched[3]
