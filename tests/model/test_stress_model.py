@@ -21,7 +21,8 @@ from dsp.stress import (
 )
 from vagus.model import export
 from vagus.model.dataset import Dataset
-from vagus.model.nested import RUNTIME_KEY, Choice
+from vagus.model.nested import Choice
+from vagus.model.report_keys import RUNTIME_KEY
 from vagus.model.tflite_writer import mlp_forward, mlp_to_tflite, read_mlp
 
 DATA = (

@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from vagus.commands.common import writable_folder
+from vagus.model.report_keys import (
+    CROSS_KEY,
+    POOLED,
+    PUBLISHED_KEY,
+    RUNTIME_KEY,
+    WITHOUT_HEART_KEY,
+    replay_key,
+)
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
@@ -22,7 +30,7 @@ DEFAULT_DATA = (
 #: Stress-Predict's E4 pulse it calibrates on no one, and on ECG beats it was never validated
 #: (it refuses them); its figures are printed beside the headline (``with_heart_*``).
 CROSS_DATASET_VARIANT: Final = "no_heart"
-HEADLINE_NESTED = "without_heart"  # the nested report's key for the same procedure
+HEADLINE_NESTED = WITHOUT_HEART_KEY  # the nested report's key for the same procedure
 CROSS_DATASET_MODEL = (
     "stress_model_no_heart (the default model, [stress_model] inputs = without_heart: skin "
     "conductance and motion)"
@@ -96,7 +104,7 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
             f"poisoned_5_{HEADLINE_NESTED}",
             "no heart data, stressor in calibration (5 of 20 windows), mean/SD",
         ),
-        ("runtime_protocol", "runtime protocol, with heart data"),
+        (RUNTIME_KEY, "runtime protocol, with heart data"),
         ("short_calibration", "with heart data, 5-minute calibration"),
         ("robust_baseline", "with heart data, median/MAD baseline"),
         ("baseline_condition", "with heart data, baseline condition as calibration, every window"),
@@ -118,7 +126,7 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
     ]
     default, heart = (
         nested[HEADLINE_NESTED]["per_subject"],
-        nested["runtime_protocol"]["per_subject"],
+        nested[RUNTIME_KEY]["per_subject"],
     )
     for subject, m in default.items():
         h = heart[subject]
@@ -138,13 +146,13 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
             ("_robust_baseline", ", median/MAD baseline"),
         ):
             title = f"Stress-Predict offline, 60 s windows, {name.replace('_', ' ')}{protocol}"
-            lines += _cross_table(title, nested.get(f"cross_dataset_{name}{suffix}"))
+            lines += _cross_table(title, nested.get(f"{CROSS_KEY}_{name}{suffix}"))
     for variant, model in REPLAYED.items():
         title = (
             f"Stress-Predict through the gateway (vagus analyze), {model}: windows of 60 s "
             "every 10 s, 20-minute calibration"
         )
-        lines += _cross_table(title, nested.get(f"gateway_replay_{variant}"))
+        lines += _cross_table(title, nested.get(replay_key(variant)))
     return lines
 
 
@@ -157,9 +165,9 @@ def _cross_table(title: str, cross: dict[str, Any] | None) -> list[str]:
         "| subjects | accuracy | macro-F1 | windows | coverage |",
         "|---|---|---|---|---|",
     ]
-    rows = {"pooled": cross["pooled"]} | cross["per_subject"]
+    rows = {POOLED: cross[POOLED]} | cross["per_subject"]
     rows["without_hyperventilation"] = cross["without_hyperventilation"]
-    published = cross["published_labels"]
+    published = cross[PUBLISHED_KEY]
     rows[f"labelled by the study ({', '.join(published['subjects']) or 'none'})"] = published
     for label, m in rows.items():
         coverage = f"{m['coverage']:.2f}" if "coverage" in m else "-"
@@ -264,12 +272,12 @@ def json_summary(report: dict[str, Any]) -> dict[str, Any]:
     which is not exported, after them as a comparison."""
     nested = report["nested"]
     runtime = nested[HEADLINE_NESTED]
-    with_heart_nested = nested["runtime_protocol"]
-    replayed = nested.get(f"gateway_replay_{CROSS_DATASET_VARIANT}", {})
-    cross = replayed.get("published_labels", {})
-    every_wearer = replayed.get("pooled", {})
-    windowed = nested.get("cross_dataset_without_heart", {}).get("published_labels", {})
-    with_heart = nested.get("gateway_replay_mean_sd", {}).get("pooled", {})
+    with_heart_nested = nested[RUNTIME_KEY]
+    replayed = nested.get(replay_key(CROSS_DATASET_VARIANT), {})
+    cross = replayed.get(PUBLISHED_KEY, {})
+    every_wearer = replayed.get(POOLED, {})
+    windowed = nested.get(f"{CROSS_KEY}_without_heart", {}).get(PUBLISHED_KEY, {})
+    with_heart = nested.get(replay_key("mean_sd"), {}).get(POOLED, {})
     summary: dict[str, Any] = {
         "headline_model": CROSS_DATASET_MODEL,
         "nested_loso_accuracy": runtime["accuracy"],

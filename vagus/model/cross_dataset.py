@@ -46,6 +46,7 @@ from dsp.stress.features import hrv_time_features
 from dsp.stress.model import QualityGate
 from vagus.config import StressModelSettings, VagusConfig
 from vagus.model.nested import CALIBRATION_WINDOWS, Choice, baseline_z
+from vagus.model.report_keys import POOLED, PUBLISHED_KEY
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -235,12 +236,10 @@ def _aggregate(
     confirmed = [t for t in pooled if t[0] in kept]
     coverage = len(pooled) / max(sum(labelled.values()), 1)
     return {
-        "pooled": _figures([t[1] for t in pooled], [t[2] for t in pooled], threshold)
+        POOLED: _figures([t[1] for t in pooled], [t[2] for t in pooled], threshold)
         | {"coverage": coverage},
         "without_hyperventilation": _figures([t[1] for t in calm], [t[2] for t in calm], threshold),
-        "published_labels": _figures(
-            [t[1] for t in confirmed], [t[2] for t in confirmed], threshold
-        )
+        PUBLISHED_KEY: _figures([t[1] for t in confirmed], [t[2] for t in confirmed], threshold)
         | {
             "coverage": len(confirmed) / max(sum(labelled.get(s, 0) for s in kept), 1),
             "subjects": kept,

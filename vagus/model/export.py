@@ -17,12 +17,15 @@ import numpy as np
 
 from dsp.stress.model import NO_BEATS
 from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
-from vagus.model.nested import (
-    CALIBRATION_WINDOWS,
+from vagus.model.nested import CALIBRATION_WINDOWS, Choice
+from vagus.model.report_keys import (
+    CROSS_KEY,
+    POOLED,
+    PUBLISHED_KEY,
     ROBUST_KEY,
     RUNTIME_KEY,
     WITHOUT_HEART_KEY,
-    Choice,
+    replay_key,
 )
 from vagus.model.tflite_writer import Layer, write_mlp
 
@@ -38,17 +41,16 @@ ROBUST_NORMALISATION = (
 )
 #: file name, nested-figure key and cross-data-set key of each bundled model
 FILES = {
-    "mean_sd": ("stress_model.tflite", RUNTIME_KEY, "cross_dataset_with_heart"),
+    "mean_sd": ("stress_model.tflite", RUNTIME_KEY, f"{CROSS_KEY}_with_heart"),
     "median_mad": (
         "stress_model_robust.tflite",
         ROBUST_KEY,
-        f"cross_dataset_with_heart_{ROBUST_KEY}",
+        f"{CROSS_KEY}_with_heart_{ROBUST_KEY}",
     ),
-    "no_heart": ("stress_model_no_heart.tflite", WITHOUT_HEART_KEY, "cross_dataset_without_heart"),
+    "no_heart": ("stress_model_no_heart.tflite", WITHOUT_HEART_KEY, f"{CROSS_KEY}_without_heart"),
 }
 Variant = Literal["mean_sd", "median_mad", "no_heart"]
 #: nested-figure key prefix of a bundled file's Stress-Predict replay through the gateway
-REPLAY_KEY = "gateway_replay"
 DESCRIPTION = "vagus stress logistic regression (WESAD, non-commercial academic use)"
 
 
@@ -78,9 +80,9 @@ def validation(figures: dict[str, Any], variant: Variant = "mean_sd") -> dict[st
     _, key, cross_key = FILES[variant]
     runtime = figures[key]
     poisoned = figures.get("poisoned_5" + ("" if key == RUNTIME_KEY else f"_{key}"))
-    cross = figures.get(cross_key, {}).get("pooled")
-    replay = figures.get(f"{REPLAY_KEY}_{variant}", {})
-    replayed = replay.get("pooled")
+    cross = figures.get(cross_key, {}).get(POOLED)
+    replay = figures.get(replay_key(variant), {})
+    replayed = replay.get(POOLED)
     return {
         "method": "nested leave-one-subject-out of the model-building procedure "
         "(vagus/model/nested.py); this file is that procedure fitted on every subject",
@@ -107,7 +109,7 @@ def validation(figures: dict[str, Any], variant: Variant = "mean_sd") -> dict[st
         else {
             "gateway_replay": replayed,  # this file through the gateway's own signal path
             # the same, over the wearers whose labels the study published (the headline)
-            "gateway_replay_published_labels": replay.get("published_labels"),
+            "gateway_replay_published_labels": replay.get(PUBLISHED_KEY),
             "first_20_windows_60s": cross,  # the nested protocol's windows and calibration
         },
     }

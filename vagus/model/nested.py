@@ -35,6 +35,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from dsp.stress import robust_centre_scale
 from vagus.config import WindowSettings
 from vagus.model.dataset import CLIP, MIN_SD, Dataset
+from vagus.model.report_keys import CROSS_KEY, ROBUST_KEY, RUNTIME_KEY, WITHOUT_HEART_KEY
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int_]
@@ -46,10 +47,6 @@ WINDOW_S = 60.0  # the WESAD feature table's windows, back to back
 CALIBRATION_WINDOWS = round(WindowSettings().calibration_s / WINDOW_S)
 #: A 5-minute calibration, reported beside it (the shortest the card has figures for).
 SHORT_CALIBRATION_WINDOWS = 5
-RUNTIME_KEY = "runtime_protocol"
-ROBUST_KEY = "robust_baseline"
-#: The runtime protocol without heart data (the subsets of WITHOUT_HEART).
-WITHOUT_HEART_KEY = "without_heart"
 #: The calibrations evaluated: (windows, robust). Robust: median and 1.4826 x MAD instead of
 #: mean and SD, so a stressor inside a minority of the calibration windows moves it less.
 CALIBRATIONS: dict[str, tuple[int, bool]] = {
@@ -359,7 +356,7 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
                 robust_twin = choice
                 result["final_with_heart_robust_baseline"] = _described(choice)
             if stress_predict is not None and stress_predict.is_dir():
-                result[f"cross_dataset_{name}{suffix}"] = cross_dataset.evaluate(
+                result[f"{CROSS_KEY}_{name}{suffix}"] = cross_dataset.evaluate(
                     stress_predict, choice, windows, robust=robust
                 )
     for stressed in POISONED_WINDOWS:

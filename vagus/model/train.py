@@ -35,6 +35,7 @@ from vagus.model import cross_dataset, export
 from vagus.model.dataset import Dataset, load, normalise
 from vagus.model.nested import Choice
 from vagus.model.nested import report as nested_report
+from vagus.model.report_keys import replay_key
 from vagus.model.tflite_writer import Layer, mlp_forward
 
 FloatArray = npt.NDArray[np.float64]
@@ -246,7 +247,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
     stress_predict = data_path.parent / "stress_predict"
     if stress_predict.is_dir():  # the files just written, through the gateway's own path
         for variant in files:
-            nested.figures[f"{export.REPLAY_KEY}_{variant}"] = cross_dataset.replay(
+            nested.figures[replay_key(variant)] = cross_dataset.replay(
                 stress_predict, out_dir / export.FILES[variant][0], VARIANT_SETTINGS[variant]
             )
         write_files()  # the same .tflite files; the sidecars now hold the replay figures
