@@ -75,8 +75,8 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     #: An episode ends when the probability stays this far below the threshold.
     episode_hysteresis: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] = 0.2
     #: How the patient's baseline is estimated, and so which bundled model scores them:
-    #: "mean_sd" or "median_mad" (a twin trained on median/MAD calibrations, for a calibration
-    #: that may not be at rest; with heart data only; docs/model-card.md).
+    #: "mean_sd" or "median_mad" (each model's twin trained on median/MAD calibrations, for a
+    #: calibration that may not be at rest; docs/model-card.md).
     baseline: Literal["mean_sd", "median_mad"] = "mean_sd"
     #: What the model reads: "without_heart" (the default model: EDA and motion, the one
     #: validated across data sets on what the gateway computes) or "with_heart" (its twin
@@ -86,12 +86,6 @@ class StressModelSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     inputs: Literal["with_heart", "without_heart"] = "without_heart"
 
     def __post_init__(self) -> None:
-        if self.inputs == "without_heart" and self.baseline != "mean_sd":
-            raise ValueError(
-                "stress_model: baseline = 'median_mad' has a bundled model only with heart "
-                "data: set inputs = 'with_heart' too (no median/MAD model without heart data "
-                "is bundled)"
-            )
         PatientCalibration(  # raises ValueError naming the impossible value
             threshold=0.5 if self.threshold is None else self.threshold,
             platt_slope=self.platt_slope,

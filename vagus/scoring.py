@@ -29,6 +29,7 @@ import numpy as np
 from dsp.stress import (
     DEFAULT_MODEL,
     NO_HEART_MODEL,
+    NO_HEART_ROBUST_MODEL,
     ROBUST_MODEL,
     BaselineMismatchError,
     QualityInputs,
@@ -48,6 +49,8 @@ MODEL_METHOD = "stress-logistic/2"
 ROBUST_METHOD = "stress-logistic-robust/2"
 #: The same procedure on EDA and motion only ([stress_model] inputs = "without_heart").
 NO_HEART_METHOD = "stress-logistic-no-heart/2"
+#: That model trained and run with a median/MAD baseline.
+NO_HEART_ROBUST_METHOD = "stress-logistic-no-heart-robust/2"
 #: z-scores shown with every score (those the model uses): the ones a clinician reads first.
 HEADLINE = ("hrv_mean_rr", "hrv_rmssd", "scl_mean", "scr_peak_count")
 
@@ -63,15 +66,17 @@ class WindowScore:
 
 def bundled_model(settings: StressModelSettings) -> Path:
     """The bundled model the settings choose (baseline estimator, with or without heart data)."""
+    robust = settings.baseline == "median_mad"
     if settings.inputs == "without_heart":
-        return NO_HEART_MODEL  # StressModelSettings allows it with mean/SD only
-    return ROBUST_MODEL if settings.baseline == "median_mad" else DEFAULT_MODEL
+        return NO_HEART_ROBUST_MODEL if robust else NO_HEART_MODEL
+    return ROBUST_MODEL if robust else DEFAULT_MODEL
 
 
 def _method(model: StressModel) -> str:
+    robust = model.estimator == "median_mad"
     if not model.gate.needs_beats:
-        return NO_HEART_METHOD
-    return ROBUST_METHOD if model.estimator == "median_mad" else MODEL_METHOD
+        return NO_HEART_ROBUST_METHOD if robust else NO_HEART_METHOD
+    return ROBUST_METHOD if robust else MODEL_METHOD
 
 
 def _plausible(features: Mapping[str, float]) -> bool:

@@ -15,6 +15,7 @@ from dsp.stress.features_eda import EDA_FEATURES, EdaTraces, eda_features, eda_t
 from dsp.stress.model import (
     DEFAULT_MODEL,
     NO_HEART_MODEL,
+    NO_HEART_ROBUST_MODEL,
     ROBUST_MODEL,
     ModelScore,
     PatientBaseline,
@@ -29,6 +30,7 @@ __all__ = [
     "FEATURE_NAMES",
     "HRV_FEATURES",
     "NO_HEART_MODEL",
+    "NO_HEART_ROBUST_MODEL",
     "ROBUST_MODEL",
     "BaselineMismatchError",
     "EdaTraces",

@@ -38,6 +38,8 @@ ROBUST_MODEL = DEFAULT_MODEL.with_name("stress_model_robust.tflite")
 #: The same procedure without heart data (EDA and motion only), for a patient whose devices give
 #: the gateway no heart data it can use (no ECG, and wrist pulse too disturbed, as on an E4).
 NO_HEART_MODEL = DEFAULT_MODEL.with_name("stress_model_no_heart.tflite")
+#: The model without heart data trained on median/MAD calibrations (its robust twin).
+NO_HEART_ROBUST_MODEL = DEFAULT_MODEL.with_name("stress_model_no_heart_robust.tflite")
 #: A sidecar's beat_source for a model that takes no heart data at all.
 NO_BEATS = "none"
 QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]

@@ -317,11 +317,16 @@ def test_inputs_without_heart_score_a_patient_whose_devices_give_no_heart_data(
     assert back.calibrating and back.baseline.windows == 0
 
 
-def test_inputs_without_heart_are_refused_where_no_such_model_exists(model: StressModel) -> None:
-    with pytest.raises(ValueError, match="median_mad' has a bundled model only with heart data"):
-        StressModelSettings(inputs="without_heart", baseline="median_mad")
-    with pytest.raises(ValueError, match="set inputs = 'with_heart' too"):
-        StressModelSettings(baseline="median_mad")  # the default inputs are without heart data
+def test_each_model_has_its_median_mad_twin_and_a_mismatch_is_refused(
+    model: StressModel,
+) -> None:
+    """baseline = "median_mad" chooses the robust twin of whichever model the inputs choose; a
+    model file that does not match the settings is refused with the reason."""
+    twin = StressScorer(settings=StressModelSettings(baseline="median_mad"))  # default inputs
+    assert twin.method == "stress-logistic-no-heart-robust/2"
+    assert twin.model.estimator == twin.baseline.estimator == "median_mad"
+    assert not twin.model.gate.needs_beats
+    assert not any(name.startswith("hrv_") for name in twin.model.features)
     with pytest.raises(ValueError, match="reads heart data; the settings ask for inputs without"):
         StressScorer(settings=StressModelSettings(inputs="without_heart"), model=model)
     with pytest.raises(msgspec.ValidationError):

@@ -15,6 +15,7 @@ from dsp.stress import (
     DEFAULT_MODEL,
     FEATURE_NAMES,
     NO_HEART_MODEL,
+    NO_HEART_ROBUST_MODEL,
     ROBUST_MODEL,
     QualityInputs,
     StressModel,
@@ -98,6 +99,30 @@ def test_bundled_no_heart_twin_is_the_procedures_final_fit_without_heart_data() 
     assert np.ptp(got) > 0.9
     sidecar = json.loads(NO_HEART_MODEL.with_suffix(".json").read_text())
     assert sidecar["beat_source"] == "none" and model.estimator == "mean_sd"
+    assert sidecar["validation"]["stress_predict"]["gateway_replay"]["windows"] > 0
+
+
+@pytest.mark.shared_data
+def test_bundled_no_heart_robust_twin_is_the_procedures_final_fit_on_median_mad_calibrations() -> (
+    None
+):
+    """The same for the default model's median/MAD twin ([stress_model] baseline =
+    "median_mad" with the default inputs)."""
+    from vagus.model.dataset import load
+    from vagus.model.nested import WITHOUT_HEART, final_fit, normalise_first
+
+    data = load(_csv())
+    x = normalise_first(data, robust=True)
+    choice = final_fit(data, x, WITHOUT_HEART)
+    model = StressModel(NO_HEART_ROBUST_MODEL)
+    assert model.features == list(choice.features) and model.threshold == choice.threshold
+    assert model.estimator == "median_mad" and not model.gate.needs_beats
+    inputs = x[:, [data.features.index(name) for name in choice.features]]
+    got = np.array([model.probability(row[None, :]) for row in inputs.astype(np.float32)])
+    np.testing.assert_allclose(got, choice.probability(inputs), rtol=0, atol=1e-5)
+    sidecar = json.loads(NO_HEART_ROBUST_MODEL.with_suffix(".json").read_text())
+    assert sidecar["beat_source"] == "none"
+    assert sidecar["validation"]["stressor_in_calibration"]["macro_f1"] > 0.0
     assert sidecar["validation"]["stress_predict"]["gateway_replay"]["windows"] > 0
 
 
@@ -294,3 +319,6 @@ def test_training_smoke_on_four_subjects(tmp_path: Path) -> None:
     no_heart = StressModel(tmp_path / "stress_model_no_heart.tflite")
     assert no_heart.features == report["exported_without_heart"]["features"]
     assert not no_heart.gate.needs_beats and model.gate.needs_beats
+    twin = StressModel(tmp_path / "stress_model_no_heart_robust.tflite")
+    assert twin.features == report["exported_without_heart_robust_baseline"]["features"]
+    assert twin.estimator == "median_mad" and not twin.gate.needs_beats

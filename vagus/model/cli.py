@@ -13,6 +13,7 @@ from typing import Any, Final
 from vagus.commands.common import writable_folder
 from vagus.model.report_keys import (
     CROSS_KEY,
+    NO_HEART_ROBUST_KEY,
     POOLED,
     PUBLISHED_KEY,
     RUNTIME_KEY,
@@ -40,6 +41,7 @@ REPLAYED = {
     "mean_sd": "stress_model (with heart data)",
     "median_mad": "stress_model_robust (with heart data, median/MAD baseline)",
     "no_heart": "stress_model_no_heart (inputs without_heart)",
+    "no_heart_robust": "stress_model_no_heart_robust (inputs without_heart, median/MAD baseline)",
 }
 #: Columns vagus.model.dataset.load reads by name (besides the z_* and acc_* features).
 REQUIRED_COLUMNS = (
@@ -103,6 +105,11 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
         (
             f"poisoned_5_{HEADLINE_NESTED}",
             "no heart data, stressor in calibration (5 of 20 windows), mean/SD",
+        ),
+        (NO_HEART_ROBUST_KEY, "no heart data, median/MAD baseline"),
+        (
+            f"poisoned_5_{NO_HEART_ROBUST_KEY}",
+            "no heart data, stressor in calibration (5 of 20 windows), median/MAD",
         ),
         (RUNTIME_KEY, "runtime protocol, with heart data"),
         ("short_calibration", "with heart data, 5-minute calibration"),

@@ -20,6 +20,7 @@ from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
 from vagus.model.nested import CALIBRATION_WINDOWS, Choice
 from vagus.model.report_keys import (
     CROSS_KEY,
+    NO_HEART_ROBUST_KEY,
     POOLED,
     PUBLISHED_KEY,
     ROBUST_KEY,
@@ -48,9 +49,13 @@ FILES = {
         f"{CROSS_KEY}_with_heart_{ROBUST_KEY}",
     ),
     "no_heart": ("stress_model_no_heart.tflite", WITHOUT_HEART_KEY, f"{CROSS_KEY}_without_heart"),
+    "no_heart_robust": (
+        "stress_model_no_heart_robust.tflite",
+        NO_HEART_ROBUST_KEY,
+        f"{CROSS_KEY}_without_heart_{ROBUST_KEY}",
+    ),
 }
-Variant = Literal["mean_sd", "median_mad", "no_heart"]
-#: nested-figure key prefix of a bundled file's Stress-Predict replay through the gateway
+Variant = Literal["mean_sd", "median_mad", "no_heart", "no_heart_robust"]
 DESCRIPTION = "vagus stress logistic regression (WESAD, non-commercial academic use)"
 
 
@@ -128,7 +133,7 @@ def sidecar(
     ``variant`` says which of the bundled models this is."""
     columns = dict(zip(data.features, data.columns, strict=True))
     name = FILES[variant][0]
-    estimator = "median_mad" if variant == "median_mad" else "mean_sd"
+    estimator = "median_mad" if variant in ("median_mad", "no_heart_robust") else "mean_sd"
     method = NORMALISATION if estimator == "mean_sd" else ROBUST_NORMALISATION
     return {
         "format": FORMAT,
@@ -150,7 +155,7 @@ def sidecar(
         },
         "threshold": choice.threshold,
         # WESAD's heart features come from E4 BVP beats; "none": the model reads no heart data
-        "beat_source": NO_BEATS if variant == "no_heart" else "pulse",
+        "beat_source": NO_BEATS if variant.startswith("no_heart") else "pulse",
         "architecture": {"hidden": [], "kind": KIND, "C": choice.strength, "subset": choice.subset},
         "validation": validation(figures, variant),
         "training_data": {

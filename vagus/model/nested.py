@@ -35,7 +35,13 @@ from sklearn.metrics import accuracy_score, f1_score
 from dsp.stress import robust_centre_scale
 from vagus.config import WindowSettings
 from vagus.model.dataset import CLIP, MIN_SD, Dataset
-from vagus.model.report_keys import CROSS_KEY, ROBUST_KEY, RUNTIME_KEY, WITHOUT_HEART_KEY
+from vagus.model.report_keys import (
+    CROSS_KEY,
+    NO_HEART_ROBUST_KEY,
+    ROBUST_KEY,
+    RUNTIME_KEY,
+    WITHOUT_HEART_KEY,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int_]
@@ -317,7 +323,8 @@ class Report:
     figures: dict[str, Any]
     shipped: Choice  # final_fit with heart data under the runtime protocol
     robust: Choice  # the same with median/MAD calibrations: the bundled robust twin
-    no_heart: Choice  # final_fit without heart data under the runtime protocol
+    no_heart: Choice  # final_fit without heart data under the runtime protocol: the default
+    no_heart_robust: Choice  # the same with median/MAD calibrations
 
 
 def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) -> Report:
@@ -332,9 +339,7 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
         "60 s windows of each subject (the gateway's default calibration period), no labels "
         "used; only the windows after them counted, as the gateway scores",
     }
-    shipped: Choice | None = None
-    robust_twin: Choice | None = None
-    no_heart: Choice | None = None
+    finals: dict[tuple[str, str], Choice] = {}  # (calibration, with/without heart): final fit
     normalised: dict[tuple[int, bool], FloatArray] = {}
     for key, (windows, robust) in CALIBRATIONS.items():
         x = normalised[windows, robust] = normalise_first(data, windows, robust=robust)
@@ -343,18 +348,13 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
         if key == RUNTIME_KEY:
             result["baseline_condition"] = nested_loso(data, condition_x)
             result[WITHOUT_HEART_KEY] = nested_loso(data, x, WITHOUT_HEART, counted=counted)
+        if key == ROBUST_KEY:
+            result[NO_HEART_ROBUST_KEY] = nested_loso(data, x, WITHOUT_HEART, counted=counted)
         suffix = "" if key == RUNTIME_KEY else f"_{key}"
         for name, subsets in (("with_heart", SUBSETS), ("without_heart", WITHOUT_HEART)):
-            choice = final_fit(data, x, subsets)
-            if key == RUNTIME_KEY:
-                result[f"final_{name}"] = _described(choice)
-                if name == "with_heart":
-                    shipped = choice
-                else:
-                    no_heart = choice
-            if key == ROBUST_KEY and name == "with_heart":
-                robust_twin = choice
-                result["final_with_heart_robust_baseline"] = _described(choice)
+            choice = finals[key, name] = final_fit(data, x, subsets)
+            if key in (RUNTIME_KEY, ROBUST_KEY):
+                result[f"final_{name}{suffix}"] = _described(choice)
             if stress_predict is not None and stress_predict.is_dir():
                 result[f"{CROSS_KEY}_{name}{suffix}"] = cross_dataset.evaluate(
                     stress_predict, choice, windows, robust=robust
@@ -365,11 +365,15 @@ def report(data: Dataset, condition_x: FloatArray, stress_predict: Path | None) 
             x_poisoned, counted = normalise_poisoned(data, stressed, robust=robust)
             key = f"poisoned_{stressed}" + ("_robust_baseline" if robust else "")
             result[key] = nested_loso(data, clean, counted=counted, scored=x_poisoned)
-            if not robust:  # the default model's procedure too (no median/MAD twin of it)
-                result[f"{key}_{WITHOUT_HEART_KEY}"] = nested_loso(
-                    data, clean, WITHOUT_HEART, counted=counted, scored=x_poisoned
-                )
-    assert shipped is not None  # CALIBRATIONS holds both keys
-    assert robust_twin is not None
-    assert no_heart is not None
-    return Report(result, shipped, robust_twin, no_heart)
+            # the default model's procedure too, and its median/MAD twin
+            twin = NO_HEART_ROBUST_KEY if robust else WITHOUT_HEART_KEY
+            result[f"poisoned_{stressed}_{twin}"] = nested_loso(
+                data, clean, WITHOUT_HEART, counted=counted, scored=x_poisoned
+            )
+    return Report(
+        result,
+        shipped=finals[RUNTIME_KEY, "with_heart"],
+        robust=finals[ROBUST_KEY, "with_heart"],
+        no_heart=finals[RUNTIME_KEY, "without_heart"],
+        no_heart_robust=finals[ROBUST_KEY, "without_heart"],
+    )

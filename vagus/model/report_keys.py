@@ -11,6 +11,8 @@ from typing import Final
 RUNTIME_KEY: Final = "runtime_protocol"
 ROBUST_KEY: Final = "robust_baseline"
 WITHOUT_HEART_KEY: Final = "without_heart"
+#: the runtime protocol without heart data on median/MAD calibrations
+NO_HEART_ROBUST_KEY: Final = "without_heart_robust_baseline"
 #: prefix of a bundled file's Stress-Predict replay through the gateway
 #: (``gateway_replay_<variant>``)
 REPLAY_KEY: Final = "gateway_replay"

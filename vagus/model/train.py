@@ -204,6 +204,7 @@ VARIANT_SETTINGS: dict[export.Variant, StressModelSettings] = {
     "mean_sd": StressModelSettings(inputs="with_heart"),
     "median_mad": StressModelSettings(baseline="median_mad", inputs="with_heart"),
     "no_heart": StressModelSettings(inputs="without_heart"),
+    "no_heart_robust": StressModelSettings(inputs="without_heart", baseline="median_mad"),
 }
 
 
@@ -234,6 +235,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         "mean_sd": (shipped, comparison),
         "median_mad": (nested.robust, {}),
         "no_heart": (nested.no_heart, {}),
+        "no_heart_robust": (nested.no_heart_robust, {}),
     }
 
     def write_files() -> None:
@@ -262,6 +264,7 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
         "exported": export.summary(shipped),
         "exported_robust_baseline": export.summary(nested.robust),
         "exported_without_heart": export.summary(nested.no_heart),
+        "exported_without_heart_robust_baseline": export.summary(nested.no_heart_robust),
         "evaluation": evaluation,
         "with_temperature": with_temperature,
         "nested": nested.figures,
