@@ -6,12 +6,11 @@ that reads heart data, the kind of beats (a window whose heart numbers were meas
 of a kind the model was not validated on, ECG R-peaks for a model trained on wrist pulse, is
 ``poor_signal``, with the reason said once) and the heart source (a window whose heart numbers
 come from another stream than the baseline's is ``poor_signal``: its z-scores would compare
-two sources), then the
-calibration period (usable windows with plausible heart data feed the running baseline and are
-reported as ``calibrating``, unscored: the model's inputs are z-scores against that baseline, so
-there is nothing to score against yet), then the model, then the patient's Platt correction and
-threshold. The baseline and the personal calibration live in one small
-JSON file per patient when a state directory is given, so a restart resumes rather than
+two sources), then the calibration period (usable windows with plausible heart data feed the
+running baseline and are reported as ``calibrating``, unscored: the model's inputs are z-scores
+against that baseline, so there is nothing to score against yet), then the model, then the
+patient's Platt correction and threshold. The baseline and the personal calibration live in one
+small JSON file per patient when a state directory is given, so a restart resumes rather than
 re-calibrates.
 """
 

@@ -86,9 +86,16 @@ class HostAdapterRadio(VirtualRadio):
         self._ready_timeout_s = ready_timeout_s
         self._transport: Transport | None = None
         self.adapter_path: str | None = None
+        self._refusal: str | None = None  # BlueZ's last refusal to power the adapter
 
     async def __aenter__(self) -> HostAdapterRadio:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            # An adapter half set up (the vhci file open) would outlive this radio and stand in
+            # the next one's way: close what was opened, then say why it failed.
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -105,6 +112,15 @@ class HostAdapterRadio(VirtualRadio):
             link=self.link,
             public_address=_ADAPTER_ADDRESS,
         )
+        try:
+            await self._wait_powered(known)
+        except TimeoutError as exc:
+            raise TimeoutError(
+                f"BlueZ did not power the virtual adapter within {self._ready_timeout_s:.0f} s"
+                f" (last refusal: {self._refusal or 'none'})"
+            ) from exc
+
+    async def _wait_powered(self, known: set[str]) -> None:
         async with asyncio.timeout(self._ready_timeout_s):
             while True:
                 adapters = await _adapters()
@@ -113,7 +129,12 @@ class HostAdapterRadio(VirtualRadio):
                     self.adapter_path = new[0]
                     if adapters[new[0]]:
                         return
-                    await _power_on(new[0])
+                    try:
+                        await _power_on(new[0])
+                    except RuntimeError as exc:
+                        # BlueZ refuses Powered while the new controller is still being set
+                        # up; ask again until the timeout, which names the last refusal.
+                        self._refusal = str(exc)
                 await asyncio.sleep(0.1)
 
     async def close(self) -> None:
@@ -137,8 +158,8 @@ class HostAdapterRadio(VirtualRadio):
 async def _call(bus: MessageBus, message: Message) -> Any:
     reply = await bus.call(message)
     if reply is None or reply.message_type == MessageType.ERROR:
-        body = reply.body if reply is not None else "no reply"
-        raise RuntimeError(f"D-Bus {message.member} failed: {body}")
+        why = "no reply" if reply is None else f"{reply.error_name} {reply.body}"
+        raise RuntimeError(f"D-Bus {message.member} failed: {why}")
     return reply.body
 
 
