@@ -168,14 +168,16 @@ def control_changes(
     """Median after minus median before, per metric key that has values in both spans."""
     before, after = spans(time_ns, duration_s)
     found = queries.measurements(db, patient_id, keys, before[0], after[1])
-    return _changes(found, time_ns, duration_s, keys)
+    return _changes(found, before, after, keys)
 
 
 def _changes(
-    found: Sequence[tuple[str, int, float]], time_ns: int, duration_s: float, keys: tuple[str, ...]
+    found: Sequence[tuple[str, int, float]],
+    before: tuple[int, int],
+    after: tuple[int, int],
+    keys: tuple[str, ...],
 ) -> dict[str, float]:
     """control_changes from the measurements of [before's start, after's end]."""
-    before, after = spans(time_ns, duration_s)
     values: dict[tuple[str, str], list[float]] = {}
     for metric, at_ns, value in found:
         for span, (low, high) in (("before", before), ("after", after)):
@@ -212,14 +214,11 @@ def comparison(
         )
         for point in controls
     ]
-    windows = [
-        (before[0], after[1])
-        for point, duration_s in zip(controls, durations, strict=True)
-        for before, after in [spans(point.time_ns, duration_s)]
-    ]
+    around = [spans(point.time_ns, d) for point, d in zip(controls, durations, strict=True)]
+    windows = [(before[0], after[1]) for before, after in around]
     found = queries.measurements_in_spans(db, patient_id, keys, windows)  # one query, not N
-    for point, duration_s, measured in zip(controls, durations, found, strict=True):
-        for key, value in _changes(measured, point.time_ns, duration_s, keys).items():
+    for (before, after), measured in zip(around, found, strict=True):
+        for key, value in _changes(measured, before, after, keys).items():
             control[key].append(value)
     rows = []
     for label, key in metrics:
