@@ -32,8 +32,9 @@ from ingest.errors import DecodeError, RecordingError
 from ingest.recording import DeviceRecord, Marker, NotificationRecord, RecordingReader
 
 IntArray = npt.NDArray[np.int64]
-#: Streams of inter-beat intervals stamped at their beat: Heart Rate Measurement RR, E4 IBI.
-_INTERVAL_STREAMS = ("rr", "ibi")
+#: Streams of inter-beat intervals stamped at their beat: Heart Rate Measurement RR, E4 IBI,
+#: an optical sensor's pulse-to-pulse intervals (a band's PMD PPI, an armband's HRS intervals).
+_INTERVAL_STREAMS = ("rr", "ibi", "ppi")
 _PACE_MARKER = re.compile(r"^pace=(end|\d+(?:\.\d+)?)$")
 
 
@@ -99,7 +100,7 @@ def beat_times(decoded: _Decoded) -> tuple[IntArray, str]:
             return np.unique(times), f"device intervals ({name})"
     ecg = decoded.streams.get("ecg")
     if not ecg:
-        raise RecordingError("the recording has neither RR intervals nor an ECG stream")
+        raise RecordingError("the recording has neither beat intervals nor an ECG stream")
     times = np.concatenate([t for t, _, _ in ecg])
     values = np.concatenate([v for _, v, _ in ecg])
     rate = ecg[0][2] or (len(times) - 1) / ((times[-1] - times[0]) / 1e9)

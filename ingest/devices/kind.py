@@ -65,6 +65,10 @@ class GattTargets:
     """Characteristics whose notifications are data: subscribed, recorded and decoded."""
     control: tuple[str, ...] = ()
     """Characteristics its start-up writes or listens to; never forwarded as data."""
+    read: tuple[str, ...] = ()
+    """Characteristics read once per connection, before the data are subscribed, where the
+    device has them: each value is recorded and decoded as the device's notification (so a
+    replay decodes it too). Device facts the decoder needs, such as where a sensor sits."""
 
 
 @dataclass(frozen=True, slots=True)

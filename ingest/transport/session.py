@@ -33,6 +33,7 @@ from ingest.transport.startup import (
     DeviceInformation,
     StartupError,
     read_battery_percent,
+    read_characteristic,
     read_device_information,
 )
 from ingest.transport.targets import BleBackend, DeviceTarget
@@ -236,12 +237,20 @@ class DeviceSession:
             self._tracker.disconnected(self._stamp())
 
     async def _start(self, client: BleakClient) -> None:
-        """Subscribe the kind's data characteristics, then run its own start-up; its control
+        """Read the kind's device facts (each goes to the sink as a notification, before any
+        data), subscribe its data characteristics, then run its own start-up; its control
         characteristics are subscribed by that start-up and never reach the sink."""
         self._subscribed = set()
         self.status.info = await read_device_information(client)
         self._client = client
         self.ready_connections += 1
+        assert self.status.device_id is not None
+        for uuid in self.kind.gatt.read:
+            value = await read_characteristic(client, uuid)
+            if value is not None:
+                self._emit(
+                    NotificationRecord(self.status.device_id, uuid, self._stamp(), None, value)
+                )
         for uuid in self.kind.gatt.data:
             if client.services.get_characteristic(uuid) is None:
                 raise StartupError(f"{self.kind.name} device lacks characteristic {uuid}")

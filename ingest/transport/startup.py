@@ -24,6 +24,7 @@ __all__ = [
     "DeviceInformation",
     "StartupError",
     "read_battery_percent",
+    "read_characteristic",
     "read_device_information",
 ]
 
@@ -43,7 +44,8 @@ class DeviceInformation:
     firmware: str | None
 
 
-async def _read(client: BleakClient, uuid: str) -> bytes | None:
+async def read_characteristic(client: BleakClient, uuid: str) -> bytes | None:
+    """The characteristic's value; ``None`` when the device lacks it or the read fails."""
     if client.services.get_characteristic(uuid) is None:
         return None
     try:
@@ -59,7 +61,7 @@ def _text(value: bytes | None) -> str | None:
 
 async def read_battery_percent(client: BleakClient) -> int | None:
     """Battery Level (0x2A19) in percent; ``None`` without a Battery Service or a valid value."""
-    battery = await _read(client, BATTERY_LEVEL_UUID)
+    battery = await read_characteristic(client, BATTERY_LEVEL_UUID)
     return battery[0] if battery and battery[0] <= 100 else None
 
 
@@ -67,9 +69,9 @@ async def read_device_information(client: BleakClient) -> DeviceInformation:
     """Battery (0x2A19) and Device Information strings; ``None`` for what a device lacks."""
     return DeviceInformation(
         battery_percent=await read_battery_percent(client),
-        manufacturer=_text(await _read(client, MANUFACTURER_UUID)),
-        model=_text(await _read(client, MODEL_UUID)),
-        firmware=_text(await _read(client, FIRMWARE_UUID)),
+        manufacturer=_text(await read_characteristic(client, MANUFACTURER_UUID)),
+        model=_text(await read_characteristic(client, MODEL_UUID)),
+        firmware=_text(await read_characteristic(client, FIRMWARE_UUID)),
     )
 
 

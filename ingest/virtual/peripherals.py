@@ -17,6 +17,10 @@ import numpy.typing as npt
 from bumble import gatt
 from bumble.core import UUID
 
+from ingest.profiles.body_sensor_location import (
+    BODY_SENSOR_LOCATION_UUID,
+    encode_body_sensor_location,
+)
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, HEART_RATE_SERVICE_UUID
 from ingest.profiles.sample_stream import SampleStreamProfile
 from ingest.virtual.characteristics import (
@@ -39,7 +43,9 @@ __all__ = [
 
 
 class HeartRatePeripheral(VirtualPeripheral):
-    """Heart Rate (0x180D), Battery (0x180F) and Device Information (0x180A) services."""
+    """Heart Rate (0x180D), Battery (0x180F) and Device Information (0x180A) services.
+    ``body_sensor_location``: the Heart Rate Service's optional Body Sensor Location (0x2A38)
+    code, 1 (chest) as on a strap; None leaves the characteristic out."""
 
     def __init__(
         self,
@@ -51,12 +57,17 @@ class HeartRatePeripheral(VirtualPeripheral):
         model: str = "virtual-hr",
         extra_services: Sequence[gatt.Service] = (),
         advertised_uuids: Sequence[str] = (HEART_RATE_SERVICE_UUID,),
+        body_sensor_location: int | None = 1,
     ) -> None:
         self.measurement = characteristic(HEART_RATE_MEASUREMENT_UUID, NOTIFY)
+        heart_rate = [self.measurement]
+        if body_sensor_location is not None:
+            location = encode_body_sensor_location(body_sensor_location)
+            heart_rate.append(characteristic(BODY_SENSOR_LOCATION_UUID, READ, location, READABLE))
         self.battery_level = battery_level
         battery_value = gatt.CharacteristicValue(read=lambda _conn: bytes([self.battery_level]))
         services = [
-            gatt.Service(gatt_uuid(HEART_RATE_SERVICE_UUID), [self.measurement]),
+            gatt.Service(gatt_uuid(HEART_RATE_SERVICE_UUID), heart_rate),
             gatt.Service(
                 UUID.from_16_bits(0x180F),
                 [characteristic("2a19", READ | NOTIFY, battery_value, READABLE)],
