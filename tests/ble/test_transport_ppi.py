@@ -1,10 +1,12 @@
-"""A virtual Polar Verity Sense over the real bleak client: found by its name, started on its PMD
-control point (PPI, no settings), streamed, and decoded as replay decodes a recording; the
-intervals the gateway gets are exactly the ones the sensor sent, minus those it flagged."""
+"""A virtual Polar Verity Sense over the real bleak client (in-process; the stream itself also
+through BlueZ in the guest): found by its name, started on its PMD control point (PPI, no
+settings), streamed, and decoded as replay decodes a recording; the intervals the gateway gets
+are exactly the ones the sensor sent, minus those it flagged."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ingest.decoding import DeviceDecoder
 from ingest.profiles.polar_pmd import PMD_DATA_UUID
@@ -54,6 +56,7 @@ async def test_scan_tells_a_verity_sense_from_an_h10_and_a_strap(radio: VirtualR
     assert sorted(s.profile for s in found) == ["heart-rate", "polar-h10", OPTICAL]
 
 
+@pytest.mark.bluez
 async def test_ppi_from_a_virtual_verity_sense_reaches_the_decoder(radio: VirtualRadio) -> None:
     got = Collected()
     async with PolarSensePeripheral(
