@@ -39,7 +39,6 @@ from ingest.devices import (
 from ingest.errors import DecodeError
 from ingest.notification import Notification
 from ingest.recording import DeviceRecord, NotificationRecord
-from ingest.transport.manager import Transport
 from ingest.transport.scanner import scan
 from ingest.transport.targets import DeviceTarget
 from ingest.virtual.characteristics import NOTIFY, WRITE, WRITEABLE, characteristic
@@ -47,7 +46,6 @@ from ingest.virtual.link import VirtualPeripheral, VirtualRadio, gatt_uuid
 from tests.ble.test_transport_support import (
     SECRET,
     Collected,
-    fast_backoff,
     virtual_backend,
     wait_for,
 )
@@ -170,15 +168,8 @@ async def test_a_new_kind_streams_end_to_end(
     radio: VirtualRadio, thermometer: DeviceKind, peripheral: ThermometerPeripheral
 ) -> None:
     got = Collected()
-    transport = Transport(
-        [DeviceTarget(thermometer.name, address=peripheral.address, label="skin")],
-        secret=SECRET,
-        sink=got.sink,
-        on_gap=got.on_gap,
-        backend=virtual_backend(radio),
-        backoff=fast_backoff,
-        scan_timeout_s=0.3,
-    )
+    targets = [DeviceTarget(thermometer.name, address=peripheral.address, label="skin")]
+    transport = got.transport(radio, targets, scan_timeout_s=0.3)
     sent: list[bytes] = []
     async with transport:
         await asyncio.wait_for(peripheral.started.wait(), 10)

@@ -13,15 +13,11 @@ from ingest.decoding import DeviceDecoder
 from ingest.profiles.body_sensor_location import BODY_SENSOR_LOCATION_UUID
 from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart_rate_measurement
 from ingest.recording import DeviceRecord, NotificationRecord
-from ingest.transport.manager import Transport
 from ingest.transport.targets import DeviceTarget
 from ingest.virtual.link import VirtualRadio
 from ingest.virtual.peripherals import HeartRatePeripheral
 from tests.ble.test_transport_support import (
-    SECRET,
     Collected,
-    fast_backoff,
-    virtual_backend,
     wait_for,
 )
 
@@ -45,15 +41,8 @@ async def test_where_the_sensor_sits_travels_with_its_data(
 ) -> None:
     got = Collected()
     async with HeartRatePeripheral(radio, "Band 3", body_sensor_location=location) as band:
-        transport = Transport(
-            [DeviceTarget("heart-rate", address=band.address, label="left arm")],
-            secret=SECRET,
-            sink=got.sink,
-            on_gap=got.on_gap,
-            backend=virtual_backend(radio),
-            backoff=fast_backoff,
-            scan_timeout_s=2.0,
-        )
+        targets = [DeviceTarget("heart-rate", address=band.address, label="left arm")]
+        transport = got.transport(radio, targets)
         async with transport:
             # beat until enough arrive: through BlueZ the subscription lands a while after the
             # session counts the connection, and notifications sent before it are not delivered

@@ -15,7 +15,6 @@ from ingest.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID, encode_heart
 from ingest.profiles.polar_pmd import PMD_DATA_UUID
 from ingest.profiles.sample_stream import load_builtin
 from ingest.recording import DeviceRecord
-from ingest.transport.manager import Transport
 from ingest.transport.scanner import ScanFilter, scan
 from ingest.transport.targets import DeviceTarget
 from ingest.virtual.link import VirtualRadio
@@ -28,7 +27,6 @@ from tests.ble.test_transport_support import (
     SECRET,
     AcceleratedClock,
     Collected,
-    fast_backoff,
     virtual_backend,
     wait_for,
 )
@@ -49,20 +47,12 @@ async def test_three_devices_stream_at_once_and_a_vanished_strap_returns(
         SampleStreamPeripheral(radio, EDA, "vEDA 7") as eda,
     ):
         secrets_on_air = [hr.address, h10.address, eda.address, hr.name, h10.name]
-        transport = Transport(
-            [
-                DeviceTarget("heart-rate", address=hr.address, label="strap"),
-                DeviceTarget("polar-h10", name_prefix="Polar H10", label="ecg"),
-                DeviceTarget(f"sample-stream:{EDA.name}", address=eda.address, label="eda"),
-            ],
-            secret=SECRET,
-            sink=got.sink,
-            on_gap=got.on_gap,
-            backend=virtual_backend(radio),
-            clock=clock,
-            backoff=fast_backoff,
-            scan_timeout_s=0.3,
-        )
+        targets = [
+            DeviceTarget("heart-rate", address=hr.address, label="strap"),
+            DeviceTarget("polar-h10", name_prefix="Polar H10", label="ecg"),
+            DeviceTarget(f"sample-stream:{EDA.name}", address=eda.address, label="eda"),
+        ]
+        transport = got.transport(radio, targets, clock=clock, scan_timeout_s=0.3)
         strap, _, skin = transport.sessions
         sent_hr: list[bytes] = []
 

@@ -23,17 +23,13 @@ from dsp.streaming import jump_limit_ns
 from ingest.decoding import DeviceDecoder, SampleBlock
 from ingest.profiles.polar_pmd import PMD_DATA_UUID
 from ingest.recording import DeviceRecord, Marker, NotificationRecord
-from ingest.transport.manager import Transport
 from ingest.transport.targets import DeviceTarget
 from ingest.virtual.link import VirtualRadio
 from ingest.virtual.pmd_peripheral import ECG_RATE_HZ, ECG_SAMPLES_PER_FRAME, PolarPmdPeripheral
 from stream.events import Event, StreamGap
 from tests.ble.test_transport_support import (
-    SECRET,
     AcceleratedClock,
     Collected,
-    fast_backoff,
-    virtual_backend,
     wait_for,
 )
 from vagus.config import VagusConfig
@@ -49,16 +45,8 @@ async def test_five_minutes_of_ecg_survive_two_link_drops(radio: VirtualRadio) -
     got = Collected()
     started = time.perf_counter()
     async with PolarPmdPeripheral(radio, clock_ns=clock) as h10:
-        transport = Transport(
-            [DeviceTarget("polar-h10", address=h10.address, label="chest")],
-            secret=SECRET,
-            sink=got.sink,
-            on_gap=got.on_gap,
-            backend=virtual_backend(radio),
-            clock=clock,
-            backoff=fast_backoff,
-            scan_timeout_s=2.0,
-        )
+        targets = [DeviceTarget("polar-h10", address=h10.address, label="chest")]
+        transport = got.transport(radio, targets, clock=clock)
 
         def frames() -> int:
             return len(got.notifications(PMD_DATA_UUID))

@@ -21,7 +21,6 @@ from ingest.virtual.ppi_peripheral import PolarSensePeripheral
 from tests.ble.test_transport_support import (
     SECRET,
     Collected,
-    fast_backoff,
     virtual_backend,
     wait_for,
 )
@@ -35,15 +34,7 @@ FRAMES = 12  # two passes over the intervals at two a frame, and a bit
 
 def _transport(radio: VirtualRadio, sense: PolarSensePeripheral, got: Collected) -> Transport:
     """The gateway's transport, through bleak on the virtual radio, to the sensor alone."""
-    return Transport(
-        [DeviceTarget(OPTICAL, address=sense.address, label="upper arm")],
-        secret=SECRET,
-        sink=got.sink,
-        on_gap=got.on_gap,
-        backend=virtual_backend(radio),
-        backoff=fast_backoff,
-        scan_timeout_s=2.0,
-    )
+    return got.transport(radio, [DeviceTarget(OPTICAL, address=sense.address, label="upper arm")])
 
 
 async def test_scan_tells_a_verity_sense_from_an_h10_and_a_strap(radio: VirtualRadio) -> None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from ingest.recording import DeviceRecord, Marker, NotificationRecord
 from ingest.transport.backoff import Backoff
 from ingest.transport.gaps import Gap
-from ingest.transport.targets import BleBackend
+from ingest.transport.manager import Transport
+from ingest.transport.targets import BleBackend, DeviceTarget
 from ingest.virtual.link import VirtualRadio
 
 SECRET = bytes(range(32))
@@ -52,6 +53,27 @@ class Collected:
 
     def markers(self) -> list[Marker]:
         return [i for i in self.items if isinstance(i, Marker)]
+
+    def transport(
+        self,
+        radio: VirtualRadio,
+        targets: list[DeviceTarget],
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        scan_timeout_s: float = 2.0,
+    ) -> Transport:
+        """The gateway's transport to ``targets``, through bleak on the virtual radio, quick to
+        retry, delivering here."""
+        return Transport(
+            targets,
+            secret=SECRET,
+            sink=self.sink,
+            on_gap=self.on_gap,
+            backend=virtual_backend(radio),
+            clock=clock,
+            backoff=fast_backoff,
+            scan_timeout_s=scan_timeout_s,
+        )
 
 
 def virtual_backend(radio: VirtualRadio) -> BleBackend:
