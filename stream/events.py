@@ -85,6 +85,8 @@ class Features(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     beats: int = 0
     #: Share of the window's RR intervals judged artefacts (Lipponen-Tarvainen: corrected).
     rr_artifact_fraction: Fraction | None = None
+    #: The mean of the device's own heart-rate readings (stream ``hr``): a strap's, or an optical
+    #: band's or armband's; the name predates those devices and stays for the schema's sake.
     strap_heart_rate_bpm: float | None = None
     scl_us: float | None = None
     scr_count: int = 0
