@@ -49,6 +49,20 @@ in the four sessions (the consensus: 0, 60, 94, 50): at 4 Hz the deconvolved dri
 noise, and 0.05 in its units is not 0.05 µS of trough-to-peak rise. Making it usable would mean
 choosing its threshold by looking at its output, so it is not used.
 
+pysiology 0.0.9.71 (Gabrieli et al. 2020) was tried on 2026-12-05 in the sixteenth session,
+under a rule written down before any F1 was computed: its own `analyzeGSR` steps at 4 Hz (1 Hz
+low-pass and 0.05 Hz high-pass, order 2; its resampling step skipped because its factor,
+`int(fs / 10)`, is 0 at 4 Hz; the ±10 s moving-mean phasic filter;
+`findPeakOnsetAndOffset` with onset 0.05 µS), kept as a fifth vote only if its count per
+session fell within the four tools' counts. It found 41, 47 and 33 responses in S01-S03
+(the four tools: 55-254, 73-587, 51-173). It reports one response per positive excursion
+above a 20 s moving mean, so the responses of a burst merge into one. It is not used, and
+its F1 was never computed.
+
+Also looked at that day and not independent or not applicable: BioBSS 0.1.1
+finds responses by calling NeuroKit2's `eda_peaks` (a second NeuroKit2 vote), and PhysioKit
+0.10.1 has no EDA module.
+
 Matching: one to one, closest pairs first, within {tol:.0f} s (an SCR rises over 1-3 s; the
 tools disagree about where one peaks: the 95th percentiles of their pairwise offsets were
 1.5-2.3 s when this was set up). Consensus: the earliest unused peak opens a group, each other
