@@ -6,6 +6,7 @@ both know an armband's intervals are pulse."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -51,6 +52,8 @@ async def test_where_the_sensor_sits_travels_with_its_data(
                 await wait_for(lambda: len(got.notifications(HEART_RATE_MEASUREMENT_UUID)) >= BEATS)
             finally:
                 beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
 
     records = [i for i in got.items if isinstance(i, NotificationRecord)]
     located = got.notifications(BODY_SENSOR_LOCATION_UUID)

@@ -76,9 +76,9 @@ def _write(path: Path, *, beats: str, markers: bool, resonance: float = 5.5) -> 
     else:
         entry = device_entry(
             device_id="d-00000001",
-            label="IBI",
+            label=beats.upper(),
             profile_toml=inline_profile_toml(
-                name="test-ibi", signal="ibi", description="synthetic", sample_type="f64",
+                name=f"test-{beats}", signal=beats, description="synthetic", sample_type="f64",
                 units="s", rate_hz=1.0,
             ),
         )  # fmt: skip
@@ -92,7 +92,7 @@ def _write(path: Path, *, beats: str, markers: bool, resonance: float = 5.5) -> 
     return path
 
 
-@pytest.mark.parametrize("beats", ["ecg", "ibi"])
+@pytest.mark.parametrize("beats", ["ecg", "ibi", "ppi"])
 def test_the_resonant_pace_is_found_from_markers(tmp_path: Path, beats: str) -> None:
     assessment = assess(_write(tmp_path / "protocol.vagus", beats=beats, markers=True))
     assert assessment.estimate.breaths_per_min == 5.5
