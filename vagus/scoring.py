@@ -50,8 +50,6 @@ ROBUST_METHOD = "stress-logistic-robust/2"
 NO_HEART_METHOD = "stress-logistic-no-heart/2"
 #: That model trained and run with a median/MAD baseline.
 NO_HEART_ROBUST_METHOD = "stress-logistic-no-heart-robust/2"
-#: z-scores shown with every score (those the model uses): the ones a clinician reads first.
-HEADLINE = ("hrv_mean_rr", "hrv_rmssd", "scl_mean", "scr_peak_count")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +119,9 @@ class StressScorer:
         self._refused_kinds: set[str] = set()  # beat kinds the model refused, said once each
         #: how logs name this patient's scorer: their state file (named by pseudonym), if any
         self._label = state_path.name if state_path is not None else "stress scorer"
-        # The model indexes its inputs by name and may use only some features: show those it has.
-        self._headline = [
-            (f"z_{name}", self.model.features.index(name))
-            for name in HEADLINE
-            if name in self.model.features
-        ]
+        # Every input's z-score goes with each score: a clinician asking why a window scored
+        # high needs all of them (a default-model episode can be motion's doing alone).
+        self._shown = [f"z_{name}" for name in self.model.features]
         threshold = settings.threshold if settings.threshold is not None else self.model.threshold
         self.calibration = PatientCalibration(
             threshold=threshold,
@@ -139,7 +134,11 @@ class StressScorer:
     def _fresh_baseline(self) -> RunningBaseline:
         model = self.model
         return RunningBaseline(
-            model.features, clip=model.clip, min_sd=model.min_sd, estimator=model.estimator
+            model.features,
+            clip=model.clip,
+            min_sd=model.min_sd,
+            estimator=model.estimator,
+            floors=model.scale_floors,
         )
 
     @property
@@ -170,8 +169,7 @@ class StressScorer:
         if not 0.0 <= raw <= 1.0:
             return WindowScore(None, "missing_features")
         components = {"model_probability": raw}
-        for key, index in self._headline:
-            components[key] = float(z[index])
+        components.update(zip(self._shown, map(float, z), strict=True))
         return WindowScore(self.calibration.apply(raw), "ok", components)
 
     def _refusal(self, values: np.ndarray, quality: QualityInputs) -> ScoreQuality | None:
@@ -267,7 +265,10 @@ class StressScorer:
             state = json.loads(path.read_text(encoding="utf-8"))
             saved = PatientCalibration(**state["calibration"])
             baseline = RunningBaseline.from_json(
-                state["baseline"], self.model.features, self.model.estimator
+                state["baseline"],
+                self.model.features,
+                self.model.estimator,
+                floors=self.model.scale_floors,
             )
         except BaselineMismatchError as exc:
             # Switched between mean/SD and median/MAD, or to a model reading inputs the saved

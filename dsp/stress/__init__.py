@@ -2,7 +2,13 @@
 per-patient running baseline, the LiteRT model runner with its quality gate, and the hysteresis
 that turns per-window scores into episodes."""
 
-from dsp.stress.baseline import BaselineMismatchError, RunningBaseline, robust_centre_scale
+from dsp.stress.baseline import (
+    SCALE_FLOORS,
+    BaselineMismatchError,
+    RunningBaseline,
+    floor_vector,
+    robust_centre_scale,
+)
 from dsp.stress.episodes import EpisodeTracker, Transition
 from dsp.stress.features import (
     ACC_FEATURES,
@@ -32,6 +38,7 @@ __all__ = [
     "NO_HEART_MODEL",
     "NO_HEART_ROBUST_MODEL",
     "ROBUST_MODEL",
+    "SCALE_FLOORS",
     "BaselineMismatchError",
     "EdaTraces",
     "EpisodeTracker",
@@ -44,6 +51,7 @@ __all__ = [
     "acc_features",
     "eda_features",
     "eda_traces",
+    "floor_vector",
     "hrv_features",
     "robust_centre_scale",
 ]

@@ -1,7 +1,8 @@
 """Per-patient baseline of the stress features: running mean and SD over the calibration period.
 
 Training z-scored each subject against the mean and SD (ddof 1) of their own calibration
-windows, with SDs at or under ``min_sd`` replaced by 1, then clipped to +/-clip. Welford's
+windows, with SDs at or under ``min_sd`` replaced by 1 and scales never under a feature's
+floor (SCALE_FLOORS, below), then clipped to +/-clip. Welford's
 running update gives the same mean and SD without keeping the windows, and its state is three
 small arrays, so the gateway can persist it as JSON and resume after a restart.
 
@@ -26,7 +27,7 @@ windows from the same source (vagus.scoring refuses the others).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -41,6 +42,23 @@ STATE_FORMAT = "vagus-stress-baseline/1"
 Estimator = Literal["mean_sd", "median_mad"]
 ESTIMATORS: tuple[Estimator, ...] = ("mean_sd", "median_mad")
 _MAD_TO_SD = 1.4826  # a normal distribution's SD per median absolute deviation
+
+#: The smallest scale a feature's z-score divides by, in the feature's own units: what its
+#: measurement can resolve. A calibration stiller than that (a patient sitting motionless for
+#: the whole calibration, no skin response in any of its windows but one) would otherwise make
+#: the slightest later fidget or a single response look like an extreme z, and an extreme z of
+#: an input the model weighs (motion is one) is a false stress episode. Motion SD: 1 unit of the
+#: E4's accelerometer, 1/64 g, its resolution (the features are kept in those units, whatever
+#: the device). SCR count: one response a window. Training normalises with the same floors
+#: (vagus.model.nested), and the sidecar of a model trained with them lists them, so the
+#: runtime applies exactly those of the model it loaded. On WESAD's calibrations the floors
+#: rarely bind (motion SDs 0.55-2.96 units, SCR-count SDs 1.1-7.7 responses across subjects).
+SCALE_FLOORS: dict[str, float] = {"acc_magnitude_std": 1.0, "scr_peak_count": 1.0}
+
+
+def floor_vector(names: Sequence[str], floors: Mapping[str, float]) -> FloatArray:
+    """The floors of ``names`` in their order (0 where a feature has none)."""
+    return np.array([float(floors.get(name, 0.0)) for name in names], dtype=np.float64)
 
 
 def robust_centre_scale(values: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -67,9 +85,13 @@ class RunningBaseline:
         min_sd: float,
         frozen: bool = False,
         estimator: Estimator = "mean_sd",
+        floors: Mapping[str, float] | None = None,
     ) -> None:
+        """``floors``: the model's scale floors by feature name (its sidecar's; none: none)."""
         if not (clip > 0 and min_sd >= 0):
             raise ValueError(f"need clip > 0 and min_sd >= 0, got {clip} and {min_sd}")
+        if floors is not None and not all(f >= 0 for f in floors.values()):
+            raise ValueError(f"scale floors must be >= 0, got {dict(floors)}")
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown baseline estimator {estimator!r}; use one of {ESTIMATORS}")
         self.estimator: Estimator = estimator
@@ -78,6 +100,7 @@ class RunningBaseline:
         #: the calibration windows, kept by the median_mad estimator only
         self.rows: list[FloatArray] = []
         self.names = tuple(names)
+        self.floor = floor_vector(self.names, floors or {})
         self.clip = clip
         self.min_sd = min_sd
         self.frozen = frozen
@@ -130,10 +153,11 @@ class RunningBaseline:
             self.m2[k] = scale * scale * max(column.size - 1, 0)
 
     def sd(self) -> FloatArray:
-        """Sample SD (ddof 1); 1 where it is at or under min_sd or undefined (training's rule)."""
+        """Sample SD (ddof 1); 1 where it is at or under min_sd or undefined, never under the
+        feature's floor (training's rule)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             sd = np.sqrt(self.m2 / (self.count - 1))
-        return np.where((self.count > 1) & (sd > self.min_sd), sd, 1.0)
+        return np.maximum(np.where((self.count > 1) & (sd > self.min_sd), sd, 1.0), self.floor)
 
     def z_scores(self, values: FloatArray) -> FloatArray:
         """Clipped z of one window; neutral features undefined here or in calibration give 0.
@@ -147,6 +171,7 @@ class RunningBaseline:
             self.mean,
             self.m2,
             self._neutral,
+            self.floor,
             float(self.min_sd),
             float(self.clip),
         )
@@ -177,14 +202,18 @@ class RunningBaseline:
 
     @classmethod
     def from_json(
-        cls, state: dict[str, Any], names: Sequence[str], estimator: Estimator = "mean_sd"
+        cls,
+        state: dict[str, Any],
+        names: Sequence[str],
+        estimator: Estimator = "mean_sd",
+        floors: Mapping[str, float] | None = None,
     ) -> RunningBaseline:
         """Restore a saved baseline; refuse one malformed (ValueError), or one missing one of
         ``names`` or made by another estimator (BaselineMismatchError: nothing to resume).
 
         Each feature's statistics are kept apart, so a baseline saved for more features (a
         model that used more inputs) restores the ones asked for: a new model need not make the
-        patient calibrate again."""
+        patient calibrate again. The floors are the model's, not saved: the statistics are."""
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a {STATE_FORMAT} state: format {state.get('format')!r}")
         saved_estimator = state.get("estimator", "mean_sd")  # states before it: mean_sd
@@ -204,6 +233,7 @@ class RunningBaseline:
             min_sd=float(state["min_sd"]),
             frozen=state["frozen"],
             estimator=estimator,
+            floors=floors,
         )
         columns = [saved.index(name) for name in names]
         saved_rows = state.get("rows", [])

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from dsp.stress.baseline import ESTIMATORS, Estimator
+from dsp.stress.baseline import ESTIMATORS, Estimator, floor_vector
 from dsp.stress.model_kernels import transform_kernel
 
 try:
@@ -106,6 +106,12 @@ class StressModel:
         self._absent = [math.nan] * self._n  # transform's default per feature
         self.clip = float(sidecar["normalisation"]["clip"])
         self.min_sd = float(sidecar["normalisation"]["min_sd"])
+        # The scale floors it was trained with (dsp.stress.baseline.SCALE_FLOORS); a sidecar
+        # that predates them was trained without any.
+        floors = sidecar["normalisation"].get("scale_floors", {})
+        self.scale_floors: dict[str, float] = {str(k): float(v) for k, v in floors.items()}
+        if any(k not in self.features or not v >= 0 for k, v in self.scale_floors.items()):
+            raise ValueError(f"{model_path}: scale floors {floors} are not >= 0 model inputs")
         # How the per-patient baseline is estimated: as in the training the figures describe.
         self.estimator: Estimator = sidecar["normalisation"].get("estimator", "mean_sd")
         if self.estimator not in ESTIMATORS:
@@ -174,7 +180,9 @@ class StressModel:
             raise ValueError("a baseline needs at least two complete calibration windows")
         stacked = np.vstack(rows)
         sd = stacked.std(axis=0, ddof=1)
-        self.baseline = PatientBaseline(stacked.mean(axis=0), np.where(sd > self.min_sd, sd, 1.0))
+        floor = floor_vector(self.features, self.scale_floors)
+        scale = np.maximum(np.where(sd > self.min_sd, sd, 1.0), floor)
+        self.baseline = PatientBaseline(stacked.mean(axis=0), scale)
         return self.baseline
 
     def normalise(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:

@@ -48,11 +48,13 @@ def z_scores_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
     mean: FloatArray,
     m2: FloatArray,
     neutral: BoolArray,
+    floor: FloatArray,
     min_sd: float,
     clip: float,
 ) -> FloatArray:
-    """Clipped z against the Welford statistics (SD ddof 1; 1 where <= min_sd or undefined);
-    a neutral feature undefined here or in calibration gives 0."""
+    """Clipped z against the Welford statistics (SD ddof 1; 1 where <= min_sd or undefined;
+    never under the feature's floor); a neutral feature undefined here or in calibration
+    gives 0."""
     z = np.empty(values.shape[0])
     for i in range(values.shape[0]):
         sd = 1.0
@@ -60,6 +62,7 @@ def z_scores_kernel(  # noqa: PLR0917 - numba takes no keyword-only arguments
             spread = math.sqrt(m2[i] / (count[i] - 1)) if m2[i] >= 0.0 else np.nan
             if spread > min_sd:
                 sd = spread
+        sd = max(sd, floor[i])
         value = (values[i] - mean[i]) / sd
         if math.isnan(value):  # NaN stays NaN, as np.clip leaves it
             z[i] = value

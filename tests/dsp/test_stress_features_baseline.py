@@ -10,15 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp.stress import FEATURE_NAMES, BaselineMismatchError, RunningBaseline
+from dsp.stress import FEATURE_NAMES, SCALE_FLOORS, BaselineMismatchError, RunningBaseline
+from dsp.stress.baseline import ESTIMATORS, Estimator
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "stress"
 CSV = DATA / "wesad_wrist_features_60s.csv"
 NAMES = ("a", "b", "scr_recovery_time_mean")
 
 
-def _baseline(names: tuple[str, ...] = NAMES) -> RunningBaseline:
-    return RunningBaseline(names, clip=8.0, min_sd=1e-9)
+def _baseline(
+    names: tuple[str, ...] = NAMES, floors: dict[str, float] | None = None
+) -> RunningBaseline:
+    return RunningBaseline(names, clip=8.0, min_sd=1e-9, floors=floors)
 
 
 @settings(max_examples=50, deadline=None)
@@ -73,7 +76,9 @@ def test_a_frozen_baseline_refuses_updates_and_survives_json(tmp_path: Path) -> 
 
 @pytest.mark.shared_data
 def test_running_baseline_reproduces_training_normalisation() -> None:
-    """Per subject, Welford over the calibration windows gives train.normalise's z exactly."""
+    """Per subject, Welford over the calibration windows gives train.normalise's z exactly (the
+    comparison's normalisation: no floors; tests/model/test_stress_model.py holds the runtime
+    protocol's, floors included)."""
     if not CSV.is_file():
         pytest.skip(f"WESAD features not present at {CSV} (../shared/data is not in a clone)")
     from vagus.model.dataset import load, normalise
@@ -119,3 +124,61 @@ def test_median_mad_baseline_is_the_training_normalisation_and_survives_json() -
         RunningBaseline.from_json(baseline.to_json(), ("a", "b", "c"))
     with pytest.raises(ValueError, match="unknown baseline estimator"):
         RunningBaseline(("a",), clip=8.0, min_sd=0.0, estimator="mean")  # type: ignore[arg-type]
+
+
+STILL = st.floats(0.0, 0.05)  # a calibration stiller than the accelerometer resolves
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(STILL, STILL), min_size=2, max_size=30),
+    st.floats(0.0, 50.0),
+    st.sampled_from(ESTIMATORS),
+)
+def test_a_still_calibration_cannot_make_a_small_change_extreme(
+    calibration: list[tuple[float, float]], later: float, estimator: Estimator
+) -> None:
+    """However still the calibration, a later window's z is at most its distance from the
+    centre in units of the floor (motion SD in 1/64 g, SCR count in responses); without the
+    floor a fidget of one unit after a motionless calibration is clipped at the maximum."""
+    names = ("acc_magnitude_std", "scr_peak_count")
+    floored = RunningBaseline(
+        names,
+        clip=8.0,
+        min_sd=1e-9,
+        estimator=estimator,
+        floors=SCALE_FLOORS,
+    )
+    plain = RunningBaseline(names, clip=8.0, min_sd=1e-9, estimator=estimator)
+    for row in calibration:
+        floored.add(np.array(row))
+        plain.add(np.array(row))
+    probe = np.array([later, later])
+    z = floored.z_scores(probe)
+    bound = np.abs(probe - floored.mean) / np.array([SCALE_FLOORS[n] for n in names])
+    assert np.all(np.abs(z) <= np.minimum(bound, 8.0) + 1e-12)
+    assert np.all(np.abs(z) <= np.abs(plain.z_scores(probe)) + 1e-12)  # a floor only shrinks z
+    np.testing.assert_array_equal(z, floored.z_scores_reference(probe))
+    resumed = RunningBaseline.from_json(
+        floored.to_json(),
+        names,
+        estimator,
+        floors=SCALE_FLOORS,
+    )
+    np.testing.assert_array_equal(resumed.z_scores(probe), z)
+
+
+def test_one_unit_of_fidget_after_a_motionless_calibration() -> None:
+    """The case the floors are for: a calibration with the accelerometer's noise only (SDs
+    0.38-0.40 units), then one unit more: z 1.6, not the clip's 8."""
+    names = ("acc_magnitude_std",)
+    floored = RunningBaseline(names, clip=8.0, min_sd=1e-9, floors=SCALE_FLOORS)
+    plain = RunningBaseline(names, clip=8.0, min_sd=1e-9)
+    for k in range(20):
+        floored.add(np.array([0.38 + 0.001 * k]))
+        plain.add(np.array([0.38 + 0.001 * k]))
+    probe = np.array([floored.mean[0] + 1.6])
+    assert plain.z_scores(probe)[0] == 8.0
+    assert floored.z_scores(probe)[0] == pytest.approx(1.6)
+    with pytest.raises(ValueError, match="floors must be >= 0"):
+        RunningBaseline(names, clip=8.0, min_sd=1e-9, floors={"acc_magnitude_std": -1.0})

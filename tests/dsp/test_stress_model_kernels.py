@@ -63,8 +63,9 @@ def test_transform_equals_its_reference(every_feature: StressModel, data: st.Dat
         np.testing.assert_array_equal(kernel, reference)
 
 
-def _baseline(rows: list[list[float]]) -> RunningBaseline:
-    baseline = RunningBaseline(FEATURE_NAMES, clip=MODEL.clip, min_sd=MODEL.min_sd)
+def _baseline(rows: list[list[float]], floors: list[float] | None = None) -> RunningBaseline:
+    by_name = dict(zip(FEATURE_NAMES, floors, strict=True)) if floors is not None else None
+    baseline = RunningBaseline(FEATURE_NAMES, clip=MODEL.clip, min_sd=MODEL.min_sd, floors=by_name)
     for row in rows:
         values = np.array(row)
         if baseline.usable(values):
@@ -75,11 +76,20 @@ def _baseline(rows: list[list[float]]) -> RunningBaseline:
 ROW = st.lists(st.one_of(st.floats(-50, 50), st.just(math.nan)), min_size=N, max_size=N)
 
 
+FLOORS = st.lists(st.one_of(st.just(0.0), st.floats(0.0, 100.0)), min_size=N, max_size=N)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(ROW, max_size=6), st.lists(VALUE, min_size=N, max_size=N))
-def test_z_scores_equal_their_reference(rows: list[list[float]], window: list[float]) -> None:
+@given(
+    st.lists(ROW, max_size=6),
+    st.lists(VALUE, min_size=N, max_size=N),
+    st.one_of(st.none(), FLOORS),
+)
+def test_z_scores_equal_their_reference(
+    rows: list[list[float]], window: list[float], floors: list[float] | None
+) -> None:
     assert N == 38
-    baseline = _baseline(rows)
+    baseline = _baseline(rows, floors)
     values = np.array(window)
     kernel, reference = baseline.z_scores(values), baseline.z_scores_reference(values)
     np.testing.assert_allclose(kernel, reference, rtol=1e-12, atol=0.0, equal_nan=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vagus.config import WindowSettings
-from vagus.model.dataset import Dataset
+from vagus.model.dataset import Dataset, scale_floors
 from vagus.model.nested import (
     CALIBRATION_WINDOWS,
     SUBSETS,
@@ -158,7 +158,8 @@ def test_a_poisoned_calibration_holds_the_first_stress_windows_and_does_not_coun
     x, counted = normalise_poisoned(data, 2, windows=5)
     rows = np.flatnonzero(data.subjects == "a")
     reference = data.values[rows[[0, 1, 2, 6, 7]]]  # 3 rest windows, the first 2 stress windows
-    mean, sd = reference.mean(axis=0), reference.std(axis=0, ddof=1)
+    mean = reference.mean(axis=0)
+    sd = np.maximum(reference.std(axis=0, ddof=1), scale_floors(data))  # motion, SCR count
     np.testing.assert_allclose(x[rows], np.clip((data.values[rows] - mean) / sd, -8, 8))
     assert counted[rows].tolist() == [False] * 3 + [True] * 3 + [False] * 2 + [True] * 8
     clean, clean_counted = normalise_poisoned(data, 0, windows=5)

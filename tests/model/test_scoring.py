@@ -103,6 +103,25 @@ def test_scores_separate_rest_from_a_shifted_window(model: StressModel) -> None:
     assert stress.components["model_probability"] == stress.probability  # identity correction
 
 
+def test_a_score_shows_the_z_of_every_input_motion_too() -> None:
+    """A clinician asking why a window scored high sees every input's z: with the default
+    model (no heart data) an episode can be motion's doing alone."""
+    scorer = StressScorer(settings=StressModelSettings(min_calibration_windows=20))
+    features = scorer.model.features
+    assert "acc_magnitude_std" in features
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        window = {n: 2.0 + rng.normal(0, 0.3) for n in features}
+        scorer.score(window, GOOD, in_calibration_period=True)
+    moving = {n: float(scorer.baseline.mean[k]) for k, n in enumerate(features)}
+    moving["acc_magnitude_std"] += 3.0
+    result = scorer.score(moving, GOOD, in_calibration_period=False)
+    assert result.quality == "ok"
+    assert set(result.components) == {"model_probability", *(f"z_{n}" for n in features)}
+    assert result.components["z_acc_magnitude_std"] > 2.0
+    assert result.components["z_scl_mean"] == pytest.approx(0.0, abs=1e-9)
+
+
 def test_threshold_and_platt_change_decisions_without_retraining() -> None:
     base = PatientCalibration(threshold=0.46)
     assert base.is_stress(0.5) and not base.is_stress(0.4)

@@ -17,6 +17,7 @@ from dsp.stress import (
     NO_HEART_MODEL,
     NO_HEART_ROBUST_MODEL,
     ROBUST_MODEL,
+    SCALE_FLOORS,
     QualityInputs,
     StressModel,
 )
@@ -296,6 +297,33 @@ def test_sidecar_describes_the_committed_model() -> None:
     assert "NOT the shipped model" in sidecar["comparison_not_shipped"]["note"]
     (weights, bias), *rest = read_mlp(DEFAULT_MODEL.read_bytes())
     assert not rest and np.shape(weights) == (len(names), 1) and np.shape(bias) == (1,)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DEFAULT_MODEL, ROBUST_MODEL, NO_HEART_MODEL, NO_HEART_ROBUST_MODEL],
+    ids=lambda p: p.stem,
+)
+def test_every_bundled_model_declares_the_scale_floors_it_was_trained_with(path: Path) -> None:
+    """The runtime applies the floors the sidecar lists; training used SCALE_FLOORS, so each
+    bundled sidecar lists exactly those of its inputs (motion and SCR count are in all four)."""
+    model = StressModel(path)
+    expected = {n: SCALE_FLOORS[n] for n in model.features if n in SCALE_FLOORS}
+    assert model.scale_floors == expected
+    assert set(expected) == {"acc_magnitude_std", "scr_peak_count"}
+
+
+@pytest.mark.parametrize("floors", [{"hrv_sdnn": 1.0}, {"scr_peak_count": -1.0}])
+def test_a_sidecar_with_impossible_floors_is_refused(
+    tmp_path: Path, floors: dict[str, float]
+) -> None:
+    path = tmp_path / NO_HEART_MODEL.name
+    path.write_bytes(NO_HEART_MODEL.read_bytes())
+    sidecar = json.loads(NO_HEART_MODEL.with_suffix(".json").read_text())
+    sidecar["normalisation"]["scale_floors"] = floors
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    with pytest.raises(ValueError, match="scale floors"):
+        StressModel(path)
 
 
 @pytest.mark.shared_data

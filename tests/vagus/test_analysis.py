@@ -114,8 +114,8 @@ def test_rows_equal_the_gateways_windows_and_scores(table: WindowTable, sent: Se
 def test_the_episode_columns_follow_the_gateways_episode_events(
     table: WindowTable, sent: SentEvents
 ) -> None:
-    """Every episode (the demo has one from the stress onset and, with the default model, two
-    more in recovery: docs/model-card.md) marks exactly its windows, under its own id."""
+    """Every episode (the demo has one, from the stress onset: docs/model-card.md) marks
+    exactly its windows, under its own id."""
     windows = [w.event_id for w in sent.events if isinstance(w, FeatureWindow)]
     episodes = [e for e in sent.events if isinstance(e, StressEpisode)]
     assert episodes and [e.phase for e in episodes] == ["start", "end"] * (len(episodes) // 2)

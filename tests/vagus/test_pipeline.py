@@ -122,22 +122,30 @@ def test_features_match_the_simulated_physiology(
 def test_episode_from_the_onset_of_stress_and_never_in_the_calm_baseline(
     windows: tuple[list[ClosedWindow], dict[str, int]],
 ) -> None:
-    """The default model (skin conductance, SCR count, wrist motion) on the simulated session.
-    The recording's fidgeting ramps in over a 12 s sigmoid around the stress marker
-    (scripts/make_demo_recording.py), and the motion input sees it before the marker: the
-    first episode starts at most 30 s before it. The recovery's occasional fidgets, which the
-    still calibration never saw, make later episodes there; docs/model-card.md reports them."""
+    """The default model (skin conductance, SCR count, wrist motion) on the simulated session:
+    one episode, from the stress onset into recovery. The recording's rest is perfectly still
+    and its recovery has occasional fidgets; before the scale floors (dsp.stress.SCALE_FLOORS)
+    the motion input read those as extreme and made an episode before the stress marker and
+    two in recovery (docs/model-card.md). Now none starts before the marker or in recovery."""
     closed, phases = windows
     starts = [
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "start"
     ]
-    assert 1 <= len(starts) <= 3
-    assert phases["stress"] - 30 * NS <= starts[0].gateway_time_ns < phases["stress"] + 120 * NS
-    assert all(phases["recovery"] + 60 * NS <= e.gateway_time_ns for e in starts[1:])
+    assert len(starts) == 1
+    assert phases["stress"] <= starts[0].gateway_time_ns < phases["stress"] + 120 * NS
     ends = [
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "end"
     ]
-    assert len(ends) == len(starts) and phases["recovery"] <= ends[0].gateway_time_ns
+    assert len(ends) == 1 and phases["recovery"] <= ends[0].gateway_time_ns
+    rest_scores = [
+        e.score
+        for w in closed
+        for e in w.events
+        if isinstance(e, StressScore)
+        and e.score is not None
+        and not phases["stress"] < e.window_end_ns < phases["recovery"] + 60 * NS
+    ]
+    assert len(rest_scores) >= 40 and max(rest_scores) < 0.5 * starts[0].score
     stress_scores = [
         e.score
         for w in closed
@@ -146,7 +154,7 @@ def test_episode_from_the_onset_of_stress_and_never_in_the_calm_baseline(
         and e.score is not None
         and phases["stress"] + 60 * NS <= e.window_end_ns <= phases["recovery"]
     ]
-    assert len(stress_scores) >= 20 and min(stress_scores) > 0.99
+    assert len(stress_scores) >= 20 and min(stress_scores) > 0.95  # far above the threshold
 
 
 def test_calibration_then_scoring(windows: tuple[list[ClosedWindow], dict[str, int]]) -> None:

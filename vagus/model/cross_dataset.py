@@ -41,7 +41,15 @@ import numpy.typing as npt
 from sklearn.metrics import accuracy_score, f1_score
 
 from dsp.pulse import pulse_beats
-from dsp.stress import QualityInputs, StressModel, acc_features, eda_features, eda_traces
+from dsp.stress import (
+    SCALE_FLOORS,
+    QualityInputs,
+    StressModel,
+    acc_features,
+    eda_features,
+    eda_traces,
+    floor_vector,
+)
 from dsp.stress.features import hrv_time_features
 from dsp.stress.model import QualityGate
 from vagus.config import StressModelSettings, VagusConfig
@@ -191,7 +199,8 @@ def _score(
     if len(usable) <= calibration:
         return [None] * len(rows)
     matrix = np.array([[rows[i][n] for n in names] for i in usable])  # type: ignore[index]
-    p = choice.probability(baseline_z(matrix, matrix[:calibration], robust=robust))
+    floors = floor_vector(names, SCALE_FLOORS)
+    p = choice.probability(baseline_z(matrix, matrix[:calibration], robust=robust, floors=floors))
     out: list[float | None] = [None] * len(rows)
     for k, i in enumerate(usable[calibration:], start=calibration):
         out[i] = float(p[k])

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from dsp.stress import SCALE_FLOORS, floor_vector
+
 FloatArray = npt.NDArray[np.float64]
 
 CLIP = 8.0  # calibration SDs; beyond this a value is an artefact, not a stronger stress signal
@@ -26,6 +28,10 @@ MAX_RMSSD_MS = 1000.0
 # columns no gateway sensor provides.
 _DUPLICATES = {"z_hrv_mean_hr", "z_hrv_sd1"}
 _RAW_ONLY = ("hrv_lf_hf_ratio", "eda_skewness", "eda_kurtosis")
+# Taken in their own units instead of the table's whole-session z: a scale floor
+# (dsp.stress.SCALE_FLOORS) is in those units. A subject's z is an affine map of the raw value,
+# so against the same calibration the z-scores are otherwise the same.
+_RAW_INSTEAD = {"z_scr_peak_count": "raw_scr_peak_count"}
 LOG_TRANSFORMED = {"hrv_lf_hf_ratio"}
 
 
@@ -43,19 +49,25 @@ class Dataset:
     sha256: str
 
 
-def feature_columns(header: list[str], with_temperature: bool) -> list[str]:
-    """Chest-strap HRV, EDA and accelerometer features; skin temperature only when asked."""
+def feature_columns(
+    header: list[str], with_temperature: bool, raw_counts: bool = True
+) -> list[str]:
+    """Chest-strap HRV, EDA and accelerometer features; skin temperature only when asked; the
+    SCR count in responses unless ``raw_counts`` is off (the table's z, as the comparison MLP
+    was evaluated: its lbfgs fit moves with the last bits of an affine change of one input)."""
     z = [c for c in header if c.startswith("z_") and c not in _DUPLICATES]
     z = [c for c in z if with_temperature or "temp" not in c]
+    if raw_counts:
+        z = [_RAW_INSTEAD[c] if _RAW_INSTEAD.get(c) in header else c for c in z]
     acc = [c for c in header if c.startswith("acc_")]
     return z + [c for c in _RAW_ONLY if c in header] + acc
 
 
-def load(path: Path, with_temperature: bool = False) -> Dataset:
+def load(path: Path, with_temperature: bool = False, raw_counts: bool = True) -> Dataset:
     raw = path.read_bytes()
     rows = list(csv.DictReader(raw.decode().splitlines()))
     rows.sort(key=lambda r: (r["subject_id"], float(r["time_end_sec"])))
-    columns = feature_columns(list(rows[0]), with_temperature)
+    columns = feature_columns(list(rows[0]), with_temperature, raw_counts)
     values = np.array([[float(r[c]) for c in columns] for r in rows])
     for j, column in enumerate(columns):
         if column in LOG_TRANSFORMED:
@@ -63,7 +75,7 @@ def load(path: Path, with_temperature: bool = False) -> Dataset:
     mean_rr = np.array([float(r["raw_hrv_mean_hr"]) for r in rows])  # the column holds RR in ms
     rmssd = np.array([float(r["raw_hrv_rmssd"]) for r in rows])
     return Dataset(
-        features=[c.removeprefix("z_") for c in columns],
+        features=[c.removeprefix("z_").removeprefix("raw_") for c in columns],
         columns=columns,
         values=values,
         stress=np.array([r["label"] == "stress" for r in rows], dtype=np.int_),
@@ -74,8 +86,15 @@ def load(path: Path, with_temperature: bool = False) -> Dataset:
     )
 
 
+def scale_floors(data: Dataset) -> FloatArray:
+    """dsp.stress.SCALE_FLOORS for the table's features, in its column order."""
+    return floor_vector(data.features, SCALE_FLOORS)
+
+
 def normalise(data: Dataset) -> FloatArray:
-    """Each subject against the mean and SD of their own plausible calibration windows."""
+    """Each subject against the mean and SD of their own plausible calibration windows: the
+    comparison's normalisation (the whole baseline condition), kept as the previous model had
+    it, without the scale floors of the runtime protocol (vagus.model.nested.normalise_first)."""
     out = np.empty_like(data.values)
     for subject in np.unique(data.subjects):
         rows = data.subjects == subject

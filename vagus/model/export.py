@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dsp.stress import SCALE_FLOORS
 from dsp.stress.model import NO_BEATS
 from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
 from vagus.model.nested import CALIBRATION_WINDOWS, Choice
@@ -34,11 +35,11 @@ FORMAT = "vagus-stress-model/1"
 KIND = "logistic regression"
 NORMALISATION = (
     f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable 60 s windows "
-    "(calibration period), mean, SD ddof=1"
+    "(calibration period), mean, SD ddof=1, the scale never under the input's floor"
 )
 ROBUST_NORMALISATION = (
     f"per-patient z-score against the first {CALIBRATION_WINDOWS} usable 60 s windows "
-    "(calibration period), median, 1.4826 x MAD"
+    "(calibration period), median, 1.4826 x MAD, the scale never under the input's floor"
 )
 #: file name, nested-figure key and cross-data-set key of each bundled model
 FILES = {
@@ -146,7 +147,14 @@ def sidecar(
             }
             for name in choice.features
         ],
-        "normalisation": {"method": method, "estimator": estimator, "clip": CLIP, "min_sd": MIN_SD},
+        "normalisation": {
+            "method": method,
+            "estimator": estimator,
+            "clip": CLIP,
+            "min_sd": MIN_SD,
+            # the scale floors training used, in each input's own units (the runtime's too)
+            "scale_floors": {n: SCALE_FLOORS[n] for n in choice.features if n in SCALE_FLOORS},
+        },
         "calibration": {
             "method": "platt",
             "slope": choice.platt[0],

@@ -34,7 +34,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from dsp.stress import robust_centre_scale
 from vagus.config import WindowSettings
-from vagus.model.dataset import CLIP, MIN_SD, Dataset
+from vagus.model.dataset import CLIP, MIN_SD, Dataset, scale_floors
 from vagus.model.report_keys import (
     CROSS_KEY,
     NO_HEART_ROBUST_KEY,
@@ -113,14 +113,23 @@ class Choice:
         return np.asarray(1.0 / (1.0 + np.exp(-self.logit(x))), dtype=np.float64)
 
 
-def baseline_z(values: FloatArray, reference: FloatArray, *, robust: bool = False) -> FloatArray:
+def baseline_z(
+    values: FloatArray,
+    reference: FloatArray,
+    *,
+    robust: bool = False,
+    floors: FloatArray | None = None,
+) -> FloatArray:
     """values z-scored against the reference windows' mean and SD (ddof 1), or their median and
-    1.4826 x MAD when robust; a scale at or under MIN_SD counts as 1; clipped to +/-CLIP."""
+    1.4826 x MAD when robust; a scale at or under MIN_SD counts as 1, and none is under its
+    column's floor (dsp.stress.SCALE_FLOORS, as at run time); clipped to +/-CLIP."""
     if robust:
         centre, scale = robust_centre_scale(reference)
     else:
         centre, scale = reference.mean(axis=0), reference.std(axis=0, ddof=1)
     scale = np.where(scale > MIN_SD, scale, 1.0)
+    if floors is not None:
+        scale = np.maximum(scale, floors)
     return np.asarray(np.clip((values - centre) / scale, -CLIP, CLIP), dtype=np.float64)
 
 
@@ -128,11 +137,12 @@ def normalise_first(
     data: Dataset, windows: int = CALIBRATION_WINDOWS, *, robust: bool = False
 ) -> FloatArray:
     """Each subject z-scored against their first ``windows`` plausible windows (time order)."""
+    floors = scale_floors(data)
     out = np.empty_like(data.values)
     for subject in np.unique(data.subjects):
         rows = np.flatnonzero(data.subjects == subject)  # load() sorts by subject, then time
         reference = data.values[rows[data.plausible[rows]][:windows]]
-        out[rows] = baseline_z(data.values[rows], reference, robust=robust)
+        out[rows] = baseline_z(data.values[rows], reference, robust=robust, floors=floors)
     return out
 
 
@@ -249,7 +259,9 @@ def normalise_poisoned(
         usable = rows[data.plausible[rows]]
         stress_rows = usable[data.stress[usable] == 1][:stressed]
         reference = np.concatenate((usable[: windows - stressed], stress_rows))
-        out[rows] = baseline_z(data.values[rows], data.values[reference], robust=robust)
+        out[rows] = baseline_z(
+            data.values[rows], data.values[reference], robust=robust, floors=scale_floors(data)
+        )
         counted[stress_rows] = False
     return out, counted
 

@@ -213,10 +213,12 @@ def run(data_path: Path, out_dir: Path, subjects: list[str] | None = None) -> di
     with and without skin temperature."""
     start = time.perf_counter()
     data = load(data_path)
-    warm = load(data_path, with_temperature=True)
+    # the comparison on the table exactly as the previous model was evaluated on it
+    before = load(data_path, raw_counts=False)
+    warm = load(data_path, with_temperature=True, raw_counts=False)
     if subjects is not None:
-        data, warm = _subset(data, subjects), _subset(warm, subjects)
-    evaluation = evaluate(data)
+        data, before, warm = (_subset(d, subjects) for d in (data, before, warm))
+    evaluation = evaluate(before)
     with_temperature = evaluate(warm)
     nested = nested_report(data, normalise(data), data_path.parent / "stress_predict")
     shipped = nested.shipped
