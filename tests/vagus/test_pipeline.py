@@ -137,22 +137,18 @@ def test_episode_from_the_onset_of_stress_and_never_in_the_calm_baseline(
         e for w in closed for e in w.events if isinstance(e, StressEpisode) and e.phase == "end"
     ]
     assert len(ends) == 1 and phases["recovery"] <= ends[0].gateway_time_ns
-    rest_scores = [
-        e.score
+    scored = [
+        (e.window_end_ns, e.score)
         for w in closed
         for e in w.events
-        if isinstance(e, StressScore)
-        and e.score is not None
-        and not phases["stress"] < e.window_end_ns < phases["recovery"] + 60 * NS
+        if isinstance(e, StressScore) and e.score is not None
+    ]
+    rest_scores = [
+        p for end, p in scored if not phases["stress"] < end < phases["recovery"] + 60 * NS
     ]
     assert len(rest_scores) >= 40 and max(rest_scores) < 0.5 * starts[0].score
     stress_scores = [
-        e.score
-        for w in closed
-        for e in w.events
-        if isinstance(e, StressScore)
-        and e.score is not None
-        and phases["stress"] + 60 * NS <= e.window_end_ns <= phases["recovery"]
+        p for end, p in scored if phases["stress"] + 60 * NS <= end <= phases["recovery"]
     ]
     assert len(stress_scores) >= 20 and min(stress_scores) > 0.95  # far above the threshold
 
