@@ -117,6 +117,11 @@ def score_session(s: Session, tool_peaks: dict[str, IntArray]) -> dict[str, Any]
     out["tools"] = {t: int(_scored(p, s).size) for t, p in tool_peaks.items()}
     # each tool against the consensus it votes in (so flattered): what agreement one tool reaches
     out["tool_vs_consensus"] = {t: match(_scored(p, s), cons, tol) for t, p in tool_peaks.items()}
+    # and its peaks where the consensus has none: whether a noisy stretch fools the tools too
+    out["tool_fp"] = {
+        t: (_fp_per_min(_scored(p, s), flat, step)[0], _fp_per_min(_scored(p, s), noisy, step)[0])
+        for t, p in tool_peaks.items()
+    }
     for method in OURS:
         ours = _scored(detect_scrs(s.eda, s.fs, method=method).peak_idx, s)
         per_tool = {t: match(ours, _scored(p, s), tol) for t, p in tool_peaks.items()}
@@ -167,12 +172,17 @@ def scr_consensus(data: Path) -> dict[str, Any] | None:
         peaks = {t: np.sort(run(s.eda, s.fs)) for t, run in available.items()}
         per_session[s.name] = score_session(s, peaks)
     tool_vs: dict[str, Match] = {}
+    tool_fp: dict[str, tuple[int, int]] = {}
     for r in per_session.values():
         for t, m in r["tool_vs_consensus"].items():
             tool_vs[t] = tool_vs.get(t, Match(0, 0, 0)) + m
+        for t, (flat, noisy) in r["tool_fp"].items():
+            before = tool_fp.get(t, (0, 0))
+            tool_fp[t] = (before[0] + flat, before[1] + noisy)
     return {
         "tools": {t: tool_version(t) for t in available},
         "tool_vs_consensus": tool_vs,
+        "tool_fp": tool_fp,  # pooled (flat, noisy) peaks where the consensus has none
         "missing": sorted(set(TOOLS) - set(available)),
         "min_amplitude_us": MIN_AMPLITUDE_US,
         "tolerance_s": TOLERANCE_S,

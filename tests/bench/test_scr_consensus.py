@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / "bench"))  # bench/ is scripts, not a package: import as they do
 from validation.scr_consensus import Match, consensus, match, matched_pairs  # noqa: E402
+from validation.scr_report import _noisy_sentence  # noqa: E402
 
 
 def _a(*v: int) -> np.ndarray:
@@ -64,3 +65,16 @@ def test_consensus_counts_a_tool_once_and_merges_close_groups() -> None:
 
 def test_consensus_of_no_tools_is_empty() -> None:
     assert consensus([], tol=8).size == 0
+
+
+def test_the_report_says_from_the_figures_whether_a_noisy_stretch_raises_the_rates() -> None:
+    """Flat 100 min and noisy 10 min: ours 1 and 0 peaks (does not grow), tool a 10 and 5
+    (0.1 to 0.5 a minute: grows), tool b 20 and 1 (0.2 to 0.1: does not)."""
+    ours = {"flat_min": 100.0, "noisy_min": 10.0, "fp_flat_per_min": 0.01, "fp_noisy_per_min": 0.0}
+    text = " ".join(_noisy_sentence({"tool_fp": {"a": (10, 5), "b": (20, 1)}}, ours).split())
+    assert "does not grow from flat to noisy stretches (0.010 to 0.000" in text
+    assert "should not is met" in text
+    assert "1 of the 2 tools' rates grow there too (a)." in text
+    ours |= {"fp_noisy_per_min": 0.3}
+    text = " ".join(_noisy_sentence({"tool_fp": {"a": (10, 5)}}, ours).split())
+    assert "grows from flat" in text and "is not met" in text and "every method here" in text

@@ -63,3 +63,14 @@ def test_rules_agree_better_with_the_consensus_than_the_plain_detector(
 )
 def test_pooled_f1_against_the_consensus_reaches_the_target(result: dict[str, Any]) -> None:
     assert result["pooled"]["response"]["consensus"].f1 >= TARGET_F1
+
+
+def test_the_tools_false_rates_are_counted_where_the_consensus_has_nothing(
+    result: dict[str, Any],
+) -> None:
+    """Each tool's peaks in flat and noisy pieces, pooled, add up from the sessions, and a
+    tool's count there never exceeds its unmatched peaks against the consensus."""
+    for tool, (flat, noisy) in result["tool_fp"].items():
+        sessions = [s["tool_fp"][tool] for s in result["sessions"].values()]
+        assert (flat, noisy) == (sum(f for f, _ in sessions), sum(n for _, n in sessions))
+        assert flat + noisy <= result["tool_vs_consensus"][tool].fp
