@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from dsp.streaming import LINK, STAGES, Engine, Gap, WindowResult
 from dsp.streaming.clock import NS
 from dsp.streaming.engine import StageFactory
@@ -106,6 +109,11 @@ class FeaturePipeline:
             features=self.scorer.model.features,  # no work for features the model does not take
         )
         self._devices: dict[str, str] = {}
+        #: per stream: the device that feeds it and its latest sample time (see add)
+        self._owners: dict[str, tuple[str, int]] = {}
+        self._handover_ns = int(windows.window_s * NS)
+        #: notifications kept out of the features, per (stream, device that sent them)
+        self.kept_out: dict[tuple[str, str], int] = {}
         self._episode_id: str | None = None
         self._episode_start_ns = 0
         self._quality = QualityReporter(
@@ -122,8 +130,18 @@ class FeaturePipeline:
 
     def add(self, block: SampleBlock) -> None:
         """Hold one notification's samples (the gateway's per-notification path: kept lean,
-        since it runs ~13,600 times an hour against one window every hop)."""
+        since it runs ~13,600 times an hour against one window every hop).
+
+        One device per stream at a time: the engine keeps a stage per stream name, so two
+        devices sending the same stream (a chest strap's and an armband's ``acc``) would be
+        sorted into one buffer, two accelerometers' samples taken for one. The device whose
+        samples started the stream keeps it; another device's samples of it are kept out of
+        the features (``kept_out`` counts them; a warning names both, once) until the owner
+        has sent none of it for a window's length, when the stream passes to the one still
+        sending (a replaced strap). The recording keeps every notification either way."""
         times = block.times_ns
+        if len(times) and not self._owns(block.stream, block.device_id, times):
+            return
         if self.engine.add(block.stream, times, block.values, block.rate_hz):
             self._notices.append(
                 StreamStarted(
@@ -136,6 +154,30 @@ class FeaturePipeline:
                 )
             )
         self._devices[block.stream] = block.device_id
+
+    def _owns(self, stream: str, device_id: str, times: npt.NDArray[np.int64]) -> bool:
+        """Whether ``device_id`` may feed ``stream`` now (see add), updating the owner's last
+        sample time; says once per device and stream when it may not."""
+        first, last = int(times[0]), int(times[-1])
+        owner = self._owners.get(stream)
+        if owner is not None and owner[0] != device_id:
+            if first - owner[1] <= self._handover_ns:
+                self.kept_out[stream, device_id] = self.kept_out.get((stream, device_id), 0) + 1
+                if self.kept_out[stream, device_id] == 1:
+                    log.warning(
+                        "patient %s: device %s also sends %s, which device %s sends; its %s "
+                        "is kept out of the features while %s sends it (the recording keeps "
+                        "both)",
+                        self.patient_id, device_id, stream, owner[0], stream, owner[0],
+                    )  # fmt: skip
+                return False
+            log.info(
+                "patient %s: %s passes from device %s (silent for %.0f s) to device %s",
+                self.patient_id, stream, owner[0], (first - owner[1]) / NS, device_id,
+            )  # fmt: skip
+        if owner is None or last > owner[1] or owner[0] != device_id:
+            self._owners[stream] = (device_id, last)
+        return True
 
     def take_notices(self) -> list[Event]:
         """The events that belong to no window since the last call: ``stream_started`` of the
