@@ -49,6 +49,10 @@ def gateway_metrics(gateway: Gateway, transport: Transport, lag: LoopLag) -> lis
                    gateway.pipeline.counters.windows),
         Metric.one(f"{g}stream_gaps_total", "counter", "stream_gap events sent",
                    gateway.pipeline.counters.stream_gaps),
+        Metric(f"{g}kept_out_blocks_total", "counter",
+               "notifications of a stream another device feeds, kept out of the features",
+               [({"stream": st, "device": d}, n)
+                for (st, d), n in sorted(gateway.pipeline.kept_out.items())]),
         Metric(f"{g}device_connected", "gauge", "1 while the device's BLE link is up",
                [(labels, float(s.connected)) for s, labels in devices]),
         Metric(f"{g}ble_reconnects_total", "counter", "connections after the first",

@@ -310,6 +310,8 @@ async def gateway_over(
         "refused_samples": sum(gateway.driver.decoders.refused_samples().values()),
         "windows": gateway.pipeline.counters.windows,
         "stream_gaps_sent": gateway.pipeline.counters.stream_gaps,
+        # a stream another device fed: kept out of the features (the recording has them)
+        "kept_out_blocks": sum(gateway.pipeline.kept_out.values()),
         "health_reports_sent": reporter.reports_sent,
         "spooled": len(gateway.producer.spool),  # waiting on disk for the next start
         "devices": [describe(s) for s in transport.statuses()],
