@@ -17,9 +17,10 @@ ACC, 8 features over the window (E4 wrist ACC at 32 Hz in its native 1/64 g unit
     chest-strap mg converted to those units, x 64/1000): per-axis SD (ddof 0), magnitude mean,
     SD and max, signal-magnitude area mean(|x|+|y|+|z|) and energy mean(|a|^2).
 
-Unit factors do not matter to the model (every feature is z-scored against the patient's own
-calibration period, which removes any positive scale and offset), but they are kept so the raw
-values can be compared with the CSV's.
+Unit factors hardly matter to the model (every feature is z-scored against the patient's own
+calibration period, which removes any positive scale and offset), except where a scale floor
+applies (dsp.stress.SCALE_FLOORS: motion SD in E4 units, SCR count in responses), so the units
+are kept as the CSV's: the raw values compare with it and the floors mean what they say.
 """
 
 from __future__ import annotations
