@@ -133,12 +133,12 @@ class FeaturePipeline:
         since it runs ~13,600 times an hour against one window every hop).
 
         One device per stream at a time: the engine keeps a stage per stream name, so two
-        devices sending the same stream (a chest strap's and an armband's ``acc``) would be
-        sorted into one buffer, two accelerometers' samples taken for one. The device whose
-        samples started the stream keeps it; another device's samples of it are kept out of
-        the features (``kept_out`` counts them; a warning names both, once) until the owner
-        has sent none of it for a window's length, when the stream passes to the one still
-        sending (a replaced strap). The recording keeps every notification either way."""
+        devices sending the same stream (two accelerometers' ``acc``; an H10's and a Verity
+        Sense's ``hr``) would be sorted into one buffer, as if one device had sent both. The
+        device whose samples started the stream keeps it; another device's samples of it are
+        kept out of the features (``kept_out`` counts them; a warning names both, once) until
+        the owner has sent none of it for a window's length, when the stream passes to the one
+        still sending (a replaced strap). The recording keeps every notification either way."""
         times = block.times_ns
         if len(times) and not self._owns(block.stream, block.device_id, times):
             return

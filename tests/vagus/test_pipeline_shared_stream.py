@@ -1,10 +1,10 @@
 """Two devices sending the same stream: one feeds the features at a time, never a mix.
 
-The engine keeps one stage per stream name, so before this rule a chest strap's and an
-armband's accelerometers (both ``acc``) were sorted into one buffer and their per-axis SDs came
-out tens of times too large. Now the device that started the stream keeps it while it sends; the
-other's samples are counted and said once, and take over only after the owner fell silent for
-a window's length (a replaced strap).
+The engine keeps one stage per stream name, so before this rule two devices' accelerometers
+(both ``acc``, here on the chest and the arm) were sorted into one buffer, and their per-axis
+SDs came out tens of times too large. Now the device that started the stream keeps it while it
+sends; the other's samples are counted and said once, and take over only after the owner fell
+silent for a window's length (a replaced strap).
 """
 
 from __future__ import annotations
