@@ -108,9 +108,9 @@ class FeaturePipeline:
             stages=stages,
             features=self.scorer.model.features,  # no work for features the model does not take
         )
+        #: per stream: the device that feeds it (see add) and that device's latest sample time
         self._devices: dict[str, str] = {}
-        #: per stream: the device that feeds it and its latest sample time (see add)
-        self._owners: dict[str, tuple[str, int]] = {}
+        self._last_ns: dict[str, int] = {}
         self._handover_ns = int(windows.window_s * NS)
         #: notifications kept out of the features, per (stream, device that sent them)
         self.kept_out: dict[tuple[str, str], int] = {}
@@ -140,8 +140,8 @@ class FeaturePipeline:
         the owner has sent none of it for a window's length, when the stream passes to the one
         still sending (a replaced strap). The recording keeps every notification either way."""
         times = block.times_ns
-        if len(times) and not self._owns(block.stream, block.device_id, times):
-            return
+        if not len(times) or not self._feeds(block.stream, block.device_id, times):
+            return  # an empty block holds nothing
         if self.engine.add(block.stream, times, block.values, block.rate_hz):
             self._notices.append(
                 StreamStarted(
@@ -153,30 +153,32 @@ class FeaturePipeline:
                     rate_hz=block.rate_hz or None,
                 )
             )
-        self._devices[block.stream] = block.device_id
 
-    def _owns(self, stream: str, device_id: str, times: npt.NDArray[np.int64]) -> bool:
-        """Whether ``device_id`` may feed ``stream`` now (see add), updating the owner's last
-        sample time; says once per device and stream when it may not."""
+    def _feeds(self, stream: str, device_id: str, times: npt.NDArray[np.int64]) -> bool:
+        """Whether ``device_id`` may feed ``stream`` now (see add), taking the stream over when
+        its device has been silent long enough and keeping its latest sample time; says once
+        per device and stream when it may not."""
         first, last = int(times[0]), int(times[-1])
-        owner = self._owners.get(stream)
-        if owner is not None and owner[0] != device_id:
-            if first - owner[1] <= self._handover_ns:
-                self.kept_out[stream, device_id] = self.kept_out.get((stream, device_id), 0) + 1
-                if self.kept_out[stream, device_id] == 1:
-                    log.warning(
-                        "patient %s: device %s also sends %s, which device %s sends; its %s "
-                        "is kept out of the features while %s sends it (the recording keeps "
-                        "both)",
-                        self.patient_id, device_id, stream, owner[0], stream, owner[0],
-                    )  # fmt: skip
-                return False
-            log.info(
-                "patient %s: %s passes from device %s (silent for %.0f s) to device %s",
-                self.patient_id, stream, owner[0], (first - owner[1]) / NS, device_id,
-            )  # fmt: skip
-        if owner is None or last > owner[1] or owner[0] != device_id:
-            self._owners[stream] = (device_id, last)
+        owner = self._devices.get(stream)
+        if owner is None or owner == device_id:
+            self._devices[stream] = device_id
+            self._last_ns[stream] = max(last, self._last_ns.get(stream, last))
+            return True
+        silent_ns = first - self._last_ns[stream]
+        if silent_ns <= self._handover_ns:
+            count = self.kept_out[stream, device_id] = self.kept_out.get((stream, device_id), 0) + 1
+            if count == 1:
+                log.warning(
+                    "patient %s: device %s also sends %s, which device %s sends; its %s is kept "
+                    "out of the features while %s sends it (the recording keeps both)",
+                    self.patient_id, device_id, stream, owner, stream, owner,
+                )  # fmt: skip
+            return False
+        log.info(
+            "patient %s: %s passes from device %s (silent for %.0f s) to device %s",
+            self.patient_id, stream, owner, silent_ns / NS, device_id,
+        )  # fmt: skip
+        self._devices[stream], self._last_ns[stream] = device_id, last
         return True
 
     def take_notices(self) -> list[Event]:

@@ -114,17 +114,18 @@ def score_session(s: Session, tool_peaks: dict[str, IntArray]) -> dict[str, Any]
     cons = _scored(consensus(list(tool_peaks.values()), tol), s)
     flat, noisy, step = _segment_kinds(s, cons, tol)
     out: dict[str, Any] = {"consensus": int(cons.size), "minutes": s.eda.size / s.fs / 60.0}
-    out["tools"] = {t: int(_scored(p, s).size) for t, p in tool_peaks.items()}
+    scored = {t: _scored(p, s) for t, p in tool_peaks.items()}
+    out["tools"] = {t: int(p.size) for t, p in scored.items()}
     # each tool against the consensus it votes in (so flattered): what agreement one tool reaches
-    out["tool_vs_consensus"] = {t: match(_scored(p, s), cons, tol) for t, p in tool_peaks.items()}
+    out["tool_vs_consensus"] = {t: match(p, cons, tol) for t, p in scored.items()}
     # and its peaks where the consensus has none: whether a noisy stretch fools the tools too
     out["tool_fp"] = {
-        t: (_fp_per_min(_scored(p, s), flat, step)[0], _fp_per_min(_scored(p, s), noisy, step)[0])
-        for t, p in tool_peaks.items()
+        t: (_fp_per_min(p, flat, step)[0], _fp_per_min(p, noisy, step)[0])
+        for t, p in scored.items()
     }
     for method in OURS:
         ours = _scored(detect_scrs(s.eda, s.fs, method=method).peak_idx, s)
-        per_tool = {t: match(ours, _scored(p, s), tol) for t, p in tool_peaks.items()}
+        per_tool = {t: match(ours, p, tol) for t, p in scored.items()}
         fp_flat, samples_flat = _fp_per_min(ours, flat, step)
         fp_noisy, samples_noisy = _fp_per_min(ours, noisy, step)
         out[method] = {

@@ -254,13 +254,14 @@ def normalise_poisoned(
     windows it used (at run time those would have been calibration windows, unscored)."""
     out = np.empty_like(data.values)
     counted = after_calibration(data, windows - stressed)
+    floors = scale_floors(data)
     for subject in np.unique(data.subjects):
         rows = np.flatnonzero(data.subjects == subject)
         usable = rows[data.plausible[rows]]
         stress_rows = usable[data.stress[usable] == 1][:stressed]
         reference = np.concatenate((usable[: windows - stressed], stress_rows))
         out[rows] = baseline_z(
-            data.values[rows], data.values[reference], robust=robust, floors=scale_floors(data)
+            data.values[rows], data.values[reference], robust=robust, floors=floors
         )
         counted[stress_rows] = False
     return out, counted
