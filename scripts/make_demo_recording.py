@@ -1,8 +1,10 @@
 """Generate the bundled demo recording: a SIMULATED 33.5-minute session, reproducibly.
 
 Nothing in this file is a real person's data. A chest strap (Polar PMD ECG at 130 Hz and ACC at
-25 Hz, plus Heart Rate Measurement notifications with RR intervals) and an EDA sensor (vagus's
-open sample-stream profile at 8 Hz) are simulated through three phases:
+25 Hz, plus Heart Rate Measurement notifications with RR intervals), an EDA sensor (vagus's
+open sample-stream profile at 8 Hz) and a wrist accelerometer (vagus's open motion profile at
+32 Hz: the stress model's motion input is the wrist's, as in its training data) are simulated
+through three phases:
 
     baseline  0-20.5 min    HR ~66 bpm, strong respiratory sinus arrhythmia, few SCRs
     stress    20.5-25.5 min HR ~92 bpm, little HRV, many SCRs, skin conductance up, fidgeting
@@ -55,10 +57,14 @@ ECG_FRAME = 73
 ACC_FS = 25.0
 ACC_FRAME = 25
 EDA_PROFILE = "vagus-eda-v1"
+WRIST_PROFILE = "vagus-motion-v1"
+#: The wrist's own random stream, so adding it left every other device's samples as they were.
+WRIST_SEED = (SEED, 1)
 DEMO_SECRET = b"vagus-demo-not-a-secret"
 PATIENT_ID = pseudonymise_patient("demo-patient", DEMO_SECRET)
 STRAP_ID = pseudonymise_device("00:00:00:00:00:01", DEMO_SECRET)
 EDA_ID = pseudonymise_device("00:00:00:00:00:02", DEMO_SECRET)
+WRIST_ID = pseudonymise_device("00:00:00:00:00:03", DEMO_SECRET)
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,22 @@ def synthesise_acc(rng: np.random.Generator) -> np.ndarray:
     return np.round(acc).astype(np.int32)
 
 
+def synthesise_wrist_acc(rng: np.random.Generator, fs: float) -> np.ndarray:
+    """Wrist accelerometer in mG: forearm resting, the odd gesture at rest, fidgeting under stress.
+
+    A resting wrist is not still: a hand shifts or scratches a few times a minute, so the
+    calibration holds some movement, and a fidget swings the wrist further than the chest."""
+    n = int(DURATION_S * fs)
+    t = np.arange(n) / fs
+    gravity = np.array([-120.0, 240.0, 960.0])
+    acc = np.tile(gravity, (n, 1))
+    rate_per_s = 0.05 + 0.15 * blend(t, "fidget")  # gestures a second
+    bursts = (rng.random(n) < rate_per_s / fs).astype(float)
+    envelope = np.convolve(bursts, np.hanning(int(1.5 * fs)), mode="same")
+    acc += rng.normal(0.0, 1.0, (n, 3)) * (4.0 + 250.0 * envelope[:, None])
+    return np.round(acc).astype(np.int32)
+
+
 def scl_wander(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
     """Slow skin-conductance drift: three sines of 4-10 min periods, random phases.
 
@@ -305,6 +327,19 @@ def main() -> None:
             Notification(EDA_ID, eda_profile.characteristic, arrival(last_s), payload)
         )
 
+    wrist_profile = load_builtin(WRIST_PROFILE)
+    wrist_mg = synthesise_wrist_acc(np.random.default_rng(WRIST_SEED), wrist_profile.rate_hz)
+    wrist_clock = DeviceClock(offset_s=-3600.0 * 2, drift_ppm=15.0)
+    per_frame = int(wrist_profile.rate_hz)
+    for first in range(0, len(wrist_mg) - per_frame + 1, per_frame):
+        first_s = first / wrist_profile.rate_hz
+        device_ms = (wrist_clock.device_ns(first_s) // 1_000_000) % 2**32
+        payload = wrist_profile.encode(wrist_mg[first : first + per_frame], device_ms * 1_000_000)
+        last_s = (first + per_frame - 1) / wrist_profile.rate_hz
+        notifications.append(
+            Notification(WRIST_ID, wrist_profile.characteristic, arrival(last_s), payload)
+        )
+
     notifications.sort(key=lambda n: (n.gateway_time_ns, n.device_id, n.characteristic))
     header = RecordingHeader(
         patient_id=PATIENT_ID,
@@ -313,6 +348,11 @@ def main() -> None:
             DeviceEntry(device_id=STRAP_ID, profile=PolarH10Device.name, label="chest strap"),
             DeviceEntry(
                 device_id=EDA_ID, profile=SampleStreamDevice(eda_profile).name, label="EDA"
+            ),
+            DeviceEntry(
+                device_id=WRIST_ID,
+                profile=SampleStreamDevice(wrist_profile).name,
+                label="wrist motion",
             ),
         ],
         producer="scripts/make_demo_recording.py",

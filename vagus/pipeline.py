@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from dsp.streaming import LINK, STAGES, Engine, Gap, WindowResult
 from dsp.streaming.clock import NS
 from dsp.streaming.engine import StageFactory
 from dsp.stress import EpisodeTracker, StressModel, Transition
+from dsp.stress.model import UNDECLARED_SITE
 from ingest.decoding import SampleBlock
 from stream.events import (
     Event,
@@ -42,6 +43,9 @@ from vagus.scoring_calibration import PatientCalibration
 log = logging.getLogger(__name__)
 #: the streams heart data come from (ECG, wrist pulse): those whose stage ranks as a beat source
 HEART_STREAMS = tuple(name for name, stage in STAGES.items() if stage.HEART_RANK > 0)
+
+#: the stream the stress model's motion inputs come from
+MOTION_STREAM = "acc"
 
 #: take_notices' answer when there is no news; returned, never filled.
 _NONE_STARTED: list[Event] = []
@@ -111,6 +115,11 @@ class FeaturePipeline:
         #: per stream: the device that feeds it (see add) and that device's latest sample time
         self._devices: dict[str, str] = {}
         self._last_ns: dict[str, int] = {}
+        #: per stream: where on the body its device measures (SampleBlock.site), if it says
+        self._sites: dict[str, str | None] = {}
+        #: the site a stream must come from to feed the model: its motion inputs' (see add)
+        motion_site = self.scorer.model.motion_site
+        self._wanted_sites = {MOTION_STREAM: motion_site} if motion_site is not None else {}
         self._handover_ns = int(windows.window_s * NS)
         #: notifications kept out of the features, per (stream, device that sent them)
         self.kept_out: dict[tuple[str, str], int] = {}
@@ -138,11 +147,19 @@ class FeaturePipeline:
         device whose samples started the stream keeps it; another device's samples of it are
         kept out of the features (``kept_out`` counts them; a warning names both, once) until
         the owner has sent none of it for a window's length, when the stream passes to the one
-        still sending (a replaced strap). The recording keeps every notification either way."""
-        times = block.times_ns
-        if not len(times) or not self._feeds(block.stream, block.device_id, times):
+        still sending (a replaced strap). One exception: motion measured where the stress
+        model's was (a wrist band's, for a model of wrist motion) takes ``acc`` over at once
+        from a device measuring elsewhere (a chest strap), whichever connected first, since the
+        scorer refuses the other site's motion. The recording keeps every notification."""
+        times, values = block.times_ns, block.values
+        if not len(times):
             return  # an empty block holds nothing
-        if self.engine.add(block.stream, times, block.values, block.rate_hz):
+        start = self._feeds(block.stream, block.device_id, block.site, times)
+        if start:  # kept out (-1), or fed from a later sample on (a takeover's overlap)
+            if start < 0:
+                return
+            times, values = times[start:], values[start:]
+        if self.engine.add(block.stream, times, values, block.rate_hz):
             self._notices.append(
                 StreamStarted(
                     patient_id=self.patient_id,
@@ -154,32 +171,64 @@ class FeaturePipeline:
                 )
             )
 
-    def _feeds(self, stream: str, device_id: str, times: npt.NDArray[np.int64]) -> bool:
-        """Whether ``device_id`` may feed ``stream`` now (see add), taking the stream over when
-        its device has been silent long enough and keeping its latest sample time; says once
-        per device and stream when it may not."""
+    def _feeds(
+        self, stream: str, device_id: str, site: str | None, times: npt.NDArray[np.int64]
+    ) -> int:
+        """From which of its samples ``device_id`` feeds ``stream`` now (see add), or -1 when it
+        may not: 0 for the stream's device; a device measuring where the stress model's motion
+        was measured takes the stream over at once from one that does not (from its first
+        sample after the other's last), any other when the stream's device has been silent long
+        enough. Keeps the device's latest sample time; says once per device and stream when it
+        may not feed."""
         first, last = int(times[0]), int(times[-1])
         owner = self._devices.get(stream)
         if owner is None or owner == device_id:
-            self._devices[stream] = device_id
+            self._devices[stream], self._sites[stream] = device_id, site
             self._last_ns[stream] = max(last, self._last_ns.get(stream, last))
-            return True
-        silent_ns = first - self._last_ns[stream]
-        if silent_ns <= self._handover_ns:
+            return 0
+        previous = self._last_ns[stream]
+        wanted = self._wanted_sites.get(stream)
+        if wanted is not None and site == wanted != self._sites[stream]:
+            log.info(
+                "patient %s: %s passes from device %s (%s) to device %s (%s, where the stress "
+                "model's motion was measured)",
+                self.patient_id, stream, owner, self._sites[stream] or UNDECLARED_SITE,
+                device_id, site,
+            )  # fmt: skip
+            self._devices[stream], self._sites[stream] = device_id, site
+            self._last_ns[stream] = max(last, previous)
+            start = int(np.searchsorted(times, previous, side="right"))
+            return start if start < len(times) else -1
+        if first - previous <= self._handover_ns:
             count = self.kept_out[stream, device_id] = self.kept_out.get((stream, device_id), 0) + 1
             if count == 1:
-                log.warning(
-                    "patient %s: device %s also sends %s, which device %s sends; its %s is kept "
-                    "out of the features while %s sends it (the recording keeps both)",
-                    self.patient_id, device_id, stream, owner, stream, owner,
-                )  # fmt: skip
-            return False
+                self._say_kept_out(stream, device_id, site, wanted)
+            return -1
         log.info(
             "patient %s: %s passes from device %s (silent for %.0f s) to device %s",
-            self.patient_id, stream, owner, silent_ns / NS, device_id,
+            self.patient_id, stream, owner, (first - previous) / NS, device_id,
         )  # fmt: skip
-        self._devices[stream], self._last_ns[stream] = device_id, last
-        return True
+        self._devices[stream], self._sites[stream], self._last_ns[stream] = device_id, site, last
+        return 0
+
+    def _say_kept_out(
+        self, stream: str, device_id: str, site: str | None, wanted: str | None
+    ) -> None:
+        """Once per device and stream: why its samples are kept out (a warning, unless it is
+        the expected case of a strap's motion beside the wrist's the model reads)."""
+        owner = self._devices[stream]
+        if wanted is not None and self._sites[stream] == wanted != site:
+            log.info(
+                "patient %s: device %s's %s (%s) is kept out of the features: the stress model "
+                "reads %s motion, which device %s sends (the recording keeps both)",
+                self.patient_id, device_id, stream, site or UNDECLARED_SITE, wanted, owner,
+            )  # fmt: skip
+            return
+        log.warning(
+            "patient %s: device %s also sends %s, which device %s sends; its %s is kept "
+            "out of the features while %s sends it (the recording keeps both)",
+            self.patient_id, device_id, stream, owner, stream, owner,
+        )  # fmt: skip
 
     def take_notices(self) -> list[Event]:
         """The events that belong to no window since the last call: ``stream_started`` of the
@@ -285,9 +334,13 @@ class FeaturePipeline:
         origin = self.engine.origin_ns
         assert origin is not None
         calibration_end = origin + int(self.settings.calibration_s * NS)
+        inputs = signals.score_inputs
+        if MOTION_STREAM in self._devices:  # where it was measured: the scorer refuses by site
+            site = self._sites[MOTION_STREAM] or UNDECLARED_SITE
+            inputs = replace(inputs, motion_site=site)
         result = self.scorer.score(
             signals.model_features,
-            signals.score_inputs,
+            inputs,
             in_calibration_period=window.window_end_ns <= calibration_end,
         )
         threshold = self.scorer.calibration.threshold

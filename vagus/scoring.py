@@ -2,9 +2,11 @@
 
 Order per window: the quality gate first (poor signal and heavy motion are never scored and never
 enter the baseline, and say so even during calibration), then complete inputs, then, for a model
-that reads heart data, the kind of beats (a window whose heart numbers were measured on beats
-of a kind the model was not validated on, ECG R-peaks for a model trained on wrist pulse, is
-``poor_signal``, with the reason said once) and the heart source (a window whose heart numbers
+with motion inputs, where the motion was measured (a chest strap's motion for a model of wrist
+motion is ``poor_signal``, with the reason said once), then, for a model that reads heart data,
+the kind of beats (a window whose heart numbers were measured on beats of a kind the model was
+not validated on, ECG R-peaks for a model trained on wrist pulse, is ``poor_signal``, with the
+reason said once) and the heart source (a window whose heart numbers
 come from another stream than the baseline's is ``poor_signal``: its z-scores would compare
 two sources), then the calibration period (usable windows with plausible heart data feed the
 running baseline and are reported as ``calibrating``, unscored: the model's inputs are z-scores
@@ -117,6 +119,7 @@ class StressScorer:
         self.baseline = self._fresh_baseline()
         self._refused_source: str | None = None
         self._refused_kinds: set[str] = set()  # beat kinds the model refused, said once each
+        self._refused_sites: set[str] = set()  # motion sites the model refused, said once each
         #: how logs name this patient's scorer: their state file (named by pseudonym), if any
         self._label = state_path.name if state_path is not None else "stress scorer"
         # Every input's z-score goes with each score: a clinician asking why a window scored
@@ -180,6 +183,8 @@ class StressScorer:
             return flag
         if not self.baseline.usable(values):
             return "missing_features"
+        if not self._validated_motion(quality.motion_site):
+            return "poor_signal"
         if self.model.gate.needs_beats and not self._validated_beats(quality.beat_kind):
             return "poor_signal"
         if self.model.gate.needs_beats and not self._same_heart_source(quality.heart_source):
@@ -202,6 +207,22 @@ class StressScorer:
                 self._label,
                 reason,
                 kind,
+            )
+        return False
+
+    def _validated_motion(self, site: str | None) -> bool:
+        """Whether the window's motion was measured where the model's was (any site, for a
+        model without motion inputs or a caller that does not say); says once per site why not."""
+        if site is None or (reason := self.model.site_refusal(site)) is None:
+            return True
+        if site not in self._refused_sites:
+            self._refused_sites.add(site)
+            log.warning(
+                "%s: %s: such windows are not scored; a %s device's accelerometer, or a "
+                "profile that declares its site (docs/devices.md), gives the model its input",
+                self._label,
+                reason,
+                self.model.motion_site,
             )
         return False
 

@@ -48,7 +48,8 @@ def warm_up(windows: WindowSettings | None = None) -> WarmUp:
         quality_refresh_s=None,
     )
     closed: list[ClosedWindow] = []
-    for block in _blocks(WARM_UP_S):
+    # measured where the model's motion was, so the scorer takes it without a word
+    for block in _blocks(WARM_UP_S, pipeline.scorer.model.motion_site):
         pipeline.add(block)
         closed += pipeline.advance(int(block.times_ns[-1]))
     closed += pipeline.finish()
@@ -60,8 +61,8 @@ def warm_up(windows: WindowSettings | None = None) -> WarmUp:
     return WarmUp(windows=len(closed), model_features=most, seconds=time.perf_counter() - started)
 
 
-def _blocks(seconds: float) -> list[SampleBlock]:
-    """Notification-sized blocks of every stream, in time order."""
+def _blocks(seconds: float, site: str | None) -> list[SampleBlock]:
+    """Notification-sized blocks of every stream, in time order, from one device at ``site``."""
     rng = np.random.default_rng(0)
     blocks = []
     for stream, rate, per, unit in _STREAMS:
@@ -69,7 +70,9 @@ def _blocks(seconds: float) -> list[SampleBlock]:
         times = _T0_NS + (np.arange(len(values)) * (NS / rate)).astype(np.int64)
         for i in range(0, len(values), per):
             part = slice(i, i + per)
-            blocks.append(SampleBlock("d-warmup00", stream, times[part], values[part], unit, rate))
+            blocks.append(
+                SampleBlock("d-warmup00", stream, times[part], values[part], unit, rate, site)
+            )
     blocks.sort(key=lambda b: int(b.times_ns[-1]))
     return blocks
 

@@ -42,6 +42,12 @@ NO_HEART_MODEL = DEFAULT_MODEL.with_name("stress_model_no_heart.tflite")
 NO_HEART_ROBUST_MODEL = DEFAULT_MODEL.with_name("stress_model_no_heart_robust.tflite")
 #: A sidecar's beat_source for a model that takes no heart data at all.
 NO_BEATS = "none"
+#: Where WESAD's motion was measured (an E4 on the wrist): a sidecar's motion_site when absent.
+WRIST = "wrist"
+#: A window's motion_site when its device declares none (vagus.pipeline).
+UNDECLARED_SITE = "undeclared"
+#: The model inputs computed from an accelerometer (dsp.stress.features' ACC features).
+MOTION_PREFIX = "acc_"
 QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]
 
 
@@ -56,6 +62,9 @@ class QualityInputs:
     heart_source: str | None = None
     #: what those beats were measured on, "ecg" or "pulse" (dsp.streaming.stages.BEAT_KIND)
     beat_kind: str | None = None
+    #: where on the body the window's motion was measured (UNDECLARED_SITE when its device does
+    #: not say); None when there is no motion stream or the caller does not say
+    motion_site: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +134,10 @@ class StressModel:
         # "none": the model takes no heart data, so a window needs no beats to be scored.
         self.beat_source: str = str(sidecar.get("beat_source", "pulse"))
         self.gate = QualityGate(needs_beats=self.beat_source != NO_BEATS)
+        # Where the motion inputs it was validated on were measured (WESAD: the E4, on the
+        # wrist, so a sidecar that predates the field means the wrist); None: no motion input.
+        moves = any(name.startswith(MOTION_PREFIX) for name in self.features)
+        self.motion_site: str | None = str(sidecar.get("motion_site", WRIST)) if moves else None
         self.baseline = baseline
         # The built-in kernels without the default XNNPACK delegate: for a model this small the
         # delegate saves nothing, prints a line to stderr from C++ on every load, and picks
@@ -148,6 +161,20 @@ class StressModel:
         return (
             f"the stress model was validated on {self.beat_source} beats only; "
             f"heart data from {beat_source} beats are refused"
+        )
+
+    def site_refusal(self, site: str) -> str | None:
+        """Why motion measured at ``site`` must not be scored, or None.
+
+        A wrist swings with every gesture; a chest strap moves with the trunk only, so the same
+        fidget is a different number there, and a patient's z-scores against a chest baseline
+        say nothing a wrist-trained model learnt. A model without motion inputs refuses none."""
+        if self.motion_site is None or site == self.motion_site:
+            return None
+        where = "a site its device does not declare" if site == UNDECLARED_SITE else site
+        return (
+            f"the stress model was validated on {self.motion_site} motion only; "
+            f"motion measured at {where} is refused"
         )
 
     def transform(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:

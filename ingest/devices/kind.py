@@ -33,6 +33,10 @@ class SampleBlock:
     values: npt.NDArray[np.float64]
     unit: str
     rate_hz: float | None
+    #: Where on the body the device measured (ingest.profiles.body_sensor_location's names),
+    #: when its kind or profile says: a model validated on wrist motion must not be fed a
+    #: chest strap's (vagus.pipeline prefers, and the stress scorer refuses, by site).
+    site: str | None = None
 
 
 def sample_block(
@@ -43,6 +47,7 @@ def sample_block(
     *,
     unit: str,
     rate_hz: float | None,
+    site: str | None = None,
 ) -> SampleBlock:
     """A :class:`SampleBlock` with its arrays in the canonical dtypes (int64 ns, float64)."""
     return SampleBlock(
@@ -52,6 +57,7 @@ def sample_block(
         values=np.asarray(values, dtype=np.float64),
         unit=unit,
         rate_hz=rate_hz,
+        site=site,
     )
 
 

@@ -102,6 +102,10 @@ async def set_clock(link: GattLink, now: datetime) -> bool:
     return True
 
 
+#: The H10 is a chest strap: its ECG and its motion are the chest's.
+H10_SITE: Final = "chest"
+
+
 class PolarH10Decoder:
     """One H10: Heart Rate Measurements and PMD ECG/ACC frames, on the gateway's clock."""
 
@@ -141,7 +145,9 @@ class PolarH10Decoder:
         count = len(samples)
         steps = np.arange(count - 1, -1, -1, dtype=np.int64)
         times = last_ns - (steps * 1e9 / rate_hz).astype(np.int64)
-        return sample_block(self.device_id, stream, times, samples, unit=unit, rate_hz=rate_hz)
+        return sample_block(
+            self.device_id, stream, times, samples, unit=unit, rate_hz=rate_hz, site=H10_SITE
+        )
 
 
 class PolarH10Device:

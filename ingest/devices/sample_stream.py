@@ -79,6 +79,7 @@ class SampleStreamDecoder:
             values,
             unit=profile.units,
             rate_hz=profile.rate_hz,
+            site=profile.site,
         )
 
 

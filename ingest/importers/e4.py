@@ -44,6 +44,8 @@ class E4Signal:
     integer_scale: float | None  # ACC: integer counts times this scale; else f64 values
 
 
+#: The E4 is a wrist band: each of its signals is the wrist's.
+E4_SITE = "wrist"
 #: E4 ACC counts are 1/64 g; the recording format (and dsp.streaming) read ACC in milli-g.
 E4_ACC_MG_PER_COUNT = 1000 / 64
 
@@ -129,6 +131,7 @@ def _sampled(folder: Path, spec: E4Signal) -> tuple[DeviceEntry, list[ImportedRe
             scale=scale,
             units=spec.units,
             rate_hz=rate_hz,
+            site=E4_SITE,
         ),
     )
     return entry, list(frame_records(entry, raw, start_ns=start_ns)), start_ns
@@ -160,6 +163,7 @@ def _ibi(folder: Path) -> tuple[DeviceEntry, list[ImportedRecord], int]:
             sample_type="f64",
             units="s",
             rate_hz=1.0,
+            site=E4_SITE,
         ),
     )
     return entry, list(event_records(entry, np.asarray(values), times)), start_ns

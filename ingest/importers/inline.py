@@ -64,9 +64,11 @@ def inline_profile_toml(
     offset: float = 0.0,
     units: str,
     rate_hz: float,
+    site: str | None = None,
 ) -> str:
     """TOML of a sample-stream profile with a u64 ns timestamp per frame (floats written by
-    ``repr``, which round-trips exactly)."""
+    ``repr``, which round-trips exactly); ``site``, where the device was worn, when the source
+    says (an E4 is a wrist band)."""
     expected = PIPELINE_UNITS.get(signal)
     if expected is not None and units != expected:
         raise RecordingError(
@@ -79,6 +81,7 @@ def inline_profile_toml(
             f"name = {_toml_string(name)}",
             f"signal = {_toml_string(signal)}",
             f"description = {_toml_string(description)}",
+            *([f"site = {_toml_string(site)}"] if site is not None else []),
             "[gatt]",
             f'service = "{IMPORT_SERVICE_UUID}"',
             f'characteristic = "{characteristic}"',

@@ -19,6 +19,7 @@ from ingest.errors import DecodeError
 
 __all__ = [
     "BODY_SENSOR_LOCATION_UUID",
+    "BODY_SITES",
     "LOCATION_NAMES",
     "PULSE_SITES",
     "decode_body_sensor_location",
@@ -35,6 +36,9 @@ LOCATION_NAMES: Final = {
     5: "ear lobe",
     6: "foot",
 }
+#: The names a device's site goes by anywhere in vagus (a sample-stream profile's ``site``,
+#: a decoded block's): this characteristic's, so one vocabulary serves every kind.
+BODY_SITES: Final = frozenset(LOCATION_NAMES.values())
 #: Sites where a heart-rate sensor can only be optical: its intervals are pulse-to-pulse.
 PULSE_SITES: Final = frozenset({2, 3, 4, 5})
 

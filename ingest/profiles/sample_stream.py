@@ -3,7 +3,9 @@
 There is no Bluetooth SIG characteristic for electrodermal activity (or for most research
 signals), so a sensor that streams fixed-layout frames is described by data instead of code:
 
-    [profile]  name, signal (what the samples are), description
+    [profile]  name, signal (what the samples are), description, optional site (where on the
+               body it measures, as the Body Sensor Location names them: a stress model
+               validated on wrist motion takes an ``acc`` stream only from a "wrist")
     [gatt]     service and characteristic UUIDs
     [frame]    byte_order; optional timestamp {type, unit} of the frame's FIRST sample;
                sample {type, channels}
@@ -26,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.errors import DecodeError, IngestError
+from ingest.profiles.body_sensor_location import BODY_SITES
 
 #: Sample types: (numpy kind and width, signed) - 24-bit types are unpacked by hand.
 _SAMPLE_TYPES: dict[str, tuple[int, bool, bool]] = {  # width, signed, float
@@ -87,6 +90,7 @@ class SampleStreamProfile:
     offset: float
     units: str
     rate_hz: float
+    site: str | None = None
 
     @classmethod
     def from_toml_text(cls, text: str) -> SampleStreamProfile:
@@ -128,6 +132,9 @@ class SampleStreamProfile:
         scale = float(signal.get("scale", 1.0))
         if scale == 0 or not np.isfinite(scale):
             raise ProfileError("signal.scale must be a non-zero finite number")
+        site = profile.get("site")
+        if site is not None and site not in BODY_SITES:
+            raise ProfileError(f"profile.site {site!r} is not one of {sorted(BODY_SITES)}")
         return cls(
             name=str(_get(profile, "name", "profile")),
             signal=str(_get(profile, "signal", "profile")),
@@ -143,6 +150,7 @@ class SampleStreamProfile:
             offset=float(signal.get("offset", 0.0)),
             units=str(_get(signal, "units", "signal")),
             rate_hz=rate_hz,
+            site=site,
         )
 
     @classmethod

@@ -46,7 +46,13 @@ EDA = "sample-stream:vagus-eda-v1"
 
 
 def test_the_registry_finds_every_built_in_kind() -> None:
-    assert [k.name for k in device_kinds()] == ["heart-rate", "polar-h10", "polar-optical", EDA]
+    assert [k.name for k in device_kinds()] == [
+        "heart-rate",
+        "polar-h10",
+        "polar-optical",
+        EDA,
+        "sample-stream:vagus-motion-v1",
+    ]
     assert isinstance(device_kind("polar-h10"), PolarH10Device)
     eda = device_kind(EDA)
     assert isinstance(eda, SampleStreamDevice)

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from ingest.errors import IngestError
 from ingest.importers.e4 import import_e4
+from ingest.importers.inline import decoder_for
+from ingest.recording import NotificationRecord, RecordingReader
 from tests.ingest.test_import_wfdb import replayed
 from vagus.cli import main
 from vagus.dry_run import dry_run
@@ -72,6 +74,22 @@ def test_synthetic_export_is_exact(tmp_path: Path) -> None:
     assert [(m.gateway_time_ns, m.label) for m in markers] == [
         (1560279830_250000000, "button:e4-tag")
     ]
+
+
+def test_every_imported_e4_signal_is_the_wrists(tmp_path: Path) -> None:
+    """An E4 is a wrist band: its motion is what a wrist-trained stress model takes."""
+    folder = tmp_path / "e4"
+    _write_e4(folder)
+    import_e4(folder, tmp_path / "rec")
+    reader = RecordingReader(tmp_path / "rec")
+    decoders = {d.device_id: decoder_for(d) for d in reader.header.devices}
+    sites = {
+        block.stream: block.site
+        for record in reader
+        if isinstance(record, NotificationRecord)
+        for block in decoders[record.device_id].decode(record.to_notification())
+    }
+    assert {"acc", "eda", "ibi"} <= set(sites) and set(sites.values()) == {"wrist"}
 
 
 def test_every_file_is_read_or_named_as_skipped(tmp_path: Path) -> None:

@@ -17,9 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.devices.polar_h10 import PolarH10Device
+from ingest.devices.sample_stream import SampleStreamDevice
 from ingest.errors import DecodeError
+from ingest.notification import Notification
 from ingest.profiles.heart_rate import decode_heart_rate_measurement, encode_heart_rate_measurement
 from ingest.profiles.polar_pmd import (
+    PMD_DATA_UUID,
     PmdAccFrame,
     PmdEcgFrame,
     decode_control_point_response,
@@ -320,6 +324,51 @@ def test_impossible_profiles_are_refused_naming_the_key(
     assert change[0] in text
     with pytest.raises(ProfileError, match=fragment):
         SampleStreamProfile.from_toml_text(text.replace(change[0], change[1]))
+
+
+def test_a_profile_names_its_site_from_the_body_sensor_locations() -> None:
+    text = (
+        Path(__file__).resolve().parents[2] / "ingest" / "profiles" / "vagus-eda-v1.toml"
+    ).read_text()
+    assert SampleStreamProfile.from_toml_text(text).site is None  # an EDA board may say none
+    placed = text.replace('signal = "eda"', 'signal = "eda"\nsite = "finger"')
+    assert SampleStreamProfile.from_toml_text(placed).site == "finger"
+    with pytest.raises(ProfileError, match=r"profile\.site 'wirst'"):
+        SampleStreamProfile.from_toml_text(
+            text.replace('signal = "eda"', 'signal = "eda"\nsite = "wirst"')
+        )
+
+
+def test_builtin_motion_profile_gives_wrist_acc_in_milli_g() -> None:
+    profile = load_builtin("vagus-motion-v1")
+    assert (profile.signal, profile.site, profile.units, profile.rate_hz) == (
+        "acc",
+        "wrist",
+        "mG",
+        32.0,
+    )
+    raw = np.array([[-120, 240, 960]] * 32)
+    device = SampleStreamDevice(profile)
+    frame = profile.encode(raw, 5_000 * 1_000_000)
+    [block] = device.decoder("d-wrist001").decode(
+        Notification("d-wrist001", profile.characteristic, 10**18, frame)
+    )
+    assert block.stream == "acc" and block.site == "wrist" and block.values.shape == (32, 3)
+    assert block.values[0].tolist() == [-120.0, 240.0, 960.0]
+
+
+def test_an_h10s_motion_and_ecg_are_the_chests() -> None:
+    decoder = PolarH10Device().decoder("d-strap0001")
+    frames = [
+        encode_pmd_acc_frame(10**15, np.array([[30, -985, 160]] * 25)),
+        encode_pmd_ecg_frame(10**15, np.arange(73)),
+    ]
+    blocks = [
+        block
+        for frame in frames
+        for block in decoder.decode(Notification("d-strap0001", PMD_DATA_UUID, 10**18, frame))
+    ]
+    assert [(b.stream, b.site) for b in blocks] == [("acc", "chest"), ("ecg", "chest")]
 
 
 def test_unknown_builtin_profile() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from dsp.stress import (
     QualityInputs,
     StressModel,
 )
+from dsp.stress.model import UNDECLARED_SITE
 from vagus.model import export
 from vagus.model.dataset import Dataset
 from vagus.model.nested import Choice
@@ -350,3 +352,22 @@ def test_training_smoke_on_four_subjects(tmp_path: Path) -> None:
     twin = StressModel(tmp_path / "stress_model_no_heart_robust.tflite")
     assert twin.features == report["exported_without_heart_robust_baseline"]["features"]
     assert twin.estimator == "median_mad" and not twin.gate.needs_beats
+
+
+@pytest.mark.parametrize(
+    "path", [DEFAULT_MODEL, ROBUST_MODEL, NO_HEART_MODEL, NO_HEART_ROBUST_MODEL]
+)
+def test_every_bundled_model_takes_motion_from_the_wrist_only(path: Path, tmp_path: Path) -> None:
+    """WESAD's motion was the E4's, on the wrist: each sidecar says so, and the model refuses a
+    chest strap's motion or motion from a device that does not say where it sits."""
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["motion_site"] == "wrist"
+    model = StressModel(path)
+    assert model.motion_site == "wrist" and model.site_refusal("wrist") is None
+    assert "motion measured at chest is refused" in str(model.site_refusal("chest"))
+    assert "does not declare" in str(model.site_refusal(UNDECLARED_SITE))
+    # a sidecar from before the field: its motion was WESAD's too
+    del sidecar["motion_site"]
+    shutil.copy(path, tmp_path / path.name)
+    (tmp_path / path.name).with_suffix(".json").write_text(json.dumps(sidecar))
+    assert StressModel(tmp_path / path.name).motion_site == "wrist"
