@@ -4,7 +4,8 @@
 to run against this instead of BlueZ, so the live commands are testable end to end (and
 demonstrable) on a machine without Bluetooth. The sensors stream whether or not anyone listens,
 as real ones do once started: a chest strap (Heart Rate Service with RR intervals), a Polar
-H10 stand-in (ECG on request) and an EDA sensor for the ``vagus-eda-v1`` sample-stream profile.
+H10 stand-in (ECG on request), an EDA sensor for the ``vagus-eda-v1`` sample-stream profile and
+a wrist accelerometer for ``vagus-motion-v1`` (the stress models read wrist motion only).
 A vibration band (``vagus-haptic-v1``, an output, not a sensor) is there for ``[[outputs]]``
 entries with ``name_prefix = "vBand"``; nothing connects to it unless one is configured.
 """
@@ -35,12 +36,14 @@ from ingest.virtual.pmd_peripheral import PolarPmdPeripheral
 HR_NAME = "Virtual HR strap"
 H10_NAME = "Polar H10 VIRTUAL1"
 EDA_NAME = "vEDA 1"  # short: a 128-bit service UUID leaves 8 bytes of advertising for it
+WRIST_NAME = "vMot 1"  # as short, for the same reason
 BAND_NAME = "vBand 1"  # as short, for the same reason
 #: (profile, advertised-name prefix, label) of each virtual wearable, for default targets.
 VIRTUAL_DEVICES = (
     (HeartRateDevice.name, HR_NAME, "virtual strap"),
     (PolarH10Device.name, H10_NAME, "virtual chest ECG"),
     (SampleStreamDevice.builtin("vagus-eda-v1").name, EDA_NAME, "virtual EDA"),
+    (SampleStreamDevice.builtin("vagus-motion-v1").name, WRIST_NAME, "virtual wrist motion"),
 )
 
 
@@ -50,6 +53,7 @@ class VirtualWearables:
     strap: HeartRatePeripheral
     h10: PolarPmdPeripheral
     eda: SampleStreamPeripheral
+    wrist: SampleStreamPeripheral
     band: HapticBandPeripheral
 
 
@@ -78,9 +82,23 @@ async def _skin(eda: SampleStreamPeripheral) -> None:
         await asyncio.sleep(per_frame / rate)
 
 
+async def _wrist(wrist: SampleStreamPeripheral) -> None:
+    """A forearm at rest on a table: gravity on z, a little tremor, in milli-g."""
+    rate = wrist.profile.rate_hz
+    per_frame = max(1, round(rate))
+    rng = np.random.default_rng(11)
+    origin = time.monotonic_ns()
+    sent = 0
+    while True:
+        raw = np.array([-120.0, 240.0, 960.0]) + rng.normal(0.0, 6.0, (per_frame, 3))
+        await wrist.notify_samples(raw, device_time_ns=origin + int(sent * 1e9 / rate))
+        sent += per_frame
+        await asyncio.sleep(per_frame / rate)
+
+
 @contextlib.asynccontextmanager
 async def virtual_wearables() -> AsyncIterator[VirtualWearables]:
-    """Start the three wearables and the band on a fresh radio; stop and release everything on
+    """Start the four wearables and the band on a fresh radio; stop and release everything on
     exit."""
     radio = VirtualRadio()
     try:
@@ -88,10 +106,12 @@ async def virtual_wearables() -> AsyncIterator[VirtualWearables]:
             HeartRatePeripheral(radio, HR_NAME, battery_level=71) as strap,
             PolarPmdPeripheral(radio, H10_NAME, clock_ns=time.time_ns) as h10,
             SampleStreamPeripheral(radio, load_builtin("vagus-eda-v1"), EDA_NAME) as eda,
+            SampleStreamPeripheral(radio, load_builtin("vagus-motion-v1"), WRIST_NAME) as wrist,
             HapticBandPeripheral(radio, BAND_NAME) as band,
         ):
             strap.spawn(_beat(strap))
             eda.spawn(_skin(eda))
-            yield VirtualWearables(radio, strap, h10, eda, band)
+            wrist.spawn(_wrist(wrist))
+            yield VirtualWearables(radio, strap, h10, eda, wrist, band)
     finally:
         await radio.close()

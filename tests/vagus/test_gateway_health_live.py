@@ -31,8 +31,8 @@ async def test_the_live_gateway_reports_batteries_and_its_backlog(
     config = VagusConfig(kafka=kafka, live=live)
     await create_topics(kafka)
     async with virtual_wearables() as world:
-        on_air = [p.address for p in (world.strap, world.h10, world.eda)]
-        on_air += [p.name for p in (world.strap, world.h10, world.eda)]
+        wearables = (world.strap, world.h10, world.eda, world.wrist)
+        on_air = [p.address for p in wearables] + [p.name for p in wearables]
         ble = BleBackend(world.radio.scanner_backend(), world.radio.client_backend())
         targets = [DeviceTarget(p, name_prefix=n, label=lbl) for p, n, lbl in VIRTUAL_DEVICES]
         summary = await gateway_over(

@@ -37,6 +37,7 @@ def test_devices_scan_json_lists_the_virtual_wearables(tmp_path: Path) -> None:
         "heart-rate",
         "polar-h10",
         "sample-stream:vagus-eda-v1",
+        "sample-stream:vagus-motion-v1",
     ]
     assert all(re.fullmatch(DEVICE_ID_PATTERN, d["device_id"]) for d in devices)
     assert all(isinstance(d["rssi"], int) for d in devices)
@@ -59,6 +60,7 @@ def test_record_writes_every_device_and_replays_without_errors(tmp_path: Path) -
         "heart-rate",
         "polar-h10",
         "sample-stream:vagus-eda-v1",
+        "sample-stream:vagus-motion-v1",
     }
     h10 = next(d for d in summary["devices"] if d["profile"] == "polar-h10")
     assert (h10["manufacturer"], h10["model"], h10["battery_percent"]) == (
@@ -67,7 +69,7 @@ def test_record_writes_every_device_and_replays_without_errors(tmp_path: Path) -
         87,
     )
 
-    from ingest.virtual.world import EDA_NAME, H10_NAME, HR_NAME  # needs bumble
+    from ingest.virtual.world import EDA_NAME, H10_NAME, HR_NAME, WRIST_NAME  # needs bumble
 
     report = dry_run(output)
     assert report["decode_errors"] == {}
@@ -78,11 +80,11 @@ def test_record_writes_every_device_and_replays_without_errors(tmp_path: Path) -
     assert 125 <= streams["ecg"]["measured_rate_hz"] <= 135
 
     records = list(RecordingReader(output))
-    assert sum(isinstance(r, DeviceRecord) for r in records) == 3
+    assert sum(isinstance(r, DeviceRecord) for r in records) == 4
     assert all(isinstance(r, NotificationRecord | DeviceRecord | Marker) for r in records[:-1])
     text = b"".join(msgspec.json.encode(r) for r in records).decode()
     text += output.read_bytes().decode("latin-1")
-    for secret in (HR_NAME, H10_NAME, EDA_NAME):
+    for secret in (HR_NAME, H10_NAME, EDA_NAME, WRIST_NAME):
         assert secret not in text, "advertised names (serial numbers) stay on the gateway"
     assert not ADDRESS.search(text), "no address in the recording"
 

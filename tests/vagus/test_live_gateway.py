@@ -87,5 +87,6 @@ def test_the_gateway_command_runs_live_and_stops_on_time(tmp_path: Path) -> None
         "heart-rate",
         "polar-h10",
         "sample-stream:vagus-eda-v1",
+        "sample-stream:vagus-motion-v1",
     }
     assert (tmp_path / "state" / "device-id.key").exists()
