@@ -194,20 +194,16 @@ class StressScorer:
     def _validated_beats(self, kind: str | None) -> bool:
         """Whether the window's beats are of the kind the model was validated on (any, when
         the caller does not say); says once per kind why not."""
-        if kind is None:
+        if kind is None or (reason := self.model.source_refusal(kind)) is None:
             return True
-        reason = self.model.source_refusal(kind)
-        if reason is None:
-            return True
-        if kind not in self._refused_kinds:
-            self._refused_kinds.add(kind)
-            log.warning(
-                "%s: %s: such windows are not scored; for heart data from %s beats, "
-                '[stress_model] inputs = "without_heart" (the default) scores EDA and motion',
-                self._label,
-                reason,
-                kind,
-            )
+        self._warn_once(
+            self._refused_kinds,
+            kind,
+            "%s: %s: such windows are not scored; for heart data from %s beats, "
+            '[stress_model] inputs = "without_heart" (the default) scores EDA and motion',
+            reason,
+            kind,
+        )
         return False
 
     def _validated_motion(self, site: str | None) -> bool:
@@ -215,16 +211,22 @@ class StressScorer:
         model without motion inputs or a caller that does not say); says once per site why not."""
         if site is None or (reason := self.model.site_refusal(site)) is None:
             return True
-        if site not in self._refused_sites:
-            self._refused_sites.add(site)
-            log.warning(
-                "%s: %s: such windows are not scored; a %s device's accelerometer, or a "
-                "profile that declares its site (docs/devices.md), gives the model its input",
-                self._label,
-                reason,
-                self.model.motion_site,
-            )
+        self._warn_once(
+            self._refused_sites,
+            site,
+            "%s: %s: such windows are not scored; a %s device's accelerometer, or a profile "
+            "that declares its site (docs/devices.md), gives the model its input",
+            reason,
+            self.model.motion_site,
+        )
         return False
+
+    def _warn_once(self, said: set[str], key: str, message: str, *args: object) -> None:
+        """A refusal's warning (``message`` names this scorer first), the first time ``key``
+        is refused: a patient's every window would otherwise repeat it."""
+        if key not in said:
+            said.add(key)
+            log.warning(message, self._label, *args)
 
     def _same_heart_source(self, source: str | None) -> bool:
         """Whether a window's heart numbers come from the baseline's source (any source while
