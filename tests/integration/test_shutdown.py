@@ -263,9 +263,9 @@ def test_one_signal_ends_a_gateway_within_5_s_with_its_summary(
     gateway = start(
         [*VAGUS, "-v", "--config", str(config), "gateway", "--bootstrap", dead, "--json"]
     )
-    # once all three virtual wearables stream (a signal while bumble, their BLE stack, is still
+    # once all four virtual wearables stream (a signal while bumble, their BLE stack, is still
     # connecting one makes it log an InvalidStateError of its own: docs/reliability.md)
-    gateway.wait_for_stderr(lambda line: ": streaming" in line, timeout_s=120, lines=3)
+    gateway.wait_for_stderr(lambda line: ": streaming" in line, timeout_s=120, lines=4)
     gateway.process.send_signal(signum)
     status, stdout, stderr, took = gateway.finish(within_s=60)
     assert took < SHUTDOWN_S, f"{took:.1f} s"
@@ -291,7 +291,7 @@ def test_one_signal_ends_a_recording_within_5_s_with_its_summary(
     output = tmp_path / "night.vrec"
     command = ["record", "--seconds", "600", "-o", str(output), "--json"]
     recording = start([*VAGUS, "-v", "--config", str(config), *command])
-    recording.wait_for_stderr(lambda line: ": streaming" in line, timeout_s=120, lines=3)
+    recording.wait_for_stderr(lambda line: ": streaming" in line, timeout_s=120, lines=4)
     recording.process.send_signal(signal.SIGTERM)
     status, stdout, stderr, took = recording.finish(within_s=60)
     assert took < SHUTDOWN_S, f"{took:.1f} s"

@@ -91,7 +91,7 @@ def test_the_gateway_serves_its_counters_while_it_streams(tmp_path: Path) -> Non
             except OSError:
                 metrics = {}
             connected = metrics.get("vagus_gateway_device_connected", [])
-            streaming = len(connected) == 3 and all(v == 1.0 for _, v in connected)
+            streaming = len(connected) == 4 and all(v == 1.0 for _, v in connected)
             if streaming and metrics["vagus_gateway_notifications_total"][0][1] > 20:
                 break
             time.sleep(0.5)
@@ -104,7 +104,7 @@ def test_the_gateway_serves_its_counters_while_it_streams(tmp_path: Path) -> Non
         assert metrics["vagus_gateway_ble_stall_seconds"][0][1] < 60
         # the virtual devices send no value they mark invalid; each device has its counter
         refused = metrics["vagus_gateway_refused_samples_total"]
-        assert len(refused) == 3 and all(v == 0.0 for _, v in refused)
+        assert len(refused) == 4 and all(v == 0.0 for _, v in refused)
         assert all(re.search(r'device="d-[0-9a-z]{8}"', labels) for labels, _ in refused)
     finally:
         gateway.terminate()

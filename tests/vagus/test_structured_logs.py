@@ -77,6 +77,6 @@ def test_the_gateway_logs_json_lines_with_pseudonyms_only(tmp_path: Path) -> Non
     after_start = lines[next(i for i, x in enumerate(lines) if x.get("patient")) :]
     assert all(line.get("patient") == patient for line in after_start)
     streaming = [line for line in lines if line.get("event") == "streaming"]
-    assert len(streaming) == 3  # strap, ECG strap, EDA sensor
+    assert len(streaming) == 4  # strap, ECG strap, EDA sensor, wrist accelerometer
     assert all(str(line["device"]).startswith("d-") for line in streaming)
     assert not ADDRESS_PATTERN.search(done.stderr)
