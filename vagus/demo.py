@@ -70,6 +70,8 @@ DEFAULT_RECORDING = Path(__file__).parent / "data" / "demo-session.vrec"
 DEFAULT_SPEED = Speed(60.0)
 DRAIN_TIMEOUT_S = 30.0
 WORKER_READY_TIMEOUT_S = 60.0
+#: How long the replay waits for the gateway's command consumer to join its group.
+COMMANDS_READY_TIMEOUT_S = 60.0
 #: How long the worker may take to stop after SIGTERM: at the end of a run (it writes its last
 #: stats), and after a signal or a child's death (the whole shutdown must fit in 5 s).
 WORKER_STOP_S = 15.0
@@ -414,7 +416,8 @@ async def _replay_through(
             with patient_keys(gateway.control) if options.patient_keys else _no_keys() as keys:
                 if keys and options.progress is not None:
                     print(KEY_HINT, file=options.progress)
-                completed = await watch.run(_feed(run.reader, run.clock, gateway))
+                completed = await watch.run(_commands_ready(gateway))
+                completed = completed and await watch.run(_feed(run.reader, run.clock, gateway))
             completed = completed and await watch.run(_finish_replay(gateway))
             completed = completed and await watch.run(_drain(gateway, run.audit, worker))
         except asyncio.CancelledError:
@@ -453,6 +456,20 @@ async def _feed(reader: RecordingReader, clock: ReplayClock, gateway: Gateway) -
     async for record in replay(reader, clock):
         await gateway.handle(record)
         gateway.check_alive()
+
+
+async def _commands_ready(gateway: Gateway) -> None:
+    """Wait until the gateway's command consumer has joined its group. At full speed the first
+    episode comes within a second or two of wall time, and a group join took about a second on
+    the embedded broker (measured: JoinGroup sent, answered 1.0 s later): the first command
+    waited for the join, and the summary's latency measured that, not the path from a window
+    to the device."""
+    try:
+        await gateway.commands.wait_assigned(COMMANDS_READY_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise DemoError(
+            f"the gateway's command consumer joined no group in {COMMANDS_READY_TIMEOUT_S:.0f} s"
+        ) from exc
 
 
 async def _finish_replay(gateway: Gateway) -> None:
