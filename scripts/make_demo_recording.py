@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,6 +270,25 @@ class DeviceClock:
         return int(true_s * (1.0 + self.drift) * 1e9) + self.offset_ns
 
 
+def frame_notifications(
+    device_id: str,
+    profile: SampleStreamProfile,
+    raw: np.ndarray,
+    clock: DeviceClock,
+    arrival: Callable[[float], int],
+) -> list[Notification]:
+    """One-second frames of a sample-stream sensor (``raw``: samples x channels, unscaled),
+    stamped with the device's millisecond counter at each frame's first sample."""
+    per_frame = int(profile.rate_hz)
+    out = []
+    for first in range(0, len(raw) - per_frame + 1, per_frame):
+        device_ms = (clock.device_ns(first / profile.rate_hz) // 1_000_000) % 2**32
+        payload = profile.encode(raw[first : first + per_frame], device_ms * 1_000_000)
+        last_s = (first + per_frame - 1) / profile.rate_hz
+        out.append(Notification(device_id, profile.characteristic, arrival(last_s), payload))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=Path("vagus/data/demo-session.vrec"))
@@ -312,33 +332,14 @@ def main() -> None:
         notifications.append(
             Notification(STRAP_ID, HEART_RATE_MEASUREMENT_UUID, arrival(second), payload)
         )
-    eda_clock = DeviceClock(offset_s=-3600.0 * 5, drift_ppm=-20.0)
     eda_raw = np.round((eda_us - eda_profile.offset) / eda_profile.scale).astype(np.int64)
-    eda_fs = eda_profile.rate_hz
-    per_frame = int(eda_fs)
-    for first in range(0, len(eda_raw) - per_frame + 1, per_frame):
-        first_s = first / eda_fs
-        device_ms = (eda_clock.device_ns(first_s) // 1_000_000) % 2**32
-        payload = eda_profile.encode(
-            eda_raw[first : first + per_frame, None], device_ms * 1_000_000
-        )
-        last_s = (first + per_frame - 1) / eda_fs
-        notifications.append(
-            Notification(EDA_ID, eda_profile.characteristic, arrival(last_s), payload)
-        )
+    eda_clock = DeviceClock(offset_s=-3600.0 * 5, drift_ppm=-20.0)
+    notifications += frame_notifications(EDA_ID, eda_profile, eda_raw[:, None], eda_clock, arrival)
 
     wrist_profile = load_builtin(WRIST_PROFILE)
     wrist_mg = synthesise_wrist_acc(np.random.default_rng(WRIST_SEED), wrist_profile.rate_hz)
     wrist_clock = DeviceClock(offset_s=-3600.0 * 2, drift_ppm=15.0)
-    per_frame = int(wrist_profile.rate_hz)
-    for first in range(0, len(wrist_mg) - per_frame + 1, per_frame):
-        first_s = first / wrist_profile.rate_hz
-        device_ms = (wrist_clock.device_ns(first_s) // 1_000_000) % 2**32
-        payload = wrist_profile.encode(wrist_mg[first : first + per_frame], device_ms * 1_000_000)
-        last_s = (first + per_frame - 1) / wrist_profile.rate_hz
-        notifications.append(
-            Notification(WRIST_ID, wrist_profile.characteristic, arrival(last_s), payload)
-        )
+    notifications += frame_notifications(WRIST_ID, wrist_profile, wrist_mg, wrist_clock, arrival)
 
     notifications.sort(key=lambda n: (n.gateway_time_ns, n.device_id, n.characteristic))
     header = RecordingHeader(

@@ -182,9 +182,11 @@ class FeaturePipeline:
         may not feed."""
         first, last = int(times[0]), int(times[-1])
         owner = self._devices.get(stream)
-        if owner is None or owner == device_id:
-            self._devices[stream], self._sites[stream] = device_id, site
-            self._last_ns[stream] = max(last, self._last_ns.get(stream, last))
+        if owner == device_id:  # the usual case, once per notification
+            self._last_ns[stream] = max(last, self._last_ns[stream])
+            return 0
+        if owner is None:
+            self._assign(stream, device_id, site, last)
             return 0
         previous = self._last_ns[stream]
         wanted = self._wanted_sites.get(stream)
@@ -195,8 +197,7 @@ class FeaturePipeline:
                 self.patient_id, stream, owner, self._sites[stream] or UNDECLARED_SITE,
                 device_id, site,
             )  # fmt: skip
-            self._devices[stream], self._sites[stream] = device_id, site
-            self._last_ns[stream] = max(last, previous)
+            self._assign(stream, device_id, site, max(last, previous))
             start = int(np.searchsorted(times, previous, side="right"))
             return start if start < len(times) else -1
         if first - previous <= self._handover_ns:
@@ -208,8 +209,12 @@ class FeaturePipeline:
             "patient %s: %s passes from device %s (silent for %.0f s) to device %s",
             self.patient_id, stream, owner, (first - previous) / NS, device_id,
         )  # fmt: skip
-        self._devices[stream], self._sites[stream], self._last_ns[stream] = device_id, site, last
+        self._assign(stream, device_id, site, last)
         return 0
+
+    def _assign(self, stream: str, device_id: str, site: str | None, last_ns: int) -> None:
+        """``device_id`` (measuring at ``site``) feeds ``stream`` from now on."""
+        self._devices[stream], self._sites[stream], self._last_ns[stream] = device_id, site, last_ns
 
     def _say_kept_out(
         self, stream: str, device_id: str, site: str | None, wanted: str | None

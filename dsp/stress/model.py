@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +49,11 @@ UNDECLARED_SITE = "undeclared"
 #: The model inputs computed from an accelerometer (dsp.stress.features' ACC features).
 MOTION_PREFIX = "acc_"
 QualityFlag = Literal["ok", "poor_signal", "motion", "missing_features"]
+
+
+def takes_motion(features: Iterable[str]) -> bool:
+    """Whether a model with these inputs reads an accelerometer (so where it sits matters)."""
+    return any(name.startswith(MOTION_PREFIX) for name in features)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +141,7 @@ class StressModel:
         self.gate = QualityGate(needs_beats=self.beat_source != NO_BEATS)
         # Where the motion inputs it was validated on were measured (WESAD: the E4, on the
         # wrist, so a sidecar that predates the field means the wrist); None: no motion input.
-        moves = any(name.startswith(MOTION_PREFIX) for name in self.features)
+        moves = takes_motion(self.features)
         self.motion_site: str | None = str(sidecar.get("motion_site", WRIST)) if moves else None
         self.baseline = baseline
         # The built-in kernels without the default XNNPACK delegate: for a model this small the

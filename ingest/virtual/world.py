@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ingest.devices.heart_rate import HeartRateDevice
 from ingest.devices.polar_h10 import PolarH10Device
@@ -68,32 +69,31 @@ async def _beat(strap: HeartRatePeripheral) -> None:
         await asyncio.sleep(rr / 1024)
 
 
-async def _skin(eda: SampleStreamPeripheral) -> None:
-    rate = eda.profile.rate_hz
+async def _paced(
+    sensor: SampleStreamPeripheral, frame: Callable[[npt.NDArray[np.float64]], npt.ArrayLike]
+) -> None:
+    """Notify one-second frames at the profile's rate for ever; ``frame`` makes a frame's raw
+    samples from their times (s since the start), the device clock stamps its first."""
+    rate = sensor.profile.rate_hz
     per_frame = max(1, round(rate))
     origin = time.monotonic_ns()
     sent = 0
     while True:
-        t = (sent + np.arange(per_frame)) / rate
-        raw = 4000 + 300 * np.sin(2 * np.pi * t / 40)  # 4 uS tonic level with a slow swing
-        device_ns = origin + int(sent * 1e9 / rate)
-        await eda.notify_samples(raw.reshape(-1, 1), device_time_ns=device_ns)
+        raw = frame((sent + np.arange(per_frame)) / rate)
+        await sensor.notify_samples(raw, device_time_ns=origin + int(sent * 1e9 / rate))
         sent += per_frame
         await asyncio.sleep(per_frame / rate)
 
 
-async def _wrist(wrist: SampleStreamPeripheral) -> None:
+def _skin(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A 4 uS tonic level with a slow swing, in the profile's nanosiemens."""
+    return (4000 + 300 * np.sin(2 * np.pi * t / 40)).reshape(-1, 1)
+
+
+def _wrist() -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
     """A forearm at rest on a table: gravity on z, a little tremor, in milli-g."""
-    rate = wrist.profile.rate_hz
-    per_frame = max(1, round(rate))
     rng = np.random.default_rng(11)
-    origin = time.monotonic_ns()
-    sent = 0
-    while True:
-        raw = np.array([-120.0, 240.0, 960.0]) + rng.normal(0.0, 6.0, (per_frame, 3))
-        await wrist.notify_samples(raw, device_time_ns=origin + int(sent * 1e9 / rate))
-        sent += per_frame
-        await asyncio.sleep(per_frame / rate)
+    return lambda t: np.array([-120.0, 240.0, 960.0]) + rng.normal(0.0, 6.0, (len(t), 3))
 
 
 @contextlib.asynccontextmanager
@@ -110,8 +110,8 @@ async def virtual_wearables() -> AsyncIterator[VirtualWearables]:
             HapticBandPeripheral(radio, BAND_NAME) as band,
         ):
             strap.spawn(_beat(strap))
-            eda.spawn(_skin(eda))
-            wrist.spawn(_wrist(wrist))
+            eda.spawn(_paced(eda, _skin))
+            wrist.spawn(_paced(wrist, _wrist()))
             yield VirtualWearables(radio, strap, h10, eda, wrist, band)
     finally:
         await radio.close()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dsp.stress import SCALE_FLOORS
-from dsp.stress.model import MOTION_PREFIX, NO_BEATS, WRIST
+from dsp.stress.model import NO_BEATS, WRIST, takes_motion
 from vagus.model.dataset import CLIP, LOG_TRANSFORMED, MIN_SD, Dataset
 from vagus.model.nested import CALIBRATION_WINDOWS, Choice
 from vagus.model.report_keys import (
@@ -165,7 +165,7 @@ def sidecar(
         # WESAD's heart features come from E4 BVP beats; "none": the model reads no heart data
         "beat_source": NO_BEATS if variant.startswith("no_heart") else "pulse",
         # WESAD's motion comes from the E4's accelerometer, on the wrist; none: no motion input
-        **({"motion_site": WRIST} if _moves(choice) else {}),
+        **({"motion_site": WRIST} if takes_motion(choice.features) else {}),
         "architecture": {"hidden": [], "kind": KIND, "C": choice.strength, "subset": choice.subset},
         "validation": validation(figures, variant),
         "training_data": {
@@ -178,10 +178,6 @@ def sidecar(
         "comparison_not_shipped": comparison,
         "licence": "inherits WESAD: non-commercial academic use only",
     }
-
-
-def _moves(choice: Choice) -> bool:
-    return any(name.startswith(MOTION_PREFIX) for name in choice.features)
 
 
 def write(out_dir: Path, choice: Choice, described: dict[str, Any]) -> Path:
