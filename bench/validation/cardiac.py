@@ -14,7 +14,7 @@ from dsp.ecg import detect_r_peaks
 from dsp.hrv import clean_rr, frequency_domain, poincare, sample_entropy, time_domain
 from dsp.hrv.pcst_selection import pcst_nn_series, pcst_window_starts, window
 from ingest.importers.wfdb import read_annotations, read_record
-from validation.common import FloatArray, rel_err
+from validation.common import FloatArray, rel_err, wilson_interval
 
 PCST_FS = 125.0  # the rate the PCST reference was computed with (annotations are at 128 Hz)
 TIME_KEYS = {"NNmean": "mean NN", "SDNN": "SDNN", "RMSSD": "RMSSD", "pnn50": "pNN50"}
@@ -50,7 +50,8 @@ def annotated_records(data: Path) -> dict[str, Path]:
 
 def score_record(base: Path) -> dict[str, float]:
     """R-peaks on the record's first signal against every beat annotation (non-beat codes such
-    as '+', '~', '|' and '"' dropped), noisy stretches included: one-to-one within 150 ms."""
+    as '+', '~', '|' and '"' dropped), noisy stretches included: one-to-one within 150 ms; with
+    the matched pairs, so an interval can be put on each share."""
     record = read_record(base)
     beats = read_annotations(base.with_suffix(".atr")).beats()
     peaks = detect_r_peaks(record.signals_mv[:, 0], record.fs)
@@ -59,6 +60,7 @@ def score_record(base: Path) -> dict[str, float]:
         "fs": float(record.fs),
         "beats": float(beats.size),
         "detections": float(peaks.size),
+        "hits": float(hits),
         "sensitivity": hits / beats.size if beats.size else 0.0,
         "ppv": hits / peaks.size if peaks.size else 0.0,
     }
@@ -69,12 +71,26 @@ def rpeaks_records(data: Path) -> dict[str, dict[str, float]]:
     return {name: score_record(base) for name, base in annotated_records(data).items()}
 
 
-def rpeak_summary(records: dict[str, dict[str, float]]) -> dict[str, float]:
-    """rpeak_<record>_sensitivity / _ppv per record and the minima over all of them."""
-    out: dict[str, float] = {}
+def rpeak_intervals(r: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Wilson 95 % intervals of a scored record's sensitivity (hits of its beats) and PPV (hits
+    of its detections). Beats are taken as independent; a detector's misses cluster in noisy
+    stretches, so the true uncertainty is somewhat wider."""
+    hits = int(r["hits"])
+    return {
+        "sensitivity": wilson_interval(hits, int(r["beats"])),
+        "ppv": wilson_interval(hits, int(r["detections"])),
+    }
+
+
+def rpeak_summary(records: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """rpeak_<record>_sensitivity / _ppv per record with their 95 % intervals (``_ci95``), and
+    the minima over all of them."""
+    out: dict[str, Any] = {}
     for name, r in records.items():
-        out[f"rpeak_{name}_sensitivity"] = r["sensitivity"]
-        out[f"rpeak_{name}_ppv"] = r["ppv"]
+        intervals = rpeak_intervals(r)
+        for key in ("sensitivity", "ppv"):
+            out[f"rpeak_{name}_{key}"] = r[key]
+            out[f"rpeak_{name}_{key}_ci95"] = list(intervals[key])
     out["rpeak_min_sensitivity"] = min((r["sensitivity"] for r in records.values()), default=0.0)
     out["rpeak_min_ppv"] = min((r["ppv"] for r in records.values()), default=0.0)
     return out

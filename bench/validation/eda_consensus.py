@@ -14,6 +14,12 @@ sample in it is implausible. A quiet piece is "noisy" when the accelerometer fla
 E4 session's ACC file was cut short) or its high-frequency residue (raw minus the 1 Hz low-pass) has
 a robust spread above NOISY_MULTIPLE times the session's median piece; it is "flat" when
 neither holds. The rate is our peaks in such pieces per minute of them.
+
+The pooled F1 against the consensus has a 95 % interval from a block bootstrap: each session is
+cut into BLOCK_S pieces, every match, false peak and miss counted in the piece of its peak, and
+the pieces of all sessions are drawn with replacement (RESAMPLES draws, SEED fixed). Responses
+come in bursts that last a task, so pieces this long keep a burst together; single responses
+drawn one by one would give too narrow an interval.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.eda import ScrMethod, clean_eda, detect_scrs, implausible_eda_mask, motion_artifact_mask
-from validation.scr_consensus import Match, consensus, match
+from validation.scr_consensus import Match, consensus, match, matched_pairs
 from validation.scr_tools import MIN_AMPLITUDE_US, TOOLS, tool_version
 
 FloatArray = npt.NDArray[np.float64]
@@ -40,6 +46,9 @@ TOLERANCE_S = 2.0
 SETTLE_S = 5.0
 SEGMENT_S = 10.0
 NOISY_MULTIPLE = 3.0
+BLOCK_S = 300.0
+RESAMPLES = 2000
+SEED = 15
 OURS: tuple[ScrMethod, ...] = ("response", "slope")
 
 
@@ -108,6 +117,34 @@ def _fp_per_min(peaks: IntArray, kind: BoolArray, step: int) -> tuple[int, float
     return int(np.sum(kind[piece[inside]])), float(kind.sum() * step)
 
 
+def block_counts(ours: IntArray, cons: IntArray, tol: int, s: Session) -> list[Match]:
+    """The matching of ours against the consensus, counted per BLOCK_S piece of the session:
+    a match and a miss in the piece of the consensus peak, a false peak in the piece of ours."""
+    step = round(BLOCK_S * s.fs)
+    counts = np.zeros((s.eda.size // step + 1, 3), dtype=np.int64)
+    pairs = matched_pairs(ours, cons, tol)
+    hit_ours = {i for i, _ in pairs}
+    hit_cons = {j for _, j in pairs}
+    for j, peak in enumerate(cons.tolist()):
+        counts[peak // step, 0 if j in hit_cons else 2] += 1
+    for i, peak in enumerate(ours.tolist()):
+        if i not in hit_ours:
+            counts[peak // step, 1] += 1
+    return [Match(int(tp), int(fp), int(fn)) for tp, fp, fn in counts]
+
+
+def f1_interval(blocks: list[Match]) -> tuple[float, float]:
+    """95 % percentile interval of the pooled F1 over RESAMPLES draws of the blocks."""
+    counts = np.asarray([(b.tp, b.fp, b.fn) for b in blocks], dtype=np.float64)
+    k = len(blocks)
+    draws = np.random.default_rng(SEED).multinomial(k, np.full(k, 1.0 / k), size=RESAMPLES)
+    tp, fp, fn = (draws @ counts).T
+    total = 2 * tp + fp + fn
+    f1 = np.where(total > 0, 2 * tp / np.maximum(total, 1), 1.0)
+    low, high = np.percentile(f1, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def score_session(s: Session, tool_peaks: dict[str, IntArray]) -> dict[str, Any]:
     """Matches of ours against each tool and the consensus, and the quiet-piece counts."""
     tol = round(TOLERANCE_S * s.fs)
@@ -131,6 +168,7 @@ def score_session(s: Session, tool_peaks: dict[str, IntArray]) -> dict[str, Any]
         out[method] = {
             "count": int(ours.size),
             "consensus": match(ours, cons, tol),
+            "blocks": block_counts(ours, cons, tol, s),
             "tools": per_tool,
             "fp_flat": fp_flat,
             "flat_min": samples_flat / s.fs / 60.0,
@@ -142,17 +180,21 @@ def score_session(s: Session, tool_peaks: dict[str, IntArray]) -> dict[str, Any]
 
 def _pooled(per_session: dict[str, dict[str, Any]], method: str) -> dict[str, Any]:
     total = Match(0, 0, 0)
+    blocks: list[Match] = []
     tools: dict[str, Match] = {}
     fp = {"fp_flat": 0, "flat_min": 0.0, "fp_noisy": 0, "noisy_min": 0.0}
     for r in per_session.values():
         m = r[method]
         total = total + m["consensus"]
+        blocks += m["blocks"]
         for t, v in m["tools"].items():
             tools[t] = tools.get(t, Match(0, 0, 0)) + v
         for k in fp:
             fp[k] += m[k]
     return {
         "consensus": total,
+        "consensus_f1_ci95": f1_interval(blocks),
+        "blocks": len(blocks),
         "tools": tools,
         "fp_flat_per_min": fp["fp_flat"] / fp["flat_min"] if fp["flat_min"] else float("nan"),
         "fp_noisy_per_min": fp["fp_noisy"] / fp["noisy_min"] if fp["noisy_min"] else float("nan"),
@@ -192,11 +234,15 @@ def scr_consensus(data: Path) -> dict[str, Any] | None:
     }
 
 
-def scr_keys(result: dict[str, Any] | None) -> dict[str, float | None]:
-    """validate.py's summary keys: scr_f1_consensus and scr_f1_<tool>, our default's pooled F1."""
+def scr_keys(result: dict[str, Any] | None) -> dict[str, Any]:
+    """validate.py's summary keys: scr_f1_consensus (with its block-bootstrap interval) and
+    scr_f1_<tool>, our default's pooled F1."""
     if result is None:
         return {"scr_f1_consensus": None}
     pooled = result["pooled"]["response"]
-    keys: dict[str, float | None] = {"scr_f1_consensus": pooled["consensus"].f1}
+    keys: dict[str, Any] = {
+        "scr_f1_consensus": pooled["consensus"].f1,
+        "scr_f1_consensus_ci95": list(pooled["consensus_f1_ci95"]),
+    }
     keys |= {f"scr_f1_{t}": m.f1 for t, m in pooled["tools"].items()}
     return keys

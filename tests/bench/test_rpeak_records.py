@@ -44,3 +44,7 @@ def test_every_annotated_record_reaches_the_goal(cardiac: object) -> None:
     assert not low, f"records below {GOAL}: {low}"
     summary = cardiac.rpeak_summary(records)  # type: ignore[attr-defined]
     assert summary["rpeak_min_sensitivity"] >= GOAL and summary["rpeak_min_ppv"] >= GOAL
+    for name in records:
+        for key in ("sensitivity", "ppv"):
+            low, high = summary[f"rpeak_{name}_{key}_ci95"]
+            assert low <= summary[f"rpeak_{name}_{key}"] <= high <= 1.0

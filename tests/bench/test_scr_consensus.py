@@ -10,6 +10,8 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 sys.path.insert(0, str(ROOT / "bench"))  # bench/ is scripts, not a package: import as they do
+from validation.common import wilson_interval  # noqa: E402
+from validation.eda_consensus import BLOCK_S, Session, block_counts, f1_interval  # noqa: E402
 from validation.scr_consensus import Match, consensus, match, matched_pairs  # noqa: E402
 from validation.scr_report import _noisy_sentence  # noqa: E402
 
@@ -78,3 +80,36 @@ def test_the_report_says_from_the_figures_whether_a_noisy_stretch_raises_the_rat
     ours |= {"fp_noisy_per_min": 0.3}
     text = " ".join(_noisy_sentence({"tool_fp": {"a": (10, 5)}}, ours).split())
     assert "grows from flat" in text and "is not met" in text and "every method here" in text
+
+
+def test_block_counts_add_up_to_the_matching_and_sit_where_the_peaks_are() -> None:
+    fs = 4.0
+    step = round(BLOCK_S * fs)
+    n = 3 * step
+    session = Session("s", fs, np.zeros(n), np.ones(n, bool), np.zeros(n, bool))
+    ours = _a(10, step + 5, 2 * step + 100)  # a match, a false peak in block 1, a match
+    cons = _a(12, 2 * step + 98, 2 * step + 400)  # a match, a match, a miss in block 2
+    blocks = block_counts(ours, cons, 8, session)
+    assert sum(blocks, Match(0, 0, 0)) == match(ours, cons, 8)
+    assert blocks[:3] == [Match(1, 0, 0), Match(0, 1, 0), Match(1, 0, 1)]
+
+
+def test_the_f1_interval_holds_the_pooled_f1_and_narrows_with_more_blocks() -> None:
+    mixed = [Match(4, 1, 0), Match(2, 0, 2), Match(5, 2, 1), Match(3, 0, 0)]
+    pooled = sum(mixed, Match(0, 0, 0)).f1
+    low, high = f1_interval(mixed)
+    assert low < pooled < high
+    many_low, many_high = f1_interval(mixed * 25)  # the same blocks, 25 times as many
+    assert low < many_low < pooled < many_high < high
+    assert f1_interval([Match(3, 0, 0)] * 5) == (1.0, 1.0)
+
+
+def test_wilson_interval_stays_inside_zero_and_one_and_holds_the_share() -> None:
+    low, high = wilson_interval(1883, 1883)
+    assert 0.997 < low < 1.0 and high == 1.0  # all hits still leaves room below 100 %
+    low, high = wilson_interval(2941, 2955)
+    assert low < 2941 / 2955 < high
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    # agrees with the textbook example: 81 of 263 -> 0.2553-0.3662 (Newcombe 1998, table I)
+    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)

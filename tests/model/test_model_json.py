@@ -16,7 +16,14 @@ def _nested(accuracy: float, worst: str) -> dict[str, Any]:
         "macro_f1": accuracy - 0.01,
         "worst_subject": worst,
         "worst_subject_accuracy": accuracy - 0.2,
+        "worst_subject_windows": 30,
         "ece": 0.05,
+        "ci95": {
+            "accuracy": [accuracy - 0.06, accuracy + 0.05],
+            "macro_f1": [accuracy - 0.08, accuracy + 0.04],
+            "ece": [0.03, 0.12],
+            "method": "bootstrap",
+        },
         "ece_bins": "10",
         "per_subject": {worst: {"accuracy": accuracy - 0.2}},
         "choices": {worst: {"subset": "x"}},
@@ -41,6 +48,8 @@ def test_the_headline_is_the_default_models_nested_and_cross_dataset_figures() -
     summary = json_summary(report)
     assert (summary["nested_loso_accuracy"], summary["worst_subject"]) == (0.88, "S10")
     assert summary["per_subject"] == {"S10": {"accuracy": 0.88 - 0.2}}
+    assert summary["nested_loso_accuracy_ci95"] == [0.88 - 0.06, 0.88 + 0.05]
+    assert summary["with_heart_nested_loso_accuracy_ci95"] == [0.91 - 0.06, 0.91 + 0.05]
     assert (summary["with_heart_nested_loso_accuracy"], summary["with_heart_worst_subject"]) == (
         0.91,
         "S11",

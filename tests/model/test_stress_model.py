@@ -165,8 +165,10 @@ def _figures() -> dict[str, object]:
         "macro_f1": 0.8,
         "worst_subject": "a",
         "worst_subject_accuracy": 0.9,
+        "worst_subject_windows": 10,
         "ece": 0.05,
         "ece_bins": "10",
+        "ci95": {"accuracy": [0.9, 0.9], "macro_f1": [0.8, 0.8], "ece": [0.05, 0.05]},
         "per_subject": per_subject,
     }
     return {"protocol": "synthetic", RUNTIME_KEY: runtime}
@@ -296,6 +298,9 @@ def test_sidecar_describes_the_committed_model() -> None:
     assert validation["method"].startswith("nested leave-one-subject-out")
     for key in ("accuracy", "macro_f1", "worst_subject_accuracy", "ece"):
         assert 0.0 <= validation[key] <= 1.0
+    for key in ("accuracy", "macro_f1", "ece"):  # the subject-level bootstrap interval
+        low, high = validation["ci95"][key]
+        assert 0.0 <= low <= validation[key] <= high <= 1.0
     assert "NOT the shipped model" in sidecar["comparison_not_shipped"]["note"]
     (weights, bias), *rest = read_mlp(DEFAULT_MODEL.read_bytes())
     assert not rest and np.shape(weights) == (len(names), 1) and np.shape(bias) == (1,)

@@ -99,7 +99,11 @@ def _three(value: float | None) -> str:
 def render_nested(nested: dict[str, Any]) -> list[str]:
     """The nested LOSO and cross-data-set tables, printed first."""
     lines = [f"\n### Nested LOSO ({nested['protocol']})\n"]
-    lines += ["| procedure | accuracy | macro-F1 | worst subject | ECE |", "|---|---|---|---|---|"]
+    lines += [
+        "| procedure | accuracy (95 % CI) | macro-F1 (95 % CI) | worst subject (windows) "
+        "| ECE (95 % CI) |",
+        "|---|---|---|---|---|",
+    ]
     for key, title in (
         (HEADLINE_NESTED, "runtime protocol, no heart data (the default model)"),
         (
@@ -122,9 +126,12 @@ def render_nested(nested: dict[str, Any]) -> list[str]:
         ),
     ):
         m = nested[key]
+        ci = m["ci95"]
         lines.append(
-            f"| {title} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} "
-            f"| {m['worst_subject_accuracy']:.3f} ({m['worst_subject']}) | {m['ece']:.3f} |"
+            f"| {title} | {_with_interval(m['accuracy'], ci['accuracy'])} "
+            f"| {_with_interval(m['macro_f1'], ci['macro_f1'])} "
+            f"| {m['worst_subject_accuracy']:.3f} ({m['worst_subject']}, "
+            f"{m['worst_subject_windows']}) | {_with_interval(m['ece'], ci['ece'])} |"
         )
     lines += [
         "\n| subject | no heart data (default): accuracy | macro-F1 | with heart data: accuracy "
@@ -272,6 +279,10 @@ def cmd_model(args: argparse.Namespace, config: object = None) -> int:
     return 0
 
 
+def _with_interval(value: float, interval: list[float]) -> str:
+    return f"{value:.3f} ({interval[0]:.3f}-{interval[1]:.3f})"
+
+
 def json_summary(report: dict[str, Any]) -> dict[str, Any]:
     """The headline figures first, all of the default model (HEADLINE_NESTED and
     CROSS_DATASET_VARIANT): nested LOSO under the runtime protocol, then across data sets; the
@@ -291,13 +302,20 @@ def json_summary(report: dict[str, Any]) -> dict[str, Any]:
         "nested_loso_macro_f1": runtime["macro_f1"],
         "worst_subject_accuracy": runtime["worst_subject_accuracy"],
         "worst_subject": runtime["worst_subject"],
+        "worst_subject_windows": runtime["worst_subject_windows"],
         "ece": runtime["ece"],
         "ece_bins": runtime["ece_bins"],
+        # subject-level bootstrap intervals of the three pooled figures (vagus.model.uncertainty)
+        "nested_loso_accuracy_ci95": runtime["ci95"]["accuracy"],
+        "nested_loso_macro_f1_ci95": runtime["ci95"]["macro_f1"],
+        "ece_ci95": runtime["ci95"]["ece"],
+        "ci95_method": runtime["ci95"]["method"],
         "with_heart_nested_loso_accuracy": with_heart_nested["accuracy"],
         "with_heart_nested_loso_macro_f1": with_heart_nested["macro_f1"],
         "with_heart_worst_subject_accuracy": with_heart_nested["worst_subject_accuracy"],
         "with_heart_worst_subject": with_heart_nested["worst_subject"],
         "with_heart_ece": with_heart_nested["ece"],
+        "with_heart_nested_loso_accuracy_ci95": with_heart_nested["ci95"]["accuracy"],
         "cross_dataset_accuracy": cross.get("accuracy"),  # None (null): nothing scored
         "cross_dataset_macro_f1": cross.get("macro_f1"),
         "cross_dataset_coverage": cross.get("coverage", 0.0),

@@ -97,8 +97,10 @@ def validation(figures: dict[str, Any], variant: Variant = "mean_sd") -> dict[st
         "macro_f1": runtime["macro_f1"],
         "worst_subject": runtime["worst_subject"],
         "worst_subject_accuracy": runtime["worst_subject_accuracy"],
+        "worst_subject_windows": runtime["worst_subject_windows"],
         "ece": runtime["ece"],
         "ece_bins": runtime["ece_bins"],
+        "ci95": runtime["ci95"],
         "windows": sum(m["windows"] for m in runtime["per_subject"].values()),
         "stressor_in_calibration": None
         if poisoned is None

@@ -42,6 +42,7 @@ from vagus.model.report_keys import (
     RUNTIME_KEY,
     WITHOUT_HEART_KEY,
 )
+from vagus.model.uncertainty import subject_bootstrap
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int_]
@@ -215,7 +216,8 @@ def expected_calibration_error(y: IntArray, p: FloatArray, bins: int = ECE_BINS)
 def summary(
     y: IntArray, p: FloatArray, cut: FloatArray, subjects: npt.NDArray[Any]
 ) -> dict[str, Any]:
-    """Pooled and per-subject accuracy and macro-F1, the worst subject, and ECE."""
+    """Pooled and per-subject accuracy and macro-F1, the worst subject, and ECE; the pooled
+    figures with their subject-level bootstrap interval (vagus.model.uncertainty)."""
     predicted = p >= cut
     per_subject = {
         str(s): {
@@ -232,8 +234,10 @@ def summary(
         "macro_f1": float(f1_score(y, predicted, average="macro")),
         "worst_subject": worst,
         "worst_subject_accuracy": per_subject[worst]["accuracy"],
+        "worst_subject_windows": per_subject[worst]["windows"],
         "ece": expected_calibration_error(y, p),
         "ece_bins": f"{ECE_BINS} equal-width bins of the predicted probability",
+        "ci95": subject_bootstrap(y, predicted, p, subjects, ECE_BINS),
         "per_subject": per_subject,
     }
 
