@@ -89,6 +89,11 @@ def render_summary(summary: dict[str, Any]) -> str:
         f"  latency         window end -> device: {_ms(summary['latency_ms'])}",
         f"                  window end -> loop decision: {_ms(summary['decision_latency_ms'])}",
     ]
+    if summary.get("speed") == "max" and summary["latency_ms"].get("n"):
+        lines.append(
+            "                  (at --speed max the gateway runs ahead of the closed loop between"
+            " episodes, so these include the loop's backlog; the default 60x measures the path)"
+        )
     if summary.get("recording_time_held_s"):
         lines.append(
             f"  replay clock    held {summary['recording_time_held_s']} s of recording time"

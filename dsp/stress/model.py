@@ -176,10 +176,16 @@ class StressModel:
         say nothing a wrist-trained model learnt. A model without motion inputs refuses none."""
         if self.motion_site is None or site == self.motion_site:
             return None
-        where = "a site its device does not declare" if site == UNDECLARED_SITE else site
+        if site == UNDECLARED_SITE:
+            return (
+                f"the stress model was validated on {self.motion_site} motion only; motion "
+                "measured at a site its device does not declare is refused (give its profile a "
+                "`site`; an E4 export imported before vagus declared sites must be imported "
+                "again with `vagus import e4`)"
+            )
         return (
             f"the stress model was validated on {self.motion_site} motion only; "
-            f"motion measured at {where} is refused"
+            f"motion measured at {site} is refused"
         )
 
     def transform(self, features: Mapping[str, float]) -> npt.NDArray[np.float64]:

@@ -371,6 +371,7 @@ def test_every_bundled_model_takes_motion_from_the_wrist_only(path: Path, tmp_pa
     assert model.motion_site == "wrist" and model.site_refusal("wrist") is None
     assert "motion measured at chest is refused" in str(model.site_refusal("chest"))
     assert "does not declare" in str(model.site_refusal(UNDECLARED_SITE))
+    assert "vagus import e4" in str(model.site_refusal(UNDECLARED_SITE))  # how to mend old imports
     # a sidecar from before the field: its motion was WESAD's too
     del sidecar["motion_site"]
     shutil.copy(path, tmp_path / path.name)
