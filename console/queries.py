@@ -262,6 +262,19 @@ def _decision(row: tuple[object, ...]) -> Decision:
     )
 
 
+def latest_scorer(db: Database, patient_id: str) -> str | None:
+    """The scorer (``method``) of the patient's newest stress score; None without one."""
+    rows = db.query(
+        "SELECT body FROM events WHERE patient_id = ? AND kind = 'stress_score'"
+        " ORDER BY time_ns DESC LIMIT 1",
+        (patient_id,),
+    )
+    if not rows:
+        return None
+    method = json.loads(str(rows[0][0])).get("method")
+    return method if isinstance(method, str) else None
+
+
 def event_body(db: Database, event_id: str) -> dict[str, object] | None:
     """An event as it was received (its JSON), or ``None`` when the console has not seen it."""
     rows = db.query("SELECT body FROM events WHERE event_id = ?", (event_id,))

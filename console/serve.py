@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 from console.db import DatabaseError, open_database
 from console.ingest import run_ingest
 from console.schema import create_schema
+from console.scorer_facts import ScorerFactsByMethod
 from console.tuning import kafka_publisher
 from console.web import create_app
 from ingest.transport.backoff import Backoff
@@ -65,8 +66,10 @@ async def serve(
     *,
     kafka: KafkaSettings | None,
     default_policy: PolicySnapshot,
+    scorer_facts: ScorerFactsByMethod | None = None,
 ) -> None:
-    """Serve the console on ``sock`` (and ingest from ``kafka``) until cancelled."""
+    """Serve the console on ``sock`` (and ingest from ``kafka``) until cancelled;
+    ``scorer_facts``: what the patient page says about each scorer (console.web.create_app)."""
     with open_database(database) as db:
         create_schema(db)
     # Cookies go out Secure unless the console serves plain http on loopback (a browser on this
@@ -75,7 +78,11 @@ async def serve(
     secure = not ipaddress.ip_address(host).is_loopback
     publish = None if kafka is None else kafka_publisher(kafka, default_policy)
     app = create_app(
-        database, default_policy=default_policy, secure_cookies=secure, publish=publish
+        database,
+        default_policy=default_policy,
+        secure_cookies=secure,
+        publish=publish,
+        scorer_facts=scorer_facts,
     )
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = _Server(config)

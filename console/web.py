@@ -53,6 +53,7 @@ from console.pages import (
     why,
 )
 from console.policies import policy_log
+from console.scorer_facts import ScorerFactsByMethod
 from console.svg import utc
 from console.times import BadRangeError, parse_utc
 from console.tuning import Publish
@@ -84,6 +85,7 @@ def create_app(
     clock_ns: Callable[[], int] = time.time_ns,
     secure_cookies: bool = True,
     publish: Publish | None = None,
+    scorer_facts: ScorerFactsByMethod | None = None,
 ) -> Starlette:
     """The console over ``database`` (a SQLite path or a PostgreSQL URL).
 
@@ -91,10 +93,13 @@ def create_app(
     (the configuration's); ``clock_ns`` is "now" for the no-data alert and for sessions;
     ``secure_cookies`` is False only when serving plain http on loopback; ``publish`` writes a
     tuned policy through the audited path (console.tuning.kafka_publisher), None when the
-    console has no broker: the tuning form and preview work, publishing is refused.
+    console has no broker: the tuning form and preview work, publishing is refused;
+    ``scorer_facts`` is what the patient page says about each scorer's accuracy
+    (console.scorer_facts; a scorer without facts is said to have none).
     """
     page = _renderer(_environment())
     policy = default_policy or PolicySnapshot()
+    facts = dict(scorer_facts or {})
 
     def connected() -> Database:
         return open_database(database)
@@ -118,6 +123,7 @@ def create_app(
     def patient(request: Request) -> Response:
         def render(db: Database, patient_id: str, window: TimeRange | None) -> Response:
             spans = [] if window is None else [window.start_ns, window.end_ns]
+            scorer = queries.latest_scorer(db, patient_id)
             return page(
                 request,
                 "patient.html",
@@ -129,6 +135,8 @@ def create_app(
                 decisions=queries.decisions(db, patient_id, *spans) if spans else [],
                 effects=effects(db, patient_id),
                 randomised=randomised(db, patient_id, policy),
+                scorer=scorer,
+                scorer_facts=None if scorer is None else facts.get(scorer),
             )
 
         return shown_range(request, render)

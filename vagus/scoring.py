@@ -52,6 +52,13 @@ ROBUST_METHOD = "stress-logistic-robust/2"
 NO_HEART_METHOD = "stress-logistic-no-heart/2"
 #: That model trained and run with a median/MAD baseline.
 NO_HEART_ROBUST_METHOD = "stress-logistic-no-heart-robust/2"
+#: Each bundled model by the method its scores name (the console states their accuracy).
+BUNDLED_METHODS: dict[str, Path] = {
+    MODEL_METHOD: DEFAULT_MODEL,
+    ROBUST_METHOD: ROBUST_MODEL,
+    NO_HEART_METHOD: NO_HEART_MODEL,
+    NO_HEART_ROBUST_METHOD: NO_HEART_ROBUST_MODEL,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,8 @@ def bundled_model(settings: StressModelSettings) -> Path:
     return ROBUST_MODEL if robust else DEFAULT_MODEL
 
 
-def _method(model: StressModel) -> str:
+def scorer_method(model: StressModel) -> str:
+    """The method the scores of ``model`` name (a key of BUNDLED_METHODS for a bundled one)."""
     robust = model.estimator == "median_mad"
     if not model.gate.needs_beats:
         return NO_HEART_ROBUST_METHOD if robust else NO_HEART_METHOD
@@ -111,7 +119,7 @@ class StressScorer:
                 f"the stress model reads {'' if model.gate.needs_beats else 'no '}heart data; "
                 f"the settings ask for inputs {settings.inputs}"
             )
-        self.method = _method(model)
+        self.method = scorer_method(model)
         if beat_source is not None and (reason := self.model.source_refusal(beat_source)):
             raise ValueError(reason)
         self.settings = settings

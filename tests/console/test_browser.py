@@ -186,6 +186,9 @@ def test_the_demo_patient_shows_its_session_and_why(demo_db: str, tmp_path: Path
         )
         titles = driver.find_elements(_by("CSS_SELECTOR"), "svg g.session title")
         assert f"{modality} · {status}" in [t.get_attribute("textContent") for t in titles]
+        about = driver.find_element(_by("CSS_SELECTOR"), "#stress-model").text
+        # the demo's default scorer, with the accuracy its bundled sidecar states
+        assert "stress-logistic-no-heart/2" in about and "95 % interval over subjects" in about
         screenshot(driver, "demo-patient")
         driver.get(f"{base}/decisions/{event_id}")
         body = driver.find_element(_by("TAG_NAME"), "body").text

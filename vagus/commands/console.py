@@ -110,8 +110,12 @@ def _serve(args: argparse.Namespace, config: VagusConfig) -> int:
             file=sys.stderr,
         )
 
+    from vagus.scorer_facts import bundled_scorer_facts  # noqa: PLC0415
+
+    facts = bundled_scorer_facts()
+
     async def go() -> int:
-        await serve(args.db, sock, kafka=kafka, default_policy=config.policy)
+        await serve(args.db, sock, kafka=kafka, default_policy=config.policy, scorer_facts=facts)
         return 0
 
     return run_async(go)
