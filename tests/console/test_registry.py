@@ -10,6 +10,7 @@ import pytest
 
 from closedloop.policy import PolicyError
 from console import create_schema, open_database
+from console.accounts import audit_log, set_disabled
 from console.registry import (
     NotEnrolledError,
     RegistryError,
@@ -21,6 +22,7 @@ from console.registry import (
 )
 from stream.settings import KafkaSettings
 from tests.console.events import PATIENT
+from tests.console.server import add_people
 from tests.helpers import config_with_topics, run_vagus
 from vagus.cli import main
 from vagus.config import VagusConfig
@@ -67,20 +69,45 @@ def test_enrol_refuses_what_is_not_a_pseudonym_or_a_plain_name(
         assert enrolled(db) == []
 
 
-def test_the_cli_enrols_and_lists(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_enrols_lists_and_unenrols_as_an_audited_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     database = str(tmp_path / "c.db")
-    assert main(["console", "enrol", PATIENT, "--db", database, "--actor", "clinician:c-17"]) == 0
-    assert f"{PATIENT}: enrolled by clinician:c-17 at 20" in capsys.readouterr().out
+    add_people(database)
+    assert main(["console", "enrol", PATIENT, "--db", database, "--actor", "clinician"]) == 0
+    assert f"{PATIENT}: enrolled by clinician at 20" in capsys.readouterr().out
     assert main(["console", "enrolled", "--db", database]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert row["patient"] == PATIENT and row["enrolled_by"] == "clinician:c-17"
+    assert row["patient"] == PATIENT and row["enrolled_by"] == "clinician"
     assert row["at"].endswith("Z")
-    assert main(["console", "enrol", "p-nope", "--db", database, "--actor", "x"]) == 2
+    assert main(["console", "enrol", "p-nope", "--db", database, "--actor", "admin"]) == 2
     assert "is not a pseudonym" in capsys.readouterr().err
-    assert main(["console", "unenrol", PATIENT, "--db", database]) == 0
+    assert main(["console", "unenrol", PATIENT, "--db", database, "--actor", "admin"]) == 0
     assert capsys.readouterr().out == f"{PATIENT}: unenrolled\n"
     assert main(["console", "enrolled", "--db", database]) == 0
     assert json.loads(capsys.readouterr().out) == []
+    with open_database(database) as db:
+        trail = [(a, x, s) for _, a, x, s in audit_log(db, actions=("enrol", "unenrol"))]
+    assert trail == [("admin", "unenrol", PATIENT), ("clinician", "enrol", PATIENT)]
+
+
+@pytest.mark.parametrize("actor", ["clinician:c-17", "stranger-gone", "nobody"])
+def test_the_cli_refuses_an_actor_that_is_not_an_enabled_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], actor: str
+) -> None:
+    """Free text was accepted until the nineteenth session: an audit trail of names nobody
+    can sign in as says nothing about who did it."""
+    database = str(tmp_path / "c.db")
+    add_people(database)
+    with open_database(database) as db:
+        set_disabled(db, "stranger", True, actor="test", now_ns=1)
+    if actor == "stranger-gone":
+        actor = "stranger"  # an account, but disabled
+    for command in ("enrol", "unenrol"):
+        assert main(["console", command, PATIENT, "--db", database, "--actor", actor]) == 2
+        assert "is not an enabled console account" in capsys.readouterr().err
+    with open_database(database) as db:
+        assert enrolled(db) == [] and not audit_log(db, actions=("enrol", "unenrol"))
 
 
 def test_policy_set_refuses_a_patient_the_configured_console_does_not_hold(
@@ -132,9 +159,8 @@ async def test_policy_set_publishes_once_the_patient_is_enrolled(
     refused = run_vagus(*change)
     assert refused.returncode == 2
     assert "is not enrolled in the console's registry" in refused.stderr
-    enrolled_now = run_vagus(
-        "console", "enrol", PATIENT, "--db", database, "--actor", "clinician:c-1"
-    )
+    add_people(database)
+    enrolled_now = run_vagus("console", "enrol", PATIENT, "--db", database, "--actor", "admin")
     assert enrolled_now.returncode == 0, enrolled_now.stderr
     published = run_vagus(*change)
     assert published.returncode == 0, published.stderr

@@ -13,6 +13,10 @@ from vagus.config import VagusConfig
 
 DB_HELP = "the console's database: a SQLite file path or a postgresql:// URL"
 COMMANDS = ("enrol", "enrolled", "unenrol")
+ACTOR_HELP = (
+    "the enabled console account that does it (`vagus console users add`), written to the "
+    "account audit as on the Enrolment page"
+)
 
 
 def register(console_commands: Any) -> None:
@@ -22,15 +26,12 @@ def register(console_commands: Any) -> None:
         help="enrol a patient in the console (policy changes need it)",
         description="Record that a clinician looks after PATIENT (a pseudonym): by whom, when. "
         "Policy changes, from the console or from `vagus policy set` with [console] database "
-        "configured, are refused for a patient not enrolled. Enrolling twice keeps the first.",
+        "configured, are refused for a patient not enrolled. Enrolling twice keeps the first. "
+        "--actor must be an enabled console account; a new enrolment is audited under it.",
     )
     enrol.add_argument("patient", help="pseudonymous patient id (p-...)")
     enrol.add_argument("--db", required=True, help=DB_HELP)
-    enrol.add_argument(
-        "--actor",
-        required=True,
-        help="who enrols (any plain name for now; a console account once accounts exist)",
-    )
+    enrol.add_argument("--actor", required=True, help=ACTOR_HELP)
     listing = console_commands.add_parser(
         "enrolled",
         help="list enrolled patients",
@@ -41,27 +42,34 @@ def register(console_commands: Any) -> None:
     unenrol = console_commands.add_parser(
         "unenrol",
         help="remove a patient from the registry",
-        description="Further policy changes are refused; the policy history stays.",
+        description="Further policy changes are refused; the policy history stays. The removal "
+        "is audited under --actor.",
     )
     unenrol.add_argument("patient", help="pseudonymous patient id (p-...)")
     unenrol.add_argument("--db", required=True, help=DB_HELP)
+    unenrol.add_argument("--actor", required=True, help=ACTOR_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     from console import create_schema, open_database  # noqa: PLC0415
-    from console.registry import RegistryError, enrol, enrolled, unenrol  # noqa: PLC0415
+    from console.registry import (  # noqa: PLC0415
+        RegistryError,
+        enrol_as,
+        enrolled,
+        unenrol_as,
+    )
     from vagus.config import ConfigError  # noqa: PLC0415
 
     with open_database(args.db) as db:
         create_schema(db)
         try:
             if args.console_command == "enrol":
-                found, added = enrol(db, args.patient, args.actor, time.time_ns())
+                found, added = enrol_as(db, args.patient, args.actor, time.time_ns())
                 said = "enrolled" if added else "already enrolled"
                 when = iso_utc(found.enrolled_ns)
                 print(f"{found.patient_id}: {said} by {found.enrolled_by} at {when}")
             elif args.console_command == "unenrol":
-                removed = unenrol(db, args.patient)
+                removed = unenrol_as(db, args.patient, args.actor, time.time_ns())
                 print(f"{args.patient}: {'unenrolled' if removed else 'was not enrolled'}")
             else:
                 rows = [
