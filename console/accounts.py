@@ -178,6 +178,19 @@ def set_password(db: Database, name: str, password: str, *, actor: str, now_ns: 
         audit(db, actor, "change password", name, now_ns)
 
 
+def reset_password(db: Database, name: str, password: str, *, actor: str, now_ns: int) -> None:
+    """An administrator's reset for a forgotten password: the new hash (the rule of
+    :func:`add_account`), every session of the account ended and its failed-login lock
+    lifted, in one transaction; audited as a reset, never with the password."""
+    hashed = _hasher().hash(check_password(password))
+    with db.transaction():
+        _must_exist(db, name)
+        db.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (hashed, name))
+        db.execute("DELETE FROM web_sessions WHERE account = ?", (name,))
+        db.execute("DELETE FROM login_failures WHERE subject = ?", (f"account:{name}",))
+        audit(db, actor, "reset password", name, now_ns)
+
+
 def find_account(db: Database, name: str) -> Account | None:
     rows = db.query("SELECT role, disabled FROM accounts WHERE name = ?", (name,))
     if not rows:

@@ -111,3 +111,58 @@ def test_users_add_refuses_an_empty_or_short_password(
     )
     assert status == 2 and says in err
     assert _users(["list", "--db", db], "", monkeypatch, capsys)[1] == ""
+
+
+def test_a_forgotten_password_is_reset_from_the_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The new password works and the old one not; the account's sessions end and its lock
+    lifts; the audit names the reset, never the password."""
+    from console import open_database
+    from console.accounts import audit_log, find_account, verify_password
+    from console.auth_sessions import locked_for_ns, record_failure, start_session
+
+    db = str(tmp_path / "c.db")
+    old, new = "the old secret that was forgotten", "a fresh secret handed over"
+    _users(["add", "ann", "--role", "clinician", "--db", db], old + "\n", monkeypatch, capsys)
+    with open_database(db) as opened:
+        account = find_account(opened, "ann")
+        assert account is not None
+        start_session(opened, account, 1)
+        for k in range(10):  # past the per-account limit: ann is locked out
+            record_failure(opened, "ann", f"10.0.0.{k}", 2 + k)
+        assert locked_for_ns(opened, "ann", "10.0.1.1", 20) > 0
+    status, out, err = _users(
+        ["reset-password", "ann", "--db", db], new + "\n", monkeypatch, capsys
+    )
+    assert status == 0 and out == "reset the password of ann; its sessions ended\n"
+    assert new not in out + err
+    with open_database(db) as opened:
+        assert verify_password(opened, "ann", new) is not None
+        assert verify_password(opened, "ann", old) is None
+        assert opened.query("SELECT COUNT(*) FROM web_sessions WHERE account = 'ann'")[0][0] == 0
+        assert locked_for_ns(opened, "ann", "10.0.1.1", 20) == 0
+        (latest, *_) = audit_log(opened)
+        assert latest[2:] == ("reset password", "ann")
+    status, _, err = _users(["reset-password", "bob", "--db", db], "", monkeypatch, capsys)
+    assert status == 2 and "there is no account named bob" in err  # said before any password
+
+
+def test_enable_and_unassign_undo_disable_and_assign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "c.db")
+    patient = "p-0123456789ab"
+    _users(
+        ["add", "ann", "--role", "clinician", "--db", db], "long enough pass\n", monkeypatch, capsys
+    )
+    for step in (["assign", "ann", patient], ["disable", "ann"]):
+        assert _users([*step, "--db", db], "", monkeypatch, capsys)[0] == 0
+    assert (
+        _users(["list", "--db", db], "", monkeypatch, capsys)[1]
+        == f"ann\tclinician\tdisabled\t{patient}\n"
+    )
+    assert _users(["enable", "ann", "--db", db], "", monkeypatch, capsys)[1] == "enabled ann\n"
+    status, out, _ = _users(["unassign", "ann", patient, "--db", db], "", monkeypatch, capsys)
+    assert status == 0 and out == f"unassigned {patient} from ann\n"
+    assert _users(["list", "--db", db], "", monkeypatch, capsys)[1] == "ann\tclinician\tactive\t-\n"

@@ -1,4 +1,5 @@
-"""`vagus console users add|list|assign|disable`: accounts from the shell (the first admin).
+"""`vagus console users add|list|assign|unassign|disable|enable|reset-password`: accounts from
+the shell (the first admin, and a reset for a forgotten password).
 
 A password is read from standard input (without echo at a terminal, asked twice); it is never
 printed, logged or put on the command line. The audit actor is ``cli:<login name>``.
@@ -20,7 +21,7 @@ DB_HELP = "the console's database: a SQLite file path or a postgresql:// URL"
 def register_users(console_commands: Any) -> None:
     users = console_commands.add_parser(
         "users",
-        help="add, list and assign console accounts",
+        help="add, list, assign, disable and enable console accounts, or reset a password",
         description="Manage the console's accounts. Roles: clinician (their assigned patients), "
         "engineer (every patient, read-only diagnostics), admin (accounts and assignments).",
     )
@@ -50,6 +51,30 @@ def register_users(console_commands: Any) -> None:
     assign.add_argument("name")
     assign.add_argument("patient", help="the patient's pseudonym (p-...)")
     assign.add_argument("--db", required=True, help=DB_HELP)
+    unassign = actions.add_parser(
+        "unassign",
+        help="take a patient away from a clinician",
+        description="The clinician NAME no longer sees or tunes PATIENT; audited.",
+    )
+    unassign.add_argument("name")
+    unassign.add_argument("patient", help="the patient's pseudonym (p-...)")
+    unassign.add_argument("--db", required=True, help=DB_HELP)
+    enable = actions.add_parser(
+        "enable",
+        help="enable a disabled account",
+        description="Let the account NAME log in again, with its password as it was; audited.",
+    )
+    enable.add_argument("name")
+    enable.add_argument("--db", required=True, help=DB_HELP)
+    reset = actions.add_parser(
+        "reset-password",
+        help="set a new password for an account whose password was forgotten",
+        description="Set NAME's password to one read from standard input (as for add; hand it "
+        "over in person and let the user change it under Password). Every session of the "
+        "account ends and its failed-login lock is lifted; audited, never with the password.",
+    )
+    reset.add_argument("name")
+    reset.add_argument("--db", required=True, help=DB_HELP)
     disable = actions.add_parser(
         "disable",
         help="disable an account (its sessions end)",
@@ -74,9 +99,19 @@ def cmd_users(args: argparse.Namespace) -> int:
             elif args.users_command == "assign":
                 accounts.assign(db, args.name, args.patient, True, actor=actor, now_ns=now)
                 print(f"assigned {args.patient} to {args.name}")
-            elif args.users_command == "disable":
-                accounts.set_disabled(db, args.name, True, actor=actor, now_ns=now)
-                print(f"disabled {args.name}")
+            elif args.users_command == "unassign":
+                accounts.assign(db, args.name, args.patient, False, actor=actor, now_ns=now)
+                print(f"unassigned {args.patient} from {args.name}")
+            elif args.users_command in ("disable", "enable"):
+                disabled = args.users_command == "disable"
+                accounts.set_disabled(db, args.name, disabled, actor=actor, now_ns=now)
+                print(f"{args.users_command}d {args.name}")
+            elif args.users_command == "reset-password":
+                if accounts.find_account(db, args.name) is None:  # before asking for a password
+                    raise accounts.AccountError(f"there is no account named {args.name}")
+                password = _read_password()
+                accounts.reset_password(db, args.name, password, actor=actor, now_ns=now)
+                print(f"reset the password of {args.name}; its sessions ended")
             else:
                 for account in accounts.accounts(db):
                     state = "disabled" if account.disabled else "active"
