@@ -38,6 +38,8 @@ class ScorerFacts:
     #: accuracy on a data set it was never tuned on, through the gateway; None: nothing scored
     cross_dataset_accuracy: float | None
     cross_dataset: str  # "Stress-Predict (2 wearers, 402 windows)"
+    #: macro-F1 when a quarter of the calibration was under stress; None: not measured
+    stressed_calibration_macro_f1: float | None = None
 
 
 #: Facts by scorer method (stream.events.StressScore.method).

@@ -52,6 +52,9 @@ def scorer_facts(method: str, model: Path) -> ScorerFacts:
         cross_dataset_accuracy=replay.get("accuracy"),
         cross_dataset=f"Stress-Predict ({wearers} labelled wearers, {replay.get('windows', 0)} "
         "windows, replayed through the gateway)",
+        stressed_calibration_macro_f1=(validation.get("stressor_in_calibration") or {}).get(
+            "macro_f1"
+        ),
     )
 
 

@@ -38,6 +38,8 @@ def test_info_describes_the_configured_model_from_its_sidecar(
     assert main(["--config", str(config), "model", "info"]) == 0
     text = capsys.readouterr().out
     assert method in text and "95 % interval over subjects" in text and "not a diagnosis" in text
+    stressed = sidecar["validation"]["stressor_in_calibration"]["macro_f1"]
+    assert f"calibration: macro-F1 {stressed:.3f}" in text
 
 
 def test_a_configured_threshold_is_shown_as_the_configurations(

@@ -49,6 +49,7 @@ def _percent(figure: dict[str, Any]) -> str:
 def render_info(info: dict[str, Any]) -> str:
     """The facts in a few lines, the disclaimer last."""
     cross = info["cross_dataset_accuracy"]
+    stressed = info["stressed_calibration_macro_f1"]
     return "\n".join(
         [
             f"scorer      {info['method']}  ({info['file']}; inputs {info['settings']['inputs']},"
@@ -62,6 +63,14 @@ def render_info(info: dict[str, Any]) -> str:
             f" windows, ECE {info['ece']:.3f}",
             f"elsewhere   {info['cross_dataset']}: "
             + ("nothing scored" if cross is None else f"accuracy {100 * cross:.1f} %"),
+            *(
+                []
+                if stressed is None
+                else [
+                    "stressed    with stress in a quarter of the calibration: macro-F1"
+                    f" {stressed:.3f}"
+                ]
+            ),
             "A stress probability is an estimate, not a diagnosis: research software, not a "
             "medical device (docs/model-card.md).",
         ]
