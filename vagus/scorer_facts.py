@@ -33,9 +33,19 @@ def _figure(validation: dict[str, Any], key: str) -> Figure:
     return Figure(float(validation[key]), None if interval is None else tuple(interval))
 
 
+def read_sidecar(model: Path) -> dict[str, Any]:
+    """A bundled model's sidecar (``model`` with the suffix .json)."""
+    sidecar: dict[str, Any] = json.loads(model.with_suffix(".json").read_text(encoding="utf-8"))
+    return sidecar
+
+
 def scorer_facts(method: str, model: Path) -> ScorerFacts:
-    """One bundled model's facts from its sidecar (``model`` with the suffix .json)."""
-    sidecar = json.loads(model.with_suffix(".json").read_text(encoding="utf-8"))
+    """One bundled model's facts from its sidecar."""
+    return facts_from_sidecar(method, read_sidecar(model))
+
+
+def facts_from_sidecar(method: str, sidecar: dict[str, Any]) -> ScorerFacts:
+    """The facts a sidecar states for the scorer ``method``."""
     validation = sidecar["validation"]
     subjects = len(sidecar["training_data"]["subjects"])
     replay = (validation.get("stress_predict") or {}).get("gateway_replay_published_labels") or {}

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsp.eda import ScrMethod, clean_eda, detect_scrs, implausible_eda_mask, motion_artifact_mask
+from vagus.model.uncertainty import resampled_sums
 from validation.scr_consensus import Match, consensus, match, matched_pairs
 from validation.scr_tools import MIN_AMPLITUDE_US, TOOLS, tool_version
 
@@ -136,9 +137,7 @@ def block_counts(ours: IntArray, cons: IntArray, tol: int, s: Session) -> list[M
 def f1_interval(blocks: list[Match]) -> tuple[float, float]:
     """95 % percentile interval of the pooled F1 over RESAMPLES draws of the blocks."""
     counts = np.asarray([(b.tp, b.fp, b.fn) for b in blocks], dtype=np.float64)
-    k = len(blocks)
-    draws = np.random.default_rng(SEED).multinomial(k, np.full(k, 1.0 / k), size=RESAMPLES)
-    tp, fp, fn = (draws @ counts).T
+    tp, fp, fn = resampled_sums(counts, resamples=RESAMPLES, seed=SEED).T
     total = 2 * tp + fp + fn
     f1 = np.where(total > 0, 2 * tp / np.maximum(total, 1), 1.0)
     low, high = np.percentile(f1, [2.5, 97.5])

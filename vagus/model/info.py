@@ -7,12 +7,11 @@ checks before a deployment: the file, what it reads and from where, its threshol
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 from vagus.config import StressModelSettings
-from vagus.scorer_facts import scorer_facts
+from vagus.scorer_facts import facts_from_sidecar, read_sidecar
 from vagus.scoring import BUNDLED_METHODS, bundled_model
 
 
@@ -20,8 +19,8 @@ def model_info(settings: StressModelSettings) -> dict[str, Any]:
     """The configured model's identity and stated accuracy, JSON-ready."""
     path = bundled_model(settings)
     method = next(m for m, p in BUNDLED_METHODS.items() if p == path)
-    sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    facts = asdict(scorer_facts(method, path))
+    sidecar = read_sidecar(path)
+    facts = asdict(facts_from_sidecar(method, sidecar))
     return {
         "method": method,
         "file": path.name,

@@ -59,6 +59,16 @@ def _per_subject_sums(
     return np.vstack(rows)
 
 
+def resampled_sums(rows: FloatArray, *, resamples: int = RESAMPLES, seed: int = SEED) -> FloatArray:
+    """Each of ``resamples`` draws of as many rows as there are, with replacement, summed
+    column by column (draws x columns): the bootstrap of any figure that is a sum over units.
+    bench/validation/eda_consensus.py draws its SCR blocks with it too."""
+    k = rows.shape[0]
+    draws = np.random.default_rng(seed).multinomial(k, np.full(k, 1.0 / k), size=resamples)
+    sums: FloatArray = draws.astype(np.float64) @ rows
+    return sums
+
+
 def _figures(sums: FloatArray, bins: int) -> dict[str, FloatArray]:
     """Accuracy, macro-F1 and ECE of each row of pooled sums (draws x columns)."""
     tp, fp, fn, tn, n = (sums[:, k] for k in range(5))
@@ -87,8 +97,7 @@ def subject_bootstrap(
     """95 % percentile intervals of pooled accuracy, macro-F1 and ECE over subject resamples."""
     rows = _per_subject_sums(y, predicted, p, subjects, bins)
     k = rows.shape[0]
-    draws = np.random.default_rng(seed).multinomial(k, np.full(k, 1.0 / k), size=resamples)
-    figures = _figures(draws.astype(np.float64) @ rows, bins)
+    figures = _figures(resampled_sums(rows, resamples=resamples, seed=seed), bins)
     tail = 100.0 * (1.0 - LEVEL) / 2.0
     out: dict[str, Any] = {
         name: [float(v) for v in np.nanpercentile(values, [tail, 100.0 - tail])]
